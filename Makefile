@@ -1,0 +1,113 @@
+# ecsbox: build, test, demo, bench. Every library through pkg-config.
+PREFIX ?= /usr/local
+BUILD ?= build
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON ?= /usr/bin/python3
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	-Wno-unused-parameter -fstack-protector-strong
+ifeq ($(ASAN),1)
+OPTFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDASAN := -fsanitize=address,undefined
+else
+OPTFLAGS := -O2 -g -D_FORTIFY_SOURCE=2
+LDASAN :=
+endif
+CFLAGS ?=
+CFLAGS += $(CFLAGS_BASE) $(OPTFLAGS)
+LDFLAGS += $(LDASAN) -Wl,--as-needed
+
+pc = $(shell $(PKG_CONFIG) --cflags --libs $(1) 2>/dev/null)
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+LIB_PKGS := jansson sqlite3
+NETD_PKGS := $(LIB_PKGS) libmnl libnftnl libcap libsystemd
+SCHED_PKGS := $(LIB_PKGS) libmicrohttpd libcap libsystemd
+MON_PKGS := $(LIB_PKGS) libcap
+CLI_PKGS := $(LIB_PKGS) libcurl
+ALL_PKGS := $(sort $(NETD_PKGS) $(SCHED_PKGS) $(CLI_PKGS) cmocka)
+
+LIB_SRC := $(wildcard lib/*.c)
+NETD_SRC := $(filter-out netd/main.c,$(wildcard netd/*.c))
+SCHED_SRC := $(filter-out scheduler/main.c,$(wildcard scheduler/*.c))
+MON_SRC := $(filter-out scheduler/monitor/main.c,$(wildcard scheduler/monitor/*.c))
+CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
+UNIT_SRC := $(wildcard tests/unit/*_test.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+BINS := $(BUILD)/ecsbox-netd $(BUILD)/ecsbox
+ifneq ($(wildcard scheduler/main.c),)
+BINS += $(BUILD)/ecsboxd
+endif
+ifneq ($(wildcard scheduler/monitor/main.c),)
+BINS += $(BUILD)/ecsbox-monitor
+endif
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps check unit integration demo bench install clean asan
+all: $(BINS)
+
+# Installs missing Debian packages (idempotent); the stamp is refreshed when the script changes.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh
+	@bash scripts/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/ecsbox/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call pc_cflags,$(ALL_PKGS)) -c $< -o $@
+
+$(BUILD)/libecsbox.a: $(call obj,$(LIB_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libnetd.a: $(call obj,$(NETD_SRC))
+	@rm -f $@; ar rcs $@ $^ $(if $^,,$(BUILD)/obj/lib/err.o)
+$(BUILD)/libsched.a: $(call obj,$(SCHED_SRC)) $(call obj,lib/err.c)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libmonitor.a: $(call obj,$(MON_SRC)) $(call obj,lib/err.c)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libcli.a: $(call obj,$(CLI_SRC)) $(call obj,lib/err.c)
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/ecsbox-netd: $(call obj,netd/main.c) $(BUILD)/libnetd.a $(BUILD)/libecsbox.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(NETD_PKGS))
+$(BUILD)/ecsboxd: $(call obj,scheduler/main.c) $(BUILD)/libsched.a $(BUILD)/libecsbox.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SCHED_PKGS))
+$(BUILD)/ecsbox-monitor: $(call obj,scheduler/monitor/main.c) $(BUILD)/libmonitor.a $(BUILD)/libecsbox.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(MON_PKGS))
+$(BUILD)/ecsbox: $(call obj,cli/main.c) $(BUILD)/libcli.a $(BUILD)/libecsbox.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS))
+
+# A unit test links every component archive; the linker takes only what it uses.
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(BUILD)/libnetd.a $(BUILD)/libsched.a $(BUILD)/libmonitor.a $(BUILD)/libcli.a $(BUILD)/libecsbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(ALL_PKGS))
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	$(PYTHON) -m pytest -v tests/integration
+
+check: deps all unit integration
+
+asan:
+	$(MAKE) BUILD=build-asan ASAN=1 check
+
+demo: deps all
+	bash scripts/demo.sh
+
+bench: deps all
+	bash scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/ecsbox $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(filter-out $(BUILD)/ecsbox,$(BINS)) $(DESTDIR)$(PREFIX)/sbin/
+
+clean:
+	rm -rf build build-asan

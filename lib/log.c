@@ -1,0 +1,59 @@
+/* log.c: key=value log lines on stderr, journald priority prefixes when JOURNAL_STREAM is set. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ecsbox/log.h"
+
+static int max_level = LOG_INFO;
+static const char *ident = "ecsbox";
+
+void log_set_max_level(int level) { max_level = level; }
+int log_get_max_level(void) { return max_level; }
+void log_set_ident(const char *s) { ident = s; }
+
+static const char *level_name(int level)
+{
+        switch (level) {
+        case LOG_EMERG: case LOG_ALERT: case LOG_CRIT: case LOG_ERR: return "error";
+        case LOG_WARNING: return "warning";
+        case LOG_NOTICE: return "notice";
+        case LOG_INFO: return "info";
+        default: return "debug";
+        }
+}
+
+int log_internal(int level, int errnum, const char *fmt, ...)
+{
+        int saved = errno;
+        if (errnum < 0)
+                errnum = -errnum;
+        if (level <= max_level) {
+                char buf[2048];
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(buf, sizeof buf, fmt, ap);
+                va_end(ap);
+                if (getenv("JOURNAL_STREAM"))
+                        fprintf(stderr, "<%d>", level);
+                else {
+                        struct timespec ts;
+                        struct tm tm;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        gmtime_r(&ts.tv_sec, &tm);
+                        fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
+                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                                ts.tv_nsec / 1000000);
+                }
+                if (errnum)
+                        fprintf(stderr, "%s: level=%s %s err=\"%s\"\n", ident, level_name(level), buf,
+                                strerror(errnum));
+                else
+                        fprintf(stderr, "%s: level=%s %s\n", ident, level_name(level), buf);
+        }
+        errno = saved;
+        return errnum ? -errnum : 0;
+}

@@ -1,0 +1,228 @@
+/* store.c: JSON documents by key in one SQLite table (WAL, synchronous=NORMAL). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecsbox/cleanup.h"
+#include "ecsbox/store.h"
+
+struct store {
+        sqlite3 *db;
+        sqlite3_stmt *put, *get, *del, *count;
+        int depth;
+};
+
+static int db_err(struct store *s, struct err *err, const char *what)
+{
+        return err_set(err, EIO, NULL, "state database: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+struct store *store_close(struct store *s)
+{
+        if (!s)
+                return NULL;
+        sqlite3_finalize(s->put);
+        sqlite3_finalize(s->get);
+        sqlite3_finalize(s->del);
+        sqlite3_finalize(s->count);
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+}
+
+int store_open(const char *path, struct store **ret, struct err *err)
+{
+        struct store *s = calloc(1, sizeof *s);
+        int r;
+        if (!s)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        /* SQLite opens its files with O_CLOEXEC on Linux. */
+        r = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (r != SQLITE_OK) {
+                err_set(err, EIO, NULL, "open state database '%s': %s", path,
+                        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r));
+                store_close(s);
+                return -EIO;
+        }
+        sqlite3_busy_timeout(s->db, 5000);
+        if (sqlite3_exec(s->db,
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                         "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;",
+                         NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO kv (k, v) VALUES (?1, ?2)", -1, &s->put, NULL) ||
+            sqlite3_prepare_v2(s->db, "SELECT v FROM kv WHERE k = ?1", -1, &s->get, NULL) ||
+            sqlite3_prepare_v2(s->db, "DELETE FROM kv WHERE k = ?1", -1, &s->del, NULL) ||
+            sqlite3_prepare_v2(s->db, "SELECT count(*) FROM kv WHERE k >= ?1 AND k < ?2", -1, &s->count, NULL)) {
+                err_set(err, EIO, NULL, "prepare state database '%s': %s", path, sqlite3_errmsg(s->db));
+                store_close(s);
+                return -EIO;
+        }
+        *ret = s;
+        return 0;
+}
+
+int store_begin(struct store *s, struct err *err)
+{
+        if (s->depth++ > 0)
+                return 0;
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+                s->depth = 0;
+                return db_err(s, err, "begin");
+        }
+        return 0;
+}
+
+int store_commit(struct store *s, struct err *err)
+{
+        if (s->depth == 0)
+                return 0;
+        if (--s->depth > 0)
+                return 0;
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                int r = db_err(s, err, "commit");
+                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return r;
+        }
+        return 0;
+}
+
+void store_rollback(struct store *s)
+{
+        if (s->depth == 0)
+                return;
+        s->depth = 0;
+        (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_put(struct store *s, const char *key, json_t *val, struct err *err)
+{
+        _cleanup_free_ char *txt = json_dumps(val, JSON_COMPACT);
+        int r;
+        if (!txt)
+                return err_set(err, ENOMEM, NULL, "state database: cannot serialise '%s'", key);
+        sqlite3_reset(s->put);
+        sqlite3_bind_text(s->put, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->put, 2, txt, -1, SQLITE_STATIC);
+        r = sqlite3_step(s->put);
+        sqlite3_reset(s->put);
+        sqlite3_clear_bindings(s->put);
+        if (r != SQLITE_DONE)
+                return err_set(err, EIO, NULL, "state database: put '%s': %s", key, sqlite3_errmsg(s->db));
+        return 0;
+}
+
+int store_get(struct store *s, const char *key, json_t **ret, struct err *err)
+{
+        json_error_t jerr;
+        json_t *v;
+        int r;
+        sqlite3_reset(s->get);
+        sqlite3_bind_text(s->get, 1, key, -1, SQLITE_STATIC);
+        r = sqlite3_step(s->get);
+        if (r == SQLITE_DONE) {
+                sqlite3_reset(s->get);
+                return -ENOENT;
+        }
+        if (r != SQLITE_ROW) {
+                sqlite3_reset(s->get);
+                return err_set(err, EIO, NULL, "state database: get '%s': %s", key, sqlite3_errmsg(s->db));
+        }
+        v = json_loads((const char *) sqlite3_column_text(s->get, 0), 0, &jerr);
+        sqlite3_reset(s->get);
+        if (!v)
+                return err_set(err, EIO, NULL, "state database: '%s' is corrupt: %s (line %d, column %d)", key,
+                               jerr.text, jerr.line, jerr.column);
+        *ret = v;
+        return 0;
+}
+
+int store_exists(struct store *s, const char *key)
+{
+        int r;
+        sqlite3_reset(s->get);
+        sqlite3_bind_text(s->get, 1, key, -1, SQLITE_STATIC);
+        r = sqlite3_step(s->get);
+        sqlite3_reset(s->get);
+        if (r == SQLITE_ROW)
+                return 1;
+        if (r == SQLITE_DONE)
+                return 0;
+        return -EIO;
+}
+
+int store_del(struct store *s, const char *key, struct err *err)
+{
+        int r;
+        sqlite3_reset(s->del);
+        sqlite3_bind_text(s->del, 1, key, -1, SQLITE_STATIC);
+        r = sqlite3_step(s->del);
+        sqlite3_reset(s->del);
+        if (r != SQLITE_DONE)
+                return err_set(err, EIO, NULL, "state database: delete '%s': %s", key, sqlite3_errmsg(s->db));
+        return 0;
+}
+
+static char *prefix_end(const char *prefix)
+{
+        /* The smallest string greater than every string that starts with prefix. */
+        size_t n = strlen(prefix);
+        char *e = malloc(n + 2);
+        if (!e)
+                return NULL;
+        memcpy(e, prefix, n);
+        e[n] = (char) 0xff;
+        e[n + 1] = '\0';
+        return e;
+}
+
+int store_list(struct store *s, const char *prefix, store_list_cb cb, void *userdata, struct err *err)
+{
+        _cleanup_free_ char *end = prefix_end(prefix);
+        sqlite3_stmt *st;
+        int r, ret = 0;
+        if (!end)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        /* A callback may call store_get()/store_list() again: use a fresh statement. */
+        if (sqlite3_prepare_v2(s->db, "SELECT k, v FROM kv WHERE k >= ?1 AND k < ?2 ORDER BY k", -1, &st, NULL))
+                return db_err(s, err, "list");
+        sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, end, -1, SQLITE_STATIC);
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                json_error_t jerr;
+                const char *k = (const char *) sqlite3_column_text(st, 0);
+                json_t *v = json_loads((const char *) sqlite3_column_text(st, 1), 0, &jerr);
+                if (!v) {
+                        ret = err_set(err, EIO, NULL, "state database: '%s' is corrupt: %s", k, jerr.text);
+                        break;
+                }
+                ret = cb(k, v, userdata);
+                json_decref(v);
+                if (ret < 0)
+                        break;
+                ret = 0;
+        }
+        if (ret == 0 && r != SQLITE_DONE)
+                ret = db_err(s, err, "list");
+        sqlite3_finalize(st);
+        return ret;
+}
+
+long store_count(struct store *s, const char *prefix, struct err *err)
+{
+        _cleanup_free_ char *end = prefix_end(prefix);
+        long n;
+        if (!end)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        sqlite3_reset(s->count);
+        sqlite3_bind_text(s->count, 1, prefix, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->count, 2, end, -1, SQLITE_STATIC);
+        if (sqlite3_step(s->count) != SQLITE_ROW) {
+                sqlite3_reset(s->count);
+                return db_err(s, err, "count");
+        }
+        n = sqlite3_column_int64(s->count, 0);
+        sqlite3_reset(s->count);
+        return n;
+}
