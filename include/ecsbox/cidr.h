@@ -6,8 +6,9 @@
 
 #include "ecsbox/err.h"
 
-#define CIDR_STR_MAX 19  /* "255.255.255.255/32" + NUL */
+#define CIDR_STR_MAX 24  /* "255.255.255.255/32" + NUL, with room */
 #define IP4_STR_MAX 16
+
 
 struct cidr4 {
         uint32_t addr;   /* network address, host order */

@@ -7,7 +7,7 @@
 #include "ecsbox/cleanup.h"
 #include "ecsbox/err.h"
 
-DEFINE_TRIVIAL_CLEANUP(json_t *, json_decref)
+/* jansson >= 2.9 provides json_decrefp() for json_auto_t; reuse it. */
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
 /* Error codes used by these helpers (EC2 names; ecsboxd maps them to ECS types). */
