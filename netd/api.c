@@ -1,0 +1,76 @@
+/* api.c: the request line -> operation dispatch, with EC2-style errors. */
+#include <errno.h>
+#include <string.h>
+
+#include "ecsbox/log.h"
+#include "netd.h"
+
+static const struct {
+        const char *action;
+        netd_op_fn fn;
+} ops[] = {
+        { "CreateVpc", op_create_vpc },
+        { "DescribeVpcs", op_describe_vpcs },
+        { "DeleteVpc", op_delete_vpc },
+        { "CreateSubnet", op_create_subnet },
+        { "DescribeSubnets", op_describe_subnets },
+        { "DeleteSubnet", op_delete_subnet },
+        { "CreateNetworkInterface", op_create_network_interface },
+        { "DescribeNetworkInterfaces", op_describe_network_interfaces },
+        { "DeleteNetworkInterface", op_delete_network_interface },
+        { "AttachNetworkInterface", op_attach_network_interface },
+        { "DetachNetworkInterface", op_detach_network_interface },
+        { "CreateTaskNetwork", op_create_task_network },
+        { "DeleteTaskNetwork", op_delete_task_network },
+        { "DescribeSecurityGroups", op_describe_security_groups },
+};
+
+int netd_dispatch(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        const char *action = NULL;
+        int r;
+        if (!json_is_object(req))
+                return err_set(err, EINVAL, "InvalidRequest", "The request must be a JSON object");
+        if ((r = json_get_string(req, "Action", true, &action, err)) < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(ops); i++)
+                if (strcmp(ops[i].action, action) == 0)
+                        return ops[i].fn(d, req, ret, err);
+        return err_set(err, EOPNOTSUPP, "InvalidAction", "The action '%s' is not valid for this web service", action);
+}
+
+static json_t *error_doc(const struct err *err)
+{
+        return json_pack("{s:{s:s, s:s}}", "Error", "Code", err->code[0] ? err->code : "InternalError", "Message",
+                         err->msg[0] ? err->msg : "internal error");
+}
+
+json_t *netd_handle_line(struct netd *d, const char *line, size_t len)
+{
+        struct err err = { 0 };
+        json_error_t jerr;
+        json_t *ret = NULL;
+        _cleanup_json_ json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        const char *action = "?";
+        int r;
+
+        if (!req) {
+                err_set(&err, EINVAL, "InvalidRequest", "Malformed JSON request: %s (line %d, column %d)", jerr.text,
+                        jerr.line, jerr.column);
+                return error_doc(&err);
+        }
+        if (json_is_object(req) && json_is_string(json_object_get(req, "Action")))
+                action = json_string_value(json_object_get(req, "Action"));
+        r = netd_dispatch(d, req, &ret, &err);
+        if (r < 0) {
+                if (err.code[0] == '\0') {
+                        /* No API code: an internal failure. Log it once, here. */
+                        log_error("op=%s err=\"%s\"", action, err.msg);
+                        snprintf(err.code, sizeof err.code, "InternalError");
+                } else
+                        log_debug("op=%s code=%s msg=\"%s\"", action, err.code, err.msg);
+                json_decref(ret);
+                return error_doc(&err);
+        }
+        return ret ? ret : json_object();
+}

@@ -1,0 +1,659 @@
+/* eni.c: ENIs: IP lease and MAC in the records, a veth or macvlan eth0 in a named namespace when attached. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ecsbox/ipam.h"
+#include "ecsbox/log.h"
+#include "netd.h"
+
+static void iso_now(char buf[32])
+{
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+static const char *str(json_t *o, const char *k)
+{
+        return json_string_value(json_object_get(o, k));
+}
+
+static int eni_load(struct netd *d, const char *id, json_t **ret, struct err *err)
+{
+        char key[KEY_MAX];
+        int r;
+        if (!id_valid("eni", id))
+                return err_set(err, EINVAL, "InvalidNetworkInterfaceID.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", id);
+        key_fmt(key, "eni", id);
+        r = store_get(d->store, key, ret, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, "InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", id);
+        return r;
+}
+
+static int eni_put(struct netd *d, json_t *eni, struct err *err)
+{
+        char key[KEY_MAX];
+        key_fmt(key, "eni", str(eni, "NetworkInterfaceId"));
+        return store_put(d->store, key, eni, err);
+}
+
+static void dns_name(struct netd *d, const char *ip, char *buf, size_t len)
+{
+        char dashed[IP4_STR_MAX];
+        snprintf(dashed, sizeof dashed, "%s", ip);
+        for (char *p = dashed; *p; p++)
+                if (*p == '.')
+                        *p = '-';
+        if (strcmp(d->region, "us-east-1") == 0)
+                snprintf(buf, len, "ip-%s.ec2.internal", dashed);
+        else
+                snprintf(buf, len, "ip-%s.%s.compute.internal", dashed, d->region);
+}
+
+json_t *eni_shape(struct netd *d, json_t *e)
+{
+        char dns[96];
+        json_t *groups = json_array(), *g, *att = json_object_get(e, "ebxAttachment");
+        size_t i;
+        const char *ip = str(e, "PrivateIpAddress");
+        json_t *o;
+
+        json_array_foreach(json_object_get(e, "Groups"), i, g) {
+                char key[KEY_MAX];
+                json_t *sg = NULL;
+                key_fmt(key, "sg", json_string_value(g));
+                if (store_get(d->store, key, &sg, NULL) == 0) {
+                        json_array_append_new(groups, json_pack("{s:O, s:O}", "GroupId", g, "GroupName",
+                                                                json_object_get(sg, "GroupName")));
+                        json_decref(sg);
+                } else
+                        json_array_append_new(groups, json_pack("{s:O}", "GroupId", g));
+        }
+        dns_name(d, ip, dns, sizeof dns);
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[{s:b, s:s, s:s}], s:o, s:s, s:O, s:b, s:s, s:O}",
+                      "NetworkInterfaceId", str(e, "NetworkInterfaceId"), "SubnetId", str(e, "SubnetId"),
+                      "VpcId", str(e, "VpcId"), "AvailabilityZone", str(e, "AvailabilityZone"),
+                      "Description", str(e, "Description") ?: "", "InterfaceType", str(e, "InterfaceType"),
+                      "MacAddress", str(e, "MacAddress"), "PrivateIpAddress", ip, "PrivateDnsName", dns,
+                      "PrivateIpAddresses", "Primary", 1, "PrivateIpAddress", ip, "PrivateDnsName", dns,
+                      "Groups", groups, "Status", str(e, "Status"), "RequesterManaged",
+                      json_object_get(e, "RequesterManaged") ?: json_false(), "SourceDestCheck", 1,
+                      "OwnerId", str(e, "OwnerId"), "TagSet", json_object_get(e, "TagSet") ?: json_array());
+        if (att && json_is_object(att)) {
+                char path[512];
+                (void) knet_netns_path(d->knet, str(att, "Netns"), path, sizeof path);
+                json_t *a = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "AttachmentId", str(att, "AttachmentId"),
+                                      "Status", str(att, "Status") ?: "attached", "DeviceIndex", 0, "Netns",
+                                      str(att, "Netns"), "NetnsPath", path, "DeleteOnTermination", 0);
+                if (str(att, "AttachTime"))
+                        json_object_set_new(a, "AttachTime", json_string(str(att, "AttachTime")));
+                if (str(att, "InstanceId"))
+                        json_object_set_new(a, "InstanceId", json_string(str(att, "InstanceId")));
+                json_object_set_new(o, "Attachment", a);
+        }
+        if (json_object_get(e, "ebxMetadata"))
+                json_object_set(o, "TaskMetadata", json_object_get(e, "ebxMetadata"));
+        return o;
+}
+
+int eni_knet(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, struct knet_eni *ret, struct err *err)
+{
+        struct cidr4 c;
+        json_t *att = json_object_get(eni, "ebxAttachment");
+        memset(ret, 0, sizeof *ret);
+        if (cidr4_parse(str(subnet, "CidrBlock"), &c) < 0 || ip4_parse(str(eni, "PrivateIpAddress"), &ret->ip) < 0 ||
+            mac_parse(str(eni, "MacAddress"), ret->mac) < 0)
+                return err_set(err, EIO, NULL, "network interface %s: corrupt record", str(eni, "NetworkInterfaceId"));
+        ret->vpc_netns = str(vpc, "ebxNetns");
+        ret->bridge = str(subnet, "ebxBridge");
+        ret->mv_parent = str(subnet, "ebxMvParent");
+        ret->macvlan = strcmp(str(eni, "InterfaceType") ?: "veth", "macvlan") == 0;
+        ret->host_if = str(eni, "ebxHostIf");
+        ret->prefix_len = c.len;
+        ret->gw_ip = c.addr + 1;
+        ret->netns = att ? str(att, "Netns") : NULL;
+        return 0;
+}
+
+/* ---- IPAM ---- */
+struct lease_probe {
+        struct netd *d;
+        const char *subnet_id;
+};
+
+static int lease_taken(uint32_t ip, void *ud)
+{
+        struct lease_probe *p = ud;
+        char key[KEY_MAX];
+        lease_key(key, p->subnet_id, ip);
+        return store_exists(p->d->store, key);
+}
+
+/* Inside a transaction: the new ENI record with its lease, MAC index and the subnet cursor. */
+static int eni_new(struct netd *d, json_t *subnet, const char *want_ip, json_t *groups, const char *desc,
+                   const char *type, json_t *metadata, json_t **ret_eni, struct err *err)
+{
+        const char *subnet_id = str(subnet, "SubnetId");
+        struct lease_probe probe = { d, subnet_id };
+        struct cidr4 c;
+        uint32_t ip;
+        char id[ID_MAX], ips[IP4_STR_MAX], macs[MAC_STR_MAX], key[KEY_MAX], host_if[16];
+        uint8_t mac[6];
+        json_t *eni, *lease;
+        int r;
+
+        (void) cidr4_parse(str(subnet, "CidrBlock"), &c);
+        if (want_ip) {
+                if (ip4_parse(want_ip, &ip) < 0)
+                        return err_set(err, EINVAL, JERR_INVALID, "Invalid value '%s' for PrivateIpAddress: not an IPv4 address", want_ip);
+                if (!cidr4_contains_ip(&c, ip))
+                        return err_set(err, EINVAL, JERR_INVALID, "Address %s does not fall within the subnet's address range (%s)", want_ip, str(subnet, "CidrBlock"));
+                if (cidr4_is_reserved(&c, ip))
+                        return err_set(err, EINVAL, JERR_INVALID, "Address %s is reserved in subnet %s (network, router, DNS, future use and broadcast addresses)", want_ip, subnet_id);
+                r = lease_taken(ip, &probe);
+                if (r < 0)
+                        return err_set(err, -r, NULL, "IP lease lookup failed");
+                if (r > 0)
+                        return err_set(err, EEXIST, "InvalidIPAddress.InUse", "The specified address %s is already in use in subnet %s", want_ip, subnet_id);
+        } else {
+                uint32_t cursor = (uint32_t) json_integer_value(json_object_get(subnet, "ebxCursor"));
+                r = ipam_next(&c, cursor, lease_taken, &probe, &ip);
+                if (r == -ENOSPC)
+                        return err_set(err, ENOSPC, "InsufficientFreeAddressesInSubnet",
+                                       "There are not enough free addresses in subnet '%s' (%s) to satisfy the requested number of instances.",
+                                       subnet_id, str(subnet, "CidrBlock"));
+                if (r < 0)
+                        return err_set(err, -r, NULL, "IP lease lookup failed");
+                json_object_set_new(subnet, "ebxCursor", json_integer(ip));
+                key_fmt(key, "subnet", subnet_id);
+                if ((r = store_put(d->store, key, subnet, err)) < 0)
+                        return r;
+        }
+        ip4_format(ip, ips);
+        /* A MAC unique among all ENIs: retry the (random) id on the unlikely clash. */
+        for (int tries = 0;; tries++) {
+                if ((r = id_new("eni", id)) < 0)
+                        return err_set(err, -r, NULL, "random id: %s", strerror(-r));
+                mac_from_id(id, mac);
+                mac_format(mac, macs);
+                key_fmt(key, "mac", macs);
+                r = store_exists(d->store, key);
+                if (r == 0)
+                        break;
+                if (r < 0 || tries > 8)
+                        return err_set(err, EIO, NULL, "cannot find a unique MAC address");
+        }
+        snprintf(host_if, sizeof host_if, "v%s", id + strlen(id) - 14);
+        eni = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:b, s:s, s:[], s:s, s:s}",
+                        "NetworkInterfaceId", id, "SubnetId", subnet_id, "VpcId", str(subnet, "VpcId"),
+                        "AvailabilityZone", str(subnet, "AvailabilityZone"), "Description", desc ? desc : "",
+                        "InterfaceType", type, "MacAddress", macs, "PrivateIpAddress", ips, "Groups", groups,
+                        "Status", "available", "RequesterManaged", 0, "OwnerId", d->account, "TagSet",
+                        "ebxHostIf", host_if, "ebxState", "ok");
+        if (metadata)
+                json_object_set(eni, "ebxMetadata", metadata);
+        lease = json_pack("{s:s}", "NetworkInterfaceId", id);
+        lease_key(key, subnet_id, ip);
+        r = store_put(d->store, key, lease, err);
+        json_decref(lease);
+        if (r >= 0) {
+                json_t *m = json_pack("{s:s}", "NetworkInterfaceId", id);
+                key_fmt(key, "mac", macs);
+                r = store_put(d->store, key, m, err);
+                json_decref(m);
+        }
+        if (r >= 0)
+                r = eni_put(d, eni, err);
+        if (r < 0) {
+                json_decref(eni);
+                return r;
+        }
+        *ret_eni = eni;
+        return 0;
+}
+
+/* Inside a transaction: drop the ENI record, its lease, MAC and netns index. */
+static int eni_forget(struct netd *d, json_t *eni, struct err *err)
+{
+        char key[KEY_MAX];
+        uint32_t ip = 0;
+        json_t *att = json_object_get(eni, "ebxAttachment");
+        int r;
+        if (ip4_parse(str(eni, "PrivateIpAddress"), &ip) == 0) {
+                lease_key(key, str(eni, "SubnetId"), ip);
+                if ((r = store_del(d->store, key, err)) < 0)
+                        return r;
+        }
+        key_fmt(key, "mac", str(eni, "MacAddress"));
+        if ((r = store_del(d->store, key, err)) < 0)
+                return r;
+        if (att && str(att, "Netns")) {
+                key_fmt(key, "netns", str(att, "Netns"));
+                if ((r = store_del(d->store, key, err)) < 0)
+                        return r;
+        }
+        key_fmt(key, "eni", str(eni, "NetworkInterfaceId"));
+        return store_del(d->store, key, err);
+}
+
+static int create_params(struct netd *d, json_t *req, json_t **ret_subnet, json_t **ret_vpc, const char **ret_ip,
+                         json_t **ret_groups, const char **ret_desc, const char **ret_type, struct err *err)
+{
+        const char *subnet_id, *type = "veth";
+        json_t *groups = NULL;
+        int r;
+        *ret_ip = *ret_desc = NULL;
+        if ((r = json_get_string(req, "SubnetId", true, &subnet_id, err)) < 0 ||
+            (r = json_get_string(req, "PrivateIpAddress", false, ret_ip, err)) < 0 ||
+            (r = json_get_string(req, "Description", false, ret_desc, err)) < 0 ||
+            (r = json_get_string(req, "InterfaceType", false, &type, err)) < 0 ||
+            (r = json_get_array(req, "Groups", false, &groups, err)) < 0)
+                return r;
+        if (strcmp(type, "veth") != 0 && strcmp(type, "macvlan") != 0)
+                return err_set(err, EINVAL, JERR_INVALID, "Invalid value '%s' for InterfaceType: ecsbox supports 'veth' and 'macvlan'", type);
+        if (*ret_desc && strlen(*ret_desc) > 255)
+                return err_set(err, EINVAL, JERR_INVALID, "Description is longer than 255 characters");
+        if ((r = subnet_load(d, subnet_id, ret_subnet, err)) < 0)
+                return r;
+        if ((r = vpc_load(d, str(*ret_subnet, "VpcId"), ret_vpc, err)) < 0)
+                return r;
+        if (groups && json_array_size(groups) > 0)
+                r = sg_validate_groups(d, groups, str(*ret_subnet, "VpcId"), ret_groups, err);
+        else
+                *ret_groups = json_pack("[O]", json_object_get(*ret_vpc, "ebxDefaultSg") ?: json_null());
+        if (r >= 0 && json_is_null(json_array_get(*ret_groups, 0)))
+                json_array_clear(*ret_groups);
+        *ret_type = type;
+        return r < 0 ? r : 0;
+}
+
+int op_create_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "SubnetId", "PrivateIpAddress", "Groups", "Description",
+                                            "InterfaceType", "TagSpecifications", "ClientToken", "DryRun",
+                                            "SecondaryPrivateIpAddressCount", NULL };
+        _cleanup_json_ json_t *subnet = NULL, *vpc = NULL, *groups = NULL;
+        json_t *eni = NULL;
+        const char *ip, *desc, *type;
+        long long secondary = 0;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 ||
+            (r = json_get_int(req, "SecondaryPrivateIpAddressCount", false, 0, 0, &secondary, err)) < 0 ||
+            (r = create_params(d, req, &subnet, &vpc, &ip, &groups, &desc, &type, err)) < 0)
+                return r;
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = eni_new(d, subnet, ip, groups, desc, type, NULL, &eni, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                json_decref(eni);
+                return r;
+        }
+        log_info("op=CreateNetworkInterface eni=%s subnet=%s ip=%s mac=%s type=%s", str(eni, "NetworkInterfaceId"),
+                 str(subnet, "SubnetId"), str(eni, "PrivateIpAddress"), str(eni, "MacAddress"), type);
+        *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
+        json_decref(eni);
+        return 0;
+}
+
+static json_t *eni_values(json_t *e, const char *name)
+{
+        static const struct { const char *filter, *member; } map[] = {
+                { "network-interface-id", "NetworkInterfaceId" }, { "subnet-id", "SubnetId" }, { "vpc-id", "VpcId" },
+                { "status", "Status" }, { "private-ip-address", "PrivateIpAddress" },
+                { "addresses.private-ip-address", "PrivateIpAddress" }, { "mac-address", "MacAddress" },
+                { "availability-zone", "AvailabilityZone" }, { "description", "Description" },
+                { "interface-type", "InterfaceType" }, { "owner-id", "OwnerId" },
+        };
+        json_t *att = json_object_get(e, "ebxAttachment");
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (strcmp(name, map[i].filter) == 0)
+                        return json_pack("[O]", json_object_get(e, map[i].member));
+        if (strcmp(name, "group-id") == 0)
+                return json_deep_copy(json_object_get(e, "Groups"));
+        if (att && strcmp(name, "attachment.netns") == 0)
+                return json_pack("[O]", json_object_get(att, "Netns"));
+        if (att && strcmp(name, "attachment.attachment-id") == 0)
+                return json_pack("[O]", json_object_get(att, "AttachmentId"));
+        if (att && strcmp(name, "attachment.instance-id") == 0 && json_object_get(att, "InstanceId"))
+                return json_pack("[O]", json_object_get(att, "InstanceId"));
+        return json_array();
+}
+
+int op_describe_network_interfaces(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "NetworkInterfaceIds", "Filters", "DryRun", "MaxResults",
+                                            "NextToken", NULL };
+        static const char *const fnames[] = { "network-interface-id", "subnet-id", "vpc-id", "status",
+                                              "private-ip-address", "addresses.private-ip-address", "mac-address",
+                                              "availability-zone", "description", "interface-type", "owner-id",
+                                              "group-id", "attachment.netns", "attachment.attachment-id",
+                                              "attachment.instance-id", NULL };
+        json_t *ids = NULL, *filters = NULL, *out = NULL;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 ||
+            (r = ids_param(req, "NetworkInterfaceIds", "eni", "InvalidNetworkInterfaceID.Malformed", &ids, err)) < 0 ||
+            (r = filters_parse(req, fnames, &filters, err)) < 0)
+                return r;
+        r = describe_objects(d, "eni", "NetworkInterfaceId", ids, filters, eni_values, eni_shape,
+                             "InvalidNetworkInterfaceID.NotFound", "networkInterface ID", &out, err);
+        if (r < 0)
+                return r;
+        *ret = json_pack("{s:o}", "NetworkInterfaces", out);
+        return 0;
+}
+
+int op_delete_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "NetworkInterfaceId", "DryRun", NULL };
+        _cleanup_json_ json_t *eni = NULL;
+        const char *id;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "NetworkInterfaceId", true, &id, err)) < 0 ||
+            (r = eni_load(d, id, &eni, err)) < 0)
+                return r;
+        if (json_object_get(eni, "ebxAttachment") || strcmp(str(eni, "Status"), "available") != 0)
+                return err_set(err, EBUSY, "InvalidNetworkInterface.InUse", "Network interface '%s' is currently in use (attached to netns '%s')", id,
+                               str(json_object_get(eni, "ebxAttachment"), "Netns") ?: "?");
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = eni_forget(d, eni, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        log_info("op=DeleteNetworkInterface eni=%s ip=%s", id, str(eni, "PrivateIpAddress"));
+        *ret = json_pack("{s:b}", "Return", 1);
+        return 0;
+}
+
+static int netns_name_check(const char *name, struct err *err)
+{
+        size_t n = strlen(name);
+        if (n == 0 || n > 64 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                return err_set(err, EINVAL, JERR_INVALID, "Invalid netns name '%s': 1 to 64 characters from [A-Za-z0-9_.-]", name);
+        for (const char *p = name; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                      *p == '.' || *p == '-'))
+                        return err_set(err, EINVAL, JERR_INVALID, "Invalid netns name '%s': 1 to 64 characters from [A-Za-z0-9_.-]", name);
+        if (strncmp(name, "ebx-vpc-", 8) == 0)
+                return err_set(err, EPERM, JERR_INVALID, "Invalid netns name '%s': names starting with 'ebx-vpc-' belong to netd's VPC routers", name);
+        return 0;
+}
+
+/* Attach `eni` (whose record is already stored with ebxAttachment status
+ * "attaching" and an intent) to its netns in the kernel, then record it as
+ * in-use and drop the intent. On failure the caller's rollback runs. */
+static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, struct err *err)
+{
+        struct knet_eni ke;
+        bool created = false;
+        json_t *att = json_object_get(eni, "ebxAttachment");
+        int r;
+        if ((r = eni_knet(d, eni, subnet, vpc, &ke, err)) < 0)
+                return r;
+        r = knet_eni_attach(d->knet, &ke, &created, err);
+        if (r == -EEXIST)
+                return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has an eth0; one ENI per namespace", ke.netns);
+        if (r < 0)
+                return err_wrap(err, "attach %s to netns '%s'", str(eni, "NetworkInterfaceId"), ke.netns);
+        json_object_set_new(att, "Status", json_string("attached"));
+        json_object_set_new(eni, "Status", json_string("in-use"));
+        return 0;
+}
+
+static int begin_attach(struct netd *d, json_t *eni, const char *netns, const char *instance_id, const char *op,
+                        char ikey[64], struct err *err)
+{
+        char aid[ID_MAX], now[32], key[KEY_MAX];
+        bool existed = knet_netns_exists(d->knet, netns);
+        json_t *intent, *att, *idx;
+        int r;
+        key_fmt(key, "netns", netns);
+        r = store_exists(d->store, key);
+        if (r > 0)
+                return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has a network interface attached", netns);
+        if ((r = id_new("eni-attach", aid)) < 0)
+                return err_set(err, -r, NULL, "random id: %s", strerror(-r));
+        iso_now(now);
+        att = json_pack("{s:s, s:s, s:s, s:b, s:s}", "AttachmentId", aid, "Netns", netns, "Status", "attaching",
+                        "NetnsCreated", !existed, "AttachTime", now);
+        if (instance_id)
+                json_object_set_new(att, "InstanceId", json_string(instance_id));
+        json_object_set_new(eni, "ebxAttachment", att);
+        intent = json_pack("{s:s, s:s, s:s, s:b}", "Op", op, "NetworkInterfaceId", str(eni, "NetworkInterfaceId"),
+                           "Netns", netns, "NetnsExisted", existed);
+        idx = json_pack("{s:s}", "NetworkInterfaceId", str(eni, "NetworkInterfaceId"));
+        r = store_put(d->store, key, idx, err);
+        if (r >= 0)
+                r = eni_put(d, eni, err);
+        if (r >= 0)
+                r = intent_add(d, intent, ikey, err);
+        json_decref(intent);
+        json_decref(idx);
+        return r;
+}
+
+int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "NetworkInterfaceId", "Netns", "InstanceId", "DeviceIndex",
+                                            "NetworkCardIndex", "DryRun", NULL };
+        _cleanup_json_ json_t *eni = NULL, *subnet = NULL, *vpc = NULL;
+        const char *id, *netns, *instance = NULL;
+        long long devidx = 0;
+        char ikey[64];
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "NetworkInterfaceId", true, &id, err)) < 0 ||
+            (r = json_get_string(req, "Netns", true, &netns, err)) < 0 ||
+            (r = json_get_string(req, "InstanceId", false, &instance, err)) < 0 ||
+            (r = json_get_int(req, "DeviceIndex", false, 0, 0, &devidx, err)) < 0 ||
+            (r = netns_name_check(netns, err)) < 0 || (r = eni_load(d, id, &eni, err)) < 0)
+                return r;
+        if (json_object_get(eni, "ebxAttachment"))
+                return err_set(err, EBUSY, "InvalidNetworkInterface.InUse", "Network interface '%s' is already attached to netns '%s'", id,
+                               str(json_object_get(eni, "ebxAttachment"), "Netns"));
+        if ((r = subnet_load(d, str(eni, "SubnetId"), &subnet, err)) < 0 || (r = vpc_load(d, str(eni, "VpcId"), &vpc, err)) < 0)
+                return r;
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = begin_attach(d, eni, netns, instance, "AttachNetworkInterface", ikey, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        r = attach_kernel(d, eni, subnet, vpc, err);
+        if (r < 0) {
+                /* knet removed what it made; restore the records. */
+                struct err e2 = { 0 };
+                char key[KEY_MAX];
+                key_fmt(key, "netns", netns);
+                (void) store_begin(d->store, &e2);
+                (void) store_del(d->store, key, &e2);
+                json_object_del(eni, "ebxAttachment");
+                json_object_set_new(eni, "Status", json_string("available"));
+                (void) eni_put(d, eni, &e2);
+                (void) intent_done(d, ikey, &e2);
+                (void) store_commit(d->store, &e2);
+                return r;
+        }
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = eni_put(d, eni, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        log_info("op=AttachNetworkInterface eni=%s netns=%s ip=%s", id, netns, str(eni, "PrivateIpAddress"));
+        *ret = json_pack("{s:s, s:o}", "AttachmentId", str(json_object_get(eni, "ebxAttachment"), "AttachmentId"),
+                         "NetworkInterface", eni_shape(d, eni));
+        return 0;
+}
+
+/* Remove the ENI's links (and the netns netd made); then, in one transaction,
+ * record it detached, or forget it entirely when `forget`. Idempotent, so
+ * start-up can roll an interrupted detach forward. */
+int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey, struct err *err)
+{
+        _cleanup_json_ json_t *subnet = NULL, *vpc = NULL;
+        json_t *att = json_object_get(eni, "ebxAttachment");
+        struct knet_eni ke;
+        char key[KEY_MAX];
+        int r;
+        if (att) {
+                if ((r = subnet_load(d, str(eni, "SubnetId"), &subnet, err)) < 0 || (r = vpc_load(d, str(eni, "VpcId"), &vpc, err)) < 0 ||
+                    (r = eni_knet(d, eni, subnet, vpc, &ke, err)) < 0)
+                        return r;
+                r = knet_eni_detach(d->knet, &ke, json_is_true(json_object_get(att, "NetnsCreated")), err);
+                if (r < 0)
+                        return err_wrap(err, "detach %s from netns '%s'", str(eni, "NetworkInterfaceId"), ke.netns);
+        }
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if (forget)
+                r = eni_forget(d, eni, err);
+        else {
+                if (att) {
+                        key_fmt(key, "netns", str(att, "Netns"));
+                        r = store_del(d->store, key, err);
+                }
+                json_object_del(eni, "ebxAttachment");
+                json_object_del(eni, "ebxMetadata");
+                json_object_set_new(eni, "Status", json_string("available"));
+                if (r >= 0)
+                        r = eni_put(d, eni, err);
+        }
+        if (r >= 0 && ikey)
+                r = intent_done(d, ikey, err);
+        if (r < 0 || (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        return 0;
+}
+
+static int find_eni(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        const char *id = NULL, *netns = NULL, *aid = NULL;
+        int r;
+        if ((r = json_get_string(req, "NetworkInterfaceId", false, &id, err)) < 0 ||
+            (r = json_get_string(req, "Netns", false, &netns, err)) < 0 ||
+            (r = json_get_string(req, "AttachmentId", false, &aid, err)) < 0)
+                return r;
+        if (id)
+                return eni_load(d, id, ret, err);
+        if (netns) {
+                char key[KEY_MAX];
+                json_t *idx = NULL;
+                key_fmt(key, "netns", netns);
+                r = store_get(d->store, key, &idx, err);
+                if (r == -ENOENT)
+                        return err_set(err, ENOENT, "InvalidNetworkInterfaceID.NotFound", "No network interface is attached to netns '%s'", netns);
+                if (r < 0)
+                        return r;
+                r = eni_load(d, str(idx, "NetworkInterfaceId"), ret, err);
+                json_decref(idx);
+                return r;
+        }
+        if (aid) {
+                /* eni-attach-<17 hex>: find it by walking the attached ENIs. */
+                json_t *out = NULL, *e;
+                json_t *f = json_pack("{s:[{s:s, s:[s]}]}", "Filters", "Name", "attachment.attachment-id", "Values", aid);
+                size_t i;
+                r = op_describe_network_interfaces(d, f, &out, err);
+                json_decref(f);
+                if (r < 0)
+                        return r;
+                json_array_foreach(json_object_get(out, "NetworkInterfaces"), i, e) {
+                        r = eni_load(d, str(e, "NetworkInterfaceId"), ret, err);
+                        json_decref(out);
+                        return r;
+                }
+                json_decref(out);
+                return err_set(err, ENOENT, "InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist", aid);
+        }
+        return err_set(err, EINVAL, JERR_MISSING, "The request must contain the parameter NetworkInterfaceId, AttachmentId or Netns");
+}
+
+static int detach_or_delete(struct netd *d, json_t *req, bool forget, const char *op, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *eni = NULL, *intent = NULL;
+        char ikey[64];
+        int r;
+        if ((r = find_eni(d, req, &eni, err)) < 0)
+                return r;
+        if (!forget && !json_object_get(eni, "ebxAttachment"))
+                return err_set(err, EINVAL, "IncorrectState", "Network interface '%s' is not attached", str(eni, "NetworkInterfaceId"));
+        intent = json_pack("{s:s, s:s}", "Op", op, "NetworkInterfaceId", str(eni, "NetworkInterfaceId"));
+        if ((r = intent_add(d, intent, ikey, err)) < 0)
+                return r;
+        if ((r = eni_detach_finish(d, eni, forget, ikey, err)) < 0)
+                return r;
+        log_info("op=%s eni=%s ip=%s", op, str(eni, "NetworkInterfaceId"), str(eni, "PrivateIpAddress"));
+        *ret = json_pack("{s:b}", "Return", 1);
+        return 0;
+}
+
+int op_detach_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "AttachmentId", "NetworkInterfaceId", "Netns", "Force", "DryRun", NULL };
+        bool force = false;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_bool(req, "Force", false, &force, err)) < 0)
+                return r;
+        return detach_or_delete(d, req, false, "DetachNetworkInterface", ret, err);
+}
+
+int op_delete_task_network(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "NetworkInterfaceId", "Netns", NULL };
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0)
+                return r;
+        return detach_or_delete(d, req, true, "DeleteTaskNetwork", ret, err);
+}
+
+int op_create_task_network(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "SubnetId", "Netns", "PrivateIpAddress", "Groups", "Description",
+                                            "InterfaceType", "Metadata", "InstanceId", NULL };
+        _cleanup_json_ json_t *subnet = NULL, *vpc = NULL, *groups = NULL, *eni = NULL;
+        json_t *metadata = NULL;
+        const char *ip, *desc, *type, *netns, *instance = NULL;
+        char ikey[64];
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "Netns", true, &netns, err)) < 0 ||
+            (r = json_get_string(req, "InstanceId", false, &instance, err)) < 0 ||
+            (r = json_get_object(req, "Metadata", false, &metadata, err)) < 0 || (r = netns_name_check(netns, err)) < 0 ||
+            (r = create_params(d, req, &subnet, &vpc, &ip, &groups, &desc, &type, err)) < 0)
+                return r;
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = eni_new(d, subnet, ip, groups, desc, type, metadata, &eni, err)) < 0 ||
+            (r = begin_attach(d, eni, netns, instance, "CreateTaskNetwork", ikey, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        r = attach_kernel(d, eni, subnet, vpc, err);
+        if (r < 0) {
+                struct err e2 = { 0 };
+                (void) store_begin(d->store, &e2);
+                (void) eni_forget(d, eni, &e2);
+                (void) intent_done(d, ikey, &e2);
+                (void) store_commit(d->store, &e2);
+                return r;
+        }
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = eni_put(d, eni, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        log_info("op=CreateTaskNetwork eni=%s netns=%s ip=%s mac=%s", str(eni, "NetworkInterfaceId"), netns,
+                 str(eni, "PrivateIpAddress"), str(eni, "MacAddress"));
+        *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
+        return 0;
+}

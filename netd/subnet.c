@@ -1,0 +1,301 @@
+/* subnet.c: subnets: a bridge in the VPC namespace with the gateway at base+1 and a macvlan parent. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ecsbox/log.h"
+#include "netd.h"
+
+int subnet_load(struct netd *d, const char *subnet_id, json_t **ret, struct err *err)
+{
+        char key[KEY_MAX];
+        int r;
+        if (!id_valid("subnet", subnet_id))
+                return err_set(err, EINVAL, "InvalidSubnetID.Malformed", "Invalid id: \"%s\"", subnet_id);
+        key_fmt(key, "subnet", subnet_id);
+        r = store_get(d->store, key, ret, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", subnet_id);
+        return r;
+}
+
+void subnet_knet(json_t *s, const char *vpc_netns, struct knet_subnet *ret)
+{
+        struct cidr4 c = { 0 };
+        memset(ret, 0, sizeof *ret);
+        (void) cidr4_parse(json_string_value(json_object_get(s, "CidrBlock")), &c);
+        ret->vpc_netns = vpc_netns;
+        ret->bridge = json_string_value(json_object_get(s, "ebxBridge"));
+        ret->mv_parent = json_string_value(json_object_get(s, "ebxMvParent"));
+        (void) mac_parse(json_string_value(json_object_get(s, "ebxBridgeMac")), ret->bridge_mac);
+        ret->gw_ip = c.addr + 1;
+        ret->prefix_len = c.len;
+}
+
+static long subnet_leases(struct netd *d, const char *subnet_id)
+{
+        char prefix[KEY_MAX];
+        snprintf(prefix, sizeof prefix, "lease/%s/", subnet_id);
+        return store_count(d->store, prefix, NULL);
+}
+
+json_t *subnet_shape(struct netd *d, json_t *s)
+{
+        json_t *o = json_object();
+        const char *k;
+        json_t *v;
+        struct cidr4 c = { 0 };
+        long used = subnet_leases(d, json_string_value(json_object_get(s, "SubnetId")));
+        json_object_foreach(s, k, v)
+                if (strncmp(k, "ebx", 3) != 0)
+                        json_object_set(o, k, v);
+        (void) cidr4_parse(json_string_value(json_object_get(s, "CidrBlock")), &c);
+        json_object_set_new(o, "AvailableIpAddressCount",
+                            json_integer((json_int_t) cidr4_usable(&c) - (used > 0 ? used : 0)));
+        return o;
+}
+
+/* "us-east-1a" -> "use1-az1": the AZ id AWS writes in az-id fields. */
+static void az_id(const char *az, char *buf, size_t len)
+{
+        char abbr[16] = "";
+        size_t n = 0, l = strlen(az);
+        const char *p = az;
+        if (l < 2) {
+                snprintf(buf, len, "%s", az);
+                return;
+        }
+        /* region parts: first two letters, then the initial of each further word, then the digit */
+        while (*p && n + 1 < sizeof abbr) {
+                if (p == az) {
+                        abbr[n++] = p[0];
+                        if (p[1] && p[1] != '-')
+                                abbr[n++] = p[1];
+                } else if (p[-1] == '-' && isalpha((unsigned char) *p))
+                        abbr[n++] = *p;
+                else if (isdigit((unsigned char) *p))
+                        abbr[n++] = *p;
+                p++;
+                if ((size_t) (p - az) >= l - 1)
+                        break;
+        }
+        abbr[n] = '\0';
+        snprintf(buf, len, "%s-az%d", abbr, az[l - 1] - 'a' + 1);
+}
+
+static bool az_valid(const char *az)
+{
+        /* region-style label: letters, digits and dashes, ending in one zone letter */
+        size_t l = strlen(az);
+        if (l < 3 || l > 32 || !islower((unsigned char) az[l - 1]) || !isdigit((unsigned char) az[l - 2]))
+                return false;
+        for (const char *p = az; *p; p++)
+                if (!islower((unsigned char) *p) && !isdigit((unsigned char) *p) && *p != '-')
+                        return false;
+        return true;
+}
+
+struct sib_scan {
+        const char *vpc_id;
+        struct cidr4 cidr;
+        char conflict[64];
+};
+
+static int sib_cb(const char *key, json_t *s, void *ud)
+{
+        struct sib_scan *c = ud;
+        struct cidr4 other;
+        if (strcmp(json_string_value(json_object_get(s, "VpcId")) ?: "", c->vpc_id) != 0)
+                return 0;
+        if (cidr4_parse(json_string_value(json_object_get(s, "CidrBlock")), &other) == 0 && cidr4_overlaps(&other, &c->cidr))
+                snprintf(c->conflict, sizeof c->conflict, "%s", json_string_value(json_object_get(s, "SubnetId")));
+        return 0;
+}
+
+int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const char *az, bool default_for_az,
+                  json_t **ret_subnet, struct err *err)
+{
+        struct sib_scan scan = { .vpc_id = vpc_id };
+        struct cidr4 vpc_cidr;
+        struct knet_subnet ks;
+        char id[ID_MAX], key[KEY_MAX], ikey[64], bridge[16], mvp[16], arn[160], azid[32], azbuf[40];
+        char macs[MAC_STR_MAX];
+        uint8_t mac[6];
+        _cleanup_json_ json_t *vpc = NULL, *s = NULL, *intent = NULL;
+        int r;
+
+        if ((r = vpc_load(d, vpc_id, &vpc, err)) < 0)
+                return r;
+        if (cidr4_parse(cidr_s, &scan.cidr) < 0)
+                return err_set(err, EINVAL, JERR_INVALID,
+                               "Value (%s) for parameter cidrBlock is invalid. This is not a valid CIDR block.", cidr_s);
+        (void) cidr4_parse(json_string_value(json_object_get(vpc, "CidrBlock")), &vpc_cidr);
+        if (scan.cidr.len < 16 || scan.cidr.len > 28 || !cidr4_contains(&vpc_cidr, &scan.cidr))
+                return err_set(err, EINVAL, "InvalidSubnet.Range", "The CIDR '%s' is invalid for vpc '%s' (%s): it must lie inside the VPC with a prefix from /16 to /28",
+                               cidr_s, vpc_id, json_string_value(json_object_get(vpc, "CidrBlock")));
+        if ((r = store_list(d->store, "subnet/", sib_cb, &scan, err)) < 0)
+                return r;
+        if (scan.conflict[0])
+                return err_set(err, EEXIST, "InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet (%s)", cidr_s, scan.conflict);
+        if (!az) {
+                snprintf(azbuf, sizeof azbuf, "%sa", d->region);
+                az = azbuf;
+        } else if (!az_valid(az))
+                return err_set(err, EINVAL, JERR_INVALID, "Value (%s) for parameter availabilityZone is invalid: expected a zone name such as %sa", az, d->region);
+        az_id(az, azid, sizeof azid);
+
+        if ((r = id_new("subnet", id)) < 0)
+                return err_set(err, -r, NULL, "CreateSubnet: random id: %s", strerror(-r));
+        snprintf(bridge, sizeof bridge, "b%s", id + strlen(id) - 14);
+        snprintf(mvp, sizeof mvp, "m%s", id + strlen(id) - 14);
+        mac_from_id(id, mac);
+        mac[0] = 0x06;   /* locally administered unicast, apart from ENI MACs (0x02) */
+        mac_format(mac, macs);
+        snprintf(arn, sizeof arn, "arn:aws:ec2:%s:%s:subnet/%s", d->region, d->account, id);
+        s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:[], s:s, s:s, s:s, s:I}",
+                      "SubnetId", id, "VpcId", vpc_id, "CidrBlock", cidr_s, "AvailabilityZone", az,
+                      "AvailabilityZoneId", azid, "State", "pending", "DefaultForAz", default_for_az,
+                      "MapPublicIpOnLaunch", 0, "OwnerId", d->account, "SubnetArn", arn, "Tags",
+                      "ebxBridge", bridge, "ebxMvParent", mvp, "ebxBridgeMac", macs, "ebxCursor", (json_int_t) 0);
+        intent = json_pack("{s:s, s:s}", "Op", "CreateSubnet", "SubnetId", id);
+        key_fmt(key, "subnet", id);
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = store_put(d->store, key, s, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        subnet_knet(s, json_string_value(json_object_get(vpc, "ebxNetns")), &ks);
+        if ((r = knet_subnet_ensure(d->knet, &ks, err)) < 0) {
+                struct err e2 = { 0 };
+                (void) knet_subnet_delete(d->knet, &ks, &e2);
+                (void) store_begin(d->store, &e2);
+                (void) store_del(d->store, key, &e2);
+                (void) intent_done(d, ikey, &e2);
+                (void) store_commit(d->store, &e2);
+                return err_wrap(err, "CreateSubnet %s", id);
+        }
+        json_object_set_new(s, "State", json_string("available"));
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = store_put(d->store, key, s, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        log_info("op=CreateSubnet subnet=%s vpc=%s cidr=%s az=%s bridge=%s", id, vpc_id, cidr_s, az, bridge);
+        *ret_subnet = TAKE_PTR(s);
+        return 0;
+}
+
+int op_create_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "VpcId", "CidrBlock", "AvailabilityZone", "AvailabilityZoneId",
+                                            "TagSpecifications", "DryRun", NULL };
+        const char *vpc_id, *cidr, *az = NULL;
+        json_t *s = NULL;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "VpcId", true, &vpc_id, err)) < 0 ||
+            (r = json_get_string(req, "CidrBlock", true, &cidr, err)) < 0 ||
+            (r = json_get_string(req, "AvailabilityZone", false, &az, err)) < 0)
+                return r;
+        if ((r = subnet_create(d, vpc_id, cidr, az, false, &s, err)) < 0)
+                return r;
+        *ret = json_pack("{s:o}", "Subnet", subnet_shape(d, s));
+        json_decref(s);
+        return 0;
+}
+
+static json_t *subnet_values(json_t *s, const char *name)
+{
+        static const struct { const char *filter, *member; } map[] = {
+                { "subnet-id", "SubnetId" }, { "vpc-id", "VpcId" }, { "cidr-block", "CidrBlock" },
+                { "cidr", "CidrBlock" }, { "availability-zone", "AvailabilityZone" },
+                { "availability-zone-id", "AvailabilityZoneId" }, { "state", "State" }, { "owner-id", "OwnerId" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (strcmp(name, map[i].filter) == 0)
+                        return json_pack("[O]", json_object_get(s, map[i].member));
+        if (strcmp(name, "default-for-az") == 0)
+                return json_pack("[s]", json_is_true(json_object_get(s, "DefaultForAz")) ? "true" : "false");
+        return json_array();
+}
+
+int op_describe_subnets(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "SubnetIds", "Filters", "DryRun", "MaxResults", "NextToken", NULL };
+        static const char *const fnames[] = { "subnet-id", "vpc-id", "cidr-block", "cidr", "availability-zone",
+                                              "availability-zone-id", "state", "owner-id", "default-for-az", NULL };
+        json_t *ids = NULL, *filters = NULL, *out = NULL;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 ||
+            (r = ids_param(req, "SubnetIds", "subnet", "InvalidSubnetID.Malformed", &ids, err)) < 0 ||
+            (r = filters_parse(req, fnames, &filters, err)) < 0)
+                return r;
+        r = describe_objects(d, "subnet", "SubnetId", ids, filters, subnet_values, subnet_shape,
+                             "InvalidSubnetID.NotFound", "subnet ID", &out, err);
+        if (r < 0)
+                return r;
+        *ret = json_pack("{s:o}", "Subnets", out);
+        return 0;
+}
+
+struct eni_scan {
+        const char *subnet_id;
+        int n;
+};
+
+static int eni_cb(const char *key, json_t *e, void *ud)
+{
+        struct eni_scan *s = ud;
+        if (strcmp(json_string_value(json_object_get(e, "SubnetId")) ?: "", s->subnet_id) == 0)
+                s->n++;
+        return 0;
+}
+
+int op_delete_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "SubnetId", "DryRun", NULL };
+        const char *id;
+        struct eni_scan scan = { 0 };
+        struct knet_subnet ks;
+        char key[KEY_MAX], ikey[64];
+        _cleanup_json_ json_t *s = NULL, *vpc = NULL, *intent = NULL;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "SubnetId", true, &id, err)) < 0 ||
+            (r = subnet_load(d, id, &s, err)) < 0)
+                return r;
+        scan.subnet_id = id;
+        if ((r = store_list(d->store, "eni/", eni_cb, &scan, err)) < 0)
+                return r;
+        if (scan.n > 0)
+                return err_set(err, EBUSY, "DependencyViolation",
+                               "The subnet '%s' has dependencies and cannot be deleted: %d network interface(s) remain", id, scan.n);
+        if ((r = vpc_load(d, json_string_value(json_object_get(s, "VpcId")), &vpc, err)) < 0)
+                return r;
+        key_fmt(key, "subnet", id);
+        intent = json_pack("{s:s, s:s}", "Op", "DeleteSubnet", "SubnetId", id);
+        json_object_set_new(s, "State", json_string("deleting"));
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = store_put(d->store, key, s, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        subnet_knet(s, json_string_value(json_object_get(vpc, "ebxNetns")), &ks);
+        if ((r = knet_subnet_delete(d->knet, &ks, err)) < 0)
+                return err_wrap(err, "DeleteSubnet %s", id);
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = store_del(d->store, key, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        log_info("op=DeleteSubnet subnet=%s", id);
+        *ret = json_pack("{s:b}", "Return", 1);
+        return 0;
+}

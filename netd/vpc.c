@@ -1,0 +1,353 @@
+/* vpc.c: VPCs: a network namespace holding the router, reached from the host over an uplink veth. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ecsbox/log.h"
+#include "netd.h"
+
+int vpc_load(struct netd *d, const char *vpc_id, json_t **ret, struct err *err)
+{
+        char key[KEY_MAX];
+        int r;
+        if (!id_valid("vpc", vpc_id))
+                return err_set(err, EINVAL, "InvalidVpcID.Malformed", "Invalid id: \"%s\"", vpc_id);
+        key_fmt(key, "vpc", vpc_id);
+        r = store_get(d->store, key, ret, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", vpc_id);
+        return r;
+}
+
+void vpc_knet(json_t *vpc, struct knet_vpc *ret)
+{
+        uint32_t idx = (uint32_t) json_integer_value(json_object_get(vpc, "ebxUplinkIndex"));
+        memset(ret, 0, sizeof *ret);
+        ret->netns = json_string_value(json_object_get(vpc, "ebxNetns"));
+        ret->uplink_host = json_string_value(json_object_get(vpc, "ebxUplinkHost"));
+        ret->uplink_host_ip = UPLINK_BASE + idx * 4 + 1;
+        ret->uplink_router_ip = UPLINK_BASE + idx * 4 + 2;
+        (void) cidr4_parse(json_string_value(json_object_get(vpc, "CidrBlock")), &ret->cidr);
+        ret->host_route = json_is_true(json_object_get(vpc, "ebxHostRoute"));
+}
+
+static json_t *vpc_shape(json_t *vpc)
+{
+        json_t *o = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(vpc, k, v)
+                if (strncmp(k, "ebx", 3) != 0)
+                        json_object_set(o, k, v);
+        return o;
+}
+
+struct vpc_scan {
+        struct cidr4 cidr;
+        bool overlap;
+        bool used[4096];
+};
+
+static int scan_cb(const char *key, json_t *vpc, void *ud)
+{
+        struct vpc_scan *s = ud;
+        struct cidr4 c;
+        json_int_t idx = json_integer_value(json_object_get(vpc, "ebxUplinkIndex"));
+        if (cidr4_parse(json_string_value(json_object_get(vpc, "CidrBlock")), &c) == 0 && cidr4_overlaps(&c, &s->cidr))
+                s->overlap = true;
+        if (idx >= 0 && idx < (json_int_t) ELEMENTSOF(s->used))
+                s->used[idx] = true;
+        return 0;
+}
+
+int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret_vpc, struct err *err)
+{
+        struct vpc_scan *scan = NULL;
+        struct knet_vpc kv;
+        char id[ID_MAX], assoc[ID_MAX], key[KEY_MAX], ikey[64], netns[64], uplink[16];
+        json_t *vpc = NULL, *sg = NULL;
+        int idx = -1, r;
+
+        scan = calloc(1, sizeof *scan);
+        if (!scan)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if (cidr4_parse(cidr_s, &scan->cidr) < 0) {
+                r = err_set(err, EINVAL, JERR_INVALID,
+                            "Value (%s) for parameter cidrBlock is invalid. This is not a valid CIDR block.", cidr_s);
+                goto out;
+        }
+        if (scan->cidr.len < 16 || scan->cidr.len > 28) {
+                r = err_set(err, EINVAL, "InvalidVpc.Range", "The CIDR '%s' is invalid: the prefix length must be between /16 and /28", cidr_s);
+                goto out;
+        }
+        r = store_list(d->store, "vpc/", scan_cb, scan, err);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < ELEMENTSOF(scan->used); i++)
+                if (!scan->used[i]) {
+                        idx = (int) i;
+                        break;
+                }
+        if (idx < 0) {
+                r = err_set(err, ENOSPC, "VpcLimitExceeded", "The maximum number of VPCs (%zu) has been reached.", ELEMENTSOF(scan->used));
+                goto out;
+        }
+        if ((r = id_new("vpc", id)) < 0 || (r = id_new("vpc-cidr-assoc", assoc)) < 0) {
+                r = err_set(err, -r, NULL, "CreateVpc: random id: %s", strerror(-r));
+                goto out;
+        }
+        snprintf(netns, sizeof netns, "ebx-%s", id);
+        snprintf(uplink, sizeof uplink, "ebxu%.11s", id + 4 + 6);
+        vpc = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:[{s:s, s:s, s:{s:s}}], s:[], s:s, s:s, s:i, s:b}",
+                        "VpcId", id, "CidrBlock", cidr_s, "State", "pending", "OwnerId", d->account,
+                        "IsDefault", is_default, "DhcpOptionsId", "default", "InstanceTenancy", "default",
+                        "CidrBlockAssociationSet", "AssociationId", assoc, "CidrBlock", cidr_s,
+                        "CidrBlockState", "State", "associated", "Tags", "ebxNetns", netns,
+                        "ebxUplinkHost", uplink, "ebxUplinkIndex", idx, "ebxHostRoute", !scan->overlap);
+        if (!vpc) {
+                r = err_set(err, ENOMEM, NULL, "out of memory");
+                goto out;
+        }
+        key_fmt(key, "vpc", id);
+
+        /* Intent first: a crash from here on is rolled back at start-up. */
+        if ((r = store_begin(d->store, err)) < 0)
+                goto out;
+        {
+                json_t *intent = json_pack("{s:s, s:s}", "Op", "CreateVpc", "VpcId", id);
+                r = store_put(d->store, key, vpc, err);
+                if (r >= 0)
+                        r = intent_add(d, intent, ikey, err);
+                json_decref(intent);
+        }
+        if (r < 0 || (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                goto out;
+        }
+
+        vpc_knet(vpc, &kv);
+        r = knet_vpc_ensure(d->knet, &kv, err);
+        if (r < 0) {
+                struct err e2 = { 0 };
+                (void) knet_vpc_delete(d->knet, &kv, &e2);
+                (void) store_begin(d->store, &e2);
+                (void) store_del(d->store, key, &e2);
+                (void) intent_done(d, ikey, &e2);
+                (void) store_commit(d->store, &e2);
+                err_wrap(err, "CreateVpc %s", id);
+                goto out;
+        }
+
+        json_object_set_new(vpc, "State", json_string("available"));
+        if ((r = store_begin(d->store, err)) < 0)
+                goto out;
+        r = sg_create_default(d, id, &sg, err);
+        if (r >= 0) {
+                json_object_set_new(vpc, "ebxDefaultSg", json_string(json_string_value(json_object_get(sg, "GroupId"))));
+                r = store_put(d->store, key, vpc, err);
+        }
+        if (r >= 0)
+                r = intent_done(d, ikey, err);
+        if (r < 0 || (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                goto out;
+        }
+        log_info("op=CreateVpc vpc=%s cidr=%s netns=%s host_route=%s", id, cidr_s, netns,
+                 scan->overlap ? "no" : "yes");
+        *ret_vpc = TAKE_PTR(vpc);
+        r = 0;
+out:
+        json_decref(sg);
+        json_decref(vpc);
+        free(scan);
+        return r;
+}
+
+int op_create_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "CidrBlock", "TagSpecifications", "DryRun",
+                                            "InstanceTenancy", "AmazonProvidedIpv6CidrBlock", NULL };
+        const char *cidr;
+        json_t *vpc = NULL;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "CidrBlock", true, &cidr, err)) < 0)
+                return r;
+        r = vpc_create(d, cidr, false, &vpc, err);
+        if (r < 0)
+                return r;
+        *ret = json_pack("{s:o}", "Vpc", vpc_shape(vpc));
+        json_decref(vpc);
+        return 0;
+}
+
+static json_t *vpc_values(json_t *vpc, const char *name)
+{
+        if (strcmp(name, "vpc-id") == 0)
+                return json_pack("[O]", json_object_get(vpc, "VpcId"));
+        if (strcmp(name, "cidr") == 0 || strcmp(name, "cidr-block-association.cidr-block") == 0)
+                return json_pack("[O]", json_object_get(vpc, "CidrBlock"));
+        if (strcmp(name, "is-default") == 0)
+                return json_pack("[s]", json_is_true(json_object_get(vpc, "IsDefault")) ? "true" : "false");
+        if (strcmp(name, "state") == 0)
+                return json_pack("[O]", json_object_get(vpc, "State"));
+        if (strcmp(name, "owner-id") == 0)
+                return json_pack("[s]", json_string_value(json_object_get(vpc, "OwnerId")));
+        return json_array();
+}
+
+struct describe_ctx {
+        json_t *ids;
+        json_t *filters;
+        json_t *out;
+        struct netd *d;
+        json_t *(*values)(json_t *, const char *);
+        json_t *(*shape)(struct netd *, json_t *);
+        const char *id_key;
+};
+
+static bool id_wanted(json_t *ids, const char *id)
+{
+        json_t *v;
+        size_t i;
+        if (!ids || json_array_size(ids) == 0)
+                return true;
+        json_array_foreach(ids, i, v)
+                if (strcmp(json_string_value(v), id) == 0)
+                        return true;
+        return false;
+}
+
+static int describe_cb(const char *key, json_t *obj, void *ud)
+{
+        struct describe_ctx *c = ud;
+        if (!id_wanted(c->ids, json_string_value(json_object_get(obj, c->id_key))))
+                return 0;
+        if (c->filters && !filters_match(c->filters, c->values, obj))
+                return 0;
+        json_array_append_new(c->out, c->shape ? c->shape(c->d, obj) : vpc_shape(obj));
+        return 0;
+}
+
+/* Shared by the Describe* operations: every requested id must exist (EC2 fails the call otherwise). */
+int describe_objects(struct netd *d, const char *prefix, const char *id_key, json_t *ids, json_t *filters,
+                     json_t *(*values)(json_t *, const char *), json_t *(*shape)(struct netd *, json_t *),
+                     const char *notfound_code, const char *kind, json_t **ret, struct err *err)
+{
+        struct describe_ctx c = { ids, filters, json_array(), d, values, shape, id_key };
+        json_t *v;
+        size_t i;
+        int r;
+        json_array_foreach(ids, i, v) {
+                char key[KEY_MAX];
+                key_fmt(key, prefix, json_string_value(v));
+                r = store_exists(d->store, key);
+                if (r == 0) {
+                        json_decref(c.out);
+                        return err_set(err, ENOENT, notfound_code, "The %s '%s' does not exist", kind, json_string_value(v));
+                }
+        }
+        {
+                char p[KEY_MAX];
+                snprintf(p, sizeof p, "%s/", prefix);
+                r = store_list(d->store, p, describe_cb, &c, err);
+        }
+        if (r < 0) {
+                json_decref(c.out);
+                return r;
+        }
+        *ret = c.out;
+        return 0;
+}
+
+int op_describe_vpcs(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "VpcIds", "Filters", "DryRun", "MaxResults", "NextToken", NULL };
+        static const char *const fnames[] = { "vpc-id", "cidr", "cidr-block-association.cidr-block", "is-default",
+                                              "state", "owner-id", NULL };
+        json_t *ids = NULL, *filters = NULL, *out = NULL;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 ||
+            (r = ids_param(req, "VpcIds", "vpc", "InvalidVpcID.Malformed", &ids, err)) < 0 ||
+            (r = filters_parse(req, fnames, &filters, err)) < 0)
+                return r;
+        r = describe_objects(d, "vpc", "VpcId", ids, filters, vpc_values, NULL, "InvalidVpcID.NotFound", "vpc ID",
+                             &out, err);
+        if (r < 0)
+                return r;
+        *ret = json_pack("{s:o}", "Vpcs", out);
+        return 0;
+}
+
+struct dep_scan {
+        const char *vpc_id;
+        const char *default_sg;
+        int subnets, enis, sgs;
+};
+
+static int dep_cb(const char *key, json_t *obj, void *ud)
+{
+        struct dep_scan *s = ud;
+        const char *v = json_string_value(json_object_get(obj, "VpcId"));
+        if (!v || strcmp(v, s->vpc_id) != 0)
+                return 0;
+        if (strncmp(key, "subnet/", 7) == 0)
+                s->subnets++;
+        else if (strncmp(key, "eni/", 4) == 0)
+                s->enis++;
+        else if (strncmp(key, "sg/", 3) == 0 &&
+                 strcmp(json_string_value(json_object_get(obj, "GroupId")) ?: "", s->default_sg ?: "") != 0)
+                s->sgs++;
+        return 0;
+}
+
+int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "VpcId", "DryRun", NULL };
+        struct dep_scan s = { 0 };
+        struct knet_vpc kv;
+        const char *id;
+        char key[KEY_MAX], ikey[64];
+        _cleanup_json_ json_t *vpc = NULL, *intent = NULL;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "VpcId", true, &id, err)) < 0 ||
+            (r = vpc_load(d, id, &vpc, err)) < 0)
+                return r;
+        s.vpc_id = id;
+        s.default_sg = json_string_value(json_object_get(vpc, "ebxDefaultSg"));
+        if ((r = store_list(d->store, "subnet/", dep_cb, &s, err)) < 0 || (r = store_list(d->store, "eni/", dep_cb, &s, err)) < 0 ||
+            (r = store_list(d->store, "sg/", dep_cb, &s, err)) < 0)
+                return r;
+        if (s.subnets || s.enis || s.sgs)
+                return err_set(err, EBUSY, "DependencyViolation",
+                               "The vpc '%s' has dependencies and cannot be deleted: %d subnet(s), %d network interface(s), %d security group(s) remain",
+                               id, s.subnets, s.enis, s.sgs);
+        key_fmt(key, "vpc", id);
+        intent = json_pack("{s:s, s:s}", "Op", "DeleteVpc", "VpcId", id);
+        json_object_set_new(vpc, "State", json_string("deleting"));
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = store_put(d->store, key, vpc, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        vpc_knet(vpc, &kv);
+        /* Rolled forward at start-up if this fails half-way: the intent stays. */
+        if ((r = knet_vpc_delete(d->knet, &kv, err)) < 0)
+                return err_wrap(err, "DeleteVpc %s", id);
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if (s.default_sg) {
+                char sgkey[KEY_MAX];
+                key_fmt(sgkey, "sg", s.default_sg);
+                r = store_del(d->store, sgkey, err);
+        }
+        if (r < 0 || (r = store_del(d->store, key, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        log_info("op=DeleteVpc vpc=%s", id);
+        *ret = json_pack("{s:b}", "Return", 1);
+        return 0;
+}
