@@ -37,6 +37,7 @@ SCHED_SRC := $(filter-out scheduler/main.c,$(wildcard scheduler/*.c))
 MON_SRC := $(filter-out scheduler/monitor/main.c,$(wildcard scheduler/monitor/*.c))
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 UNIT_SRC := $(wildcard tests/unit/*_test.c)
+BENCH_SRC := $(wildcard tests/bench/*_bench.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -48,6 +49,7 @@ ifneq ($(wildcard scheduler/monitor/main.c),)
 BINS += $(BUILD)/ecsbox-monitor
 endif
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps check unit integration demo bench install clean asan
 all: $(BINS)
@@ -91,6 +93,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call comp_archive,$$*) $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(call comp_pkgs,$*) cmocka)
 
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $$(call comp_archive,$$*) $(BUILD)/libecsbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(call comp_pkgs,$*))
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -105,8 +111,8 @@ asan:
 demo: deps all
 	bash scripts/demo.sh
 
-bench: deps all
-	bash scripts/bench.sh
+bench: deps all $(BENCH_BINS)
+	BUILD=$(BUILD) bash scripts/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin

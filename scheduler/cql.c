@@ -381,3 +381,12 @@ bool cql_eval(const struct cql *q, cql_values_fn values, void *ctx)
                 }
         return pos == q->op ? any : !any;
 }
+
+bool cql_is_static(const struct cql *q)
+{
+        if (!q)
+                return true;
+        if (q->kind != N_CMP)
+                return cql_is_static(q->a) && cql_is_static(q->b);
+        return strcmp(q->subject, "runningTasksCount") != 0 && strcmp(q->subject, "task:group") != 0;
+}

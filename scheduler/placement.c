@@ -65,8 +65,9 @@ static const char *const *inst_values(void *ctx, const char *subject)
         return c->one[0] ? c->one : NULL;
 }
 
-/* Why this instance cannot take the task now, or NULL when it can. */
-static const char *reject_reason(struct place_instance *in, const struct place_request *req)
+/* Why this instance cannot take the task now, or NULL when it can.
+ * static_ok: -1 unknown, 0/1 the cached result of the static memberOf part. */
+static const char *reject_reason(struct place_instance *in, const struct place_request *req, signed char *static_ok)
 {
         struct vctx c = { in, { NULL, NULL } };
         if (!in->active)
@@ -85,8 +86,16 @@ static const char *reject_reason(struct place_instance *in, const struct place_r
                 return "RESOURCE:ENI";
         if (req->distinct_instance && in->group_count > 0)
                 return "DISTINCT_INSTANCE";
+        if (*static_ok < 0) {
+                *static_ok = 1;
+                for (size_t k = 0; k < req->nmember_of; k++)
+                        if (cql_is_static(req->member_of[k]) && !cql_eval(req->member_of[k], inst_values, &c))
+                                *static_ok = 0;
+        }
+        if (*static_ok == 0)
+                return "ATTRIBUTE";
         for (size_t k = 0; k < req->nmember_of; k++)
-                if (!cql_eval(req->member_of[k], inst_values, &c))
+                if (!cql_is_static(req->member_of[k]) && !cql_eval(req->member_of[k], inst_values, &c))
                         return "ATTRIBUTE";
         return NULL;
 }
@@ -152,13 +161,15 @@ int place_tasks(struct place_instance *insts, size_t n, const struct place_reque
 {
         struct spread *sp = calloc(req->nstrategies + 1, sizeof *sp);
         size_t *cand = malloc((n + 1) * sizeof *cand);
+        signed char *static_ok = malloc(n + 1);
         uint64_t rnd = req->seed;
         int placed = 0, r = 0;
 
-        if (!sp || !cand) {
+        if (!sp || !cand || !static_ok) {
                 r = err_set(err, ENOMEM, NULL, "placement: out of memory");
                 goto out;
         }
+        memset(static_ok, -1, n + 1);
         for (size_t s = 0; s < req->nstrategies; s++)
                 if (req->strategies[s].type == PLACE_SPREAD && (r = spread_init(&sp[s], insts, n, req->strategies[s].field)) < 0) {
                         err_set(err, ENOMEM, NULL, "placement: out of memory");
@@ -167,7 +178,7 @@ int place_tasks(struct place_instance *insts, size_t n, const struct place_reque
         for (int k = 0; k < count; k++) {
                 size_t nc = 0;
                 for (size_t i = 0; i < n; i++) {
-                        const char *why = reject_reason(&insts[i], req);
+                        const char *why = reject_reason(&insts[i], req, &static_ok[i]);
                         if (!why)
                                 cand[nc++] = i;
                         else if (ret_reasons)
@@ -241,5 +252,6 @@ out:
                 }
         free(sp);
         free(cand);
+        free(static_ok);
         return r;
 }

@@ -26,5 +26,9 @@ typedef const char *const *(*cql_values_fn)(void *ctx, const char *subject);
 
 bool cql_eval(const struct cql *q, cql_values_fn values, void *ctx);
 
+/* true when the result depends only on the instance's fixed properties
+ * (attributes, ids), not on its tasks (runningTasksCount, task:group). */
+bool cql_is_static(const struct cql *q);
+
 /* Glob match with * and ? (the =~ operator). */
 bool cql_glob(const char *pattern, const char *s);
