@@ -41,7 +41,10 @@ BENCH_SRC := $(wildcard tests/bench/*_bench.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-BINS := $(BUILD)/ecsbox-netd $(BUILD)/ecsbox
+BINS := $(BUILD)/ecsbox-netd
+ifneq ($(wildcard cli/main.c),)
+BINS += $(BUILD)/ecsbox
+endif
 ifneq ($(wildcard scheduler/main.c),)
 BINS += $(BUILD)/ecsboxd
 endif

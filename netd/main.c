@@ -355,8 +355,7 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_REALTIME, &ts);
         d.intent_seq = (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 
-        if ((lfd = socket_listen(sock, &err)) < 0 || store_open(db, &d.store, &err) < 0 ||
-            knet_open(d.netns_dir, &d.knet, &err) < 0) {
+        if (store_open(db, &d.store, &err) < 0 || knet_open(d.netns_dir, &d.knet, &err) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 return 1;
         }
@@ -365,6 +364,11 @@ int main(int argc, char **argv)
                 return 1;
         }
         if (defaults && (r = ensure_defaults(&d, &err)) < 0) {
+                log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
+                return 1;
+        }
+        /* Listen only once the state is repaired: a client that connects is served at once. */
+        if ((lfd = socket_listen(sock, &err)) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 return 1;
         }

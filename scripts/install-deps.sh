@@ -9,7 +9,7 @@ PKGS=(
   libmicrohttpd-dev libsqlite3-dev libjansson-dev libcap-dev libcurl4-openssl-dev libsystemd-dev
   libcmocka-dev
   python3 python3-pytest python3-boto3 awscli
-  iproute2 nftables iperf3 busybox-static util-linux procps curl conntrack
+  iproute2 iputils-ping nftables iperf3 busybox-static util-linux procps curl conntrack
 )
 
 missing=()

@@ -119,10 +119,19 @@ class Netd:
     def start(self):
         self.proc = self.sb.spawn([NETD, "--state-dir", self.sb.state, "--run-dir", self.sb.run_dir,
                                    "--log-level", "debug"] + self.extra, log=self.log)
-        wait_for(lambda: self.sb.run(["test", "-S", self.sock], check=False).returncode == 0 or
-                 self._died(), 10, what="netd socket")
+        wait_for(lambda: self._connectable() or self._died(), 30, what="netd socket")
         if self._died():
             raise AssertionError("netd exited at start:\n" + open(self.log).read())
+
+    def _connectable(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.path(self.sock))
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def _died(self):
         return self.proc.poll() is not None

@@ -257,7 +257,10 @@ def raw_request(netd, payload):
     s.settimeout(30)
     s.connect(netd.path(netd.sock))
     try:
-        s.sendall(payload)
+        try:
+            s.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # netd closes an oversized request after answering it
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = s.recv(65536)
