@@ -82,7 +82,9 @@ def main():
             script.append("t0=$(date +%s%N)")
             script += steps
             script.append('echo $(( $(date +%s%N) - t0 ))')
-        out = sb.run(["sh", "-c", "\n".join(script)], timeout=1800).stdout.split()
+        path = os.path.join(tmp, "baseline.sh")
+        open(path, "w").write("\n".join(script) + "\n")
+        out = sb.run(["sh", path], timeout=1800).stdout.split()
         base = [int(x) / 1e9 for x in out]
 
         teardown = []
