@@ -284,12 +284,36 @@ def test_malformed_and_oversized_requests(sb, netd):
 def test_socket_mode_and_cli(sb, netd):
     st = os.stat(netd.path(netd.sock))
     assert oct(st.st_mode & 0o777) == "0o660"
-    p = sb.run([CLI, "ec2", "create-vpc", "--cidr-block", "10.9.0.0/16"], check=False)
-    if p.returncode == 0:
-        assert json.loads(p.stdout)["Vpc"]["CidrBlock"] == "10.9.0.0/16"
-        p = sb.run([CLI, "ec2", "create-vpc", "--cidr-block", "10.9.0.0/8"], check=False)
-        assert p.returncode != 0
-        assert "An error occurred (InvalidVpc.Range) when calling the CreateVpc operation" in p.stderr
+    def cli(*args, check=True):
+        p = sb.run([CLI, "ec2"] + list(args), check=False)
+        if check:
+            assert p.returncode == 0, p.stderr
+        return p
+    vpc = json.loads(cli("create-vpc", "--cidr-block", "10.9.0.0/16").stdout)["Vpc"]
+    assert vpc["CidrBlock"] == "10.9.0.0/16"
+    p = cli("create-vpc", "--cidr-block", "10.0.0.0/8", check=False)
+    assert p.returncode == 254
+    assert "An error occurred (InvalidVpc.Range) when calling the CreateVpc operation" in p.stderr
+    sub = json.loads(cli("create-subnet", "--vpc-id", vpc["VpcId"], "--cidr-block", "10.9.1.0/24",
+                         "--availability-zone", "us-east-1b").stdout)["Subnet"]
+    eni = json.loads(cli("create-network-interface", "--subnet-id", sub["SubnetId"], "--private-ip-address", "10.9.1.10",
+                         "--interface-type", "macvlan", "--description", "cli test").stdout)["NetworkInterface"]
+    assert eni["PrivateIpAddress"] == "10.9.1.10" and eni["InterfaceType"] == "macvlan"
+    cli("attach-network-interface", "--network-interface-id", eni["NetworkInterfaceId"], "--netns", "clitask")
+    assert addrs(sb, "clitask", "eth0") == ["10.9.1.10/24"]
+    got = json.loads(cli("describe-network-interfaces", "--filters", "Name=subnet-id,Values=" + sub["SubnetId"]).stdout)
+    assert [e["Status"] for e in got["NetworkInterfaces"]] == ["in-use"]
+    got = json.loads(cli("describe-vpcs", "--vpc-ids", vpc["VpcId"]).stdout)
+    assert got["Vpcs"][0]["VpcId"] == vpc["VpcId"]
+    assert cli("delete-subnet", "--subnet-id", sub["SubnetId"], check=False).returncode == 254
+    cli("detach-network-interface", "--network-interface-id", eni["NetworkInterfaceId"])
+    assert cli("delete-network-interface", "--network-interface-id", eni["NetworkInterfaceId"]).stdout == ""
+    cli("delete-subnet", "--subnet-id", sub["SubnetId"])
+    cli("delete-vpc", "--vpc-id", vpc["VpcId"])
+    assert cli("frobnicate-vpc", check=False).returncode == 252
+    assert cli("create-vpc", "--cidr-block", check=False).returncode == 252
+    bad = sb.run([CLI, "--socket", "/run/ecsbox/nothing.sock", "ec2", "describe-vpcs"], check=False)
+    assert bad.returncode == 255 and "/run/ecsbox/nothing.sock" in bad.stderr
 
 
 def test_netd_privileges_and_fds(sb, netd):

@@ -1,0 +1,271 @@
+/* main.c: the ecsbox command line: `ecsbox ec2 VERB --flags` in the `aws ec2` style, against ecsbox-netd. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ecsbox/cleanup.h"
+#include "ecsbox/json.h"
+
+/* aws exit codes: 252 usage, 254 service error, 255 connection/other */
+#define EXIT_USAGE 252
+#define EXIT_SERVICE 254
+#define EXIT_OTHER 255
+
+static const char *const ec2_verbs[] = {
+        "create-vpc", "describe-vpcs", "delete-vpc", "create-subnet", "describe-subnets", "delete-subnet",
+        "create-network-interface", "describe-network-interfaces", "delete-network-interface",
+        "attach-network-interface", "detach-network-interface", "create-task-network", "delete-task-network",
+        "describe-security-groups", "create-security-group", "delete-security-group",
+        "authorize-security-group-ingress", "authorize-security-group-egress", "revoke-security-group-ingress",
+        "revoke-security-group-egress", "modify-network-interface-attribute", "create-flow-logs",
+        "describe-flow-logs", "delete-flow-logs", "get-flow-logs", NULL,
+};
+
+/* Flags that take several values (aws list parameters). */
+static bool list_flag(const char *flag)
+{
+        size_t n = strlen(flag);
+        return (n > 4 && strcmp(flag + n - 4, "-ids") == 0) || strcmp(flag, "groups") == 0 ||
+               strcmp(flag, "group-names") == 0;
+}
+
+/* "create-vpc" -> "CreateVpc"; "vpc-ids" -> "VpcIds"; "netns" -> "Netns". */
+void cli_pascal(const char *kebab, char *out, size_t len)
+{
+        size_t o = 0;
+        bool up = true;
+        for (const char *p = kebab; *p && o + 1 < len; p++) {
+                if (*p == '-') {
+                        up = true;
+                        continue;
+                }
+                out[o++] = up ? (char) toupper((unsigned char) *p) : *p;
+                up = false;
+        }
+        out[o] = '\0';
+}
+
+/* A value that is JSON (number, object, array, true/false) is sent as such; anything else as a string. */
+static json_t *flag_value(const char *v)
+{
+        json_t *j;
+        if (v[0] == '{' || v[0] == '[' || isdigit((unsigned char) v[0]) || v[0] == '-' || !strcmp(v, "true") ||
+            !strcmp(v, "false")) {
+                j = json_loads(v, JSON_DECODE_ANY, NULL);
+                if (j)
+                        return j;
+        }
+        return json_string(v);
+}
+
+/* "Name=subnet-id,Values=a,b" -> {"Name": "subnet-id", "Values": ["a", "b"]} */
+int cli_parse_filter(const char *s, json_t **ret)
+{
+        const char *vals;
+        json_t *f, *arr;
+        if (strncmp(s, "Name=", 5) != 0 || !(vals = strstr(s, ",Values=")))
+                return -EINVAL;
+        arr = json_array();
+        f = json_pack("{s:s%, s:o}", "Name", s + 5, (size_t) (vals - s - 5), "Values", arr);
+        vals += 8;
+        while (*vals) {
+                const char *c = strchr(vals, ',');
+                size_t n = c ? (size_t) (c - vals) : strlen(vals);
+                json_array_append_new(arr, json_stringn(vals, n));
+                vals += n + (c ? 1 : 0);
+        }
+        *ret = f;
+        return 0;
+}
+
+static int netd_roundtrip(const char *sock, json_t *req, json_t **ret)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *txt = json_dumps(req, JSON_COMPACT);
+        _cleanup_fclose_ FILE *f = NULL;
+        char *line = NULL;
+        size_t cap = 0;
+        json_error_t jerr;
+        if (!txt || strlen(sock) >= sizeof sa.sun_path)
+                return -EINVAL;
+        strcpy(sa.sun_path, sock);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        if (write(fd, txt, strlen(txt)) < 0 || write(fd, "\n", 1) < 0)
+                return -errno;
+        f = fdopen(TAKE_FD(fd), "r");
+        if (!f || getline(&line, &cap, f) < 0) {
+                free(line);
+                return -EPROTO;
+        }
+        *ret = json_loads(line, 0, &jerr);
+        free(line);
+        return *ret ? 0 : -EPROTO;
+}
+
+static int answer(json_t *ans, const char *op)
+{
+        json_t *e = json_object_get(ans, "Error");
+        if (e) {
+                fprintf(stderr, "\nAn error occurred (%s) when calling the %s operation: %s\n",
+                        json_string_value(json_object_get(e, "Code")), op,
+                        json_string_value(json_object_get(e, "Message")));
+                return EXIT_SERVICE;
+        }
+        if (json_object_size(ans) > 0 && !(json_object_size(ans) == 1 && json_object_get(ans, "Return"))) {
+                json_dumpf(ans, stdout, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+                putchar('\n');
+        }
+        return 0;
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: ecsbox [--socket PATH] ec2 VERB [--flag VALUE ...]\n"
+                   "       ecsbox [--socket PATH] netd-request   (one JSON request on stdin)\n"
+                   "ec2 verbs:");
+        for (const char *const *v = ec2_verbs; *v; v++)
+                fprintf(f, " %s", *v);
+        fprintf(f, "\nFlags are the aws ec2 ones (--cidr-block, --vpc-id, --subnet-id, --filters Name=x,Values=a,b,\n"
+                   "--network-interface-id, --netns NAME, --interface-type veth|macvlan, --cli-input-json JSON).\n"
+                   "The socket is --socket, else $ECSBOX_NETD_SOCKET, else /run/ecsbox/netd.sock.\n");
+}
+
+static int ec2(const char *sock, int argc, char **argv)
+{
+        char action[96], member[96];
+        _cleanup_json_ json_t *req = json_object(), *ans = NULL;
+        bool known = false;
+        int r;
+        if (argc < 1 || !strcmp(argv[0], "help") || !strcmp(argv[0], "--help")) {
+                usage(argc < 1 ? stderr : stdout);
+                return argc < 1 ? EXIT_USAGE : 0;
+        }
+        for (const char *const *v = ec2_verbs; *v; v++)
+                known |= strcmp(*v, argv[0]) == 0;
+        if (!known) {
+                fprintf(stderr, "ecsbox ec2: invalid choice: '%s'\n", argv[0]);
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        cli_pascal(argv[0], action, sizeof action);
+        for (int i = 1; i < argc;) {
+                const char *flag = argv[i];
+                if (!strcmp(flag, "--help")) {
+                        usage(stdout);
+                        return 0;
+                }
+                if (strncmp(flag, "--", 2) != 0 || i + 1 >= argc) {
+                        fprintf(stderr, "ecsbox ec2 %s: expected --flag VALUE, got '%s'\n", argv[0], flag);
+                        return EXIT_USAGE;
+                }
+                flag += 2;
+                i++;
+                if (!strcmp(flag, "cli-input-json")) {
+                        const char *src = argv[i++];
+                        json_error_t jerr;
+                        json_t *in = strncmp(src, "file://", 7) == 0 ? json_load_file(src + 7, 0, &jerr)
+                                                                     : json_loads(src, 0, &jerr);
+                        if (!in || !json_is_object(in)) {
+                                fprintf(stderr, "ecsbox ec2 %s: --cli-input-json: %s\n", argv[0], in ? "not an object" : jerr.text);
+                                json_decref(in);
+                                return EXIT_USAGE;
+                        }
+                        json_object_update(req, in);
+                        json_decref(in);
+                        continue;
+                }
+                if (!strcmp(flag, "filters")) {
+                        json_t *fl = json_object_get(req, "Filters");
+                        if (!fl)
+                                json_object_set_new(req, "Filters", fl = json_array());
+                        for (; i < argc && strncmp(argv[i], "--", 2) != 0; i++) {
+                                json_t *f;
+                                if (cli_parse_filter(argv[i], &f) < 0) {
+                                        fprintf(stderr, "ecsbox ec2 %s: --filters: expected Name=NAME,Values=V1,V2, got '%s'\n", argv[0], argv[i]);
+                                        return EXIT_USAGE;
+                                }
+                                json_array_append_new(fl, f);
+                        }
+                        continue;
+                }
+                cli_pascal(flag, member, sizeof member);
+                if (list_flag(flag)) {
+                        json_t *arr = json_array();
+                        for (; i < argc && strncmp(argv[i], "--", 2) != 0; i++)
+                                json_array_append_new(arr, json_string(argv[i]));
+                        json_object_set_new(req, member, arr);
+                } else
+                        json_object_set_new(req, member, flag_value(argv[i++]));
+        }
+        json_object_set_new(req, "Action", json_string(action));
+        r = netd_roundtrip(sock, req, &ans);
+        if (r < 0) {
+                fprintf(stderr, "ecsbox: cannot talk to ecsbox-netd on '%s': %s\n", sock, strerror(-r));
+                return EXIT_OTHER;
+        }
+        return answer(ans, action);
+}
+
+static int netd_request(const char *sock)
+{
+        char *line = NULL;
+        size_t cap = 0;
+        json_error_t jerr;
+        _cleanup_json_ json_t *req = NULL, *ans = NULL;
+        int r;
+        if (getline(&line, &cap, stdin) < 0) {
+                fprintf(stderr, "ecsbox netd-request: no request on stdin\n");
+                free(line);
+                return EXIT_USAGE;
+        }
+        req = json_loads(line, 0, &jerr);
+        free(line);
+        if (!req) {
+                fprintf(stderr, "ecsbox netd-request: malformed JSON: %s\n", jerr.text);
+                return EXIT_USAGE;
+        }
+        r = netd_roundtrip(sock, req, &ans);
+        if (r < 0) {
+                fprintf(stderr, "ecsbox: cannot talk to ecsbox-netd on '%s': %s\n", sock, strerror(-r));
+                return EXIT_OTHER;
+        }
+        json_dumpf(ans, stdout, JSON_COMPACT);
+        putchar('\n');
+        return json_object_get(ans, "Error") ? EXIT_SERVICE : 0;
+}
+
+int main(int argc, char **argv)
+{
+        const char *sock = getenv("ECSBOX_NETD_SOCKET") ?: "/run/ecsbox/netd.sock";
+        int i = 1;
+        while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+                if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+                        sock = argv[i + 1];
+                        i += 2;
+                } else if (!strcmp(argv[i], "--help")) {
+                        usage(stdout);
+                        return 0;
+                } else {
+                        fprintf(stderr, "ecsbox: unknown option '%s'\n", argv[i]);
+                        return EXIT_USAGE;
+                }
+        }
+        if (i >= argc) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        if (!strcmp(argv[i], "ec2"))
+                return ec2(sock, argc - i - 1, argv + i + 1);
+        if (!strcmp(argv[i], "netd-request"))
+                return netd_request(sock);
+        fprintf(stderr, "ecsbox: unknown command '%s' (ec2, netd-request)\n", argv[i]);
+        return EXIT_USAGE;
+}
