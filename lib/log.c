@@ -15,6 +15,17 @@ void log_set_max_level(int level) { max_level = level; }
 int log_get_max_level(void) { return max_level; }
 void log_set_ident(const char *s) { ident = s; }
 
+int log_parse_level(const char *name)
+{
+        static const struct { const char *n; int l; } lv[] = {
+                { "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
+                { "info", LOG_INFO }, { "debug", LOG_DEBUG } };
+        for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++)
+                if (strcmp(lv[i].n, name) == 0)
+                        return lv[i].l;
+        return -EINVAL;
+}
+
 static const char *level_name(int level)
 {
         switch (level) {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ecsbox/fsutil.h"
 #include "ecsbox/log.h"
 #include "netd.h"
 
@@ -247,22 +248,6 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s", path);
-        for (char *p = tmp + 1; *p; p++)
-                if (*p == '/') {
-                        *p = '\0';
-                        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                                return -errno;
-                        *p = '/';
-                }
-        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 static void usage(FILE *f)
 {
         fprintf(f, "Usage: ecsbox-netd [OPTIONS]\n"
@@ -314,19 +299,12 @@ int main(int argc, char **argv)
                         snprintf(d.account, sizeof d.account, "%s", optarg);
                         break;
                 case 'l': {
-                        static const struct { const char *n; int l; } lv[] = {
-                                { "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
-                                { "info", LOG_INFO }, { "debug", LOG_DEBUG } };
-                        bool ok = false;
-                        for (size_t i = 0; i < ELEMENTSOF(lv); i++)
-                                if (strcmp(lv[i].n, optarg) == 0) {
-                                        log_set_max_level(lv[i].l);
-                                        ok = true;
-                                }
-                        if (!ok) {
+                        int lvl = log_parse_level(optarg);
+                        if (lvl < 0) {
                                 fprintf(stderr, "ecsbox-netd: unknown log level '%s'\n", optarg);
                                 return 2;
                         }
+                        log_set_max_level(lvl);
                         break;
                 }
                 case 'N': defaults = false; break;

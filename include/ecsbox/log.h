@@ -6,6 +6,8 @@
 void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_set_ident(const char *ident);
+/* "error", "warning", "notice", "info" or "debug" -> LOG_*; -EINVAL otherwise. */
+int log_parse_level(const char *name);
 
 /* Logs "level=... <fields>" where fmt already holds key=value pairs (values
  * with spaces quoted by the caller via "%s" and log_q()). Returns -errnum when

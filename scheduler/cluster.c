@@ -1,0 +1,282 @@
+/* cluster.c: clusters ("cluster/NAME" records): create, describe, list, delete. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ecsbox/json.h"
+#include "ecsbox/log.h"
+#include "sched.h"
+
+const char *cluster_param(json_t *req)
+{
+        const char *c = jstr(req, "cluster");
+        return c && *c ? c : "default";
+}
+
+static void cluster_key(char *buf, size_t size, const char *name)
+{
+        snprintf(buf, size, "cluster/%s", name);
+}
+
+/* Loads a cluster record by name or ARN, whatever its status; -ENOENT when absent. */
+static int cluster_load(struct sched *s, const char *ref, json_t **ret, char ret_name[NAME_MAX_ECS + 1], struct err *err)
+{
+        char key[NAME_MAX_ECS + 16];
+        const char *name = arn_last(ref);
+        if (strncmp(ref, "arn:", 4) == 0 && !strstr(ref, ":cluster/"))
+                return -ENOENT;
+        if (!name_valid(name))
+                return -ENOENT;
+        cluster_key(key, sizeof key, name);
+        if (ret_name)
+                snprintf(ret_name, NAME_MAX_ECS + 1, "%s", name);
+        return store_get(s->store, key, ret, err);
+}
+
+int cluster_get(struct api_ctx *c, const char *ref, json_t **ret, char ret_name[NAME_MAX_ECS + 1], struct err *err)
+{
+        json_t *rec = NULL;
+        int r = cluster_load(c->s, ref, &rec, ret_name, err);
+        if (r == -ENOENT || (r == 0 && strcmp(jstr(rec, "status") ?: "", "ACTIVE") != 0)) {
+                json_decref(rec);
+                return err_set(err, ENOENT, E_CLUSTER_NF, "Cluster not found.");
+        }
+        if (r < 0)
+                return r;
+        *ret = rec;
+        return 0;
+}
+
+/* Borrowed member or a fresh default. */
+static void set_or(json_t *o, const char *key, json_t *given, json_t *dflt)
+{
+        if (given) {
+                json_object_set(o, key, given);
+                json_decref(dflt);
+        } else
+                json_object_set_new(o, key, dflt);
+}
+
+static json_t *cluster_new(const struct api_ctx *c, const char *name, json_t *tags, json_t *settings, json_t *cps,
+                           json_t *strategy, json_t *configuration)
+{
+        char arn[ARN_MAX];
+        json_t *rec;
+        arn_cluster(c, name, arn);
+        rec = json_pack("{s:s, s:s, s:s}", "clusterArn", arn, "clusterName", name, "status", "ACTIVE");
+        if (!rec)
+                return NULL;
+        set_or(rec, "tags", tags, json_array());
+        set_or(rec, "settings", settings, json_pack("[{s:s, s:s}]", "name", "containerInsights", "value", "disabled"));
+        set_or(rec, "capacityProviders", cps, json_array());
+        set_or(rec, "defaultCapacityProviderStrategy", strategy, json_array());
+        if (configuration)
+                json_object_set(rec, "configuration", configuration);
+        json_object_set_new(rec, "createdAt", jtime(now_epoch()));
+        return rec;
+}
+
+int cluster_ensure_default(struct sched *s, struct err *err)
+{
+        struct api_ctx c = { .s = s };
+        _cleanup_json_ json_t *rec = NULL;
+        int r;
+        snprintf(c.region, sizeof c.region, "%s", s->region);
+        r = store_get(s->store, "cluster/default", &rec, err);
+        if (r == 0 && strcmp(jstr(rec, "status") ?: "", "ACTIVE") == 0)
+                return 0;
+        if (r < 0 && r != -ENOENT)
+                return r;
+        json_decref(rec);
+        rec = cluster_new(&c, "default", NULL, NULL, NULL, NULL, NULL);
+        if (!rec)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = store_put(s->store, "cluster/default", rec, err)) < 0)
+                return r;
+        log_info("msg=\"created the default cluster\" cluster=default");
+        return 0;
+}
+
+struct counts {
+        long instances, running, pending, active_tasks;
+};
+
+static int count_task(const char *key, json_t *v, void *userdata)
+{
+        struct counts *n = userdata;
+        const char *st = jstr(v, "lastStatus") ?: "";
+        if (strcmp(st, "RUNNING") == 0)
+                n->running++;
+        else if (strcmp(st, "PROVISIONING") == 0 || strcmp(st, "PENDING") == 0 || strcmp(st, "ACTIVATING") == 0)
+                n->pending++;
+        if (strcmp(st, "STOPPED") != 0)
+                n->active_tasks++;
+        return 0;
+}
+
+static int count_instance(const char *key, json_t *v, void *userdata)
+{
+        struct counts *n = userdata;
+        const char *st = jstr(v, "status") ?: "";
+        if (strcmp(st, "ACTIVE") == 0 || strcmp(st, "DRAINING") == 0)
+                n->instances++;
+        return 0;
+}
+
+static int cluster_counts(struct sched *s, const char *name, struct counts *n, struct err *err)
+{
+        char prefix[NAME_MAX_ECS + 32];
+        int r;
+        memset(n, 0, sizeof *n);
+        snprintf(prefix, sizeof prefix, "task/%s/", name);
+        if ((r = store_list(s->store, prefix, count_task, n, err)) < 0)
+                return r;
+        snprintf(prefix, sizeof prefix, "instance/%s/", name);
+        return store_list(s->store, prefix, count_instance, n, err);
+}
+
+/* The Cluster shape: the record with live counts; tags only when asked for. */
+static int cluster_shape(struct sched *s, json_t *rec, bool tags, json_t **ret, struct err *err)
+{
+        struct counts n;
+        json_t *out;
+        int r;
+        if ((r = cluster_counts(s, jstr(rec, "clusterName"), &n, err)) < 0)
+                return r;
+        out = json_deep_copy(rec);
+        if (!out)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        json_object_del(out, "createdAt");
+        if (!tags)
+                json_object_del(out, "tags");
+        json_object_set_new(out, "registeredContainerInstancesCount", json_integer(n.instances));
+        json_object_set_new(out, "runningTasksCount", json_integer(n.running));
+        json_object_set_new(out, "pendingTasksCount", json_integer(n.pending));
+        json_object_set_new(out, "activeServicesCount", json_integer(0));
+        json_object_set_new(out, "statistics", json_array());
+        *ret = out;
+        return 0;
+}
+
+int op_create_cluster(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        const char *name = "default";
+        json_t *tags = NULL, *settings = NULL, *cps = NULL, *strategy = NULL, *configuration = NULL;
+        _cleanup_json_ json_t *rec = NULL;
+        json_t *shape = NULL;
+        char key[NAME_MAX_ECS + 16];
+        int r;
+
+        if ((r = req_str(req, NULL, "clusterName", false, &name, err)) < 0 || (r = req_tags(req, "tags", &tags, err)) < 0 ||
+            (r = req_array(req, NULL, "settings", false, &settings, err)) < 0 ||
+            (r = req_str_list(req, NULL, "capacityProviders", false, 0, &cps, err)) < 0 ||
+            (r = req_array(req, NULL, "defaultCapacityProviderStrategy", false, &strategy, err)) < 0 ||
+            (r = req_object(req, NULL, "configuration", false, &configuration, err)) < 0)
+                return r;
+        if (!name_valid(name))
+                return err_set(err, EINVAL, E_PARAM,
+                               "Invalid cluster name '%.300s': up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.",
+                               name);
+        cluster_key(key, sizeof key, name);
+        r = store_get(c->s->store, key, &rec, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (r == 0 && strcmp(jstr(rec, "status") ?: "", "ACTIVE") == 0) {
+                /* As on ECS: creating an existing cluster answers with it. */
+                if ((r = cluster_shape(c->s, rec, true, &shape, err)) < 0)
+                        return r;
+                *ret = json_pack("{s:o}", "cluster", shape);
+                return 0;
+        }
+        json_decref(rec);
+        rec = cluster_new(c, name, tags, settings, cps, strategy, configuration);
+        if (!rec)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = store_put(c->s->store, key, rec, err)) < 0)
+                return r;
+        log_info("op=CreateCluster cluster=%s", name);
+        if ((r = cluster_shape(c->s, rec, true, &shape, err)) < 0)
+                return r;
+        *ret = json_pack("{s:o}", "cluster", shape);
+        return 0;
+}
+
+int op_describe_clusters(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        json_t *names = NULL, *e;
+        _cleanup_json_ json_t *clusters = json_array(), *failures = json_array(), *dflt = NULL;
+        bool tags = req_include_tags(req);
+        size_t i;
+        int r;
+
+        if ((r = req_str_list(req, NULL, "clusters", false, 100, &names, err)) < 0)
+                return r;
+        if (!names || json_array_size(names) == 0)
+                names = dflt = json_pack("[s]", "default");
+        json_array_foreach(names, i, e) {
+                const char *ref = json_string_value(e);
+                _cleanup_json_ json_t *rec = NULL;
+                json_t *shape = NULL;
+                r = cluster_load(c->s, ref, &rec, NULL, err);
+                if (r == -ENOENT) {
+                        char arn[ARN_MAX];
+                        if (strncmp(ref, "arn:", 4) == 0)
+                                snprintf(arn, sizeof arn, "%s", ref);
+                        else
+                                arn_cluster(c, ref, arn);
+                        json_array_append_new(failures, json_pack("{s:s, s:s}", "arn", arn, "reason", "MISSING"));
+                        continue;
+                }
+                if (r < 0 || (r = cluster_shape(c->s, rec, tags, &shape, err)) < 0)
+                        return r;
+                json_array_append_new(clusters, shape);
+        }
+        *ret = json_pack("{s:O, s:O}", "clusters", clusters, "failures", failures);
+        return 0;
+}
+
+static int collect_active_arn(const char *key, json_t *v, void *userdata)
+{
+        if (strcmp(jstr(v, "status") ?: "", "ACTIVE") == 0)
+                json_array_append_new(userdata, json_string(jstr(v, "clusterArn")));
+        return 0;
+}
+
+int op_list_clusters(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *all = json_array(), *page = NULL;
+        json_t *token = NULL;
+        int r;
+        if ((r = store_list(c->s->store, "cluster/", collect_active_arn, all, err)) < 0 ||
+            (r = req_page(req, all, 100, &page, &token, err)) < 0)
+                return r;
+        *ret = json_pack("{s:O}", "clusterArns", page);
+        json_set(*ret, "nextToken", token);
+        return 0;
+}
+
+int op_delete_cluster(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        const char *ref = NULL;
+        char name[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 16];
+        _cleanup_json_ json_t *rec = NULL;
+        json_t *shape = NULL;
+        struct counts n;
+        int r;
+        if ((r = req_str(req, NULL, "cluster", true, &ref, err)) < 0 || (r = cluster_get(c, ref, &rec, name, err)) < 0 ||
+            (r = cluster_counts(c->s, name, &n, err)) < 0)
+                return r;
+        if (n.instances > 0)
+                return err_set(err, EBUSY, "ClusterContainsContainerInstancesException",
+                               "The Cluster cannot be deleted while Container Instances are active or draining.");
+        if (n.active_tasks > 0)
+                return err_set(err, EBUSY, "ClusterContainsTasksException",
+                               "The Cluster cannot be deleted while Tasks are active.");
+        json_object_set_new(rec, "status", json_string("INACTIVE"));
+        cluster_key(key, sizeof key, name);
+        if ((r = store_put(c->s->store, key, rec, err)) < 0 || (r = cluster_shape(c->s, rec, true, &shape, err)) < 0)
+                return r;
+        log_info("op=DeleteCluster cluster=%s", name);
+        *ret = json_pack("{s:o}", "cluster", shape);
+        return 0;
+}

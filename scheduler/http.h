@@ -1,0 +1,17 @@
+/* http.h: the HTTP servers of ecsboxd (libmicrohttpd inside the sd-event loop). */
+#pragma once
+
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "sched.h"
+
+struct http_server;
+
+/* Listen on "IP:PORT" ("[v6]:PORT" too). */
+int http_start_tcp(struct sched *s, sd_event *ev, const char *addr, struct http_server **ret, struct err *err);
+/* Listen on a Unix stream socket at path (mode 0660; a stale socket there is replaced). */
+int http_start_unix(struct sched *s, sd_event *ev, const char *path, struct http_server **ret, struct err *err);
+struct http_server *http_server_free(struct http_server *srv);
+/* A bound Unix socket of the given type (SOCK_STREAM listens), close-on-exec and non-blocking. */
+int unix_listen(const char *path, int type, mode_t mode, struct err *err);

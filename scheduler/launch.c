@@ -1,0 +1,201 @@
+/* launch.c: task monitors: spec file, fork+exec, liveness, status.json, stop requests;
+ * and the small file helpers around them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ecsbox/json.h"
+#include "ecsbox/log.h"
+#include "ecsbox/fsutil.h"
+#include "sched.h"
+
+
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
+{
+        char tmp[SCHED_PATH_MAX * 2 + 32];
+        _cleanup_close_ int fd = -1;
+        size_t off = 0;
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long) getpid());
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        while (off < len) {
+                ssize_t w = write(fd, data + off, len - off);
+                if (w < 0) {
+                        int e = errno;
+                        if (e == EINTR)
+                                continue;
+                        (void) unlink(tmp);
+                        return -e;
+                }
+                off += (size_t) w;
+        }
+        if (rename(tmp, path) < 0) {
+                int e = errno;
+                (void) unlink(tmp);
+                return -e;
+        }
+        return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void) (flag == FTW_DP ? rmdir(p) : unlink(p));
+        return 0;
+}
+
+int rm_rf(const char *path)
+{
+        if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pid, struct err *err)
+{
+        char spec_path[SCHED_PATH_MAX * 2], log_path[SCHED_PATH_MAX * 2], logs[SCHED_PATH_MAX * 2];
+        _cleanup_free_ char *txt = NULL;
+        int pipefd[2], child_errno = 0, r;
+        ssize_t n;
+        pid_t pid;
+
+        snprintf(spec_path, sizeof spec_path, "%s/spec.json", dir);
+        snprintf(log_path, sizeof log_path, "%s/monitor.log", dir);
+        snprintf(logs, sizeof logs, "%s/logs", dir);
+        if ((r = mkdir_p(dir, 0700)) < 0 || (r = mkdir_p(logs, 0700)) < 0)
+                return err_set(err, -r, NULL, "create task directory '%s': %s", dir, strerror(-r));
+        txt = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (!txt)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = write_file_atomic(spec_path, txt, strlen(txt), 0600)) < 0)
+                return err_set(err, -r, NULL, "write '%s': %s", spec_path, strerror(-r));
+        if (access(s->monitor_bin, X_OK) < 0)
+                return err_set(err, errno, NULL, "task monitor '%s' is not executable: %s", s->monitor_bin, strerror(errno));
+        /* The pipe tells exec failure (the child's errno) from success (EOF at exec). */
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return err_set(err, errno, NULL, "pipe: %s", strerror(errno));
+        pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return err_set(err, e, NULL, "fork the task monitor: %s", strerror(e));
+        }
+        if (pid == 0) {
+                sigset_t none;
+                int fd;
+                char *argv[] = { (char *) "ecsbox-monitor", (char *) "--spec", spec_path, NULL };
+                close(pipefd[0]);
+                /* Its own session, so that the monitor outlives ecsboxd; default signal state. */
+                (void) setsid();
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                for (int sig = 1; sig < NSIG; sig++)
+                        if (sig != SIGKILL && sig != SIGSTOP)
+                                (void) signal(sig, SIG_DFL);
+                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (fd >= 0 && fd != 0) {
+                        (void) dup2(fd, 0);
+                        close(fd);
+                }
+                fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                if (fd >= 0) {
+                        (void) dup2(fd, 1);
+                        (void) dup2(fd, 2);
+                        if (fd > 2)
+                                close(fd);
+                }
+                execv(s->monitor_bin, argv);
+                child_errno = errno;
+                (void) !write(pipefd[1], &child_errno, sizeof child_errno);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        do
+                n = read(pipefd[0], &child_errno, sizeof child_errno);
+        while (n < 0 && errno == EINTR);
+        close(pipefd[0]);
+        if (n == sizeof child_errno) {
+                (void) waitpid(pid, NULL, 0);
+                return err_set(err, child_errno, NULL, "exec the task monitor '%s': %s", s->monitor_bin, strerror(child_errno));
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
+bool monitor_alive(pid_t pid, const char *spec_path)
+{
+        char path[64], buf[4096], stat[512];
+        _cleanup_close_ int fd = -1;
+        ssize_t n;
+        char *p;
+        if (pid <= 1)
+                return false;
+        if (kill(pid, 0) < 0 && errno != EPERM)
+                return false;
+        /* A zombie (our child not yet reaped, or one under a PID 1 that does not reap) is dead. */
+        snprintf(path, sizeof path, "/proc/%ld/stat", (long) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, stat, sizeof stat - 1);
+        close(fd);
+        fd = -1;
+        if (n <= 0)
+                return false;
+        stat[n] = '\0';
+        p = strrchr(stat, ')');
+        if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+                return false;
+        /* The pid may have been reused: the process must be a monitor of this very spec. */
+        snprintf(path, sizeof path, "/proc/%ld/cmdline", (long) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        for (char *a = buf; a < buf + n; a += strlen(a) + 1)
+                if (strcmp(a, spec_path) == 0)
+                        return true;
+        return false;
+}
+
+json_t *monitor_status(const char *dir)
+{
+        char path[SCHED_PATH_MAX * 2];
+        json_error_t jerr;
+        json_t *doc;
+        snprintf(path, sizeof path, "%s/status.json", dir);
+        doc = json_load_file(path, 0, &jerr);
+        if (doc && !json_is_object(doc)) {
+                json_decref(doc);
+                return NULL;
+        }
+        return doc;
+}
+
+int monitor_stop(pid_t pid, const char *dir, const char *stop_code, const char *reason, struct err *err)
+{
+        char path[SCHED_PATH_MAX * 2];
+        _cleanup_json_ json_t *doc = json_pack("{s:s, s:s}", "stopCode", stop_code ?: "UserInitiated", "reason", reason ?: "");
+        _cleanup_free_ char *txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        int r;
+        if (!txt)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        snprintf(path, sizeof path, "%s/stop-request.json", dir);
+        if ((r = write_file_atomic(path, txt, strlen(txt), 0600)) < 0)
+                return err_set(err, -r, NULL, "write '%s': %s", path, strerror(-r));
+        if (pid > 1 && kill(pid, SIGTERM) < 0 && errno != ESRCH)
+                return err_set(err, errno, NULL, "signal the task monitor (pid %ld): %s", (long) pid, strerror(errno));
+        return 0;
+}

@@ -1,0 +1,902 @@
+/* lifecycle.c: the task state machine (ecs-api.md §3.2), driven by kicks (RunTask,
+ * StopTask, monitor notifications, SIGCHLD) and a 1 s tick; start-up recovery.
+ *
+ *   PROVISIONING  netd CreateTaskNetwork (awsvpc) / CreateNetns (none)
+ *   PENDING       monitor spawned, containers starting
+ *   RUNNING       the monitor reports the essential containers running
+ *   DEACTIVATING  stop decided (stop-request.json written)
+ *   STOPPING      monitor signalled; waiting for it to exit
+ *   DEPROVISIONING netd DeleteTaskNetwork
+ *   STOPPED       terminal
+ *
+ * Every step that touches netd or forks records first (the namespace name is
+ * derived from the task id), so a crash at any point is finished or rolled back
+ * by tasks_recover(). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "ecsbox/json.h"
+#include "ecsbox/log.h"
+#include "sched.h"
+
+#define KILL_GRACE 15.0          /* seconds past the longest stopTimeout before the monitor is killed */
+
+struct adv {
+        struct sched *s;
+        char key[NAME_MAX_ECS + 64];
+        json_t *rec;
+        json_t *stored;          /* the record as last written */
+        json_t *shape;           /* its public part without version, to see whether version must rise */
+        double now;
+};
+
+static json_t *ebx(struct adv *a)
+{
+        return json_object_get(a->rec, "ebx");
+}
+
+static const char *tid(struct adv *a)
+{
+        return jstr(ebx(a), "id") ?: "?";
+}
+
+static json_t *public_part(json_t *rec)
+{
+        json_t *p = task_shape(rec, true);
+        json_object_del(p, "version");
+        return p;
+}
+
+/* Writes the record when it changed; version rises when its public part did. */
+static int save(struct adv *a)
+{
+        struct err err = { 0 };
+        json_t *p;
+        int r;
+        if (json_equal(a->rec, a->stored))
+                return 0;
+        p = public_part(a->rec);
+        if (!json_equal(p, a->shape)) {
+                json_object_set_new(a->rec, "version", json_integer(jint(a->stored, "version", 1) + 1));
+                json_decref(a->shape);
+                a->shape = p;
+        } else
+                json_decref(p);
+        if ((r = store_put(a->s->store, a->key, a->rec, &err)) < 0)
+                return log_error_errno(r, "task=%s msg=\"cannot record task state\" err=\"%s\"", tid(a), err.msg);
+        json_decref(a->stored);
+        a->stored = json_deep_copy(a->rec);
+        return 0;
+}
+
+static void set_time_once(json_t *rec, const char *key, double now)
+{
+        if (!json_object_get(rec, key))
+                json_object_set_new(rec, key, jtime(now));
+}
+
+static void set_last(struct adv *a, const char *st)
+{
+        json_t *rec = a->rec;
+        json_object_set_new(rec, "lastStatus", json_string(st));
+        if (strcmp(st, "PENDING") == 0) {
+                set_time_once(rec, "pullStartedAt", a->now);
+                set_time_once(rec, "pullStoppedAt", a->now);
+        } else if (strcmp(st, "RUNNING") == 0) {
+                set_time_once(rec, "startedAt", a->now);
+                json_object_set_new(rec, "connectivity", json_string("CONNECTED"));
+                set_time_once(rec, "connectivityAt", a->now);
+        } else if (strcmp(st, "DEACTIVATING") == 0 || strcmp(st, "STOPPING") == 0)
+                set_time_once(rec, "stoppingAt", a->now);
+        else if (strcmp(st, "DEPROVISIONING") == 0) {
+                set_time_once(rec, "stoppingAt", a->now);
+                set_time_once(rec, "executionStoppedAt", a->now);
+        } else if (strcmp(st, "STOPPED") == 0) {
+                set_time_once(rec, "stoppingAt", a->now);
+                set_time_once(rec, "executionStoppedAt", a->now);
+                set_time_once(rec, "stoppedAt", a->now);
+        }
+}
+
+static void attachment_status(struct adv *a, const char *st)
+{
+        json_t *att;
+        size_t i;
+        json_array_foreach(json_object_get(a->rec, "attachments"), i, att)
+                json_object_set_new(att, "status", json_string(st));
+}
+
+static void decide_stop(struct adv *a, const char *code, const char *reason)
+{
+        if (strcmp(jstr(a->rec, "desiredStatus") ?: "", "STOPPED") == 0)
+                return;
+        json_object_set_new(a->rec, "desiredStatus", json_string("STOPPED"));
+        json_object_set_new(a->rec, "stopCode", json_string(code));
+        json_object_set_new(a->rec, "stoppedReason", json_string(reason));
+}
+
+static void containers_stopped(struct adv *a, const char *reason)
+{
+        json_t *c;
+        size_t i;
+        json_array_foreach(json_object_get(a->rec, "containers"), i, c) {
+                if (strcmp(jstr(c, "lastStatus") ?: "", "STOPPED") == 0)
+                        continue;
+                json_object_set_new(c, "lastStatus", json_string("STOPPED"));
+                if (reason && !json_object_get(c, "reason"))
+                        json_object_set_new(c, "reason", json_string(reason));
+        }
+}
+
+/* A failure before the monitor runs: straight to DEPROVISIONING with TaskFailedToStart. */
+static void fail_start(struct adv *a, const char *reason)
+{
+        json_object_set_new(a->rec, "desiredStatus", json_string("STOPPED"));
+        json_object_set_new(a->rec, "stopCode", json_string("TaskFailedToStart"));
+        json_object_set_new(a->rec, "stoppedReason", json_string(reason));
+        containers_stopped(a, reason);
+        set_last(a, "DEPROVISIONING");
+        attachment_status(a, "DETACHING");
+        log_warning("task=%s msg=\"task failed to start\" reason=\"%s\"", tid(a), reason);
+        (void) save(a);
+}
+
+/* "arn:aws:ecs:REGION:ACCOUNT:" from the task ARN, so derived ARNs keep the task's region. */
+static void arn_prefix(struct adv *a, char *buf, size_t size)
+{
+        const char *arn = jstr(a->rec, "taskArn") ?: "", *p = arn;
+        for (int colons = 0; *p && colons < 5; p++)
+                if (*p == ':')
+                        colons++;
+        snprintf(buf, size, "%.*s", (int) (p - arn), arn);
+}
+
+static const char *region_of(struct adv *a, char *buf, size_t size)
+{
+        const char *arn = jstr(a->rec, "taskArn") ?: "", *p = arn;
+        const char *start = NULL;
+        for (int colons = 0; *p; p++)
+                if (*p == ':' && ++colons == 3)
+                        start = p + 1;
+                else if (*p == ':' && colons == 4)
+                        break;
+        if (!start || p <= start)
+                return a->s->region;
+        snprintf(buf, size, "%.*s", (int) (p - start), start);
+        return buf;
+}
+
+static void task_netns_name(struct adv *a, char buf[32])
+{
+        snprintf(buf, 32, "ebx-task-%.12s", tid(a));
+}
+
+static int provision_awsvpc(struct adv *a)
+{
+        struct sched *s = a->s;
+        char netns[32], prefix[ARN_MAX], desc[ARN_MAX], dns[128], region[32];
+        _cleanup_json_ json_t *req = NULL, *ans = NULL, *ids = json_array();
+        struct err err = { 0 };
+        json_t *eni, *att, *c, *details;
+        const char *ip, *att_id;
+        size_t i;
+
+        task_netns_name(a, netns);
+        json_object_set_new(ebx(a), "netns", json_string(netns));
+        json_object_set_new(ebx(a), "netnsKind", json_string("task-network"));
+        if (save(a) < 0)
+                return -EIO;
+        att = json_array_get(json_object_get(a->rec, "attachments"), 0);
+        att_id = jstr(att, "id") ?: "";
+        arn_prefix(a, prefix, sizeof prefix);
+        snprintf(desc, sizeof desc, "%sattachment/%s", prefix, att_id);
+        json_array_foreach(json_object_get(a->rec, "containers"), i, c)
+                json_array_append_new(ids, json_string(arn_last(jstr(c, "containerArn") ?: "")));
+        req = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:O}}", "Action", "CreateTaskNetwork", "SubnetId",
+                        jstr(ebx(a), "subnetId") ?: "", "Netns", netns, "Description", desc, "Metadata", "clusterArn",
+                        jstr(a->rec, "clusterArn") ?: "", "taskArn", jstr(a->rec, "taskArn") ?: "", "taskDefinitionArn",
+                        jstr(a->rec, "taskDefinitionArn") ?: "", "serviceName", "", "containerIds", ids);
+        if (jstr(a->rec, "containerInstanceArn"))
+                json_object_set_new(json_object_get(req, "Metadata"), "containerInstanceArn",
+                                    json_string(jstr(a->rec, "containerInstanceArn")));
+        if (strncmp(jstr(a->rec, "group") ?: "", "service:", 8) == 0)
+                json_object_set_new(json_object_get(req, "Metadata"), "serviceName", json_string(jstr(a->rec, "group") + 8));
+        if (json_object_get(ebx(a), "groups"))
+                json_object_set(req, "Groups", json_object_get(ebx(a), "groups"));
+        if (jstr(ebx(a), "ec2InstanceId"))
+                json_object_set_new(req, "InstanceId", json_string(jstr(ebx(a), "ec2InstanceId")));
+        if (s->netd_call(s, req, &ans, &err) < 0) {
+                char reason[ERR_MSG_MAX + 100];
+                snprintf(reason, sizeof reason, "ResourceInitializationError: failed to create the task's network interface: %s%s%s%s",
+                         err.msg, *netd_code(&err) ? " (" : "", netd_code(&err), *netd_code(&err) ? ")" : "");
+                fail_start(a, reason);
+                return -EIO;
+        }
+        eni = json_object_get(ans, "NetworkInterface");
+        ip = jstr(eni, "PrivateIpAddress") ?: "";
+        if (jstr(eni, "PrivateDnsName") && *jstr(eni, "PrivateDnsName"))
+                snprintf(dns, sizeof dns, "%s", jstr(eni, "PrivateDnsName"));
+        else
+                private_dns_name(region_of(a, region, sizeof region), ip, dns, sizeof dns);
+        json_object_set_new(ebx(a), "eniId", json_string(jstr(eni, "NetworkInterfaceId") ?: ""));
+        json_object_set_new(ebx(a), "privateIp", json_string(ip));
+        details = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "subnetId", "value",
+                            jstr(eni, "SubnetId") ?: jstr(ebx(a), "subnetId") ?: "", "name", "networkInterfaceId", "value",
+                            jstr(eni, "NetworkInterfaceId") ?: "", "name", "macAddress", "value", jstr(eni, "MacAddress") ?: "", "name",
+                            "privateDnsName", "value", dns, "name", "privateIPv4Address", "value", ip);
+        json_object_set_new(att, "details", details);
+        json_object_set_new(att, "status", json_string("ATTACHING"));
+        json_array_foreach(json_object_get(a->rec, "containers"), i, c)
+                json_object_set_new(c, "networkInterfaces",
+                                    json_pack("[{s:s, s:s}]", "attachmentId", att_id, "privateIpv4Address", ip));
+        log_info("task=%s msg=\"task network created\" netns=%s eni=%s ip=%s", tid(a), netns, jstr(eni, "NetworkInterfaceId") ?: "",
+                 ip);
+        return 0;
+}
+
+static int provision_none(struct adv *a)
+{
+        struct sched *s = a->s;
+        char netns[32];
+        _cleanup_json_ json_t *req = NULL, *ans = NULL;
+        struct err err = { 0 };
+        task_netns_name(a, netns);
+        json_object_set_new(ebx(a), "netns", json_string(netns));
+        json_object_set_new(ebx(a), "netnsKind", json_string("netns"));
+        if (save(a) < 0)
+                return -EIO;
+        req = json_pack("{s:s, s:s}", "Action", "CreateNetns", "Netns", netns);
+        if (s->netd_call(s, req, &ans, &err) < 0) {
+                char reason[ERR_MSG_MAX + 200];
+                if (strcmp(netd_code(&err), "InvalidAction") == 0)
+                        snprintf(reason, sizeof reason,
+                                 "ResourceInitializationError: networkMode none needs netd's CreateNetns operation, which this netd does not offer yet (docs/netd-bridge-api.md)");
+                else
+                        snprintf(reason, sizeof reason, "ResourceInitializationError: failed to create the task's network namespace: %s",
+                                 err.msg);
+                fail_start(a, reason);
+                return -EIO;
+        }
+        return 0;
+}
+
+static void env_put(json_t *env, const char *name, const char *value)
+{
+        json_t *e;
+        size_t i;
+        json_array_foreach(env, i, e)
+                if (strcmp(jstr(e, "name") ?: "", name) == 0) {
+                        json_object_set_new(e, "value", json_string(value));
+                        return;
+                }
+        json_array_append_new(env, json_pack("{s:s, s:s}", "name", name, "value", value));
+}
+
+static json_t *spec_build(struct adv *a, const char *dir)
+{
+        struct sched *s = a->s;
+        json_t *containers = json_deep_copy(json_object_get(ebx(a), "containers")), *c, *spec;
+        const char *netns = jstr(ebx(a), "netns");
+        char netns_path[128];
+        size_t i;
+        json_array_foreach(containers, i, c) {
+                json_t *env = json_object_get(c, "environment");
+                if (!json_is_array(env)) {
+                        env = json_array();
+                        json_object_set_new(c, "environment", env);
+                }
+                env_put(env, "ECSBOX_TASK_ID", tid(a));
+                env_put(env, "ECSBOX_TASK_ARN", jstr(a->rec, "taskArn") ?: "");
+                env_put(env, "AWS_EXECUTION_ENV", strcmp(jstr(a->rec, "launchType") ?: "", "FARGATE") == 0 ? "AWS_ECS_FARGATE" : "AWS_ECS_EC2");
+        }
+        spec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "taskId", tid(a), "taskArn",
+                         jstr(a->rec, "taskArn") ?: "", "clusterArn", jstr(a->rec, "clusterArn") ?: "", "taskDefinitionArn",
+                         jstr(a->rec, "taskDefinitionArn") ?: "", "networkMode", jstr(ebx(a), "mode") ?: "", "dir", dir, "imageStore",
+                         s->image_store, "notifySocket", s->notify_path, "cpu", jstr(a->rec, "cpu") ?: "0", "memory",
+                         jstr(a->rec, "memory") ?: "0", "containers", containers);
+        if (!spec)
+                return NULL;
+        if (netns) {
+                snprintf(netns_path, sizeof netns_path, "/run/netns/%s", netns);
+                json_object_set_new(spec, "netns", json_string(netns));
+                json_object_set_new(spec, "netnsPath", json_string(netns_path));
+        } else {
+                json_object_set_new(spec, "netns", json_null());
+                json_object_set_new(spec, "netnsPath", json_null());
+        }
+        if (jstr(ebx(a), "pidMode"))
+                json_object_set_new(spec, "pidMode", json_string(jstr(ebx(a), "pidMode")));
+        if (jstr(ebx(a), "ipcMode"))
+                json_object_set_new(spec, "ipcMode", json_string(jstr(ebx(a), "ipcMode")));
+        return spec;
+}
+
+static void spawn(struct adv *a)
+{
+        struct sched *s = a->s;
+        char dir[SCHED_PATH_MAX * 2], spec_path[SCHED_PATH_MAX * 2 + 16], pidkey[24], reason[ERR_MSG_MAX + 64];
+        _cleanup_json_ json_t *spec = NULL;
+        struct err err = { 0 };
+        pid_t pid;
+
+        snprintf(dir, sizeof dir, "%s/%s", s->tasks_dir, tid(a));
+        snprintf(spec_path, sizeof spec_path, "%s/spec.json", dir);
+        json_object_set_new(ebx(a), "dir", json_string(dir));
+        json_object_set_new(ebx(a), "specPath", json_string(spec_path));
+        json_object_set_new(ebx(a), "spawn", json_string("spawning"));
+        if (save(a) < 0)
+                return;
+        spec = spec_build(a, dir);
+        if (!spec) {
+                fail_start(a, "CannotStartContainerError: out of memory building the monitor spec");
+                return;
+        }
+        if (launch_monitor(s, spec, dir, &pid, &err) < 0) {
+                snprintf(reason, sizeof reason, "CannotStartContainerError: %s", err.msg);
+                fail_start(a, reason);
+                return;
+        }
+        snprintf(pidkey, sizeof pidkey, "%ld", (long) pid);
+        json_object_set_new(s->children, pidkey, json_string(tid(a)));
+        json_object_set_new(ebx(a), "monitorPid", json_integer(pid));
+        json_object_set_new(ebx(a), "spawn", json_string("spawned"));
+        (void) save(a);
+        log_info("task=%s msg=\"task monitor started\" pid=%ld netns=%s", tid(a), (long) pid, jstr(ebx(a), "netns") ?: "host");
+}
+
+static bool monitor_up(struct adv *a)
+{
+        pid_t pid = (pid_t) jint(ebx(a), "monitorPid", 0);
+        return pid > 1 && monitor_alive(pid, jstr(ebx(a), "specPath") ?: "");
+}
+
+static int status_rank(const char *st)
+{
+        if (!st)
+                return -1;
+        if (strcmp(st, "PENDING") == 0)
+                return 0;
+        if (strcmp(st, "RUNNING") == 0)
+                return 1;
+        if (strcmp(st, "STOPPED") == 0)
+                return 2;
+        return -1;
+}
+
+static json_t *find_named(json_t *list, const char *name)
+{
+        json_t *e;
+        size_t i;
+        json_array_foreach(list, i, e)
+                if (strcmp(jstr(e, "name") ?: "", name) == 0)
+                        return e;
+        return NULL;
+}
+
+/* Containers from the monitor's status.json; the task's healthStatus from the essential ones. */
+static void apply_status(struct adv *a, json_t *st)
+{
+        json_t *c, *defs = json_object_get(ebx(a), "containers");
+        const char *mode = jstr(ebx(a), "mode") ?: "";
+        bool any_unhealthy = false, any_unknown = false, any_checked = false;
+        size_t i;
+        json_array_foreach(json_object_get(a->rec, "containers"), i, c) {
+                const char *name = jstr(c, "name") ?: "";
+                json_t *sc = find_named(json_object_get(st, "containers"), name), *def = find_named(defs, name), *v;
+                if (sc) {
+                        const char *ls = jstr(sc, "lastStatus");
+                        if (status_rank(ls) > status_rank(jstr(c, "lastStatus")))
+                                json_object_set_new(c, "lastStatus", json_string(ls));
+                        if ((v = json_object_get(sc, "runtimeId")) && json_is_string(v))
+                                json_object_set(c, "runtimeId", v);
+                        if ((v = json_object_get(sc, "exitCode")) && json_is_integer(v))
+                                json_object_set(c, "exitCode", v);
+                        if ((v = json_object_get(sc, "reason")) && json_is_string(v) && *json_string_value(v))
+                                json_object_set(c, "reason", v);
+                        if ((v = json_object_get(sc, "healthStatus")) && json_is_string(v))
+                                json_object_set(c, "healthStatus", v);
+                }
+                if (strcmp(mode, "host") == 0 && strcmp(jstr(c, "lastStatus") ?: "", "RUNNING") == 0 &&
+                    json_array_size(json_object_get(c, "networkBindings")) == 0) {
+                        json_t *pm, *b = json_array();
+                        size_t k;
+                        json_array_foreach(json_object_get(def, "portMappings"), k, pm)
+                                if (json_object_get(pm, "containerPort"))
+                                        json_array_append_new(b, json_pack("{s:s, s:I, s:I, s:s}", "bindIP", "0.0.0.0", "containerPort",
+                                                                           jint(pm, "containerPort", 0), "hostPort", jint(pm, "hostPort", 0),
+                                                                           "protocol", jstr(pm, "protocol") ?: "tcp"));
+                        json_object_set_new(c, "networkBindings", b);
+                }
+                if (json_is_true(json_object_get(def, "essential")) && json_object_get(def, "healthCheck")) {
+                        const char *h = jstr(c, "healthStatus") ?: "UNKNOWN";
+                        any_checked = true;
+                        if (strcmp(h, "UNHEALTHY") == 0)
+                                any_unhealthy = true;
+                        else if (strcmp(h, "HEALTHY") != 0)
+                                any_unknown = true;
+                }
+        }
+        json_object_set_new(a->rec, "healthStatus",
+                            json_string(any_unhealthy ? "UNHEALTHY" : (!any_checked || any_unknown) ? "UNKNOWN" : "HEALTHY"));
+}
+
+static bool essential_state(struct adv *a, const char *want, bool all)
+{
+        json_t *c, *defs = json_object_get(ebx(a), "containers");
+        bool any = false, every = true;
+        size_t i;
+        json_array_foreach(json_object_get(a->rec, "containers"), i, c) {
+                json_t *def = find_named(defs, jstr(c, "name") ?: "");
+                bool match;
+                if (!json_is_true(json_object_get(def, "essential")))
+                        continue;
+                match = strcmp(jstr(c, "lastStatus") ?: "", want) == 0;
+                any |= match;
+                every &= match;
+        }
+        return all ? every : any;
+}
+
+static bool step_provisioning(struct adv *a)
+{
+        const char *mode = jstr(ebx(a), "mode") ?: "";
+        if (strcmp(jstr(a->rec, "desiredStatus") ?: "", "STOPPED") == 0) {
+                containers_stopped(a, NULL);
+                set_last(a, "DEPROVISIONING");
+                (void) save(a);
+                return true;
+        }
+        if (strcmp(mode, "awsvpc") == 0) {
+                if (provision_awsvpc(a) < 0)
+                        return true;
+        } else if (strcmp(mode, "none") == 0) {
+                if (provision_none(a) < 0)
+                        return true;
+        } else if (strcmp(mode, "host") == 0) {
+                /* the instance's namespace, or the host's own when the task runs without an instance */
+                if (jstr(ebx(a), "instanceNetns"))
+                        json_object_set_new(ebx(a), "netns", json_string(jstr(ebx(a), "instanceNetns")));
+        } else {
+                fail_start(a, "ResourceInitializationError: bridge network mode requires netd port publishing, not available yet");
+                return true;
+        }
+        set_last(a, "PENDING");
+        (void) save(a);
+        return true;
+}
+
+static bool step_active(struct adv *a)
+{
+        _cleanup_json_ json_t *st = NULL;
+        const char *last = jstr(a->rec, "lastStatus") ?: "";
+        bool alive, stopping = strcmp(jstr(a->rec, "desiredStatus") ?: "", "STOPPED") == 0;
+
+        if (!jstr(ebx(a), "spawn")) {
+                if (stopping) {
+                        containers_stopped(a, NULL);
+                        set_last(a, "DEPROVISIONING");
+                        attachment_status(a, "DETACHING");
+                        (void) save(a);
+                        return true;
+                }
+                spawn(a);
+                return jstr(ebx(a), "spawn") && strcmp(jstr(ebx(a), "spawn"), "spawned") == 0 ? false : true;
+        }
+        st = monitor_status(jstr(ebx(a), "dir") ?: "");
+        alive = monitor_up(a);
+        if (st)
+                apply_status(a, st);
+        if (!stopping) {
+                if (strcmp(last, "PENDING") == 0 &&
+                    (strcmp(jstr(st, "lastStatus") ?: "", "RUNNING") == 0 || essential_state(a, "RUNNING", true))) {
+                        set_last(a, "RUNNING");
+                        attachment_status(a, "ATTACHED");
+                        log_info("task=%s msg=\"task running\"", tid(a));
+                }
+                if (essential_state(a, "STOPPED", false))
+                        decide_stop(a, "EssentialContainerExited", "Essential container in task exited");
+                else if (strcmp(jstr(st, "lastStatus") ?: "", "STOPPED") == 0)
+                        decide_stop(a, jstr(st, "stopCode") ?: (strcmp(last, "RUNNING") == 0 ? "EssentialContainerExited" : "TaskFailedToStart"),
+                                    jstr(st, "stoppedReason") ?: "The task monitor stopped the task");
+                else if (!alive) {
+                        char reason[SCHED_PATH_MAX * 2 + 200];
+                        snprintf(reason, sizeof reason, "%sthe task monitor (pid %lld) exited unexpectedly; see %s/monitor.log",
+                                 strcmp(jstr(a->rec, "lastStatus") ?: "", "RUNNING") == 0 ? "" : "CannotStartContainerError: ",
+                                 jint(ebx(a), "monitorPid", 0), jstr(ebx(a), "dir") ?: "");
+                        decide_stop(a, jstr(st, "stopCode") ?: (strcmp(jstr(a->rec, "lastStatus"), "RUNNING") == 0 ? "EssentialContainerExited"
+                                                                                                                      : "TaskFailedToStart"),
+                                    reason);
+                }
+                stopping = strcmp(jstr(a->rec, "desiredStatus") ?: "", "STOPPED") == 0;
+        }
+        if (stopping) {
+                set_last(a, "DEACTIVATING");
+                (void) save(a);
+                return true;
+        }
+        (void) save(a);
+        return false;
+}
+
+static double max_stop_timeout(struct adv *a)
+{
+        json_t *d;
+        size_t i;
+        double m = 30;
+        bool any = false;
+        json_array_foreach(json_object_get(ebx(a), "containers"), i, d)
+                if (json_object_get(d, "stopTimeout")) {
+                        double v = (double) jint(d, "stopTimeout", 30);
+                        m = any && m > v ? m : v;
+                        any = true;
+                }
+        return m;
+}
+
+static bool step_stopping(struct adv *a)
+{
+        _cleanup_json_ json_t *st = monitor_status(jstr(ebx(a), "dir") ?: "");
+        bool alive = monitor_up(a);
+        pid_t pid = (pid_t) jint(ebx(a), "monitorPid", 0);
+        if (st)
+                apply_status(a, st);
+        if (alive) {
+                json_t *sig = json_object_get(ebx(a), "stopSignaledAt");
+                if (!sig) {
+                        struct err err = { 0 };
+                        if (monitor_stop(pid, jstr(ebx(a), "dir") ?: "", jstr(a->rec, "stopCode"), jstr(a->rec, "stoppedReason"), &err) < 0)
+                                log_warning("task=%s msg=\"cannot ask the monitor to stop, will retry\" err=\"%s\"", tid(a), err.msg);
+                        else
+                                json_object_set_new(ebx(a), "stopSignaledAt", jtime(a->now));
+                } else if (a->now - json_number_value(sig) > max_stop_timeout(a) + KILL_GRACE &&
+                           !json_object_get(ebx(a), "killedAt")) {
+                        log_warning("task=%s msg=\"the task monitor did not stop in time, killing it\" pid=%ld", tid(a), (long) pid);
+                        (void) kill(pid, SIGKILL);
+                        json_object_set_new(ebx(a), "killedAt", jtime(a->now));
+                }
+                if (strcmp(jstr(a->rec, "lastStatus") ?: "", "DEACTIVATING") == 0)
+                        set_last(a, "STOPPING");
+                (void) save(a);
+                return false;
+        }
+        containers_stopped(a, NULL);
+        set_last(a, "DEPROVISIONING");
+        attachment_status(a, "DETACHING");
+        (void) save(a);
+        return true;
+}
+
+static bool step_deprovisioning(struct adv *a)
+{
+        struct sched *s = a->s;
+        const char *kind = jstr(ebx(a), "netnsKind"), *netns = jstr(ebx(a), "netns");
+        if (kind && netns && !json_is_true(json_object_get(ebx(a), "networkReleased"))) {
+                struct err err = { 0 };
+                int r;
+                if (strcmp(kind, "netns") == 0) {
+                        _cleanup_json_ json_t *req = json_pack("{s:s, s:s}", "Action", "DeleteNetns", "Netns", netns), *ans = NULL;
+                        r = s->netd_call(s, req, &ans, &err);
+                        /* a netd without the operation cannot have made the namespace */
+                        if (r < 0 && strcmp(netd_code(&err), "InvalidAction") == 0)
+                                r = 0;
+                } else
+                        r = netd_release(s, netns, &err);
+                if (r < 0) {
+                        if (!json_object_get(ebx(a), "releaseWarned")) {
+                                log_warning("task=%s msg=\"cannot release the task network yet, will retry\" netns=%s err=\"%s\"", tid(a), netns,
+                                            err.msg);
+                                json_object_set_new(ebx(a), "releaseWarned", json_true());
+                                (void) save(a);
+                        }
+                        return false;
+                }
+                json_object_set_new(ebx(a), "networkReleased", json_true());
+                attachment_status(a, "DELETED");
+                log_info("task=%s msg=\"task network released\" netns=%s", tid(a), netns);
+        }
+        set_last(a, "STOPPED");
+        (void) save(a);
+        log_info("task=%s msg=\"task stopped\" stopCode=%s reason=\"%s\"", tid(a), jstr(a->rec, "stopCode") ?: "",
+                 jstr(a->rec, "stoppedReason") ?: "");
+        return false;
+}
+
+static bool step(struct adv *a)
+{
+        const char *last = jstr(a->rec, "lastStatus") ?: "";
+        if (strcmp(last, "PROVISIONING") == 0)
+                return step_provisioning(a);
+        if (strcmp(last, "PENDING") == 0 || strcmp(last, "ACTIVATING") == 0 || strcmp(last, "RUNNING") == 0)
+                return step_active(a);
+        if (strcmp(last, "DEACTIVATING") == 0 || strcmp(last, "STOPPING") == 0)
+                return step_stopping(a);
+        if (strcmp(last, "DEPROVISIONING") == 0)
+                return step_deprovisioning(a);
+        return false;
+}
+
+static int adv_load(struct adv *a, struct sched *s, const char *key)
+{
+        struct err err = { 0 };
+        int r;
+        memset(a, 0, sizeof *a);
+        a->s = s;
+        a->now = now_epoch();
+        snprintf(a->key, sizeof a->key, "%s", key);
+        if ((r = store_get(s->store, key, &a->rec, &err)) < 0) {
+                if (r != -ENOENT)
+                        log_error("key=%s msg=\"cannot load task\" err=\"%s\"", key, err.msg);
+                return r;
+        }
+        a->stored = json_deep_copy(a->rec);
+        a->shape = public_part(a->rec);
+        return 0;
+}
+
+static void adv_done(struct adv *a)
+{
+        json_decref(a->rec);
+        json_decref(a->stored);
+        json_decref(a->shape);
+}
+
+void task_advance(struct sched *s, const char *key)
+{
+        struct adv a;
+        if (adv_load(&a, s, key) < 0) {
+                return;
+        }
+        for (int i = 0; i < 12 && step(&a); i++)
+                a.now = now_epoch();
+        if (strcmp(jstr(a.rec, "lastStatus") ?: "", "STOPPED") == 0)
+                json_object_del(s->active, tid(&a));
+        else
+                json_object_set_new(s->active, tid(&a), json_string(key));
+        adv_done(&a);
+}
+
+int tasks_on_defer(sd_event_source *es, void *userdata)
+{
+        struct sched *s = userdata;
+        json_t *todo = s->todo, *v;
+        const char *id;
+        s->todo = json_object();
+        json_object_foreach(todo, id, v)
+                task_advance(s, json_string_value(v));
+        json_decref(todo);
+        if (json_object_size(s->todo) == 0)
+                (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_OFF);
+        return 0;
+}
+
+void task_kick(struct sched *s, const char *id, const char *key)
+{
+        if (!s->defer_src || !id)
+                return;
+        if (!key)
+                key = json_string_value(json_object_get(s->active, id));
+        if (!key)
+                return;
+        json_object_set_new(s->todo, id, json_string(key));
+        (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_ON);
+}
+
+void tasks_child_exited(struct sched *s, pid_t pid)
+{
+        char pidkey[24];
+        const char *id;
+        snprintf(pidkey, sizeof pidkey, "%ld", (long) pid);
+        id = json_string_value(json_object_get(s->children, pidkey));
+        if (id) {
+                log_debug("task=%s msg=\"task monitor exited\" pid=%ld", id, (long) pid);
+                task_kick(s, id, NULL);
+        }
+        json_object_del(s->children, pidkey);
+}
+
+struct prune_ctx {
+        double before;
+        json_t *keys;
+};
+
+static int collect_prune(const char *key, json_t *v, void *userdata)
+{
+        struct prune_ctx *p = userdata;
+        json_t *t = json_object_get(v, strncmp(key, "task/", 5) == 0 ? "stoppedAt" : "createdAt");
+        if (strncmp(key, "task/", 5) == 0 && strcmp(jstr(v, "lastStatus") ?: "", "STOPPED") != 0)
+                return 0;
+        if (json_is_number(t) && json_number_value(t) < p->before)
+                json_array_append_new(p->keys, json_pack("[s, s]", key, jstr(json_object_get(v, "ebx"), "dir") ?: ""));
+        return 0;
+}
+
+/* STOPPED tasks stay describable for the retention time (ECS: at least an hour), then go with their directory. */
+static void prune(struct sched *s)
+{
+        struct prune_ctx p = { now_epoch() - s->stopped_retention, json_array() };
+        struct err err = { 0 };
+        json_t *e;
+        size_t i;
+        if (store_list(s->store, "task/", collect_prune, &p, &err) < 0 || store_list(s->store, "token/", collect_prune, &p, &err) < 0)
+                log_warning("msg=\"prune old tasks, ignoring\" err=\"%s\"", err.msg);
+        json_array_foreach(p.keys, i, e) {
+                const char *dir = json_string_value(json_array_get(e, 1));
+                if (store_del(s->store, json_string_value(json_array_get(e, 0)), &err) < 0)
+                        continue;
+                if (dir && *dir)
+                        (void) rm_rf(dir);
+                log_debug("msg=\"pruned\" key=%s", json_string_value(json_array_get(e, 0)));
+        }
+        json_decref(p.keys);
+}
+
+void tasks_tick(struct sched *s)
+{
+        json_t *keys = json_deep_copy(s->active), *v;
+        double now = now_epoch();
+        const char *id;
+        json_object_foreach(keys, id, v)
+                task_advance(s, json_string_value(v));
+        json_decref(keys);
+        if (now - s->last_prune > 60) {
+                s->last_prune = now;
+                prune(s);
+                instance_release_pending(s);
+        }
+}
+
+/* ---- start-up recovery ---- */
+
+struct recover_ctx {
+        json_t *keys;       /* keys of tasks not STOPPED */
+        json_t *owned;      /* netns names that records own */
+};
+
+static int collect_recover(const char *key, json_t *v, void *userdata)
+{
+        struct recover_ctx *rc = userdata;
+        json_t *e = json_object_get(v, "ebx");
+        if (strcmp(jstr(v, "lastStatus") ?: "", "STOPPED") == 0)
+                return 0;
+        json_array_append_new(rc->keys, json_string(key));
+        if (jstr(e, "netnsKind"))
+                json_object_set_new(rc->owned, jstr(e, "netns") ?: "", json_true());
+        else {
+                char ns[32];
+                snprintf(ns, sizeof ns, "ebx-task-%.12s", jstr(e, "id") ?: "");
+                json_object_set_new(rc->owned, ns, json_true());
+        }
+        return 0;
+}
+
+static int collect_instances(const char *key, json_t *v, void *userdata)
+{
+        struct recover_ctx *rc = userdata;
+        json_t *e = json_object_get(v, "ebx");
+        if (strcmp(jstr(v, "status") ?: "", "REGISTERING") == 0)
+                json_array_append_new(rc->keys, json_string(key));
+        else if (!json_is_true(json_object_get(e, "networkReleased")))
+                json_object_set_new(rc->owned, jstr(e, "netns") ?: "", json_true());
+        return 0;
+}
+
+static pid_t read_pidfile(const char *dir)
+{
+        char path[SCHED_PATH_MAX * 2], buf[32];
+        FILE *f;
+        long pid = 0;
+        snprintf(path, sizeof path, "%s/monitor.pid", dir);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        if (fgets(buf, sizeof buf, f))
+                pid = strtol(buf, NULL, 10);
+        fclose(f);
+        return (pid_t) pid;
+}
+
+static void recover_task(struct sched *s, const char *key)
+{
+        struct adv a;
+        const char *last;
+        if (adv_load(&a, s, key) < 0)
+                return;
+        last = jstr(a.rec, "lastStatus") ?: "";
+        if (strcmp(last, "PROVISIONING") == 0) {
+                /* no monitor yet: roll back (the namespace, if netd made it, goes in DEPROVISIONING) */
+                if (jstr(json_object_get(a.rec, "ebx"), "netnsKind") == NULL && strcmp(jstr(ebx(&a), "mode") ?: "", "awsvpc") == 0) {
+                        char ns[32];
+                        task_netns_name(&a, ns);
+                        json_object_set_new(ebx(&a), "netns", json_string(ns));
+                        json_object_set_new(ebx(&a), "netnsKind", json_string("task-network"));
+                }
+                fail_start(&a, "ResourceInitializationError: ecsboxd stopped while the task was provisioning; rolled back");
+        } else if (strcmp(jstr(ebx(&a), "spawn") ?: "", "spawning") == 0) {
+                /* crashed between fork and recording the pid: the monitor's own pid file tells */
+                const char *dir = jstr(ebx(&a), "dir") ?: "";
+                pid_t pid = read_pidfile(dir);
+                if (pid > 1 && monitor_alive(pid, jstr(ebx(&a), "specPath") ?: "")) {
+                        json_object_set_new(ebx(&a), "monitorPid", json_integer(pid));
+                        json_object_set_new(ebx(&a), "spawn", json_string("spawned"));
+                        log_notice("task=%s msg=\"adopted a task monitor found by its pid file\" pid=%ld", tid(&a), (long) pid);
+                        (void) save(&a);
+                } else
+                        fail_start(&a, "CannotStartContainerError: ecsboxd stopped while starting the task monitor");
+        } else if (jint(ebx(&a), "monitorPid", 0) > 1) {
+                if (monitor_up(&a))
+                        log_notice("task=%s msg=\"adopted running task monitor\" pid=%lld status=%s", tid(&a), jint(ebx(&a), "monitorPid", 0), last);
+                else
+                        log_notice("task=%s msg=\"task monitor gone while ecsboxd was down; finishing the task\" status=%s", tid(&a), last);
+        }
+        adv_done(&a);
+}
+
+/* Network namespaces netd holds for ecsbox tasks or instances that no record owns (left by a crash). */
+static void release_orphans(struct sched *s, json_t *owned)
+{
+        _cleanup_json_ json_t *req = json_pack("{s:s}", "Action", "DescribeNetworkInterfaces"), *ans = NULL;
+        struct err err = { 0 };
+        json_t *eni;
+        size_t i;
+        if (s->netd_call(s, req, &ans, &err) < 0) {
+                log_warning("msg=\"cannot list netd's interfaces to find orphans, ignoring\" err=\"%s\"", err.msg);
+                return;
+        }
+        json_array_foreach(json_object_get(ans, "NetworkInterfaces"), i, eni) {
+                const char *ns = jstr(json_object_get(eni, "Attachment"), "Netns");
+                if (!ns || (strncmp(ns, "ebx-task-", 9) != 0 && strncmp(ns, "ebx-ci-", 7) != 0) || json_object_get(owned, ns))
+                        continue;
+                if (netd_release(s, ns, &err) < 0) {
+                        log_warning("msg=\"cannot release an orphaned namespace, ignoring\" netns=%s err=\"%s\"", ns, err.msg);
+                        err_clear(&err);
+                } else
+                        log_notice("msg=\"released an orphaned task network\" netns=%s eni=%s", ns, jstr(eni, "NetworkInterfaceId") ?: "");
+        }
+}
+
+int tasks_recover(struct sched *s, struct err *err)
+{
+        struct recover_ctx rc = { json_array(), json_object() };
+        _cleanup_json_ json_t *inst_keys = json_array();
+        struct recover_ctx ic = { inst_keys, rc.owned };
+        json_t *k;
+        size_t i;
+        int r;
+        if ((r = store_list(s->store, "task/", collect_recover, &rc, err)) < 0 ||
+            (r = store_list(s->store, "instance/", collect_instances, &ic, err)) < 0)
+                goto out;
+        /* half-registered instances: netd may have made the namespace */
+        json_array_foreach(inst_keys, i, k) {
+                json_t *rec = NULL;
+                struct err e2 = { 0 };
+                if (store_get(s->store, json_string_value(k), &rec, &e2) < 0)
+                        continue;
+                if (netd_release(s, jstr(json_object_get(rec, "ebx"), "netns") ?: "", &e2) < 0)
+                        log_warning("msg=\"cannot roll back a half-registered instance; will retry at the next start\" key=%s err=\"%s\"",
+                                    json_string_value(k), e2.msg);
+                else {
+                        (void) store_del(s->store, json_string_value(k), &e2);
+                        log_notice("msg=\"rolled back a half-registered container instance\" key=%s", json_string_value(k));
+                }
+                json_decref(rec);
+        }
+        json_array_foreach(rc.keys, i, k)
+                recover_task(s, json_string_value(k));
+        json_array_foreach(rc.keys, i, k)
+                task_advance(s, json_string_value(k));
+        release_orphans(s, rc.owned);
+        instance_release_pending(s);
+        log_info("msg=\"recovered\" tasks=%zu", json_array_size(rc.keys));
+        r = 0;
+out:
+        json_decref(rc.keys);
+        json_decref(rc.owned);
+        return r;
+}

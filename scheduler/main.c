@@ -1,0 +1,323 @@
+/* main.c: ecsboxd: options, start-up (state, recovery, privileges), the event loop
+ * (HTTP servers, monitor notifications, SIGCHLD, a 1 s tick). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "ecsbox/cleanup.h"
+#include "ecsbox/log.h"
+#include "http.h"
+#include "sched.h"
+
+#define TICK_USEC 1000000ULL
+
+/* Capabilities ecsboxd keeps for itself: what it and the monitors it spawns use.
+ * (A monitor is exec'ed as uid 0, so it gets the bounding set anew; see below.) */
+static const cap_value_t keep_caps[] = {
+        CAP_SYS_ADMIN,  CAP_SETUID,          CAP_SETGID,   CAP_SYS_CHROOT, CAP_KILL,      CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
+        CAP_FOWNER,     CAP_CHOWN,           CAP_FSETID,   CAP_MKNOD,      CAP_SETPCAP,   CAP_SETFCAP,      CAP_SYS_RESOURCE,
+        CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE, CAP_SYS_PTRACE,
+};
+
+/* Dropped from the bounding set: nothing ecsbox runs may ever hold them, even a task
+ * whose definition adds them (the monitor cannot grant what the bounding set lacks).
+ * NET_ADMIN, NET_RAW and SYS_ADMIN stay so that a task definition can add them. */
+static const cap_value_t never_caps[] = {
+        CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_MAC_ADMIN, CAP_MAC_OVERRIDE, CAP_SYSLOG, CAP_WAKE_ALARM,
+        CAP_BLOCK_SUSPEND, CAP_AUDIT_CONTROL, CAP_LINUX_IMMUTABLE, CAP_SYS_PACCT, CAP_SYS_TTY_CONFIG,
+#ifdef CAP_AUDIT_READ
+        CAP_AUDIT_READ,
+#endif
+#ifdef CAP_BPF
+        CAP_BPF, CAP_PERFMON, CAP_CHECKPOINT_RESTORE,
+#endif
+};
+
+static int drop_privileges(struct err *err)
+{
+        cap_value_t kept[ELEMENTSOF(keep_caps)];
+        cap_t caps, cur;
+        int n = 0;
+        for (size_t i = 0; i < ELEMENTSOF(never_caps); i++)
+                if (prctl(PR_CAPBSET_DROP, never_caps[i], 0, 0, 0) < 0 && errno != EINVAL)
+                        return err_set(err, errno, NULL, "drop capability %d from the bounding set: %s", (int) never_caps[i], strerror(errno));
+        cur = cap_get_proc();
+        caps = cap_init();
+        if (!caps || !cur) {
+                int e = errno;
+                cap_free(caps);
+                cap_free(cur);
+                return err_set(err, e, NULL, "cap_init: %s", strerror(e));
+        }
+        /* Keep what we have of keep_caps: a container may run us without some of them. */
+        for (size_t i = 0; i < ELEMENTSOF(keep_caps); i++) {
+                cap_flag_value_t v = CAP_CLEAR;
+                if (cap_get_flag(cur, keep_caps[i], CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+                        kept[n++] = keep_caps[i];
+        }
+        if ((n > 0 && (cap_set_flag(caps, CAP_PERMITTED, n, kept, CAP_SET) < 0 ||
+                       cap_set_flag(caps, CAP_EFFECTIVE, n, kept, CAP_SET) < 0)) ||
+            cap_set_proc(caps) < 0) {
+                int e = errno;
+                cap_free(caps);
+                cap_free(cur);
+                return err_set(err, e, NULL, "set capabilities: %s", strerror(e));
+        }
+        cap_free(caps);
+        cap_free(cur);
+        return 0;
+}
+
+static int on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata)
+{
+        log_info("msg=\"stopping; running tasks keep running\" signal=%d", (int) si->ssi_signo);
+        return sd_event_exit(sd_event_source_get_event(es), 0);
+}
+
+static int on_sigchld(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata)
+{
+        struct sched *s = userdata;
+        for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, WNOHANG);
+                if (pid <= 0)
+                        break;
+                tasks_child_exited(s, pid);
+        }
+        return 0;
+}
+
+static int on_tick(sd_event_source *es, uint64_t usec, void *userdata)
+{
+        struct sched *s = userdata;
+        static double last_net_try;
+        double now = now_epoch();
+        if (!s->net_defaults_ok && now - last_net_try >= 5) {
+                struct err err = { 0 };
+                last_net_try = now;
+                if (netd_ensure_defaults(s, &err) < 0)
+                        log_debug("msg=\"default VPC not known yet\" err=\"%s\"", err.msg);
+        }
+        tasks_tick(s);
+        (void) sd_event_source_set_time(es, usec + TICK_USEC);
+        return 0;
+}
+
+static int on_notify(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+        struct sched *s = userdata;
+        for (;;) {
+                char buf[256];
+                ssize_t n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+                if (n < 0)
+                        return 0;
+                while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\0'))
+                        n--;
+                buf[n] = '\0';
+                if (hex32_valid(buf))
+                        task_kick(s, buf, NULL);
+                else if (n > 0)
+                        log_debug("msg=\"ignoring notification\" text=\"%.64s\"", buf);
+        }
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: ecsboxd [OPTIONS]\n"
+                   "The ecsbox control plane: the Amazon ECS API (JSON 1.1) over HTTP.\n\n"
+                   "  --state-dir DIR     durable state (default /var/lib/ecsbox)\n"
+                   "  --run-dir DIR       runtime files; DIR/ecsboxd.sock serves the API (default /run/ecsbox)\n"
+                   "  --listen IP:PORT    TCP address of the API (default 127.0.0.1:5080)\n"
+                   "  --netd-socket PATH  ecsbox-netd's socket (default RUNDIR/netd.sock)\n"
+                   "  --image-store DIR   root filesystems by image name (default STATE/images)\n"
+                   "  --monitor PATH      the task monitor binary (default: ecsbox-monitor beside ecsboxd)\n"
+                   "  --region NAME       region for ARNs when a request names none (default us-east-1)\n"
+                   "  --account-id ID     12-digit account id for ARNs (default 000000000000)\n"
+                   "  --stopped-retention SECONDS  how long STOPPED tasks stay describable (default 3600)\n"
+                   "  --log-level LEVEL   error, warning, notice, info (default) or debug\n"
+                   "  -h, --help          this text\n");
+}
+
+static void default_monitor(char *buf, size_t size)
+{
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        char *slash;
+        if (n <= 0) {
+                snprintf(buf, size, "/usr/local/sbin/ecsbox-monitor");
+                return;
+        }
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (slash)
+                *slash = '\0';
+        snprintf(buf, size, "%s/ecsbox-monitor", self);
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "state-dir", required_argument, NULL, 's' },   { "run-dir", required_argument, NULL, 'r' },
+                { "listen", required_argument, NULL, 'L' },      { "netd-socket", required_argument, NULL, 'n' },
+                { "image-store", required_argument, NULL, 'i' }, { "monitor", required_argument, NULL, 'm' },
+                { "region", required_argument, NULL, 'R' },      { "account-id", required_argument, NULL, 'a' },
+                { "log-level", required_argument, NULL, 'l' },   { "stopped-retention", required_argument, NULL, 'S' },
+                { "help", no_argument, NULL, 'h' },              { 0 },
+        };
+        struct sched s = { 0 };
+        struct sched_options o = { .state_dir = "/var/lib/ecsbox", .run_dir = "/run/ecsbox" };
+        const char *listen_addr = "127.0.0.1:5080";
+        char monitor[SCHED_PATH_MAX], api_sock[SCHED_PATH_MAX + 32] = "";
+        struct http_server *tcp = NULL, *unx = NULL;
+        struct err err = { 0 };
+        sd_event *ev = NULL;
+        int c, r, nfd = -1, rc = 1;
+        double retention = 3600;
+
+        log_set_ident("ecsboxd");
+        default_monitor(monitor, sizeof monitor);
+        o.monitor_bin = monitor;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 's': o.state_dir = optarg; break;
+                case 'r': o.run_dir = optarg; break;
+                case 'L': listen_addr = optarg; break;
+                case 'n': o.netd_sock = optarg; break;
+                case 'i': o.image_store = optarg; break;
+                case 'm': o.monitor_bin = optarg; break;
+                case 'R': o.region = optarg; break;
+                case 'a':
+                        if (strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12) {
+                                fprintf(stderr, "ecsboxd: --account-id must be 12 digits, got '%s'\n", optarg);
+                                return 2;
+                        }
+                        o.account = optarg;
+                        break;
+                case 'S': {
+                        char *end;
+                        retention = strtod(optarg, &end);
+                        if (*end || retention < 1) {
+                                fprintf(stderr, "ecsboxd: --stopped-retention must be a number of seconds >= 1, got '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                }
+                case 'l': {
+                        int lvl = log_parse_level(optarg);
+                        if (lvl < 0) {
+                                fprintf(stderr, "ecsboxd: unknown log level '%s'\n", optarg);
+                                return 2;
+                        }
+                        log_set_max_level(lvl);
+                        break;
+                }
+                case 'h': usage(stdout); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "ecsboxd: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+        if (!o.state_dir[0]) {
+                fprintf(stderr, "ecsboxd: --state-dir must not be empty\n");
+                return 2;
+        }
+        if (geteuid() != 0) {
+                fprintf(stderr, "ecsboxd: must run as root (it launches task monitors that create namespaces)\n");
+                return 1;
+        }
+        {
+                struct rlimit rl = { 65536, 65536 };
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        s.stopped_retention = retention;
+        if ((r = mkdir_p(o.run_dir, 0755)) < 0) {
+                log_error_errno(r, "msg=\"cannot create the run directory\" run_dir=%s", o.run_dir);
+                return 1;
+        }
+        if (sched_init(&s, &o, &err) < 0) {
+                log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
+                goto out;
+        }
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        if ((r = sd_event_new(&ev)) < 0 || (r = sd_event_add_signal(ev, NULL, SIGTERM, on_signal, NULL)) < 0 ||
+            (r = sd_event_add_signal(ev, NULL, SIGINT, on_signal, NULL)) < 0 ||
+            (r = sd_event_add_signal(ev, NULL, SIGCHLD, on_sigchld, &s)) < 0 ||
+            (r = sd_event_add_defer(ev, (sd_event_source **) &s.defer_src, tasks_on_defer, &s)) < 0 ||
+            (r = sd_event_source_set_enabled((sd_event_source *) s.defer_src, SD_EVENT_OFF)) < 0) {
+                log_error_errno(r, "msg=\"event loop set-up failed\"");
+                goto out;
+        }
+        s.ev = (struct sd_event *) ev;
+
+        /* Best effort: netd may start after us; the tick keeps trying. */
+        if (netd_ensure_defaults(&s, &err) < 0) {
+                log_warning("msg=\"default VPC not known yet, will retry\" err=\"%s\"", err.msg);
+                err_clear(&err);
+        }
+        /* Repair before serving: a client that connects sees settled state. */
+        if (tasks_recover(&s, &err) < 0) {
+                log_error("msg=\"recovery failed\" err=\"%s\"", err.msg);
+                goto out;
+        }
+
+        if ((nfd = unix_listen(s.notify_path, SOCK_DGRAM, 0600, &err)) < 0 ||
+            (r = sd_event_add_io(ev, NULL, nfd, EPOLLIN, on_notify, &s)) < 0) {
+                log_error("msg=\"notify socket failed\" err=\"%s\"", nfd < 0 ? err.msg : strerror(-r));
+                goto out;
+        }
+        {
+                uint64_t now = 0;
+                (void) sd_event_now(ev, CLOCK_MONOTONIC, &now);
+                if ((r = sd_event_add_time(ev, NULL, CLOCK_MONOTONIC, now + TICK_USEC, 0, on_tick, &s)) < 0) {
+                        log_error_errno(r, "msg=\"timer set-up failed\"");
+                        goto out;
+                }
+        }
+        snprintf(api_sock, sizeof api_sock, "%s/ecsboxd.sock", s.run_dir);
+        if (http_start_tcp(&s, ev, listen_addr, &tcp, &err) < 0 || http_start_unix(&s, ev, api_sock, &unx, &err) < 0) {
+                log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
+                goto out;
+        }
+        if (drop_privileges(&err) < 0) {
+                log_error("msg=\"cannot drop privileges\" err=\"%s\"", err.msg);
+                goto out;
+        }
+        log_info("msg=\"ready\" listen=%s socket=%s state=%s monitor=%s netd=%s", listen_addr, api_sock, s.state_dir, s.monitor_bin,
+                 s.netd_sock);
+        r = sd_event_loop(ev);
+        rc = r < 0 ? 1 : 0;
+out:
+        tcp = http_server_free(tcp);
+        unx = http_server_free(unx);
+        if (unx == NULL && api_sock[0] && rc == 0)
+                (void) unlink(api_sock);
+        if (nfd >= 0) {
+                close(nfd);
+                (void) unlink(s.notify_path);
+        }
+        sd_event_source_disable_unref((sd_event_source *) s.defer_src);
+        sd_event_unref(ev);
+        sched_done(&s);
+        return rc;
+}

@@ -1,0 +1,273 @@
+/* netd_client.c: requests to ecsbox-netd (one JSON line each way on its Unix socket)
+ * and the default VPC/subnet that awsvpc tasks use when none is named. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ecsbox/json.h"
+#include "ecsbox/log.h"
+#include "sched.h"
+
+#define NETD_TIMEOUT_MS 60000
+#define NETD_ANSWER_MAX (16 * 1024 * 1024)
+
+static long long mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int wait_fd(int fd, short events, long long deadline)
+{
+        struct pollfd p = { .fd = fd, .events = events };
+        for (;;) {
+                long long left = deadline - mono_ms();
+                int r;
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                r = poll(&p, 1, (int) left);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                return 0;
+        }
+}
+
+int netd_socket_call(struct sched *s, json_t *req, json_t **ret, struct err *err)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *action = jstr(req, "Action") ?: "?";
+        _cleanup_free_ char *line = NULL, *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        long long deadline = mono_ms() + NETD_TIMEOUT_MS;
+        size_t len = 0, cap = 0, off = 0, n;
+        json_error_t jerr;
+        json_t *doc, *e;
+        int r;
+
+        if (strlen(s->netd_sock) >= sizeof sa.sun_path)
+                return err_set(err, ENAMETOOLONG, NULL, "netd socket path '%s' is too long", s->netd_sock);
+        memcpy(sa.sun_path, s->netd_sock, strlen(s->netd_sock) + 1);
+        line = json_dumps(req, JSON_COMPACT);
+        if (!line)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        n = strlen(line);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return err_set(err, errno, NULL, "netd %s: socket: %s", action, strerror(errno));
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 && errno != EINPROGRESS)
+                return err_set(err, errno, NULL, "network daemon unreachable at '%s' (%s): %s", s->netd_sock, action,
+                               strerror(errno));
+        /* the request and its newline */
+        while (off <= n) {
+                const char *p = off < n ? line + off : "\n";
+                size_t k = off < n ? n - off : 1;
+                ssize_t w = send(fd, p, k, MSG_NOSIGNAL);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN && (r = wait_fd(fd, POLLOUT, deadline)) == 0)
+                                continue;
+                        return err_set(err, errno == EAGAIN ? ETIMEDOUT : errno, NULL, "netd %s: send to '%s': %s", action,
+                                       s->netd_sock, strerror(errno == EAGAIN ? ETIMEDOUT : errno));
+                }
+                off += (size_t) w;
+        }
+        for (;;) {
+                ssize_t got;
+                if (cap - len < 65536) {
+                        size_t ncap = cap ? cap * 2 : 65536;
+                        char *nb;
+                        if (ncap > NETD_ANSWER_MAX)
+                                return err_set(err, EMSGSIZE, NULL, "netd %s: answer larger than %d bytes", action, NETD_ANSWER_MAX);
+                        nb = realloc(buf, ncap);
+                        if (!nb)
+                                return err_set(err, ENOMEM, NULL, "out of memory");
+                        buf = nb;
+                        cap = ncap;
+                }
+                got = recv(fd, buf + len, cap - len - 1, 0);
+                if (got < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                if ((r = wait_fd(fd, POLLIN, deadline)) < 0)
+                                        return err_set(err, -r, NULL, "netd %s: no answer from '%s': %s", action, s->netd_sock,
+                                                       strerror(-r));
+                                continue;
+                        }
+                        return err_set(err, errno, NULL, "netd %s: receive: %s", action, strerror(errno));
+                }
+                if (got == 0)
+                        return err_set(err, ECONNRESET, NULL, "netd %s: the network daemon closed the connection without answering",
+                                       action);
+                len += (size_t) got;
+                if (memchr(buf + len - (size_t) got, '\n', (size_t) got))
+                        break;
+        }
+        doc = json_loadb(buf, (size_t) ((char *) memchr(buf, '\n', len) - buf), 0, &jerr);
+        if (!doc)
+                return err_set(err, EPROTO, NULL, "netd %s: malformed answer: %s (line %d, column %d)", action, jerr.text,
+                               jerr.line, jerr.column);
+        e = json_object_get(doc, "Error");
+        if (e) {
+                char code[ERR_CODE_MAX];
+                snprintf(code, sizeof code, "netd:%s", jstr(e, "Code") ?: "InternalError");
+                r = err_set(err, EIO, code, "%s", jstr(e, "Message") ?: "netd reported an error");
+                json_decref(doc);
+                return r;
+        }
+        *ret = doc;
+        return 0;
+}
+
+const char *netd_code(const struct err *err)
+{
+        return strncmp(err->code, "netd:", 5) == 0 ? err->code + 5 : "";
+}
+
+int netd_release(struct sched *s, const char *netns, struct err *err)
+{
+        _cleanup_json_ json_t *req = json_pack("{s:s, s:s}", "Action", "DeleteTaskNetwork", "Netns", netns), *ans = NULL;
+        int r = s->netd_call(s, req, &ans, err);
+        if (r < 0 && strcmp(netd_code(err), "InvalidNetworkInterfaceID.NotFound") == 0) {
+                err_clear(err);
+                return 0;
+        }
+        return r;
+}
+
+int netd_subnet(struct sched *s, const char *subnet_id, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *req = json_pack("{s:s, s:[s]}", "Action", "DescribeSubnets", "SubnetIds", subnet_id), *ans = NULL;
+        json_t *sn;
+        int r = s->netd_call(s, req, &ans, err);
+        if (r < 0)
+                return r;
+        sn = json_array_get(json_object_get(ans, "Subnets"), 0);
+        if (!sn)
+                return err_set(err, ENOENT, "netd:InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", subnet_id);
+        *ret = json_incref(sn);
+        return 0;
+}
+
+static int remember(struct sched *s, const char *vpc, const char *subnet, const char *az, struct err *err)
+{
+        _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s}", "VpcId", vpc, "SubnetId", subnet, "AvailabilityZone", az);
+        int r = store_put(s->store, "meta/default-network", rec, err);
+        if (r < 0)
+                return r;
+        snprintf(s->default_vpc, sizeof s->default_vpc, "%s", vpc);
+        snprintf(s->default_subnet, sizeof s->default_subnet, "%s", subnet);
+        snprintf(s->default_az, sizeof s->default_az, "%s", az);
+        s->net_defaults_ok = true;
+        return 0;
+}
+
+/* The default subnet of a VPC: default-for-az in zone REGIONa, else the first by zone. */
+static int pick_subnet(struct sched *s, const char *vpc, bool default_only, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *req = NULL, *ans = NULL;
+        json_t *sn, *best = NULL;
+        char az[40];
+        size_t i;
+        int r;
+        req = default_only ? json_pack("{s:s, s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Action", "DescribeSubnets", "Filters", "Name",
+                                       "vpc-id", "Values", vpc, "Name", "default-for-az", "Values", "true")
+                           : json_pack("{s:s, s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Action", "DescribeSubnets", "Filters", "Name",
+                                       "vpc-id", "Values", vpc, "Name", "cidr-block", "Values", "172.31.0.0/20");
+        if ((r = s->netd_call(s, req, &ans, err)) < 0)
+                return r;
+        snprintf(az, sizeof az, "%sa", s->region);
+        json_array_foreach(json_object_get(ans, "Subnets"), i, sn) {
+                const char *z = jstr(sn, "AvailabilityZone") ?: "";
+                if (!best || strcmp(z, az) == 0 ||
+                    (strcmp(jstr(best, "AvailabilityZone") ?: "", az) != 0 && strcmp(z, jstr(best, "AvailabilityZone") ?: "") < 0))
+                        best = sn;
+        }
+        *ret = best ? json_incref(best) : NULL;
+        return 0;
+}
+
+int netd_ensure_defaults(struct sched *s, struct err *err)
+{
+        _cleanup_json_ json_t *req = NULL, *ans = NULL, *own = NULL, *sn = NULL;
+        json_t *vpc;
+        char az[40];
+        const char *vpc_id;
+        int r;
+
+        if (s->net_defaults_ok)
+                return 0;
+        /* 1. netd's own default VPC (it makes one on first start unless told not to) */
+        req = json_pack("{s:s, s:[{s:s, s:[s]}]}", "Action", "DescribeVpcs", "Filters", "Name", "is-default", "Values", "true");
+        if ((r = s->netd_call(s, req, &ans, err)) < 0)
+                return err_wrap(err, "find the default VPC");
+        vpc = json_array_get(json_object_get(ans, "Vpcs"), 0);
+        if (vpc) {
+                if ((r = pick_subnet(s, jstr(vpc, "VpcId"), true, &sn, err)) < 0)
+                        return err_wrap(err, "find the default subnet");
+                if (sn) {
+                        log_info("msg=\"using netd's default VPC\" vpc=%s subnet=%s az=%s", jstr(vpc, "VpcId"), jstr(sn, "SubnetId"),
+                                 jstr(sn, "AvailabilityZone"));
+                        return remember(s, jstr(vpc, "VpcId"), jstr(sn, "SubnetId"), jstr(sn, "AvailabilityZone") ?: "", err);
+                }
+        }
+        /* 2. the one we made earlier: netd cannot mark a VPC as default, so we remember ids */
+        r = store_get(s->store, "meta/ecsbox-default-vpc", &own, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        snprintf(az, sizeof az, "%sa", s->region);
+        if (r == 0) {
+                json_decref(req);
+                json_decref(ans);
+                ans = NULL;
+                req = json_pack("{s:s, s:[s]}", "Action", "DescribeVpcs", "VpcIds", jstr(own, "VpcId"));
+                if ((r = s->netd_call(s, req, &ans, err)) < 0 && strcmp(netd_code(err), "InvalidVpcID.NotFound") != 0)
+                        return err_wrap(err, "check the default VPC");
+                if (r < 0 || json_array_size(json_object_get(ans, "Vpcs")) == 0) {
+                        log_warning("msg=\"our default VPC is gone from netd; making a new one\" vpc=%s", jstr(own, "VpcId"));
+                        json_decref(own);
+                        own = NULL;
+                        err_clear(err);
+                }
+        }
+        /* 3. make it: 172.31.0.0/16 with 172.31.0.0/20 in zone REGIONa, as on a new AWS account */
+        if (!own) {
+                json_decref(req);
+                json_decref(ans);
+                ans = NULL;
+                req = json_pack("{s:s, s:s}", "Action", "CreateVpc", "CidrBlock", "172.31.0.0/16");
+                if ((r = s->netd_call(s, req, &ans, err)) < 0)
+                        return err_wrap(err, "create the default VPC 172.31.0.0/16");
+                own = json_pack("{s:s}", "VpcId", jstr(json_object_get(ans, "Vpc"), "VpcId") ?: "");
+                if ((r = store_put(s->store, "meta/ecsbox-default-vpc", own, err)) < 0)
+                        return r;
+                log_info("msg=\"created the default VPC\" vpc=%s cidr=172.31.0.0/16", jstr(own, "VpcId"));
+        }
+        vpc_id = jstr(own, "VpcId");
+        if ((r = pick_subnet(s, vpc_id, false, &sn, err)) < 0)
+                return err_wrap(err, "find the default subnet");
+        if (!sn) {
+                json_decref(req);
+                json_decref(ans);
+                ans = NULL;
+                req = json_pack("{s:s, s:s, s:s, s:s}", "Action", "CreateSubnet", "VpcId", vpc_id, "CidrBlock", "172.31.0.0/20",
+                                "AvailabilityZone", az);
+                if ((r = s->netd_call(s, req, &ans, err)) < 0)
+                        return err_wrap(err, "create the default subnet 172.31.0.0/20");
+                sn = json_incref(json_object_get(ans, "Subnet"));
+                log_info("msg=\"created the default subnet\" subnet=%s cidr=172.31.0.0/20 az=%s", jstr(sn, "SubnetId"), az);
+        }
+        return remember(s, vpc_id, jstr(sn, "SubnetId") ?: "", jstr(sn, "AvailabilityZone") ?: az, err);
+}

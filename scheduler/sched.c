@@ -1,0 +1,91 @@
+/* sched.c: the daemon context: state database, directories, defaults; small JSON helpers. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ecsbox/log.h"
+#include "sched.h"
+
+double now_epoch(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double) ts.tv_sec + (double) (ts.tv_nsec / 1000000) / 1000.0;
+}
+
+const char *jstr(json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+        return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+long long jint(json_t *o, const char *key, long long dflt)
+{
+        json_t *v = json_object_get(o, key);
+        return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+json_t *jtime(double t)
+{
+        /* no libm: round half up to milliseconds (times are positive) */
+        return json_real((double) (long long) (t * 1000.0 + 0.5) / 1000.0);
+}
+
+static void copy(char *dst, size_t size, const char *src, const char *dflt)
+{
+        snprintf(dst, size, "%s", src && *src ? src : dflt);
+}
+
+int sched_init(struct sched *s, const struct sched_options *o, struct err *err)
+{
+        char db[SCHED_PATH_MAX + 32];
+        int r;
+
+        copy(s->state_dir, sizeof s->state_dir, o->state_dir, "");
+        copy(s->run_dir, sizeof s->run_dir, o->run_dir, "/run/ecsbox");
+        if (o->netd_sock && *o->netd_sock)
+                copy(s->netd_sock, sizeof s->netd_sock, o->netd_sock, "");
+        else
+                snprintf(s->netd_sock, sizeof s->netd_sock, "%s/netd.sock", s->run_dir);
+        if (o->image_store && *o->image_store)
+                copy(s->image_store, sizeof s->image_store, o->image_store, "");
+        else
+                snprintf(s->image_store, sizeof s->image_store, "%s/images", s->state_dir);
+        snprintf(s->tasks_dir, sizeof s->tasks_dir, "%s/tasks", s->state_dir[0] ? s->state_dir : "/tmp/ecsboxd-test");
+        snprintf(s->notify_path, sizeof s->notify_path, "%s/ecsboxd-notify.sock", s->run_dir);
+        copy(s->region, sizeof s->region, o->region, "us-east-1");
+        copy(s->account, sizeof s->account, o->account, "000000000000");
+        copy(s->monitor_bin, sizeof s->monitor_bin, o->monitor_bin, "/usr/local/sbin/ecsbox-monitor");
+        if (s->stopped_retention <= 0)
+                s->stopped_retention = 3600;
+        if (!s->netd_call)
+                s->netd_call = netd_socket_call;
+        s->todo = json_object();
+        s->active = json_object();
+        s->children = json_object();
+        if (!s->todo || !s->active || !s->children)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+
+        if (s->state_dir[0]) {
+                if ((r = mkdir_p(s->state_dir, 0700)) < 0)
+                        return err_set(err, -r, NULL, "create state directory '%s': %s", s->state_dir, strerror(-r));
+                if ((r = mkdir_p(s->tasks_dir, 0700)) < 0)
+                        return err_set(err, -r, NULL, "create task directory '%s': %s", s->tasks_dir, strerror(-r));
+                snprintf(db, sizeof db, "%s/ecsboxd.db", s->state_dir);
+        } else
+                snprintf(db, sizeof db, ":memory:");
+        if ((r = store_open(db, &s->store, err)) < 0)
+                return r;
+        return cluster_ensure_default(s, err);
+}
+
+void sched_done(struct sched *s)
+{
+        s->store = store_close(s->store);
+        json_decref(s->todo);
+        json_decref(s->active);
+        json_decref(s->children);
+        s->todo = s->active = s->children = NULL;
+}

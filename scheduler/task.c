@@ -1,0 +1,987 @@
+/* task.c: tasks ("task/CLUSTER/ID"): RunTask (validation, placement, records),
+ * StopTask, DescribeTasks, ListTasks and the GetTaskLogs extension. The work
+ * after the answer (network, monitor, status) is lifecycle.c's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ecsbox/json.h"
+#include "ecsbox/log.h"
+#include "ecsbox/placement.h"
+#include "sched.h"
+
+#define LOG_CHUNK_MAX (1024 * 1024)
+#define LOG_LINES_MAX 10000
+
+static void task_key(char *buf, size_t size, const char *cluster, const char *id)
+{
+        snprintf(buf, size, "task/%s/%s", cluster, id);
+}
+
+int task_put(struct sched *s, json_t *rec, struct err *err)
+{
+        char key[NAME_MAX_ECS + 64];
+        json_t *ebx = json_object_get(rec, "ebx");
+        task_key(key, sizeof key, jstr(ebx, "cluster") ?: "", jstr(ebx, "id") ?: "");
+        return store_put(s->store, key, rec, err);
+}
+
+json_t *task_shape(json_t *rec, bool tags)
+{
+        json_t *out = json_deep_copy(rec);
+        if (!out)
+                return NULL;
+        json_object_del(out, "ebx");
+        if (!tags)
+                json_object_del(out, "tags");
+        return out;
+}
+
+static int collect_task(const char *key, json_t *v, void *userdata)
+{
+        json_t **a = userdata;
+        if (!json_is_true(a[1]) && strcmp(jstr(v, "lastStatus") ?: "", "STOPPED") == 0)
+                return 0;
+        json_array_append(a[0], v);
+        return 0;
+}
+
+int task_list(struct sched *s, const char *cluster, bool all, json_t **ret, struct err *err)
+{
+        char prefix[NAME_MAX_ECS + 16];
+        json_t *a[2] = { json_array(), json_boolean(all) };
+        int r;
+        if (cluster)
+                snprintf(prefix, sizeof prefix, "task/%s/", cluster);
+        else
+                snprintf(prefix, sizeof prefix, "task/");
+        r = store_list(s->store, prefix, collect_task, a, err);
+        json_decref(a[1]);
+        if (r < 0) {
+                json_decref(a[0]);
+                return r;
+        }
+        *ret = a[0];
+        return 0;
+}
+
+/* A task by id or ARN ("…:task/CLUSTER/ID" names its cluster; the legacy "task/ID" does not). */
+static int task_load(struct sched *s, const char *cluster, const char *ref, json_t **ret, char ret_key[NAME_MAX_ECS + 64],
+                     struct err *err)
+{
+        char cl[NAME_MAX_ECS + 1];
+        const char *id = arn_last(ref), *p;
+        snprintf(cl, sizeof cl, "%s", cluster);
+        if (strncmp(ref, "arn:", 4) == 0 && (p = strstr(ref, ":task/"))) {
+                const char *a = p + 6, *slash = strchr(a, '/');
+                if (slash && (size_t) (slash - a) <= NAME_MAX_ECS) {
+                        memcpy(cl, a, (size_t) (slash - a));
+                        cl[slash - a] = '\0';
+                }
+        }
+        if (!hex32_valid(id) || !name_valid(cl))
+                return -ENOENT;
+        task_key(ret_key, NAME_MAX_ECS + 64, cl, id);
+        return store_get(s->store, ret_key, ret, err);
+}
+
+/* ---- RunTask ---- */
+
+struct run {
+        struct api_ctx *c;
+        json_t *cluster;               /* record */
+        const char *cname;
+        json_t *td;
+        const char *mode, *launch, *group, *started_by, *token;
+        json_t *tags;
+        json_t *containers;            /* effective definitions (overrides applied) */
+        json_t *overrides_echo;
+        json_t *subnets;               /* awsvpc: [Subnet objects from netd] */
+        json_t *groups;                /* awsvpc: security group ids */
+        long cpu, mem;
+        json_t *tcp, *udp;             /* static host ports (host mode) */
+        bool distinct;
+        struct cql *member_of[10];
+        size_t nmember_of;
+        struct place_strategy strategies[5];
+        size_t nstrategies;
+};
+
+static void run_free(struct run *r)
+{
+        json_decref(r->containers);
+        json_decref(r->overrides_echo);
+        json_decref(r->subnets);
+        json_decref(r->tcp);
+        json_decref(r->udp);
+        for (size_t i = 0; i < r->nmember_of; i++)
+                cql_free(r->member_of[i]);
+}
+
+static json_t *env_find(json_t *env, const char *name)
+{
+        json_t *e;
+        size_t i;
+        json_array_foreach(env, i, e)
+                if (strcmp(jstr(e, "name") ?: "", name) == 0)
+                        return e;
+        return NULL;
+}
+
+static void env_set(json_t *env, const char *name, const char *value)
+{
+        json_t *e = env_find(env, name);
+        if (e)
+                json_object_set_new(e, "value", json_string(value));
+        else
+                json_array_append_new(env, json_pack("{s:s, s:s}", "name", name, "value", value));
+}
+
+static json_t *find_def(json_t *defs, const char *name)
+{
+        json_t *d;
+        size_t i;
+        json_array_foreach(defs, i, d)
+                if (strcmp(jstr(d, "name") ?: "", name) == 0)
+                        return d;
+        return NULL;
+}
+
+static int apply_overrides(struct run *run, json_t *req, struct err *err)
+{
+        json_t *ov = NULL, *cos = NULL, *co;
+        size_t i;
+        int r;
+        run->containers = json_deep_copy(json_object_get(run->td, "containerDefinitions"));
+        run->overrides_echo = json_pack("{s:[], s:[]}", "containerOverrides", "inferenceAcceleratorOverrides");
+        if (!run->containers || !run->overrides_echo)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = req_object(req, NULL, "overrides", false, &ov, err)) <= 0)
+                return r;
+        if ((r = req_array(ov, "overrides", "containerOverrides", false, &cos, err)) < 0)
+                return r;
+        json_array_foreach(cos, i, co) {
+                char p[64];
+                const char *name = NULL;
+                json_t *def, *cmd = NULL, *env = NULL, *e;
+                long long v;
+                size_t k;
+                snprintf(p, sizeof p, "overrides.containerOverrides[%zu]", i);
+                if (!json_is_object(co))
+                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
+                if ((r = req_str(co, p, "name", true, &name, err)) < 0 || (r = req_str_list(co, p, "command", false, 0, &cmd, err)) < 0 ||
+                    (r = req_array(co, p, "environment", false, &env, err)) < 0)
+                        return r;
+                def = find_def(run->containers, name);
+                if (!def)
+                        return err_set(err, EINVAL, E_PARAM, "Override for container named %s is not a container in the TaskDefinition.",
+                                       name);
+                if (cmd)
+                        json_object_set(def, "command", cmd);
+                json_array_foreach(env, k, e) {
+                        char ep[100];
+                        const char *n = NULL, *val = NULL;
+                        snprintf(ep, sizeof ep, "%s.environment[%zu]", p, k);
+                        if (!json_is_object(e))
+                                return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", ep);
+                        if ((r = req_str(e, ep, "name", true, &n, err)) < 0 || (r = req_str(e, ep, "value", false, &val, err)) < 0)
+                                return r;
+                        env_set(json_object_get(def, "environment"), n, val ?: "");
+                }
+                if ((r = req_int(co, p, "cpu", false, 0, 10240 * 1024, &v, err)) < 0)
+                        return r;
+                if (r > 0)
+                        json_object_set_new(def, "cpu", json_integer(v));
+                if ((r = req_int(co, p, "memory", false, 6, 1LL << 30, &v, err)) < 0)
+                        return r;
+                if (r > 0)
+                        json_object_set_new(def, "memory", json_integer(v));
+                if ((r = req_int(co, p, "memoryReservation", false, 6, 1LL << 30, &v, err)) < 0)
+                        return r;
+                if (r > 0)
+                        json_object_set_new(def, "memoryReservation", json_integer(v));
+                json_array_append(json_object_get(run->overrides_echo, "containerOverrides"), co);
+        }
+        {
+                const char *s_ = NULL;
+                if ((r = req_str(ov, "overrides", "cpu", false, &s_, err)) < 0)
+                        return r;
+                if (s_)
+                        json_object_set_new(run->overrides_echo, "cpu", json_string(s_));
+                s_ = NULL;
+                if ((r = req_str(ov, "overrides", "memory", false, &s_, err)) < 0)
+                        return r;
+                if (s_)
+                        json_object_set_new(run->overrides_echo, "memory", json_string(s_));
+        }
+        return 0;
+}
+
+static int compute_resources(struct run *run, struct err *err)
+{
+        json_t *d, *pm, *v;
+        size_t i, k;
+        long sum_cpu = 0, sum_mem = 0, x;
+        run->tcp = json_array();
+        run->udp = json_array();
+        json_array_foreach(run->containers, i, d) {
+                sum_cpu += (long) jint(d, "cpu", 0);
+                sum_mem += (long) (jint(d, "memory", 0) ?: jint(d, "memoryReservation", 0));
+                if (strcmp(run->mode, "host") != 0)
+                        continue;
+                json_array_foreach(json_object_get(d, "portMappings"), k, pm)
+                        if (jint(pm, "hostPort", 0) > 0)
+                                json_array_append_new(strcmp(jstr(pm, "protocol") ?: "tcp", "udp") == 0 ? run->udp : run->tcp,
+                                                      json_integer(jint(pm, "hostPort", 0)));
+        }
+        run->cpu = sum_cpu;
+        run->mem = sum_mem;
+        if ((v = json_object_get(run->overrides_echo, "cpu")) || (v = json_object_get(run->td, "cpu"))) {
+                if (taskdef_units(v, false, &x) < 0)
+                        return err_set(err, EINVAL, E_PARAM, "Invalid task cpu '%s'.", json_string_value(v) ?: "");
+                run->cpu = x;
+        }
+        if ((v = json_object_get(run->overrides_echo, "memory")) || (v = json_object_get(run->td, "memory"))) {
+                if (taskdef_units(v, true, &x) < 0)
+                        return err_set(err, EINVAL, E_PARAM, "Invalid task memory '%s'.", json_string_value(v) ?: "");
+                run->mem = x;
+        }
+        return 0;
+}
+
+static int parse_placement(struct run *run, json_t *req, struct err *err)
+{
+        json_t *pcs = NULL, *pss = NULL, *e;
+        size_t i;
+        int r;
+        if ((r = req_array(req, NULL, "placementConstraints", false, &pcs, err)) < 0 ||
+            (r = req_array(req, NULL, "placementStrategy", false, &pss, err)) < 0)
+                return r;
+        if (json_array_size(pcs) > 10)
+                return err_set(err, EINVAL, E_PARAM, "At most 10 placement constraints are allowed (got %zu).", json_array_size(pcs));
+        if (json_array_size(pss) > 5)
+                return err_set(err, EINVAL, E_PARAM, "At most 5 placement strategies are allowed (got %zu).", json_array_size(pss));
+        /* The task definition's memberOf constraints bind as well as the request's. */
+        json_array_foreach(json_object_get(run->td, "placementConstraints"), i, e)
+                if (run->nmember_of < ELEMENTSOF(run->member_of) &&
+                    (r = cql_parse(jstr(e, "expression") ?: "", &run->member_of[run->nmember_of], err)) >= 0)
+                        run->nmember_of++;
+        json_array_foreach(pcs, i, e) {
+                char p[48];
+                const char *type = NULL, *expr = NULL;
+                snprintf(p, sizeof p, "placementConstraints[%zu]", i);
+                if (!json_is_object(e))
+                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
+                if ((r = req_str(e, p, "type", true, &type, err)) < 0 || (r = req_str(e, p, "expression", false, &expr, err)) < 0)
+                        return r;
+                if (strcmp(type, "distinctInstance") == 0) {
+                        if (expr && *expr)
+                                return err_set(err, EINVAL, E_PARAM, "The distinctInstance constraint takes no expression.");
+                        run->distinct = true;
+                } else if (strcmp(type, "memberOf") == 0) {
+                        if (!expr || !*expr)
+                                return err_set(err, EINVAL, E_PARAM, "The memberOf constraint needs an expression.");
+                        if (run->nmember_of >= ELEMENTSOF(run->member_of))
+                                return err_set(err, EINVAL, E_PARAM, "Too many memberOf constraints.");
+                        if ((r = cql_parse(expr, &run->member_of[run->nmember_of], err)) < 0)
+                                return err_wrap(err, "Invalid %s expression '%s'", p, expr);
+                        run->nmember_of++;
+                } else
+                        return err_set(err, EINVAL, E_PARAM, "Unknown placement constraint type '%s': expected distinctInstance or memberOf.",
+                                       type);
+        }
+        json_array_foreach(pss, i, e) {
+                char p[48];
+                const char *type = NULL, *field = NULL;
+                snprintf(p, sizeof p, "placementStrategy[%zu]", i);
+                if (!json_is_object(e))
+                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
+                if ((r = req_str(e, p, "type", true, &type, err)) < 0 || (r = req_str(e, p, "field", false, &field, err)) < 0 ||
+                    (r = place_strategy_parse(type, field, &run->strategies[run->nstrategies], err)) < 0)
+                        return r;
+                run->nstrategies++;
+        }
+        return 0;
+}
+
+/* awsvpc: subnets and security groups named in networkConfiguration, checked with netd. */
+static int parse_network(struct run *run, json_t *req, struct err *err)
+{
+        struct sched *s = run->c->s;
+        json_t *nc = NULL, *avc = NULL, *subnets = NULL, *sgs = NULL, *sn;
+        _cleanup_json_ json_t *q = NULL, *ans = NULL, *dflt = NULL;
+        const char *pub = NULL, *vpc = NULL;
+        size_t i;
+        int r;
+        bool awsvpc = strcmp(run->mode, "awsvpc") == 0;
+
+        if ((r = req_object(req, NULL, "networkConfiguration", false, &nc, err)) < 0 ||
+            (r = req_object(nc, "networkConfiguration", "awsvpcConfiguration", false, &avc, err)) < 0)
+                return r;
+        if (avc && !awsvpc)
+                return err_set(err, EINVAL, E_PARAM, "Network Configuration is not valid for the given networkMode of this task definition.");
+        if (!awsvpc)
+                return 0;
+        if (avc) {
+                if ((r = req_str_list(avc, "networkConfiguration.awsvpcConfiguration", "subnets", true, 16, &subnets, err)) < 0 ||
+                    (r = req_str_list(avc, "networkConfiguration.awsvpcConfiguration", "securityGroups", false, 5, &sgs, err)) < 0 ||
+                    (r = req_str(avc, "networkConfiguration.awsvpcConfiguration", "assignPublicIp", false, &pub, err)) < 0)
+                        return r;
+                if (json_array_size(subnets) == 0)
+                        return err_set(err, EINVAL, E_PARAM, "subnets can not be empty.");
+                if (pub && strcmp(pub, "ENABLED") != 0 && strcmp(pub, "DISABLED") != 0)
+                        return err_set(err, EINVAL, E_PARAM, "assignPublicIp must be ENABLED or DISABLED (got '%s').", pub);
+                if (pub && strcmp(pub, "ENABLED") == 0 && strcmp(run->launch, "EC2") == 0)
+                        return err_set(err, EINVAL, E_PARAM, "Assign public IP is not supported for this launch type.");
+        } else {
+                /* ecsbox convenience: no networkConfiguration means the default subnet. */
+                if ((r = netd_ensure_defaults(s, err)) < 0)
+                        return err_set(err, EINVAL, E_PARAM,
+                                       "Network Configuration must be provided when networkMode 'awsvpc' is specified (ecsbox would use the default subnet, but: %s).",
+                                       err->msg);
+                subnets = dflt = json_pack("[s]", s->default_subnet);
+        }
+        run->subnets = json_array();
+        q = json_pack("{s:s, s:O}", "Action", "DescribeSubnets", "SubnetIds", subnets);
+        if ((r = s->netd_call(s, q, &ans, err)) < 0) {
+                const char *code = netd_code(err);
+                if (strncmp(code, "InvalidSubnetID", 15) == 0)
+                        return err_set(err, ENOENT, E_PARAM, "Error retrieving subnet information for %s: %s", dflt ? "the default subnet" : "the given subnets",
+                                       err->msg);
+                return err_wrap(err, "look up the task's subnets");
+        }
+        json_array_foreach(json_object_get(ans, "Subnets"), i, sn) {
+                if (vpc && strcmp(vpc, jstr(sn, "VpcId") ?: "") != 0)
+                        return err_set(err, EINVAL, E_PARAM, "The subnets must all be in the same VPC ('%s' is in %s, not %s).",
+                                       jstr(sn, "SubnetId"), jstr(sn, "VpcId"), vpc);
+                vpc = jstr(sn, "VpcId");
+                json_array_append(run->subnets, sn);
+        }
+        if (json_array_size(run->subnets) == 0)
+                return err_set(err, ENOENT, E_PARAM, "Error retrieving subnet information: no such subnet.");
+        if (sgs && json_array_size(sgs) > 0) {
+                _cleanup_json_ json_t *q2 = json_pack("{s:s, s:O}", "Action", "DescribeSecurityGroups", "GroupIds", sgs), *a2 = NULL;
+                json_t *g;
+                if ((r = s->netd_call(s, q2, &a2, err)) < 0) {
+                        if (strncmp(netd_code(err), "InvalidGroup", 12) == 0)
+                                return err_set(err, ENOENT, E_PARAM, "Error retrieving security group information: %s", err->msg);
+                        return err_wrap(err, "look up the task's security groups");
+                }
+                json_array_foreach(json_object_get(a2, "SecurityGroups"), i, g)
+                        if (strcmp(jstr(g, "VpcId") ?: "", vpc) != 0)
+                                return err_set(err, EINVAL, E_PARAM, "Security group '%s' is in VPC %s, not in the subnets' VPC %s.",
+                                               jstr(g, "GroupId"), jstr(g, "VpcId"), vpc);
+                run->groups = sgs;
+        }
+        return 0;
+}
+
+/* FNV-1a over the canonical request without its clientToken: "same parameters". */
+static void request_hash(json_t *req, char buf[20])
+{
+        _cleanup_json_ json_t *copy = json_deep_copy(req);
+        _cleanup_free_ char *txt = NULL;
+        uint64_t h = 0xcbf29ce484222325ull;
+        json_object_del(copy, "clientToken");
+        txt = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+        for (const char *p = txt ? txt : ""; *p; p++) {
+                h ^= (unsigned char) *p;
+                h *= 0x100000001b3ull;
+        }
+        snprintf(buf, 20, "%016llx", (unsigned long long) h);
+}
+
+static json_t *task_new(struct run *run, json_t *inst, const char *subnet_id, const char *az)
+{
+        struct api_ctx *c = run->c;
+        char id[HEX32_STR_MAX], arn[ARN_MAX], cid[UUID_STR_MAX], carn[ARN_MAX], att[UUID_STR_MAX], buf[32];
+        json_t *rec, *containers = json_array(), *ebx, *d, *res;
+        size_t i;
+        if (hex32_new(id) < 0 || uuid_new(att) < 0)
+                return NULL;
+        arn_task(c, run->cname, id, arn);
+        json_array_foreach(run->containers, i, d) {
+                json_t *ct;
+                if (uuid_new(cid) < 0)
+                        return NULL;
+                arn_container(c, run->cname, id, cid, carn);
+                ct = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:[], s:s}", "containerArn", carn, "taskArn", arn, "name", jstr(d, "name"),
+                               "image", jstr(d, "image"), "lastStatus", "PENDING", "networkBindings", "networkInterfaces", "healthStatus",
+                               "UNKNOWN");
+                snprintf(buf, sizeof buf, "%lld", jint(d, "cpu", 0));
+                json_object_set_new(ct, "cpu", json_string(buf));
+                if (json_object_get(d, "memory")) {
+                        snprintf(buf, sizeof buf, "%lld", jint(d, "memory", 0));
+                        json_object_set_new(ct, "memory", json_string(buf));
+                }
+                if (json_object_get(d, "memoryReservation")) {
+                        snprintf(buf, sizeof buf, "%lld", jint(d, "memoryReservation", 0));
+                        json_object_set_new(ct, "memoryReservation", json_string(buf));
+                }
+                json_array_append_new(containers, ct);
+        }
+        rec = json_pack("{s:s, s:s, s:s, s:o, s:[], s:s, s:s, s:s, s:s, s:O, s:o, s:I, s:s, s:O, s:[{s:s, s:s}], s:b}",
+                        "taskArn", arn, "clusterArn", jstr(run->cluster, "clusterArn"), "taskDefinitionArn",
+                        jstr(run->td, "taskDefinitionArn"), "containers", containers, "attachments", "lastStatus", "PROVISIONING",
+                        "desiredStatus", "RUNNING", "launchType", run->launch, "group", run->group, "overrides", run->overrides_echo,
+                        "createdAt", jtime(now_epoch()), "version", (json_int_t) 1, "healthStatus", "UNKNOWN", "tags",
+                        run->tags ? run->tags : json_array(), "attributes", "name", "ecs.cpu-architecture", "value", "x86_64",
+                        "enableExecuteCommand", 0);
+        if (!rec)
+                return NULL;
+        if (!run->tags)
+                json_decref(json_object_get(rec, "tags"));
+        snprintf(buf, sizeof buf, "%ld", run->cpu);
+        json_object_set_new(rec, "cpu", json_string(buf));
+        snprintf(buf, sizeof buf, "%ld", run->mem);
+        json_object_set_new(rec, "memory", json_string(buf));
+        if (az && *az)
+                json_object_set_new(rec, "availabilityZone", json_string(az));
+        if (run->started_by)
+                json_object_set_new(rec, "startedBy", json_string(run->started_by));
+        if (inst)
+                json_object_set_new(rec, "containerInstanceArn", json_string(jstr(inst, "containerInstanceArn")));
+        if (strcmp(run->mode, "awsvpc") == 0)
+                json_array_append_new(json_object_get(rec, "attachments"),
+                                      json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "id", att, "type", "ElasticNetworkInterface", "status",
+                                                "PRECREATED", "details", "name", "subnetId", "value", subnet_id));
+        res = json_pack("{s:I, s:I, s:i, s:O, s:O}", "cpu", (json_int_t) run->cpu, "mem", (json_int_t) run->mem, "eni",
+                        strcmp(run->mode, "awsvpc") == 0 && inst ? 1 : 0, "tcp", run->tcp, "udp", run->udp);
+        ebx = json_pack("{s:s, s:s, s:s, s:o, s:O}", "id", id, "cluster", run->cname, "mode", run->mode, "res", res, "containers",
+                        run->containers);
+        if (inst) {
+                json_object_set_new(ebx, "instanceId", json_string(jstr(json_object_get(inst, "ebx"), "id")));
+                json_object_set_new(ebx, "instanceNetns", json_string(jstr(json_object_get(inst, "ebx"), "netns")));
+                json_object_set_new(ebx, "ec2InstanceId", json_string(jstr(inst, "ec2InstanceId")));
+        }
+        if (subnet_id)
+                json_object_set_new(ebx, "subnetId", json_string(subnet_id));
+        if (jstr(run->td, "pidMode"))
+                json_object_set_new(ebx, "pidMode", json_string(jstr(run->td, "pidMode")));
+        if (jstr(run->td, "ipcMode"))
+                json_object_set_new(ebx, "ipcMode", json_string(jstr(run->td, "ipcMode")));
+        if (run->groups)
+                json_object_set(ebx, "groups", run->groups);
+        if (run->token)
+                json_object_set_new(ebx, "clientToken", json_string(run->token));
+        json_object_set_new(rec, "ebx", ebx);
+        return rec;
+}
+
+/* Builds the placement snapshot of the cluster's ACTIVE instances and places count copies. */
+static int place(struct run *run, json_t *insts, int count, int *idx, json_t *failures, struct err *err)
+{
+        struct sched *s = run->c->s;
+        _cleanup_json_ json_t *tasks = NULL, *attr_json = json_array();
+        size_t n = json_array_size(insts);
+        struct place_instance *pi = calloc(n + 1, sizeof *pi);
+        struct place_attr **attrs = calloc(n + 1, sizeof *attrs);
+        const char ***groups = calloc(n + 1, sizeof *groups);
+        uint64_t *maps = calloc((n + 1) * 2 * 1024, sizeof *maps);
+        const char **reasons = calloc(n + 1, sizeof *reasons);
+        uint16_t tcp[64], udp[64];
+        struct place_request req = { 0 };
+        json_t *in, *t;
+        size_t i, k;
+        int r, placed = 0;
+
+        if (!pi || !attrs || !groups || !maps || !reasons) {
+                r = err_set(err, ENOMEM, NULL, "out of memory");
+                goto out;
+        }
+        if ((r = task_list(s, run->cname, false, &tasks, err)) < 0)
+                goto out;
+        json_array_foreach(insts, i, in) {
+                json_t *ebx = json_object_get(in, "ebx"), *a, *reg;
+                struct inst_usage u;
+                size_t na = json_array_size(json_object_get(in, "attributes")), ng = 0;
+                const char *id = jstr(ebx, "id");
+                instance_usage(tasks, id, &u, maps + i * 2048, maps + i * 2048 + 1024);
+                json_array_foreach(json_object_get(in, "registeredResources"), k, reg) {
+                        const char *name = jstr(reg, "name") ?: "";
+                        json_t *p;
+                        size_t m;
+                        if (strcmp(name, "CPU") == 0)
+                                pi[i].cpu = (int) (jint(reg, "integerValue", 0) - u.cpu);
+                        else if (strcmp(name, "MEMORY") == 0)
+                                pi[i].mem = (int) (jint(reg, "integerValue", 0) - u.mem);
+                        else if (strcmp(name, "PORTS") == 0 || strcmp(name, "PORTS_UDP") == 0)
+                                json_array_foreach(json_object_get(reg, "stringSetValue"), m, p) {
+                                        long v = strtol(json_string_value(p) ?: "", NULL, 10);
+                                        if (v > 0 && v < 65536)
+                                                place_port_take(maps + i * 2048 + (name[5] ? 1024 : 0), (uint16_t) v);
+                                }
+                }
+                pi[i].arn = jstr(in, "containerInstanceArn");
+                pi[i].ec2_id = jstr(in, "ec2InstanceId");
+                pi[i].active = strcmp(jstr(in, "status") ?: "", "ACTIVE") == 0;
+                pi[i].enis = (int) jint(ebx, "eniSlots", 0) - u.enis;
+                pi[i].ports_tcp = maps + i * 2048;
+                pi[i].ports_udp = maps + i * 2048 + 1024;
+                pi[i].running = u.running;
+                attrs[i] = calloc(na + 1, sizeof **attrs);
+                groups[i] = calloc(json_array_size(tasks) + 1, sizeof **groups);
+                if (!attrs[i] || !groups[i]) {
+                        r = err_set(err, ENOMEM, NULL, "out of memory");
+                        goto out;
+                }
+                json_array_foreach(json_object_get(in, "attributes"), k, a) {
+                        attrs[i][k].name = jstr(a, "name") ?: "";
+                        attrs[i][k].value = jstr(a, "value");
+                }
+                pi[i].attrs = attrs[i];
+                pi[i].nattrs = na;
+                json_array_foreach(tasks, k, t)
+                        if (strcmp(jstr(json_object_get(t, "ebx"), "instanceId") ?: "", id) == 0) {
+                                groups[i][ng++] = jstr(t, "group") ?: "";
+                                if (strcmp(jstr(t, "group") ?: "", run->group) == 0)
+                                        pi[i].group_count++;
+                        }
+                pi[i].groups = groups[i];
+        }
+        req.cpu = (int) run->cpu;
+        req.mem = (int) run->mem;
+        req.needs_eni = strcmp(run->mode, "awsvpc") == 0;
+        json_array_foreach(run->tcp, i, t)
+                if (req.ntcp < ELEMENTSOF(tcp))
+                        tcp[req.ntcp++] = (uint16_t) json_integer_value(t);
+        json_array_foreach(run->udp, i, t)
+                if (req.nudp < ELEMENTSOF(udp))
+                        udp[req.nudp++] = (uint16_t) json_integer_value(t);
+        req.tcp_ports = tcp;
+        req.udp_ports = udp;
+        req.distinct_instance = run->distinct;
+        req.member_of = run->member_of;
+        req.nmember_of = run->nmember_of;
+        req.strategies = run->strategies;
+        req.nstrategies = run->nstrategies;
+        (void) random_bytes(&req.seed, sizeof req.seed);
+        r = place_tasks(pi, n, &req, count, idx, reasons, err);
+        if (r < 0)
+                goto out;
+        placed = r;
+        if (placed < count)
+                for (i = 0; i < n; i++)
+                        json_array_append_new(failures, json_pack("{s:s, s:s}", "arn", pi[i].arn, "reason", reasons[i] ?: "RESOURCE:CPU"));
+        r = placed;
+out:
+        for (i = 0; i < n; i++) {
+                if (attrs)
+                        free(attrs[i]);
+                if (groups)
+                        free(groups[i]);
+        }
+        free(pi);
+        free(attrs);
+        free(groups);
+        free(maps);
+        free(reasons);
+        return r;
+}
+
+static int token_replay(struct run *run, const char *hash, json_t **ret, struct err *err)
+{
+        struct sched *s = run->c->s;
+        char key[NAME_MAX_ECS + 100];
+        _cleanup_json_ json_t *tok = NULL, *tasks = json_array();
+        json_t *arn;
+        size_t i;
+        int r;
+        snprintf(key, sizeof key, "token/%s/%s", run->cname, run->token);
+        r = store_get(s->store, key, &tok, err);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (strcmp(jstr(tok, "hash") ?: "", hash) != 0) {
+                err_set(err, EEXIST, E_CONFLICT,
+                        "The clientToken '%s' was already used with different parameters (tasks: %s).", run->token,
+                        json_string_value(json_array_get(json_object_get(tok, "taskArns"), 0)) ?: "none");
+                return -EEXIST;
+        }
+        json_array_foreach(json_object_get(tok, "taskArns"), i, arn) {
+                char tkey[NAME_MAX_ECS + 64];
+                json_t *rec = NULL;
+                if (task_load(s, run->cname, json_string_value(arn), &rec, tkey, err) == 0) {
+                        json_array_append_new(tasks, task_shape(rec, true));
+                        json_decref(rec);
+                }
+        }
+        *ret = json_pack("{s:O, s:[]}", "tasks", tasks, "failures");
+        return 1;
+}
+
+int op_run_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        struct sched *s = c->s;
+        struct run run = { .c = c, .launch = "EC2" };
+        _cleanup_json_ json_t *cl = NULL, *td = NULL, *insts = NULL, *failures = json_array(), *out = json_array(), *recs = json_array(),
+                              *arns = json_array();
+        char cname[NAME_MAX_ECS + 1], group[NAME_MAX_ECS + 16], hash[20];
+        const char *tdref = NULL;
+        long long count = 1;
+        int idx[10], r, placed;
+        bool no_instance = false;
+        json_t *rec;
+        size_t i;
+
+        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0)
+                return r;
+        run.cluster = cl;
+        run.cname = cname;
+        if ((r = req_str(req, NULL, "taskDefinition", true, &tdref, err)) < 0 || (r = req_int(req, NULL, "count", false, 1, 10, &count, err)) < 0 ||
+            (r = req_str(req, NULL, "launchType", false, &run.launch, err)) < 0 ||
+            (r = req_str(req, NULL, "startedBy", false, &run.started_by, err)) < 0 ||
+            (r = req_str(req, NULL, "group", false, &run.group, err)) < 0 || (r = req_tags(req, "tags", &run.tags, err)) < 0 ||
+            (r = req_str(req, NULL, "clientToken", false, &run.token, err)) < 0)
+                return r;
+        if (json_object_get(req, "capacityProviderStrategy") && json_array_size(json_object_get(req, "capacityProviderStrategy")) > 0)
+                return err_set(err, EINVAL, E_PARAM, "ecsbox has no capacity providers: use launchType EC2 or FARGATE.");
+        if (strcmp(run.launch, "EC2") != 0 && strcmp(run.launch, "FARGATE") != 0) {
+                if (strcmp(run.launch, "EXTERNAL") == 0)
+                        return err_set(err, EINVAL, E_PARAM, "launchType EXTERNAL is not supported by ecsbox: use EC2 or FARGATE.");
+                return err_set(err, EINVAL, E_PARAM, "Invalid launchType '%s': expected EC2, FARGATE or EXTERNAL.", run.launch);
+        }
+        if (run.started_by && strlen(run.started_by) > 36)
+                return err_set(err, EINVAL, E_PARAM, "startedBy can be at most 36 characters long.");
+        if (run.token && (strlen(run.token) < 1 || strlen(run.token) > 64))
+                return err_set(err, EINVAL, E_PARAM, "clientToken must be 1 to 64 characters long.");
+        r = taskdef_get(c, tdref, &td, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, E_PARAM, "TaskDefinition not found.");
+        if (r < 0) {
+                if (strcmp(err->code, E_CLIENT) == 0)
+                        snprintf(err->code, sizeof err->code, "%s", E_PARAM);
+                return r;
+        }
+        if (strcmp(jstr(td, "status") ?: "", "ACTIVE") != 0)
+                return err_set(err, EINVAL, E_PARAM, "TaskDefinition is inactive: %s.", jstr(td, "taskDefinitionArn"));
+        run.td = td;
+        run.mode = jstr(td, "networkMode") ?: "bridge";
+        if (!run.group) {
+                snprintf(group, sizeof group, "family:%s", jstr(td, "family"));
+                run.group = group;
+        } else if (strlen(run.group) > 255)
+                return err_set(err, EINVAL, E_PARAM, "group can be at most 255 characters long.");
+        if (strcmp(run.launch, "FARGATE") == 0) {
+                json_t *e;
+                bool ok = false;
+                json_array_foreach(json_object_get(td, "compatibilities"), i, e)
+                        ok |= strcmp(json_string_value(e), "FARGATE") == 0;
+                if (!ok)
+                        return err_set(err, EINVAL, E_PARAM,
+                                       "Task definition does not support launch_type FARGATE (it needs networkMode awsvpc and task-level cpu and memory).");
+        }
+        if (strcmp(run.mode, "bridge") == 0)
+                return err_set(err, EOPNOTSUPP, E_UNSUPPORTED,
+                               "bridge network mode requires netd port publishing, not available yet (docs/netd-bridge-api.md); use networkMode awsvpc or host.");
+        if ((r = apply_overrides(&run, req, err)) < 0 || (r = compute_resources(&run, err)) < 0 ||
+            (r = parse_placement(&run, req, err)) < 0 || (r = parse_network(&run, req, err)) < 0)
+                goto out;
+        if (run.token) {
+                request_hash(req, hash);
+                if ((r = token_replay(&run, hash, ret, err)) != 0)
+                        goto out;
+        }
+
+        if (strcmp(run.launch, "FARGATE") == 0)
+                no_instance = true;
+        else {
+                if ((r = instance_list(s, cname, false, &insts, err)) < 0)
+                        goto out;
+                /* ecsbox convenience: a cluster without container instances runs tasks on the host itself. */
+                if (json_array_size(insts) == 0)
+                        no_instance = true;
+        }
+        if (no_instance) {
+                placed = (int) count;
+                for (int k = 0; k < placed; k++)
+                        idx[k] = -1;
+        } else if ((r = placed = place(&run, insts, (int) count, idx, failures, err)) < 0)
+                goto out;
+
+        if ((r = store_begin(s->store, err)) < 0)
+                goto out;
+        for (int k = 0; k < placed; k++) {
+                json_t *inst = idx[k] >= 0 ? json_array_get(insts, (size_t) idx[k]) : NULL;
+                const char *subnet_id = NULL, *az = inst ? jstr(json_object_get(inst, "ebx"), "az") : NULL;
+                if (run.subnets) {
+                        /* one subnet per task: the instance's zone if one matches, else any */
+                        size_t ns = json_array_size(run.subnets), pick = 0;
+                        uint32_t rnd = 0;
+                        (void) random_bytes(&rnd, sizeof rnd);
+                        pick = rnd % ns;
+                        for (size_t m = 0; az && m < ns; m++)
+                                if (strcmp(jstr(json_array_get(run.subnets, m), "AvailabilityZone") ?: "", az) == 0)
+                                        pick = m;
+                        subnet_id = jstr(json_array_get(run.subnets, pick), "SubnetId");
+                        if (!az)
+                                az = jstr(json_array_get(run.subnets, pick), "AvailabilityZone");
+                }
+                if (!az)
+                        az = s->default_az[0] ? s->default_az : NULL;
+                rec = task_new(&run, inst, subnet_id, az);
+                if (!rec) {
+                        store_rollback(s->store);
+                        r = err_set(err, ENOMEM, NULL, "out of memory");
+                        goto out;
+                }
+                json_array_append_new(recs, rec);
+                json_array_append_new(arns, json_string(jstr(rec, "taskArn")));
+                if ((r = task_put(s, rec, err)) < 0) {
+                        store_rollback(s->store);
+                        goto out;
+                }
+        }
+        if (run.token && placed > 0) {
+                char key[NAME_MAX_ECS + 100];
+                _cleanup_json_ json_t *tok = json_pack("{s:s, s:O, s:o}", "hash", hash, "taskArns", arns, "createdAt", jtime(now_epoch()));
+                snprintf(key, sizeof key, "token/%s/%s", cname, run.token);
+                if ((r = store_put(s->store, key, tok, err)) < 0) {
+                        store_rollback(s->store);
+                        goto out;
+                }
+        }
+        if ((r = store_commit(s->store, err)) < 0) {
+                store_rollback(s->store);
+                goto out;
+        }
+        json_array_foreach(recs, i, rec) {
+                json_t *ebx = json_object_get(rec, "ebx");
+                char key[NAME_MAX_ECS + 64];
+                task_key(key, sizeof key, cname, jstr(ebx, "id"));
+                json_object_set_new(s->active, jstr(ebx, "id"), json_string(key));
+                task_kick(s, jstr(ebx, "id"), key);
+                log_info("op=RunTask cluster=%s task=%s taskdef=%s:%lld mode=%s instance=%s", cname, jstr(ebx, "id"), jstr(td, "family"),
+                         jint(td, "revision", 0), run.mode, jstr(ebx, "instanceId") ?: "none");
+                json_array_append_new(out, task_shape(rec, true));
+        }
+        *ret = json_pack("{s:O, s:O}", "tasks", out, "failures", failures);
+        r = 0;
+out:
+        run_free(&run);
+        return r;
+}
+
+/* ---- StopTask, DescribeTasks, ListTasks ---- */
+
+int op_stop_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *cl = NULL, *rec = NULL;
+        const char *ref = NULL, *reason = NULL;
+        char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 64];
+        int r;
+        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 || (r = req_str(req, NULL, "task", true, &ref, err)) < 0 ||
+            (r = req_str(req, NULL, "reason", false, &reason, err)) < 0)
+                return r;
+        if (reason && strlen(reason) > 255)
+                return err_set(err, EINVAL, E_PARAM, "reason can be at most 255 characters long.");
+        r = task_load(c->s, cname, ref, &rec, key, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, E_PARAM, "The referenced task was not found.");
+        if (r < 0)
+                return r;
+        if (strcmp(jstr(rec, "desiredStatus") ?: "", "STOPPED") != 0) {
+                json_object_set_new(rec, "desiredStatus", json_string("STOPPED"));
+                json_object_set_new(rec, "stopCode", json_string("UserInitiated"));
+                json_object_set_new(rec, "stoppedReason", json_string(reason && *reason ? reason : "Task stopped by user"));
+                json_object_set_new(rec, "version", json_integer(jint(rec, "version", 1) + 1));
+                if ((r = store_put(c->s->store, key, rec, err)) < 0)
+                        return r;
+                log_info("op=StopTask cluster=%s task=%s reason=\"%s\"", cname, jstr(json_object_get(rec, "ebx"), "id"), reason ?: "");
+                task_kick(c->s, jstr(json_object_get(rec, "ebx"), "id"), key);
+        }
+        *ret = json_pack("{s:o}", "task", task_shape(rec, true));
+        return 0;
+}
+
+int op_describe_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *cl = NULL, *out = json_array(), *failures = json_array();
+        char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 64];
+        bool tags = req_include_tags(req);
+        json_t *refs = NULL, *e;
+        size_t i;
+        int r;
+        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 || (r = req_str_list(req, NULL, "tasks", true, 100, &refs, err)) < 0)
+                return r;
+        json_array_foreach(refs, i, e) {
+                json_t *rec = NULL;
+                r = task_load(c->s, cname, json_string_value(e), &rec, key, err);
+                if (r == -ENOENT) {
+                        char arn[ARN_MAX];
+                        if (strncmp(json_string_value(e), "arn:", 4) == 0)
+                                snprintf(arn, sizeof arn, "%s", json_string_value(e));
+                        else
+                                arn_task(c, cname, json_string_value(e), arn);
+                        json_array_append_new(failures, json_pack("{s:s, s:s}", "arn", arn, "reason", "MISSING"));
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                json_array_append_new(out, task_shape(rec, tags));
+                json_decref(rec);
+        }
+        *ret = json_pack("{s:O, s:O}", "tasks", out, "failures", failures);
+        return 0;
+}
+
+static int cmp_created(const void *a, const void *b)
+{
+        json_t *x = *(json_t *const *) a, *y = *(json_t *const *) b;
+        double tx = json_number_value(json_object_get(x, "createdAt")), ty = json_number_value(json_object_get(y, "createdAt"));
+        if (tx != ty)
+                return tx < ty ? -1 : 1;
+        return strcmp(jstr(x, "taskArn") ?: "", jstr(y, "taskArn") ?: "");
+}
+
+int op_list_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *cl = NULL, *tasks = NULL, *arns = json_array(), *page = NULL;
+        const char *inst = NULL, *family = NULL, *started_by = NULL, *service = NULL, *desired = "RUNNING", *launch = NULL;
+        char cname[NAME_MAX_ECS + 1], fam_arn_prefix[ARN_MAX], service_group[NAME_MAX_ECS + 16];
+        json_t *token = NULL, **v = NULL, *t;
+        size_t i, n, m = 0;
+        int r;
+        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 ||
+            (r = req_str(req, NULL, "containerInstance", false, &inst, err)) < 0 || (r = req_str(req, NULL, "family", false, &family, err)) < 0 ||
+            (r = req_str(req, NULL, "startedBy", false, &started_by, err)) < 0 ||
+            (r = req_str(req, NULL, "serviceName", false, &service, err)) < 0 ||
+            (r = req_str(req, NULL, "desiredStatus", false, &desired, err)) < 0 ||
+            (r = req_str(req, NULL, "launchType", false, &launch, err)) < 0)
+                return r;
+        if (strcmp(desired, "RUNNING") != 0 && strcmp(desired, "PENDING") != 0 && strcmp(desired, "STOPPED") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Invalid desiredStatus '%s': expected RUNNING, PENDING or STOPPED.", desired);
+        if (launch && strcmp(launch, "EC2") != 0 && strcmp(launch, "FARGATE") != 0 && strcmp(launch, "EXTERNAL") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Invalid launchType '%s': expected EC2, FARGATE or EXTERNAL.", launch);
+        if (inst) {
+                json_t *irec = NULL;
+                r = instance_get(c->s, cname, inst, true, &irec, err);
+                if (r == -ENOENT)
+                        return err_set(err, ENOENT, E_PARAM, "The container instance '%s' was not found in cluster '%s'.", inst, cname);
+                if (r < 0)
+                        return r;
+                inst = NULL;
+                snprintf(fam_arn_prefix, sizeof fam_arn_prefix, "%s", jstr(irec, "containerInstanceArn"));
+                json_decref(irec);
+                inst = fam_arn_prefix;
+        }
+        if (service)
+                snprintf(service_group, sizeof service_group, "service:%s", arn_last(service));
+        if ((r = task_list(c->s, cname, true, &tasks, err)) < 0)
+                return r;
+        n = json_array_size(tasks);
+        v = calloc(n + 1, sizeof *v);
+        if (!v)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        json_array_foreach(tasks, i, t) {
+                const char *d = jstr(t, "desiredStatus") ?: "";
+                if (strcmp(d, desired) != 0)
+                        continue;
+                if (inst && strcmp(jstr(t, "containerInstanceArn") ?: "", inst) != 0)
+                        continue;
+                if (family) {
+                        /* the family of the task definition ARN "…:task-definition/FAMILY:REV" */
+                        const char *tda = jstr(t, "taskDefinitionArn") ?: "", *p = strstr(tda, ":task-definition/");
+                        size_t fl = strlen(family);
+                        if (!p || strncmp(p + 17, family, fl) != 0 || p[17 + fl] != ':')
+                                continue;
+                }
+                if (started_by && strcmp(jstr(t, "startedBy") ?: "", started_by) != 0)
+                        continue;
+                if (service && strcmp(jstr(t, "group") ?: "", service_group) != 0)
+                        continue;
+                if (launch && strcmp(jstr(t, "launchType") ?: "", launch) != 0)
+                        continue;
+                v[m++] = t;
+        }
+        qsort(v, m, sizeof *v, cmp_created);
+        for (i = 0; i < m; i++)
+                json_array_append_new(arns, json_string(jstr(v[i], "taskArn")));
+        free(v);
+        if ((r = req_page(req, arns, 100, &page, &token, err)) < 0)
+                return r;
+        *ret = json_pack("{s:O}", "taskArns", page);
+        json_set(*ret, "nextToken", token);
+        return 0;
+}
+
+/* GetTaskLogs (ecsbox): lines of dir/logs/<container>.log from a byte offset. */
+int op_get_task_logs(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *cl = NULL, *rec = NULL, *events = json_array();
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        const char *ref = NULL, *container = NULL, *dir;
+        char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 64], path[SCHED_PATH_MAX * 2];
+        long long offset = 0, limit = LOG_CHUNK_MAX;
+        json_t *defs, *d;
+        ssize_t got;
+        size_t i, start = 0, lines = 0, used = 0;
+        int r;
+
+        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 || (r = req_str(req, NULL, "task", true, &ref, err)) < 0 ||
+            (r = req_str(req, NULL, "container", false, &container, err)) < 0 ||
+            (r = req_int(req, NULL, "offset", false, 0, LLONG_MAX, &offset, err)) < 0 ||
+            (r = req_int(req, NULL, "limit", false, 1, LOG_CHUNK_MAX, &limit, err)) < 0)
+                return r;
+        r = task_load(c->s, cname, ref, &rec, key, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, E_PARAM, "The referenced task was not found.");
+        if (r < 0)
+                return r;
+        defs = json_object_get(json_object_get(rec, "ebx"), "containers");
+        if (!container) {
+                if (json_array_size(defs) != 1) {
+                        char names[512] = "";
+                        json_array_foreach(defs, i, d) {
+                                strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
+                                strncat(names, jstr(d, "name") ?: "", sizeof names - strlen(names) - 1);
+                        }
+                        return err_set(err, EINVAL, E_PARAM, "container is required: the task has several containers (%s).", names);
+                }
+                container = jstr(json_array_get(defs, 0), "name");
+        } else if (!find_def(defs, container))
+                return err_set(err, ENOENT, E_PARAM, "The task has no container named '%s'.", container);
+        dir = jstr(json_object_get(rec, "ebx"), "dir");
+        *ret = NULL;
+        if (!dir) {
+                *ret = json_pack("{s:[], s:I}", "events", "nextOffset", (json_int_t) offset);
+                return 0;
+        }
+        snprintf(path, sizeof path, "%s/logs/%s.log", dir, container);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOENT) {
+                        *ret = json_pack("{s:[], s:I}", "events", "nextOffset", (json_int_t) offset);
+                        return 0;
+                }
+                return err_set(err, errno, NULL, "open '%s': %s", path, strerror(errno));
+        }
+        buf = malloc((size_t) limit + 1);
+        if (!buf)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        got = pread(fd, buf, (size_t) limit, (off_t) offset);
+        if (got < 0)
+                return err_set(err, errno, NULL, "read '%s': %s", path, strerror(errno));
+        /* whole lines only; a last line without its newline waits for the next call */
+        for (i = 0; i < (size_t) got && lines < LOG_LINES_MAX; i++)
+                if (buf[i] == '\n') {
+                        json_array_append_new(events, json_pack("{s:s, s:s%}", "container", container, "line", buf + start, i - start));
+                        start = i + 1;
+                        used = start;
+                        lines++;
+                }
+        /* a single line longer than the limit is cut rather than blocking the reader forever */
+        if (used == 0 && (size_t) got == (size_t) limit) {
+                json_array_append_new(events, json_pack("{s:s, s:s%}", "container", container, "line", buf, (size_t) got));
+                used = (size_t) got;
+        }
+        *ret = json_pack("{s:O, s:I}", "events", events, "nextOffset", (json_int_t) (offset + (long long) used));
+        return 0;
+}
