@@ -305,11 +305,9 @@ static json_t *spec_build(struct adv *a, const char *dir)
                 return NULL;
         if (netns) {
                 snprintf(netns_path, sizeof netns_path, "/run/netns/%s", netns);
-                json_object_set_new(spec, "netns", json_string(netns));
-                json_object_set_new(spec, "netnsPath", json_string(netns_path));
+                json_object_set_new(spec, "netns", json_string(netns_path));
         } else {
                 json_object_set_new(spec, "netns", json_null());
-                json_object_set_new(spec, "netnsPath", json_null());
         }
         if (jstr(ebx(a), "pidMode"))
                 json_object_set_new(spec, "pidMode", json_string(jstr(ebx(a), "pidMode")));
@@ -321,7 +319,7 @@ static json_t *spec_build(struct adv *a, const char *dir)
 static void spawn(struct adv *a)
 {
         struct sched *s = a->s;
-        char dir[SCHED_PATH_MAX * 2], spec_path[SCHED_PATH_MAX * 2 + 16], pidkey[24], reason[ERR_MSG_MAX + 64];
+        char dir[SCHED_PATH_MAX * 2], spec_path[SCHED_PATH_MAX * 2 + 16], reason[ERR_MSG_MAX + 64];
         _cleanup_json_ json_t *spec = NULL;
         struct err err = { 0 };
         pid_t pid;
@@ -343,8 +341,6 @@ static void spawn(struct adv *a)
                 fail_start(a, reason);
                 return;
         }
-        snprintf(pidkey, sizeof pidkey, "%ld", (long) pid);
-        json_object_set_new(s->children, pidkey, json_string(tid(a)));
         json_object_set_new(ebx(a), "monitorPid", json_integer(pid));
         json_object_set_new(ebx(a), "spawn", json_string("spawned"));
         (void) save(a);
