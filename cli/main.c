@@ -8,13 +8,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "ecsbox/cleanup.h"
 #include "ecsbox/json.h"
-
-/* aws exit codes: 252 usage, 254 service error, 255 connection/other */
-#define EXIT_USAGE 252
-#define EXIT_SERVICE 254
-#define EXIT_OTHER 255
 
 static const char *const ec2_verbs[] = {
         "create-vpc", "describe-vpcs", "delete-vpc", "create-subnet", "describe-subnets", "delete-subnet",
@@ -129,6 +125,8 @@ static int answer(json_t *ans, const char *op)
 static void usage(FILE *f)
 {
         fprintf(f, "usage: ecsbox [--socket PATH] ec2 VERB [--flag VALUE ...]\n"
+                   "       ecsbox [--endpoint URL|SOCKET] ecs VERB [--flag VALUE ...]   (ecsbox ecs help)\n"
+                   "       ecsbox [--endpoint URL|SOCKET] ps [--cluster NAME] [-a]\n"
                    "       ecsbox [--socket PATH] netd-request   (one JSON request on stdin)\n"
                    "ec2 verbs:");
         for (const char *const *v = ec2_verbs; *v; v++)
@@ -245,10 +243,14 @@ static int netd_request(const char *sock)
 int main(int argc, char **argv)
 {
         const char *sock = getenv("ECSBOX_NETD_SOCKET") ?: "/run/ecsbox/netd.sock";
+        const char *endpoint = getenv("ECSBOX_ENDPOINT") ?: "/run/ecsbox/ecsboxd.sock";
         int i = 1;
         while (i < argc && strncmp(argv[i], "--", 2) == 0) {
                 if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
                         sock = argv[i + 1];
+                        i += 2;
+                } else if (!strcmp(argv[i], "--endpoint") && i + 1 < argc) {
+                        endpoint = argv[i + 1];
                         i += 2;
                 } else if (!strcmp(argv[i], "--help")) {
                         usage(stdout);
@@ -266,6 +268,10 @@ int main(int argc, char **argv)
                 return ec2(sock, argc - i - 1, argv + i + 1);
         if (!strcmp(argv[i], "netd-request"))
                 return netd_request(sock);
-        fprintf(stderr, "ecsbox: unknown command '%s' (ec2, netd-request)\n", argv[i]);
+        if (!strcmp(argv[i], "ecs"))
+                return cli_ecs(endpoint, argc - i - 1, argv + i + 1);
+        if (!strcmp(argv[i], "ps"))
+                return cli_ps(endpoint, argc - i - 1, argv + i + 1);
+        fprintf(stderr, "ecsbox: unknown command '%s' (ec2, ecs, ps, netd-request)\n", argv[i]);
         return EXIT_USAGE;
 }

@@ -1,7 +1,7 @@
 /* lifecycle.c: the task state machine (ecs-api.md §3.2), driven by kicks (RunTask,
  * StopTask, monitor notifications, SIGCHLD) and a 1 s tick; start-up recovery.
  *
- *   PROVISIONING  netd CreateTaskNetwork (awsvpc) / CreateNetns (none)
+ *   PROVISIONING  netd CreateTaskNetwork (awsvpc, bridge, none)
  *   PENDING       monitor spawned, containers starting
  *   RUNNING       the monitor reports the essential containers running
  *   DEACTIVATING  stop decided (stop-request.json written)
@@ -241,28 +241,67 @@ static int provision_awsvpc(struct adv *a)
         return 0;
 }
 
-static int provision_none(struct adv *a)
+/* none: a namespace with only loopback. bridge: a namespace on the instance's ecsbox0 bridge,
+ * its portMappings published on the instance's address (docs/netd-bridge-api.md). */
+static int provision_netns(struct adv *a, const char *mode)
 {
         struct sched *s = a->s;
-        char netns[32];
+        char netns[32], reason[ERR_MSG_MAX + 200];
         _cleanup_json_ json_t *req = NULL, *ans = NULL;
         struct err err = { 0 };
+        json_t *tn, *c, *pm, *b;
+        size_t i, k, j;
+
         task_netns_name(a, netns);
         json_object_set_new(ebx(a), "netns", json_string(netns));
-        json_object_set_new(ebx(a), "netnsKind", json_string("netns"));
+        json_object_set_new(ebx(a), "netnsKind", json_string("task-network"));
         if (save(a) < 0)
                 return -EIO;
-        req = json_pack("{s:s, s:s}", "Action", "CreateNetns", "Netns", netns);
+        req = json_pack("{s:s, s:s, s:s}", "Action", "CreateTaskNetwork", "NetworkMode", mode, "Netns", netns);
+        if (strcmp(mode, "bridge") == 0) {
+                json_t *maps = json_array();
+                json_object_set_new(req, "InstanceNetns", json_string(jstr(ebx(a), "instanceNetns") ?: ""));
+                json_array_foreach(json_object_get(ebx(a), "containers"), i, c)
+                        json_array_foreach(json_object_get(c, "portMappings"), k, pm)
+                                json_array_append_new(maps, json_pack("{s:I, s:I, s:s}", "ContainerPort", jint(pm, "containerPort", 0),
+                                                                      "HostPort", jint(pm, "hostPort", 0), "Protocol",
+                                                                      jstr(pm, "protocol") ?: "tcp"));
+                json_object_set_new(req, "PortMappings", maps);
+                json_object_set_new(req, "Metadata", json_pack("{s:s, s:s, s:s}", "clusterArn", jstr(a->rec, "clusterArn") ?: "",
+                                                               "taskArn", jstr(a->rec, "taskArn") ?: "", "taskDefinitionArn",
+                                                               jstr(a->rec, "taskDefinitionArn") ?: ""));
+        }
         if (s->netd_call(s, req, &ans, &err) < 0) {
-                char reason[ERR_MSG_MAX + 200];
-                if (strcmp(netd_code(&err), "InvalidAction") == 0)
-                        snprintf(reason, sizeof reason,
-                                 "ResourceInitializationError: networkMode none needs netd's CreateNetns operation, which this netd does not offer yet (docs/netd-bridge-api.md)");
-                else
-                        snprintf(reason, sizeof reason, "ResourceInitializationError: failed to create the task's network namespace: %s",
-                                 err.msg);
+                snprintf(reason, sizeof reason, "ResourceInitializationError: failed to create the task's %s network: %s%s%s%s", mode,
+                         err.msg, *netd_code(&err) ? " (" : "", netd_code(&err), *netd_code(&err) ? ")" : "");
                 fail_start(a, reason);
                 return -EIO;
+        }
+        tn = json_object_get(ans, "TaskNetwork");
+        if (strcmp(mode, "bridge") == 0) {
+                /* each container gets the bindings of its own mappings, in order */
+                json_t *binds = json_object_get(tn, "NetworkBindings");
+                size_t n = 0;
+                json_object_set_new(ebx(a), "privateIp", json_string(jstr(tn, "PrivateIpAddress") ?: ""));
+                json_object_set_new(ebx(a), "hostIp", json_string(jstr(tn, "HostIp") ?: ""));
+                json_object_set_new(ebx(a), "mac", json_string(jstr(tn, "MacAddress") ?: ""));
+                json_array_foreach(json_object_get(ebx(a), "containers"), i, c) {
+                        json_t *out = json_array(), *rc = NULL, *x;
+                        json_array_foreach(json_object_get(c, "portMappings"), k, pm) {
+                                b = json_array_get(binds, n++);
+                                if (b)
+                                        json_array_append(out, b);
+                        }
+                        json_array_foreach(json_object_get(a->rec, "containers"), j, x)
+                                if (strcmp(jstr(x, "name") ?: "", jstr(c, "name") ?: "") == 0)
+                                        rc = x;
+                        if (rc)
+                                json_object_set_new(rc, "networkBindings", out);
+                        else
+                                json_decref(out);
+                }
+                log_info("task=%s msg=\"task network created\" mode=bridge netns=%s ip=%s bindings=%zu", tid(a), netns,
+                         jstr(tn, "PrivateIpAddress") ?: "", json_array_size(binds));
         }
         return 0;
 }
@@ -452,15 +491,15 @@ static bool step_provisioning(struct adv *a)
         if (strcmp(mode, "awsvpc") == 0) {
                 if (provision_awsvpc(a) < 0)
                         return true;
-        } else if (strcmp(mode, "none") == 0) {
-                if (provision_none(a) < 0)
+        } else if (strcmp(mode, "none") == 0 || strcmp(mode, "bridge") == 0) {
+                if (provision_netns(a, mode) < 0)
                         return true;
         } else if (strcmp(mode, "host") == 0) {
                 /* the instance's namespace, or the host's own when the task runs without an instance */
                 if (jstr(ebx(a), "instanceNetns"))
                         json_object_set_new(ebx(a), "netns", json_string(jstr(ebx(a), "instanceNetns")));
         } else {
-                fail_start(a, "ResourceInitializationError: bridge network mode requires netd port publishing, not available yet");
+                fail_start(a, "ResourceInitializationError: unknown network mode");
                 return true;
         }
         set_last(a, "PENDING");
@@ -576,14 +615,7 @@ static bool step_deprovisioning(struct adv *a)
         if (kind && netns && !json_is_true(json_object_get(ebx(a), "networkReleased"))) {
                 struct err err = { 0 };
                 int r;
-                if (strcmp(kind, "netns") == 0) {
-                        _cleanup_json_ json_t *req = json_pack("{s:s, s:s}", "Action", "DeleteNetns", "Netns", netns), *ans = NULL;
-                        r = s->netd_call(s, req, &ans, &err);
-                        /* a netd without the operation cannot have made the namespace */
-                        if (r < 0 && strcmp(netd_code(&err), "InvalidAction") == 0)
-                                r = 0;
-                } else
-                        r = netd_release(s, netns, &err);
+                r = netd_release(s, netns, &err);
                 if (r < 0) {
                         if (!json_object_get(ebx(a), "releaseWarned")) {
                                 log_warning("task=%s msg=\"cannot release the task network yet, will retry\" netns=%s err=\"%s\"", tid(a), netns,

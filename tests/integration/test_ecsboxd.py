@@ -1,30 +1,224 @@
-"""ecsboxd end to end: the ECS API over HTTP, tasks in awsvpc/host/none mode, the AWS CLI and boto3."""
+"""ecsboxd end to end: the ECS API over HTTP, tasks in awsvpc/host/none mode, the AWS CLI and boto3.
+
+Each test runs netd (with its default VPC) and ecsboxd in a private sandbox; traffic goes only to
+addresses inside it.
+"""
 import json
 import os
+import re
 import time
 
 import pytest
 
-from sandbox import EcsError, wait_for
+from sandbox import CLI, EcsError, wait_for
 
-HTTPD = ["sh", "-c", "mkdir -p /tmp/www && echo $ECS_TASK_ID > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www"]
+SERVE_ID = ("mkdir -p /tmp/www && echo $ECSBOX_TASK_ID > /tmp/www/index.html && "
+            "exec httpd -f -p 80 -h /tmp/www")
 
 
-def web_td(**extra):
-    td = {"family": "web", "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+def web_td(family="web", mode="awsvpc", **extra):
+    td = {"family": family, "networkMode": mode, "cpu": "256", "memory": "512",
           "containerDefinitions": [{"name": "web", "image": "busybox", "essential": True,
-                                    "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
+                                    "command": ["sh", "-c", SERVE_ID],
                                     "portMappings": [{"containerPort": 80}], "stopTimeout": 2}]}
     td.update(extra)
     return td
 
 
-def test_smoke(ecs):
-    assert ecs.call("ListClusters")["clusterArns"] == ["arn:aws:ecs:us-east-1:000000000000:cluster/default"]
-    td = ecs.call("RegisterTaskDefinition", **web_td())["taskDefinition"]
-    assert td["revision"] == 1
-    r = ecs.call("RunTask", taskDefinition="web", count=1)
+def open_port_80(ecs):
+    """As on AWS, the default group admits only its members; the host's traffic comes from outside
+    the VPC, so open tcp/80 to it (a no-op on a netd without security-group enforcement)."""
+    g = ecs.netd.ok("DescribeSecurityGroups")["SecurityGroups"]
+    for sg in g:
+        doc = ecs.netd.call("AuthorizeSecurityGroupIngress", GroupId=sg["GroupId"],
+                            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                                            "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        assert "Error" not in doc or doc["Error"]["Code"] in ("InvalidAction", "InvalidPermission.Duplicate"), doc
+
+
+def eni_of(task):
+    att = [a for a in task["attachments"] if a["type"] == "ElasticNetworkInterface"]
+    assert len(att) == 1, task["attachments"]
+    return {d["name"]: d["value"] for d in att[0]["details"]}
+
+
+def fetch(ecs, ip, port=80):
+    p = ecs.sb.run(["curl", "-sS", "--max-time", "5", f"http://{ip}:{port}/"], check=False)
+    return p.stdout.strip() if p.returncode == 0 else f"curl failed ({p.returncode}): {p.stderr.strip()}"
+
+
+def task_id(arn):
+    return arn.rsplit("/", 1)[1]
+
+
+def test_aws_cli_fifty_tasks_on_port_80(ecs, tmp_path):
+    """The AWS CLI registers a definition and runs 50 awsvpc tasks; each answers at its own IP on :80
+    and DescribeTasks agrees with the kernel."""
+    open_port_80(ecs)
+    tdfile = os.path.join(ecs.sb.tmp, "web.json")
+    with open(tdfile, "w") as f:
+        json.dump(web_td(), f)
+    td = ecs.aws("ecs", "register-task-definition", "--cli-input-json", f"file://{tdfile}")["taskDefinition"]
+    assert td["taskDefinitionArn"] == "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1"
+    assert td["networkMode"] == "awsvpc" and td["status"] == "ACTIVE"
+    arns = []
+    for _ in range(5):
+        r = ecs.aws("ecs", "run-task", "--task-definition", "web", "--count", "10")
+        assert r["failures"] == []
+        arns += [t["taskArn"] for t in r["tasks"]]
+    assert len(set(arns)) == 50
+    tasks = {}
+    for arn in arns:
+        tasks[arn] = ecs.wait_task(arn, timeout=60)
+    listed = ecs.aws("ecs", "list-tasks", "--cluster", "default", "--desired-status", "RUNNING")["taskArns"]
+    assert sorted(listed) == sorted(arns)
+    desc = ecs.aws("ecs", "describe-tasks", "--tasks", *arns[:10])["tasks"]
+    assert len(desc) == 10 and all(t["lastStatus"] == "RUNNING" for t in desc)
+    ips = set()
+    for arn, t in tasks.items():
+        d = eni_of(t)
+        ip, mac = d["privateIPv4Address"], d["macAddress"]
+        ips.add(ip)
+        assert t["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] == ip
+        assert d["privateDnsName"] == "ip-" + ip.replace(".", "-") + ".ec2.internal"
+        assert re.fullmatch(r"eni-[0-9a-f]{17}", d["networkInterfaceId"])
+        # the kernel agrees: the ENI's namespace holds exactly this IP and MAC on eth0
+        eni = ecs.netd.ok("DescribeNetworkInterfaces", NetworkInterfaceIds=[d["networkInterfaceId"]])
+        ns = eni["NetworkInterfaces"][0]["Attachment"]["Netns"]
+        link = json.loads(ecs.sb.run(["ip", "-j", "-n", ns, "addr", "show", "eth0"]).stdout)[0]
+        assert link["address"] == mac
+        assert [a["local"] for a in link["addr_info"] if a["family"] == "inet"] == [ip]
+        assert fetch(ecs, ip) == task_id(arn)
+    assert len(ips) == 50
+
+
+def test_boto3(ecs):
+    """boto3 (Debian's) drives the same API: clusters, definitions, run, describe, stop."""
+    open_port_80(ecs)
+    script = r'''
+import json, boto3
+ecs = boto3.client("ecs", endpoint_url="http://127.0.0.1:5080", region_name="us-east-1",
+                   aws_access_key_id="AKID", aws_secret_access_key="x")
+ecs.create_cluster(clusterName="b3")
+td = json.loads(open("TD").read())
+rev = ecs.register_task_definition(**td)["taskDefinition"]["revision"]
+r = ecs.run_task(cluster="b3", taskDefinition="web:%d" % rev, count=2, startedBy="boto3-test",
+                 networkConfiguration={"awsvpcConfiguration": {"subnets": ["SUBNET"], "securityGroups": ["SG"],
+                                                               "assignPublicIp": "DISABLED"}})
+assert not r["failures"], r
+arns = [t["taskArn"] for t in r["tasks"]]
+w = ecs.get_waiter("tasks_running")
+w.wait(cluster="b3", tasks=arns, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+d = ecs.describe_tasks(cluster="b3", tasks=arns)["tasks"]
+print(json.dumps({"arns": arns, "subnets": [[x["value"] for x in t["attachments"][0]["details"] if x["name"] == "subnetId"][0] for t in d], "ips": [t["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] for t in d],
+                  "started": ecs.list_tasks(cluster="b3", startedBy="boto3-test")["taskArns"]}))
+'''
+    tdfile = os.path.join(ecs.sb.tmp, "td.json")
+    with open(tdfile, "w") as f:
+        json.dump(web_td(), f)
+    subnet = ecs.netd.ok("DescribeSubnets")["Subnets"][1]["SubnetId"]
+    sg = ecs.netd.ok("DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
+    script = script.replace("TD", tdfile).replace("SUBNET", subnet).replace("SG", sg)
+    p = ecs.sb.run(["/usr/bin/python3", "-c", script], env=ecs.ENV, timeout=120)
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert sorted(out["started"]) == sorted(out["arns"])
+    assert out["subnets"] == [subnet, subnet]
+    for arn, ip in zip(out["arns"], out["ips"]):
+        assert fetch(ecs, ip) == task_id(arn)
+
+
+def run1(ecs, td, cluster="default", **kw):
+    ecs.call("RegisterTaskDefinition", **td)
+    r = ecs.call("RunTask", cluster=cluster, taskDefinition=td["family"], **kw)
     assert r["failures"] == [], r
-    arn = r["tasks"][0]["taskArn"]
+    return r["tasks"][0]["taskArn"]
+
+
+def test_host_and_none_modes(ecs):
+    """host: the containers share the namespace they run in (here the sandbox's, as the cluster has no
+    instance); none: a namespace with loopback only."""
+    script = "ip -o link show | cut -d: -f2 | tr -d ' ' | sort | tr '\\n' ,; sleep 30"
+    td = {"family": "netview", "networkMode": "none", "containerDefinitions": [
+        {"name": "c", "image": "busybox", "memory": 64, "command": ["sh", "-c", script]}]}
+    arn = run1(ecs, td)
     t = ecs.wait_task(arn)
-    print(json.dumps(t, indent=1))
+    assert t["attachments"] == [] and t["containers"][0]["networkInterfaces"] == []
+    log = wait_for(lambda: ecs.call("GetTaskLogs", task=arn).get("events"), 10, what="log lines")
+    assert log[0]["line"].strip() == "lo,", log
+    td["family"], td["networkMode"] = "hostview", "host"
+    arn2 = run1(ecs, td)
+    ecs.wait_task(arn2)
+    log = wait_for(lambda: ecs.call("GetTaskLogs", task=arn2).get("events"), 10, what="log lines")
+    sandbox_links = ecs.sb.run(script.replace("; sleep 30", "")).stdout.strip()
+    assert log[0]["line"].strip() == sandbox_links
+    assert "lo," in sandbox_links and "ebxu" in sandbox_links   # the sandbox holds netd's VPC uplink
+    # the none task's namespace goes when the task stops
+    ecs.call("StopTask", task=arn, reason="test")
+    t = ecs.wait_task(arn, "STOPPED", timeout=40)
+    assert t["stopCode"] == "UserInitiated" and t["stoppedReason"] == "test"
+    assert not [n for n in ecs.sb.run(["ip", "netns", "list"]).stdout.split() if task_id(arn)[:12] in n]
+
+
+def test_essential_exit_stops_task(ecs):
+    td = {"family": "oneshot", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "side", "image": "busybox", "memory": 32, "essential": False, "stopTimeout": 2,
+         "command": ["sleep", "60"]},
+        {"name": "main", "image": "busybox", "memory": 32, "command": ["sh", "-c", "echo bye; exit 3"]}]}
+    arn = run1(ecs, td)
+    t = ecs.wait_task(arn, "STOPPED", timeout=40)
+    assert t["stopCode"] == "EssentialContainerExited", t
+    assert t["stoppedReason"] == "Essential container in task exited"
+    codes = {c["name"]: c.get("exitCode") for c in t["containers"]}
+    assert codes["main"] == 3
+    assert codes["side"] in (137, 143), codes
+    for k in ("createdAt", "startedAt", "stoppingAt", "stoppedAt"):
+        assert k in t, k
+    assert t["attachments"][0]["status"] == "DELETED"
+    eni = eni_of(t)["networkInterfaceId"]
+    assert ecs.netd.err("DescribeNetworkInterfaces", NetworkInterfaceIds=[eni]) == "InvalidNetworkInterfaceID.NotFound"
+    ev = ecs.call("GetTaskLogs", task=arn, container="main")["events"]
+    assert [e["line"].strip() for e in ev] == ["bye"]
+
+
+def test_stop_task_honours_stop_timeout(ecs):
+    """busybox httpd as PID 1 ignores SIGTERM: StopTask waits stopTimeout, then SIGKILL (exit 137)."""
+    td = web_td(family="stubborn")
+    td["containerDefinitions"][0]["command"] = ["httpd", "-f", "-p", "80", "-h", "/www"]
+    td["containerDefinitions"][0]["stopTimeout"] = 3
+    arn = run1(ecs, td)
+    ecs.wait_task(arn)
+    t0 = time.monotonic()
+    r = ecs.call("StopTask", task=arn, reason="bye")["task"]
+    assert r["desiredStatus"] == "STOPPED"
+    t = ecs.wait_task(arn, "STOPPED", timeout=30)
+    took = time.monotonic() - t0
+    assert 2.5 <= took <= 15, took
+    assert t["containers"][0]["exitCode"] == 137
+    assert t["stopCode"] == "UserInitiated"
+
+
+def test_depends_on_and_health_check(ecs):
+    td = {"family": "deps", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "db", "image": "busybox", "memory": 32, "essential": True,
+         "command": ["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 60"],
+         "healthCheck": {"command": ["CMD-SHELL", "test -f /tmp/ready"], "interval": 5, "timeout": 2,
+                         "retries": 3, "startPeriod": 0}},
+        {"name": "app", "image": "busybox", "memory": 32, "command": ["sh", "-c", "date +%s.%N; exec sleep 60"],
+         "dependsOn": [{"containerName": "db", "condition": "HEALTHY"}]}]}
+    arn = run1(ecs, td)
+    t = ecs.wait_task(arn, timeout=40)
+    c = {x["name"]: x for x in t["containers"]}
+    assert c["db"]["healthStatus"] == "HEALTHY"
+    assert t["healthStatus"] == "HEALTHY"
+    assert c["app"]["lastStatus"] == "RUNNING"
+
+
+def test_logs_cli(ecs):
+    """`ecsbox ecs logs` prints a container's output."""
+    td = {"family": "talk", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "a", "image": "busybox", "memory": 32, "command": ["sh", "-c", "echo one; echo two >&2; sleep 60"]}]}
+    arn = run1(ecs, td)
+    ecs.wait_task(arn)
+    wait_for(lambda: len(ecs.call("GetTaskLogs", task=arn)["events"]) >= 2, 10, what="two log lines")
+    p = ecs.sb.run([CLI, "--endpoint", ecs.sock, "ecs", "logs", "--task", task_id(arn)])
+    assert p.stdout.split() == ["one", "two"]
