@@ -222,3 +222,87 @@ def test_logs_cli(ecs):
     wait_for(lambda: len(ecs.call("GetTaskLogs", task=arn)["events"]) >= 2, 10, what="two log lines")
     p = ecs.sb.run([CLI, "--endpoint", ecs.sock, "ecs", "logs", "--task", task_id(arn)])
     assert p.stdout.split() == ["one", "two"]
+
+
+def test_cli_run_and_ps(ecs):
+    """`ecsbox ecs` mirrors `aws ecs`; `ecsbox ps` lists tasks with their ENI, IP, MAC."""
+    tdfile = os.path.join(ecs.sb.tmp, "td.json")
+    with open(tdfile, "w") as f:
+        json.dump(web_td(), f)
+    cli = [CLI, "--endpoint", ecs.sock]
+    out = json.loads(ecs.sb.run(cli + ["ecs", "register-task-definition", "--cli-input-json", f"file://{tdfile}"]).stdout)
+    assert out["taskDefinition"]["revision"] == 1
+    subnet = ecs.netd.ok("DescribeSubnets")["Subnets"][0]["SubnetId"]
+    out = json.loads(ecs.sb.run(cli + ["ecs", "run-task", "--task-definition", "web:1", "--count", "3",
+                                       "--network-configuration",
+                                       f"awsvpcConfiguration={{subnets=[{subnet}],assignPublicIp=DISABLED}}"]).stdout)
+    arns = [t["taskArn"] for t in out["tasks"]]
+    assert len(arns) == 3
+    tasks = [ecs.wait_task(a) for a in arns]
+    p = ecs.sb.run(cli + ["ps"])
+    lines = p.stdout.strip().splitlines()
+    assert lines[0].split() == ["TASK", "DEFINITION", "STATUS", "MODE", "ENI", "IP", "MAC", "PORTS"]
+    rows = {l.split()[0]: l.split() for l in lines[1:]}
+    for t in tasks:
+        d = eni_of(t)
+        assert rows[task_id(t["taskArn"])][1:7] == ["web:1", "RUNNING", "awsvpc", d["networkInterfaceId"],
+                                                    d["privateIPv4Address"], d["macAddress"]]
+    # errors come out as the aws CLI prints them, with its exit code
+    p = ecs.sb.run(cli + ["ecs", "describe-tasks", "--cluster", "nope", "--tasks", "x"], check=False)
+    assert p.returncode == 254
+    assert "An error occurred (ClusterNotFoundException) when calling the DescribeTasks operation" in p.stderr
+    p = ecs.sb.run(cli + ["ecs", "stop-task", "--task", arns[0]])
+    assert json.loads(p.stdout)["task"]["desiredStatus"] == "STOPPED"
+
+
+BAD = [
+    # (target op, body, expected __type, message fragment)
+    ("RunTask", b"{not json", "SerializationException", ""),
+    ("NoSuchThing", b"{}", "UnknownOperationException", "NoSuchThing"),
+    ("RunTask", b"{}", "InvalidParameterException", "taskDefinition"),
+    ("RunTask", b'{"taskDefinition": 5}', "SerializationException", "taskDefinition"),
+    ("RunTask", b'{"taskDefinition": "nope"}', "InvalidParameterException", "TaskDefinition not found"),
+    ("RunTask", b'{"taskDefinition": "web", "cluster": "nope"}', "ClusterNotFoundException", ""),
+    ("RunTask", b'{"taskDefinition": "web", "count": 11}', "InvalidParameterException", "count"),
+    ("RunTask", b'{"taskDefinition": "web", "count": 0}', "InvalidParameterException", "count"),
+    ("RunTask", b'{"taskDefinition": "web", "launchType": "MOON"}', "InvalidParameterException", "launchType"),
+    ("RunTask", b'{"taskDefinition": "web", "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-00000000000000000"]}}}',
+     "InvalidParameterException", "subnet"),
+    ("StopTask", b'{"task": "0123456789abcdef0123456789abcdef"}', "InvalidParameterException", "task"),
+    ("DescribeTasks", b'{"tasks": "x"}', "SerializationException", "tasks"),
+    ("RegisterTaskDefinition", b'{"family": "bad name!", "containerDefinitions": []}', "ClientException", "family"),
+    ("RegisterTaskDefinition", b'{"family": "x", "networkMode": "awsvpc", "containerDefinitions": [{"name": "a", "image": "busybox", "memory": 32, "portMappings": [{"containerPort": 80, "hostPort": 81}]}]}',
+     "ClientException", "host ports and container ports in port mappings must match"),
+    ("RegisterTaskDefinition", b'{"family": "x", "networkMode": "overlay", "containerDefinitions": [{"name": "a", "image": "busybox", "memory": 32}]}',
+     "ClientException", "networkMode"),
+    ("RegisterTaskDefinition", b'{"family": "x", "containerDefinitions": [{"name": "a", "image": "busybox", "memory": 32, "portMappings": [{"containerPort": 70000}]}]}',
+     "InvalidParameterException", "containerPort"),
+    ("RegisterTaskDefinition", b'{"family": "x", "bogus": 1, "containerDefinitions": []}', "", ""),
+    ("DescribeTaskDefinition", b'{"taskDefinition": "web:99"}', "ClientException", ""),
+    ("DeleteCluster", b'{"cluster": "nope"}', "ClusterNotFoundException", ""),
+]
+
+
+def test_bad_input(ecs):
+    """Every bad request gets the ECS error type and a message naming the member; nothing is made."""
+    ecs.call("RegisterTaskDefinition", **web_td())
+    before_tasks = ecs.call("ListTasks", desiredStatus="RUNNING")["taskArns"] + ecs.call("ListTasks", desiredStatus="STOPPED")["taskArns"]
+    before_td = ecs.call("ListTaskDefinitions")["taskDefinitionArns"]
+    before_ns = ecs.sb.run(["ip", "netns", "list"]).stdout
+    wrong = []
+    for op, body, typ, frag in BAD:
+        status, raw = ecs.raw(ecs.TARGET + op, body)
+        doc = json.loads(raw)
+        if status != 400 or (typ and doc["__type"] != typ) or not doc.get("message") or \
+                frag.lower() not in doc["message"].lower():
+            wrong.append((op, body[:120], status, doc))
+    assert not wrong, "\n".join(map(str, wrong))
+    # no target at all, and an oversized body
+    status, raw = ecs.raw(None, b"{}")
+    assert status == 400 and json.loads(raw)["__type"] in ("UnknownOperationException", "SerializationException")
+    status, raw = ecs.raw(ecs.TARGET + "RunTask", b"{" + b" " * (2 * 1024 * 1024) + b"}")
+    assert status in (400, 413), status
+    after_tasks = ecs.call("ListTasks", desiredStatus="RUNNING")["taskArns"] + ecs.call("ListTasks", desiredStatus="STOPPED")["taskArns"]
+    assert after_tasks == before_tasks
+    assert ecs.call("ListTaskDefinitions")["taskDefinitionArns"] == before_td
+    assert ecs.sb.run(["ip", "netns", "list"]).stdout == before_ns
