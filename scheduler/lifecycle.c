@@ -837,24 +837,47 @@ static void recover_task(struct sched *s, const char *key)
         if (adv_load(&a, s, key) < 0)
                 return;
         last = jstr(a.rec, "lastStatus") ?: "";
-        if (strcmp(last, "PROVISIONING") == 0) {
-                /* no monitor yet: roll back (the namespace, if netd made it, goes in DEPROVISIONING) */
-                if (jstr(json_object_get(a.rec, "ebx"), "netnsKind") == NULL && strcmp(jstr(ebx(&a), "mode") ?: "", "awsvpc") == 0) {
-                        char ns[32];
-                        task_netns_name(&a, ns);
+        if (strcmp(last, "PROVISIONING") == 0 && strcmp(jstr(a.rec, "desiredStatus") ?: "", "STOPPED") != 0) {
+                /* No monitor yet. Whatever netd made of the network is released and the task
+                 * provisions again from the start: RunTask acknowledged it, so it should run. */
+                struct err err = { 0 };
+                char ns[32];
+                task_netns_name(&a, ns);
+                if (strcmp(jstr(ebx(&a), "mode") ?: "", "host") != 0 && netd_release(s, ns, &err) < 0) {
                         json_object_set_new(ebx(&a), "netns", json_string(ns));
                         json_object_set_new(ebx(&a), "netnsKind", json_string("task-network"));
+                        fail_start(&a, "ResourceInitializationError: ecsboxd stopped while the task was provisioning and netd could not release its network");
+                } else {
+                        json_object_del(ebx(&a), "netns");
+                        json_object_del(ebx(&a), "netnsKind");
+                        (void) save(&a);
+                        log_notice("task=%s msg=\"ecsboxd stopped while the task was provisioning; provisioning again\"", tid(&a));
                 }
+        } else if (strcmp(last, "PROVISIONING") == 0) {
+                char ns[32];
+                task_netns_name(&a, ns);
+                json_object_set_new(ebx(&a), "netns", json_string(ns));
+                json_object_set_new(ebx(&a), "netnsKind", json_string("task-network"));
                 fail_start(&a, "ResourceInitializationError: ecsboxd stopped while the task was provisioning; rolled back");
         } else if (strcmp(jstr(ebx(&a), "spawn") ?: "", "spawning") == 0) {
-                /* crashed between fork and recording the pid: the monitor's own pid file tells */
+                /* Crashed between writing the spec and recording the monitor's pid. The monitor
+                 * (if it was forked) daemonises on its own and writes monitor.pid within
+                 * milliseconds; give it a moment, then adopt it or start it now. */
                 const char *dir = jstr(ebx(&a), "dir") ?: "";
-                pid_t pid = read_pidfile(dir);
-                if (pid > 1 && monitor_alive(pid, jstr(ebx(&a), "specPath") ?: "")) {
+                pid_t pid = 0;
+                char st[SCHED_PATH_MAX * 2 + 16];
+                for (int i = 0; i < 20 && (pid = read_pidfile(dir)) <= 1; i++)
+                        usleep(50 * 1000);
+                snprintf(st, sizeof st, "%s/status.json", dir);
+                if (pid > 1 && (monitor_alive(pid, jstr(ebx(&a), "specPath") ?: "") || access(st, F_OK) == 0)) {
                         json_object_set_new(ebx(&a), "monitorPid", json_integer(pid));
                         json_object_set_new(ebx(&a), "spawn", json_string("spawned"));
                         log_notice("task=%s msg=\"adopted a task monitor found by its pid file\" pid=%ld", tid(&a), (long) pid);
                         (void) save(&a);
+                } else if (pid <= 1) {
+                        json_object_del(ebx(&a), "spawn");
+                        (void) save(&a);
+                        log_notice("task=%s msg=\"ecsboxd stopped before the task monitor started; starting it now\"", tid(&a));
                 } else
                         fail_start(&a, "CannotStartContainerError: ecsboxd stopped while starting the task monitor");
         } else if (jint(ebx(&a), "monitorPid", 0) > 1) {

@@ -306,3 +306,107 @@ def test_bad_input(ecs):
     assert after_tasks == before_tasks
     assert ecs.call("ListTaskDefinitions")["taskDefinitionArns"] == before_td
     assert ecs.sb.run(["ip", "netns", "list"]).stdout == before_ns
+
+
+def monitors(ecs):
+    """PIDs (host view) of the ecsbox-monitor processes inside this sandbox."""
+    mine = os.readlink(f"/proc/{ecs.sb.pid}/ns/pid")
+    found = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            argv0 = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")[0]
+            if argv0.endswith(b"ecsbox-monitor") and os.readlink(f"/proc/{d}/ns/pid") == mine:
+                found.add(int(d))
+        except OSError:
+            pass
+    return found
+
+
+def test_kill9_during_run_task_burst(ecs):
+    """kill -9 ecsboxd while RunTask calls stream in, restart it: every task it acknowledged runs or is
+    stopped cleanly, DescribeTasks agrees with the kernel, and no namespace, ENI or monitor leaks."""
+    import threading
+    open_port_80(ecs)
+    ecs.call("RegisterTaskDefinition", **web_td())
+    acked, errors = [], []
+
+    def burst():
+        for _ in range(60):
+            try:
+                r = ecs.call("RunTask", taskDefinition="web", count=2)
+                acked.extend(t["taskArn"] for t in r["tasks"])
+            except Exception as e:   # the daemon died under us: expected
+                errors.append(e)
+                return
+    th = threading.Thread(target=burst)
+    th.start()
+    wait_for(lambda: len(acked) >= 20, 30, what="20 acknowledged tasks")
+    ecs.kill9()
+    th.join(timeout=60)
+    ecs.start()
+    # everything acknowledged is known and reaches RUNNING (no failures were injected)
+    for arn in acked:
+        t = ecs.wait_task(arn, timeout=60)
+        assert fetch(ecs, eni_of(t)["privateIPv4Address"]) == task_id(arn)
+    running = ecs.call("ListTasks", desiredStatus="RUNNING")["taskArns"]
+    # a task created but not acknowledged (the crash cut the answer) may also exist: it must run too
+    assert set(acked) <= set(running)
+    for arn in running:
+        ecs.wait_task(arn, timeout=60)
+    enis = ecs.netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"]
+    task_enis = [e for e in enis if e["Attachment"]["Netns"].startswith("ebx-task-")]
+    assert len(task_enis) == len(running)
+    ns = [n for n in ecs.sb.run(["ip", "netns", "list"]).stdout.split() if n.startswith("ebx-task-")]
+    assert sorted(ns) == sorted(e["Attachment"]["Netns"] for e in task_enis)
+    assert len(monitors(ecs)) == len(running)
+    # and stopping them all leaves nothing behind
+    for arn in running:
+        ecs.call("StopTask", task=arn)
+    for arn in running:
+        try:
+            ecs.wait_task(arn, "STOPPED", timeout=60)
+        except TimeoutError:
+            for pid in monitors(ecs):
+                print("DEBUG", pid, open(f"/proc/{pid}/cmdline").read()[-60:], open(f"/proc/{pid}/wchan").read(),
+                      [l for l in open(f"/proc/{pid}/status").read().splitlines() if l.startswith(("State", "NSpid", "PPid"))],
+                      os.listdir(f"/proc/{pid}/task"))
+                for t in os.listdir(f"/proc/{pid}/task"):
+                    print("DEBUG stack", t, open(f"/proc/{pid}/task/{t}/stack").read())
+            raise
+    wait_for(lambda: not monitors(ecs), 20, what="monitors gone")
+    assert not [n for n in ecs.sb.run(["ip", "netns", "list"]).stdout.split() if n.startswith("ebx-task-")]
+    assert not [e for e in ecs.netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"]
+                if e["Attachment"]["Netns"].startswith("ebx-task-")]
+
+
+def test_restart_adopts_running_tasks(ecs):
+    """A clean restart (SIGTERM) and a kill -9 both leave tasks running and reachable, then adopted:
+    a task stopped while ecsboxd was down is seen as stopped, with its exit code."""
+    open_port_80(ecs)
+    ecs.call("RegisterTaskDefinition", **web_td())
+    arns = [t["taskArn"] for t in ecs.call("RunTask", taskDefinition="web", count=3)["tasks"]]
+    tasks = [ecs.wait_task(a) for a in arns]
+    ecs.stop()
+    for t in tasks:
+        assert fetch(ecs, eni_of(t)["privateIPv4Address"]) == task_id(t["taskArn"])
+    ecs.start()
+    for t in tasks:
+        assert ecs.wait_task(t["taskArn"])["startedAt"] == t["startedAt"]
+    ecs.kill9()
+    # while it is down, one task's container is killed from outside
+    victim = tasks[0]
+    pids = ecs.sb.run(["sh", "-c", f"ip netns pids {eni_netns(ecs, victim)}"]).stdout.split()
+    assert pids
+    ecs.sb.run(["kill", "-9"] + pids)
+    ecs.start()
+    t = ecs.wait_task(victim["taskArn"], "STOPPED", timeout=40)
+    assert t["stopCode"] == "EssentialContainerExited", t
+    for other in tasks[1:]:
+        assert ecs.wait_task(other["taskArn"])["lastStatus"] == "RUNNING"
+
+
+def eni_netns(ecs, task):
+    eni = ecs.netd.ok("DescribeNetworkInterfaces", NetworkInterfaceIds=[eni_of(task)["networkInterfaceId"]])
+    return eni["NetworkInterfaces"][0]["Attachment"]["Netns"]
