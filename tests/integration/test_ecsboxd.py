@@ -410,3 +410,68 @@ def test_restart_adopts_running_tasks(ecs):
 def eni_netns(ecs, task):
     eni = ecs.netd.ok("DescribeNetworkInterfaces", NetworkInterfaceIds=[eni_of(task)["networkInterfaceId"]])
     return eni["NetworkInterfaces"][0]["Attachment"]["Netns"]
+
+
+def register_instance(ecs, cluster="default", itype="t3.small", az=None, **extra):
+    req = {"cluster": cluster, "instanceType": itype}
+    if az:
+        sn = [s for s in ecs.netd.ok("DescribeSubnets")["Subnets"] if s["AvailabilityZone"] == az][0]
+        req["subnetId"] = sn["SubnetId"]
+    req.update(extra)
+    return ecs.call("RegisterContainerInstance", **req)["containerInstance"]
+
+
+def test_container_instances_and_placement_failures(ecs):
+    """Emulated EC2 instances: registered resources, attributes, an ENI limit, and RunTask failures with
+    the ECS reasons when nothing fits."""
+    ecs.call("CreateCluster", clusterName="ec2")
+    ci = register_instance(ecs, "ec2", "t3.micro", az="us-east-1b")
+    assert ci["status"] == "ACTIVE" and ci["agentConnected"] is True
+    res = {r["name"]: r for r in ci["registeredResources"]}
+    assert res["CPU"]["integerValue"] == 2048 and res["MEMORY"]["integerValue"] == 944
+    attrs = {a["name"]: a.get("value") for a in ci["attributes"]}
+    assert attrs["ecs.instance-type"] == "t3.micro" and attrs["ecs.availability-zone"] == "us-east-1b"
+    ip = attrs["ecsbox.private-ipv4-address"]
+    # the instance is a namespace with a primary ENI from netd
+    eni = ecs.netd.ok("DescribeNetworkInterfaces", NetworkInterfaceIds=[attrs["ecsbox.network-interface-id"]])
+    ns = eni["NetworkInterfaces"][0]["Attachment"]["Netns"]
+    assert ip in ecs.sb.run(["ip", "-n", ns, "-4", "addr", "show", "eth0"]).stdout
+    listed = ecs.call("ListContainerInstances", cluster="ec2")["containerInstanceArns"]
+    assert listed == [ci["containerInstanceArn"]]
+
+    # t3.micro: 2 ENIs, one is the primary, so one awsvpc task fits; the second fails RESOURCE:ENI
+    ecs.call("RegisterTaskDefinition", **web_td(family="small", cpu="128", memory="64"))
+    r = ecs.call("RunTask", cluster="ec2", taskDefinition="small", count=2)
+    assert len(r["tasks"]) == 1 and [f["reason"] for f in r["failures"]] == ["RESOURCE:ENI"], r
+    t = ecs.wait_task(r["tasks"][0]["taskArn"], cluster="ec2")
+    assert t["containerInstanceArn"] == ci["containerInstanceArn"]
+    assert t["availabilityZone"] == "us-east-1b"
+    # memory and cpu
+    big = web_td(family="big", mode="host", cpu="128", memory="4096")
+    ecs.call("RegisterTaskDefinition", **big)
+    r = ecs.call("RunTask", cluster="ec2", taskDefinition="big")
+    assert r["tasks"] == [] and r["failures"][0]["reason"] == "RESOURCE:MEMORY", r
+    big.update(family="busy", cpu="4096", memory="64")
+    ecs.call("RegisterTaskDefinition", **big)
+    r = ecs.call("RunTask", cluster="ec2", taskDefinition="busy")
+    assert r["failures"][0]["reason"] == "RESOURCE:CPU", r
+    # a static host port in host mode is taken once
+    hp = web_td(family="hostport", mode="host", cpu="128", memory="32")
+    hp["containerDefinitions"][0]["portMappings"] = [{"containerPort": 8080, "hostPort": 8080}]
+    hp["containerDefinitions"][0]["command"] = ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    ecs.call("RegisterTaskDefinition", **hp)
+    r = ecs.call("RunTask", cluster="ec2", taskDefinition="hostport", count=2)
+    assert len(r["tasks"]) == 1 and r["failures"][0]["reason"] == "RESOURCE:PORTS", r
+    ht = ecs.wait_task(r["tasks"][0]["taskArn"], cluster="ec2")
+    # host mode shares the instance's namespace: reachable at the instance address
+    assert "ecsbox busybox image" in fetch(ecs, ip, 8080)
+    assert ht["containers"][0]["networkBindings"] == [
+        {"bindIP": "0.0.0.0", "containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}]
+    # FARGATE needs no instance and only awsvpc
+    r = ecs.call("RunTask", cluster="ec2", taskDefinition="small", launchType="FARGATE")
+    assert r["failures"] == [] and "containerInstanceArn" not in r["tasks"][0]
+    e = ecs.err("RunTask", cluster="ec2", taskDefinition="hostport", launchType="FARGATE")
+    assert e.type == "InvalidParameterException"
+    # deregistering an instance with tasks needs force
+    e = ecs.err("DeregisterContainerInstance", cluster="ec2", containerInstance=ci["containerInstanceArn"])
+    assert e.type == "InvalidParameterException"
