@@ -63,7 +63,8 @@ def strip_tables(sb, netns_list, vpc_ns):
 
 def has_table(sb, ns):
     # not `nft list table`: nft 1.0.6 aborts listing tflags once it holds multi-bit flags (flow-logs.md 4)
-    return sb.run(["ip", "netns", "exec", ns, "nft", "list", "chain", "inet", "ecsbox", "task_in"],
+    # (`nft list tables` aborts too); a single set lists fine
+    return sb.run(["ip", "netns", "exec", ns, "nft", "list", "set", "inet", "ecsbox", "sg_in_proto"],
                   check=False).returncode == 0
 
 
