@@ -79,6 +79,59 @@ int cli_parse_filter(const char *s, json_t **ret)
         return 0;
 }
 
+/* aws ec2 authorize-/revoke-security-group-*: --protocol, --port N|A-B|-1, --cidr, --source-group make
+ * one IpPermissions entry, as the aws CLI builds it client-side. */
+static int sg_shorthand(json_t *req, const char *verb)
+{
+        json_t *proto = json_object_get(req, "Protocol"), *port = json_object_get(req, "Port");
+        json_t *cidr = json_object_get(req, "Cidr"), *src = json_object_get(req, "SourceGroup"), *perm;
+        const char *p;
+        if (strstr(verb, "security-group-ingress") == NULL && strstr(verb, "security-group-egress") == NULL)
+                return 0;
+        if (!proto && !port && !cidr && !src)
+                return 0;
+        if (!proto || (!cidr && !src)) {
+                fprintf(stderr, "ecsbox ec2 %s: --protocol and --cidr or --source-group go together\n", verb);
+                return -EINVAL;
+        }
+        if (json_is_integer(proto)) {
+                char buf[24];
+                snprintf(buf, sizeof buf, "%lld", (long long) json_integer_value(proto));
+                perm = json_pack("{s:s}", "IpProtocol", buf);
+        } else
+                perm = json_pack("{s:O}", "IpProtocol", proto);
+        p = json_string_value(json_object_get(perm, "IpProtocol"));
+        if (port) {
+                long long from, to;
+                if (json_is_integer(port))
+                        from = to = json_integer_value(port);
+                else if (!json_is_string(port) || sscanf(json_string_value(port), "%lld-%lld", &from, &to) != 2) {
+                        fprintf(stderr, "ecsbox ec2 %s: --port: expected N, N-M or -1\n", verb);
+                        json_decref(perm);
+                        return -EINVAL;
+                }
+                if (from == -1 && (!strcmp(p, "tcp") || !strcmp(p, "udp") || !strcmp(p, "6") || !strcmp(p, "17"))) {
+                        from = 0;
+                        to = 65535;
+                }
+                json_object_set_new(perm, "FromPort", json_integer(from));
+                json_object_set_new(perm, "ToPort", json_integer(to));
+        } else if (!strcmp(p, "icmp") || !strcmp(p, "1")) {
+                json_object_set_new(perm, "FromPort", json_integer(-1));
+                json_object_set_new(perm, "ToPort", json_integer(-1));
+        }
+        if (cidr)
+                json_object_set_new(perm, "IpRanges", json_pack("[{s:O}]", "CidrIp", cidr));
+        if (src)
+                json_object_set_new(perm, "UserIdGroupPairs", json_pack("[{s:O}]", "GroupId", src));
+        json_object_del(req, "Protocol");
+        json_object_del(req, "Port");
+        json_object_del(req, "Cidr");
+        json_object_del(req, "SourceGroup");
+        json_object_set_new(req, "IpPermissions", json_pack("[o]", perm));
+        return 0;
+}
+
 static int netd_roundtrip(const char *sock, json_t *req, json_t **ret)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -132,7 +185,9 @@ static void usage(FILE *f)
         for (const char *const *v = ec2_verbs; *v; v++)
                 fprintf(f, " %s", *v);
         fprintf(f, "\nFlags are the aws ec2 ones (--cidr-block, --vpc-id, --subnet-id, --filters Name=x,Values=a,b,\n"
-                   "--network-interface-id, --netns NAME, --interface-type veth|macvlan, --cli-input-json JSON).\n"
+                   "--network-interface-id, --netns NAME, --interface-type veth|macvlan, --cli-input-json JSON;\n"
+                   "security groups: --group-id, --protocol tcp|udp|icmp|-1, --port N|N-M, --cidr, --source-group,\n"
+                   "--ip-permissions JSON, --groups sg-1 sg-2).\n"
                    "The socket is --socket, else $ECSBOX_NETD_SOCKET, else /run/ecsbox/netd.sock.\n");
 }
 
@@ -203,6 +258,8 @@ static int ec2(const char *sock, int argc, char **argv)
                 } else
                         json_object_set_new(req, member, flag_value(argv[i++]));
         }
+        if (sg_shorthand(req, argv[0]) < 0)
+                return EXIT_USAGE;
         json_object_set_new(req, "Action", json_string(action));
         r = netd_roundtrip(sock, req, &ans);
         if (r < 0) {
