@@ -4,6 +4,7 @@
 
 #include "ecsbox/log.h"
 #include "netd.h"
+#include "tasknet.h"
 
 static const struct {
         const char *action;
@@ -23,6 +24,7 @@ static const struct {
         { "CreateTaskNetwork", op_create_task_network },
         { "DeleteTaskNetwork", op_delete_task_network },
         { "DescribeSecurityGroups", op_describe_security_groups },
+        { "DescribeTaskNetworks", op_describe_task_networks },
 };
 
 int netd_dispatch(struct netd *d, json_t *req, json_t **ret, struct err *err)
