@@ -436,3 +436,46 @@ def test_crash_during_bridge_burst_recovers(sb, netd, vpc):
     for inst in ("inst1", "inst2"):
         assert nft_maps(sb, inst) == {}
         wait_for(lambda: k_links(sb, inst) == [], 5, what=f"host ends gone in {inst}")
+
+
+def test_interrupted_operations_are_repaired(sb, netd, vpc):
+    """Crash states written into the store by hand: a create whose kernel work ran but whose record never
+    turned ok is rolled back; one that never reached the kernel is released; an interrupted delete is finished."""
+    import sqlite3
+    x = bridge(netd, "x", "inst1", [{"ContainerPort": 80, "HostPort": 8080}])
+    y = bridge(netd, "y", "inst1", [{"ContainerPort": 80, "HostPort": 8081, "Protocol": "udp"}])
+    keep = bridge(netd, "keep", "inst1", [{"ContainerPort": 80, "HostPort": 8082}])
+    netd.stop()
+    db = sqlite3.connect(os.path.join(sb.state, "netd.db"))
+    rec = json.loads(db.execute("SELECT v FROM kv WHERE k = 'tasknet/x'").fetchone()[0])
+    rec["State"] = "creating"
+    db.execute("INSERT OR REPLACE INTO kv VALUES ('tasknet/x', ?)", (json.dumps(rec),))
+    db.execute("INSERT INTO kv VALUES ('intent/0000000000000001', ?)", (json.dumps({"Op": "CreateBridgeTask", "Netns": "x"}),))
+    db.execute("INSERT INTO kv VALUES ('intent/0000000000000002', ?)", (json.dumps({"Op": "DeleteBridgeTask", "Netns": "y"}),))
+    # a create that crashed before the kernel: records and intent only
+    w = dict(rec, Netns="w", HostIf="k00000000000077", PrivateIpAddress="172.17.0.77", MacAddress="02:42:ac:11:00:4d",
+             Bindings=[{"containerPort": 80, "hostPort": 9000, "protocol": "tcp"}])
+    db.execute("INSERT INTO kv VALUES ('tasknet/w', ?)", (json.dumps(w),))
+    db.execute("INSERT INTO kv VALUES ('bip/inst1/ac11004d', ?)", (json.dumps({"Netns": "w"}),))
+    db.execute("INSERT INTO kv VALUES ('bport/inst1/tcp/09000', ?)", (json.dumps({"Netns": "w"}),))
+    db.execute("INSERT INTO kv VALUES ('intent/0000000000000003', ?)", (json.dumps({"Op": "CreateBridgeTask", "Netns": "w"}),))
+    # and index records nobody owns
+    db.execute("INSERT INTO kv VALUES ('bport/inst1/tcp/09999', ?)", (json.dumps({"Netns": "ghost"}),))
+    db.commit()
+    db.close()
+    netd.start()
+    got = netd.ok("DescribeTaskNetworks", InstanceNetns="inst1")["TaskNetworks"]
+    assert [t["Netns"] for t in got] == ["keep"]
+    assert netns_list(sb) == sorted(["inst1", "inst2", "keep", vpc["vpc_ns"]])
+    assert nft_maps(sb, "inst1") == want_maps([keep])
+    wait_for(lambda: len(k_links(sb, "inst1")) == 1, 5, what="only keep's host end")
+    # every port the repaired operations held is free again, and the ghost's too
+    z = bridge(netd, "z", "inst1", [{"ContainerPort": 1, "HostPort": p} for p in (8080, 9000, 9999)] +
+               [{"ContainerPort": 1, "HostPort": 8081, "Protocol": "udp"}])
+    assert len(z["NetworkBindings"]) == 4
+    db = sqlite3.connect(os.path.join(sb.state, "netd.db"))
+    assert db.execute("SELECT count(*) FROM kv WHERE k LIKE 'intent/%'").fetchone()[0] == 0
+    owners = {json.loads(v)["Netns"] for (v,) in db.execute("SELECT v FROM kv WHERE k LIKE 'bport/%' OR k LIKE 'bip/%'")}
+    assert owners == {"keep", "z"}
+    db.close()
+    assert x["Netns"] and y["Netns"]
