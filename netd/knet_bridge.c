@@ -515,6 +515,8 @@ int knet_bridge_elements(struct knet *k, const char *instance_netns, bool add, c
 
 /* ---- bridge tasks ---- */
 
+static int host_end_delete(struct knet_ns *ns, const char *ifname, struct err *err);
+
 struct task_ctx {
         const char *where;
         struct nl *nl;
@@ -580,7 +582,7 @@ int knet_btask_create(struct knet *k, const struct knet_btask *t, const struct k
         struct task_ctx tc = { where, NULL };
         struct knet_ns *ns;
         struct nl_batch nb;
-        bool linked = false;
+        bool linked = false, created = true;
         struct err e2 = { 0 };
         int br, r;
 
@@ -589,7 +591,15 @@ int knet_btask_create(struct knet *k, const struct knet_btask *t, const struct k
         snprintf(where, sizeof where, "netns '%s'", t->netns);
         if ((r = knet_ns_get(k, t->instance_netns, &ns, err)) < 0 || (r = knet_ifindex(ns, BRIDGE_IFNAME, false, &br, err)) < 0)
                 return r;
-        if ((r = netns_create(k->dir, t->netns, k->host_fd, task_enter, &tc, &nsfd, err)) < 0) {
+        r = netns_create(k->dir, t->netns, k->host_fd, task_enter, &tc, &nsfd, err);
+        if (r == -EEXIST) {
+                /* repair: the task's processes may live in it; give it its eth0 back */
+                tc.nl = nl_close(tc.nl);
+                err_clear(err);
+                created = false;
+                r = netns_run(path, where, k->host_fd, task_enter, &tc, &nsfd, err);
+        }
+        if (r < 0) {
                 tc.nl = nl_close(tc.nl);
                 return r;
         }
@@ -625,9 +635,36 @@ fail:
                 if (knet_send(&nb, &e2) < 0)
                         log_warning("msg=\"rollback: cannot remove link, ignoring\" link=%s err=\"%s\"", t->host_if, e2.msg);
         }
-        if (netns_delete(path, where, &e2) < 0)
+        if (created && netns_delete(path, where, &e2) < 0)
                 log_warning("msg=\"rollback: cannot remove netns, ignoring\" netns=%s err=\"%s\"", t->netns, e2.msg);
         return r;
+}
+
+int knet_btask_repair(struct knet *k, const struct knet_btask *t, struct err *err)
+{
+        char path[PATH_MAX], where[NAME_MAX + 16];
+        struct knet_ns *ns;
+        struct nl_batch b;
+        int r;
+
+        if ((r = btask_check_args(t, err)) < 0 || (r = knet_path(k, t->netns, path, sizeof path, err)) < 0)
+                return r;
+        snprintf(where, sizeof where, "netns '%s'", t->netns);
+        if ((r = knet_ns_get(k, t->instance_netns, &ns, err)) < 0)
+                return r;
+        /* what is left of the old pair, on either side (synchronously: the names are reused at once) */
+        if ((r = host_end_delete(ns, t->host_if, err)) < 0)
+                return r;
+        if (netns_is_live(path)) {
+                _cleanup_nl_ struct nl *tn = NULL;
+                if ((r = knet_nl_open_in(k, path, where, &tn, NULL, err)) < 0)
+                        return r;
+                nl_batch_init(&b, tn);
+                nl_put_link_del(&b, TASK_IFNAME);
+                if ((r = knet_send(&b, err)) < 0)
+                        return r;
+        }
+        return knet_btask_create(k, t, NULL, 0, err);
 }
 
 int knet_btask_delete(struct knet *k, const struct knet_btask *t, const struct knet_binding *b, size_t n, struct err *err)

@@ -52,7 +52,8 @@ int knet_bridge_ensure(struct knet *k, const char *instance_netns, bool rebuild,
 
 /* Create the task netns (sysctls, lo up), its veth on ecsbox0 with eth0 born
  * inside, address, route, announcement, then the map elements, one nft
- * batch. On failure everything this call made is removed again. */
+ * batch. An existing netns is reused (repair). On failure everything this
+ * call made is removed again. */
 int knet_btask_create(struct knet *k, const struct knet_btask *t, const struct knet_binding *b, size_t n, struct err *err);
 
 /* Remove the map elements (missing ones are fine), then the netns (the
@@ -67,6 +68,10 @@ int knet_btask_check(struct knet *k, const struct knet_btask *t, struct err *err
 /* Add or remove the map elements of some bindings in one transaction. */
 int knet_bridge_elements(struct knet *k, const char *instance_netns, bool add, const struct knet_binding *b, size_t n,
                          struct err *err);
+
+/* Re-make a bridge task's veth that differs from its record, keeping its netns
+ * (and the processes in it) when it is still there; makes the netns otherwise. */
+int knet_btask_repair(struct knet *k, const struct knet_btask *t, struct err *err);
 
 /* Remove a bridge task's netns and a host end left behind, not the map (reconcile rebuilds it). */
 int knet_btask_remove_links(struct knet *k, const struct knet_btask *t, struct err *err);

@@ -894,10 +894,8 @@ int tasknet_reconcile(struct netd *d, struct err *err)
                                 continue;
                         log_notice("msg=\"bridge task network not as recorded, re-creating\" netns=%s why=\"%s\"", bt.netns, e.msg);
                         err_clear(&e);
-                        (void) knet_btask_remove_links(d->knet, &bt, &e);
-                        err_clear(&e);
                         /* the elements are in the rebuilt table already */
-                        if (knet_btask_create(d->knet, &bt, NULL, 0, &e) < 0)
+                        if (knet_btask_repair(d->knet, &bt, &e) < 0)
                                 log_error("msg=\"cannot re-create bridge task network\" netns=%s err=\"%s\"", bt.netns, e.msg);
                         else
                                 repaired++;

@@ -479,3 +479,27 @@ def test_interrupted_operations_are_repaired(sb, netd, vpc):
     assert owners == {"keep", "z"}
     db.close()
     assert x["Netns"] and y["Netns"]
+
+
+def test_restart_keeps_tasks_and_repairs_a_lost_instance(sb, netd, vpc):
+    i1 = vpc["inst1"]
+    web = bridge(netd, "web", "inst1", [{"ContainerPort": 80, "HostPort": 8080}])
+    serve_http(sb, "web", 80, "still here")
+    assert fetch(sb, None, i1, 8080) == "still here\n"
+    # a plain restart changes nothing and the task stays reachable
+    before = (nft_maps(sb, "inst1"), k_links(sb, "inst1"))
+    netd.stop()
+    netd.start()
+    assert (nft_maps(sb, "inst1"), k_links(sb, "inst1")) == before
+    assert fetch(sb, None, i1, 8080) == "still here\n"
+    # the instance namespace is lost behind netd's back (its veths die with it); the task's netns and server live on
+    netd.stop()
+    sb.run(["ip", "netns", "del", "inst1"])
+    wait_for(lambda: sb.run(["ip", "-n", "web", "link", "show", "eth0"], check=False).returncode != 0, 5,
+             what="web's eth0 gone")
+    netd.start()
+    assert nft_maps(sb, "inst1") == want_maps([web])
+    assert fetch(sb, None, i1, 8080) == "still here\n"      # the same httpd, in the same netns
+    assert fetch(sb, "web", i1, 8080) == "still here\n"
+    eth0 = ip_json(sb, "-n", "web", "link", "show", "eth0")[0]
+    assert eth0["address"] == web["MacAddress"]
