@@ -17,6 +17,8 @@ PY_UDP_ECHO = ("import socket,sys\n"
 
 PY_UDP_ASK = ("import socket,sys\n"
               "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+              "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+              "s.bind(('0.0.0.0',int(sys.argv[3]) if len(sys.argv)>3 else 0))\n"
               "s.settimeout(0.5)\n"
               "s.sendto(b'ping',(sys.argv[1],int(sys.argv[2])))\n"
               "print(s.recvfrom(2048)[0].decode())\n")
@@ -46,8 +48,9 @@ def fetch(sb, netns, ip, port, timeout=10):
     return wait_for(lambda: http_get(sb, netns, ip, port), timeout, what=f"http://{ip}:{port}/ from {netns or 'host'}")
 
 
-def udp_ask(sb, netns, ip, port):
-    p = sb.run(in_ns(netns, ["python3", "-c", PY_UDP_ASK, ip, str(port)]), check=False)
+def udp_ask(sb, netns, ip, port, sport=0):
+    """One datagram to ip:port from netns (from source port sport when not 0); the answer or None."""
+    p = sb.run(in_ns(netns, ["python3", "-c", PY_UDP_ASK, ip, str(port), str(sport)]), check=False)
     return p.stdout.strip() if p.returncode == 0 else None
 
 
@@ -254,7 +257,8 @@ def test_delete_frees_port_for_reuse(sb, netd, vpc):
     serve_http(sb, "a", 80, "from a")
     serve_udp(sb, "a", 5000, "a")
     assert fetch(sb, None, i1, 8080) == "from a\n"
-    assert wait_for(lambda: udp_ask(sb, None, i1, 5000), 10, what="udp a") == "a:ping"
+    # always from source port 40000: the same conntrack tuple before and after the delete
+    assert wait_for(lambda: udp_ask(sb, None, i1, 5000, 40000), 10, what="udp a") == "a:ping"
     assert netd.err("CreateTaskNetwork", NetworkMode="bridge", Netns="b", InstanceNetns="inst1",
                     PortMappings=[{"ContainerPort": 80, "HostPort": 8080}]) == "PortInUse"
     stop_servers(sb, "a")
@@ -270,7 +274,7 @@ def test_delete_frees_port_for_reuse(sb, netd, vpc):
     serve_http(sb, "b", 80, "from b")
     serve_udp(sb, "b", 5000, "b")
     assert fetch(sb, None, i1, 8080) == "from b\n"
-    assert wait_for(lambda: udp_ask(sb, None, i1, 5000), 10, what="udp b") == "b:ping"
+    assert wait_for(lambda: udp_ask(sb, None, i1, 5000, 40000), 10, what="udp b") == "b:ping"
     # the instance keeps ecsbox0 after its last task goes
     stop_servers(sb, "b")
     netd.ok("DeleteTaskNetwork", Netns="b")
