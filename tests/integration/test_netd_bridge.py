@@ -420,6 +420,9 @@ def test_crash_during_bridge_burst_recovers(sb, netd, vpc):
         assert len(k_links(sb, inst)) == len(mine)
         assert bridge_ports(sb, inst) == k_links(sb, inst)
         assert len({t["PrivateIpAddress"] for t in mine}) == len(mine)
+        # the rebuilt table: the same seven rules, whatever the number of tasks
+        rules = sb.run(["ip", "netns", "exec", inst, "nft", "-a", "list", "ruleset"]).stdout
+        assert rules.count("masquerade") == 3 and rules.count("dnat ip to") == 4
     for t in tns:
         a = ip_json(sb, "-n", t["Netns"], "-4", "addr", "show", "eth0")[0]
         assert a["addr_info"][0]["local"] == t["PrivateIpAddress"]
@@ -507,3 +510,25 @@ def test_restart_keeps_tasks_and_repairs_a_lost_instance(sb, netd, vpc):
     assert fetch(sb, "web", i1, 8080) == "still here\n"
     eth0 = ip_json(sb, "-n", "web", "link", "show", "eth0")[0]
     assert eth0["address"] == web["MacAddress"]
+
+
+def test_kernel_failure_releases_everything(sb, netd, vpc):
+    """A create that fails in the kernel (the namespace path is taken by a file that is not a netns) gives
+    back its address and ports and leaves no link, element or record; the same request then succeeds."""
+    keep = bridge(netd, "keep", "inst1", [{"ContainerPort": 80}])
+    sb.run(["sh", "-c", "echo junk > /run/netns/broken"])
+
+    def snapshot():
+        return (netd.ok("DescribeTaskNetworks")["TaskNetworks"], nft_maps(sb, "inst1"), k_links(sb, "inst1"))
+    before = snapshot()
+    doc = netd.call("CreateTaskNetwork", NetworkMode="bridge", Netns="broken", InstanceNetns="inst1",
+                    PortMappings=[{"ContainerPort": 80, "HostPort": 8080}, {"ContainerPort": 81}])
+    assert "Error" in doc, doc
+    assert "broken" in doc["Error"]["Message"], doc
+    assert snapshot() == before
+    sb.run(["rm", "/run/netns/broken"])
+    tn = bridge(netd, "broken", "inst1", [{"ContainerPort": 80, "HostPort": 8080}, {"ContainerPort": 81}])
+    assert binding(tn, 80) == 8080
+    # the failed request's address is not leaked (round-robin moved on, the lease did not stay)
+    assert tn["PrivateIpAddress"] != keep["PrivateIpAddress"]
+    assert nft_maps(sb, "inst1") == want_maps([keep, tn])
