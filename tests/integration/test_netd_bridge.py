@@ -177,6 +177,9 @@ def test_bridge_shape_and_kernel(sb, netd, vpc):
     tn2 = bridge(netd, "web2", "inst1", [{"ContainerPort": 80}])
     assert tn2["PrivateIpAddress"] == "172.17.0.3" and binding(tn2, 80) == 49154
     assert sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "ruleset"]).stdout.count("dnat ip to") == 4
+    # NetworkMode awsvpc spelled out is today's CreateTaskNetwork
+    e = netd.ok("CreateTaskNetwork", NetworkMode="awsvpc", SubnetId=vpc["subnet"]["SubnetId"], Netns="inst3")
+    assert e["NetworkInterface"]["Attachment"]["Netns"] == "inst3"
     # DescribeTaskNetworks by name and by instance
     got = netd.ok("DescribeTaskNetworks", InstanceNetns="inst1")["TaskNetworks"]
     assert sorted(t["Netns"] for t in got) == ["web1", "web2"]
