@@ -535,3 +535,46 @@ def test_kernel_failure_releases_everything(sb, netd, vpc):
     # the failed request's address is not leaked (round-robin moved on, the lease did not stay)
     assert tn["PrivateIpAddress"] != keep["PrivateIpAddress"]
     assert nft_maps(sb, "inst1") == want_maps([keep, tn])
+
+
+def test_crash_during_delete_burst_recovers(sb, netd, vpc):
+    for i in range(40):
+        bridge(netd, f"d{i}", "inst1" if i % 2 else "inst2", [{"ContainerPort": 80}, {"ContainerPort": 53, "Protocol": "udp"}])
+    gone, errors = [], []
+
+    def burst():
+        for i in range(40):
+            try:
+                r = netd.call("DeleteTaskNetwork", Netns=f"d{i}")
+            except (OSError, AssertionError) as e:
+                errors.append(str(e))
+                break
+            if "Error" in r:
+                errors.append(r)
+                break
+            gone.append(i)
+    t = threading.Thread(target=burst)
+    t.start()
+    wait_for(lambda: len(gone) >= 12, 60, what="12 deletes")
+    netd.kill9()
+    t.join(60)
+    assert not t.is_alive()
+    netd.start()
+    tns = [t for t in netd.ok("DescribeTaskNetworks")["TaskNetworks"] if t["NetworkMode"] == "bridge"]
+    names = {t["Netns"] for t in tns}
+    assert not names & {f"d{i}" for i in gone}
+    assert netns_list(sb) == sorted(["inst1", "inst2", vpc["vpc_ns"]] + list(names))
+    for inst in ("inst1", "inst2"):
+        mine = [t for t in tns if t["InstanceNetns"] == inst]
+        assert nft_maps(sb, inst) == want_maps(mine)
+        wait_for(lambda: len(k_links(sb, inst)) == len(mine), 5, what=f"one host end per task in {inst}")
+    for t in tns:
+        netd.ok("DeleteTaskNetwork", Netns=t["Netns"])
+    for inst in ("inst1", "inst2"):
+        assert nft_maps(sb, inst) == {}
+        wait_for(lambda: k_links(sb, inst) == [], 5, what=f"host ends gone in {inst}")
+    # every port and address is free again: the first dynamic port comes round once the cursor wraps,
+    # so check through the records instead: a static request for every port the deleted tasks held works
+    held = sorted({b["hostPort"] for t in tns for b in t["NetworkBindings"] if t["InstanceNetns"] == "inst1"})
+    if held:
+        bridge(netd, "again", "inst1", [{"ContainerPort": 80, "HostPort": p} for p in held[:100]])
