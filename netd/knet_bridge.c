@@ -16,6 +16,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -764,6 +765,36 @@ int knet_btask_remove_links(struct knet *k, const struct knet_btask *t, struct e
         if (knet_ns_get(k, t->instance_netns, &ns, &e2) == 0)
                 return host_end_delete(ns, t->host_if, err);
         return 0;
+}
+
+int knet_in_instance(struct knet *k, const char *instance_netns, int (*fn)(void *ud, struct err *err), void *ud, struct err *err)
+{
+        char path[PATH_MAX], where[NAME_MAX + 16];
+        int r;
+        if ((r = knet_path(k, instance_netns, path, sizeof path, err)) < 0)
+                return r;
+        snprintf(where, sizeof where, "netns '%s'", instance_netns);
+        return netns_run(path, where, k->host_fd, fn, ud, NULL, err);
+}
+
+int knet_port_busy(int proto, uint16_t port)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+        _cleanup_close_ int fd = socket(AF_INET, (proto == PM_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (fd < 0)
+                return -errno;
+        /* tcp: only a listener makes the port busy, not connections using it (TIME_WAIT, outgoing) */
+        if (proto == PM_TCP && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &a, sizeof a) == 0)
+                return 0;
+        if (errno == EADDRINUSE)
+                return 1;
+        /* below ip_unprivileged_port_start netd (without CAP_NET_BIND_SERVICE) cannot probe: its records decide */
+        if (errno == EACCES)
+                return 0;
+        return -errno;
 }
 
 int knet_none_create(struct knet *k, const char *netns, struct err *err)

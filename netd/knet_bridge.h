@@ -76,6 +76,14 @@ int knet_btask_repair(struct knet *k, const struct knet_btask *t, struct err *er
 /* Remove a bridge task's netns and a host end left behind, not the map (reconcile rebuilds it). */
 int knet_btask_remove_links(struct knet *k, const struct knet_btask *t, struct err *err);
 
+/* Run fn on this thread inside the instance netns (sockets it opens stay there). */
+int knet_in_instance(struct knet *k, const char *instance_netns, int (*fn)(void *ud, struct err *err), void *ud, struct err *err);
+
+/* Called inside a netns: 1 when a local socket holds proto/port on 0.0.0.0
+ * (tcp: a listener), 0 when free or not probeable (a privileged port: netd
+ * has no CAP_NET_BIND_SERVICE), -errno when the probe itself fails. */
+int knet_port_busy(int proto, uint16_t port);
+
 /* A `none` task: a new netns with the task sysctls and lo up. -EEXIST when it exists. */
 int knet_none_create(struct knet *k, const char *netns, struct err *err);
 

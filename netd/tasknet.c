@@ -332,12 +332,18 @@ struct port_probe {
         const char *inst;
 };
 
+/* Runs inside the instance netns (bridge_reserve does): a port is taken when
+ * netd published it or a process of the instance holds it (a host-mode task,
+ * a daemon), as the ECS agent counts both. */
 static int port_taken(int proto, uint16_t port, void *ud)
 {
         struct port_probe *p = ud;
         char key[KEY_MAX];
+        int r;
         bport_key(key, p->inst, proto, port);
-        return store_exists(p->d->store, key);
+        if ((r = store_exists(p->d->store, key)) != 0)
+                return r;
+        return knet_port_busy(proto, port);
 }
 
 static int ip_taken(uint32_t ip, void *ud)
@@ -382,6 +388,16 @@ static int bridge_reserve(struct netd *d, const char *netns, const char *inst, j
                                         return err_set(err, EADDRINUSE, CODE_PORT_IN_USE,
                                                        "Host port %u/%s is already published on instance netns '%s' (by task netns '%s')",
                                                        port, portmap_proto_name(pm[i].proto), inst, str(owner, "Netns") ?: "?");
+                                }
+                                r = knet_port_busy(pm[i].proto, port);
+                                if (r != 0) {
+                                        json_decref(binds);
+                                        if (r > 0)
+                                                return err_set(err, EADDRINUSE, CODE_PORT_IN_USE,
+                                                               "Host port %u/%s is in use in instance netns '%s' (a process there holds it)",
+                                                               port, portmap_proto_name(pm[i].proto), inst);
+                                        return err_set(err, -r, NULL, "probe host port %u/%s in netns '%s': %s", port,
+                                                       portmap_proto_name(pm[i].proto), inst, strerror(-r));
                                 }
                         } else {
                                 r = portmap_pick(pm[i].proto, cursor[pm[i].proto], port_taken, &probe, &port);
@@ -470,6 +486,23 @@ static void ct_flush(struct netd *d, const char *inst, const struct bindings *b)
                 log_warning("msg=\"cannot flush UDP conntrack entries, ignoring\" instance_netns=%s err=\"%s\"", inst, e.msg);
 }
 
+struct reserve_ctx {
+        struct netd *d;
+        const char *netns, *inst;
+        json_t *inst_eni, *metadata;
+        const struct portmap *pm;
+        size_t npm;
+        json_t *tn;
+        char *ikey;
+};
+
+/* bridge_reserve inside the instance netns, where its port probes must run. */
+static int reserve_in_instance(void *ud, struct err *err)
+{
+        struct reserve_ctx *c = ud;
+        return bridge_reserve(c->d, c->netns, c->inst, c->inst_eni, c->pm, c->npm, c->metadata, &c->tn, c->ikey, err);
+}
+
 static int bridge_create(struct netd *d, json_t *req, const char *netns, json_t *metadata, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *inst_eni = NULL, *tn = NULL;
@@ -488,8 +521,12 @@ static int bridge_create(struct netd *d, json_t *req, const char *netns, json_t 
                 return r;
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
-        if ((r = bridge_reserve(d, netns, inst, inst_eni, pm, npm, metadata, &tn, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
+        {
+                struct reserve_ctx c = { d, netns, inst, inst_eni, metadata, pm, npm, NULL, ikey };
+                r = knet_in_instance(d->knet, inst, reserve_in_instance, &c, err);
+                tn = c.tn;
+        }
+        if (r < 0 || (r = store_commit(d->store, err)) < 0) {
                 store_rollback(d->store);
                 return r;
         }

@@ -578,3 +578,25 @@ def test_crash_during_delete_burst_recovers(sb, netd, vpc):
     held = sorted({b["hostPort"] for t in tns for b in t["NetworkBindings"] if t["InstanceNetns"] == "inst1"})
     if held:
         bridge(netd, "again", "inst1", [{"ContainerPort": 80, "HostPort": p} for p in held[:100]])
+
+
+def test_ports_held_in_the_instance_count_as_taken(sb, netd, vpc):
+    """A process of the instance itself (a host-mode task, a daemon) holding a port makes it taken, as the
+    ECS agent counts host-mode ports: static requests fail with PortInUse, dynamic picks skip it."""
+    serve_http(sb, "inst1", 9090, "instance's own")
+    serve_http(sb, "inst1", 49153, "instance's own too")
+    serve_udp(sb, "inst1", 9091, "inst")
+    wait_for(lambda: http_get(sb, "inst1", "127.0.0.1", 49153), 10, what="instance listeners")
+    wait_for(lambda: udp_ask(sb, "inst1", "127.0.0.1", 9091), 10, what="instance udp socket")
+    for port, proto in ((9090, "tcp"), (9091, "udp")):
+        doc = netd.call("CreateTaskNetwork", NetworkMode="bridge", Netns="t", InstanceNetns="inst1",
+                        PortMappings=[{"ContainerPort": 80, "HostPort": port, "Protocol": proto}])
+        assert doc["Error"]["Code"] == "PortInUse", doc
+        assert f"{port}/{proto}" in doc["Error"]["Message"] and "inst1" in doc["Error"]["Message"]
+    assert netd.ok("DescribeTaskNetworks", InstanceNetns="inst1")["TaskNetworks"] == []
+    # the other protocol on those ports, the same ports on another instance, and dynamic picks are fine
+    t = bridge(netd, "t", "inst1", [{"ContainerPort": 80, "HostPort": 9090, "Protocol": "udp"},
+                                    {"ContainerPort": 80, "HostPort": 9091}, {"ContainerPort": 80}])
+    assert binding(t, 80, "udp") == 9090
+    assert [b["hostPort"] for b in t["NetworkBindings"]][1:] == [9091, 49154]
+    bridge(netd, "u", "inst2", [{"ContainerPort": 80, "HostPort": 9090}])
