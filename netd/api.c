@@ -4,6 +4,7 @@
 
 #include "ecsbox/log.h"
 #include "netd.h"
+#include "tasknet.h"
 
 static const struct {
         const char *action;
@@ -30,6 +31,7 @@ static const struct {
         { "RevokeSecurityGroupIngress", op_revoke_security_group_ingress },
         { "RevokeSecurityGroupEgress", op_revoke_security_group_egress },
         { "ModifyNetworkInterfaceAttribute", op_modify_network_interface_attribute },
+        { "DescribeTaskNetworks", op_describe_task_networks },
 };
 
 int netd_dispatch(struct netd *d, json_t *req, json_t **ret, struct err *err)

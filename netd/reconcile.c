@@ -6,6 +6,7 @@
 
 #include "ecsbox/log.h"
 #include "netd.h"
+#include "tasknet.h"
 
 static const char *str(json_t *o, const char *k)
 {
@@ -127,7 +128,9 @@ static int replay_intent(struct netd *d, const char *ikey, json_t *intent, struc
         } else if (strcmp(op, "DetachNetworkInterface") == 0 || strcmp(op, "DeleteTaskNetwork") == 0) {
                 if (load(d, "eni", str(intent, "NetworkInterfaceId"), &obj) == 0)
                         r = eni_detach_finish(d, obj, strcmp(op, "DeleteTaskNetwork") == 0, NULL, err);
-        } else
+        } else if ((r = tasknet_replay_intent(d, ikey, intent, err)) != 0)
+                return r < 0 ? r : 0;
+        else
                 log_warning("msg=\"unknown intent, ignoring\" intent=%s op=%s", ikey, op);
         if (r < 0)
                 return r;
@@ -325,6 +328,15 @@ int netd_reconcile(struct netd *d, struct err *err)
                                 log_warning("msg=\"cannot list links, ignoring\" netns=%s err=\"%s\"", ns, e.msg);
                 }
                 repaired += o.removed;
+        }
+        {
+                /* bridge and none task networks, after the instance ENIs they hang on */
+                struct err e = { 0 };
+                r = tasknet_reconcile(d, &e);
+                if (r < 0)
+                        log_error("msg=\"cannot reconcile task networks\" err=\"%s\"", e.msg);
+                else
+                        repaired += r;
         }
         /* security groups last: they need the ENIs' links and namespaces */
         repaired += sg_reconcile(d);
