@@ -137,9 +137,9 @@ def run1(ecs, td, cluster="default", **kw):
 def test_host_and_none_modes(ecs):
     """host: the containers share the namespace they run in (here the sandbox's, as the cluster has no
     instance); none: a namespace with loopback only."""
-    script = "ip -o link show | cut -d: -f2 | tr -d ' ' | sort | tr '\\n' ,; sleep 30"
+    script = "ip -o link show | cut -d: -f2 | cut -d@ -f1 | tr -d ' ' | sort | tr '\\n' ,; echo; sleep 30"
     td = {"family": "netview", "networkMode": "none", "containerDefinitions": [
-        {"name": "c", "image": "busybox", "memory": 64, "command": ["sh", "-c", script]}]}
+        {"name": "c", "image": "busybox", "memory": 64, "stopTimeout": 2, "command": ["sh", "-c", script]}]}
     arn = run1(ecs, td)
     t = ecs.wait_task(arn)
     assert t["attachments"] == [] and t["containers"][0]["networkInterfaces"] == []
@@ -463,6 +463,9 @@ def test_container_instances_and_placement_failures(ecs):
     r = ecs.call("RunTask", cluster="ec2", taskDefinition="hostport", count=2)
     assert len(r["tasks"]) == 1 and r["failures"][0]["reason"] == "RESOURCE:PORTS", r
     ht = ecs.wait_task(r["tasks"][0]["taskArn"], cluster="ec2")
+    sg = ecs.netd.ok("DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
+    ecs.netd.ok("AuthorizeSecurityGroupIngress", GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     # host mode shares the instance's namespace: reachable at the instance address
     assert "ecsbox busybox image" in fetch(ecs, ip, 8080)
     assert ht["containers"][0]["networkBindings"] == [
@@ -475,3 +478,56 @@ def test_container_instances_and_placement_failures(ecs):
     # deregistering an instance with tasks needs force
     e = ecs.err("DeregisterContainerInstance", cluster="ec2", containerInstance=ci["containerInstanceArn"])
     assert e.type == "InvalidParameterException"
+
+
+def test_bridge_mode(ecs):
+    """bridge tasks sit behind their instance's address: static and dynamic host ports, a static port
+    taken on an instance is RESOURCE:PORTS, bindings in DescribeTasks, released when the task stops."""
+    ecs.call("CreateCluster", clusterName="br")
+    a = register_instance(ecs, "br", "m5.large", az="us-east-1a")
+    b = register_instance(ecs, "br", "m5.large", az="us-east-1b")
+    ips = {ci["containerInstanceArn"]: {x["name"]: x.get("value") for x in ci["attributes"]}["ecsbox.private-ipv4-address"]
+           for ci in (a, b)}
+    sg = ecs.netd.ok("DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
+    dyn = web_td(family="dyn", mode="bridge", cpu="128", memory="64")
+    dyn["containerDefinitions"][0]["portMappings"] = [{"containerPort": 80}]
+    ecs.call("RegisterTaskDefinition", **dyn)
+    stat = web_td(family="stat", mode="bridge", cpu="128", memory="64")
+    stat["containerDefinitions"][0]["portMappings"] = [{"containerPort": 80, "hostPort": 8000}]
+    ecs.call("RegisterTaskDefinition", **stat)
+    r = ecs.call("RunTask", cluster="br", taskDefinition="dyn", count=4)
+    assert r["failures"] == []
+    arns = [t["taskArn"] for t in r["tasks"]]
+    r = ecs.call("RunTask", cluster="br", taskDefinition="stat", count=3,
+                 placementConstraints=[{"type": "distinctInstance"}])
+    # two instances: the third static :8000 has nowhere to go
+    assert len(r["tasks"]) == 2 and {f["reason"] for f in r["failures"]} == {"RESOURCE:PORTS"}, r
+    arns += [t["taskArn"] for t in r["tasks"]]
+    seen = set()
+    for arn in arns:
+        t = ecs.wait_task(arn, cluster="br")
+        assert t["attachments"] == []
+        (bind,) = t["containers"][0]["networkBindings"]
+        assert bind["containerPort"] == 80 and bind["protocol"] == "tcp"
+        if "stat" in t["taskDefinitionArn"]:
+            assert bind["hostPort"] == 8000
+        else:
+            assert 49153 <= bind["hostPort"] <= 65535
+        host = ips[t["containerInstanceArn"]]
+        assert (host, bind["hostPort"]) not in seen
+        seen.add((host, bind["hostPort"]))
+        assert fetch(ecs, host, bind["hostPort"]) == task_id(arn)
+    # ps shows the published ports
+    out = ecs.sb.run([CLI, "--endpoint", ecs.sock, "ps", "--cluster", "br"]).stdout
+    assert out.count("bridge") == 6 and "->80/tcp" in out
+    # stopping a static task frees its port on that instance for the next one
+    victim = [x for x in arns if "stat" in ecs.call("DescribeTasks", cluster="br", tasks=[x])["tasks"][0]["taskDefinitionArn"]][0]
+    ecs.call("StopTask", cluster="br", task=victim)
+    ecs.wait_task(victim, "STOPPED", cluster="br", timeout=30)
+    r = ecs.call("RunTask", cluster="br", taskDefinition="stat")
+    assert r["failures"] == [], r
+    t = ecs.wait_task(r["tasks"][0]["taskArn"], cluster="br")
+    assert fetch(ecs, ips[t["containerInstanceArn"]], 8000) == task_id(t["taskArn"])
+    # a cluster without instances cannot run bridge tasks
+    e = ecs.err("RunTask", taskDefinition="dyn")
+    assert e.type == "InvalidParameterException" and "Container Instances" in e.message
