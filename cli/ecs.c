@@ -20,6 +20,13 @@
 static const char *const list_flags[] = {
         "tasks", "clusters", "container-instances", "include", "services", "containers", "attribute-names", NULL,
 };
+/* Flags that are lists of structures: each value is JSON or shorthand (aws:
+ * "--placement-strategy type=spread,field=instanceId type=binpack,field=memory"). */
+static const char *const struct_list_flags[] = {
+        "placement-strategy", "placement-constraints", "tags", "capacity-provider-strategy", "load-balancers",
+        "service-registries", "container-definitions", "volumes", "requires-compatibilities", "attributes",
+        "total-resources", NULL,
+};
 /* Flags that are numbers. */
 static const char *const int_flags[] = {
         "count", "max-results", "desired-count", "revision", "health-check-grace-period-seconds", NULL,
@@ -309,28 +316,27 @@ static const char *detail(json_t *task, const char *name)
         return NULL;
 }
 
-static void ports_of(json_t *task, const char *mode, char *buf, size_t size)
+static void ports_of(json_t *task, const char *host_ip, char *buf, size_t size)
 {
         json_t *c, *b;
         size_t i, k, o = 0;
         buf[0] = '\0';
         json_array_foreach(json_object_get(task, "containers"), i, c) {
                 json_array_foreach(json_object_get(c, "networkBindings"), k, b) {
-                        const char *ip = json_string_value(json_object_get(b, "bindIP")) ?: "0.0.0.0";
+                        const char *ip = host_ip ?: json_string_value(json_object_get(b, "bindIP")) ?: "0.0.0.0";
                         o += (size_t) snprintf(buf + o, o < size ? size - o : 0, "%s%s:%lld->%lld/%s", o ? "," : "", ip,
                                                json_integer_value(json_object_get(b, "hostPort")),
                                                json_integer_value(json_object_get(b, "containerPort")),
                                                json_string_value(json_object_get(b, "protocol")) ?: "tcp");
                 }
         }
-        (void) mode;
         if (!buf[0])
                 snprintf(buf, size, "-");
 }
 
 static int ps(const char *endpoint, const char *cluster, bool all)
 {
-        _cleanup_json_ json_t *arns = json_array(), *modes = json_object();
+        _cleanup_json_ json_t *arns = json_array(), *modes = json_object(), *instances = json_object();
         const char *statuses[] = { "RUNNING", "STOPPED" };
         int r;
         for (int s = 0; s < (all ? 2 : 1); s++) {
@@ -366,7 +372,25 @@ static int ps(const char *endpoint, const char *cluster, bool all)
                         const char *id = strrchr(arn, '/') ? strrchr(arn, '/') + 1 : arn;
                         const char *td = strrchr(tdarn, '/') ? strrchr(tdarn, '/') + 1 : tdarn;
                         const char *mode = json_string_value(json_object_get(modes, tdarn));
+                        const char *ci = json_string_value(json_object_get(t, "containerInstanceArn"));
+                        const char *ci_eni = NULL, *ci_ip = NULL;
                         char ports[512];
+                        if (ci && !json_object_get(instances, ci)) {
+                                /* bridge and host tasks are reached at their instance's ENI */
+                                _cleanup_json_ json_t *q = json_pack("{s:s, s:[s]}", "cluster", cluster, "containerInstances", ci);
+                                _cleanup_json_ json_t *a = NULL;
+                                json_t *attr, *m = json_object();
+                                size_t x;
+                                json_object_set_new(instances, ci, m);
+                                if (call_or_print(endpoint, "DescribeContainerInstances", q, &a) == 0)
+                                        json_array_foreach(json_object_get(json_array_get(json_object_get(a, "containerInstances"), 0), "attributes"), x, attr)
+                                                json_object_set(m, json_string_value(json_object_get(attr, "name")) ?: "",
+                                                                json_object_get(attr, "value") ?: json_null());
+                        }
+                        if (ci) {
+                                ci_eni = json_string_value(json_object_get(json_object_get(instances, ci), "ecsbox.network-interface-id"));
+                                ci_ip = json_string_value(json_object_get(json_object_get(instances, ci), "ecsbox.private-ipv4-address"));
+                        }
                         if (!mode) {
                                 _cleanup_json_ json_t *q = json_pack("{s:s}", "taskDefinition", tdarn), *a = NULL;
                                 if (call_or_print(endpoint, "DescribeTaskDefinition", q, &a) == 0)
@@ -374,10 +398,11 @@ static int ps(const char *endpoint, const char *cluster, bool all)
                                                 json_object_get(a, "taskDefinition"), "networkMode")) ?: "bridge"));
                                 mode = json_string_value(json_object_get(modes, tdarn)) ?: "?";
                         }
-                        ports_of(t, mode, ports, sizeof ports);
+                        ports_of(t, detail(t, "privateIPv4Address") ? NULL : ci_ip, ports, sizeof ports);
                         printf("%-32s  %-16s  %-14s  %-7s  %-21s  %-15s  %-17s  %s\n", id, td,
-                               json_string_value(json_object_get(t, "lastStatus")) ?: "?", mode, detail(t, "networkInterfaceId") ?: "-",
-                               detail(t, "privateIPv4Address") ?: "-", detail(t, "macAddress") ?: "-", ports);
+                               json_string_value(json_object_get(t, "lastStatus")) ?: "?", mode,
+                               detail(t, "networkInterfaceId") ?: ci_eni ?: "-", detail(t, "privateIPv4Address") ?: ci_ip ?: "-",
+                               detail(t, "macAddress") ?: "-", ports);
                 }
         }
         return 0;
@@ -460,6 +485,33 @@ int cli_ecs(const char *endpoint, int argc, char **argv)
                         for (; i < argc && strncmp(argv[i], "--", 2) != 0; i++)
                                 json_array_append_new(arr, json_string(argv[i]));
                         json_object_set_new(req, member, arr);
+                        continue;
+                }
+                if (in(struct_list_flags, flag)) {
+                        json_t *arr = json_array();
+                        json_object_set_new(req, member, arr);
+                        for (; i < argc && strncmp(argv[i], "--", 2) != 0; i++) {
+                                _cleanup_free_ char *content = NULL;
+                                const char *x = argv[i];
+                                json_t *j;
+                                if (!strncmp(x, "file://", 7)) {
+                                        if (!(content = read_file_arg(x))) {
+                                                fprintf(stderr, "ecsbox ecs %s: --%s: cannot read '%s': %s\n", argv[0], flag, x + 7, strerror(errno));
+                                                return EXIT_USAGE;
+                                        }
+                                        x = content;
+                                }
+                                j = strchr(x, '=') || x[0] == '{' || x[0] == '[' ? cli_shorthand(x) : json_string(x);
+                                if (!j) {
+                                        fprintf(stderr, "ecsbox ecs %s: --%s: not JSON nor shorthand (key=value,list=[a,b]): '%s'\n", argv[0], flag, x);
+                                        return EXIT_USAGE;
+                                }
+                                if (json_is_array(j)) {
+                                        json_array_extend(arr, j);
+                                        json_decref(j);
+                                } else
+                                        json_array_append_new(arr, j);
+                        }
                         continue;
                 }
                 v = argv[i++];
