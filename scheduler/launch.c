@@ -62,7 +62,7 @@ int rm_rf(const char *path)
 }
 
 /* The last non-empty line of a file, for error messages. */
-static void last_line(const char *path, char *buf, size_t size)
+void last_line(const char *path, char *buf, size_t size)
 {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         char line[1024];
@@ -96,9 +96,10 @@ int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pi
                 return err_set(err, -r, NULL, "write '%s': %s", spec_path, strerror(-r));
         if (access(s->monitor_bin, X_OK) < 0)
                 return err_set(err, errno, NULL, "task monitor '%s' is not executable: %s", s->monitor_bin, strerror(errno));
-        /* The monitor daemonises itself (docs/monitor.md): the process we fork prints the
-         * monitor's PID on stdout and exits 0, or exits non-zero with the reason in monitor.log.
-         * stdout is a pipe; an exec failure is reported on it as "exec <errno>". */
+        /* The monitor runs in the foreground as our child, in its own session so that it
+         * outlives ecsboxd (then it is reparented and adopted at the next start). We do not
+         * wait for it: the pid is known at fork, the CLOEXEC pipe reports an exec failure,
+         * and its exit comes back as SIGCHLD. Its output goes to monitor.log. */
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return err_set(err, errno, NULL, "pipe: %s", strerror(errno));
         pid = fork();
@@ -111,10 +112,8 @@ int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pi
         if (pid == 0) {
                 sigset_t none;
                 int fd;
-                char msg[32];
-                char *argv[] = { (char *) "ecsbox-monitor", (char *) "--spec", spec_path, NULL };
+                char *argv[] = { (char *) "ecsbox-monitor", (char *) "--spec", spec_path, (char *) "--foreground", NULL };
                 close(pipefd[0]);
-                /* Its own session, so that the monitor outlives ecsboxd; default signal state. */
                 (void) setsid();
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
@@ -126,63 +125,31 @@ int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pi
                         (void) dup2(fd, 0);
                         close(fd);
                 }
-                (void) dup2(pipefd[1], 1);
                 fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
                 if (fd >= 0) {
+                        (void) dup2(fd, 1);
                         (void) dup2(fd, 2);
                         if (fd > 2)
                                 close(fd);
                 }
+                if (chdir("/") < 0)
+                        _exit(127);
+                umask(022);
                 execv(s->monitor_bin, argv);
                 child_errno = errno;
-                snprintf(msg, sizeof msg, "exec %d\n", child_errno);
-                (void) !write(pipefd[1], msg, strlen(msg));
+                (void) !write(pipefd[1], &child_errno, sizeof child_errno);
                 _exit(127);
         }
         close(pipefd[1]);
-        {
-                char out[128];
-                size_t len = 0;
-                int status = 0;
-                long long deadline = (long long) time(NULL) + 30;
-                struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
-                for (;;) {
-                        int pr = poll(&pfd, 1, 1000);
-                        if (pr < 0 && errno == EINTR)
-                                continue;
-                        if (pr == 0) {
-                                if ((long long) time(NULL) > deadline)
-                                        break;
-                                continue;
-                        }
-                        if (pr < 0)
-                                break;
-                        n = read(pipefd[0], out + len, sizeof out - 1 - len);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0)
-                                break;
-                        len += (size_t) n;
-                        if (len >= sizeof out - 1)
-                                break;
-                }
-                out[len] = '\0';
-                close(pipefd[0]);
-                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                        ;
-                if (strncmp(out, "exec ", 5) == 0) {
-                        child_errno = atoi(out + 5);
-                        return err_set(err, child_errno, NULL, "exec the task monitor '%s': %s", s->monitor_bin,
-                                       strerror(child_errno));
-                }
-                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || atol(out) <= 1) {
-                        char last[ERR_MSG_MAX / 2];
-                        last_line(log_path, last, sizeof last);
-                        return err_set(err, EIO, NULL, "the task monitor did not start (exit %d): %s",
-                                       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), last);
-                }
-                *ret_pid = (pid_t) atol(out);
+        do
+                n = read(pipefd[0], &child_errno, sizeof child_errno);
+        while (n < 0 && errno == EINTR);
+        close(pipefd[0]);
+        if (n == sizeof child_errno) {
+                (void) waitpid(pid, NULL, 0);
+                return err_set(err, child_errno, NULL, "exec the task monitor '%s': %s", s->monitor_bin, strerror(child_errno));
         }
+        *ret_pid = pid;
         return 0;
 }
 

@@ -358,7 +358,7 @@ static json_t *spec_build(struct adv *a, const char *dir)
 static void spawn(struct adv *a)
 {
         struct sched *s = a->s;
-        char dir[SCHED_PATH_MAX * 2], spec_path[SCHED_PATH_MAX * 2 + 16], reason[ERR_MSG_MAX + 64];
+        char dir[SCHED_PATH_MAX * 2], spec_path[SCHED_PATH_MAX * 2 + 16], pidkey[24], reason[ERR_MSG_MAX + 64];
         _cleanup_json_ json_t *spec = NULL;
         struct err err = { 0 };
         pid_t pid;
@@ -380,6 +380,8 @@ static void spawn(struct adv *a)
                 fail_start(a, reason);
                 return;
         }
+        snprintf(pidkey, sizeof pidkey, "%ld", (long) pid);
+        json_object_set_new(s->children, pidkey, json_string(tid(a)));
         json_object_set_new(ebx(a), "monitorPid", json_integer(pid));
         json_object_set_new(ebx(a), "spawn", json_string("spawned"));
         (void) save(a);
@@ -541,10 +543,14 @@ static bool step_active(struct adv *a)
                         decide_stop(a, jstr(st, "stopCode") ?: (strcmp(last, "RUNNING") == 0 ? "EssentialContainerExited" : "TaskFailedToStart"),
                                     jstr(st, "stoppedReason") ?: "The task monitor stopped the task");
                 else if (!alive) {
-                        char reason[SCHED_PATH_MAX * 2 + 200];
-                        snprintf(reason, sizeof reason, "%sthe task monitor (pid %lld) exited unexpectedly; see %s/monitor.log",
+                        char reason[SCHED_PATH_MAX * 2 + 1200], log_path[SCHED_PATH_MAX * 2 + 16], tail[1024] = "";
+                        /* a monitor that refused its spec says why in its log's last line */
+                        snprintf(log_path, sizeof log_path, "%s/monitor.log", jstr(ebx(a), "dir") ?: "");
+                        if (!st)
+                                last_line(log_path, tail, sizeof tail);
+                        snprintf(reason, sizeof reason, "%sthe task monitor (pid %lld) exited unexpectedly%s%s; see %s",
                                  strcmp(jstr(a->rec, "lastStatus") ?: "", "RUNNING") == 0 ? "" : "CannotStartContainerError: ",
-                                 jint(ebx(a), "monitorPid", 0), jstr(ebx(a), "dir") ?: "");
+                                 jint(ebx(a), "monitorPid", 0), tail[0] ? ": " : "", tail, log_path);
                         decide_stop(a, jstr(st, "stopCode") ?: (strcmp(jstr(a->rec, "lastStatus"), "RUNNING") == 0 ? "EssentialContainerExited"
                                                                                                                       : "TaskFailedToStart"),
                                     reason);
