@@ -63,9 +63,11 @@ $(DEPS_STAMP): scripts/install-deps.sh
 	@bash scripts/install-deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
+# -MMD: each object also depends on the headers it includes (build/obj/**/*.d).
 $(BUILD)/obj/%.o: %.c $(wildcard include/ecsbox/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(call pc_cflags,$(ALL_PKGS)) -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP $(call pc_cflags,$(ALL_PKGS)) -c $< -o $@
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 $(BUILD)/libecsbox.a: $(call obj,$(LIB_SRC))
 	@rm -f $@; ar rcs $@ $^

@@ -12,7 +12,24 @@ struct store {
         sqlite3 *db;
         sqlite3_stmt *put, *get, *del, *count;
         int depth;
+        /* Parsed documents by key, private copies that nobody changes: reads skip SQLite and
+         * the JSON parser. Writes update it, deletes drop the key, a rollback drops it all. */
+        json_t *cache;
 };
+
+#define CACHE_MAX 50000
+
+static void cache_set(struct store *s, const char *key, json_t *v)
+{
+        if (!s->cache)
+                return;
+        if (json_object_size(s->cache) >= CACHE_MAX)
+                json_object_clear(s->cache);
+        if (v)
+                json_object_set_new(s->cache, key, v);
+        else
+                json_object_del(s->cache, key);
+}
 
 static int db_err(struct store *s, struct err *err, const char *what)
 {
@@ -28,6 +45,7 @@ struct store *store_close(struct store *s)
         sqlite3_finalize(s->del);
         sqlite3_finalize(s->count);
         sqlite3_close(s->db);
+        json_decref(s->cache);
         free(s);
         return NULL;
 }
@@ -36,8 +54,10 @@ int store_open(const char *path, struct store **ret, struct err *err)
 {
         struct store *s = calloc(1, sizeof *s);
         int r;
-        if (!s)
+        if (!s || !(s->cache = json_object())) {
+                free(s);
                 return err_set(err, ENOMEM, NULL, "out of memory");
+        }
         /* SQLite opens its files with O_CLOEXEC on Linux. */
         r = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (r != SQLITE_OK) {
@@ -83,6 +103,7 @@ int store_commit(struct store *s, struct err *err)
         if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
                 int r = db_err(s, err, "commit");
                 (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                json_object_clear(s->cache);
                 return r;
         }
         return 0;
@@ -94,6 +115,7 @@ void store_rollback(struct store *s)
                 return;
         s->depth = 0;
         (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        json_object_clear(s->cache);
 }
 
 int store_put(struct store *s, const char *key, json_t *val, struct err *err)
@@ -108,16 +130,38 @@ int store_put(struct store *s, const char *key, json_t *val, struct err *err)
         r = sqlite3_step(s->put);
         sqlite3_reset(s->put);
         sqlite3_clear_bindings(s->put);
-        if (r != SQLITE_DONE)
+        if (r != SQLITE_DONE) {
+                cache_set(s, key, NULL);
                 return err_set(err, EIO, NULL, "state database: put '%s': %s", key, sqlite3_errmsg(s->db));
+        }
+        cache_set(s, key, json_deep_copy(val));
         return 0;
+}
+
+int store_peek(struct store *s, const char *key, json_t **ret, struct err *err)
+{
+        json_t *v = json_object_get(s->cache, key);
+        int r;
+        if (v) {
+                *ret = v;
+                return 0;
+        }
+        if ((r = store_get(s, key, &v, err)) < 0)
+                return r;
+        json_decref(v);
+        *ret = json_object_get(s->cache, key);
+        return *ret ? 0 : err_set(err, ENOMEM, NULL, "out of memory");
 }
 
 int store_get(struct store *s, const char *key, json_t **ret, struct err *err)
 {
         json_error_t jerr;
-        json_t *v;
+        json_t *v = json_object_get(s->cache, key);
         int r;
+        if (v) {
+                *ret = json_deep_copy(v);
+                return *ret ? 0 : err_set(err, ENOMEM, NULL, "out of memory");
+        }
         sqlite3_reset(s->get);
         sqlite3_bind_text(s->get, 1, key, -1, SQLITE_STATIC);
         r = sqlite3_step(s->get);
@@ -134,6 +178,7 @@ int store_get(struct store *s, const char *key, json_t **ret, struct err *err)
         if (!v)
                 return err_set(err, EIO, NULL, "state database: '%s' is corrupt: %s (line %d, column %d)", key,
                                jerr.text, jerr.line, jerr.column);
+        cache_set(s, key, json_deep_copy(v));
         *ret = v;
         return 0;
 }
@@ -159,6 +204,7 @@ int store_del(struct store *s, const char *key, struct err *err)
         sqlite3_bind_text(s->del, 1, key, -1, SQLITE_STATIC);
         r = sqlite3_step(s->del);
         sqlite3_reset(s->del);
+        cache_set(s, key, NULL);
         if (r != SQLITE_DONE)
                 return err_set(err, EIO, NULL, "state database: delete '%s': %s", key, sqlite3_errmsg(s->db));
         return 0;

@@ -26,6 +26,7 @@
 #include "ecsbox/log.h"
 #include "sched.h"
 
+#define STEADY_SWEEP 10          /* ticks between full looks at a RUNNING task (notifications cover the rest) */
 #define KILL_GRACE 15.0          /* seconds past the longest stopTimeout before the monitor is killed */
 
 struct adv {
@@ -49,7 +50,9 @@ static const char *tid(struct adv *a)
 
 static json_t *public_part(json_t *rec)
 {
-        json_t *p = task_shape(rec, true);
+        /* a deep copy: rec's members change in place afterwards and are compared with this */
+        _cleanup_json_ json_t *shallow = task_shape(rec, true);
+        json_t *p = json_deep_copy(shallow);
         json_object_del(p, "version");
         return p;
 }
@@ -693,6 +696,12 @@ void task_advance(struct sched *s, const char *key)
                 json_object_del(s->active, tid(&a));
         else
                 json_object_set_new(s->active, tid(&a), json_string(key));
+        /* A task RUNNING as desired changes only through its monitor, which notifies us (and
+         * SIGCHLD when it is our child): the tick looks at it only now and then. */
+        if (strcmp(jstr(a.rec, "lastStatus") ?: "", "RUNNING") == 0 && strcmp(jstr(a.rec, "desiredStatus") ?: "", "RUNNING") == 0)
+                json_object_set_new(s->steady, tid(&a), json_true());
+        else
+                json_object_del(s->steady, tid(&a));
         adv_done(&a);
 }
 
@@ -776,8 +785,13 @@ void tasks_tick(struct sched *s)
         json_t *keys = json_deep_copy(s->active), *v;
         double now = now_epoch();
         const char *id;
-        json_object_foreach(keys, id, v)
+        /* steady tasks get a full look every STEADY_SWEEP ticks, spread over the ticks */
+        s->ticks++;
+        json_object_foreach(keys, id, v) {
+                if (json_object_get(s->steady, id) && (s->ticks + (unsigned) strtoul(id + 24, NULL, 16)) % STEADY_SWEEP != 0)
+                        continue;
                 task_advance(s, json_string_value(v));
+        }
         json_decref(keys);
         if (now - s->last_prune > 60) {
                 s->last_prune = now;

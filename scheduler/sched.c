@@ -64,8 +64,9 @@ int sched_init(struct sched *s, const struct sched_options *o, struct err *err)
                 s->netd_call = netd_socket_call;
         s->todo = json_object();
         s->active = json_object();
+        s->steady = json_object();
         s->children = json_object();
-        if (!s->todo || !s->active || !s->children)
+        if (!s->todo || !s->active || !s->steady || !s->children)
                 return err_set(err, ENOMEM, NULL, "out of memory");
 
         if (s->state_dir[0]) {
@@ -86,6 +87,7 @@ void sched_done(struct sched *s)
         s->store = store_close(s->store);
         json_decref(s->todo);
         json_decref(s->active);
+        json_decref(s->steady);
         json_decref(s->children);
-        s->todo = s->active = s->children = NULL;
+        s->todo = s->active = s->steady = s->children = NULL;
 }

@@ -55,6 +55,8 @@ struct sched {
         struct sd_event_source *defer_src;
         json_t *todo;                        /* task id -> key: tasks to advance on the next loop turn */
         json_t *active;                      /* task id -> key: every task not yet STOPPED */
+        json_t *steady;                      /* task id -> true: RUNNING as desired at its last look */
+        unsigned ticks;
         json_t *children;                    /* pid (string) -> task id: monitors we forked and must reap */
 
         bool net_defaults_ok;                /* default VPC/subnet known */

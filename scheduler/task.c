@@ -33,12 +33,14 @@ int task_put(struct sched *s, json_t *rec, struct err *err)
 
 json_t *task_shape(json_t *rec, bool tags)
 {
-        json_t *out = json_deep_copy(rec);
+        /* A shallow copy: the members are shared with rec (callers do not change either). */
+        json_t *out = json_object(), *v;
+        const char *k;
         if (!out)
                 return NULL;
-        json_object_del(out, "ebx");
-        if (!tags)
-                json_object_del(out, "tags");
+        json_object_foreach(rec, k, v)
+                if (strcmp(k, "ebx") != 0 && (tags || strcmp(k, "tags") != 0))
+                        json_object_set(out, k, v);
         return out;
 }
 
@@ -88,6 +90,25 @@ static int task_load(struct sched *s, const char *cluster, const char *ref, json
                 return -ENOENT;
         task_key(ret_key, NAME_MAX_ECS + 64, cl, id);
         return store_get(s->store, ret_key, ret, err);
+}
+
+/* task_load's read-only twin: *ret is borrowed (see store_peek). */
+static int task_peek(struct sched *s, const char *cluster, const char *ref, json_t **ret, struct err *err)
+{
+        char cl[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 64];
+        const char *id = arn_last(ref), *p;
+        snprintf(cl, sizeof cl, "%s", cluster);
+        if (strncmp(ref, "arn:", 4) == 0 && (p = strstr(ref, ":task/"))) {
+                const char *a = p + 6, *slash = strchr(a, '/');
+                if (slash && (size_t) (slash - a) <= NAME_MAX_ECS) {
+                        memcpy(cl, a, (size_t) (slash - a));
+                        cl[slash - a] = '\0';
+                }
+        }
+        if (!hex32_valid(id) || !name_valid(cl))
+                return -ENOENT;
+        task_key(key, sizeof key, cl, id);
+        return store_peek(s->store, key, ret, err);
 }
 
 /* ---- RunTask ---- */
@@ -807,7 +828,7 @@ int op_stop_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 int op_describe_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *out = json_array(), *failures = json_array();
-        char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 64];
+        char cname[NAME_MAX_ECS + 1];
         bool tags = req_include_tags(req);
         json_t *refs = NULL, *e;
         size_t i;
@@ -816,7 +837,7 @@ int op_describe_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *
                 return r;
         json_array_foreach(refs, i, e) {
                 json_t *rec = NULL;
-                r = task_load(c->s, cname, json_string_value(e), &rec, key, err);
+                r = task_peek(c->s, cname, json_string_value(e), &rec, err);
                 if (r == -ENOENT) {
                         char arn[ARN_MAX];
                         if (strncmp(json_string_value(e), "arn:", 4) == 0)
@@ -828,8 +849,8 @@ int op_describe_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *
                 }
                 if (r < 0)
                         return r;
+                /* shallow: it holds references to the cached record's members, which nobody changes */
                 json_array_append_new(out, task_shape(rec, tags));
-                json_decref(rec);
         }
         *ret = json_pack("{s:O, s:O}", "tasks", out, "failures", failures);
         return 0;

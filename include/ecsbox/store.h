@@ -21,6 +21,9 @@ void store_rollback(struct store *s);
 int store_put(struct store *s, const char *key, json_t *val, struct err *err);
 /* -ENOENT (err untouched) when absent; *ret is a new reference. */
 int store_get(struct store *s, const char *key, json_t **ret, struct err *err);
+/* Like store_get, but *ret is borrowed from the store's cache: read it, do not change it,
+ * and do not keep it past the next write of that key. */
+int store_peek(struct store *s, const char *key, json_t **ret, struct err *err);
 int store_exists(struct store *s, const char *key);  /* 1, 0 or -errno */
 int store_del(struct store *s, const char *key, struct err *err);  /* absent is not an error */
 

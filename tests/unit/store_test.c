@@ -95,6 +95,33 @@ static void test_transactions(void **state)
         json_decref(v);
 }
 
+/* The read cache: private copies (a caller changing what it got or gave changes nothing
+ * stored), peeks see the latest write, a rollback forgets the rolled-back writes. */
+static void test_cache(void **state)
+{
+        struct store *s = *state;
+        json_t *v = json_pack("{s:i}", "n", 1), *got = NULL, *peek = NULL;
+        assert_int_equal(store_put(s, "c/1", v, NULL), 0);
+        json_object_set_new(v, "n", json_integer(2));          /* the caller's object, changed after the put */
+        assert_int_equal(store_peek(s, "c/1", &peek, NULL), 0);
+        assert_int_equal(json_integer_value(json_object_get(peek, "n")), 1);
+        assert_int_equal(store_get(s, "c/1", &got, NULL), 0);
+        json_object_set_new(got, "n", json_integer(3));        /* a copy: the cache keeps 1 */
+        json_decref(got);
+        assert_int_equal(store_peek(s, "c/1", &peek, NULL), 0);
+        assert_int_equal(json_integer_value(json_object_get(peek, "n")), 1);
+        assert_int_equal(store_begin(s, NULL), 0);
+        assert_int_equal(store_put(s, "c/1", v, NULL), 0);
+        assert_int_equal(store_peek(s, "c/1", &peek, NULL), 0);
+        assert_int_equal(json_integer_value(json_object_get(peek, "n")), 2);
+        store_rollback(s);
+        assert_int_equal(store_peek(s, "c/1", &peek, NULL), 0);
+        assert_int_equal(json_integer_value(json_object_get(peek, "n")), 1);
+        assert_int_equal(store_del(s, "c/1", NULL), 0);
+        assert_int_equal(store_peek(s, "c/1", &peek, NULL), -ENOENT);
+        json_decref(v);
+}
+
 static void test_corrupt_open(void **state)
 {
         struct store *s = NULL;
@@ -109,6 +136,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prefix_list, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
                 cmocka_unit_test(test_corrupt_open),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
