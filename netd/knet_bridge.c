@@ -189,35 +189,66 @@ static void rule_dnat(struct nftnl_rule *r, int proto)
         nftnl_rule_add_expr(r, e);
 }
 
+/* ct <key> & mask != 0 */
+static void r_ct_bits(struct nftnl_rule *r, uint32_t key, uint32_t mask)
+{
+        struct nftnl_expr *e = e_new("ct");
+        uint32_t zero = 0;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+        nftnl_rule_add_expr(r, e);
+        e = e_new("bitwise");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof mask);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof mask);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof zero);
+        nftnl_rule_add_expr(r, e);
+        r_cmp(r, NFT_CMP_NEQ, &zero, sizeof zero);
+}
+
+static void r_verdict(struct nftnl_rule *r, int verdict)
+{
+        struct nftnl_expr *e = e_new("immediate");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t) verdict);
+        nftnl_rule_add_expr(r, e);
+}
+
+enum fwd_rule { FWD_REPLIES, FWD_PUBLISHED, FWD_DROP };
+
+/* Into ecsbox0 from elsewhere only what a task asked for or a published
+ * port: a VPC neighbour that routes 172.17.0.0/16 via the instance must not
+ * reach unpublished ports (Docker 28 drops such "direct routing" too). The
+ * instance's own traffic to its tasks is output, not forward. */
+static void rule_fwd(struct nftnl_rule *r, enum fwd_rule which)
+{
+        char ifn[IFNAMSIZ] = { 0 };
+        snprintf(ifn, sizeof ifn, "%s", BRIDGE_IFNAME);
+        r_oifname(r, BRIDGE_IFNAME);
+        r_meta(r, NFT_META_IIFNAME);
+        r_cmp(r, NFT_CMP_NEQ, ifn, sizeof ifn);
+        if (which == FWD_REPLIES)
+                r_ct_bits(r, NFT_CT_STATE, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+        else if (which == FWD_PUBLISHED)
+                r_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT);
+        r_verdict(r, which == FWD_DROP ? NF_DROP : NF_ACCEPT);
+}
+
 enum post_rule { POST_HAIRPIN, POST_LOOPBACK, POST_EGRESS };
 
 static void rule_post(struct nftnl_rule *r, enum post_rule which)
 {
         static const uint8_t net172[2] = { 0xac, 0x11 }, net127[1] = { 0x7f };
-        uint32_t zero = 0;
         switch (which) {
-        case POST_HAIRPIN: {
+        case POST_HAIRPIN:
                 /* a task reaching a published port (its own or a sibling's) is
                  * DNATed back onto ecsbox0: masquerade, or the peer answers it
                  * directly at L2 and the reply misses the reverse NAT */
-                struct nftnl_expr *e;
-                uint32_t dnat = IPS_DST_NAT;
                 r_oifname(r, BRIDGE_IFNAME);
                 r_saddr_prefix(r, net172, sizeof net172);
-                e = e_new("ct");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-                nftnl_rule_add_expr(r, e);
-                e = e_new("bitwise");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof dnat);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &dnat, sizeof dnat);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof zero);
-                nftnl_rule_add_expr(r, e);
-                r_cmp(r, NFT_CMP_NEQ, &zero, sizeof zero);
+                r_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT);
                 break;
-        }
         case POST_LOOPBACK:
                 /* 127.0.0.1:hostPort from inside the instance (route_localnet on ecsbox0) */
                 r_oifname(r, BRIDGE_IFNAME);
@@ -231,6 +262,7 @@ static void rule_post(struct nftnl_rule *r, enum post_rule which)
         nftnl_rule_add_expr(r, e_new("masq"));
 }
 
+/* dnat_proto >= 0: the DNAT rule of that protocol; else post >= 0: that postrouting rule; else forward rule -post - 1. */
 static int put_rule(struct nftb *b, const char *chain, int dnat_proto, int post, struct err *err)
 {
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
@@ -242,8 +274,10 @@ static int put_rule(struct nftb *b, const char *chain, int dnat_proto, int post,
         nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
         if (dnat_proto >= 0)
                 rule_dnat(r, dnat_proto);
-        else
+        else if (post >= 0)
                 rule_post(r, (enum post_rule) post);
+        else
+                rule_fwd(r, (enum fwd_rule) (-post - 1));
         nlh = nftb_add(b, NFT_MSG_NEWRULE, NFPROTO_IPV4, NLM_F_CREATE | NLM_F_APPEND, 1024, "add rule to chain %s of table ip " BRIDGE_NAT_TABLE, chain);
         if (!nlh)
                 return err_set(err, ENOMEM, NULL, "nftables batch: %s", strerror(ENOMEM));
@@ -251,7 +285,7 @@ static int put_rule(struct nftb *b, const char *chain, int dnat_proto, int post,
         return 0;
 }
 
-static int put_chain(struct nftb *b, const char *name, uint32_t hook, int32_t prio, struct err *err)
+static int put_chain(struct nftb *b, const char *name, const char *type, uint32_t hook, int32_t prio, struct err *err)
 {
         _cleanup_(nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc();
         struct nlmsghdr *nlh;
@@ -262,7 +296,7 @@ static int put_chain(struct nftb *b, const char *name, uint32_t hook, int32_t pr
         nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
         nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
         nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
-        nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+        nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
         nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
         nlh = nftb_add(b, NFT_MSG_NEWCHAIN, NFPROTO_IPV4, NLM_F_CREATE, 512, "add chain %s to table ip " BRIDGE_NAT_TABLE, name);
         if (!nlh)
@@ -369,16 +403,20 @@ static int table_rebuild(struct nfsock *nf, const struct knet_binding *b, size_t
         if ((r = put_table_msg(&bt, NFT_MSG_NEWTABLE, err)) < 0 || (r = put_table_msg(&bt, NFT_MSG_DELTABLE, err)) < 0 ||
             (r = put_table_msg(&bt, NFT_MSG_NEWTABLE, err)) < 0 || (r = put_set(&bt, PM_TCP, err)) < 0 ||
             (r = put_set(&bt, PM_UDP, err)) < 0 ||
-            (r = put_chain(&bt, "prerouting", NF_INET_PRE_ROUTING, -100, err)) < 0 ||
-            (r = put_chain(&bt, "output", NF_INET_LOCAL_OUT, -100, err)) < 0 ||
-            (r = put_chain(&bt, "postrouting", NF_INET_POST_ROUTING, 100, err)) < 0)
+            (r = put_chain(&bt, "prerouting", "nat", NF_INET_PRE_ROUTING, -100, err)) < 0 ||
+            (r = put_chain(&bt, "output", "nat", NF_INET_LOCAL_OUT, -100, err)) < 0 ||
+            (r = put_chain(&bt, "postrouting", "nat", NF_INET_POST_ROUTING, 100, err)) < 0 ||
+            (r = put_chain(&bt, "forward", "filter", NF_INET_FORWARD, 0, err)) < 0)
                 goto out;
         for (int p = 0; p < PM_NPROTO; p++)
                 if ((r = put_rule(&bt, "prerouting", p, 0, err)) < 0 || (r = put_rule(&bt, "output", p, 0, err)) < 0)
                         goto out;
         if ((r = put_rule(&bt, "postrouting", -1, POST_HAIRPIN, err)) < 0 ||
             (r = put_rule(&bt, "postrouting", -1, POST_LOOPBACK, err)) < 0 ||
-            (r = put_rule(&bt, "postrouting", -1, POST_EGRESS, err)) < 0 || (r = put_elements(&bt, true, b, n, err)) < 0)
+            (r = put_rule(&bt, "postrouting", -1, POST_EGRESS, err)) < 0 ||
+            (r = put_rule(&bt, "forward", -1, -1 - FWD_REPLIES, err)) < 0 ||
+            (r = put_rule(&bt, "forward", -1, -1 - FWD_PUBLISHED, err)) < 0 ||
+            (r = put_rule(&bt, "forward", -1, -1 - FWD_DROP, err)) < 0 || (r = put_elements(&bt, true, b, n, err)) < 0)
                 goto out;
         r = nftb_send(&bt, err);
 out:

@@ -600,3 +600,18 @@ def test_ports_held_in_the_instance_count_as_taken(sb, netd, vpc):
     assert binding(t, 80, "udp") == 9090
     assert [b["hostPort"] for b in t["NetworkBindings"]][1:] == [9091, 49154]
     bridge(netd, "u", "inst2", [{"ContainerPort": 80, "HostPort": 9090}])
+
+
+def test_unpublished_ports_not_reachable_by_direct_routing(sb, netd, vpc):
+    """A VPC neighbour that routes 172.17.0.0/16 via the instance reaches published ports only."""
+    web = bridge(netd, "web", "inst1", [{"ContainerPort": 80, "HostPort": 8080}])
+    serve_http(sb, "web", 80, "published")
+    serve_http(sb, "web", 81, "private")
+    sb.run(["ip", "-n", "inst2", "route", "add", "172.17.0.0/16", "via", vpc["inst1"]])
+    assert fetch(sb, "inst2", vpc["inst1"], 8080) == "published\n"
+    assert fetch(sb, "inst1", web["PrivateIpAddress"], 81) == "private\n"     # the instance itself may
+    assert http_get(sb, "inst2", web["PrivateIpAddress"], 81) is None
+    assert http_get(sb, "inst2", web["PrivateIpAddress"], 80) is None
+    # the task's own connections out and their replies still pass
+    serve_http(sb, "inst2", 8000, "inst2 here")
+    assert fetch(sb, "web", vpc["inst2"], 8000) == "inst2 here\n"
