@@ -13,6 +13,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -570,16 +571,23 @@ static int task_enter(void *ud, struct err *err)
         return nl_open(t->where, &t->nl, err);
 }
 
-/* In the task netns: lo up, eth0 up (arp_notify), address, default route;
- * then, once the host end's pending carrier change has run (an RTM_GETLINK of
- * it syncs linkwatch), the MAC once more so that arp_notify announces it (see
- * eni_configure in knet_eni.c for the measurements). */
-static int btask_configure(struct nl *n, struct knet_ns *ns, const struct knet_btask *t, struct err *err)
+/* In the task netns: lo up, eth0 up (arp_notify), address, default route.
+ * No gratuitous ARP: flooded to every port of ecsbox0 it cost the most of
+ * the growth with 1000 tasks (p50 at 1000: 5.4 ms with it, 2.9 ms without).
+ * The one neighbour that matters, the instance (it DNATs and routes for the
+ * task), gets the entry written instead: one message, which also replaces a
+ * FAILED entry left by an earlier probe of the address. An RTM_GETLINK of the
+ * host end first runs its pending carrier change (linkwatch), so the bridge
+ * port forwards before the answer goes out. */
+static int btask_configure(struct nl *n, struct knet_ns *ns, int br, const struct knet_btask *t, struct err *err)
 {
         struct nlattr *af, *inet, *conf;
         struct nlmsghdr *nlh;
+        struct ndmsg *ndm;
         struct nl_batch b;
         struct nl_link l, h;
+        uint32_t be = htonl(t->ip);
+        char ips[16];
         int r;
 
         if ((r = nl_link_get(n, TASK_IFNAME, &l, err)) < 0)
@@ -600,8 +608,16 @@ static int btask_configure(struct nl *n, struct knet_ns *ns, const struct knet_b
                 return r;
         if ((r = nl_link_get(ns->nl, t->host_if, &h, err)) < 0)
                 return r;
-        nl_batch_init(&b, n);
-        nl_put_link_set(&b, l.index, TASK_IFNAME, false, t->mac, -1);
+        knet_fmt_ip(t->ip, ips);
+        nl_batch_init(&b, ns->nl);
+        nlh = nl_batch_add(&b, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, "set neighbour %s on '" BRIDGE_IFNAME "'", ips);
+        ndm = mnl_nlmsg_put_extra_header(nlh, sizeof *ndm);
+        ndm->ndm_family = AF_INET;
+        ndm->ndm_ifindex = br;
+        ndm->ndm_state = NUD_REACHABLE;
+        ndm->ndm_type = RTN_UNICAST;
+        mnl_attr_put(nlh, NDA_DST, 4, &be);
+        mnl_attr_put(nlh, NDA_LLADDR, 6, t->mac);
         return knet_send(&b, err);
 }
 
@@ -656,7 +672,7 @@ int knet_btask_create(struct knet *k, const struct knet_btask *t, const struct k
         if (r < 0)
                 goto fail;
         linked = true;
-        if ((r = btask_configure(tc.nl, ns, t, err)) < 0)
+        if ((r = btask_configure(tc.nl, ns, br, t, err)) < 0)
                 goto fail;
         /* both pin the task netns: closed before anything can delete it */
         tc.nl = nl_close(tc.nl);

@@ -615,3 +615,22 @@ def test_unpublished_ports_not_reachable_by_direct_routing(sb, netd, vpc):
     # the task's own connections out and their replies still pass
     serve_http(sb, "inst2", 8000, "inst2 here")
     assert fetch(sb, "web", vpc["inst2"], 8000) == "inst2 here\n"
+
+
+def test_address_probed_before_the_task_existed_answers_at_once(sb, netd, vpc):
+    """A probe of an address before its task exists leaves an INCOMPLETE/FAILED neighbour entry in the
+    instance; netd writes the entry when it makes the task, so the first connection does not wait for ARP
+    to be retried (0.67 s here without it)."""
+    bridge(netd, "t0", "inst1", [])
+    sb.run(["ip", "netns", "exec", "inst1", "ping", "-c", "1", "-W", "1", "172.17.0.3"], check=False)
+    t = bridge(netd, "t1", "inst1", [{"ContainerPort": 80, "HostPort": 8080}])
+    assert t["PrivateIpAddress"] == "172.17.0.3"
+    neigh = ip_json(sb, "-n", "inst1", "neigh", "show", "172.17.0.3")
+    assert neigh and neigh[0]["lladdr"] == t["MacAddress"]
+    serve_http(sb, "t1", 80, "at once")
+    wait_for(lambda: sb.run(["ip", "netns", "exec", "t1", "sh", "-c", "busybox netstat -ltn | grep -q ':80 '"],
+                            check=False).returncode == 0, 5, what="httpd listening")
+    p = sb.run(["curl", "-s", "-w", "\n%{time_total}", "--max-time", "5", f"http://{vpc['inst1']}:8080/"])
+    body, took = p.stdout.rsplit("\n", 1)
+    assert body == "at once\n"
+    assert float(took) < 0.4, f"first connection took {took} s"
