@@ -174,6 +174,11 @@ def test_bridge_shape_and_kernel(sb, netd, vpc):
     assert nft_maps(sb, "inst1") == want_maps([tn])
     ruleset = sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "ruleset"]).stdout
     assert ruleset.count("dnat ip to") == 4 and "172.17.0.2" in ruleset.split("chain")[0]
+    # NetworkBindings come in the order of PortMappings, static and dynamic mixed
+    mixed = bridge(netd, "mixed", "inst2", [{"ContainerPort": 1}, {"ContainerPort": 2, "HostPort": 7002},
+                                            {"ContainerPort": 3, "Protocol": "udp"}, {"ContainerPort": 4, "HostPort": 7004}])
+    assert [(b["containerPort"], b["hostPort"], b["protocol"]) for b in mixed["NetworkBindings"]] == [
+        (1, 49153, "tcp"), (2, 7002, "tcp"), (3, 49153, "udp"), (4, 7004, "tcp")]
     tn2 = bridge(netd, "web2", "inst1", [{"ContainerPort": 80}])
     assert tn2["PrivateIpAddress"] == "172.17.0.3" and binding(tn2, 80) == 49154
     assert sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "ruleset"]).stdout.count("dnat ip to") == 4
