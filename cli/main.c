@@ -8,13 +8,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "ecsbox/cleanup.h"
 #include "ecsbox/json.h"
-
-/* aws exit codes: 252 usage, 254 service error, 255 connection/other */
-#define EXIT_USAGE 252
-#define EXIT_SERVICE 254
-#define EXIT_OTHER 255
 
 static const char *const ec2_verbs[] = {
         "create-vpc", "describe-vpcs", "delete-vpc", "create-subnet", "describe-subnets", "delete-subnet",
@@ -83,6 +79,59 @@ int cli_parse_filter(const char *s, json_t **ret)
         return 0;
 }
 
+/* aws ec2 authorize-/revoke-security-group-*: --protocol, --port N|A-B|-1, --cidr, --source-group make
+ * one IpPermissions entry, as the aws CLI builds it client-side. */
+static int sg_shorthand(json_t *req, const char *verb)
+{
+        json_t *proto = json_object_get(req, "Protocol"), *port = json_object_get(req, "Port");
+        json_t *cidr = json_object_get(req, "Cidr"), *src = json_object_get(req, "SourceGroup"), *perm;
+        const char *p;
+        if (strstr(verb, "security-group-ingress") == NULL && strstr(verb, "security-group-egress") == NULL)
+                return 0;
+        if (!proto && !port && !cidr && !src)
+                return 0;
+        if (!proto || (!cidr && !src)) {
+                fprintf(stderr, "ecsbox ec2 %s: --protocol and --cidr or --source-group go together\n", verb);
+                return -EINVAL;
+        }
+        if (json_is_integer(proto)) {
+                char buf[24];
+                snprintf(buf, sizeof buf, "%lld", (long long) json_integer_value(proto));
+                perm = json_pack("{s:s}", "IpProtocol", buf);
+        } else
+                perm = json_pack("{s:O}", "IpProtocol", proto);
+        p = json_string_value(json_object_get(perm, "IpProtocol"));
+        if (port) {
+                long long from, to;
+                if (json_is_integer(port))
+                        from = to = json_integer_value(port);
+                else if (!json_is_string(port) || sscanf(json_string_value(port), "%lld-%lld", &from, &to) != 2) {
+                        fprintf(stderr, "ecsbox ec2 %s: --port: expected N, N-M or -1\n", verb);
+                        json_decref(perm);
+                        return -EINVAL;
+                }
+                if (from == -1 && (!strcmp(p, "tcp") || !strcmp(p, "udp") || !strcmp(p, "6") || !strcmp(p, "17"))) {
+                        from = 0;
+                        to = 65535;
+                }
+                json_object_set_new(perm, "FromPort", json_integer(from));
+                json_object_set_new(perm, "ToPort", json_integer(to));
+        } else if (!strcmp(p, "icmp") || !strcmp(p, "1")) {
+                json_object_set_new(perm, "FromPort", json_integer(-1));
+                json_object_set_new(perm, "ToPort", json_integer(-1));
+        }
+        if (cidr)
+                json_object_set_new(perm, "IpRanges", json_pack("[{s:O}]", "CidrIp", cidr));
+        if (src)
+                json_object_set_new(perm, "UserIdGroupPairs", json_pack("[{s:O}]", "GroupId", src));
+        json_object_del(req, "Protocol");
+        json_object_del(req, "Port");
+        json_object_del(req, "Cidr");
+        json_object_del(req, "SourceGroup");
+        json_object_set_new(req, "IpPermissions", json_pack("[o]", perm));
+        return 0;
+}
+
 static int netd_roundtrip(const char *sock, json_t *req, json_t **ret)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -129,12 +178,16 @@ static int answer(json_t *ans, const char *op)
 static void usage(FILE *f)
 {
         fprintf(f, "usage: ecsbox [--socket PATH] ec2 VERB [--flag VALUE ...]\n"
+                   "       ecsbox [--endpoint URL|SOCKET] ecs VERB [--flag VALUE ...]   (ecsbox ecs help)\n"
+                   "       ecsbox [--endpoint URL|SOCKET] ps [--cluster NAME] [-a]\n"
                    "       ecsbox [--socket PATH] netd-request   (one JSON request on stdin)\n"
                    "ec2 verbs:");
         for (const char *const *v = ec2_verbs; *v; v++)
                 fprintf(f, " %s", *v);
         fprintf(f, "\nFlags are the aws ec2 ones (--cidr-block, --vpc-id, --subnet-id, --filters Name=x,Values=a,b,\n"
-                   "--network-interface-id, --netns NAME, --interface-type veth|macvlan, --cli-input-json JSON).\n"
+                   "--network-interface-id, --netns NAME, --interface-type veth|macvlan, --cli-input-json JSON;\n"
+                   "security groups: --group-id, --protocol tcp|udp|icmp|-1, --port N|N-M, --cidr, --source-group,\n"
+                   "--ip-permissions JSON, --groups sg-1 sg-2).\n"
                    "The socket is --socket, else $ECSBOX_NETD_SOCKET, else /run/ecsbox/netd.sock.\n");
 }
 
@@ -205,6 +258,8 @@ static int ec2(const char *sock, int argc, char **argv)
                 } else
                         json_object_set_new(req, member, flag_value(argv[i++]));
         }
+        if (sg_shorthand(req, argv[0]) < 0)
+                return EXIT_USAGE;
         json_object_set_new(req, "Action", json_string(action));
         r = netd_roundtrip(sock, req, &ans);
         if (r < 0) {
@@ -245,10 +300,14 @@ static int netd_request(const char *sock)
 int main(int argc, char **argv)
 {
         const char *sock = getenv("ECSBOX_NETD_SOCKET") ?: "/run/ecsbox/netd.sock";
+        const char *endpoint = getenv("ECSBOX_ENDPOINT") ?: "/run/ecsbox/ecsboxd.sock";
         int i = 1;
         while (i < argc && strncmp(argv[i], "--", 2) == 0) {
                 if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
                         sock = argv[i + 1];
+                        i += 2;
+                } else if (!strcmp(argv[i], "--endpoint") && i + 1 < argc) {
+                        endpoint = argv[i + 1];
                         i += 2;
                 } else if (!strcmp(argv[i], "--help")) {
                         usage(stdout);
@@ -266,6 +325,10 @@ int main(int argc, char **argv)
                 return ec2(sock, argc - i - 1, argv + i + 1);
         if (!strcmp(argv[i], "netd-request"))
                 return netd_request(sock);
-        fprintf(stderr, "ecsbox: unknown command '%s' (ec2, netd-request)\n", argv[i]);
+        if (!strcmp(argv[i], "ecs"))
+                return cli_ecs(endpoint, argc - i - 1, argv + i + 1);
+        if (!strcmp(argv[i], "ps"))
+                return cli_ps(endpoint, argc - i - 1, argv + i + 1);
+        fprintf(stderr, "ecsbox: unknown command '%s' (ec2, ecs, ps, netd-request)\n", argv[i]);
         return EXIT_USAGE;
 }

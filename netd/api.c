@@ -24,6 +24,13 @@ static const struct {
         { "CreateTaskNetwork", op_create_task_network },
         { "DeleteTaskNetwork", op_delete_task_network },
         { "DescribeSecurityGroups", op_describe_security_groups },
+        { "CreateSecurityGroup", op_create_security_group },
+        { "DeleteSecurityGroup", op_delete_security_group },
+        { "AuthorizeSecurityGroupIngress", op_authorize_security_group_ingress },
+        { "AuthorizeSecurityGroupEgress", op_authorize_security_group_egress },
+        { "RevokeSecurityGroupIngress", op_revoke_security_group_ingress },
+        { "RevokeSecurityGroupEgress", op_revoke_security_group_egress },
+        { "ModifyNetworkInterfaceAttribute", op_modify_network_interface_attribute },
         { "DescribeTaskNetworks", op_describe_task_networks },
 };
 

@@ -243,6 +243,16 @@ static int eni_forget(struct netd *d, json_t *eni, struct err *err)
         return store_del(d->store, key, err);
 }
 
+/* Groups whose rules name this ENI's groups as peers follow its address (sg_enforce.c). A failure
+ * leaves the ENI as it is; start-up reconciliation refills every table. */
+static void eni_members_changed(struct netd *d, json_t *eni)
+{
+        struct err e = { 0 };
+        if (sg_members_changed(d, json_object_get(eni, "Groups"), &e) < 0)
+                log_warning("msg=\"cannot update security group peers, ignoring\" eni=%s err=\"%s\"",
+                            str(eni, "NetworkInterfaceId"), e.msg);
+}
+
 static int create_params(struct netd *d, json_t *req, json_t **ret_subnet, json_t **ret_vpc, const char **ret_ip,
                          json_t **ret_groups, const char **ret_desc, const char **ret_type, struct err *err)
 {
@@ -297,6 +307,7 @@ int op_create_network_interface(struct netd *d, json_t *req, json_t **ret, struc
         }
         log_info("op=CreateNetworkInterface eni=%s subnet=%s ip=%s mac=%s type=%s", str(eni, "NetworkInterfaceId"),
                  str(subnet, "SubnetId"), str(eni, "PrivateIpAddress"), str(eni, "MacAddress"), type);
+        eni_members_changed(d, eni);
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
         json_decref(eni);
         return 0;
@@ -368,6 +379,7 @@ int op_delete_network_interface(struct netd *d, json_t *req, json_t **ret, struc
                 return r;
         }
         log_info("op=DeleteNetworkInterface eni=%s ip=%s", id, str(eni, "PrivateIpAddress"));
+        eni_members_changed(d, eni);
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;
 }
@@ -395,13 +407,25 @@ static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vp
         bool created = false;
         json_t *att = json_object_get(eni, "ebxAttachment");
         int r;
+        struct err e2 = { 0 };
         if ((r = eni_knet(d, eni, subnet, vpc, &ke, err)) < 0)
                 return r;
+        /* the bridge must know the ENI before its first (gratuitous ARP) frame */
+        if ((r = sg_guard_eni(d, eni, true, err)) < 0)
+                return err_wrap(err, "attach %s: source/destination check", str(eni, "NetworkInterfaceId"));
         r = knet_eni_attach(d->knet, &ke, &created, err);
+        if (r < 0)
+                (void) sg_guard_eni(d, eni, false, &e2);
         if (r == -EEXIST)
                 return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has an eth0; one ENI per namespace", ke.netns);
         if (r < 0)
                 return err_wrap(err, "attach %s to netns '%s'", str(eni, "NetworkInterfaceId"), ke.netns);
+        r = sg_task_attach(d, eni, err);
+        if (r < 0) {
+                (void) knet_eni_detach(d->knet, &ke, created, &e2);
+                (void) sg_guard_eni(d, eni, false, &e2);
+                return err_wrap(err, "attach %s: security groups", str(eni, "NetworkInterfaceId"));
+        }
         json_object_set_new(att, "Status", json_string("attached"));
         json_object_set_new(eni, "Status", json_string("in-use"));
         return 0;
@@ -509,9 +533,14 @@ int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey
                 if ((r = subnet_load(d, str(eni, "SubnetId"), &subnet, err)) < 0 || (r = vpc_load(d, str(eni, "VpcId"), &vpc, err)) < 0 ||
                     (r = eni_knet(d, eni, subnet, vpc, &ke, err)) < 0)
                         return r;
-                r = knet_eni_detach(d->knet, &ke, json_is_true(json_object_get(att, "NetnsCreated")), err);
+                bool del_ns = json_is_true(json_object_get(att, "NetnsCreated"));
+                struct err e2 = { 0 };
+                r = knet_eni_detach(d->knet, &ke, del_ns, err);
                 if (r < 0)
                         return err_wrap(err, "detach %s from netns '%s'", str(eni, "NetworkInterfaceId"), ke.netns);
+                if ((!del_ns && sg_task_detach(d, eni, &e2) < 0) || sg_guard_eni(d, eni, false, &e2) < 0)
+                        log_warning("msg=\"cannot remove security group state, ignoring\" eni=%s err=\"%s\"",
+                                    str(eni, "NetworkInterfaceId"), e2.msg);
         }
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
@@ -534,6 +563,8 @@ int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey
                 store_rollback(d->store);
                 return r;
         }
+        if (forget)
+                eni_members_changed(d, eni);
         return 0;
 }
 
@@ -664,6 +695,7 @@ int op_create_task_network(struct netd *d, json_t *req, json_t **ret, struct err
         }
         log_info("op=CreateTaskNetwork eni=%s netns=%s ip=%s mac=%s", str(eni, "NetworkInterfaceId"), netns,
                  str(eni, "PrivateIpAddress"), str(eni, "MacAddress"));
+        eni_members_changed(d, eni);
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
         return 0;
 }

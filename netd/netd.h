@@ -63,10 +63,39 @@ int op_delete_task_network(struct netd *d, json_t *req, json_t **ret, struct err
 int eni_knet(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, struct knet_eni *ret, struct err *err);
 json_t *eni_shape(struct netd *d, json_t *eni);
 
-/* sg.c: security group records (enforcement comes with the SG module). */
+/* sg.c: security group records and operations (docs/security-groups.md). */
 int op_describe_security_groups(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_create_security_group(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_delete_security_group(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_authorize_security_group_ingress(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_authorize_security_group_egress(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_revoke_security_group_ingress(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_revoke_security_group_egress(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_modify_network_interface_attribute(struct netd *d, json_t *req, json_t **ret, struct err *err);
 int sg_create_default(struct netd *d, const char *vpc_id, json_t **ret_sg, struct err *err);
 int sg_validate_groups(struct netd *d, json_t *groups, const char *vpc_id, json_t **ret_ids, struct err *err);
+int sg_load(struct netd *d, const char *id, json_t **ret, struct err *err);
+/* The group record's flat rules (sg_rules.h), borrowed. */
+json_t *sg_rules_of(json_t *sg);
+json_t *sg_shape(struct netd *d, json_t *sg);
+/* Every record under a key prefix ("eni/", "sg/", "vpc/"): a new array, NULL on error. */
+json_t *netd_records(struct netd *d, const char *prefix, struct err *err);
+
+/* sg_enforce.c: security groups in the kernel. */
+/* Before an ENI's link exists (add) / after it is gone: its port, MAC and IP in the VPC's bridge table. */
+int sg_guard_eni(struct netd *d, json_t *eni, bool add, struct err *err);
+/* After the link exists: build the task netns's inet + netdev tables. */
+int sg_task_attach(struct netd *d, json_t *eni, struct err *err);
+/* Detach from a netns netd keeps: remove the tables. */
+int sg_task_detach(struct netd *d, json_t *eni, struct err *err);
+/* Refill the SG sets of one attached ENI (its groups changed). */
+int sg_eni_refresh(struct netd *d, json_t *eni, struct err *err);
+/* Refill every attached ENI that uses one of these groups (their rules changed). */
+int sg_groups_changed(struct netd *d, json_t *group_ids, struct err *err);
+/* Refill every attached ENI whose rules name one of these groups as a peer (their members changed). */
+int sg_members_changed(struct netd *d, json_t *group_ids, struct err *err);
+/* Start-up: bridge tables rebuilt, task tables checked and repaired, unowned ones removed. Returns repairs. */
+int sg_reconcile(struct netd *d);
 
 /* intent.c: intents recorded before the kernel is touched. */
 int intent_add(struct netd *d, json_t *intent, char ret_key[64], struct err *err);

@@ -338,6 +338,8 @@ int netd_reconcile(struct netd *d, struct err *err)
                 else
                         repaired += r;
         }
+        /* security groups last: they need the ENIs' links and namespaces */
+        repaired += sg_reconcile(d);
         log_info("msg=\"reconciled state with the kernel\" vpcs=%zu subnets=%zu enis=%zu repairs=%d",
                  json_array_size(vpcs), json_array_size(subnets), json_array_size(enis), repaired);
         return repaired;

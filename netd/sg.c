@@ -1,38 +1,110 @@
-/* sg.c: security group records: each VPC's default group, lookups and validation of ENI groups. */
+/* sg.c: security groups: records (each VPC's default group, CreateSecurityGroup, rules), the EC2
+ * operations on them, and ModifyNetworkInterfaceAttribute. Enforcement lives in sg_enforce.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ecsbox/log.h"
 #include "netd.h"
+#include "sg_rules.h"
+
+static const char *str(json_t *o, const char *k)
+{
+        return json_string_value(json_object_get(o, k));
+}
+
+/* The flat rules of a group record (sg_rules.h); records from before rules existed are derived from
+ * their IpPermissions once. Borrowed. */
+json_t *sg_rules_of(json_t *sg)
+{
+        json_t *rules = json_object_get(sg, "ebxRules");
+        if (!rules) {
+                json_t *in = NULL, *out = NULL;
+                rules = json_array();
+                if (json_array_size(json_object_get(sg, "IpPermissions")) > 0 &&
+                    sg_perms_parse(json_object_get(sg, "IpPermissions"), false, &in, NULL) == 0)
+                        json_array_extend(rules, in);
+                if (json_array_size(json_object_get(sg, "IpPermissionsEgress")) > 0 &&
+                    sg_perms_parse(json_object_get(sg, "IpPermissionsEgress"), true, &out, NULL) == 0)
+                        json_array_extend(rules, out);
+                json_decref(in);
+                json_decref(out);
+                json_object_set_new(sg, "ebxRules", rules);
+        }
+        return rules;
+}
+
+static int rule_ids_assign(json_t *rules)
+{
+        json_t *r;
+        size_t i;
+        json_array_foreach(rules, i, r) {
+                char id[ID_MAX];
+                if (str(r, "RuleId"))
+                        continue;
+                if (id_new("sgr", id) < 0)
+                        return -EIO;
+                json_object_set_new(r, "RuleId", json_string(id));
+        }
+        return 0;
+}
+
+/* Store a group record, with IpPermissions/IpPermissionsEgress regenerated from its rules. */
+static int sg_put(struct netd *d, json_t *sg, struct err *err)
+{
+        char key[KEY_MAX];
+        json_t *rules = sg_rules_of(sg);
+        (void) rule_ids_assign(rules);
+        json_object_set_new(sg, "IpPermissions", sg_rules_to_perms(rules, false));
+        json_object_set_new(sg, "IpPermissionsEgress", sg_rules_to_perms(rules, true));
+        key_fmt(key, "sg", str(sg, "GroupId"));
+        return store_put(d->store, key, sg, err);
+}
+
+static json_t *sg_new(struct netd *d, const char *id, const char *name, const char *desc, const char *vpc_id)
+{
+        char arn[160];
+        snprintf(arn, sizeof arn, "arn:aws:ec2:%s:%s:security-group/%s", d->region, d->account, id);
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:[], s:[], s:[]}", "GroupId", id, "GroupName", name,
+                         "Description", desc, "VpcId", vpc_id, "OwnerId", d->account, "SecurityGroupArn", arn,
+                         "IpPermissions", "IpPermissionsEgress", "Tags", "ebxRules");
+}
 
 int sg_create_default(struct netd *d, const char *vpc_id, json_t **ret_sg, struct err *err)
 {
-        char id[ID_MAX], key[KEY_MAX], arn[160];
+        char id[ID_MAX];
         json_t *sg;
         int r;
         if ((r = id_new("sg", id)) < 0)
                 return err_set(err, -r, NULL, "default security group: random id: %s", strerror(-r));
-        snprintf(arn, sizeof arn, "arn:aws:ec2:%s:%s:security-group/%s", d->region, d->account, id);
-        /* As on AWS: ingress from members of itself, all egress. */
-        sg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s,"
-                       " s:[{s:s, s:[], s:[], s:[], s:[{s:s, s:s}]}],"
-                       " s:[{s:s, s:[{s:s}], s:[], s:[], s:[]}], s:[]}",
-                       "GroupId", id, "GroupName", "default", "Description", "default VPC security group",
-                       "VpcId", vpc_id, "OwnerId", d->account, "SecurityGroupArn", arn,
-                       "IpPermissions", "IpProtocol", "-1", "IpRanges", "Ipv6Ranges", "PrefixListIds",
-                       "UserIdGroupPairs", "GroupId", id, "UserId", d->account,
-                       "IpPermissionsEgress", "IpProtocol", "-1", "IpRanges", "CidrIp", "0.0.0.0/0", "Ipv6Ranges",
-                       "PrefixListIds", "UserIdGroupPairs", "Tags");
+        sg = sg_new(d, id, "default", "default VPC security group", vpc_id);
         if (!sg)
                 return err_set(err, ENOMEM, NULL, "out of memory");
-        key_fmt(key, "sg", id);
-        r = store_put(d->store, key, sg, err);
+        /* As on AWS: ingress from members of itself, all egress. */
+        json_array_append_new(sg_rules_of(sg), json_pack("{s:b, s:s, s:i, s:i, s:s, s:s}", "Egress", 0, "IpProtocol", "-1",
+                                                         "FromPort", -1, "ToPort", -1, "GroupId", id, "UserId", d->account));
+        json_array_append_new(sg_rules_of(sg), json_pack("{s:b, s:s, s:i, s:i, s:s}", "Egress", 1, "IpProtocol", "-1",
+                                                         "FromPort", -1, "ToPort", -1, "CidrIp", "0.0.0.0/0"));
+        r = sg_put(d, sg, err);
         if (r < 0) {
                 json_decref(sg);
                 return r;
         }
         *ret_sg = sg;
         return 0;
+}
+
+int sg_load(struct netd *d, const char *id, json_t **ret, struct err *err)
+{
+        char key[KEY_MAX];
+        int r;
+        if (!id || !id_valid("sg", id))
+                return err_set(err, EINVAL, "InvalidGroupId.Malformed", "Invalid id: \"%s\" (expecting \"sg-...\")", id ? id : "");
+        key_fmt(key, "sg", id);
+        r = store_get(d->store, key, ret, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, "InvalidGroup.NotFound", "The security group '%s' does not exist", id);
+        return r;
 }
 
 static json_t *sg_values(json_t *sg, const char *name)
@@ -47,9 +119,14 @@ static json_t *sg_values(json_t *sg, const char *name)
         return json_array();
 }
 
-static json_t *sg_shape(struct netd *d, json_t *sg)
+json_t *sg_shape(struct netd *d, json_t *sg)
 {
-        return json_deep_copy(sg);
+        json_t *o = json_object(), *v;
+        const char *k;
+        json_object_foreach(sg, k, v)
+                if (strncmp(k, "ebx", 3) != 0)
+                        json_object_set(o, k, v);
+        return o;
 }
 
 int op_describe_security_groups(struct netd *d, json_t *req, json_t **ret, struct err *err)
@@ -114,12 +191,460 @@ int sg_validate_groups(struct netd *d, json_t *groups, const char *vpc_id, json_
                         return err_set(err, EINVAL, JERR_INVALID, "The security group '%s' belongs to another VPC than the subnet's (%s)", id, vpc_id);
                 }
                 json_decref(sg);
-                json_array_append_new(ids, json_string(id));
+                /* the same group twice counts once */
+                {
+                        json_t *x;
+                        size_t j;
+                        bool dup = false;
+                        json_array_foreach(ids, j, x)
+                                dup |= strcmp(json_string_value(x), id) == 0;
+                        if (!dup)
+                                json_array_append_new(ids, json_string(id));
+                }
         }
         if (json_array_size(groups) > 5) {
                 json_decref(ids);
                 return err_set(err, EINVAL, "SecurityGroupsPerInterfaceLimitExceeded", "At most 5 security groups per network interface");
         }
         *ret_ids = ids;
+        return 0;
+}
+
+/* ---- lookups over all records ---- */
+struct walk {
+        json_t *items;
+};
+
+static int walk_cb(const char *key, json_t *v, void *ud)
+{
+        struct walk *w = ud;
+        json_array_append(w->items, v);
+        return 0;
+}
+
+/* Every record under prefix ("sg/", "eni/", "vpc/"): a new array. */
+json_t *netd_records(struct netd *d, const char *prefix, struct err *err)
+{
+        struct walk w = { json_array() };
+        if (store_list(d->store, prefix, walk_cb, &w, err) < 0) {
+                json_decref(w.items);
+                return NULL;
+        }
+        return w.items;
+}
+
+static int default_vpc_id(struct netd *d, char buf[ID_MAX], struct err *err)
+{
+        _cleanup_json_ json_t *vpcs = netd_records(d, "vpc/", err);
+        json_t *v;
+        size_t i;
+        if (!vpcs)
+                return -EIO;
+        json_array_foreach(vpcs, i, v)
+                if (json_is_true(json_object_get(v, "IsDefault"))) {
+                        snprintf(buf, ID_MAX, "%s", str(v, "VpcId"));
+                        return 0;
+                }
+        return err_set(err, EINVAL, "VPCIdNotSpecified", "No default VPC for this user; specify VpcId");
+}
+
+/* GroupId, or GroupName (in the default VPC, as EC2 resolves it). */
+static int sg_find(struct netd *d, json_t *req, bool id_only, json_t **ret, struct err *err)
+{
+        const char *id = NULL, *name = NULL;
+        char vpc_id[ID_MAX];
+        json_t *all, *g;
+        size_t i;
+        int r;
+        if ((r = json_get_string(req, "GroupId", false, &id, err)) < 0 || (r = json_get_string(req, "GroupName", false, &name, err)) < 0)
+                return r;
+        if (id)
+                return sg_load(d, id, ret, err);
+        if (!name || id_only)
+                return err_set(err, EINVAL, JERR_MISSING, "The request must contain the parameter GroupId");
+        if ((r = default_vpc_id(d, vpc_id, err)) < 0)
+                return r;
+        if (!(all = netd_records(d, "sg/", err)))
+                return -EIO;
+        json_array_foreach(all, i, g)
+                if (!strcmp(str(g, "VpcId"), vpc_id) && !strcmp(str(g, "GroupName"), name)) {
+                        *ret = json_incref(g);
+                        json_decref(all);
+                        return 0;
+                }
+        json_decref(all);
+        return err_set(err, ENOENT, "InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", name, vpc_id);
+}
+
+/* ---- CreateSecurityGroup / DeleteSecurityGroup ---- */
+static json_t *tags_of(json_t *req, const char *rtype)
+{
+        json_t *specs = json_object_get(req, "TagSpecifications"), *s, *tags = json_array();
+        size_t i;
+        json_array_foreach(specs, i, s)
+                if (!str(s, "ResourceType") || !strcmp(str(s, "ResourceType"), rtype))
+                        json_array_extend(tags, json_object_get(s, "Tags") ?: json_array());
+        return tags;
+}
+
+int op_create_security_group(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "GroupName", "Description", "GroupDescription", "VpcId",
+                                            "TagSpecifications", "DryRun", NULL };
+        _cleanup_json_ json_t *vpc = NULL, *all = NULL, *sg = NULL;
+        const char *name, *desc = NULL, *vpc_id = NULL;
+        char id[ID_MAX], dvpc[ID_MAX];
+        json_t *g;
+        size_t i;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "GroupName", true, &name, err)) < 0 ||
+            (r = json_get_string(req, "Description", false, &desc, err)) < 0 ||
+            (!desc && (r = json_get_string(req, "GroupDescription", true, &desc, err)) < 0) ||
+            (r = json_get_string(req, "VpcId", false, &vpc_id, err)) < 0)
+                return r;
+        if (!vpc_id) {
+                if ((r = default_vpc_id(d, dvpc, err)) < 0)
+                        return r;
+                vpc_id = dvpc;
+        }
+        if (!name[0] || strlen(name) > 255 || !desc[0] || strlen(desc) > 255)
+                return err_set(err, EINVAL, JERR_INVALID, "GroupName and Description must be 1 to 255 characters");
+        if (!strcmp(name, "default"))
+                return err_set(err, EINVAL, "InvalidGroup.Reserved", "The security group 'default' is reserved");
+        if (!strncmp(name, "sg-", 3))
+                return err_set(err, EINVAL, JERR_INVALID, "Group names may not be in the format sg-*");
+        if ((r = vpc_load(d, vpc_id, &vpc, err)) < 0)
+                return r;
+        if (!(all = netd_records(d, "sg/", err)))
+                return -EIO;
+        json_array_foreach(all, i, g)
+                if (!strcmp(str(g, "VpcId"), vpc_id) && !strcmp(str(g, "GroupName"), name))
+                        return err_set(err, EEXIST, "InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpc_id);
+        if ((r = id_new("sg", id)) < 0)
+                return err_set(err, -r, NULL, "random id: %s", strerror(-r));
+        sg = sg_new(d, id, name, desc, vpc_id);
+        json_object_set_new(sg, "Tags", tags_of(req, "security-group"));
+        /* a new group: no ingress, all egress (as on AWS) */
+        json_array_append_new(sg_rules_of(sg), json_pack("{s:b, s:s, s:i, s:i, s:s}", "Egress", 1, "IpProtocol", "-1",
+                                                         "FromPort", -1, "ToPort", -1, "CidrIp", "0.0.0.0/0"));
+        if ((r = sg_put(d, sg, err)) < 0)
+                return r;
+        log_info("op=CreateSecurityGroup sg=%s name=\"%s\" vpc=%s", id, name, vpc_id);
+        *ret = json_pack("{s:s, s:O, s:O}", "GroupId", id, "SecurityGroupArn", json_object_get(sg, "SecurityGroupArn"),
+                         "Tags", json_object_get(sg, "Tags"));
+        return 0;
+}
+
+static bool groups_have(json_t *groups, const char *id)
+{
+        json_t *g;
+        size_t i;
+        json_array_foreach(groups, i, g)
+                if (json_is_string(g) && !strcmp(json_string_value(g), id))
+                        return true;
+        return false;
+}
+
+int op_delete_security_group(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "GroupId", "GroupName", "DryRun", NULL };
+        _cleanup_json_ json_t *sg = NULL, *vpc = NULL, *enis = NULL, *all = NULL;
+        const char *id;
+        char key[KEY_MAX];
+        json_t *x, *rule;
+        size_t i, j;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = sg_find(d, req, false, &sg, err)) < 0)
+                return r;
+        id = str(sg, "GroupId");
+        if (!strcmp(str(sg, "GroupName"), "default"))
+                return err_set(err, EPERM, "CannotDelete", "The security group '%s' is the default group of VPC '%s' and cannot be deleted", id, str(sg, "VpcId"));
+        if (!(enis = netd_records(d, "eni/", err)) || !(all = netd_records(d, "sg/", err)))
+                return -EIO;
+        json_array_foreach(enis, i, x)
+                if (groups_have(json_object_get(x, "Groups"), id))
+                        return err_set(err, EBUSY, "DependencyViolation", "resource %s has a dependent object: network interface %s uses it", id, str(x, "NetworkInterfaceId"));
+        json_array_foreach(all, i, x) {
+                if (!strcmp(str(x, "GroupId"), id))
+                        continue;
+                json_array_foreach(sg_rules_of(x), j, rule)
+                        if (str(rule, "GroupId") && !strcmp(str(rule, "GroupId"), id))
+                                return err_set(err, EBUSY, "DependencyViolation", "resource %s has a dependent object: security group %s references it in a rule", id, str(x, "GroupId"));
+        }
+        key_fmt(key, "sg", id);
+        if ((r = store_del(d->store, key, err)) < 0)
+                return r;
+        log_info("op=DeleteSecurityGroup sg=%s", id);
+        *ret = json_pack("{s:b, s:s}", "Return", 1, "GroupId", id);
+        return 0;
+}
+
+/* ---- Authorize / Revoke ---- */
+static json_t *rule_shape(struct netd *d, json_t *sg, json_t *rule)
+{
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:O, s:O}", "SecurityGroupRuleId", str(rule, "RuleId") ?: "",
+                              "GroupId", str(sg, "GroupId"), "GroupOwnerId", d->account, "IsEgress",
+                              json_is_true(json_object_get(rule, "Egress")), "IpProtocol", str(rule, "IpProtocol"),
+                              "FromPort", json_object_get(rule, "FromPort"), "ToPort", json_object_get(rule, "ToPort"));
+        if (str(rule, "CidrIp"))
+                json_object_set_new(o, "CidrIpv4", json_string(str(rule, "CidrIp")));
+        else
+                json_object_set_new(o, "ReferencedGroupInfo", json_pack("{s:s, s:s}", "GroupId", str(rule, "GroupId"), "UserId", d->account));
+        if (str(rule, "Description"))
+                json_object_set_new(o, "Description", json_string(str(rule, "Description")));
+        return o;
+}
+
+/* IpPermissions, or the flat IpProtocol/FromPort/ToPort/CidrIp form. New reference. */
+static int perms_of(json_t *req, json_t **ret, struct err *err)
+{
+        json_t *perms = json_object_get(req, "IpPermissions"), *p;
+        if (perms) {
+                if (json_object_get(req, "IpProtocol") || json_object_get(req, "CidrIp"))
+                        return err_set(err, EINVAL, JERR_INVALID, "Use either IpPermissions or IpProtocol/FromPort/ToPort/CidrIp, not both");
+                *ret = json_incref(perms);
+                return 0;
+        }
+        if (!json_object_get(req, "IpProtocol") && !json_object_get(req, "CidrIp"))
+                return err_set(err, EINVAL, JERR_MISSING, "The request must contain the parameter IpPermissions");
+        p = json_object();
+        json_object_set(p, "IpProtocol", json_object_get(req, "IpProtocol") ?: json_string("-1"));
+        if (json_object_get(req, "FromPort"))
+                json_object_set(p, "FromPort", json_object_get(req, "FromPort"));
+        if (json_object_get(req, "ToPort"))
+                json_object_set(p, "ToPort", json_object_get(req, "ToPort"));
+        json_object_set_new(p, "IpRanges", json_pack("[{s:O}]", "CidrIp", json_object_get(req, "CidrIp") ?: json_string("0.0.0.0/0")));
+        *ret = json_pack("[o]", p);
+        return 0;
+}
+
+/* Peer groups must exist in the group's VPC. */
+static int peers_check(struct netd *d, json_t *sg, json_t *rules, struct err *err)
+{
+        json_t *rule;
+        size_t i;
+        json_array_foreach(rules, i, rule) {
+                _cleanup_json_ json_t *peer = NULL;
+                int r;
+                if (!str(rule, "GroupId"))
+                        continue;
+                if ((r = sg_load(d, str(rule, "GroupId"), &peer, err)) < 0)
+                        return r;
+                if (strcmp(str(peer, "VpcId"), str(sg, "VpcId")) != 0)
+                        return err_set(err, ENOENT, "InvalidGroup.NotFound", "The security group '%s' does not exist in VPC '%s'", str(rule, "GroupId"), str(sg, "VpcId"));
+        }
+        return 0;
+}
+
+static long rule_find(json_t *rules, json_t *rule)
+{
+        char want[160], have[160];
+        json_t *o;
+        size_t i;
+        sg_rule_key(rule, want, sizeof want);
+        json_array_foreach(rules, i, o) {
+                sg_rule_key(o, have, sizeof have);
+                if (!strcmp(want, have))
+                        return (long) i;
+        }
+        return -1;
+}
+
+/* Store the group with its new rules and push them to every namespace whose ENI uses it; on a kernel
+ * failure the old record goes back and the namespaces get the old rules again. */
+static int sg_commit_rules(struct netd *d, json_t *sg, json_t *new_rules, struct err *err)
+{
+        _cleanup_json_ json_t *old = json_deep_copy(sg_rules_of(sg)), *ids = json_pack("[s]", str(sg, "GroupId"));
+        struct err e2 = { 0 };
+        int r;
+
+        json_object_set(sg, "ebxRules", new_rules);
+        if ((r = sg_put(d, sg, err)) < 0)
+                return r;
+        r = sg_groups_changed(d, ids, err);
+        if (r >= 0)
+                return 0;
+        json_object_set(sg, "ebxRules", old);
+        if (sg_put(d, sg, &e2) < 0 || sg_groups_changed(d, ids, &e2) < 0)
+                log_error("op=SecurityGroupRules sg=%s msg=\"rollback incomplete\" err=\"%s\"", str(sg, "GroupId"), e2.msg);
+        return err_wrap(err, "security group %s", str(sg, "GroupId"));
+}
+
+static int rules_authorize(struct netd *d, json_t *req, bool egress, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "GroupId", "GroupName", "IpPermissions", "IpProtocol", "FromPort",
+                                            "ToPort", "CidrIp", "DryRun", "TagSpecifications", NULL };
+        _cleanup_json_ json_t *sg = NULL, *perms = NULL, *add = NULL, *rules = NULL;
+        json_t *rule, *out;
+        size_t i;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = sg_find(d, req, egress, &sg, err)) < 0 ||
+            (r = perms_of(req, &perms, err)) < 0 || (r = sg_perms_parse(perms, egress, &add, err)) < 0 ||
+            (r = peers_check(d, sg, add, err)) < 0)
+                return r;
+        rules = json_deep_copy(sg_rules_of(sg));
+        json_array_foreach(add, i, rule) {
+                if (rule_find(rules, rule) >= 0) {
+                        char key[160];
+                        sg_rule_key(rule, key, sizeof key);
+                        return err_set(err, EEXIST, "InvalidPermission.Duplicate", "the specified rule \"%s\" already exists in security group %s", key, str(sg, "GroupId"));
+                }
+        }
+        if (rule_ids_assign(add) < 0)
+                return err_set(err, EIO, NULL, "random rule id");
+        json_array_extend(rules, add);
+        if ((r = sg_commit_rules(d, sg, rules, err)) < 0)
+                return r;
+        out = json_array();
+        json_array_foreach(add, i, rule)
+                json_array_append_new(out, rule_shape(d, sg, rule));
+        log_info("op=AuthorizeSecurityGroup%s sg=%s rules=%zu", egress ? "Egress" : "Ingress", str(sg, "GroupId"), json_array_size(add));
+        *ret = json_pack("{s:b, s:o}", "Return", 1, "SecurityGroupRules", out);
+        return 0;
+}
+
+static int rules_revoke(struct netd *d, json_t *req, bool egress, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "GroupId", "GroupName", "IpPermissions", "IpProtocol", "FromPort",
+                                            "ToPort", "CidrIp", "DryRun", "SecurityGroupRuleIds", NULL };
+        _cleanup_json_ json_t *sg = NULL, *perms = NULL, *del = NULL, *rules = NULL, *out = json_array();
+        json_t *rule, *ruleids = NULL;
+        size_t i;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = sg_find(d, req, egress, &sg, err)) < 0 ||
+            (r = json_get_array(req, "SecurityGroupRuleIds", false, &ruleids, err)) < 0)
+                return r;
+        rules = json_deep_copy(sg_rules_of(sg));
+        if (ruleids && !json_object_get(req, "IpPermissions")) {
+                json_t *x;
+                json_array_foreach(ruleids, i, x) {
+                        long at = -1;
+                        json_t *o;
+                        size_t j;
+                        json_array_foreach(rules, j, o)
+                                if (json_is_string(x) && str(o, "RuleId") && !strcmp(str(o, "RuleId"), json_string_value(x)) &&
+                                    json_is_true(json_object_get(o, "Egress")) == egress)
+                                        at = (long) j;
+                        if (at < 0)
+                                return err_set(err, ENOENT, "InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", json_string_value(x) ?: "");
+                        json_array_append_new(out, rule_shape(d, sg, json_array_get(rules, (size_t) at)));
+                        json_array_remove(rules, (size_t) at);
+                }
+        } else {
+                if ((r = perms_of(req, &perms, err)) < 0 || (r = sg_perms_parse(perms, egress, &del, err)) < 0)
+                        return r;
+                json_array_foreach(del, i, rule) {
+                        long at = rule_find(rules, rule);
+                        if (at < 0) {
+                                char key[160];
+                                sg_rule_key(rule, key, sizeof key);
+                                return err_set(err, ENOENT, "InvalidPermission.NotFound",
+                                               "The specified rule \"%s\" does not exist in security group %s", key, str(sg, "GroupId"));
+                        }
+                        json_array_append_new(out, rule_shape(d, sg, json_array_get(rules, (size_t) at)));
+                        json_array_remove(rules, (size_t) at);
+                }
+        }
+        if ((r = sg_commit_rules(d, sg, rules, err)) < 0)
+                return r;
+        log_info("op=RevokeSecurityGroup%s sg=%s rules=%zu", egress ? "Egress" : "Ingress", str(sg, "GroupId"), json_array_size(out));
+        *ret = json_pack("{s:b, s:O}", "Return", 1, "RevokedSecurityGroupRules", out);
+        return 0;
+}
+
+int op_authorize_security_group_ingress(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        return rules_authorize(d, req, false, ret, err);
+}
+
+int op_authorize_security_group_egress(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        return rules_authorize(d, req, true, ret, err);
+}
+
+int op_revoke_security_group_ingress(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        return rules_revoke(d, req, false, ret, err);
+}
+
+int op_revoke_security_group_egress(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        return rules_revoke(d, req, true, ret, err);
+}
+
+/* ---- ModifyNetworkInterfaceAttribute ---- */
+static int eni_store(struct netd *d, json_t *eni, struct err *err)
+{
+        char key[KEY_MAX];
+        key_fmt(key, "eni", str(eni, "NetworkInterfaceId"));
+        return store_put(d->store, key, eni, err);
+}
+
+int op_modify_network_interface_attribute(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keys[] = { "Action", "NetworkInterfaceId", "Groups", "Description", "SourceDestCheck",
+                                            "DryRun", NULL };
+        _cleanup_json_ json_t *eni = NULL, *ids = NULL, *old = NULL, *changed = NULL;
+        json_t *groups = NULL, *desc = NULL, *sdc = NULL, *g;
+        const char *id;
+        char key[KEY_MAX];
+        size_t i;
+        int r;
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "NetworkInterfaceId", true, &id, err)) < 0 ||
+            (r = json_get_array(req, "Groups", false, &groups, err)) < 0 ||
+            (r = json_get_object(req, "Description", false, &desc, err)) < 0 ||
+            (r = json_get_object(req, "SourceDestCheck", false, &sdc, err)) < 0)
+                return r;
+        if (!id_valid("eni", id))
+                return err_set(err, EINVAL, "InvalidNetworkInterfaceID.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", id);
+        key_fmt(key, "eni", id);
+        r = store_get(d->store, key, &eni, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, "InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", id);
+        if (r < 0)
+                return r;
+        if (!!groups + !!desc + !!sdc != 1)
+                return err_set(err, EINVAL, JERR_INVALID, "Specify exactly one attribute: Groups, Description or SourceDestCheck");
+        if (sdc) {
+                if (!json_is_true(json_object_get(sdc, "Value")))
+                        return err_set(err, EINVAL, JERR_INVALID, "ecsbox always checks source and destination; SourceDestCheck cannot be turned off");
+                *ret = json_pack("{s:b}", "Return", 1);
+                return 0;
+        }
+        if (desc) {
+                const char *v = str(desc, "Value");
+                if (!v || strlen(v) > 255)
+                        return err_set(err, EINVAL, JERR_INVALID, "Description.Value must be a string of at most 255 characters");
+                json_object_set_new(eni, "Description", json_string(v));
+                if ((r = eni_store(d, eni, err)) < 0)
+                        return r;
+                *ret = json_pack("{s:b}", "Return", 1);
+                return 0;
+        }
+        if (json_array_size(groups) == 0)
+                return err_set(err, EINVAL, JERR_MISSING, "The request must contain at least one security group in Groups");
+        if ((r = sg_validate_groups(d, groups, str(eni, "VpcId"), &ids, err)) < 0)
+                return r;
+        old = json_incref(json_object_get(eni, "Groups") ?: json_array());
+        changed = json_deep_copy(old);
+        json_array_foreach(ids, i, g)
+                if (!groups_have(changed, json_string_value(g)))
+                        json_array_append(changed, g);
+        json_object_set(eni, "Groups", ids);
+        if ((r = eni_store(d, eni, err)) < 0)
+                return r;
+        /* this ENI's own table, then every table whose rules name one of its old or new groups as a peer */
+        r = sg_eni_refresh(d, eni, err);
+        if (r >= 0)
+                r = sg_members_changed(d, changed, err);
+        if (r < 0) {
+                struct err e2 = { 0 };
+                json_object_set(eni, "Groups", old);
+                if (eni_store(d, eni, &e2) < 0 || sg_eni_refresh(d, eni, &e2) < 0 || sg_members_changed(d, changed, &e2) < 0)
+                        log_error("op=ModifyNetworkInterfaceAttribute eni=%s msg=\"rollback incomplete\" err=\"%s\"", id, e2.msg);
+                return err_wrap(err, "ModifyNetworkInterfaceAttribute %s", id);
+        }
+        log_info("op=ModifyNetworkInterfaceAttribute eni=%s groups=%zu", id, json_array_size(ids));
+        *ret = json_pack("{s:b}", "Return", 1);
         return 0;
 }

@@ -26,15 +26,15 @@ static const struct {
         { "ListTaskDefinitions", op_list_task_definitions },
         { "ListTaskDefinitionFamilies", op_list_task_definition_families },
         { "DeregisterTaskDefinition", op_deregister_task_definition },
-        /* STAGE2 { "RegisterContainerInstance", op_register_container_instance }, */
-        /* STAGE2 { "DescribeContainerInstances", op_describe_container_instances }, */
-        /* STAGE2 { "ListContainerInstances", op_list_container_instances }, */
-        /* STAGE2 { "DeregisterContainerInstance", op_deregister_container_instance }, */
-        /* STAGE2 { "RunTask", op_run_task }, */
-        /* STAGE2 { "StopTask", op_stop_task }, */
-        /* STAGE2 { "DescribeTasks", op_describe_tasks }, */
-        /* STAGE2 { "ListTasks", op_list_tasks }, */
-        /* STAGE2 { "GetTaskLogs", op_get_task_logs }, ecsbox extension for the CLI */
+        { "RegisterContainerInstance", op_register_container_instance },
+        { "DescribeContainerInstances", op_describe_container_instances },
+        { "ListContainerInstances", op_list_container_instances },
+        { "DeregisterContainerInstance", op_deregister_container_instance },
+        { "RunTask", op_run_task },
+        { "StopTask", op_stop_task },
+        { "DescribeTasks", op_describe_tasks },
+        { "ListTasks", op_list_tasks },
+        { "GetTaskLogs", op_get_task_logs }, /* ecsbox extension for the CLI */
 };
 
 bool api_auth_region(const char *auth, char *buf, size_t size)

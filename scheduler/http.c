@@ -76,6 +76,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r = calloc(1, sizeof *r);
                 if (!r)
                         return MHD_NO;
+                /* A body over the limit is read and dropped, then refused whole, so that
+                 * the client gets the answer rather than a reset connection. */
                 if (cl && strtoull(cl, NULL, 10) > SCHED_BODY_MAX)
                         r->too_large = true;
                 *con_cls = r;
@@ -197,7 +199,7 @@ static int server_start(struct sched *s, sd_event *ev, int lfd, const char *what
                 return err_set(err, EIO, NULL, "HTTP server on %s: no epoll fd from libmicrohttpd", what);
         }
         if ((r = sd_event_add_io(ev, &srv->io, info->epoll_fd, EPOLLIN, on_io, srv)) < 0 ||
-            (r = sd_event_add_time(ev, &srv->timer, CLOCK_MONOTONIC, 0, 0, on_timer, srv)) < 0) {
+            (r = sd_event_add_time(ev, &srv->timer, CLOCK_MONOTONIC, 0, 1 /* µs: the default accuracy is 250 ms */, on_timer, srv)) < 0) {
                 http_server_free(srv);
                 return err_set(err, -r, NULL, "HTTP server on %s: event loop: %s", what, strerror(-r));
         }

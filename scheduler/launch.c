@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ecsbox/json.h"
@@ -59,6 +61,21 @@ int rm_rf(const char *path)
         return 0;
 }
 
+/* The last non-empty line of a file, for error messages. */
+void last_line(const char *path, char *buf, size_t size)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[1024];
+        snprintf(buf, size, "see %s", path);
+        if (!f)
+                return;
+        while (fgets(line, sizeof line, f)) {
+                line[strcspn(line, "\n")] = '\0';
+                if (line[0])
+                        snprintf(buf, size, "%s", line);
+        }
+}
+
 int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pid, struct err *err)
 {
         char spec_path[SCHED_PATH_MAX * 2], log_path[SCHED_PATH_MAX * 2], logs[SCHED_PATH_MAX * 2];
@@ -79,7 +96,10 @@ int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pi
                 return err_set(err, -r, NULL, "write '%s': %s", spec_path, strerror(-r));
         if (access(s->monitor_bin, X_OK) < 0)
                 return err_set(err, errno, NULL, "task monitor '%s' is not executable: %s", s->monitor_bin, strerror(errno));
-        /* The pipe tells exec failure (the child's errno) from success (EOF at exec). */
+        /* The monitor runs in the foreground as our child, in its own session so that it
+         * outlives ecsboxd (then it is reparented and adopted at the next start). We do not
+         * wait for it: the pid is known at fork, the CLOEXEC pipe reports an exec failure,
+         * and its exit comes back as SIGCHLD. Its output goes to monitor.log. */
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return err_set(err, errno, NULL, "pipe: %s", strerror(errno));
         pid = fork();
@@ -92,9 +112,8 @@ int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pi
         if (pid == 0) {
                 sigset_t none;
                 int fd;
-                char *argv[] = { (char *) "ecsbox-monitor", (char *) "--spec", spec_path, NULL };
+                char *argv[] = { (char *) "ecsbox-monitor", (char *) "--spec", spec_path, (char *) "--foreground", NULL };
                 close(pipefd[0]);
-                /* Its own session, so that the monitor outlives ecsboxd; default signal state. */
                 (void) setsid();
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
@@ -113,6 +132,9 @@ int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pi
                         if (fd > 2)
                                 close(fd);
                 }
+                if (chdir("/") < 0)
+                        _exit(127);
+                umask(022);
                 execv(s->monitor_bin, argv);
                 child_errno = errno;
                 (void) !write(pipefd[1], &child_errno, sizeof child_errno);

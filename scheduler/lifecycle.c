@@ -1,7 +1,7 @@
 /* lifecycle.c: the task state machine (ecs-api.md §3.2), driven by kicks (RunTask,
  * StopTask, monitor notifications, SIGCHLD) and a 1 s tick; start-up recovery.
  *
- *   PROVISIONING  netd CreateTaskNetwork (awsvpc) / CreateNetns (none)
+ *   PROVISIONING  netd CreateTaskNetwork (awsvpc, bridge, none)
  *   PENDING       monitor spawned, containers starting
  *   RUNNING       the monitor reports the essential containers running
  *   DEACTIVATING  stop decided (stop-request.json written)
@@ -241,28 +241,67 @@ static int provision_awsvpc(struct adv *a)
         return 0;
 }
 
-static int provision_none(struct adv *a)
+/* none: a namespace with only loopback. bridge: a namespace on the instance's ecsbox0 bridge,
+ * its portMappings published on the instance's address (docs/netd-bridge-api.md). */
+static int provision_netns(struct adv *a, const char *mode)
 {
         struct sched *s = a->s;
-        char netns[32];
+        char netns[32], reason[ERR_MSG_MAX + 200];
         _cleanup_json_ json_t *req = NULL, *ans = NULL;
         struct err err = { 0 };
+        json_t *tn, *c, *pm, *b;
+        size_t i, k, j;
+
         task_netns_name(a, netns);
         json_object_set_new(ebx(a), "netns", json_string(netns));
-        json_object_set_new(ebx(a), "netnsKind", json_string("netns"));
+        json_object_set_new(ebx(a), "netnsKind", json_string("task-network"));
         if (save(a) < 0)
                 return -EIO;
-        req = json_pack("{s:s, s:s}", "Action", "CreateNetns", "Netns", netns);
+        req = json_pack("{s:s, s:s, s:s}", "Action", "CreateTaskNetwork", "NetworkMode", mode, "Netns", netns);
+        if (strcmp(mode, "bridge") == 0) {
+                json_t *maps = json_array();
+                json_object_set_new(req, "InstanceNetns", json_string(jstr(ebx(a), "instanceNetns") ?: ""));
+                json_array_foreach(json_object_get(ebx(a), "containers"), i, c)
+                        json_array_foreach(json_object_get(c, "portMappings"), k, pm)
+                                json_array_append_new(maps, json_pack("{s:I, s:I, s:s}", "ContainerPort", jint(pm, "containerPort", 0),
+                                                                      "HostPort", jint(pm, "hostPort", 0), "Protocol",
+                                                                      jstr(pm, "protocol") ?: "tcp"));
+                json_object_set_new(req, "PortMappings", maps);
+                json_object_set_new(req, "Metadata", json_pack("{s:s, s:s, s:s}", "clusterArn", jstr(a->rec, "clusterArn") ?: "",
+                                                               "taskArn", jstr(a->rec, "taskArn") ?: "", "taskDefinitionArn",
+                                                               jstr(a->rec, "taskDefinitionArn") ?: ""));
+        }
         if (s->netd_call(s, req, &ans, &err) < 0) {
-                char reason[ERR_MSG_MAX + 200];
-                if (strcmp(netd_code(&err), "InvalidAction") == 0)
-                        snprintf(reason, sizeof reason,
-                                 "ResourceInitializationError: networkMode none needs netd's CreateNetns operation, which this netd does not offer yet (docs/netd-bridge-api.md)");
-                else
-                        snprintf(reason, sizeof reason, "ResourceInitializationError: failed to create the task's network namespace: %s",
-                                 err.msg);
+                snprintf(reason, sizeof reason, "ResourceInitializationError: failed to create the task's %s network: %s%s%s%s", mode,
+                         err.msg, *netd_code(&err) ? " (" : "", netd_code(&err), *netd_code(&err) ? ")" : "");
                 fail_start(a, reason);
                 return -EIO;
+        }
+        tn = json_object_get(ans, "TaskNetwork");
+        if (strcmp(mode, "bridge") == 0) {
+                /* each container gets the bindings of its own mappings, in order */
+                json_t *binds = json_object_get(tn, "NetworkBindings");
+                size_t n = 0;
+                json_object_set_new(ebx(a), "privateIp", json_string(jstr(tn, "PrivateIpAddress") ?: ""));
+                json_object_set_new(ebx(a), "hostIp", json_string(jstr(tn, "HostIp") ?: ""));
+                json_object_set_new(ebx(a), "mac", json_string(jstr(tn, "MacAddress") ?: ""));
+                json_array_foreach(json_object_get(ebx(a), "containers"), i, c) {
+                        json_t *out = json_array(), *rc = NULL, *x;
+                        json_array_foreach(json_object_get(c, "portMappings"), k, pm) {
+                                b = json_array_get(binds, n++);
+                                if (b)
+                                        json_array_append(out, b);
+                        }
+                        json_array_foreach(json_object_get(a->rec, "containers"), j, x)
+                                if (strcmp(jstr(x, "name") ?: "", jstr(c, "name") ?: "") == 0)
+                                        rc = x;
+                        if (rc)
+                                json_object_set_new(rc, "networkBindings", out);
+                        else
+                                json_decref(out);
+                }
+                log_info("task=%s msg=\"task network created\" mode=bridge netns=%s ip=%s bindings=%zu", tid(a), netns,
+                         jstr(tn, "PrivateIpAddress") ?: "", json_array_size(binds));
         }
         return 0;
 }
@@ -305,11 +344,9 @@ static json_t *spec_build(struct adv *a, const char *dir)
                 return NULL;
         if (netns) {
                 snprintf(netns_path, sizeof netns_path, "/run/netns/%s", netns);
-                json_object_set_new(spec, "netns", json_string(netns));
-                json_object_set_new(spec, "netnsPath", json_string(netns_path));
+                json_object_set_new(spec, "netns", json_string(netns_path));
         } else {
                 json_object_set_new(spec, "netns", json_null());
-                json_object_set_new(spec, "netnsPath", json_null());
         }
         if (jstr(ebx(a), "pidMode"))
                 json_object_set_new(spec, "pidMode", json_string(jstr(ebx(a), "pidMode")));
@@ -456,15 +493,15 @@ static bool step_provisioning(struct adv *a)
         if (strcmp(mode, "awsvpc") == 0) {
                 if (provision_awsvpc(a) < 0)
                         return true;
-        } else if (strcmp(mode, "none") == 0) {
-                if (provision_none(a) < 0)
+        } else if (strcmp(mode, "none") == 0 || strcmp(mode, "bridge") == 0) {
+                if (provision_netns(a, mode) < 0)
                         return true;
         } else if (strcmp(mode, "host") == 0) {
                 /* the instance's namespace, or the host's own when the task runs without an instance */
                 if (jstr(ebx(a), "instanceNetns"))
                         json_object_set_new(ebx(a), "netns", json_string(jstr(ebx(a), "instanceNetns")));
         } else {
-                fail_start(a, "ResourceInitializationError: bridge network mode requires netd port publishing, not available yet");
+                fail_start(a, "ResourceInitializationError: unknown network mode");
                 return true;
         }
         set_last(a, "PENDING");
@@ -506,10 +543,14 @@ static bool step_active(struct adv *a)
                         decide_stop(a, jstr(st, "stopCode") ?: (strcmp(last, "RUNNING") == 0 ? "EssentialContainerExited" : "TaskFailedToStart"),
                                     jstr(st, "stoppedReason") ?: "The task monitor stopped the task");
                 else if (!alive) {
-                        char reason[SCHED_PATH_MAX * 2 + 200];
-                        snprintf(reason, sizeof reason, "%sthe task monitor (pid %lld) exited unexpectedly; see %s/monitor.log",
+                        char reason[SCHED_PATH_MAX * 2 + 1200], log_path[SCHED_PATH_MAX * 2 + 16], tail[1024] = "";
+                        /* a monitor that refused its spec says why in its log's last line */
+                        snprintf(log_path, sizeof log_path, "%s/monitor.log", jstr(ebx(a), "dir") ?: "");
+                        if (!st)
+                                last_line(log_path, tail, sizeof tail);
+                        snprintf(reason, sizeof reason, "%sthe task monitor (pid %lld) exited unexpectedly%s%s; see %s",
                                  strcmp(jstr(a->rec, "lastStatus") ?: "", "RUNNING") == 0 ? "" : "CannotStartContainerError: ",
-                                 jint(ebx(a), "monitorPid", 0), jstr(ebx(a), "dir") ?: "");
+                                 jint(ebx(a), "monitorPid", 0), tail[0] ? ": " : "", tail, log_path);
                         decide_stop(a, jstr(st, "stopCode") ?: (strcmp(jstr(a->rec, "lastStatus"), "RUNNING") == 0 ? "EssentialContainerExited"
                                                                                                                       : "TaskFailedToStart"),
                                     reason);
@@ -580,14 +621,7 @@ static bool step_deprovisioning(struct adv *a)
         if (kind && netns && !json_is_true(json_object_get(ebx(a), "networkReleased"))) {
                 struct err err = { 0 };
                 int r;
-                if (strcmp(kind, "netns") == 0) {
-                        _cleanup_json_ json_t *req = json_pack("{s:s, s:s}", "Action", "DeleteNetns", "Netns", netns), *ans = NULL;
-                        r = s->netd_call(s, req, &ans, &err);
-                        /* a netd without the operation cannot have made the namespace */
-                        if (r < 0 && strcmp(netd_code(&err), "InvalidAction") == 0)
-                                r = 0;
-                } else
-                        r = netd_release(s, netns, &err);
+                r = netd_release(s, netns, &err);
                 if (r < 0) {
                         if (!json_object_get(ebx(a), "releaseWarned")) {
                                 log_warning("task=%s msg=\"cannot release the task network yet, will retry\" netns=%s err=\"%s\"", tid(a), netns,
@@ -809,24 +843,47 @@ static void recover_task(struct sched *s, const char *key)
         if (adv_load(&a, s, key) < 0)
                 return;
         last = jstr(a.rec, "lastStatus") ?: "";
-        if (strcmp(last, "PROVISIONING") == 0) {
-                /* no monitor yet: roll back (the namespace, if netd made it, goes in DEPROVISIONING) */
-                if (jstr(json_object_get(a.rec, "ebx"), "netnsKind") == NULL && strcmp(jstr(ebx(&a), "mode") ?: "", "awsvpc") == 0) {
-                        char ns[32];
-                        task_netns_name(&a, ns);
+        if (strcmp(last, "PROVISIONING") == 0 && strcmp(jstr(a.rec, "desiredStatus") ?: "", "STOPPED") != 0) {
+                /* No monitor yet. Whatever netd made of the network is released and the task
+                 * provisions again from the start: RunTask acknowledged it, so it should run. */
+                struct err err = { 0 };
+                char ns[32];
+                task_netns_name(&a, ns);
+                if (strcmp(jstr(ebx(&a), "mode") ?: "", "host") != 0 && netd_release(s, ns, &err) < 0) {
                         json_object_set_new(ebx(&a), "netns", json_string(ns));
                         json_object_set_new(ebx(&a), "netnsKind", json_string("task-network"));
+                        fail_start(&a, "ResourceInitializationError: ecsboxd stopped while the task was provisioning and netd could not release its network");
+                } else {
+                        json_object_del(ebx(&a), "netns");
+                        json_object_del(ebx(&a), "netnsKind");
+                        (void) save(&a);
+                        log_notice("task=%s msg=\"ecsboxd stopped while the task was provisioning; provisioning again\"", tid(&a));
                 }
+        } else if (strcmp(last, "PROVISIONING") == 0) {
+                char ns[32];
+                task_netns_name(&a, ns);
+                json_object_set_new(ebx(&a), "netns", json_string(ns));
+                json_object_set_new(ebx(&a), "netnsKind", json_string("task-network"));
                 fail_start(&a, "ResourceInitializationError: ecsboxd stopped while the task was provisioning; rolled back");
         } else if (strcmp(jstr(ebx(&a), "spawn") ?: "", "spawning") == 0) {
-                /* crashed between fork and recording the pid: the monitor's own pid file tells */
+                /* Crashed between writing the spec and recording the monitor's pid. The monitor
+                 * (if it was forked) daemonises on its own and writes monitor.pid within
+                 * milliseconds; give it a moment, then adopt it or start it now. */
                 const char *dir = jstr(ebx(&a), "dir") ?: "";
-                pid_t pid = read_pidfile(dir);
-                if (pid > 1 && monitor_alive(pid, jstr(ebx(&a), "specPath") ?: "")) {
+                pid_t pid = 0;
+                char st[SCHED_PATH_MAX * 2 + 16];
+                for (int i = 0; i < 20 && (pid = read_pidfile(dir)) <= 1; i++)
+                        usleep(50 * 1000);
+                snprintf(st, sizeof st, "%s/status.json", dir);
+                if (pid > 1 && (monitor_alive(pid, jstr(ebx(&a), "specPath") ?: "") || access(st, F_OK) == 0)) {
                         json_object_set_new(ebx(&a), "monitorPid", json_integer(pid));
                         json_object_set_new(ebx(&a), "spawn", json_string("spawned"));
                         log_notice("task=%s msg=\"adopted a task monitor found by its pid file\" pid=%ld", tid(&a), (long) pid);
                         (void) save(&a);
+                } else if (pid <= 1) {
+                        json_object_del(ebx(&a), "spawn");
+                        (void) save(&a);
+                        log_notice("task=%s msg=\"ecsboxd stopped before the task monitor started; starting it now\"", tid(&a));
                 } else
                         fail_start(&a, "CannotStartContainerError: ecsboxd stopped while starting the task monitor");
         } else if (jint(ebx(&a), "monitorPid", 0) > 1) {

@@ -111,7 +111,9 @@ static int on_tick(sd_event_source *es, uint64_t usec, void *userdata)
                         log_debug("msg=\"default VPC not known yet\" err=\"%s\"", err.msg);
         }
         tasks_tick(s);
+        /* a time source is one-shot: re-arm it for the next tick */
         (void) sd_event_source_set_time(es, usec + TICK_USEC);
+        (void) sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
         return 0;
 }
 

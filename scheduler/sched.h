@@ -211,6 +211,8 @@ void tasks_child_exited(struct sched *s, pid_t pid);
 int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pid, struct err *err);
 /* Is pid a live ecsbox-monitor for this spec path (not a zombie, not a reused pid)? */
 bool monitor_alive(pid_t pid, const char *spec_path);
+/* The last non-empty line of a file ("see PATH" when there is none), for error messages. */
+void last_line(const char *path, char *buf, size_t size);
 /* dir/status.json or NULL. */
 json_t *monitor_status(const char *dir);
 /* Writes dir/stop-request.json then SIGTERMs the monitor. */

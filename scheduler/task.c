@@ -232,7 +232,7 @@ static int compute_resources(struct run *run, struct err *err)
         json_array_foreach(run->containers, i, d) {
                 sum_cpu += (long) jint(d, "cpu", 0);
                 sum_mem += (long) (jint(d, "memory", 0) ?: jint(d, "memoryReservation", 0));
-                if (strcmp(run->mode, "host") != 0)
+                if (strcmp(run->mode, "host") != 0 && strcmp(run->mode, "bridge") != 0)
                         continue;
                 json_array_foreach(json_object_get(d, "portMappings"), k, pm)
                         if (jint(pm, "hostPort", 0) > 0)
@@ -677,9 +677,6 @@ int op_run_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
                         return err_set(err, EINVAL, E_PARAM,
                                        "Task definition does not support launch_type FARGATE (it needs networkMode awsvpc and task-level cpu and memory).");
         }
-        if (strcmp(run.mode, "bridge") == 0)
-                return err_set(err, EOPNOTSUPP, E_UNSUPPORTED,
-                               "bridge network mode requires netd port publishing, not available yet (docs/netd-bridge-api.md); use networkMode awsvpc or host.");
         if ((r = apply_overrides(&run, req, err)) < 0 || (r = compute_resources(&run, err)) < 0 ||
             (r = parse_placement(&run, req, err)) < 0 || (r = parse_network(&run, req, err)) < 0)
                 goto out;
@@ -694,9 +691,16 @@ int op_run_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
         else {
                 if ((r = instance_list(s, cname, false, &insts, err)) < 0)
                         goto out;
-                /* ecsbox convenience: a cluster without container instances runs tasks on the host itself. */
-                if (json_array_size(insts) == 0)
+                /* ecsbox convenience: a cluster without container instances runs awsvpc, host and
+                 * none tasks on the host itself; bridge tasks need an instance's bridge, as on ECS. */
+                if (json_array_size(insts) == 0) {
+                        if (strcmp(run.mode, "bridge") == 0) {
+                                r = err_set(err, EINVAL, E_PARAM,
+                                            "No Container Instances were found in your cluster. Bridge network mode publishes ports on a container instance: register one with RegisterContainerInstance (ecsbox ecs register-container-instance).");
+                                goto out;
+                        }
                         no_instance = true;
+                }
         }
         if (no_instance) {
                 placed = (int) count;

@@ -187,3 +187,126 @@ class Netd:
         doc = self.call(action, **params)
         assert "Error" in doc, f"{action} {params} should have failed: {doc}"
         return doc["Error"]["Code"]
+
+
+class _UnixHTTPConnection:
+    """Minimal HTTP/1.1 POST over a Unix socket (ecsboxd serves its API on one)."""
+
+    def __init__(self, path, timeout=60):
+        self.path = path
+        self.timeout = timeout
+
+    def post(self, headers, body):
+        import http.client
+
+        class Conn(http.client.HTTPConnection):
+            def connect(conn):
+                conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.sock.settimeout(self.timeout)
+                conn.sock.connect(self.path)
+
+        c = Conn("localhost", timeout=self.timeout)
+        try:
+            c.request("POST", "/", body=body, headers=headers)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+
+class EcsError(Exception):
+    def __init__(self, status, type_, message):
+        super().__init__(f"{status} {type_}: {message}")
+        self.status = status
+        self.type = type_
+        self.message = message
+
+
+class Ecsboxd:
+    """An ecsboxd inside a sandbox (with its netd), and a client for its API socket."""
+
+    TARGET = "AmazonEC2ContainerServiceV20141113."
+    ENV = {"AWS_ACCESS_KEY_ID": "AKIDECSBOXTEST", "AWS_SECRET_ACCESS_KEY": "secret",
+           "AWS_DEFAULT_REGION": "us-east-1", "HOME": "/tmp", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": ""}
+
+    def __init__(self, sb, images, extra_args=()):
+        self.sb = sb
+        self.images = images
+        self.log = os.path.join(sb.tmp, "ecsboxd.log")
+        self.state = os.path.join(sb.state, "ecsboxd")
+        self.sock = "/run/ecsbox/ecsboxd.sock"
+        self.extra = list(extra_args)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        os.makedirs(self.state, exist_ok=True)
+        self.proc = self.sb.spawn([ECSBOXD, "--state-dir", self.state, "--run-dir", self.sb.run_dir,
+                                   "--image-store", self.images, "--log-level", "debug"] + self.extra,
+                                  log=self.log)
+        wait_for(lambda: self._ready() or self.proc.poll() is not None, 30, what="ecsboxd socket")
+        if self.proc.poll() is not None:
+            raise AssertionError("ecsboxd exited at start:\n" + open(self.log).read())
+
+    def _ready(self):
+        try:
+            self.call("ListClusters")
+            return True
+        except (OSError, EcsError):
+            return False
+
+    def pid(self):
+        kids = open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()
+        return int(kids[0]) if kids else self.proc.pid
+
+    def kill9(self):
+        os.kill(self.pid(), signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        try:
+            os.kill(self.pid(), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=30)
+
+    def raw(self, target, body, headers=None):
+        h = {"Content-Type": "application/x-amz-json-1.1"}
+        if target is not None:
+            h["X-Amz-Target"] = target
+        h.update(headers or {})
+        conn = _UnixHTTPConnection(f"/proc/{self.sb.pid}/root{self.sock}")
+        return conn.post(h, body)
+
+    def call(self, op, **params):
+        status, body = self.raw(self.TARGET + op, json.dumps(params).encode())
+        doc = json.loads(body) if body else {}
+        if status != 200:
+            raise EcsError(status, doc.get("__type", "?"), doc.get("message", doc.get("Message", "")))
+        return doc
+
+    def err(self, op, **params):
+        try:
+            doc = self.call(op, **params)
+        except EcsError as e:
+            return e
+        raise AssertionError(f"{op} {params} should have failed: {doc}")
+
+    def aws(self, *args, check=True):
+        """The unmodified AWS CLI (Debian's) inside the sandbox, JSON output parsed."""
+        argv = ["/usr/bin/aws", "--endpoint-url", "http://127.0.0.1:5080", "--output", "json"] + list(args)
+        p = self.sb.run(argv, check=check, env=self.ENV, timeout=120)
+        if not check:
+            return p
+        return json.loads(p.stdout) if p.stdout.strip() else {}
+
+    def wait_task(self, arn, status="RUNNING", timeout=30, cluster="default"):
+        def probe():
+            t = self.call("DescribeTasks", cluster=cluster, tasks=[arn])["tasks"]
+            if t and t[0]["lastStatus"] == status:
+                return t[0]
+            if t and status != "STOPPED" and t[0]["lastStatus"] == "STOPPED":
+                raise AssertionError(f"task stopped: {t[0].get('stoppedReason')} {t[0]}")
+            return None
+        return wait_for(probe, timeout, interval=0.05, what=f"task {arn} {status}")

@@ -44,6 +44,16 @@ def ping(sb, netns, ip, count=1):
                   check=False).returncode == 0
 
 
+def open_from_host(netd, vpc, proto, from_port=None, to_port=None):
+    """Host traffic comes from the uplink address (100.64.0.0/10): as on AWS the default group must allow it."""
+    sg = netd.ok("DescribeSecurityGroups", Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+                                                    {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]
+    perm = {"IpProtocol": proto, "IpRanges": [{"CidrIp": "100.64.0.0/10"}]}
+    if from_port is not None:
+        perm.update(FromPort=from_port, ToPort=to_port)
+    netd.ok("AuthorizeSecurityGroupIngress", GroupId=sg["GroupId"], IpPermissions=[perm])
+
+
 def netns_list(sb):
     return sorted(sb.run(["ls", "/run/netns"]).stdout.split())
 
@@ -116,7 +126,8 @@ def test_ping_within_and_across_subnets_and_from_host(sb, netd):
     assert ping(sb, "b", a["PrivateIpAddress"])
     assert ping(sb, "a", c["PrivateIpAddress"])          # across subnets through the router
     assert ping(sb, "c", b["PrivateIpAddress"])
-    # the sandbox root (the "host") reaches every task IP over the uplink
+    # the sandbox root (the "host") reaches every task IP over the uplink, once the group allows it
+    open_from_host(netd, vpc, "icmp", -1, -1)
     for e in (a, b, c):
         assert sb.run(["ping", "-c", "1", "-W", "1", e["PrivateIpAddress"]], check=False).returncode == 0
 
@@ -138,6 +149,7 @@ def test_vpcs_are_isolated_even_when_overlapping(sb, netd):
 
 def test_two_tasks_serve_http_on_port_80(sb, netd):
     vpc = make_vpc(netd)
+    open_from_host(netd, vpc, "tcp", 80, 80)
     s = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
     enis = []
     for name, itype in (("web1", "veth"), ("web2", "macvlan")):

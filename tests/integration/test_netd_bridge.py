@@ -172,7 +172,7 @@ def test_bridge_shape_and_kernel(sb, netd, vpc):
     assert len(bridge_ports(sb, "inst1")) == 1
     # one element per binding in one map per protocol, no per-task rules
     assert nft_maps(sb, "inst1") == want_maps([tn])
-    ruleset = sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "ruleset"]).stdout
+    ruleset = sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "table", "ip", "ecsbox_nat"]).stdout
     assert ruleset.count("dnat ip to") == 4 and "172.17.0.2" in ruleset.split("chain")[0]
     # NetworkBindings come in the order of PortMappings, static and dynamic mixed
     mixed = bridge(netd, "mixed", "inst2", [{"ContainerPort": 1}, {"ContainerPort": 2, "HostPort": 7002},
@@ -181,7 +181,7 @@ def test_bridge_shape_and_kernel(sb, netd, vpc):
         (1, 49153, "tcp"), (2, 7002, "tcp"), (3, 49153, "udp"), (4, 7004, "tcp")]
     tn2 = bridge(netd, "web2", "inst1", [{"ContainerPort": 80}])
     assert tn2["PrivateIpAddress"] == "172.17.0.3" and binding(tn2, 80) == 49154
-    assert sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "ruleset"]).stdout.count("dnat ip to") == 4
+    assert sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "table", "ip", "ecsbox_nat"]).stdout.count("dnat ip to") == 4
     # NetworkMode awsvpc spelled out is today's CreateTaskNetwork
     e = netd.ok("CreateTaskNetwork", NetworkMode="awsvpc", SubnetId=vpc["subnet"]["SubnetId"], Netns="inst3")
     assert e["NetworkInterface"]["Attachment"]["Netns"] == "inst3"
@@ -429,7 +429,7 @@ def test_crash_during_bridge_burst_recovers(sb, netd, vpc):
         assert bridge_ports(sb, inst) == k_links(sb, inst)
         assert len({t["PrivateIpAddress"] for t in mine}) == len(mine)
         # the rebuilt table: the same seven rules, whatever the number of tasks
-        rules = sb.run(["ip", "netns", "exec", inst, "nft", "-a", "list", "ruleset"]).stdout
+        rules = sb.run(["ip", "netns", "exec", inst, "nft", "-a", "list", "table", "ip", "ecsbox_nat"]).stdout
         assert rules.count("masquerade") == 3 and rules.count("dnat ip to") == 4
     for t in tns:
         a = ip_json(sb, "-n", t["Netns"], "-4", "addr", "show", "eth0")[0]

@@ -1,0 +1,47 @@
+/* knet_sg.h: nftables in netd's namespaces over libnftnl + libmnl, one atomic batch per change:
+ * a task's `table inet ecsbox` (stateful SG + flow meters) and `table netdev ecsbox` (egress check on
+ * eth0), and a VPC's `table bridge ecsbox` (source/destination check on the subnet bridges). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ecsbox/err.h"
+#include "ecsbox/knet.h"
+#include "sg_rules.h"
+
+#define KNET_SG_TABLE "ecsbox"
+
+/* What the tables of one task netns hold. */
+struct knet_sg_task {
+        const char *netns;
+        uint8_t mac[6];                  /* the ENI: the only source eth0 may send from */
+        uint32_t ip;
+        const struct sg_dir_elems *in;   /* peers allowed in (source addresses) */
+        const struct sg_dir_elems *out;  /* peers allowed out (destination addresses) */
+};
+
+/* Replace both tables of the task netns with fresh ones in one transaction (a missing table is
+ * created, a different one replaced). */
+int knet_sg_task_build(struct knet *k, const struct knet_sg_task *t, struct err *err);
+/* Flush and refill the SG sets in one transaction; the chains, flow sets and their counters stay.
+ * -ENOENT when the table is missing (the caller builds it). */
+int knet_sg_task_refill(struct knet *k, const struct knet_sg_task *t, struct err *err);
+/* 0 when the task's tables exist with netd's layout (chains, sets and rule count as built);
+ * -ENOENT missing, -ESTALE different. */
+int knet_sg_task_check(struct knet *k, const struct knet_sg_task *t, struct err *err);
+/* Remove both tables from the netns (missing ones are fine). */
+int knet_sg_task_remove(struct knet *k, const char *netns, struct err *err);
+/* 1 when the netns holds `table inet ecsbox`, 0 when not. */
+int knet_sg_task_exists(struct knet *k, const char *netns, struct err *err);
+
+/* One bridge port an ENI's frames arrive on, with the ENI's MAC and IP. */
+struct knet_guard_port {
+        char port[16];       /* veth host end (veth ENI) or the macvlan parent's bridge-side peer */
+        uint8_t mac[6];
+        uint32_t ip;
+};
+/* Replace the VPC netns's bridge table, allowing exactly these ports/MACs/IPs. */
+int knet_guard_build(struct knet *k, const char *vpc_netns, const struct knet_guard_port *p, size_t n, struct err *err);
+/* Add or remove one ENI's elements. Adding to a missing table: -ENOENT (the caller builds it). */
+int knet_guard_update(struct knet *k, const char *vpc_netns, const struct knet_guard_port *p, bool add, struct err *err);

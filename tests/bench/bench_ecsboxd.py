@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""bench_ecsboxd.py: RunTask to a task reachable on :80, DescribeTasks latency, memory per task.
+
+Runs inside a private sandbox (unshare) with netd and ecsboxd, side by side in one run:
+  ecsboxd:  RunTask (count 10 per call, bursts) of an awsvpc busybox httpd task; the clock stops
+            when a TCP connect to the task's IP:80 succeeds (from the sandbox's host namespace)
+  baseline: the same task by hand with `ip` and `ip netns exec busybox httpd`: netns, veth on a
+            bridge, address, route, httpd; the clock stops at the first successful connect
+Then DescribeTasks of 100 tasks with N tasks running, and memory: ecsboxd's RSS growth per task
+and each monitor's PSS. Usage: bench_ecsboxd.py [REACH_TASKS=200] [TOTAL_TASKS=1000].
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from sandbox import ROOT, Ecsboxd, Netd, Sandbox  # noqa: E402
+
+# Runs inside the sandbox: drives the API over 127.0.0.1:5080 and probes tasks with connect().
+INNER = r'''
+import json, socket, sys, time, http.client, subprocess
+mode, n = sys.argv[1], int(sys.argv[2])
+
+def call(op, **p):
+    c = http.client.HTTPConnection("127.0.0.1", 5080, timeout=60)
+    c.request("POST", "/", json.dumps(p), {"X-Amz-Target": "AmazonEC2ContainerServiceV20141113." + op,
+                                           "Content-Type": "application/x-amz-json-1.1"})
+    r = c.getresponse(); body = json.loads(r.read()); c.close()
+    if r.status != 200:
+        sys.exit(f"{op}: {body}")
+    return body
+
+def reachable(ip, deadline):
+    while time.monotonic() < deadline:
+        s = socket.socket(); s.settimeout(0.2)
+        try:
+            s.connect((ip, 80)); return time.monotonic()
+        except OSError:
+            time.sleep(0.001)
+        finally:
+            s.close()
+    return None
+
+out = []
+if mode == "ecsboxd":
+    for burst in range(n // 10):
+        t0 = time.monotonic()
+        tasks = call("RunTask", taskDefinition="web", count=10)["tasks"]
+        arns = [t["taskArn"] for t in tasks]
+        ips = {}
+        deadline = t0 + 60
+        while len(ips) < len(arns) and time.monotonic() < deadline:
+            for t in call("DescribeTasks", tasks=arns)["tasks"]:
+                for a in t["attachments"]:
+                    for d in a["details"]:
+                        if d["name"] == "privateIPv4Address":
+                            ips[t["taskArn"]] = d["value"]
+            if len(ips) < len(arns):
+                time.sleep(0.001)
+        for arn in arns:
+            t = reachable(ips[arn], deadline)
+            out.append(t - t0 if t else None)
+elif mode == "baseline":
+    subprocess.run("ip netns add bl-vpc && ip -n bl-vpc link add br0 type bridge && "
+                   "ip -n bl-vpc addr add 10.9.0.1/16 dev br0 && ip -n bl-vpc link set br0 up && "
+                   "ip link add blu type veth peer name blu netns bl-vpc && ip addr add 100.127.0.1/30 dev blu && "
+                   "ip link set blu up && ip -n bl-vpc addr add 100.127.0.2/30 dev blu && ip -n bl-vpc link set blu up && "
+                   "ip -n bl-vpc route add default via 100.127.0.1 && ip route add 10.9.0.0/16 via 100.127.0.2 && "
+                   "ip netns exec bl-vpc sysctl -qw net.ipv4.ip_forward=1", shell=True, check=True)
+    for i in range(n):
+        ns, ip = f"bl{i}", f"10.9.{1 + i // 250}.{1 + i % 250}"
+        t0 = time.monotonic()
+        subprocess.run(f"ip netns add {ns} && ip -n bl-vpc link add blv{i} type veth peer name eth0 netns {ns} && "
+                       f"ip -n bl-vpc link set blv{i} master br0 up && ip -n {ns} addr add {ip}/16 dev eth0 && "
+                       f"ip -n {ns} link set eth0 up && ip -n {ns} link set lo up && "
+                       f"ip -n {ns} route add default via 10.9.0.1 && "
+                       f"ip netns exec {ns} busybox httpd -p 80 -h /tmp", shell=True, check=True)
+        t = reachable(ip, t0 + 60)
+        out.append(t - t0 if t else None)
+elif mode == "describe":
+    arns = call("ListTasks", desiredStatus="RUNNING", maxResults=100)["taskArns"]
+    for _ in range(n):
+        t0 = time.monotonic()
+        call("DescribeTasks", tasks=arns)
+        out.append(time.monotonic() - t0)
+print(json.dumps(out))
+'''
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def ms(x):
+    return f"{x * 1e3:.1f} ms"
+
+
+def rss_kb(pid, field="VmRSS"):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def pss_kb(pid):
+    for line in open(f"/proc/{pid}/smaps_rollup"):
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def monitors(sb):
+    mine = os.readlink(f"/proc/{sb.pid}/ns/pid")
+    found = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")[0].endswith(b"ecsbox-monitor") and \
+                        os.readlink(f"/proc/{d}/ns/pid") == mine:
+                    found.append(int(d))
+            except OSError:
+                pass
+    return found
+
+
+def inner(sb, mode, n):
+    p = sb.run(["/usr/bin/python3", "-c", INNER, mode, str(n)], timeout=3600)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main():
+    reach_n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    total = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    tmp = tempfile.mkdtemp(prefix="ecsbox-bench-")
+    images = os.path.join(tmp, "images")
+    subprocess.run(["bash", os.path.join(ROOT, "scripts", "build-image.sh"), images], check=True, capture_output=True)
+    sb = Sandbox(tmp)
+    try:
+        netd = Netd(sb)
+        d = Ecsboxd(sb, images, extra_args=["--log-level", "warning"])
+        sg = netd.ok("DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
+        netd.ok("AuthorizeSecurityGroupIngress", GroupId=sg, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "100.64.0.0/10"}]}])
+        d.call("RegisterTaskDefinition", family="web", networkMode="awsvpc", cpu="256", memory="512",
+               containerDefinitions=[{"name": "web", "image": "busybox", "essential": True, "stopTimeout": 2,
+                                      "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
+                                      "portMappings": [{"containerPort": 80}]}])
+        rss0 = rss_kb(d.pid())
+        reach = inner(sb, "ecsboxd", reach_n)
+        base = inner(sb, "baseline", reach_n)
+        bad = sum(1 for x in reach if x is None)
+        reach = [x for x in reach if x is not None]
+        base = [x for x in base if x is not None]
+        print(f"RunTask -> reachable on :80, {len(reach)} awsvpc tasks in bursts of 10 (unreachable: {bad}):")
+        print(f"  ecsboxd  p50 {ms(pct(reach, 50))}  p99 {ms(pct(reach, 99))}  mean {ms(statistics.mean(reach))}")
+        print(f"  ip+httpd p50 {ms(pct(base, 50))}  p99 {ms(pct(base, 99))}  (one task at a time, by hand)")
+        print(f"  ratio p50 {pct(reach, 50) / pct(base, 50):.2f}x")
+        # fill up to TOTAL tasks, then DescribeTasks of 100
+        left = total - reach_n
+        t0 = time.monotonic()
+        while left > 0:
+            r = d.call("RunTask", taskDefinition="web", count=min(10, left))
+            left -= len(r["tasks"])
+        def all_running():
+            n = 0
+            tok = None
+            while True:
+                kw = {"desiredStatus": "RUNNING", "maxResults": 100}
+                if tok:
+                    kw["nextToken"] = tok
+                page = d.call("ListTasks", **kw)
+                for i in range(0, len(page["taskArns"]), 100):
+                    n += sum(1 for t in d.call("DescribeTasks", tasks=page["taskArns"][i:i + 100])["tasks"]
+                             if t["lastStatus"] == "RUNNING")
+                tok = page.get("nextToken")
+                if not tok:
+                    return n
+        deadline = time.monotonic() + 600
+        while all_running() < total and time.monotonic() < deadline:
+            time.sleep(1)
+        fill = time.monotonic() - t0
+        desc = inner(sb, "describe", 200)
+        print(f"DescribeTasks of 100 tasks with {total} running: p50 {ms(pct(desc, 50))}  p99 {ms(pct(desc, 99))}")
+        print(f"  ({total - reach_n} more tasks started in {fill:.1f} s)")
+        rss1 = rss_kb(d.pid())
+        mons = monitors(sb)
+        pss = [pss_kb(p) for p in mons]
+        rss = [rss_kb(p) for p in mons]
+        print(f"memory with {total} tasks: ecsboxd RSS {rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MiB "
+              f"({(rss1 - rss0) / total:.1f} KiB per task); {len(mons)} monitors, each RSS p50 {pct(rss, 50)} KiB, "
+              f"PSS p50 {pct(pss, 50)} KiB")
+        print(f"  per-task overhead outside the task's own processes: {((rss1 - rss0) / total + pct(pss, 50)):.0f} KiB "
+              f"(ecsboxd growth + one monitor's PSS)")
+    finally:
+        sb.close()
+        subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    main()
