@@ -362,7 +362,7 @@ static int bridge_reserve(struct netd *d, const char *netns, const char *inst, j
         struct port_probe probe = { d, inst };
         _cleanup_json_ json_t *cur = NULL, *intent = NULL;
         json_t *tn, *binds = json_array();
-        uint16_t cursor[PM_NPROTO];
+        uint16_t cursor[PM_NPROTO], chosen[PORTMAP_MAX];
         char key[KEY_MAX], ips[IP4_STR_MAX], macs[MAC_STR_MAX], host_if[16], now[32];
         uint8_t rnd[7], mac[6];
         uint32_t ip;
@@ -417,9 +417,12 @@ static int bridge_reserve(struct netd *d, const char *netns, const char *inst, j
                                 json_decref(binds);
                                 return r;
                         }
-                        json_array_append_new(binds, json_pack("{s:i, s:i, s:s}", "containerPort", (int) pm[i].container_port, "hostPort",
-                                                               (int) port, "protocol", portmap_proto_name(pm[i].proto)));
+                        chosen[i] = port;
                 }
+        /* NetworkBindings[i] is PortMappings[i]: the caller tells the bindings of its containers apart by position */
+        for (size_t i = 0; i < npm; i++)
+                json_array_append_new(binds, json_pack("{s:i, s:i, s:s}", "containerPort", (int) pm[i].container_port, "hostPort",
+                                                       (int) chosen[i], "protocol", portmap_proto_name(pm[i].proto)));
         r = bridge_ip_pick((uint32_t) json_integer_value(json_object_get(cur, "IpCursor")), ip_taken, &probe, &ip);
         if (r < 0) {
                 json_decref(binds);

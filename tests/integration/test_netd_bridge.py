@@ -174,6 +174,11 @@ def test_bridge_shape_and_kernel(sb, netd, vpc):
     assert nft_maps(sb, "inst1") == want_maps([tn])
     ruleset = sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "table", "ip", "ecsbox_nat"]).stdout
     assert ruleset.count("dnat ip to") == 4 and "172.17.0.2" in ruleset.split("chain")[0]
+    # NetworkBindings come in the order of PortMappings, static and dynamic mixed
+    mixed = bridge(netd, "mixed", "inst2", [{"ContainerPort": 1}, {"ContainerPort": 2, "HostPort": 7002},
+                                            {"ContainerPort": 3, "Protocol": "udp"}, {"ContainerPort": 4, "HostPort": 7004}])
+    assert [(b["containerPort"], b["hostPort"], b["protocol"]) for b in mixed["NetworkBindings"]] == [
+        (1, 49153, "tcp"), (2, 7002, "tcp"), (3, 49153, "udp"), (4, 7004, "tcp")]
     tn2 = bridge(netd, "web2", "inst1", [{"ContainerPort": 80}])
     assert tn2["PrivateIpAddress"] == "172.17.0.3" and binding(tn2, 80) == 49154
     assert sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "table", "ip", "ecsbox_nat"]).stdout.count("dnat ip to") == 4
@@ -600,3 +605,37 @@ def test_ports_held_in_the_instance_count_as_taken(sb, netd, vpc):
     assert binding(t, 80, "udp") == 9090
     assert [b["hostPort"] for b in t["NetworkBindings"]][1:] == [9091, 49154]
     bridge(netd, "u", "inst2", [{"ContainerPort": 80, "HostPort": 9090}])
+
+
+def test_unpublished_ports_not_reachable_by_direct_routing(sb, netd, vpc):
+    """A VPC neighbour that routes 172.17.0.0/16 via the instance reaches published ports only."""
+    web = bridge(netd, "web", "inst1", [{"ContainerPort": 80, "HostPort": 8080}])
+    serve_http(sb, "web", 80, "published")
+    serve_http(sb, "web", 81, "private")
+    sb.run(["ip", "-n", "inst2", "route", "add", "172.17.0.0/16", "via", vpc["inst1"]])
+    assert fetch(sb, "inst2", vpc["inst1"], 8080) == "published\n"
+    assert fetch(sb, "inst1", web["PrivateIpAddress"], 81) == "private\n"     # the instance itself may
+    assert http_get(sb, "inst2", web["PrivateIpAddress"], 81) is None
+    assert http_get(sb, "inst2", web["PrivateIpAddress"], 80) is None
+    # the task's own connections out and their replies still pass
+    serve_http(sb, "inst2", 8000, "inst2 here")
+    assert fetch(sb, "web", vpc["inst2"], 8000) == "inst2 here\n"
+
+
+def test_address_probed_before_the_task_existed_answers_at_once(sb, netd, vpc):
+    """A probe of an address before its task exists leaves an INCOMPLETE/FAILED neighbour entry in the
+    instance; netd writes the entry when it makes the task, so the first connection does not wait for ARP
+    to be retried (0.67 s here without it)."""
+    bridge(netd, "t0", "inst1", [])
+    sb.run(["ip", "netns", "exec", "inst1", "ping", "-c", "1", "-W", "1", "172.17.0.3"], check=False)
+    t = bridge(netd, "t1", "inst1", [{"ContainerPort": 80, "HostPort": 8080}])
+    assert t["PrivateIpAddress"] == "172.17.0.3"
+    neigh = ip_json(sb, "-n", "inst1", "neigh", "show", "172.17.0.3")
+    assert neigh and neigh[0]["lladdr"] == t["MacAddress"]
+    serve_http(sb, "t1", 80, "at once")
+    wait_for(lambda: sb.run(["ip", "netns", "exec", "t1", "sh", "-c", "busybox netstat -ltn | grep -q ':80 '"],
+                            check=False).returncode == 0, 5, what="httpd listening")
+    p = sb.run(["curl", "-s", "-w", "\n%{time_total}", "--max-time", "5", f"http://{vpc['inst1']}:8080/"])
+    body, took = p.stdout.rsplit("\n", 1)
+    assert body == "at once\n"
+    assert float(took) < 0.4, f"first connection took {took} s"
