@@ -85,7 +85,7 @@ static const char *reject_reason(struct place_instance *in, const struct place_r
         if (req->needs_eni && in->enis < 1)
                 return "RESOURCE:ENI";
         if (req->distinct_instance && in->group_count > 0)
-                return "DISTINCT_INSTANCE";
+                return "DistinctInstance placement constraint unsatisfied";
         if (*static_ok < 0) {
                 *static_ok = 1;
                 for (size_t k = 0; k < req->nmember_of; k++)
@@ -93,10 +93,10 @@ static const char *reject_reason(struct place_instance *in, const struct place_r
                                 *static_ok = 0;
         }
         if (*static_ok == 0)
-                return "ATTRIBUTE";
+                return "MemberOf placement constraint unsatisfied";
         for (size_t k = 0; k < req->nmember_of; k++)
                 if (!cql_is_static(req->member_of[k]) && !cql_eval(req->member_of[k], inst_values, &c))
-                        return "ATTRIBUTE";
+                        return "MemberOf placement constraint unsatisfied";
         return NULL;
 }
 

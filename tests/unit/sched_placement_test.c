@@ -120,7 +120,7 @@ static void test_distinct_instance(void **state)
         for (int i = 1; i < N; i++)
                 assert_int_equal(per_instance(idx, 5, i), 1);
         assert_int_equal(idx[5], -1);
-        assert_string_equal(why[0], "DISTINCT_INSTANCE");
+        assert_string_equal(why[0], "DistinctInstance placement constraint unsatisfied");
 }
 
 static void test_member_of(void **state)
@@ -140,8 +140,8 @@ static void test_member_of(void **state)
         assert_int_equal(cql_parse("runningTasksCount < 2 and attribute:ecs.availability-zone == us-east-1a", &q, NULL), 0);
         qs[0] = q;
         assert_int_equal(place_tasks(in, N, &req, 9, idx, why, NULL), 6);
-        assert_string_equal(why[1], "ATTRIBUTE");
-        assert_string_equal(why[0], "ATTRIBUTE");
+        assert_string_equal(why[1], "MemberOf placement constraint unsatisfied");
+        assert_string_equal(why[0], "MemberOf placement constraint unsatisfied");
         cql_free(q);
 }
 
