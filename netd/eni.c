@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <systemd/sd-event.h>
 
 #include "ecsbox/ipam.h"
 #include "ecsbox/log.h"
@@ -245,12 +246,58 @@ static int eni_forget(struct netd *d, json_t *eni, struct err *err)
 
 /* Groups whose rules name this ENI's groups as peers follow its address (sg_enforce.c). A failure
  * leaves the ENI as it is; start-up reconciliation refills every table. */
-static void eni_members_changed(struct netd *d, json_t *eni)
+static void members_refill(struct netd *d, json_t *groups, const char *why)
 {
         struct err e = { 0 };
-        if (sg_members_changed(d, json_object_get(eni, "Groups"), &e) < 0)
-                log_warning("msg=\"cannot update security group peers, ignoring\" eni=%s err=\"%s\"",
-                            str(eni, "NetworkInterfaceId"), e.msg);
+        if (sg_members_changed(d, groups, &e) < 0)
+                log_warning("msg=\"cannot update security group peers, ignoring\" cause=%s err=\"%s\"", why, e.msg);
+}
+
+/* Every ENI of a self-referencing group (the default group) holds the addresses of all the
+ * others, so one ENI more touches every member's table: done at once per request, that made
+ * CreateTaskNetwork O(members). With a loop, the groups are collected and refilled once when
+ * the loop is idle (after a burst of requests); the peers follow within milliseconds. */
+static int on_sg_defer(sd_event_source *es, void *userdata)
+{
+        struct netd *d = userdata;
+        _cleanup_json_ json_t *groups = json_array();
+        const char *id;
+        json_t *v;
+        json_object_foreach(d->sg_dirty, id, v)
+                json_array_append_new(groups, json_string(id));
+        json_object_clear(d->sg_dirty);
+        (void) sd_event_source_set_enabled(es, SD_EVENT_OFF);
+        if (json_array_size(groups) > 0)
+                members_refill(d, groups, "coalesced");
+        return 0;
+}
+
+int eni_sg_defer_setup(struct netd *d, sd_event *ev)
+{
+        int r;
+        if (!(d->sg_dirty = json_object()))
+                return -ENOMEM;
+        if ((r = sd_event_add_defer(ev, &d->sg_defer, on_sg_defer, d)) < 0 ||
+            (r = sd_event_source_set_priority(d->sg_defer, SD_EVENT_PRIORITY_IDLE)) < 0 ||
+            (r = sd_event_source_set_enabled(d->sg_defer, SD_EVENT_OFF)) < 0)
+                return r;
+        return 0;
+}
+
+static void eni_members_changed(struct netd *d, json_t *eni)
+{
+        json_t *g;
+        size_t i;
+        if (!d->sg_defer) {
+                members_refill(d, json_object_get(eni, "Groups"), str(eni, "NetworkInterfaceId") ?: "?");
+                return;
+        }
+        json_array_foreach(json_object_get(eni, "Groups"), i, g) {
+                const char *id = json_is_string(g) ? json_string_value(g) : str(g, "GroupId");
+                if (id)
+                        json_object_set_new(d->sg_dirty, id, json_true());
+        }
+        (void) sd_event_source_set_enabled(d->sg_defer, SD_EVENT_ONESHOT);
 }
 
 static int create_params(struct netd *d, json_t *req, json_t **ret_subnet, json_t **ret_vpc, const char **ret_ip,

@@ -24,7 +24,13 @@ struct netd {
         char state_dir[256];
         char run_dir[256];
         uint64_t intent_seq;
+        struct sd_event_source *sg_defer;    /* coalesced refills of peer sets (eni.c), NULL without a loop */
+        json_t *sg_dirty;                    /* group id -> true: groups whose members changed */
 };
+
+struct sd_event;
+/* eni.c: from now on, peer-set refills after ENI changes run once per burst, when the loop is idle. */
+int eni_sg_defer_setup(struct netd *d, struct sd_event *ev);
 
 /* A handler reads req, fills *ret (a new object) or err (with an EC2 code). */
 typedef int (*netd_op_fn)(struct netd *d, json_t *req, json_t **ret, struct err *err);
