@@ -255,9 +255,12 @@ static void members_refill(struct netd *d, json_t *groups, const char *why)
 
 /* Every ENI of a self-referencing group (the default group) holds the addresses of all the
  * others, so one ENI more touches every member's table: done at once per request, that made
- * CreateTaskNetwork O(members). With a loop, the groups are collected and refilled once when
- * the loop is idle (after a burst of requests); the peers follow within milliseconds. */
-static int on_sg_defer(sd_event_source *es, void *userdata)
+ * CreateTaskNetwork O(members). With a loop, the groups are collected and refilled together
+ * SG_COALESCE_USEC after the first change: a burst of requests costs one refill per window, and
+ * the peers follow within that window (docs/security-groups.md). */
+#define SG_COALESCE_USEC (50 * 1000)
+
+static int on_sg_defer(sd_event_source *es, uint64_t usec, void *userdata)
 {
         struct netd *d = userdata;
         _cleanup_json_ json_t *groups = json_array();
@@ -277,8 +280,7 @@ int eni_sg_defer_setup(struct netd *d, sd_event *ev)
         int r;
         if (!(d->sg_dirty = json_object()))
                 return -ENOMEM;
-        if ((r = sd_event_add_defer(ev, &d->sg_defer, on_sg_defer, d)) < 0 ||
-            (r = sd_event_source_set_priority(d->sg_defer, SD_EVENT_PRIORITY_IDLE)) < 0 ||
+        if ((r = sd_event_add_time(ev, &d->sg_defer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_sg_defer, d)) < 0 ||
             (r = sd_event_source_set_enabled(d->sg_defer, SD_EVENT_OFF)) < 0)
                 return r;
         return 0;
@@ -297,7 +299,14 @@ static void eni_members_changed(struct netd *d, json_t *eni)
                 if (id)
                         json_object_set_new(d->sg_dirty, id, json_true());
         }
-        (void) sd_event_source_set_enabled(d->sg_defer, SD_EVENT_ONESHOT);
+        {
+                int on = SD_EVENT_OFF;
+                (void) sd_event_source_get_enabled(d->sg_defer, &on);
+                if (on == SD_EVENT_OFF) {
+                        (void) sd_event_source_set_time_relative(d->sg_defer, SG_COALESCE_USEC);
+                        (void) sd_event_source_set_enabled(d->sg_defer, SD_EVENT_ONESHOT);
+                }
+        }
 }
 
 static int create_params(struct netd *d, json_t *req, json_t **ret_subnet, json_t **ret_vpc, const char **ret_ip,
