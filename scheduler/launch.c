@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +81,7 @@ int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pi
 {
         char spec_path[SCHED_PATH_MAX * 2], log_path[SCHED_PATH_MAX * 2], logs[SCHED_PATH_MAX * 2];
         _cleanup_free_ char *txt = NULL;
-        int pipefd[2], child_errno = 0, r;
-        ssize_t n;
+        int r;
         pid_t pid;
 
         snprintf(spec_path, sizeof spec_path, "%s/spec.json", dir);
@@ -97,57 +97,35 @@ int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pi
         if (access(s->monitor_bin, X_OK) < 0)
                 return err_set(err, errno, NULL, "task monitor '%s' is not executable: %s", s->monitor_bin, strerror(errno));
         /* The monitor runs in the foreground as our child, in its own session so that it
-         * outlives ecsboxd (then it is reparented and adopted at the next start). We do not
-         * wait for it: the pid is known at fork, the CLOEXEC pipe reports an exec failure,
-         * and its exit comes back as SIGCHLD. Its output goes to monitor.log. */
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return err_set(err, errno, NULL, "pipe: %s", strerror(errno));
-        pid = fork();
-        if (pid < 0) {
-                int e = errno;
-                close(pipefd[0]);
-                close(pipefd[1]);
-                return err_set(err, e, NULL, "fork the task monitor: %s", strerror(e));
-        }
-        if (pid == 0) {
-                sigset_t none;
-                int fd;
+         * outlives ecsboxd (then it is reparented and adopted at the next start). posix_spawn
+         * (vfork-style, so cheap) reports an exec failure as its return value; the pid is known
+         * at once and the monitor's exit comes back as SIGCHLD. Its output goes to monitor.log. */
+        {
+                posix_spawn_file_actions_t fa;
+                posix_spawnattr_t at;
+                sigset_t none, all;
                 char *argv[] = { (char *) "ecsbox-monitor", (char *) "--spec", spec_path, (char *) "--foreground", NULL };
-                close(pipefd[0]);
-                (void) setsid();
+                extern char **environ;
                 sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                for (int sig = 1; sig < NSIG; sig++)
-                        if (sig != SIGKILL && sig != SIGSTOP)
-                                (void) signal(sig, SIG_DFL);
-                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (fd >= 0 && fd != 0) {
-                        (void) dup2(fd, 0);
-                        close(fd);
+                sigfillset(&all);
+                if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+                        return err_set(err, r, NULL, "posix_spawn_file_actions_init: %s", strerror(r));
+                if ((r = posix_spawnattr_init(&at)) != 0) {
+                        posix_spawn_file_actions_destroy(&fa);
+                        return err_set(err, r, NULL, "posix_spawnattr_init: %s", strerror(r));
                 }
-                fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-                if (fd >= 0) {
-                        (void) dup2(fd, 1);
-                        (void) dup2(fd, 2);
-                        if (fd > 2)
-                                close(fd);
-                }
-                if (chdir("/") < 0)
-                        _exit(127);
-                umask(022);
-                execv(s->monitor_bin, argv);
-                child_errno = errno;
-                (void) !write(pipefd[1], &child_errno, sizeof child_errno);
-                _exit(127);
-        }
-        close(pipefd[1]);
-        do
-                n = read(pipefd[0], &child_errno, sizeof child_errno);
-        while (n < 0 && errno == EINTR);
-        close(pipefd[0]);
-        if (n == sizeof child_errno) {
-                (void) waitpid(pid, NULL, 0);
-                return err_set(err, child_errno, NULL, "exec the task monitor '%s': %s", s->monitor_bin, strerror(child_errno));
+                (void) posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+                (void) posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+                (void) posix_spawn_file_actions_adddup2(&fa, 1, 2);
+                (void) posix_spawn_file_actions_addchdir_np(&fa, "/");
+                (void) posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+                (void) posix_spawnattr_setsigmask(&at, &none);
+                (void) posix_spawnattr_setsigdefault(&at, &all);
+                r = posix_spawn(&pid, s->monitor_bin, &fa, &at, argv, environ);
+                posix_spawn_file_actions_destroy(&fa);
+                posix_spawnattr_destroy(&at);
+                if (r != 0)
+                        return err_set(err, r, NULL, "start the task monitor '%s': %s", s->monitor_bin, strerror(r));
         }
         *ret_pid = pid;
         return 0;
