@@ -531,3 +531,30 @@ def test_bridge_mode(ecs):
     # a cluster without instances cannot run bridge tasks
     e = ecs.err("RunTask", taskDefinition="dyn")
     assert e.type == "InvalidParameterException" and "Container Instances" in e.message
+
+
+PYPING = ("import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); "
+          "s.settimeout(3); s.sendto(bytes([8, 0, 0, 0, 0, 0, 0, 1]) + bytes(8), (sys.argv[1], 0)); "
+          "d = s.recv(64); sys.exit(0 if d[0] == 0 else 1)")
+
+
+def test_ping_without_net_raw(ecs):
+    """Containers hold no CAP_NET_RAW, NET_ADMIN or SYS_ADMIN, yet ping works (ICMP datagram
+    sockets, netd sets ping_group_range); tasks of the default group reach each other. iputils'
+    ping carries file capabilities (its exec fails without NET_RAW in the bounding set, as in Docker)
+and busybox's ping wants a raw socket, so the probe is an ICMP datagram socket from Python (image
+`host`: the host's filesystem)."""
+    ecs.call("RegisterTaskDefinition", **web_td())
+    target = ecs.wait_task(ecs.call("RunTask", taskDefinition="web")["tasks"][0]["taskArn"])
+    ip = eni_of(target)["privateIPv4Address"]
+    td = {"family": "pinger", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "p", "image": "host", "memory": 32, "stopTimeout": 2, "command": ["sh", "-c",
+         f"grep CapEff /proc/self/status; /usr/bin/python3 -c '{PYPING}' {ip} && echo PING_OK; sleep 30"]}]}
+    arn = run1(ecs, td)
+    ecs.wait_task(arn)
+    lines = wait_for(lambda: (lambda ev: ev if len(ev) >= 2 else None)(ecs.call("GetTaskLogs", task=arn)["events"]),
+                     15, what="two log lines")
+    cap = int(lines[0]["line"].split()[1], 16)
+    for bit, name in ((13, "NET_RAW"), (12, "NET_ADMIN"), (21, "SYS_ADMIN")):
+        assert not cap & (1 << bit), f"container holds CAP_{name}: {lines[0]}"
+    assert lines[1]["line"].strip() == "PING_OK", lines
