@@ -242,14 +242,11 @@ static int eni_forget(struct netd *d, json_t *eni, struct err *err)
         return store_del(d->store, key, err);
 }
 
-/* Groups whose rules name this ENI's groups as peers follow its address (sg_enforce.c). A failure
- * leaves the ENI as it is; start-up reconciliation refills every table. */
+/* Groups whose rules name this ENI's groups as peers follow its address (sg_enforce.c), from the
+ * event loop right after this request, coalesced with other changes. */
 static void eni_members_changed(struct netd *d, json_t *eni)
 {
-        struct err e = { 0 };
-        if (sg_members_changed(d, json_object_get(eni, "Groups"), &e) < 0)
-                log_warning("msg=\"cannot update security group peers, ignoring\" eni=%s err=\"%s\"",
-                            str(eni, "NetworkInterfaceId"), e.msg);
+        sg_members_changed_later(d, json_object_get(eni, "Groups"));
 }
 
 static int create_params(struct netd *d, json_t *req, json_t **ret_subnet, json_t **ret_vpc, const char **ret_ip,

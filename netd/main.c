@@ -367,8 +367,10 @@ int main(int argc, char **argv)
                 log_error_errno(r, "msg=\"event loop set-up failed\"");
                 return 1;
         }
+        d.event = ev;
         log_info("msg=\"ready\" socket=%s state=%s netns_dir=%s", sock, db, d.netns_dir);
         r = sd_event_loop(ev);
+        d.event = NULL;
         (void) unlink(sock);
         sd_event_unref(ev);
         d.knet = knet_close(d.knet);

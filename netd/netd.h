@@ -24,6 +24,7 @@ struct netd {
         char state_dir[256];
         char run_dir[256];
         uint64_t intent_seq;
+        void *event;            /* the sd_event loop once it runs (NULL at start-up): deferred work */
 };
 
 /* A handler reads req, fills *ret (a new object) or err (with an EC2 code). */
@@ -94,6 +95,9 @@ int sg_eni_refresh(struct netd *d, json_t *eni, struct err *err);
 int sg_groups_changed(struct netd *d, json_t *group_ids, struct err *err);
 /* Refill every attached ENI whose rules name one of these groups as a peer (their members changed). */
 int sg_members_changed(struct netd *d, json_t *group_ids, struct err *err);
+/* The same, coalesced: queued and done from the event loop in slices of a few ms (at once when no
+ * loop runs yet), so that a burst of ENI creations costs one pass over the affected tables. */
+void sg_members_changed_later(struct netd *d, json_t *group_ids);
 /* Start-up: bridge tables rebuilt, task tables checked and repaired, unowned ones removed. Returns repairs. */
 int sg_reconcile(struct netd *d);
 
