@@ -192,13 +192,11 @@ int sg_eni_refresh(struct netd *d, json_t *eni, struct err *err)
 int sg_task_attach(struct netd *d, json_t *eni, struct err *err)
 {
         _cleanup_json_ json_t *enis = NULL, *members = NULL;
-        char key[KEY_MAX];
         size_t i;
         json_t *e;
         if (!(enis = netd_records(d, "eni/", err)))
                 return -EIO;
         /* the record in hand may be newer than the stored one */
-        key_fmt(key, "eni", str(eni, "NetworkInterfaceId"));
         json_array_foreach(enis, i, e)
                 if (!strcmp(str(e, "NetworkInterfaceId"), str(eni, "NetworkInterfaceId")))
                         json_array_set(enis, i, eni);
