@@ -363,10 +363,18 @@ def test_modify_network_interface_groups(sb, netd):
     assert not ping(sb, "y", x["PrivateIpAddress"])              # not a member of default any more
     assert x["PrivateIpAddress"] not in set_elems(sb, "y", "sg_in_proto")
     assert not ping(sb, "x", y["PrivateIpAddress"])              # y's default group no longer knows x
+    # a connection that is flowing while the groups change keeps flowing
+    log = "/tmp/hold-modify.log"
+    sb.run(["rm", "-f", log])
+    sb.spawn(["python3", "-c", HOLD, x["PrivateIpAddress"], "80", log, "2"])
+    wait_for(lambda: "ok 3" in sb.run(["cat", log], check=False).stdout, 10, what="live connection")
     netd.ok("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=x["NetworkInterfaceId"],
             Groups=[web, default_sg(netd, vpc)["GroupId"]])
     assert ping(sb, "y", x["PrivateIpAddress"]) and ping(sb, "x", y["PrivateIpAddress"])
     assert probe(sb, None, x["PrivateIpAddress"]) == "x"
+    wait_for(lambda: "done" in sb.run(["cat", log], check=False).stdout, 10, what="live connection to end")
+    out = sb.run(["cat", log]).stdout
+    assert "fail" not in out and "bad" not in out and out.count("ok ") >= 10
     assert netd.err("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=x["NetworkInterfaceId"],
                     Groups=["sg-00000000000000000"]) == "InvalidGroup.NotFound"
     assert netd.err("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=x["NetworkInterfaceId"], Groups=[]) == "MissingParameter"
