@@ -336,7 +336,7 @@ def test_stateful_return_and_live_rule_change(sb, netd):
     allow_in(netd, g, perm("tcp", 80, cidr=UPLINK_RANGE))
     log = "/tmp/hold.log"
     sb.run(["rm", "-f", log])
-    sb.spawn(["python3", "-c", HOLD, srv["PrivateIpAddress"], "80", log, "3"])
+    sb.spawn(["python3", "-c", HOLD, srv["PrivateIpAddress"], "80", log, "6"])
     wait_for(lambda: "ok 3" in sb.run(["cat", log], check=False).stdout, 10, what="live connection")
     netd.ok("RevokeSecurityGroupIngress", GroupId=g, IpPermissions=[perm("tcp", 80, cidr=UPLINK_RANGE)])
     assert probe(sb, None, srv["PrivateIpAddress"], 80) is None
@@ -366,7 +366,7 @@ def test_modify_network_interface_groups(sb, netd):
     # a connection that is flowing while the groups change keeps flowing
     log = "/tmp/hold-modify.log"
     sb.run(["rm", "-f", log])
-    sb.spawn(["python3", "-c", HOLD, x["PrivateIpAddress"], "80", log, "2"])
+    sb.spawn(["python3", "-c", HOLD, x["PrivateIpAddress"], "80", log, "6"])
     wait_for(lambda: "ok 3" in sb.run(["cat", log], check=False).stdout, 10, what="live connection")
     netd.ok("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=x["NetworkInterfaceId"],
             Groups=[web, default_sg(netd, vpc)["GroupId"]])
