@@ -3,12 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <systemd/sd-event.h>
 
 #include "ecsbox/ipam.h"
 #include "ecsbox/log.h"
 #include "netd.h"
-#include "tasknet.h"
 
 static void iso_now(char buf[32])
 {
@@ -244,69 +242,11 @@ static int eni_forget(struct netd *d, json_t *eni, struct err *err)
         return store_del(d->store, key, err);
 }
 
-/* Groups whose rules name this ENI's groups as peers follow its address (sg_enforce.c). A failure
- * leaves the ENI as it is; start-up reconciliation refills every table. */
-static void members_refill(struct netd *d, json_t *groups, const char *why)
-{
-        struct err e = { 0 };
-        if (sg_members_changed(d, groups, &e) < 0)
-                log_warning("msg=\"cannot update security group peers, ignoring\" cause=%s err=\"%s\"", why, e.msg);
-}
-
-/* Every ENI of a self-referencing group (the default group) holds the addresses of all the
- * others, so one ENI more touches every member's table: done at once per request, that made
- * CreateTaskNetwork O(members). With a loop, the groups are collected and refilled together
- * SG_COALESCE_USEC after the first change: a burst of requests costs one refill per window, and
- * the peers follow within that window (docs/security-groups.md). */
-#define SG_COALESCE_USEC (50 * 1000)
-
-static int on_sg_defer(sd_event_source *es, uint64_t usec, void *userdata)
-{
-        struct netd *d = userdata;
-        _cleanup_json_ json_t *groups = json_array();
-        const char *id;
-        json_t *v;
-        json_object_foreach(d->sg_dirty, id, v)
-                json_array_append_new(groups, json_string(id));
-        json_object_clear(d->sg_dirty);
-        (void) sd_event_source_set_enabled(es, SD_EVENT_OFF);
-        if (json_array_size(groups) > 0)
-                members_refill(d, groups, "coalesced");
-        return 0;
-}
-
-int eni_sg_defer_setup(struct netd *d, sd_event *ev)
-{
-        int r;
-        if (!(d->sg_dirty = json_object()))
-                return -ENOMEM;
-        if ((r = sd_event_add_time(ev, &d->sg_defer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_sg_defer, d)) < 0 ||
-            (r = sd_event_source_set_enabled(d->sg_defer, SD_EVENT_OFF)) < 0)
-                return r;
-        return 0;
-}
-
+/* Groups whose rules name this ENI's groups as peers follow its address (sg_enforce.c), from the
+ * event loop right after this request, coalesced with other changes. */
 static void eni_members_changed(struct netd *d, json_t *eni)
 {
-        json_t *g;
-        size_t i;
-        if (!d->sg_defer) {
-                members_refill(d, json_object_get(eni, "Groups"), str(eni, "NetworkInterfaceId") ?: "?");
-                return;
-        }
-        json_array_foreach(json_object_get(eni, "Groups"), i, g) {
-                const char *id = json_is_string(g) ? json_string_value(g) : str(g, "GroupId");
-                if (id)
-                        json_object_set_new(d->sg_dirty, id, json_true());
-        }
-        {
-                int on = SD_EVENT_OFF;
-                (void) sd_event_source_get_enabled(d->sg_defer, &on);
-                if (on == SD_EVENT_OFF) {
-                        (void) sd_event_source_set_time_relative(d->sg_defer, SG_COALESCE_USEC);
-                        (void) sd_event_source_set_enabled(d->sg_defer, SD_EVENT_ONESHOT);
-                }
-        }
+        sg_members_changed_later(d, json_object_get(eni, "Groups"));
 }
 
 static int create_params(struct netd *d, json_t *req, json_t **ret_subnet, json_t **ret_vpc, const char **ret_ip,
@@ -498,8 +438,6 @@ static int begin_attach(struct netd *d, json_t *eni, const char *netns, const ch
         r = store_exists(d->store, key);
         if (r > 0)
                 return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has a network interface attached", netns);
-        if ((r = tasknet_netns_check(d, netns, err)) < 0)
-                return r;
         if ((r = id_new("eni-attach", aid)) < 0)
                 return err_set(err, -r, NULL, "random id: %s", strerror(-r));
         iso_now(now);
@@ -674,8 +612,6 @@ static int detach_or_delete(struct netd *d, json_t *req, bool forget, const char
         int r;
         if ((r = find_eni(d, req, &eni, err)) < 0)
                 return r;
-        if ((r = tasknet_instance_check(d, eni, err)) < 0)
-                return r;
         if (!forget && !json_object_get(eni, "ebxAttachment"))
                 return err_set(err, EINVAL, "IncorrectState", "Network interface '%s' is not attached", str(eni, "NetworkInterfaceId"));
         intent = json_pack("{s:s, s:s}", "Op", op, "NetworkInterfaceId", str(eni, "NetworkInterfaceId"));
@@ -704,8 +640,6 @@ int op_delete_task_network(struct netd *d, json_t *req, json_t **ret, struct err
         int r;
         if ((r = json_check_keys(req, keys, err)) < 0)
                 return r;
-        if ((r = tasknet_delete_hook(d, req, ret, err)) != 0)
-                return r < 0 ? r : 0;
         return detach_or_delete(d, req, true, "DeleteTaskNetwork", ret, err);
 }
 
@@ -718,9 +652,6 @@ int op_create_task_network(struct netd *d, json_t *req, json_t **ret, struct err
         const char *ip, *desc, *type, *netns, *instance = NULL;
         char ikey[64];
         int r;
-        /* NetworkMode bridge or none: tasknet.c; awsvpc goes on here */
-        if ((r = tasknet_create_hook(d, req, ret, err)) != 0)
-                return r < 0 ? r : 0;
         if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "Netns", true, &netns, err)) < 0 ||
             (r = json_get_string(req, "InstanceId", false, &instance, err)) < 0 ||
             (r = json_get_object(req, "Metadata", false, &metadata, err)) < 0 || (r = netns_name_check(netns, err)) < 0 ||

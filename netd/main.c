@@ -363,15 +363,15 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         if ((r = sd_event_new(&ev)) < 0 || (r = sd_event_add_signal(ev, NULL, SIGTERM, on_signal, NULL)) < 0 ||
             (r = sd_event_add_signal(ev, NULL, SIGINT, on_signal, NULL)) < 0 ||
-            (r = sd_event_add_io(ev, NULL, lfd, EPOLLIN, listen_io, &d)) < 0 || (r = eni_sg_defer_setup(&d, ev)) < 0) {
+            (r = sd_event_add_io(ev, NULL, lfd, EPOLLIN, listen_io, &d)) < 0) {
                 log_error_errno(r, "msg=\"event loop set-up failed\"");
                 return 1;
         }
+        d.event = ev;
         log_info("msg=\"ready\" socket=%s state=%s netns_dir=%s", sock, db, d.netns_dir);
         r = sd_event_loop(ev);
+        d.event = NULL;
         (void) unlink(sock);
-        d.sg_defer = sd_event_source_disable_unref(d.sg_defer);
-        json_decref(d.sg_dirty);
         sd_event_unref(ev);
         d.knet = knet_close(d.knet);
         d.store = store_close(d.store);

@@ -24,13 +24,8 @@ struct netd {
         char state_dir[256];
         char run_dir[256];
         uint64_t intent_seq;
-        struct sd_event_source *sg_defer;    /* coalesced refills of peer sets (eni.c), NULL without a loop */
-        json_t *sg_dirty;                    /* group id -> true: groups whose members changed */
+        void *event;            /* the sd_event loop once it runs (NULL at start-up): deferred work */
 };
-
-struct sd_event;
-/* eni.c: from now on, peer-set refills after ENI changes run once per burst, when the loop is idle. */
-int eni_sg_defer_setup(struct netd *d, struct sd_event *ev);
 
 /* A handler reads req, fills *ret (a new object) or err (with an EC2 code). */
 typedef int (*netd_op_fn)(struct netd *d, json_t *req, json_t **ret, struct err *err);
@@ -100,6 +95,9 @@ int sg_eni_refresh(struct netd *d, json_t *eni, struct err *err);
 int sg_groups_changed(struct netd *d, json_t *group_ids, struct err *err);
 /* Refill every attached ENI whose rules name one of these groups as a peer (their members changed). */
 int sg_members_changed(struct netd *d, json_t *group_ids, struct err *err);
+/* The same, coalesced: queued and done from the event loop in slices of a few ms (at once when no
+ * loop runs yet), so that a burst of ENI creations costs one pass over the affected tables. */
+void sg_members_changed_later(struct netd *d, json_t *group_ids);
 /* Start-up: bridge tables rebuilt, task tables checked and repaired, unowned ones removed. Returns repairs. */
 int sg_reconcile(struct netd *d);
 

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <systemd/sd-event.h>
+#include <time.h>
 
 #include "ecsbox/log.h"
 #include "knet_sg.h"
@@ -64,22 +66,86 @@ static json_t *rules_of(struct netd *d, json_t *eni)
 
 enum task_op { TASK_BUILD, TASK_REFILL, TASK_CHECK };
 
-/* Compute the ENI's elements and build, refill (building when the table is missing) or check-then-repair. */
-static int task_apply(struct netd *d, json_t *eni, json_t *members, enum task_op op, struct err *err)
+/* Elements by group combination: ENIs with the same groups get the same sets, computed once per pass. */
+#define ELEM_CACHE_MAX 16
+struct elem_cache_entry {
+        char key[6 * 24];
+        struct sg_dir_elems in, out;
+};
+
+struct elem_cache {
+        struct elem_cache_entry e[ELEM_CACHE_MAX];
+        size_t n;
+};
+
+static void elem_cache_free(struct elem_cache *c)
+{
+        for (size_t i = 0; i < c->n; i++) {
+                sg_dir_elems_free(&c->e[i].in);
+                sg_dir_elems_free(&c->e[i].out);
+        }
+        c->n = 0;
+}
+
+static void groups_key(json_t *eni, char *buf, size_t len)
+{
+        json_t *g;
+        size_t i, o = 0;
+        buf[0] = '\0';
+        json_array_foreach(json_object_get(eni, "Groups"), i, g)
+                if (json_is_string(g) && o < len)
+                        o += (size_t) snprintf(buf + o, len - o, "%s,", json_string_value(g));
+}
+
+/* The ENI's elements: from the cache (c may be NULL), or computed into *in and *out (owned by the cache
+ * when there is room, else by the caller: *own = true). */
+static int elems_for(struct netd *d, json_t *eni, json_t *members, struct elem_cache *c, struct sg_dir_elems *in,
+                     struct sg_dir_elems *out, bool *own)
 {
         _cleanup_json_ json_t *rules = rules_of(d, eni);
+        char key[sizeof c->e[0].key];
+        int r;
+
+        groups_key(eni, key, sizeof key);
+        *own = true;
+        for (size_t i = 0; c && i < c->n; i++)
+                if (!strcmp(c->e[i].key, key)) {
+                        *in = c->e[i].in;
+                        *out = c->e[i].out;
+                        *own = false;
+                        return 0;
+                }
+        if ((r = sg_dir_elems_build(rules, false, members, in)) < 0)
+                return r;
+        if ((r = sg_dir_elems_build(rules, true, members, out)) < 0) {
+                sg_dir_elems_free(in);
+                return r;
+        }
+        if (c && c->n < ELEM_CACHE_MAX && strlen(key) < sizeof key - 1) {
+                snprintf(c->e[c->n].key, sizeof c->e[c->n].key, "%s", key);
+                c->e[c->n].in = *in;
+                c->e[c->n].out = *out;
+                c->n++;
+                *own = false;
+        }
+        return 0;
+}
+
+/* Compute the ENI's elements and build, refill (building when the table is missing) or check-then-repair. */
+static int task_apply_cached(struct netd *d, json_t *eni, json_t *members, struct elem_cache *c, enum task_op op,
+                             struct err *err)
+{
         struct sg_dir_elems in = { 0 }, out = { 0 };
         struct knet_sg_task t = { .in = &in, .out = &out };
         json_t *att = json_object_get(eni, "ebxAttachment");
+        bool own = true;
         int r;
 
         t.netns = str(att, "Netns");
         if (!t.netns || ip4_parse(str(eni, "PrivateIpAddress") ?: "", &t.ip) < 0 || mac_parse(str(eni, "MacAddress") ?: "", t.mac) < 0)
                 return err_set(err, EIO, NULL, "network interface %s: corrupt record", str(eni, "NetworkInterfaceId"));
-        if ((r = sg_dir_elems_build(rules, false, members, &in)) < 0 || (r = sg_dir_elems_build(rules, true, members, &out)) < 0) {
-                sg_dir_elems_free(&in);
+        if ((r = elems_for(d, eni, members, c, &in, &out, &own)) < 0)
                 return err_set(err, -r, NULL, "security group elements for %s: %s", str(eni, "NetworkInterfaceId"), strerror(-r));
-        }
         if (op == TASK_CHECK) {
                 struct err e2 = { 0 };
                 r = knet_sg_task_check(d->knet, &t, &e2);
@@ -100,9 +166,16 @@ static int task_apply(struct netd *d, json_t *eni, json_t *members, enum task_op
                 }
         } else
                 r = knet_sg_task_build(d->knet, &t, err);
-        sg_dir_elems_free(&in);
-        sg_dir_elems_free(&out);
+        if (own) {
+                sg_dir_elems_free(&in);
+                sg_dir_elems_free(&out);
+        }
         return r;
+}
+
+static int task_apply(struct netd *d, json_t *eni, json_t *members, enum task_op op, struct err *err)
+{
+        return task_apply_cached(d, eni, members, NULL, op, err);
 }
 
 int sg_eni_refresh(struct netd *d, json_t *eni, struct err *err)
@@ -119,13 +192,11 @@ int sg_eni_refresh(struct netd *d, json_t *eni, struct err *err)
 int sg_task_attach(struct netd *d, json_t *eni, struct err *err)
 {
         _cleanup_json_ json_t *enis = NULL, *members = NULL;
-        char key[KEY_MAX];
         size_t i;
         json_t *e;
         if (!(enis = netd_records(d, "eni/", err)))
                 return -EIO;
         /* the record in hand may be newer than the stored one */
-        key_fmt(key, "eni", str(eni, "NetworkInterfaceId"));
         json_array_foreach(enis, i, e)
                 if (!strcmp(str(e, "NetworkInterfaceId"), str(eni, "NetworkInterfaceId")))
                         json_array_set(enis, i, eni);
@@ -151,18 +222,20 @@ static int refill_where(struct netd *d, bool (*want)(json_t *eni, void *ud), voi
         int first = 0;
         if (!(enis = netd_records(d, "eni/", err)))
                 return -EIO;
+        struct elem_cache cache = { .n = 0 };
         members = members_of(enis);
         json_array_foreach(enis, i, eni) {
                 struct err e2 = { 0 };
                 int r;
                 if (!attached(eni) || !want(eni, ud))
                         continue;
-                r = task_apply(d, eni, members, TASK_REFILL, &e2);
+                r = task_apply_cached(d, eni, members, &cache, TASK_REFILL, &e2);
                 if (r < 0 && !first) {
                         first = r;
                         err_set(err, e2.errnum, e2.code[0] ? e2.code : NULL, "%s", e2.msg);
                 }
         }
+        elem_cache_free(&cache);
         return first;
 }
 
@@ -181,23 +254,145 @@ int sg_groups_changed(struct netd *d, json_t *group_ids, struct err *err)
         return refill_where(d, uses_any, group_ids, err);
 }
 
-int sg_members_changed(struct netd *d, json_t *group_ids, struct err *err)
+/* The groups whose rules name one of group_ids as a peer: a new array, NULL on error. */
+static json_t *referrers_of(struct netd *d, json_t *group_ids, struct err *err)
 {
-        _cleanup_json_ json_t *sgs = netd_records(d, "sg/", err), *referrers = json_array();
-        json_t *sg, *rule;
+        _cleanup_json_ json_t *sgs = netd_records(d, "sg/", err);
+        json_t *referrers, *sg, *rule;
         size_t i, j;
         if (!sgs)
-                return -EIO;
-        /* the groups whose rules name one of these groups as a peer */
+                return NULL;
+        referrers = json_array();
         json_array_foreach(sgs, i, sg)
                 json_array_foreach(sg_rules_of(sg), j, rule)
                         if (str(rule, "GroupId") && has_group(group_ids, str(rule, "GroupId"))) {
                                 json_array_append_new(referrers, json_string(str(sg, "GroupId")));
                                 break;
                         }
+        return referrers;
+}
+
+int sg_members_changed(struct netd *d, json_t *group_ids, struct err *err)
+{
+        _cleanup_json_ json_t *referrers = referrers_of(d, group_ids, err);
+        if (!referrers)
+                return -EIO;
         if (json_array_size(referrers) == 0)
                 return 0;
         return refill_where(d, uses_any, referrers, err);
+}
+
+/* ---- coalesced membership refreshes ---- */
+#define SLICE_USEC 4000          /* at most this much refilling per loop iteration */
+
+static json_t *pending_groups;   /* {group id: true} whose members changed since the last pass began */
+static json_t *queue;            /* [eni id] left in the current pass */
+static sd_event_source *pending_src;
+
+static int pending_run(sd_event_source *s, void *ud);
+
+/* A pass starts right after the request that caused it has been answered (and after requests the
+ * client already sent, which it then covers too): before the next request when it is small. A long
+ * pass continues in slices behind the requests that arrive meanwhile. */
+static void pending_arm(struct netd *d, bool first_slice)
+{
+        int r;
+        if (pending_src)
+                return;
+        r = sd_event_add_defer(d->event, &pending_src, pending_run, d);
+        if (r >= 0)
+                r = sd_event_source_set_priority(pending_src, first_slice ? SD_EVENT_PRIORITY_IMPORTANT : SD_EVENT_PRIORITY_IDLE);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(pending_src, SD_EVENT_ONESHOT);
+        if (r < 0) {
+                pending_src = sd_event_source_unref(pending_src);
+                log_warning("msg=\"cannot schedule security group refresh, ignoring\" err=\"%s\"", strerror(-r));
+        }
+}
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* Start a pass: every attached ENI whose groups name a pending group as a peer. */
+static int queue_fill(struct netd *d, struct err *err)
+{
+        _cleanup_json_ json_t *ids = json_array(), *referrers = NULL, *enis = NULL;
+        const char *k;
+        json_t *v, *eni;
+        size_t i;
+        json_object_foreach(pending_groups, k, v)
+                json_array_append_new(ids, json_string(k));
+        json_object_clear(pending_groups);
+        if (!(referrers = referrers_of(d, ids, err)) || !(enis = netd_records(d, "eni/", err)))
+                return -EIO;
+        json_array_foreach(enis, i, eni)
+                if (attached(eni) && uses_any(eni, referrers))
+                        json_array_append_new(queue, json_string(str(eni, "NetworkInterfaceId")));
+        return 0;
+}
+
+static int pending_run(sd_event_source *s, void *ud)
+{
+        struct netd *d = ud;
+        _cleanup_json_ json_t *enis = NULL, *members = NULL;
+        struct elem_cache cache = { .n = 0 };
+        struct err e = { 0 };
+        uint64_t start = now_usec();
+        size_t done = 0;
+
+        pending_src = sd_event_source_unref(pending_src);
+        if (json_array_size(queue) == 0 && queue_fill(d, &e) < 0)
+                log_error("msg=\"cannot refresh security group peers\" err=\"%s\"", e.msg);
+        if (json_array_size(queue) > 0 && (enis = netd_records(d, "eni/", &e))) {
+                members = members_of(enis);
+                while (json_array_size(queue) > 0 && (done == 0 || now_usec() - start < SLICE_USEC)) {
+                        const char *id = json_string_value(json_array_get(queue, 0));
+                        json_t *eni;
+                        size_t i;
+                        json_array_foreach(enis, i, eni) {
+                                if (strcmp(str(eni, "NetworkInterfaceId"), id) != 0 || !attached(eni))
+                                        continue;
+                                err_clear(&e);
+                                if (task_apply_cached(d, eni, members, &cache, TASK_REFILL, &e) < 0)
+                                        log_error("msg=\"cannot refresh security group peers\" eni=%s err=\"%s\"", id, e.msg);
+                                break;
+                        }
+                        json_array_remove(queue, 0);
+                        done++;
+                }
+                elem_cache_free(&cache);
+        }
+        if (json_array_size(queue) > 0)
+                pending_arm(d, false);
+        else if (json_object_size(pending_groups) > 0)
+                pending_arm(d, true);
+        return 0;
+}
+
+void sg_members_changed_later(struct netd *d, json_t *group_ids)
+{
+        json_t *g;
+        size_t i;
+        if (!d->event) {
+                struct err e = { 0 };
+                if (sg_members_changed(d, group_ids, &e) < 0)
+                        log_warning("msg=\"cannot update security group peers, ignoring\" err=\"%s\"", e.msg);
+                return;
+        }
+        if (!pending_groups)
+                pending_groups = json_object();
+        if (!queue)
+                queue = json_array();
+        json_array_foreach(group_ids, i, g)
+                if (json_is_string(g))
+                        json_object_set_new(pending_groups, json_string_value(g), json_true());
+        /* a pass under way picks the new members up when it reaches each ENI; the rest comes next pass */
+        if (json_array_size(queue) == 0)
+                pending_arm(d, true);
 }
 
 /* ---- the VPC bridge guard ---- */

@@ -316,20 +316,32 @@ static int cmp_ylo(const void *a, const void *b)
         return x->ylo < y->ylo ? -1 : x->ylo > y->ylo;
 }
 
+static int cmp_xlo(const void *a, const void *b)
+{
+        const struct sg_box *x = a, *y = b;
+        return x->xlo < y->xlo ? -1 : x->xlo > y->xlo;
+}
+
+/* A sweep over the address axis: elementary intervals between consecutive box edges, the boxes
+ * active over each, their second ranges merged. O(n log n + sum of active boxes per interval). */
 int sg_boxes_disjoint(const struct sg_boxes *in, struct sg_boxes *out)
 {
         _cleanup_free_ uint64_t *xs = NULL;
-        _cleanup_free_ struct sg_box *ys = NULL;
-        size_t nx = 0, ux = 0, open_at = 0, open_n = 0;
+        _cleanup_free_ struct sg_box *sorted = NULL, *act = NULL, *ys = NULL;
+        size_t nx = 0, ux = 0, next = 0, nact = 0, open_at = 0, open_n = 0;
         uint64_t open_end = 0;    /* x one past the open run; 0 = none */
 
         *out = (struct sg_boxes) { 0 };
         if (in->n == 0)
                 return 0;
         xs = malloc(2 * in->n * sizeof *xs);
+        sorted = malloc(in->n * sizeof *sorted);
+        act = malloc(in->n * sizeof *act);
         ys = malloc(in->n * sizeof *ys);
-        if (!xs || !ys)
+        if (!xs || !sorted || !act || !ys)
                 return -ENOMEM;
+        memcpy(sorted, in->v, in->n * sizeof *sorted);
+        qsort(sorted, in->n, sizeof *sorted, cmp_xlo);
         for (size_t i = 0; i < in->n; i++) {
                 xs[nx++] = in->v[i].xlo;
                 xs[nx++] = (uint64_t) in->v[i].xhi + 1;
@@ -341,15 +353,20 @@ int sg_boxes_disjoint(const struct sg_boxes *in, struct sg_boxes *out)
         /* every [xs[s], xs[s+1]) is covered by a box entirely or not at all */
         for (size_t s = 0; s + 1 < ux; s++) {
                 uint64_t lo = xs[s], hi = xs[s + 1] - 1;
-                size_t ny = 0, nm = 0;
+                size_t ny = 0, nm = 0, keep = 0;
                 bool same;
-                for (size_t i = 0; i < in->n; i++)
-                        if (in->v[i].xlo <= lo && in->v[i].xhi >= hi)
-                                ys[ny++] = in->v[i];
-                if (ny == 0) {
+                for (size_t i = 0; i < nact; i++)
+                        if ((uint64_t) act[i].xhi >= lo)
+                                act[keep++] = act[i];
+                nact = keep;
+                while (next < in->n && (uint64_t) sorted[next].xlo <= lo)
+                        act[nact++] = sorted[next++];
+                if (nact == 0) {
                         open_end = 0;
                         continue;
                 }
+                memcpy(ys, act, nact * sizeof *ys);
+                ny = nact;
                 qsort(ys, ny, sizeof *ys, cmp_ylo);
                 for (size_t i = 0; i < ny; i++) {
                         if (nm > 0 && (uint64_t) ys[i].ylo <= (uint64_t) ys[nm - 1].yhi + 1) {

@@ -47,7 +47,7 @@ void sg_boxes_free(struct sg_boxes *b);
 
 /* Rewrite in as a set of pairwise disjoint boxes covering exactly the same points (the kernel's
  * concatenated interval sets refuse overlapping elements), merging neighbours with equal second
- * ranges. O(n^2) in the number of boxes. */
+ * ranges. A sweep: O(n log n) when few boxes overlap. */
 int sg_boxes_disjoint(const struct sg_boxes *in, struct sg_boxes *out);
 
 /* What one direction of a task's table holds. */

@@ -2,13 +2,14 @@
 """bench_sg.py: cost of netd's security-group tables, against bare veth + bridge in the same run.
 
 Inside a private sandbox: two tasks on one subnet bridge (veth ENIs) in a group that allows the
-subnet. Rounds alternate two modes:
+subnet. Rounds rotate three modes:
   table: as netd builds them (task inet table with SG sets + flow meters, netdev egress check,
          VPC bridge source/destination check)
   bare:  the same namespaces with every ecsbox table deleted (plain veth + bridge)
+  bridge: only the VPC bridge's source/destination check (task tables deleted)
 Each round measures task-to-task iperf3 TCP throughput and the 64-byte UDP packet rate received.
 Then memory: MemAvailable with N task namespaces bare, and again once netd has given each its tables.
-Usage: bench_sg.py [rounds] [N] (defaults 3, 200).
+Usage: bench_sg.py [rounds] [N] (defaults 6, 200).
 """
 import json
 import os
@@ -58,7 +59,8 @@ def strip_tables(sb, netns_list, vpc_ns):
     for ns in netns_list:
         sb.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "ecsbox"], check=False)
         sb.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "netdev", "ecsbox"], check=False)
-    sb.run(["ip", "netns", "exec", vpc_ns, "nft", "delete", "table", "bridge", "ecsbox"], check=False)
+    if vpc_ns:
+        sb.run(["ip", "netns", "exec", vpc_ns, "nft", "delete", "table", "bridge", "ecsbox"], check=False)
 
 
 def has_table(sb, ns):
@@ -69,7 +71,7 @@ def has_table(sb, ns):
 
 
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 6
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     tmp = tempfile.mkdtemp(prefix="ecsbox-bench-sg-")
     sb = Sandbox(tmp)
@@ -84,15 +86,18 @@ def main():
         srv = netd.ok("CreateTaskNetwork", SubnetId=sub["SubnetId"], Netns="srv", Groups=[g])["NetworkInterface"]
         netd.ok("CreateTaskNetwork", SubnetId=sub["SubnetId"], Netns="cli", Groups=[g])
         ip = srv["PrivateIpAddress"]
-        res = {"table": {"tcp": [], "udp": []}, "bare": {"tcp": [], "udp": []}}
+        modes = ("bare", "bridge", "table")
+        res = {m: {"tcp": [], "udp": []} for m in modes}
         for r in range(rounds):
-            for mode in (("bare", "table") if r % 2 == 0 else ("table", "bare")):
+            for mode in modes[r % 3:] + modes[:r % 3]:
                 if mode == "bare":
                     strip_tables(sb, ["srv", "cli"], vpc_ns)
                 else:
                     netd.stop()
                     netd.start()          # start-up reconciliation rebuilds every table
                     assert has_table(sb, "srv") and has_table(sb, "cli")
+                    if mode == "bridge":  # only the VPC's source/destination check
+                        strip_tables(sb, ["srv", "cli"], None)
                 res[mode]["tcp"].append(iperf(sb, "srv", "cli", ip, False))
                 res[mode]["udp"].append(iperf(sb, "srv", "cli", ip, True))
                 print(f"round {r} {mode}: tcp {res[mode]['tcp'][-1] / 1e9:.2f} Gbit/s, "
@@ -103,30 +108,39 @@ def main():
               f"ratio {tcp_t / tcp_b:.3f}")
         print(f"UDP 64 B received, median of {rounds} x {SECS} s: table {udp_t / 1e3:.1f} kpps, bare {udp_b / 1e3:.1f} kpps, "
               f"ratio {udp_t / udp_b:.3f}")
+        # the machine's load drifts during a run: the ratio within each round (modes back to back) is steadier
+        for mode in ("bridge", "table"):
+            for what in ("tcp", "udp"):
+                rr = [t / b for t, b in zip(res[mode][what], res["bare"][what])]
+                print(f"{what} per-round ratios {mode}/bare: {', '.join(f'{x:.2f}' for x in rr)}; "
+                      f"median {statistics.median(rr):.3f}")
 
         # memory: N task namespaces bare, then with netd's tables
         names = [f"m{i}" for i in range(n)]
         for name in names:
             netd.ok("CreateTaskNetwork", SubnetId=sub["SubnetId"], Netns=name, Groups=[g])
-        strip_tables(sb, names + ["srv", "cli"], vpc_ns)
-        time.sleep(2)
-        bare = [mem_available_kb() for _ in range(5)]
-        kbare = kernel_kb()
-        netd.stop()
-        t0 = time.monotonic()
-        netd.start()
-        rebuild = time.monotonic() - t0
-        assert all(has_table(sb, x) for x in names[:: max(1, n // 10)])
-        time.sleep(2)
-        table = [mem_available_kb() for _ in range(5)]
-        ktable = kernel_kb()
-        delta = statistics.median(bare) - statistics.median(table)
-        print(f"MemAvailable with {n} task namespaces: bare {statistics.median(bare) / 1024:.1f} MiB, "
-              f"with tables {statistics.median(table) / 1024:.1f} MiB, "
-              f"delta {delta / 1024:.1f} MiB = {delta / n:.0f} KiB per task")
-        print(f"Slab+Percpu: bare {kbare / 1024:.1f} MiB, with tables {ktable / 1024:.1f} MiB, "
-              f"delta {(ktable - kbare) / 1024:.1f} MiB = {(ktable - kbare) / n:.0f} KiB per task")
-        print(f"netd restart rebuilding {n + 2} task tables and the bridge table: {rebuild:.2f} s")
+        # alternate bare / with tables three times (the machine is shared: medians of the deltas)
+        deltas, kdeltas, rebuilds = [], [], []
+        for _ in range(3):
+            strip_tables(sb, names + ["srv", "cli"], vpc_ns)
+            time.sleep(3)
+            bare, kbare = statistics.median([mem_available_kb() for _ in range(5)]), kernel_kb()
+            netd.stop()
+            t0 = time.monotonic()
+            netd.start()              # start-up reconciliation rebuilds every table
+            rebuilds.append(time.monotonic() - t0)
+            assert all(has_table(sb, x) for x in names[:: max(1, n // 10)])
+            time.sleep(3)
+            table, ktable = statistics.median([mem_available_kb() for _ in range(5)]), kernel_kb()
+            deltas.append(bare - table)
+            kdeltas.append(ktable - kbare)
+        delta, kdelta = statistics.median(deltas), statistics.median(kdeltas)
+        print(f"MemAvailable, {n} task namespaces, bare minus with tables (3 rounds: "
+              f"{', '.join(f'{x / 1024:.1f}' for x in deltas)} MiB): median {delta / 1024:.1f} MiB = {delta / n:.0f} KiB per task")
+        print(f"Slab+Percpu growth (3 rounds: {', '.join(f'{x / 1024:.1f}' for x in kdeltas)} MiB): "
+              f"median {kdelta / 1024:.1f} MiB = {kdelta / n:.0f} KiB per task")
+        print(f"netd restart rebuilding {n + 2} task tables and the bridge table: "
+              f"median {statistics.median(rebuilds):.2f} s")
     finally:
         sb.close()
 
