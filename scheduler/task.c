@@ -73,8 +73,8 @@ int task_list(struct sched *s, const char *cluster, bool all, json_t **ret, stru
 }
 
 /* A task by id or ARN ("…:task/CLUSTER/ID" names its cluster; the legacy "task/ID" does not). */
-static int task_load(struct sched *s, const char *cluster, const char *ref, json_t **ret, char ret_key[NAME_MAX_ECS + 64],
-                     struct err *err)
+/* The store key of a task named by id or ARN (an ARN's cluster wins); -ENOENT when malformed. */
+static int task_ref_key(const char *cluster, const char *ref, char key[NAME_MAX_ECS + 64])
 {
         char cl[NAME_MAX_ECS + 1];
         const char *id = arn_last(ref), *p;
@@ -88,27 +88,23 @@ static int task_load(struct sched *s, const char *cluster, const char *ref, json
         }
         if (!hex32_valid(id) || !name_valid(cl))
                 return -ENOENT;
-        task_key(ret_key, NAME_MAX_ECS + 64, cl, id);
-        return store_get(s->store, ret_key, ret, err);
+        task_key(key, NAME_MAX_ECS + 64, cl, id);
+        return 0;
+}
+
+static int task_load(struct sched *s, const char *cluster, const char *ref, json_t **ret, char ret_key[NAME_MAX_ECS + 64],
+                     struct err *err)
+{
+        int r = task_ref_key(cluster, ref, ret_key);
+        return r < 0 ? r : store_get(s->store, ret_key, ret, err);
 }
 
 /* task_load's read-only twin: *ret is borrowed (see store_peek). */
 static int task_peek(struct sched *s, const char *cluster, const char *ref, json_t **ret, struct err *err)
 {
-        char cl[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 64];
-        const char *id = arn_last(ref), *p;
-        snprintf(cl, sizeof cl, "%s", cluster);
-        if (strncmp(ref, "arn:", 4) == 0 && (p = strstr(ref, ":task/"))) {
-                const char *a = p + 6, *slash = strchr(a, '/');
-                if (slash && (size_t) (slash - a) <= NAME_MAX_ECS) {
-                        memcpy(cl, a, (size_t) (slash - a));
-                        cl[slash - a] = '\0';
-                }
-        }
-        if (!hex32_valid(id) || !name_valid(cl))
-                return -ENOENT;
-        task_key(key, sizeof key, cl, id);
-        return store_peek(s->store, key, ret, err);
+        char key[NAME_MAX_ECS + 64];
+        int r = task_ref_key(cluster, ref, key);
+        return r < 0 ? r : store_peek(s->store, key, ret, err);
 }
 
 /* ---- RunTask ---- */
