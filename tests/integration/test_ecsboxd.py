@@ -558,3 +558,18 @@ and busybox's ping wants a raw socket, so the probe is an ICMP datagram socket f
     for bit, name in ((13, "NET_RAW"), (12, "NET_ADMIN"), (21, "SYS_ADMIN")):
         assert not cap & (1 << bit), f"container holds CAP_{name}: {lines[0]}"
     assert lines[1]["line"].strip() == "PING_OK", lines
+
+
+def test_logs_follow(ecs):
+    """`ecsbox ecs logs --follow` prints lines as they come and returns when the task has stopped."""
+    td = {"family": "ticker", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "t", "image": "busybox", "memory": 32,
+         "command": ["sh", "-c", "for i in 1 2 3 4 5; do echo tick $i; sleep 0.3; done"]}]}
+    arn = run1(ecs, td)
+    t0 = time.monotonic()
+    p = ecs.sb.run([CLI, "--endpoint", ecs.sock, "ecs", "logs", "--task", task_id(arn), "--follow"], timeout=60)
+    assert p.stdout.split("\n")[:5] == [f"tick {i}" for i in range(1, 6)]
+    took = time.monotonic() - t0
+    assert took < 30, took
+    print("follow took", took)
+    assert ecs.call("DescribeTasks", tasks=[arn])["tasks"][0]["lastStatus"] == "STOPPED"
