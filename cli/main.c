@@ -30,22 +30,6 @@ static bool list_flag(const char *flag)
                strcmp(flag, "group-names") == 0;
 }
 
-/* "create-vpc" -> "CreateVpc"; "vpc-ids" -> "VpcIds"; "netns" -> "Netns". */
-void cli_pascal(const char *kebab, char *out, size_t len)
-{
-        size_t o = 0;
-        bool up = true;
-        for (const char *p = kebab; *p && o + 1 < len; p++) {
-                if (*p == '-') {
-                        up = true;
-                        continue;
-                }
-                out[o++] = up ? (char) toupper((unsigned char) *p) : *p;
-                up = false;
-        }
-        out[o] = '\0';
-}
-
 /* A value that is JSON (number, object, array, true/false) is sent as such; anything else as a string. */
 static json_t *flag_value(const char *v)
 {
@@ -57,26 +41,6 @@ static json_t *flag_value(const char *v)
                         return j;
         }
         return json_string(v);
-}
-
-/* "Name=subnet-id,Values=a,b" -> {"Name": "subnet-id", "Values": ["a", "b"]} */
-int cli_parse_filter(const char *s, json_t **ret)
-{
-        const char *vals;
-        json_t *f, *arr;
-        if (strncmp(s, "Name=", 5) != 0 || !(vals = strstr(s, ",Values=")))
-                return -EINVAL;
-        arr = json_array();
-        f = json_pack("{s:s%, s:o}", "Name", s + 5, (size_t) (vals - s - 5), "Values", arr);
-        vals += 8;
-        while (*vals) {
-                const char *c = strchr(vals, ',');
-                size_t n = c ? (size_t) (c - vals) : strlen(vals);
-                json_array_append_new(arr, json_stringn(vals, n));
-                vals += n + (c ? 1 : 0);
-        }
-        *ret = f;
-        return 0;
 }
 
 /* aws ec2 authorize-/revoke-security-group-*: --protocol, --port N|A-B|-1, --cidr, --source-group make
