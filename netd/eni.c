@@ -7,6 +7,7 @@
 #include "ecsbox/ipam.h"
 #include "ecsbox/log.h"
 #include "netd.h"
+#include "tasknet.h"
 
 static void iso_now(char buf[32])
 {
@@ -438,6 +439,8 @@ static int begin_attach(struct netd *d, json_t *eni, const char *netns, const ch
         r = store_exists(d->store, key);
         if (r > 0)
                 return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has a network interface attached", netns);
+        if ((r = tasknet_netns_check(d, netns, err)) < 0)
+                return r;
         if ((r = id_new("eni-attach", aid)) < 0)
                 return err_set(err, -r, NULL, "random id: %s", strerror(-r));
         iso_now(now);
@@ -612,6 +615,8 @@ static int detach_or_delete(struct netd *d, json_t *req, bool forget, const char
         int r;
         if ((r = find_eni(d, req, &eni, err)) < 0)
                 return r;
+        if ((r = tasknet_instance_check(d, eni, err)) < 0)
+                return r;
         if (!forget && !json_object_get(eni, "ebxAttachment"))
                 return err_set(err, EINVAL, "IncorrectState", "Network interface '%s' is not attached", str(eni, "NetworkInterfaceId"));
         intent = json_pack("{s:s, s:s}", "Op", op, "NetworkInterfaceId", str(eni, "NetworkInterfaceId"));
@@ -640,6 +645,8 @@ int op_delete_task_network(struct netd *d, json_t *req, json_t **ret, struct err
         int r;
         if ((r = json_check_keys(req, keys, err)) < 0)
                 return r;
+        if ((r = tasknet_delete_hook(d, req, ret, err)) != 0)
+                return r < 0 ? r : 0;
         return detach_or_delete(d, req, true, "DeleteTaskNetwork", ret, err);
 }
 
@@ -652,6 +659,9 @@ int op_create_task_network(struct netd *d, json_t *req, json_t **ret, struct err
         const char *ip, *desc, *type, *netns, *instance = NULL;
         char ikey[64];
         int r;
+        /* NetworkMode bridge or none: tasknet.c; awsvpc goes on here */
+        if ((r = tasknet_create_hook(d, req, ret, err)) != 0)
+                return r < 0 ? r : 0;
         if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "Netns", true, &netns, err)) < 0 ||
             (r = json_get_string(req, "InstanceId", false, &instance, err)) < 0 ||
             (r = json_get_object(req, "Metadata", false, &metadata, err)) < 0 || (r = netns_name_check(netns, err)) < 0 ||

@@ -5,6 +5,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter_bridge.h>
 #include <libmnl/libmnl.h>
@@ -383,6 +384,16 @@ static void x_ct_state(struct nftnl_rule *r)
         nftnl_rule_add_expr(r, e);
 }
 
+static void x_ct(struct nftnl_rule *r, uint32_t key, int dir, uint32_t dreg)
+{
+        struct nftnl_expr *e = nftnl_expr_alloc("ct");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+        if (dir >= 0)
+                nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, (uint8_t) dir);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+        nftnl_rule_add_expr(r, e);
+}
+
 static void x_ipv4_only(struct nftnl_rule *r)
 {
         x_meta(r, NFT_META_NFPROTO, NFT_REG_1);
@@ -697,6 +708,59 @@ static void task_chains(struct nftb *b, bool in)
         rule_put(b, r);
 }
 
+/* Traffic forwarded through this namespace: a container instance's bridge-mode tasks behind its
+ * published ports (netd/knet_bridge_nat.c DNATs them). As on EC2, the instance ENI's groups decide
+ * what may reach a host port: new connections that arrive on eth0 and were DNATed are checked
+ * against the ingress sets with the port they were sent to (ct original proto-dst), and metered
+ * in the ENI's ingress meters. Anything else arriving on eth0 is dropped; what leaves from the
+ * bridge (task egress and replies) passes. In a task namespace forwarding is off: nothing comes here.
+ *   chain task_fwd { type filter hook forward priority 0; policy drop;
+ *     iifname != "eth0" accept
+ *     ct state established,related goto allow_in
+ *     ct state invalid goto deny_in
+ *     ct status dnat meta l4proto . ip saddr . ct original proto-dst @sg_in_port goto allow_in
+ *     ct status dnat meta l4proto . ip saddr @sg_in_proto goto allow_in
+ *     goto deny_in } */
+static void forward_chain(struct nftb *b)
+{
+        static const char eth0[IFNAMSIZ] = "eth0";
+        struct nftnl_rule *r;
+
+        r = rule_new(NFPROTO_INET, KNET_SG_TABLE, "task_fwd");
+        x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+        x_cmp(r, NFT_REG_1, NFT_CMP_NEQ, eth0, IFNAMSIZ);
+        x_verdict(r, NF_ACCEPT, NULL);
+        rule_put(b, r);
+        r = rule_new(NFPROTO_INET, KNET_SG_TABLE, "task_fwd");
+        x_ct_state(r);
+        x_mask_nonzero(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED), 4);
+        x_verdict(r, NFT_GOTO, "allow_in");
+        rule_put(b, r);
+        r = rule_new(NFPROTO_INET, KNET_SG_TABLE, "task_fwd");
+        x_ct_state(r);
+        x_mask_nonzero(r, NF_CT_STATE_INVALID_BIT, 4);
+        x_verdict(r, NFT_GOTO, "deny_in");
+        rule_put(b, r);
+        for (int k = 0; k < 2; k++) {
+                r = rule_new(NFPROTO_INET, KNET_SG_TABLE, "task_fwd");
+                x_ipv4_only(r);
+                x_ct(r, NFT_CT_STATUS, -1, NFT_REG_1);
+                x_mask_nonzero(r, IPS_DST_NAT, 4);
+                x_meta(r, NFT_META_L4PROTO, R32(0));
+                x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, R32(1));
+                if (k == 0) {
+                        x_ct(r, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL, R32(2));
+                        x_lookup(r, R32(0), "sg_in_port", 0, false);
+                } else
+                        x_lookup(r, R32(0), "sg_in_proto", 0, false);
+                x_verdict(r, NFT_GOTO, "allow_in");
+                rule_put(b, r);
+        }
+        r = rule_new(NFPROTO_INET, KNET_SG_TABLE, "task_fwd");
+        x_verdict(r, NFT_GOTO, "deny_in");
+        rule_put(b, r);
+}
+
 static void be32_at(uint8_t *p, uint32_t v)
 {
         v = htonl(v);
@@ -874,8 +938,10 @@ static int task_batch(struct nftb *b, const struct knet_sg_task *t)
                 snprintf(name, sizeof name, "task_%s", dirs[i]);
                 chain_put(b, NFPROTO_INET, name, i == 0 ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT, 0, NULL);
         }
+        chain_put(b, NFPROTO_INET, "task_fwd", NF_INET_FORWARD, 0, NULL);
         task_chains(b, true);
         task_chains(b, false);
+        forward_chain(b);
         egress_chain(b, t->mac, t->ip);
         return 0;
 }

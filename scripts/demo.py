@@ -36,6 +36,9 @@ def main():
     # The host's traffic arrives from netd's uplink range, outside the VPC: open :80 to it, as on AWS.
     ecsbox("ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "80",
            "--cidr", "100.64.0.0/10")
+    # ... and the container instances' dynamic host ports (bridge mode), which their group guards
+    ecsbox("ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "49153-65535",
+           "--cidr", "100.64.0.0/10")
     for family, mode, pm in (("web", "awsvpc", {"containerPort": 80}),
                              ("web-bridge", "bridge", {"containerPort": 80, "hostPort": 0})):
         path = os.path.join(STATE, family + ".json")

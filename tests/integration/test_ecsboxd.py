@@ -489,6 +489,10 @@ def test_bridge_mode(ecs):
     ips = {ci["containerInstanceArn"]: {x["name"]: x.get("value") for x in ci["attributes"]}["ecsbox.private-ipv4-address"]
            for ci in (a, b)}
     sg = ecs.netd.ok("DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
+    # the instances' group decides who reaches their host ports (the host comes from the uplink range)
+    ecs.netd.ok("AuthorizeSecurityGroupIngress", GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000, "IpRanges": [{"CidrIp": "100.64.0.0/10"}]},
+        {"IpProtocol": "tcp", "FromPort": 49153, "ToPort": 65535, "IpRanges": [{"CidrIp": "100.64.0.0/10"}]}])
     dyn = web_td(family="dyn", mode="bridge", cpu="128", memory="64")
     dyn["containerDefinitions"][0]["portMappings"] = [{"containerPort": 80}]
     ecs.call("RegisterTaskDefinition", **dyn)

@@ -105,6 +105,14 @@ def want_maps(tns):
             for t in tns for b in t["NetworkBindings"]}
 
 
+def open_host_ports(netd, v):
+    sg = netd.ok("DescribeSecurityGroups", Filters=[{"Name": "vpc-id", "Values": [v["VpcId"]]}])["SecurityGroups"][0]
+    netd.ok("AuthorizeSecurityGroupIngress", GroupId=sg["GroupId"], IpPermissions=[
+        {"IpProtocol": proto, "FromPort": 1, "ToPort": 65535, "IpRanges": [{"CidrIp": "100.64.0.0/10"}]}
+        for proto in ("tcp", "udp")])
+    return sg
+
+
 @pytest.fixture
 def vpc(netd):
     """A VPC with one subnet and two container instances (instance namespaces with a primary ENI)."""
@@ -112,6 +120,9 @@ def vpc(netd):
     s = netd.ok("CreateSubnet", VpcId=v["VpcId"], CidrBlock="10.0.1.0/24")["Subnet"]
     i1 = netd.ok("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns="inst1")["NetworkInterface"]
     i2 = netd.ok("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns="inst2")["NetworkInterface"]
+    # As on EC2, the instances' group decides who reaches their host ports; the host's traffic comes
+    # from the uplink range, outside the VPC (the default group already admits the other instance).
+    open_host_ports(netd, v)
     return {"vpc": v, "subnet": s, "inst1": i1["PrivateIpAddress"], "inst2": i2["PrivateIpAddress"],
             "vpc_ns": "ebx-" + v["VpcId"]}
 
@@ -639,3 +650,23 @@ def test_address_probed_before_the_task_existed_answers_at_once(sb, netd, vpc):
     body, took = p.stdout.rsplit("\n", 1)
     assert body == "at once\n"
     assert float(took) < 0.4, f"first connection took {took} s"
+
+
+def test_published_ports_follow_the_instance_security_group(sb, netd):
+    """A host port is reached only as the instance ENI's groups allow, judged on the port the client
+    sent to (before DNAT); the rejected SYNs are metered as REJECT on the instance ENI."""
+    v = netd.ok("CreateVpc", CidrBlock="10.0.0.0/16")["Vpc"]
+    s = netd.ok("CreateSubnet", VpcId=v["VpcId"], CidrBlock="10.0.1.0/24")["Subnet"]
+    inst = netd.ok("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns="inst1")["NetworkInterface"]
+    tn = bridge(netd, "web", "inst1", [{"ContainerPort": 80, "HostPort": 8080}, {"ContainerPort": 80, "HostPort": 8081}])
+    serve_http(sb, "web", 80, "web")
+    ip = inst["PrivateIpAddress"]
+    sg = netd.ok("DescribeSecurityGroups", Filters=[{"Name": "vpc-id", "Values": [v["VpcId"]]}])["SecurityGroups"][0]
+    assert http_get(sb, None, ip, 8080) is None        # the default group admits only its members
+    netd.ok("AuthorizeSecurityGroupIngress", GroupId=sg["GroupId"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "100.64.0.0/10"}]}])
+    assert fetch(sb, None, ip, 8080).strip() == "web"
+    assert http_get(sb, None, ip, 8081) is None         # same container port, other host port: still closed
+    rej = sb.run(["ip", "netns", "exec", "inst1", "nft", "list", "set", "inet", "ecsbox", "rej_in"]).stdout
+    assert "tcp" in rej or "6 ." in rej, rej
+    stop_servers(sb, "web")
