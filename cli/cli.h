@@ -13,6 +13,8 @@ void cli_pascal(const char *kebab, char *out, size_t len);
 void cli_camel(const char *kebab, char *out, size_t len);
 int cli_parse_filter(const char *s, json_t **ret);
 json_t *cli_shorthand(const char *s);
+/* One request to netd; *ret gets its answer (with "Error" on failure); -errno when unreachable. */
+int cli_netd_call(const char *sock, json_t *req, json_t **ret);
 int cli_ecs_call(const char *endpoint, const char *op, json_t *req, json_t **ret);
-int cli_ecs(const char *endpoint, int argc, char **argv);
+int cli_ecs(const char *endpoint, const char *netd_sock, int argc, char **argv);
 int cli_ps(const char *endpoint, int argc, char **argv);

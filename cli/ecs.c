@@ -303,6 +303,79 @@ static int logs(const char *endpoint, json_t *req, bool follow)
         }
 }
 
+static const char *detail(json_t *task, const char *name);
+
+/* ---- ecsbox ecs flow-logs ---- */
+
+/* The task's VPC Flow Log records (netd GetFlowLogs on the task's ENI): the header line, then the
+ * records; with follow, new records as they are written, until the task has stopped. */
+static int flow_logs(const char *endpoint, const char *netd_sock, json_t *req, bool follow)
+{
+        _cleanup_json_ json_t *dreq = json_pack("{s:O, s:[O]}", "cluster", json_object_get(req, "cluster") ?: json_string("default"),
+                                                "tasks", json_object_get(req, "task"));
+        _cleanup_json_ json_t *seen = json_object();   /* log file -> records printed */
+        char eni[64] = "";
+        bool header = false;
+        int r;
+
+        for (int round = 0;; round++) {
+                _cleanup_json_ json_t *dans = NULL, *nreq = NULL, *nans = NULL;
+                json_t *task, *fl, *e;
+                const char *status;
+                size_t i, k;
+                if ((r = call_or_print(endpoint, "DescribeTasks", dreq, &dans)) != 0)
+                        return r;
+                task = json_array_get(json_object_get(dans, "tasks"), 0);
+                if (!task) {
+                        fprintf(stderr, "ecsbox ecs flow-logs: task '%s' not found\n", json_string_value(json_object_get(req, "task")) ?: "");
+                        return EXIT_SERVICE;
+                }
+                status = json_string_value(json_object_get(task, "lastStatus")) ?: "";
+                if (!eni[0] && detail(task, "networkInterfaceId"))
+                        snprintf(eni, sizeof eni, "%s", detail(task, "networkInterfaceId"));
+                if (!eni[0]) {
+                        fprintf(stderr, "ecsbox ecs flow-logs: the task has no network interface of its own (only awsvpc tasks do; "
+                                        "a bridge or host task's flows are in its container instance's ENI log)\n");
+                        return EXIT_USAGE;
+                }
+                nreq = json_pack("{s:s, s:s}", "Action", "GetFlowLogs", "NetworkInterfaceId", eni);
+                if (json_object_get(req, "flowLogId"))
+                        json_object_set(nreq, "FlowLogId", json_object_get(req, "flowLogId"));
+                if ((r = cli_netd_call(netd_sock, nreq, &nans)) < 0) {
+                        fprintf(stderr, "ecsbox: cannot talk to ecsbox-netd on '%s': %s\n", netd_sock, strerror(-r));
+                        return EXIT_OTHER;
+                }
+                if ((e = json_object_get(nans, "Error"))) {
+                        fprintf(stderr, "\nAn error occurred (%s) when calling the GetFlowLogs operation: %s\n",
+                                json_string_value(json_object_get(e, "Code")), json_string_value(json_object_get(e, "Message")));
+                        return EXIT_SERVICE;
+                }
+                if (round == 0 && json_array_size(json_object_get(nans, "FlowLogRecords")) == 0) {
+                        fprintf(stderr, "ecsbox ecs flow-logs: no flow log covers %s (create one with ecsbox ec2 create-flow-logs, "
+                                        "or tag the task, its definition or its cluster ecsbox:flow-logs=ALL)\n", eni);
+                        return EXIT_SERVICE;
+                }
+                json_array_foreach(json_object_get(nans, "FlowLogRecords"), i, fl) {
+                        json_t *recs = json_object_get(fl, "Records");
+                        const char *file = json_string_value(json_object_get(fl, "LogFile")) ?: "";
+                        size_t done = (size_t) json_integer_value(json_object_get(seen, file));
+                        if (!header && json_string_value(json_object_get(fl, "Header"))) {
+                                printf("%s\n", json_string_value(json_object_get(fl, "Header")));
+                                header = true;
+                        }
+                        if (done > json_array_size(recs))   /* rotated: start again */
+                                done = 0;
+                        for (k = done; k < json_array_size(recs); k++)
+                                printf("%s\n", json_string_value(json_array_get(recs, k)) ?: "");
+                        json_object_set_new(seen, file, json_integer((json_int_t) json_array_size(recs)));
+                }
+                fflush(stdout);
+                if (!follow || (!strcmp(status, "STOPPED") && round > 0))
+                        return 0;
+                usleep(1000 * 1000);
+        }
+}
+
 /* ---- ecsbox ps ---- */
 
 static const char *detail(json_t *task, const char *name)
@@ -414,6 +487,7 @@ static void ecs_usage(FILE *f)
 {
         fprintf(f, "usage: ecsbox [--endpoint URL|SOCKET] ecs VERB [--flag VALUE ...]\n"
                    "       ecsbox [--endpoint URL|SOCKET] ecs logs --task ID [--container NAME] [--cluster C] [--follow]\n"
+                   "       ecsbox [--endpoint URL|SOCKET] ecs flow-logs --task ID [--cluster C] [--flow-log-id fl-...] [--follow]\n"
                    "       ecsbox [--endpoint URL|SOCKET] ps [--cluster C] [-a]\n"
                    "VERB is any aws ecs verb ecsboxd implements (create-cluster, register-task-definition, run-task,\n"
                    "describe-tasks, list-tasks, stop-task, register-container-instance, ...). Flags are the aws ones;\n"
@@ -422,7 +496,7 @@ static void ecs_usage(FILE *f)
                    "The endpoint is --endpoint, else $ECSBOX_ENDPOINT, else /run/ecsbox/ecsboxd.sock.\n");
 }
 
-int cli_ecs(const char *endpoint, int argc, char **argv)
+int cli_ecs(const char *endpoint, const char *netd_sock, int argc, char **argv)
 {
         char op[96], member[96];
         _cleanup_json_ json_t *req = json_object(), *ans = NULL;
@@ -452,7 +526,7 @@ int cli_ecs(const char *endpoint, int argc, char **argv)
                 }
                 flag += 2;
                 i++;
-                if (!strcmp(flag, "follow") && !strcmp(argv[0], "logs")) {
+                if (!strcmp(flag, "follow") && (!strcmp(argv[0], "logs") || !strcmp(argv[0], "flow-logs"))) {
                         follow = true;
                         continue;
                 }
@@ -541,12 +615,12 @@ int cli_ecs(const char *endpoint, int argc, char **argv)
                 } else
                         json_object_set_new(req, member, json_string(v));
         }
-        if (!strcmp(argv[0], "logs")) {
+        if (!strcmp(argv[0], "logs") || !strcmp(argv[0], "flow-logs")) {
                 if (!json_object_get(req, "task")) {
-                        fprintf(stderr, "ecsbox ecs logs: --task ID is required\n");
+                        fprintf(stderr, "ecsbox ecs %s: --task ID is required\n", argv[0]);
                         return EXIT_USAGE;
                 }
-                return logs(endpoint, req, follow);
+                return !strcmp(argv[0], "logs") ? logs(endpoint, req, follow) : flow_logs(endpoint, netd_sock, req, follow);
         }
         if ((r = call_or_print(endpoint, op, req, &ans)) != 0)
                 return r;

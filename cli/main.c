@@ -96,32 +96,6 @@ static int sg_shorthand(json_t *req, const char *verb)
         return 0;
 }
 
-static int netd_roundtrip(const char *sock, json_t *req, json_t **ret)
-{
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *txt = json_dumps(req, JSON_COMPACT);
-        _cleanup_fclose_ FILE *f = NULL;
-        char *line = NULL;
-        size_t cap = 0;
-        json_error_t jerr;
-        if (!txt || strlen(sock) >= sizeof sa.sun_path)
-                return -EINVAL;
-        strcpy(sa.sun_path, sock);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return -errno;
-        if (write(fd, txt, strlen(txt)) < 0 || write(fd, "\n", 1) < 0)
-                return -errno;
-        f = fdopen(TAKE_FD(fd), "r");
-        if (!f || getline(&line, &cap, f) < 0) {
-                free(line);
-                return -EPROTO;
-        }
-        *ret = json_loads(line, 0, &jerr);
-        free(line);
-        return *ret ? 0 : -EPROTO;
-}
 
 static int answer(json_t *ans, const char *op)
 {
@@ -225,7 +199,7 @@ static int ec2(const char *sock, int argc, char **argv)
         if (sg_shorthand(req, argv[0]) < 0)
                 return EXIT_USAGE;
         json_object_set_new(req, "Action", json_string(action));
-        r = netd_roundtrip(sock, req, &ans);
+        r = cli_netd_call(sock, req, &ans);
         if (r < 0) {
                 fprintf(stderr, "ecsbox: cannot talk to ecsbox-netd on '%s': %s\n", sock, strerror(-r));
                 return EXIT_OTHER;
@@ -251,7 +225,7 @@ static int netd_request(const char *sock)
                 fprintf(stderr, "ecsbox netd-request: malformed JSON: %s\n", jerr.text);
                 return EXIT_USAGE;
         }
-        r = netd_roundtrip(sock, req, &ans);
+        r = cli_netd_call(sock, req, &ans);
         if (r < 0) {
                 fprintf(stderr, "ecsbox: cannot talk to ecsbox-netd on '%s': %s\n", sock, strerror(-r));
                 return EXIT_OTHER;
@@ -290,7 +264,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "netd-request"))
                 return netd_request(sock);
         if (!strcmp(argv[i], "ecs"))
-                return cli_ecs(endpoint, argc - i - 1, argv + i + 1);
+                return cli_ecs(endpoint, sock, argc - i - 1, argv + i + 1);
         if (!strcmp(argv[i], "ps"))
                 return cli_ps(endpoint, argc - i - 1, argv + i + 1);
         fprintf(stderr, "ecsbox: unknown command '%s' (ec2, ecs, ps, netd-request)\n", argv[i]);

@@ -181,6 +181,73 @@ static void task_netns_name(struct adv *a, char buf[32])
         snprintf(buf, 32, "ebx-task-%.12s", tid(a));
 }
 
+/* Flow logs without extra steps (an ecsbox extension): a task whose own tags, task definition's
+ * tags or cluster's tags hold `ecsbox:flow-logs` = ALL, ACCEPT or REJECT gets a flow log on its ENI,
+ * written to STATE/flow-logs/<eni>.log, every `ecsbox:flow-logs-interval` seconds (1-600, default 60).
+ * The first of task, definition, cluster that has the tag wins. */
+static const char *tag_value(json_t *tags, const char *key)
+{
+        json_t *t;
+        size_t i;
+        json_array_foreach(tags, i, t)
+                if (strcmp(jstr(t, "key") ?: "", key) == 0)
+                        return jstr(t, "value");
+        return NULL;
+}
+
+static json_t *flow_log_tags(struct adv *a)
+{
+        struct sched *s = a->s;
+        _cleanup_json_ json_t *td = NULL, *cl = NULL;
+        json_t *sources[3];
+        char key[ARN_MAX + 32], family[NAME_MAX_ECS + 1];
+        const char *tdarn = jstr(a->rec, "taskDefinitionArn") ?: "", *clarn = jstr(a->rec, "clusterArn") ?: "";
+        long rev = 0;
+        struct err err = { 0 };
+        sources[0] = json_object_get(a->rec, "tags");
+        if (taskdef_ref_parse(arn_last(tdarn), family, &rev, &err) == 0) {
+                snprintf(key, sizeof key, "taskdef/%s/%08ld", family, rev);
+                (void) store_peek(s->store, key, &td, &err);
+                td = json_incref(td);
+        }
+        snprintf(key, sizeof key, "cluster/%s", arn_last(clarn));
+        (void) store_peek(s->store, key, &cl, &err);
+        cl = json_incref(cl);
+        sources[1] = json_object_get(td, "tags");
+        sources[2] = json_object_get(cl, "tags");
+        for (size_t i = 0; i < 3; i++) {
+                const char *type = tag_value(sources[i], "ecsbox:flow-logs"), *iv = tag_value(sources[i], "ecsbox:flow-logs-interval");
+                if (!type)
+                        continue;
+                return json_pack("{s:s, s:I}", "TrafficType", type, "MaxAggregationInterval",
+                                 (json_int_t) (iv && atol(iv) > 0 ? atol(iv) : 60));
+        }
+        return NULL;
+}
+
+static void provision_flow_log(struct adv *a, const char *eni_id)
+{
+        struct sched *s = a->s;
+        _cleanup_json_ json_t *fl = flow_log_tags(a), *req = NULL, *ans = NULL;
+        char dir[SCHED_PATH_MAX + 16];
+        struct err err = { 0 };
+        if (!fl)
+                return;
+        snprintf(dir, sizeof dir, "%s/flow-logs", s->state_dir);
+        (void) mkdir_p(dir, 0750);
+        req = json_pack("{s:s, s:s, s:[s], s:O, s:s, s:s, s:O}", "Action", "CreateFlowLogs", "ResourceType", "NetworkInterface",
+                        "ResourceIds", eni_id, "TrafficType", json_object_get(fl, "TrafficType"), "LogDestinationType", "file",
+                        "LogDestination", dir, "MaxAggregationInterval", json_object_get(fl, "MaxAggregationInterval"));
+        if (s->netd_call(s, req, &ans, &err) < 0) {
+                log_warning("task=%s msg=\"cannot create the flow log its tags ask for, ignoring\" eni=%s err=\"%s\"", tid(a), eni_id,
+                            err.msg);
+                return;
+        }
+        json_object_set_new(ebx(a), "flowLogId", json_copy(json_array_get(json_object_get(ans, "FlowLogIds"), 0)));
+        log_info("task=%s msg=\"flow log created\" eni=%s flowlog=%s dir=%s", tid(a), eni_id,
+                 json_string_value(json_array_get(json_object_get(ans, "FlowLogIds"), 0)) ?: "?", dir);
+}
+
 static int provision_awsvpc(struct adv *a)
 {
         struct sched *s = a->s;
@@ -241,6 +308,7 @@ static int provision_awsvpc(struct adv *a)
                                     json_pack("[{s:s, s:s}]", "attachmentId", att_id, "privateIpv4Address", ip));
         log_info("task=%s msg=\"task network created\" netns=%s eni=%s ip=%s", tid(a), netns, jstr(eni, "NetworkInterfaceId") ?: "",
                  ip);
+        provision_flow_log(a, jstr(eni, "NetworkInterfaceId") ?: "");
         return 0;
 }
 
