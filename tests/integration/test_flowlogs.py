@@ -355,7 +355,7 @@ def test_custom_format_and_ecs_fields(sb, netd):
     a = task(netd, s, "a", Metadata=md)
     b = task(netd, s, "b")
     d = logdir(sb)
-    [fl] = create(netd, [a["NetworkInterfaceId"], b["NetworkInterfaceId"]], d, fmt=ECS_FORMAT)
+    fl, _ = create(netd, [a["NetworkInterfaceId"], b["NetworkInterfaceId"]], d, fmt=ECS_FORMAT)
     desc = netd.ok("DescribeFlowLogs", FlowLogIds=[fl])["FlowLogs"][0]
     assert desc["LogFormat"] == ECS_FORMAT and desc["MaxAggregationInterval"] == 1
     sb.run(["ip", "netns", "exec", "a", "ping", "-c", "2", "-i", "0.2", "-W", "1", b["PrivateIpAddress"]])
