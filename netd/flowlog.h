@@ -30,6 +30,8 @@ void fl_acc_fini(struct fl_acc *a);
 int fl_acc_add(struct fl_acc *a, const struct fl_key *k, bool egress, bool reject, uint64_t packets, uint64_t bytes);
 /* OR raw TCP flags into the existing records of the flow in that direction (ACCEPT and REJECT). */
 void fl_acc_flags(struct fl_acc *a, const struct fl_key *k, bool egress, uint8_t raw);
+/* Add one flow's counts and flags. */
+int fl_acc_add_flow(struct fl_acc *a, const struct fl_flow *f);
 /* Add every flow of src to dst. */
 int fl_acc_merge(struct fl_acc *dst, const struct fl_acc *src);
 

@@ -90,20 +90,23 @@ void fl_acc_flags(struct fl_acc *a, const struct fl_key *k, bool egress, uint8_t
         }
 }
 
+int fl_acc_add_flow(struct fl_acc *a, const struct fl_flow *s)
+{
+        struct fl_flow *f = get(a, &s->k, s->egress, s->reject);
+        if (!f)
+                return -ENOMEM;
+        f->packets += s->packets;
+        f->bytes += s->bytes;
+        f->flags |= s->flags;
+        f->has_flags |= s->has_flags;
+        return 0;
+}
+
 int fl_acc_merge(struct fl_acc *dst, const struct fl_acc *src)
 {
-        for (size_t i = 0; i < src->cap; i++) {
-                const struct fl_flow *s = &src->v[i];
-                struct fl_flow *f;
-                if (!s->used)
-                        continue;
-                if (!(f = get(dst, &s->k, s->egress, s->reject)))
+        for (size_t i = 0; i < src->cap; i++)
+                if (src->v[i].used && fl_acc_add_flow(dst, &src->v[i]) < 0)
                         return -ENOMEM;
-                f->packets += s->packets;
-                f->bytes += s->bytes;
-                f->flags |= s->flags;
-                f->has_flags |= s->has_flags;
-        }
         dst->skip |= src->skip;
         return 0;
 }

@@ -559,3 +559,26 @@ def test_cli_flow_logs(sb, netd):
     assert any(l.split()[2:8] == [a["PrivateIpAddress"], b["PrivateIpAddress"], "0", "0", "1", "2"] for l in ls[1:])
     cli("delete-flow-logs", "--flow-log-ids", *out["FlowLogIds"])
     assert json.loads(cli("describe-flow-logs"))["FlowLogs"] == []
+
+
+def test_long_window_spool_survives_crash(sb, netd):
+    """A 20 s window is polled every 10 s; what a poll read survives kill -9 in the spool."""
+    vpc, s, a, b = setup_pair(sb, netd)
+    [fl] = create(netd, [b["NetworkInterfaceId"]], logdir(sb), interval=20)
+    r = ready_file(sb, "udp")
+    spawn_in(sb, "b", UDP_SINK, 9000, r, ready=r)
+    spool = os.path.join(sb.state, "flowlog", f"{fl}.{b['NetworkInterfaceId']}.spool")
+    # send right after a window starts, so that a 10 s poll comes before the window ends
+    wait_for(lambda: 0.5 < time.time() % 20 < 2, 25, interval=0.05, what="window start")
+    run_in(sb, "a", UDP_SEND, b["PrivateIpAddress"], 9000, 9, 30, 0)
+    wait_for(lambda: os.path.exists(spool) and "40000" in open(spool).read().replace(" ", " "), 15, interval=0.2,
+             what="spool written by a poll")
+    assert ok_recs(netd, b["NetworkInterfaceId"]) == []      # the window has not ended
+    netd.kill9()
+    # the meters were reset by the poll: after the restart only the spool knows these packets
+    netd.start()
+    want = dict(srcaddr=a["PrivateIpAddress"], srcport=40000, dstport=9000, protocol=17)
+    wait_for(lambda: ok_recs(netd, b["NetworkInterfaceId"], **want), 30, interval=0.3, what="records after restart")
+    recs = ok_recs(netd, b["NetworkInterfaceId"], **want)
+    assert total(recs) == 9 and total(recs, "bytes") == 9 * 58
+    wait_for(lambda: not os.path.exists(spool), 5, what="spool removed")
