@@ -582,3 +582,18 @@ def test_long_window_spool_survives_crash(sb, netd):
     recs = ok_recs(netd, b["NetworkInterfaceId"], **want)
     assert total(recs) == 9 and total(recs, "bytes") == 9 * 58
     wait_for(lambda: not os.path.exists(spool), 5, what="spool removed")
+
+
+def test_skipdata_when_meters_cannot_be_read(sb, netd):
+    vpc = make_vpc(netd)
+    s = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
+    c = task(netd, s, "c")
+    create(netd, [c["NetworkInterfaceId"]], logdir(sb))
+    wait_for(lambda: records(netd, c["NetworkInterfaceId"]), 10, interval=0.2, what="a first window")
+    assert {r["log-status"] for r in parse(records(netd, c["NetworkInterfaceId"]))} == {"NODATA"}
+    nft(sb, "c", "delete", "table", "inet", "ecsbox")      # the meters are gone: every read fails
+    wait_for(lambda: [r for r in parse(records(netd, c["NetworkInterfaceId"])) if r["log-status"] == "SKIPDATA"],
+             10, interval=0.2, what="SKIPDATA")
+    sk = [r for r in parse(records(netd, c["NetworkInterfaceId"])) if r["log-status"] == "SKIPDATA"][0]
+    assert [sk[k] for k in ("srcaddr", "packets", "action")] == ["-", "-", "-"]
+    assert int(sk["end"]) - int(sk["start"]) == 1
