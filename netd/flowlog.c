@@ -320,6 +320,14 @@ static bool passes(const struct fl_log *l, const struct fl_flow *f)
         return l->traffic == TT_ALL || (l->traffic == TT_REJECT) == f->reject;
 }
 
+/* AWS leaves out traffic with its reserved router and DNS addresses and link-local services
+ * (169.254.169.254 ...): ecsbox does the same for the subnet's gateway (+1), +2 and 169.254.0.0/16. */
+static bool reserved_peer(const struct fl_flow *f, uint32_t subnet_net)
+{
+        uint32_t peer = f->egress ? f->k.daddr : f->k.saddr;
+        return (subnet_net && (peer == subnet_net + 1 || peer == subnet_net + 2)) || (peer & 0xffff0000u) == 0xa9fe0000u;
+}
+
 /* Write the window [start, end] of one ENI for one flow log and forget its accumulator. */
 static void window_write(struct netd *d, struct fl_log *l, json_t *eni, int64_t start, int64_t end)
 {
@@ -329,6 +337,9 @@ static void window_write(struct netd *d, struct fl_log *l, json_t *eni, int64_t 
         struct eni_ctx x;
         struct err err = { 0 };
         struct fl_rec rec;
+        struct cidr4 sn;
+        uint32_t subnet_net = 0;
+        bool traffic = false;
         int r = 0;
 
         for (size_t i = 0; i < l->ne; i++)
@@ -337,16 +348,21 @@ static void window_write(struct netd *d, struct fl_log *l, json_t *eni, int64_t 
         if (!a)
                 a = &empty;
         ctx_fill(d, eni, &x);
+        if (x.subnet && cidr4_parse(str(x.subnet, "CidrBlock") ?: "", &sn) == 0)
+                subnet_net = sn.addr & cidr4_mask(sn.len);
         for (size_t i = 0; r >= 0 && i < a->cap; i++) {
                 const struct fl_flow *f = &a->v[i];
-                if (!f->used || f->packets == 0 || !passes(l, f))
+                if (!f->used || f->packets == 0 || reserved_peer(f, subnet_net))
+                        continue;
+                traffic = true;
+                if (!passes(l, f))
                         continue;
                 rec = (struct fl_rec) { .k = f->k, .egress = f->egress, .reject = f->reject, .packets = f->packets,
                                         .bytes = f->bytes, .start = start, .end = end,
                                         .tcp_flags = (int) f->flags, .status = FL_OK };
                 r = obuf_line(&o, &l->fmt, &x.c, &rec);
         }
-        if (r >= 0 && a->n == 0 && !a->skip) {
+        if (r >= 0 && !traffic && !a->skip) {
                 rec = (struct fl_rec) { .start = start, .end = end, .status = FL_NODATA };
                 r = obuf_line(&o, &l->fmt, &x.c, &rec);
         }
@@ -694,6 +710,17 @@ static void eni_discard_before(struct netd *d, json_t *eni)
         fl_acc_fini(&tmp);
 }
 
+/* Tags of TagSpecifications for ResourceType vpc-flow-log (or none named): a new array. */
+static json_t *spec_tags(json_t *req)
+{
+        json_t *specs = json_object_get(req, "TagSpecifications"), *sp, *tags = json_array();
+        size_t i;
+        json_array_foreach(specs, i, sp)
+                if (!str(sp, "ResourceType") || !strcmp(str(sp, "ResourceType"), "vpc-flow-log"))
+                        json_array_extend(tags, json_object_get(sp, "Tags") ?: json_array());
+        return tags;
+}
+
 int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
         static const char *const keys[] = { "Action", "ResourceType", "ResourceIds", "TrafficType", "LogFormat",
@@ -781,13 +808,14 @@ int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *e
                 char id[ID_MAX];
                 if ((r = id_new("fl", id)) < 0)
                         return err_set(err, -r, NULL, "random id: %s", strerror(-r));
-                json_array_append_new(recs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:[], s:s}",
+                json_array_append_new(recs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:s}",
                                                       "FlowLogId", id, "CreationTime", now, "DeliverLogsStatus", "SUCCESS",
                                                       "FlowLogStatus", "ACTIVE", "ResourceId", json_string_value(v),
                                                       "TrafficType", traffic, "LogDestinationType", "file",
                                                       "LogDestination", dest, "LogFormat",
                                                       format && *format ? format : FL_DEFAULT_FORMAT,
-                                                      "MaxAggregationInterval", interval, "Tags", "ebxResourceType", type));
+                                                      "MaxAggregationInterval", interval, "Tags", spec_tags(req),
+                                                      "ebxResourceType", type));
                 json_array_append_new(ids_out, json_string(id));
         }
         if ((r = store_begin(d->store, err)) < 0)

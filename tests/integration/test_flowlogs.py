@@ -324,6 +324,8 @@ def test_idle_eni_nodata(sb, netd):
     s = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
     c = task(netd, s, "c")
     create(netd, [c["NetworkInterfaceId"]], logdir(sb))
+    # traffic with the subnet's gateway is not logged (AWS leaves out its router and DNS addresses)
+    sb.run(["ip", "netns", "exec", "c", "ping", "-c", "3", "-i", "0.2", "-W", "1", "10.0.1.1"])
     wait_for(lambda: len(records(netd, c["NetworkInterfaceId"])) >= 3, 10, interval=0.2, what="3 windows")
     recs = parse(records(netd, c["NetworkInterfaceId"]))
     for r in recs:
@@ -505,7 +507,13 @@ def test_api_errors_describe_delete(sb, netd):
     assert netd.ok("DescribeFlowLogs")["FlowLogs"] == []
     [f1] = create(netd, [eni], d, interval=60)
     bad("FlowLogAlreadyExists")
-    [f2] = create(netd, [b["NetworkInterfaceId"]], d, traffic="REJECT")
+    [f2] = netd.ok("CreateFlowLogs", ResourceType="NetworkInterface", ResourceIds=[b["NetworkInterfaceId"]],
+                   TrafficType="REJECT", LogDestinationType="file", LogDestination=d, MaxAggregationInterval=1,
+                   TagSpecifications=[{"ResourceType": "vpc-flow-log", "Tags": [{"Key": "team", "Value": "net"}]}]
+                   )["FlowLogIds"]
+    assert netd.ok("DescribeFlowLogs", FlowLogIds=[f2])["FlowLogs"][0]["Tags"] == [{"Key": "team", "Value": "net"}]
+    assert [f["FlowLogId"] for f in netd.ok("DescribeFlowLogs", Filters=[{"Name": "tag:team", "Values": ["net"]}])
+            ["FlowLogs"]] == [f2]
     [f3] = netd.ok("CreateFlowLogs", ResourceType="NetworkInterface", ResourceIds=[eni], TrafficType="REJECT",
                    LogDestinationType="file", LogDestination=d)["FlowLogIds"]
     all_ = netd.ok("DescribeFlowLogs")["FlowLogs"]
