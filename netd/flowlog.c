@@ -769,9 +769,10 @@ int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *e
                                dest ? dest : "");
         if (strlen(dest) > PATH_MAX - 64)
                 return err_set(err, EINVAL, "InvalidParameter", "LogDestination '%s' is too long", dest);
-        if (stat(dest, &st) < 0 || !S_ISDIR(st.st_mode))
-                return err_set(err, EINVAL, "InvalidParameter", "LogDestination '%s' is not a directory: %s", dest,
-                               errno && !S_ISDIR(st.st_mode) ? strerror(errno ? errno : ENOTDIR) : strerror(ENOTDIR));
+        if (stat(dest, &st) < 0)
+                return err_set(err, EINVAL, "InvalidParameter", "LogDestination '%s': %s", dest, strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+                return err_set(err, EINVAL, "InvalidParameter", "LogDestination '%s': %s", dest, strerror(ENOTDIR));
         if (access(dest, W_OK | X_OK) < 0)
                 return err_set(err, EINVAL, "InvalidParameter", "LogDestination '%s' is not writable: %s", dest, strerror(errno));
         if ((r = fl_format_parse(format, &fmt, err)) < 0)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../../netd/flowlog.h"
 #include "../../netd/flowlog_fmt.h"
 
 static void test_default_format(void **state)
@@ -182,13 +183,72 @@ static void test_records(void **state)
         assert_int_equal(fl_record_format(&f, &c, &icmp, line, 8), -ENOSPC);
 }
 
+static struct fl_flow *find(struct fl_acc *a, const struct fl_key *k, bool egress, bool reject)
+{
+        for (size_t i = 0; i < a->cap; i++)
+                if (a->v[i].used && !memcmp(&a->v[i].k, k, sizeof *k) && a->v[i].egress == egress &&
+                    a->v[i].reject == reject)
+                        return &a->v[i];
+        return NULL;
+}
+
+static void test_accumulator(void **state)
+{
+        struct fl_acc a = { 0 }, b = { 0 };
+        struct fl_key k = { 0x0a000104, 0x0a000105, 41822, 80, 6 };
+        struct fl_key kr = { 0x0a000105, 0x0a000104, 80, 41822, 6 };
+        struct fl_flow *f;
+
+        /* the same tuple in two directions and with two actions is four flows */
+        assert_int_equal(fl_acc_add(&a, &k, true, false, 3, 180), 0);
+        assert_int_equal(fl_acc_add(&a, &k, true, false, 2, 120), 0);
+        assert_int_equal(fl_acc_add(&a, &k, false, false, 1, 60), 0);
+        assert_int_equal(fl_acc_add(&a, &k, true, true, 1, 60), 0);
+        assert_int_equal(a.n, 3);
+        f = find(&a, &k, true, false);
+        assert_non_null(f);
+        assert_int_equal(f->packets, 5);
+        assert_int_equal(f->bytes, 300);
+        /* flags go to both actions of that direction, and only to flows that exist */
+        fl_acc_flags(&a, &k, true, 0x02);
+        fl_acc_flags(&a, &k, true, 0x11);
+        fl_acc_flags(&a, &kr, false, 0x12);
+        assert_int_equal(find(&a, &k, true, false)->flags, 3);
+        assert_int_equal(find(&a, &k, true, true)->flags, 3);
+        assert_int_equal(find(&a, &k, false, false)->flags, 0);
+        assert_false(find(&a, &k, false, false)->has_flags);
+        assert_null(find(&a, &kr, false, false));
+        /* growth keeps every flow: 10,000 source ports */
+        for (uint32_t i = 0; i < 10000; i++) {
+                struct fl_key x = { 0x0a000104, 0x0a000105, (uint16_t) (20000 + i), 9000, 17 };
+                assert_int_equal(fl_acc_add(&b, &x, false, false, 1, 48), 0);
+        }
+        assert_int_equal(b.n, 10000);
+        b.skip = true;
+        assert_int_equal(fl_acc_merge(&a, &b), 0);
+        assert_int_equal(fl_acc_merge(&a, &b), 0);
+        assert_int_equal(a.n, 10003);
+        assert_true(a.skip);
+        for (uint32_t i = 0; i < 10000; i += 997) {
+                struct fl_key x = { 0x0a000104, 0x0a000105, (uint16_t) (20000 + i), 9000, 17 };
+                f = find(&a, &x, false, false);
+                assert_non_null(f);
+                assert_int_equal(f->packets, 2);
+                assert_int_equal(f->bytes, 96);
+        }
+        fl_acc_fini(&a);
+        fl_acc_fini(&b);
+        assert_int_equal(a.n, 0);
+        fl_acc_flags(&a, &k, true, 0x02);   /* empty table: nothing to do, no crash */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_default_format), cmocka_unit_test(test_versions),
                 cmocka_unit_test(test_bad_formats),    cmocka_unit_test(test_keys),
                 cmocka_unit_test(test_tcp_fold),       cmocka_unit_test(test_helpers),
-                cmocka_unit_test(test_records),
+                cmocka_unit_test(test_records),        cmocka_unit_test(test_accumulator),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
