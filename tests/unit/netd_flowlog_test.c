@@ -186,7 +186,9 @@ static void test_records(void **state)
 static struct fl_flow *find(struct fl_acc *a, const struct fl_key *k, bool egress, bool reject)
 {
         for (size_t i = 0; i < a->cap; i++)
-                if (a->v[i].used && !memcmp(&a->v[i].k, k, sizeof *k) && a->v[i].egress == egress &&
+                if (a->v[i].used && a->v[i].k.saddr == k->saddr && a->v[i].k.daddr == k->daddr &&
+                    a->v[i].k.sport == k->sport && a->v[i].k.dport == k->dport && a->v[i].k.proto == k->proto &&
+                    a->v[i].egress == egress &&
                     a->v[i].reject == reject)
                         return &a->v[i];
         return NULL;
