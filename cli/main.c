@@ -106,6 +106,18 @@ static int answer(json_t *ans, const char *op)
                         json_string_value(json_object_get(e, "Message")));
                 return EXIT_SERVICE;
         }
+        if (strcmp(op, "GetFlowLogs") == 0 && json_is_array(json_object_get(ans, "FlowLogRecords"))) {
+                /* the records as lines, as in the delivered files: the header, then one line per record */
+                json_t *fl, *line;
+                size_t i, j;
+                json_array_foreach(json_object_get(ans, "FlowLogRecords"), i, fl) {
+                        if (json_is_string(json_object_get(fl, "Header")))
+                                printf("%s\n", json_string_value(json_object_get(fl, "Header")));
+                        json_array_foreach(json_object_get(fl, "Records"), j, line)
+                                printf("%s\n", json_string_value(line));
+                }
+                return 0;
+        }
         if (json_object_size(ans) > 0 && !(json_object_size(ans) == 1 && json_object_get(ans, "Return"))) {
                 json_dumpf(ans, stdout, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
                 putchar('\n');

@@ -32,6 +32,10 @@ static const struct {
         { "RevokeSecurityGroupEgress", op_revoke_security_group_egress },
         { "ModifyNetworkInterfaceAttribute", op_modify_network_interface_attribute },
         { "DescribeTaskNetworks", op_describe_task_networks },
+        { "CreateFlowLogs", op_create_flow_logs },
+        { "DescribeFlowLogs", op_describe_flow_logs },
+        { "DeleteFlowLogs", op_delete_flow_logs },
+        { "GetFlowLogs", op_get_flow_logs },
 };
 
 int netd_dispatch(struct netd *d, json_t *req, json_t **ret, struct err *err)

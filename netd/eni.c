@@ -532,6 +532,7 @@ int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey
                         return r;
                 bool del_ns = json_is_true(json_object_get(att, "NetnsCreated"));
                 struct err e2 = { 0 };
+                flowlog_eni_final(d, eni);   /* the meters go with the netns or its table */
                 r = knet_eni_detach(d->knet, &ke, del_ns, err);
                 if (r < 0)
                         return err_wrap(err, "detach %s from netns '%s'", str(eni, "NetworkInterfaceId"), ke.netns);

@@ -368,6 +368,10 @@ int main(int argc, char **argv)
                 return 1;
         }
         d.event = ev;
+        if (flowlog_start(&d, ev, &err) < 0) {
+                log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
+                return 1;
+        }
         log_info("msg=\"ready\" socket=%s state=%s netns_dir=%s", sock, db, d.netns_dir);
         r = sd_event_loop(ev);
         d.event = NULL;

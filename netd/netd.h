@@ -126,5 +126,16 @@ int describe_objects(struct netd *d, const char *prefix, const char *id_key, jso
                      json_t *(*values)(json_t *, const char *), json_t *(*shape)(struct netd *, json_t *),
                      const char *notfound_code, const char *kind, json_t **ret, struct err *err);
 
+/* flowlog.c: flow logs (docs/flow-logs.md). */
+struct sd_event;
+int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_describe_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_delete_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_get_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err);
+/* Load the flow logs and start the collector timer on ev. */
+int flowlog_start(struct netd *d, struct sd_event *ev, struct err *err);
+/* Before an ENI leaves its netns: read its meters and write its last window. */
+void flowlog_eni_final(struct netd *d, json_t *eni);
+
 /* eni.c: remove links, then record detached (or forget the ENI). Idempotent. */
 int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey, struct err *err);
