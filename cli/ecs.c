@@ -351,6 +351,11 @@ static int flow_logs(const char *endpoint, const char *netd_sock, json_t *req, b
                         return EXIT_SERVICE;
                 }
                 if (round == 0 && json_array_size(json_object_get(nans, "FlowLogRecords")) == 0) {
+                        /* no records yet, or no flow log at all? */
+                        _cleanup_json_ json_t *q = json_pack("{s:s, s:[{s:s, s:[s]}]}", "Action", "DescribeFlowLogs", "Filter", "Name",
+                                                             "resource-id", "Values", eni), *qa = NULL;
+                        if (cli_netd_call(netd_sock, q, &qa) == 0 && json_array_size(json_object_get(qa, "FlowLogs")) > 0)
+                                goto next;
                         fprintf(stderr, "ecsbox ecs flow-logs: no flow log covers %s (create one with ecsbox ec2 create-flow-logs, "
                                         "or tag the task, its definition or its cluster ecsbox:flow-logs=ALL)\n", eni);
                         return EXIT_SERVICE;
@@ -369,6 +374,7 @@ static int flow_logs(const char *endpoint, const char *netd_sock, json_t *req, b
                                 printf("%s\n", json_string_value(json_array_get(recs, k)) ?: "");
                         json_object_set_new(seen, file, json_integer((json_int_t) json_array_size(recs)));
                 }
+        next:
                 fflush(stdout);
                 if (!follow || (!strcmp(status, "STOPPED") && round > 0))
                         return 0;

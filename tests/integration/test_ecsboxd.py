@@ -577,3 +577,34 @@ def test_logs_follow(ecs):
     assert took < 30, took
     print("follow took", took)
     assert ecs.call("DescribeTasks", tasks=[arn])["tasks"][0]["lastStatus"] == "STOPPED"
+
+
+def test_flow_logs_for_tagged_cluster(ecs):
+    """A cluster tagged ecsbox:flow-logs gets a flow log on every task ENI without extra steps, with the
+    task's ECS fields; `ecsbox ecs flow-logs --task` prints the records."""
+    open_port_80(ecs)
+    ecs.call("CreateCluster", clusterName="logged",
+             tags=[{"key": "ecsbox:flow-logs", "value": "ALL"}, {"key": "ecsbox:flow-logs-interval", "value": "1"}])
+    ecs.call("RegisterTaskDefinition", **web_td())
+    arn = ecs.call("RunTask", cluster="logged", taskDefinition="web")["tasks"][0]["taskArn"]
+    t = ecs.wait_task(arn, cluster="logged")
+    ip, eni = eni_of(t)["privateIPv4Address"], eni_of(t)["networkInterfaceId"]
+    fl = ecs.netd.ok("DescribeFlowLogs", Filter=[{"Name": "resource-id", "Values": [eni]}])["FlowLogs"]
+    assert len(fl) == 1 and fl[0]["TrafficType"] == "ALL" and fl[0]["MaxAggregationInterval"] == 1
+    for _ in range(3):
+        assert fetch(ecs, ip) == task_id(arn)
+    cli = [CLI, "--endpoint", ecs.sock, "ecs", "flow-logs", "--cluster", "logged", "--task", task_id(arn)]
+
+    def records():
+        out = ecs.sb.run(cli).stdout.splitlines()
+        return [l.split() for l in out[1:] if l.split()[6:8] == ["80", "6"] and l.split()[12] == "ACCEPT"] or None
+    lines = wait_for(records, 15, interval=0.5, what="ACCEPT records for :80")
+    header = ecs.sb.run(cli).stdout.splitlines()[0].split()
+    assert header[:4] == ["version", "account-id", "interface-id", "srcaddr"]
+    assert all(l[2] == eni and l[4] == ip for l in lines)
+    # three fetches: three connections in, each a few packets; nothing in the log is REJECT for them
+    assert sum(int(l[8]) for l in lines) >= 9
+    # a task in an untagged cluster has no flow log, and the CLI says so
+    plain = ecs.wait_task(ecs.call("RunTask", taskDefinition="web")["tasks"][0]["taskArn"])
+    p = ecs.sb.run([CLI, "--endpoint", ecs.sock, "ecs", "flow-logs", "--task", task_id(plain["taskArn"])], check=False)
+    assert p.returncode == 254 and "no flow log covers" in p.stderr
