@@ -1,0 +1,300 @@
+"""ecsboxd services end to end: CreateService/UpdateService/DeleteService, the REPLICA and DAEMON
+schedulers, rolling deployments within their bounds, the circuit breaker, events and restarts.
+
+Each test runs netd (with its default VPC) and ecsboxd in a private sandbox.
+"""
+import os
+import json
+import time
+
+import pytest
+
+from sandbox import CLI, wait_for
+from test_ecsboxd import eni_netns, register_instance, task_id, web_td
+
+
+def svc(ecs, name="web", cluster="default"):
+    s = ecs.call("DescribeServices", cluster=cluster, services=[name])["services"]
+    assert len(s) == 1, s
+    return s[0]
+
+
+def live_tasks(ecs, name="web", cluster="default"):
+    """The service's tasks with desiredStatus RUNNING, described."""
+    arns = ecs.call("ListTasks", cluster=cluster, serviceName=name)["taskArns"]
+    out = []
+    for i in range(0, len(arns), 100):
+        out += ecs.call("DescribeTasks", cluster=cluster, tasks=arns[i:i + 100])["tasks"]
+    return out
+
+
+def running(tasks):
+    return [t for t in tasks if t["lastStatus"] == "RUNNING"]
+
+
+def messages(s):
+    return [e["message"] for e in s["events"]]
+
+
+def wait_steady(ecs, name="web", count=None, timeout=60, cluster="default"):
+    def probe():
+        s = svc(ecs, name, cluster)
+        if (len(s["deployments"]) == 1 and s["deployments"][0]["rolloutState"] == "COMPLETED"
+                and s["runningCount"] == s["desiredCount"] and s["pendingCount"] == 0
+                and (count is None or s["desiredCount"] == count)):
+            return s
+        return None
+    return wait_for(probe, timeout, interval=0.2, what=f"service {name} steady")
+
+
+def create(ecs, name="web", td="web", count=3, **extra):
+    req = dict(serviceName=name, taskDefinition=td, desiredCount=count)
+    req.update(extra)
+    return ecs.call("CreateService", **req)["service"]
+
+
+def test_replica_service_steady_and_replaces_killed_task(ecs):
+    ecs.call("RegisterTaskDefinition", **web_td())
+    s = create(ecs)
+    assert s["serviceArn"] == "arn:aws:ecs:us-east-1:000000000000:service/default/web"
+    assert s["status"] == "ACTIVE" and s["desiredCount"] == 3 and s["schedulingStrategy"] == "REPLICA"
+    assert s["deploymentConfiguration"]["maximumPercent"] == 200
+    assert s["deploymentConfiguration"]["minimumHealthyPercent"] == 100
+    d = s["deployments"][0]
+    assert d["id"].startswith("ecs-svc/") and len(d["id"]) == len("ecs-svc/") + 19
+    assert d["status"] == "PRIMARY" and d["rolloutState"] == "IN_PROGRESS"
+    s = wait_steady(ecs, count=3)
+    msgs = messages(s)
+    assert msgs[0] == "(service web) has reached a steady state.", msgs
+    assert any(m.startswith("(service web) has started 3 tasks: (task ") for m in msgs), msgs
+    tasks = live_tasks(ecs)
+    assert len(running(tasks)) == 3
+    for t in tasks:
+        assert t["group"] == "service:web" and t["startedBy"] == d["id"]
+        assert t["attachments"][0]["type"] == "ElasticNetworkInterface"
+    assert ecs.call("ListServices")["serviceArns"] == [s["serviceArn"]]
+
+    # killed from outside: replaced
+    victim = tasks[0]
+    pids = ecs.sb.run(["sh", "-c", f"ip netns pids {eni_netns(ecs, victim)}"]).stdout.split()
+    assert pids
+    ecs.sb.run(["kill", "-9"] + pids)
+    t = ecs.wait_task(victim["taskArn"], "STOPPED", timeout=40)
+    assert t["stopCode"] == "EssentialContainerExited"
+
+    def replaced():
+        ts = running(live_tasks(ecs))
+        return ts if len(ts) == 3 and victim["taskArn"] not in [x["taskArn"] for x in ts] else None
+    wait_for(replaced, 40, interval=0.2, what="replacement task")
+    s = wait_steady(ecs, count=3)
+    assert s["deployments"][0]["failedTasks"] == 1
+
+    # scale up and down without a new deployment
+    dep = s["deployments"][0]["id"]
+    ecs.call("UpdateService", service="web", desiredCount=5)
+    s = wait_steady(ecs, count=5)
+    assert len(running(live_tasks(ecs))) == 5 and s["deployments"][0]["id"] == dep
+    ecs.call("UpdateService", service="web", desiredCount=1)
+    s = wait_steady(ecs, count=1)
+    assert len(running(live_tasks(ecs))) == 1
+    assert any(m.startswith("(service web) has stopped 4 running tasks: (task ") for m in messages(s)), messages(s)
+    stopped = ecs.call("ListTasks", serviceName="web", desiredStatus="STOPPED")["taskArns"]
+    st = ecs.call("DescribeTasks", tasks=stopped)["tasks"]
+    assert sum(1 for x in st if x["stopCode"] == "ServiceSchedulerInitiated") == 4
+    assert all(x["stoppedReason"] == f"Scaling activity initiated by (deployment {dep})"
+               for x in st if x["stopCode"] == "ServiceSchedulerInitiated")
+
+
+def test_rolling_update_within_bounds(ecs):
+    ecs.call("RegisterTaskDefinition", **web_td())
+    ecs.call("RegisterTaskDefinition", **web_td())  # web:2, same containers
+    create(ecs, td="web:1", count=4,
+           deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 150})
+    wait_steady(ecs, count=4)
+    s = ecs.call("UpdateService", service="web", taskDefinition="web:2")["service"]
+    assert [d["status"] for d in s["deployments"]] == ["PRIMARY", "ACTIVE"]
+    assert s["deployments"][0]["taskDefinition"].endswith(":2")
+    samples, done, deadline = 0, False, time.monotonic() + 90
+    seen_new = 0
+    while time.monotonic() < deadline:
+        ts = live_tasks(ecs)
+        run = running(ts)
+        assert len(run) >= 2, f"below minimumHealthyPercent: {len(run)} running"
+        assert len(ts) <= 6, f"above maximumPercent: {len(ts)} tasks"
+        seen_new = max(seen_new, sum(1 for t in run if t["taskDefinitionArn"].endswith(":2")))
+        samples += 1
+        s = svc(ecs)
+        if (len(s["deployments"]) == 1 and s["deployments"][0]["rolloutState"] == "COMPLETED"
+                and s["runningCount"] == 4):
+            done = True
+            break
+        time.sleep(0.2)
+    assert done, svc(ecs)
+    assert samples > 5
+    ts = running(live_tasks(ecs))
+    assert len(ts) == 4 and all(t["taskDefinitionArn"].endswith("web:2") for t in ts)
+    assert s["taskDefinition"].endswith("web:2")
+    assert any("deployment completed" in m for m in messages(s))
+
+
+def test_circuit_breaker_rolls_back(ecs):
+    ecs.call("RegisterTaskDefinition", **web_td())
+    bad = web_td()
+    bad["containerDefinitions"][0]["command"] = ["sh", "-c", "exit 1"]
+    ecs.call("RegisterTaskDefinition", **bad)  # web:2 exits at once
+    create(ecs, td="web:1", count=2,
+           deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+    s = wait_steady(ecs, count=2)
+    good = s["deployments"][0]["id"]
+    good_tasks = sorted(t["taskArn"] for t in live_tasks(ecs))
+    ecs.call("UpdateService", service="web", taskDefinition="web:2")
+
+    def failed():
+        s = svc(ecs)
+        f = [d for d in s["deployments"] if d["rolloutState"] == "FAILED"]
+        return (s, f[0]) if f else None
+    s, f = wait_for(failed, 90, interval=0.2, what="deployment FAILED")
+    assert f["failedTasks"] >= 3 and f["taskDefinition"].endswith("web:2")
+    assert f["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+    s = wait_steady(ecs, count=2)
+    assert s["deployments"][0]["id"] == good and s["taskDefinition"].endswith("web:1")
+    msgs = messages(s)
+    assert any(m == f"(service web) rolling back to deployment {good}." for m in msgs), msgs
+    assert any("deployment failed: tasks failed to start." in m for m in msgs), msgs
+    # the old revision's tasks never went away (minimumHealthyPercent 100)
+    assert sorted(t["taskArn"] for t in live_tasks(ecs)) == good_tasks
+
+
+def test_daemon_service_follows_instances(ecs):
+    ecs.call("CreateCluster", clusterName="ec2")
+    for _ in range(2):
+        register_instance(ecs, "ec2", "t3.small")
+    ecs.call("RegisterTaskDefinition", **web_td(family="agent", mode="host", cpu="128", memory="64"))
+    s = ecs.call("CreateService", cluster="ec2", serviceName="agent", taskDefinition="agent",
+                 schedulingStrategy="DAEMON")["service"]
+    assert s["schedulingStrategy"] == "DAEMON"
+    assert s["deploymentConfiguration"]["maximumPercent"] == 100
+    s = wait_steady(ecs, "agent", count=2, cluster="ec2")
+    ts = live_tasks(ecs, "agent", "ec2")
+    assert len({t["containerInstanceArn"] for t in ts}) == 2
+    ci = register_instance(ecs, "ec2", "t3.small")
+    s = wait_steady(ecs, "agent", count=3, cluster="ec2", timeout=30)
+    ts = running(live_tasks(ecs, "agent", "ec2"))
+    assert len(ts) == 3 and ci["containerInstanceArn"] in {t["containerInstanceArn"] for t in ts}
+    # an instance that leaves takes its task with it; the service shrinks
+    ecs.call("DeregisterContainerInstance", cluster="ec2", containerInstance=ci["containerInstanceArn"], force=True)
+    s = wait_steady(ecs, "agent", count=2, cluster="ec2", timeout=30)
+    assert len(running(live_tasks(ecs, "agent", "ec2"))) == 2
+
+
+def test_kill9_mid_deployment_completes_without_duplicates(ecs):
+    ecs.call("RegisterTaskDefinition", **web_td())
+    ecs.call("RegisterTaskDefinition", **web_td())
+    create(ecs, td="web:1", count=3)
+    wait_steady(ecs, count=3)
+    ecs.call("UpdateService", service="web", taskDefinition="web:2")
+    wait_for(lambda: any(t["taskDefinitionArn"].endswith(":2") for t in live_tasks(ecs)), 20, interval=0.05,
+             what="first task of the new deployment")
+    ecs.kill9()
+    ecs.start()
+    s = wait_steady(ecs, count=3, timeout=90)
+    assert s["taskDefinition"].endswith("web:2")
+    ts = live_tasks(ecs)
+    assert len(ts) == 3 and all(t["taskDefinitionArn"].endswith("web:2") for t in ts)
+    dep = s["deployments"][0]["id"]
+    # every task the new deployment ever started: exactly 3 (no duplicates after the restart)
+    started = ecs.call("ListTasks", startedBy=dep)["taskArns"] + \
+        ecs.call("ListTasks", startedBy=dep, desiredStatus="STOPPED")["taskArns"]
+    assert len(started) == 3, started
+
+
+def test_delete_service_force_stops_tasks(ecs):
+    ecs.call("RegisterTaskDefinition", **web_td())
+    create(ecs, count=2)
+    wait_steady(ecs, count=2)
+    e = ecs.err("DeleteService", service="web")
+    assert e.type == "InvalidParameterException" and "scaled above 0" in e.message
+    s = ecs.call("DeleteService", service="web", force=True)["service"]
+    assert s["status"] == "DRAINING"
+    assert ecs.call("ListServices")["serviceArns"] == []
+    e = ecs.err("UpdateService", service="web", desiredCount=1)
+    assert e.type in ("ServiceNotActiveException",)
+
+    def inactive():
+        x = svc(ecs)
+        return x if x["status"] == "INACTIVE" else None
+    wait_for(inactive, 40, interval=0.2, what="service INACTIVE")
+    assert ecs.call("ListTasks", serviceName="web")["taskArns"] == []
+    st = ecs.call("DescribeTasks", tasks=ecs.call("ListTasks", serviceName="web", desiredStatus="STOPPED")["taskArns"])
+    assert len(st["tasks"]) == 2 and all(t["lastStatus"] == "STOPPED" for t in st["tasks"])
+    # the name can be used again
+    create(ecs, count=1)
+    wait_steady(ecs, count=1)
+
+
+def test_create_idempotent_and_errors(ecs):
+    ecs.call("RegisterTaskDefinition", **web_td())
+    a = create(ecs, count=0)
+    b = create(ecs, count=0)
+    assert a["serviceArn"] == b["serviceArn"] and a["createdAt"] == b["createdAt"]
+    cases = [
+        ("CreateService", dict(cluster="nope", serviceName="x", taskDefinition="web", desiredCount=1),
+         "ClusterNotFoundException", "Cluster not found."),
+        ("CreateService", dict(serviceName="web", taskDefinition="web", desiredCount=2),
+         "InvalidParameterException", "Creation of service was not idempotent."),
+        ("CreateService", dict(serviceName="x", taskDefinition="web", desiredCount=-1),
+         "InvalidParameterException", "desiredCount"),
+        ("CreateService", dict(serviceName="x", taskDefinition="web", desiredCount=1,
+                               placementStrategy=[{"type": "pack", "field": "cpu"}]),
+         "InvalidParameterException", "pack"),
+        ("CreateService", dict(serviceName="x", taskDefinition="web", desiredCount=1, schedulingStrategy="ALL"),
+         "InvalidParameterException", "schedulingStrategy"),
+        ("CreateService", dict(serviceName="x", taskDefinition="web", desiredCount=1, bogus=1),
+         "InvalidParameterException", "bogus"),
+        ("CreateService", dict(serviceName="x", taskDefinition="nope", desiredCount=1),
+         "InvalidParameterException", "TaskDefinition not found."),
+        ("CreateService", dict(serviceName="bad name", taskDefinition="web", desiredCount=1),
+         "InvalidParameterException", "serviceName"),
+        ("CreateService", dict(serviceName="x", taskDefinition="web", desiredCount=1,
+                               deploymentConfiguration={"maximumPercent": 50, "minimumHealthyPercent": 80}),
+         "InvalidParameterException", "maximumPercent"),
+        ("CreateService", dict(serviceName="x", desiredCount=1, taskDefinition="web",
+                               networkConfiguration={"awsvpcConfiguration": {"subnets": []}}),
+         "InvalidParameterException", "subnets"),
+        ("UpdateService", dict(service="nope", desiredCount=1), "ServiceNotFoundException", "Service not found."),
+        ("UpdateService", dict(service="web", desiredCount="3"), "InvalidParameterException", "desiredCount"),
+        ("DeleteService", dict(service="nope"), "ServiceNotFoundException", "Service not found."),
+        ("DescribeServices", dict(cluster="nope", services=["web"]), "ClusterNotFoundException", "Cluster not found."),
+        ("ListServices", dict(schedulingStrategy="X"), "InvalidParameterException", "schedulingStrategy"),
+    ]
+    for op, req, typ, msg in cases:
+        e = ecs.err(op, **req)
+        assert e.type == typ and msg in e.message, (op, req, e.type, e.message)
+    d = ecs.call("DescribeServices", services=["web", "nope"])
+    assert [s["serviceName"] for s in d["services"]] == ["web"]
+    assert d["failures"] == [{"arn": "arn:aws:ecs:us-east-1:000000000000:service/default/nope", "reason": "MISSING"}]
+    assert ecs.call("ListServices")["serviceArns"] == [a["serviceArn"]]
+
+
+def test_aws_cli_and_events_cli(ecs):
+    tdfile = os.path.join(ecs.sb.tmp, "web.json")
+    with open(tdfile, "w") as f:
+        json.dump(web_td(), f)
+    ecs.aws("ecs", "register-task-definition", "--cli-input-json", f"file://{tdfile}")
+    s = ecs.aws("ecs", "create-service", "--service-name", "web", "--task-definition", "web",
+                "--desired-count", "2", "--deployment-configuration",
+                "minimumHealthyPercent=50,maximumPercent=200,deploymentCircuitBreaker={enable=true,rollback=true}")["service"]
+    assert s["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    p = ecs.aws("ecs", "wait", "services-stable", "--services", "web", check=False)
+    assert p.returncode == 0, p.stderr
+    d = ecs.aws("ecs", "describe-services", "--services", "web")["services"][0]
+    assert d["runningCount"] == 2 and d["events"][0]["message"] == "(service web) has reached a steady state."
+    assert ecs.aws("ecs", "list-services")["serviceArns"] == [s["serviceArn"]]
+    out = ecs.sb.run([CLI, "--endpoint", ecs.sock, "ecs", "events", "--service", "web"])
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1].endswith("(service web) has reached a steady state."), out.stdout
+    assert "has started 2 tasks" in out.stdout
+    ecs.aws("ecs", "delete-service", "--service", "web", "--force")
+    p = ecs.aws("ecs", "wait", "services-inactive", "--services", "web", check=False)
+    assert p.returncode == 0, p.stderr
+
