@@ -25,6 +25,7 @@
 #define EVENTS_MAX 100
 #define RUN_BATCH 10            /* RunTask's count limit */
 #define UNPLACED_REPEAT 60.0    /* seconds before the same placement failure is written again */
+#define HEALTHY_AFTER 2.0       /* seconds RUNNING before a task without health check counts healthy (ECS: 40) */
 
 static const char *const create_keys[] = {
         "cluster", "serviceName", "taskDefinition", "desiredCount", "launchType", "networkConfiguration",
@@ -586,12 +587,15 @@ static bool task_has_health_check(json_t *t)
         return false;
 }
 
-/* RUNNING and, with a health check, HEALTHY (no load balancer: ecsbox does not wait 40 s). */
+/* RUNNING and, with a health check, HEALTHY; without one, RUNNING for HEALTHY_AFTER seconds, so
+ * that a container that exits at once is not taken for healthy (ECS waits 40 s without a load balancer). */
 static bool task_healthy(json_t *t)
 {
         if (!task_live(t) || strcmp(jstr(t, "lastStatus") ?: "", "RUNNING") != 0)
                 return false;
-        return !task_has_health_check(t) || strcmp(jstr(t, "healthStatus") ?: "", "HEALTHY") == 0;
+        if (task_has_health_check(t))
+                return strcmp(jstr(t, "healthStatus") ?: "", "HEALTHY") == 0;
+        return now_epoch() - json_number_value(json_object_get(t, "startedAt")) >= HEALTHY_AFTER;
 }
 
 /* A stop the scheduler did not ask for that counts against the circuit breaker. */

@@ -149,19 +149,39 @@ def test_circuit_breaker_rolls_back(ecs):
     good_tasks = sorted(t["taskArn"] for t in live_tasks(ecs))
     ecs.call("UpdateService", service="web", taskDefinition="web:2")
 
-    def failed():
+    def rolled_back():
         s = svc(ecs)
-        f = [d for d in s["deployments"] if d["rolloutState"] == "FAILED"]
-        return (s, f[0]) if f else None
-    s, f = wait_for(failed, 90, interval=0.2, what="deployment FAILED")
-    assert f["failedTasks"] >= 3 and f["taskDefinition"].endswith("web:2")
-    assert f["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+        return s if any(m == f"(service web) rolling back to deployment {good}." for m in messages(s)) else None
+    s = wait_for(rolled_back, 90, interval=0.2, what="rollback event")
     s = wait_steady(ecs, count=2)
-    assert s["deployments"][0]["id"] == good and s["taskDefinition"].endswith("web:1")
+    # the failed deployment went INACTIVE and left the list; the good one is PRIMARY again
+    assert [d["id"] for d in s["deployments"]] == [good] and s["taskDefinition"].endswith("web:1")
     msgs = messages(s)
-    assert any(m == f"(service web) rolling back to deployment {good}." for m in msgs), msgs
-    assert any("deployment failed: tasks failed to start." in m for m in msgs), msgs
+    failed = [m for m in msgs if m.endswith("deployment failed: tasks failed to start.")]
+    assert len(failed) == 1, msgs
+    bad_dep = failed[0].split("(deployment ")[1].split(")")[0]
+    stopped = ecs.call("DescribeTasks", tasks=ecs.call("ListTasks", startedBy=bad_dep, desiredStatus="STOPPED")["taskArns"])["tasks"]
+    assert sum(1 for t in stopped if t["stopCode"] == "EssentialContainerExited") >= 3, stopped
+    assert all(t["taskDefinitionArn"].endswith("web:2") for t in stopped)
     # the old revision's tasks never went away (minimumHealthyPercent 100)
+    assert sorted(t["taskArn"] for t in live_tasks(ecs)) == good_tasks
+
+    # without rollback the failed deployment stays PRIMARY and FAILED, launches nothing more
+    ecs.call("UpdateService", service="web", taskDefinition="web:2",
+             deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}})
+
+    def failed_primary():
+        s = svc(ecs)
+        d = s["deployments"][0]
+        return (s, d) if d["rolloutState"] == "FAILED" else None
+    s, d = wait_for(failed_primary, 90, interval=0.2, what="deployment FAILED")
+    # at the threshold (3), plus at most the one launched beside the last failure
+    assert d["status"] == "PRIMARY" and 3 <= d["failedTasks"] <= 4, d
+    assert d["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+    time.sleep(3)
+    n = svc(ecs)["deployments"][0]["failedTasks"]
+    time.sleep(3)
+    assert svc(ecs)["deployments"][0]["failedTasks"] == n <= 4
     assert sorted(t["taskArn"] for t in live_tasks(ecs)) == good_tasks
 
 
@@ -262,7 +282,7 @@ def test_create_idempotent_and_errors(ecs):
                                networkConfiguration={"awsvpcConfiguration": {"subnets": []}}),
          "InvalidParameterException", "subnets"),
         ("UpdateService", dict(service="nope", desiredCount=1), "ServiceNotFoundException", "Service not found."),
-        ("UpdateService", dict(service="web", desiredCount="3"), "InvalidParameterException", "desiredCount"),
+        ("UpdateService", dict(service="web", desiredCount="3"), "SerializationException", "desiredCount"),
         ("DeleteService", dict(service="nope"), "ServiceNotFoundException", "Service not found."),
         ("DescribeServices", dict(cluster="nope", services=["web"]), "ClusterNotFoundException", "Cluster not found."),
         ("ListServices", dict(schedulingStrategy="X"), "InvalidParameterException", "schedulingStrategy"),
