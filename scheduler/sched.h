@@ -251,5 +251,7 @@ int op_describe_services(struct api_ctx *c, json_t *req, json_t **ret, struct er
 int op_list_services(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 /* One pass of the service scheduler over every service (from the tick, and the loop turn after a kick). */
 void services_tick(struct sched *s);
+/* Services of a cluster that are ACTIVE or DRAINING, or -errno. */
+int services_count(struct sched *s, const char *cluster, struct err *err);
 /* Asks for a pass on the next loop turn (a service changed, or one of its tasks did). */
 void services_kick(struct sched *s);

@@ -1132,6 +1132,17 @@ static int collect_keys(const char *key, json_t *v, void *userdata)
         return 0;
 }
 
+int services_count(struct sched *s, const char *cluster, struct err *err)
+{
+        _cleanup_json_ json_t *keys = json_array();
+        char prefix[NAME_MAX_ECS + 16];
+        int r;
+        snprintf(prefix, sizeof prefix, "service/%s/", cluster);
+        if ((r = store_list(s->store, prefix, collect_keys, keys, err)) < 0)
+                return r;
+        return (int) json_array_size(keys);
+}
+
 void services_tick(struct sched *s)
 {
         _cleanup_json_ json_t *keys = json_array();

@@ -294,6 +294,15 @@ def test_create_idempotent_and_errors(ecs):
     assert [s["serviceName"] for s in d["services"]] == ["web"]
     assert d["failures"] == [{"arn": "arn:aws:ecs:us-east-1:000000000000:service/default/nope", "reason": "MISSING"}]
     assert ecs.call("ListServices")["serviceArns"] == [a["serviceArn"]]
+    # a cluster with a service can't be deleted
+    ecs.call("CreateCluster", clusterName="c2")
+    ecs.call("CreateService", cluster="c2", serviceName="idle", taskDefinition="web", desiredCount=0)
+    assert ecs.call("DescribeClusters", clusters=["c2"])["clusters"][0]["activeServicesCount"] == 1
+    e = ecs.err("DeleteCluster", cluster="c2")
+    assert e.type == "ClusterContainsServicesException", e
+    ecs.call("DeleteService", cluster="c2", service="idle")
+    wait_for(lambda: svc(ecs, "idle", "c2")["status"] == "INACTIVE", 20, interval=0.2, what="idle INACTIVE")
+    assert ecs.call("DeleteCluster", cluster="c2")["cluster"]["status"] == "INACTIVE"
 
 
 def test_aws_cli_and_events_cli(ecs):
