@@ -719,8 +719,7 @@ int tasks_on_defer(sd_event_source *es, void *userdata)
         json_object_foreach(todo, id, v)
                 task_advance(s, json_string_value(v));
         json_decref(todo);
-        if (s->services_due)
-                services_tick(s);
+        services_on_defer(s);
         if (json_object_size(s->todo) == 0)
                 (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_OFF);
         return 0;

@@ -67,6 +67,7 @@ struct sched {
         char default_az[32];
         double last_prune;
         bool services_due;                   /* a service's task changed: run the service scheduler soon */
+        double services_last;                /* when the last pass over the services ran */
 };
 
 /* What one API call runs with: the daemon and the region of this request
@@ -253,5 +254,7 @@ int op_list_services(struct api_ctx *c, json_t *req, json_t **ret, struct err *e
 void services_tick(struct sched *s);
 /* Services of a cluster that are ACTIVE or DRAINING, or -errno. */
 int services_count(struct sched *s, const char *cluster, struct err *err);
+/* The loop's defer turn: a pass when one was asked for (at most every 0.25 s). */
+void services_on_defer(struct sched *s);
 /* Asks for a pass on the next loop turn (a service changed, or one of its tasks did). */
 void services_kick(struct sched *s);

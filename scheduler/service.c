@@ -25,6 +25,7 @@
 #define EVENTS_MAX 100
 #define RUN_BATCH 10            /* RunTask's count limit */
 #define UNPLACED_REPEAT 60.0    /* seconds before the same placement failure is written again */
+#define KICK_INTERVAL 0.25      /* seconds between passes asked for by kicks (the tick runs one every second) */
 #define HEALTHY_AFTER 2.0       /* seconds RUNNING before a task without health check counts healthy (ECS: 40) */
 
 static const char *const create_keys[] = {
@@ -1070,8 +1071,9 @@ static void draining_pass(struct pass *p)
 static int collect_group(const char *key, json_t *v, void *userdata)
 {
         json_t **a = userdata;
+        /* v is parsed for this walk (not the store's cache): the pass may keep and change it */
         if (strcmp(jstr(v, "group") ?: "", json_string_value(a[1])) == 0)
-                json_array_append_new(a[0], json_deep_copy(v));
+                json_array_append(a[0], v);
         return 0;
 }
 
@@ -1150,12 +1152,21 @@ void services_tick(struct sched *s)
         json_t *k;
         size_t i;
         s->services_due = false;
+        s->services_last = now_epoch();
         if (store_list(s->store, "service/", collect_keys, keys, &err) < 0) {
                 log_warning("msg=\"cannot list services, ignoring\" err=\"%s\"", err.msg);
                 return;
         }
         json_array_foreach(keys, i, k)
                 service_pass(s, json_string_value(k));
+}
+
+void services_on_defer(struct sched *s)
+{
+        /* a burst of task changes (200 tasks starting) asks for a pass on every loop turn: a
+         * pass reads all the service's tasks, so at most one every KICK_INTERVAL */
+        if (s->services_due && now_epoch() - s->services_last >= KICK_INTERVAL)
+                services_tick(s);
 }
 
 void services_kick(struct sched *s)
