@@ -672,13 +672,18 @@ static int stop_task(struct pass *p, json_t *t, const char *reason)
 
 static void unplaced_event(struct pass *p, const char *reason)
 {
-        json_t *last = json_array_get(json_object_get(p->rec, "events"), 0);
+        json_t *e;
+        size_t i;
         char msg[1024];
         snprintf(msg, sizeof msg, "(service %s) was unable to place a task because no container instance met all of its requirements. Reason: %s",
                  p->name, reason);
-        if (last && strcmp(jstr(last, "message") ?: "", msg) == 0 &&
-            now_epoch() - json_number_value(json_object_get(last, "createdAt")) < UNPLACED_REPEAT)
-                return;
+        /* the same failure at most once per UNPLACED_REPEAT (the pass retries every second) */
+        json_array_foreach(json_object_get(p->rec, "events"), i, e) {
+                if (now_epoch() - json_number_value(json_object_get(e, "createdAt")) >= UNPLACED_REPEAT)
+                        break;
+                if (strcmp(jstr(e, "message") ?: "", msg) == 0)
+                        return;
+        }
         svc_event(p->rec, "%s", msg);
 }
 

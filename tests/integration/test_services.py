@@ -327,3 +327,38 @@ def test_aws_cli_and_events_cli(ecs):
     p = ecs.aws("ecs", "wait", "services-inactive", "--services", "web", check=False)
     assert p.returncode == 0, p.stderr
 
+
+
+def test_unplaced_event_and_unhealthy_replacement(ecs):
+    """No room on the only instance: the ECS event says why; a task failing its health check is
+    replaced (stoppedReason 'Task failed container health checks')."""
+    ecs.call("CreateCluster", clusterName="ec2")
+    register_instance(ecs, "ec2", "t3.micro")  # 2 ENIs, one the instance's own: one awsvpc task
+    ecs.call("RegisterTaskDefinition", **web_td(family="small", cpu="128", memory="64"))
+    create(ecs, td="small", count=2, cluster="ec2")
+
+    def unplaced():
+        s = svc(ecs, cluster="ec2")
+        m = [x for x in messages(s) if "was unable to place a task" in x]
+        return (s, m) if m and s["runningCount"] == 1 else None
+    s, m = wait_for(unplaced, 40, interval=0.2, what="unplaced event")
+    assert m[0] == ("(service web) was unable to place a task because no container instance met all of its "
+                    "requirements. Reason: RESOURCE:ENI"), m
+    assert len(m) == 1  # not repeated every second
+    ecs.call("DeleteService", cluster="ec2", service="web", force=True)
+
+    td = web_td(family="sick")
+    td["containerDefinitions"][0]["healthCheck"] = {
+        "command": ["CMD-SHELL", "test -f /tmp/healthy-flag-never-made"], "interval": 5, "timeout": 2, "retries": 1}
+    ecs.call("RegisterTaskDefinition", **td)
+    create(ecs, name="sick", td="sick", count=1, healthCheckGracePeriodSeconds=0)
+
+    def replaced():
+        arns = ecs.call("ListTasks", serviceName="sick", desiredStatus="STOPPED")["taskArns"]
+        st = ecs.call("DescribeTasks", tasks=arns)["tasks"] if arns else []
+        return [t for t in st if t.get("stoppedReason") == "Task failed container health checks"] or None
+    st = wait_for(replaced, 60, interval=0.5, what="unhealthy task replaced")
+    assert st[0]["stopCode"] == "ServiceSchedulerInitiated" and st[0]["healthStatus"] == "UNHEALTHY"
+    wait_for(lambda: len(live_tasks(ecs, "sick")) == 1 and
+             live_tasks(ecs, "sick")[0]["taskArn"] != st[0]["taskArn"], 20, interval=0.2, what="replacement")
+    assert svc(ecs, "sick")["deployments"][0]["failedTasks"] >= 1
