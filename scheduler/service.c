@@ -865,6 +865,10 @@ static void replica_pass(struct pass *p)
 
         if (!prim)
                 return;
+        /* rounding (max down, min up) can leave no room at all (1 task at 50/150 %): one task of
+         * room keeps the deployment moving */
+        if (desired > 0 && max_total <= min_healthy)
+                max_total = min_healthy + 1;
         if (jint(prim, "desiredCount", -1) != desired)
                 json_object_set_new(prim, "desiredCount", json_integer(desired));
         snprintf(reason, sizeof reason, "Scaling activity initiated by (deployment %s)", jstr(prim, "id"));
