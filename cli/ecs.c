@@ -382,6 +382,49 @@ static int flow_logs(const char *endpoint, const char *netd_sock, json_t *req, b
         }
 }
 
+/* ---- ecsbox ecs events (services) ---- */
+
+/* Prints a service's events oldest first; with follow, new ones as they come until it is INACTIVE. */
+static int events(const char *endpoint, json_t *req, bool follow)
+{
+        _cleanup_json_ json_t *seen = json_object();
+        _cleanup_json_ json_t *dreq = json_pack("{s:O, s:[O]}", "cluster", json_object_get(req, "cluster") ?: json_string("default"),
+                                                "services", json_object_get(req, "service"));
+        for (;;) {
+                _cleanup_json_ json_t *ans = NULL;
+                json_t *svc, *evs, *ev;
+                size_t n;
+                int r;
+                if ((r = call_or_print(endpoint, "DescribeServices", dreq, &ans)) != 0)
+                        return r;
+                svc = json_array_get(json_object_get(ans, "services"), 0);
+                if (!svc) {
+                        fprintf(stderr, "ecsbox ecs events: service '%s' not found\n", json_string_value(json_object_get(req, "service")));
+                        return EXIT_SERVICE;
+                }
+                evs = json_object_get(svc, "events");
+                for (n = json_array_size(evs); n-- > 0;) {
+                        const char *id;
+                        char when[32] = "-";
+                        time_t t;
+                        struct tm tm;
+                        ev = json_array_get(evs, n);
+                        id = json_string_value(json_object_get(ev, "id")) ?: "";
+                        if (json_object_get(seen, id))
+                                continue;
+                        json_object_set_new(seen, id, json_true());
+                        t = (time_t) json_number_value(json_object_get(ev, "createdAt"));
+                        if (gmtime_r(&t, &tm))
+                                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+                        printf("%s  %s\n", when, json_string_value(json_object_get(ev, "message")) ?: "");
+                }
+                fflush(stdout);
+                if (!follow || !strcmp(json_string_value(json_object_get(svc, "status")) ?: "", "INACTIVE"))
+                        return 0;
+                usleep(1000 * 1000);
+        }
+}
+
 /* ---- ecsbox ps ---- */
 
 static const char *detail(json_t *task, const char *name)
@@ -494,6 +537,7 @@ static void ecs_usage(FILE *f)
         fprintf(f, "usage: ecsbox [--endpoint URL|SOCKET] ecs VERB [--flag VALUE ...]\n"
                    "       ecsbox [--endpoint URL|SOCKET] ecs logs --task ID [--container NAME] [--cluster C] [--follow]\n"
                    "       ecsbox [--endpoint URL|SOCKET] ecs flow-logs --task ID [--cluster C] [--flow-log-id fl-...] [--follow]\n"
+                   "       ecsbox [--endpoint URL|SOCKET] ecs events --service NAME [--cluster C] [--follow]\n"
                    "       ecsbox [--endpoint URL|SOCKET] ps [--cluster C] [-a]\n"
                    "VERB is any aws ecs verb ecsboxd implements (create-cluster, register-task-definition, run-task,\n"
                    "describe-tasks, list-tasks, stop-task, register-container-instance, ...). Flags are the aws ones;\n"
@@ -532,7 +576,8 @@ int cli_ecs(const char *endpoint, const char *netd_sock, int argc, char **argv)
                 }
                 flag += 2;
                 i++;
-                if (!strcmp(flag, "follow") && (!strcmp(argv[0], "logs") || !strcmp(argv[0], "flow-logs"))) {
+                if (!strcmp(flag, "follow") &&
+                    (!strcmp(argv[0], "logs") || !strcmp(argv[0], "flow-logs") || !strcmp(argv[0], "events"))) {
                         follow = true;
                         continue;
                 }
@@ -627,6 +672,13 @@ int cli_ecs(const char *endpoint, const char *netd_sock, int argc, char **argv)
                         return EXIT_USAGE;
                 }
                 return !strcmp(argv[0], "logs") ? logs(endpoint, req, follow) : flow_logs(endpoint, netd_sock, req, follow);
+        }
+        if (!strcmp(argv[0], "events")) {
+                if (!json_string_value(json_object_get(req, "service"))) {
+                        fprintf(stderr, "ecsbox ecs events: --service NAME is required\n");
+                        return EXIT_USAGE;
+                }
+                return events(endpoint, req, follow);
         }
         if ((r = call_or_print(endpoint, op, req, &ans)) != 0)
                 return r;

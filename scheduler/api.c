@@ -35,6 +35,11 @@ static const struct {
         { "DescribeTasks", op_describe_tasks },
         { "ListTasks", op_list_tasks },
         { "GetTaskLogs", op_get_task_logs }, /* ecsbox extension for the CLI */
+        { "CreateService", op_create_service },
+        { "UpdateService", op_update_service },
+        { "DeleteService", op_delete_service },
+        { "DescribeServices", op_describe_services },
+        { "ListServices", op_list_services },
 };
 
 bool api_auth_region(const char *auth, char *buf, size_t size)

@@ -152,7 +152,8 @@ static int cluster_shape(struct sched *s, json_t *rec, bool tags, json_t **ret, 
         json_object_set_new(out, "registeredContainerInstancesCount", json_integer(n.instances));
         json_object_set_new(out, "runningTasksCount", json_integer(n.running));
         json_object_set_new(out, "pendingTasksCount", json_integer(n.pending));
-        json_object_set_new(out, "activeServicesCount", json_integer(0));
+        r = services_count(s, jstr(rec, "clusterName") ?: "", err);
+        json_object_set_new(out, "activeServicesCount", json_integer(r > 0 ? r : 0));
         json_object_set_new(out, "statistics", json_array());
         *ret = out;
         return 0;
@@ -269,6 +270,9 @@ int op_delete_cluster(struct api_ctx *c, json_t *req, json_t **ret, struct err *
         if (n.instances > 0)
                 return err_set(err, EBUSY, "ClusterContainsContainerInstancesException",
                                "The Cluster cannot be deleted while Container Instances are active or draining.");
+        if ((r = services_count(c->s, name, err)) != 0)
+                return r < 0 ? r : err_set(err, EBUSY, "ClusterContainsServicesException",
+                                           "The Cluster cannot be deleted while Services are active.");
         if (n.active_tasks > 0)
                 return err_set(err, EBUSY, "ClusterContainsTasksException",
                                "The Cluster cannot be deleted while Tasks are active.");

@@ -755,11 +755,16 @@ static void adv_done(struct adv *a)
 void task_advance(struct sched *s, const char *key)
 {
         struct adv a;
+        long long version;
         if (adv_load(&a, s, key) < 0) {
                 return;
         }
+        version = jint(a.rec, "version", 0);
         for (int i = 0; i < 12 && step(&a); i++)
                 a.now = now_epoch();
+        /* a service's task changed: its scheduler looks on the next loop turn */
+        if (jint(a.rec, "version", 0) != version && strncmp(jstr(a.rec, "group") ?: "", "service:", 8) == 0)
+                services_kick(s);
         if (strcmp(jstr(a.rec, "lastStatus") ?: "", "STOPPED") == 0)
                 json_object_del(s->active, tid(&a));
         else
@@ -782,6 +787,7 @@ int tasks_on_defer(sd_event_source *es, void *userdata)
         json_object_foreach(todo, id, v)
                 task_advance(s, json_string_value(v));
         json_decref(todo);
+        services_on_defer(s);
         if (json_object_size(s->todo) == 0)
                 (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_OFF);
         return 0;
@@ -861,6 +867,7 @@ void tasks_tick(struct sched *s)
                 task_advance(s, json_string_value(v));
         }
         json_decref(keys);
+        services_tick(s);
         if (now - s->last_prune > 60) {
                 s->last_prune = now;
                 prune(s);

@@ -26,6 +26,8 @@
 #define E_CONFLICT "ConflictException"
 #define E_UNKNOWN_OP "UnknownOperationException"
 #define E_SERVER "ServerException"
+#define E_SVC_NF "ServiceNotFoundException"
+#define E_SVC_NA "ServiceNotActiveException"
 
 struct sched;
 struct sd_event;
@@ -64,6 +66,8 @@ struct sched {
         char default_subnet[ID_MAX];
         char default_az[32];
         double last_prune;
+        bool services_due;                   /* a service's task changed: run the service scheduler soon */
+        double services_last;                /* when the last pass over the services ran */
 };
 
 /* What one API call runs with: the daemon and the region of this request
@@ -239,3 +243,18 @@ int netd_subnet(struct sched *s, const char *subnet_id, json_t **ret, struct err
 const char *jstr(json_t *o, const char *key);        /* string member or NULL */
 long long jint(json_t *o, const char *key, long long dflt);
 json_t *jtime(double t);                             /* epoch seconds, millisecond precision */
+
+/* ---- service.c: services and the service scheduler ---- */
+int op_create_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+int op_update_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+int op_delete_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+int op_describe_services(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+int op_list_services(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+/* One pass of the service scheduler over every service (from the tick, and the loop turn after a kick). */
+void services_tick(struct sched *s);
+/* Services of a cluster that are ACTIVE or DRAINING, or -errno. */
+int services_count(struct sched *s, const char *cluster, struct err *err);
+/* The loop's defer turn: a pass when one was asked for (at most every 0.25 s). */
+void services_on_defer(struct sched *s);
+/* Asks for a pass on the next loop turn (a service changed, or one of its tasks did). */
+void services_kick(struct sched *s);
