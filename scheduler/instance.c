@@ -33,7 +33,7 @@ const struct instance_type *instance_type_find(const char *name)
         return NULL;
 }
 
-static void instance_key(char *buf, size_t size, const char *cluster, const char *id)
+void instance_key(char *buf, size_t size, const char *cluster, const char *id)
 {
         snprintf(buf, size, "instance/%s/%s", cluster, id);
 }
@@ -188,7 +188,7 @@ json_t *instance_shape(struct sched *s, const char *cluster, json_t *rec)
         return out;
 }
 
-static void attr_set(json_t *attrs, const char *name, const char *value)
+void attr_set(json_t *attrs, const char *name, const char *value)
 {
         json_t *a;
         size_t i;

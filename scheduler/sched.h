@@ -26,6 +26,7 @@
 #define E_CONFLICT "ConflictException"
 #define E_UNKNOWN_OP "UnknownOperationException"
 #define E_SERVER "ServerException"
+#define E_TARGET_NF "TargetNotFoundException"
 #define E_SVC_NF "ServiceNotFoundException"
 #define E_SVC_NA "ServiceNotActiveException"
 
@@ -173,6 +174,10 @@ struct inst_usage {
         int enis, running, pending;
 };
 void instance_usage(json_t *tasks, const char *id, struct inst_usage *u, uint64_t *tcp, uint64_t *udp);
+/* The store key of an instance record: instance/CLUSTER/ID. */
+void instance_key(char *buf, size_t size, const char *cluster, const char *id);
+/* Sets (value NULL: without a value) or adds the attribute name in an attributes array. */
+void attr_set(json_t *attrs, const char *name, const char *value);
 /* Loads an instance record (not INACTIVE unless any) by id or ARN; -ENOENT when absent. */
 int instance_get(struct sched *s, const char *cluster, const char *ref, bool any, json_t **ret, struct err *err);
 /* Instance records of a cluster (ACTIVE and DRAINING unless all); *ret a new array. */
@@ -185,6 +190,12 @@ int op_register_container_instance(struct api_ctx *c, json_t *req, json_t **ret,
 int op_describe_container_instances(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 int op_list_container_instances(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 int op_deregister_container_instance(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+
+/* ---- attributes.c: custom attributes and instance state ---- */
+int op_put_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+int op_delete_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+int op_list_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+int op_update_container_instances_state(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 
 /* ---- task.c: records and API ---- */
 /* The public Task shape of a record (internal members removed). */

@@ -608,3 +608,42 @@ def test_flow_logs_for_tagged_cluster(ecs):
     plain = ecs.wait_task(ecs.call("RunTask", taskDefinition="web")["tasks"][0]["taskArn"])
     p = ecs.sb.run([CLI, "--endpoint", ecs.sock, "ecs", "flow-logs", "--task", task_id(plain["taskArn"])], check=False)
     assert p.returncode == 254 and "no flow log covers" in p.stderr
+
+
+def test_attributes_and_draining(ecs):
+    """PutAttributes/ListAttributes/DeleteAttributes on container instances steer memberOf placement;
+    a DRAINING instance takes no new tasks."""
+    ecs.call("CreateCluster", clusterName="attr")
+    a = register_instance(ecs, "attr", "m5.large", az="us-east-1a")["containerInstanceArn"]
+    b = register_instance(ecs, "attr", "m5.large", az="us-east-1b")["containerInstanceArn"]
+    r = ecs.call("PutAttributes", cluster="attr", attributes=[
+        {"name": "tier", "value": "gold", "targetType": "container-instance", "targetId": b}])
+    assert r["attributes"] == [{"name": "tier", "value": "gold", "targetType": "container-instance", "targetId": b}]
+    listed = ecs.call("ListAttributes", cluster="attr", targetType="container-instance", attributeName="tier")["attributes"]
+    assert listed == r["attributes"]
+    small = web_td(family="small", mode="none", cpu="128", memory="64")
+    small["containerDefinitions"][0]["portMappings"] = []
+    ecs.call("RegisterTaskDefinition", **small)
+    r = ecs.call("RunTask", cluster="attr", taskDefinition="small", count=3,
+                 placementConstraints=[{"type": "memberOf", "expression": "attribute:tier == gold"}])
+    assert {t["containerInstanceArn"] for t in r["tasks"]} == {b}, r
+    e = ecs.err("PutAttributes", cluster="attr", attributes=[{"name": "ecs.os-type", "value": "x", "targetId": a}])
+    assert e.type == "InvalidParameterException" and "reserved" in e.message
+    e = ecs.err("PutAttributes", cluster="attr", attributes=[{"name": "x", "targetId": "0123456789abcdef0123456789abcdef"}])
+    assert e.type == "TargetNotFoundException"
+    ecs.call("DeleteAttributes", cluster="attr", attributes=[{"name": "tier", "targetId": b}])
+    assert ecs.call("ListAttributes", cluster="attr", targetType="container-instance", attributeName="tier")["attributes"] == []
+    r = ecs.call("RunTask", cluster="attr", taskDefinition="small",
+                 placementConstraints=[{"type": "memberOf", "expression": "attribute:tier == gold"}])
+    assert r["tasks"] == [] and r["failures"], r
+    # drain b: new tasks go to a only; back to ACTIVE, b takes tasks again
+    d = ecs.call("UpdateContainerInstancesState", cluster="attr", containerInstances=[b], status="DRAINING")
+    assert d["containerInstances"][0]["status"] == "DRAINING" and d["failures"] == []
+    r = ecs.call("RunTask", cluster="attr", taskDefinition="small", count=4)
+    assert {t["containerInstanceArn"] for t in r["tasks"]} == {a}, r
+    e = ecs.err("UpdateContainerInstancesState", cluster="attr", containerInstances=[b], status="PAUSED")
+    assert e.type == "InvalidParameterException"
+    ecs.call("UpdateContainerInstancesState", cluster="attr", containerInstances=[b], status="ACTIVE")
+    r = ecs.call("RunTask", cluster="attr", taskDefinition="small", count=2, group="fresh",
+                 placementConstraints=[{"type": "distinctInstance"}])
+    assert {t["containerInstanceArn"] for t in r["tasks"]} == {a, b}, r
