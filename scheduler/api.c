@@ -35,6 +35,7 @@ static const struct {
         { "DeleteAttributes", op_delete_attributes },
         { "ListAttributes", op_list_attributes },
         { "RunTask", op_run_task },
+        { "StartTask", op_start_task },
         { "StopTask", op_stop_task },
         { "DescribeTasks", op_describe_tasks },
         { "ListTasks", op_list_tasks },

@@ -196,6 +196,8 @@ int op_put_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct err *
 int op_delete_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 int op_list_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 int op_update_container_instances_state(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
+/* starttask.c */
+int op_start_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 
 /* ---- task.c: records and API ---- */
 /* The public Task shape of a record (internal members removed). */

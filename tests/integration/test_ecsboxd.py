@@ -647,3 +647,22 @@ def test_attributes_and_draining(ecs):
     r = ecs.call("RunTask", cluster="attr", taskDefinition="small", count=2, group="fresh",
                  placementConstraints=[{"type": "distinctInstance"}])
     assert {t["containerInstanceArn"] for t in r["tasks"]} == {a, b}, r
+
+
+def test_start_task_on_given_instances(ecs):
+    """StartTask places one task on each named instance, whatever the strategy would pick."""
+    ecs.call("CreateCluster", clusterName="st")
+    a = register_instance(ecs, "st", "m5.large", az="us-east-1a")["containerInstanceArn"]
+    b = register_instance(ecs, "st", "m5.large", az="us-east-1b")["containerInstanceArn"]
+    small = web_td(family="small", mode="none", cpu="128", memory="64")
+    small["containerDefinitions"][0]["portMappings"] = []
+    ecs.call("RegisterTaskDefinition", **small)
+    r = ecs.call("StartTask", cluster="st", taskDefinition="small", containerInstances=[b, b.rsplit("/", 1)[1]],
+                 startedBy="me")
+    assert [t["containerInstanceArn"] for t in r["tasks"]] == [b, b] and r["failures"] == []
+    ecs.wait_task(r["tasks"][0]["taskArn"], cluster="st")
+    assert ecs.call("ListTasks", cluster="st", startedBy="me", containerInstance=a)["taskArns"] == []
+    e = ecs.err("StartTask", cluster="st", taskDefinition="small", containerInstances=["0123456789abcdef0123456789abcdef"])
+    assert e.type == "InvalidParameterException" and "not found" in e.message
+    e = ecs.err("StartTask", cluster="st", taskDefinition="small", containerInstances=[a], count=2)
+    assert e.type == "InvalidParameterException" and "count" in e.message
