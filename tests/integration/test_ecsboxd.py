@@ -666,3 +666,32 @@ def test_start_task_on_given_instances(ecs):
     assert e.type == "InvalidParameterException" and "not found" in e.message
     e = ecs.err("StartTask", cluster="st", taskDefinition="small", containerInstances=[a], count=2)
     assert e.type == "InvalidParameterException" and "count" in e.message
+
+
+def test_netd_crash_while_tasks_run(ecs):
+    """kill -9 netd under running tasks: they stay reachable; a RunTask meanwhile is refused whole
+    (ServerException naming the unreachable network daemon); a StopTask meanwhile waits for netd; after
+    netd restarts, stopping everything leaks nothing."""
+    open_port_80(ecs)
+    ecs.call("RegisterTaskDefinition", **web_td())
+    arns = [t["taskArn"] for t in ecs.call("RunTask", taskDefinition="web", count=3)["tasks"]]
+    tasks = [ecs.wait_task(a) for a in arns]
+    ecs.netd.kill9()
+    for t in tasks:
+        assert fetch(ecs, eni_of(t)["privateIPv4Address"]) == task_id(t["taskArn"])
+    before = ecs.call("ListTasks", desiredStatus="RUNNING")["taskArns"]
+    e = ecs.err("RunTask", taskDefinition="web")
+    assert e.type == "ServerException" and "network daemon unreachable" in e.message, e
+    assert ecs.call("ListTasks", desiredStatus="RUNNING")["taskArns"] == before
+    # a stop while netd is down waits for it, then releases
+    ecs.call("StopTask", task=arns[0])
+    time.sleep(1)
+    ecs.netd.start()
+    for a in arns[1:]:
+        ecs.call("StopTask", task=a)
+    for a in arns:
+        ecs.wait_task(a, "STOPPED", timeout=60)
+    wait_for(lambda: not [n for n in ecs.sb.run(["ip", "netns", "list"]).stdout.split() if n.startswith("ebx-task-")], 30,
+             what="task namespaces released")
+    assert not [e for e in ecs.netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"]
+                if e["Attachment"]["Netns"].startswith("ebx-task-")]
