@@ -388,7 +388,7 @@ static int flow_logs(const char *endpoint, const char *netd_sock, json_t *req, b
 static int events(const char *endpoint, json_t *req, bool follow)
 {
         _cleanup_json_ json_t *seen = json_object();
-        _cleanup_json_ json_t *dreq = json_pack("{s:O, s:[O]}", "cluster", json_object_get(req, "cluster") ?: json_string("default"),
+        _cleanup_json_ json_t *dreq = json_pack("{s:s, s:[O]}", "cluster", json_string_value(json_object_get(req, "cluster")) ?: "default",
                                                 "services", json_object_get(req, "service"));
         for (;;) {
                 _cleanup_json_ json_t *ans = NULL;

@@ -317,7 +317,11 @@ def test_aws_cli_and_events_cli(ecs):
     p = ecs.aws("ecs", "wait", "services-stable", "--services", "web", check=False)
     assert p.returncode == 0, p.stderr
     d = ecs.aws("ecs", "describe-services", "--services", "web")["services"][0]
-    assert d["runningCount"] == 2 and d["events"][0]["message"] == "(service web) has reached a steady state."
+    assert d["runningCount"] == 2
+    # the waiter needs runningCount == desiredCount; the steady state also needs the tasks healthy (2 s)
+    wait_steady(ecs, count=2)
+    d = ecs.aws("ecs", "describe-services", "--services", "web")["services"][0]
+    assert d["events"][0]["message"] == "(service web) has reached a steady state."
     assert ecs.aws("ecs", "list-services")["serviceArns"] == [s["serviceArn"]]
     out = ecs.sb.run([CLI, "--endpoint", ecs.sock, "ecs", "events", "--service", "web"])
     lines = out.stdout.strip().splitlines()

@@ -258,6 +258,23 @@ static void test_rolling_bounds_and_breaker(void **state)
         }
         count(s, &live, &healthy);
         assert_int_equal(live, 1);
+
+        /* forceNewDeployment: a new deployment of the same revision replaces the task */
+        {
+                _cleanup_json_ json_t *before = describe(s), *r = NULL, *after = NULL;
+                char old_id[64];
+                snprintf(old_id, sizeof old_id, "%s", jstr(json_array_get(json_object_get(before, "deployments"), 0), "id"));
+                r = ok(s, "UpdateService", "{\"service\":\"web\",\"forceNewDeployment\":true}");
+                assert_int_equal(json_array_size(json_object_get(json_object_get(r, "service"), "deployments")), 2);
+                for (i = 0; i < 20 && !steady(s); i++) {
+                        services_tick(s);
+                        advance_tasks(s, 0);
+                }
+                assert_true(steady(s));
+                after = describe(s);
+                assert_string_not_equal(jstr(json_array_get(json_object_get(after, "deployments"), 0), "id"), old_id);
+                assert_non_null(strstr(jstr(after, "taskDefinition"), "web:2"));
+        }
 }
 
 int main(void)
