@@ -850,6 +850,20 @@ static void circuit_breaker(struct pass *p, json_t *prim, long long desired)
         svc_event(p->rec, "(service %s) rolling back to deployment %s.", p->name, jstr(d, "id"));
 }
 
+/* Ids of the cluster's DRAINING container instances ({id: true}). */
+static json_t *draining_instances(struct pass *p)
+{
+        _cleanup_json_ json_t *insts = NULL;
+        json_t *out = json_object(), *in;
+        size_t i;
+        if (instance_list(p->s, p->cname, false, &insts, NULL) < 0)
+                return out;
+        json_array_foreach(insts, i, in)
+                if (strcmp(jstr(in, "status") ?: "", "DRAINING") == 0)
+                        json_object_set_new(out, jstr(json_object_get(in, "ebx"), "id") ?: "", json_true());
+        return out;
+}
+
 static void replica_pass(struct pass *p)
 {
         json_t *deps = json_object_get(p->rec, "deployments"), *prim = primary_of(p->rec), *d, *t;
@@ -912,13 +926,36 @@ static void replica_pass(struct pass *p)
                 oc.live -= k;
                 healthy -= k;
         }
-        /* scale out the primary within maximumPercent */
-        if (strcmp(jstr(prim, "rolloutState") ?: "", "FAILED") != 0 && pc.live < desired) {
-                long long want = desired - pc.live, room = max_total - pc.live - oc.live;
-                if (room < want)
-                        want = room;
-                if (want > 0)
-                        (void) start_tasks(p, prim, (int) want, NULL, false);
+        /* Tasks on DRAINING instances are replaced elsewhere within the deployment limits: they do
+         * not count toward the desired count when starting, and go once enough stay healthy. */
+        {
+                _cleanup_json_ json_t *drained = draining_instances(p);
+                int dr = 0, dr_healthy = 0;
+                json_array_foreach(p->tasks, i, t)
+                        if (task_live(t) && json_object_get(drained, jstr(json_object_get(t, "ebx"), "instanceId") ?: "")) {
+                                dr++;
+                                dr_healthy += task_healthy(t);
+                        }
+                /* scale out the primary within maximumPercent */
+                if (strcmp(jstr(prim, "rolloutState") ?: "", "FAILED") != 0 && pc.live - dr < desired) {
+                        long long want = desired - (pc.live - dr), room = max_total - pc.live - oc.live;
+                        if (room < want)
+                                want = room;
+                        if (want > 0)
+                                (void) start_tasks(p, prim, (int) want, NULL, false);
+                }
+                if (dr > 0) {
+                        /* the unhealthy ones at once, the healthy ones while minimumHealthyPercent holds */
+                        int k = (pc.healthy + oc.healthy) - (int) min_healthy, stopped = 0;
+                        json_array_foreach(p->tasks, i, t) {
+                                if (!task_live(t) || !json_object_get(drained, jstr(json_object_get(t, "ebx"), "instanceId") ?: ""))
+                                        continue;
+                                if (!task_healthy(t) || stopped < k) {
+                                        stopped += task_healthy(t);
+                                        (void) stop_task(p, t, "Container instance is draining");
+                                }
+                        }
+                }
         }
 }
 

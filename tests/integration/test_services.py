@@ -366,3 +366,32 @@ def test_unplaced_event_and_unhealthy_replacement(ecs):
     wait_for(lambda: len(live_tasks(ecs, "sick")) == 1 and
              live_tasks(ecs, "sick")[0]["taskArn"] != st[0]["taskArn"], 20, interval=0.2, what="replacement")
     assert svc(ecs, "sick")["deployments"][0]["failedTasks"] >= 1
+
+
+def test_draining_instance_moves_service_tasks(ecs):
+    """UpdateContainerInstancesState DRAINING: the service's tasks there are replaced on the other
+    instance within the deployment limits (never fewer than minimumHealthyPercent healthy)."""
+    ecs.call("CreateCluster", clusterName="dr")
+    a = register_instance(ecs, "dr", "m5.large", az="us-east-1a")["containerInstanceArn"]
+    b = register_instance(ecs, "dr", "m5.large", az="us-east-1b")["containerInstanceArn"]
+    td = web_td(family="small", mode="none", cpu="128", memory="64")
+    td["containerDefinitions"][0]["portMappings"] = []
+    ecs.call("RegisterTaskDefinition", **td)
+    ecs.call("CreateService", cluster="dr", serviceName="web", taskDefinition="small", desiredCount=4,
+             placementStrategy=[{"type": "spread", "field": "instanceId"}],
+             deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200})
+    wait_steady(ecs, "web", count=4, cluster="dr")
+    assert {t["containerInstanceArn"] for t in live_tasks(ecs, "web", "dr")} == {a, b}
+    ecs.call("UpdateContainerInstancesState", cluster="dr", containerInstances=[a], status="DRAINING")
+    low = 4
+
+    def moved():
+        nonlocal low
+        ts = live_tasks(ecs, "web", "dr")
+        low = min(low, len(running(ts)))
+        return ts if len(ts) == 4 and all(t["containerInstanceArn"] == b for t in running(ts)) and \
+            len(running(ts)) == 4 else None
+    wait_for(moved, 60, interval=0.2, what="tasks moved off the draining instance")
+    assert low >= 2, low       # minimumHealthyPercent 50 of 4
+    ev = " ".join(messages(svc(ecs, "web", "dr")))
+    assert "has stopped" in ev
