@@ -695,3 +695,35 @@ def test_netd_crash_while_tasks_run(ecs):
              what="task namespaces released")
     assert not [e for e in ecs.netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"]
                 if e["Attachment"]["Netns"].startswith("ebx-task-")]
+
+
+def test_placement_strategies_end_to_end(ecs):
+    """Four instances in two zones: spread by zone splits evenly, binpack on memory fills one
+    instance first, memberOf on the instance type keeps to that type."""
+    ecs.call("CreateCluster", clusterName="pl")
+    insts = {}
+    for az, itype in (("us-east-1a", "m5.large"), ("us-east-1a", "c5.large"), ("us-east-1b", "m5.large"),
+                      ("us-east-1b", "c5.large")):
+        ci = register_instance(ecs, "pl", itype, az=az)
+        insts[ci["containerInstanceArn"]] = (az, itype)
+    td = web_td(family="small", mode="none", cpu="128", memory="256")
+    td["containerDefinitions"][0]["portMappings"] = []
+    ecs.call("RegisterTaskDefinition", **td)
+
+    def run(n, group, **kw):
+        r = ecs.call("RunTask", cluster="pl", taskDefinition="small", count=n, group=group, **kw)
+        assert r["failures"] == [], r
+        return [insts[t["containerInstanceArn"]] for t in r["tasks"]], [t["containerInstanceArn"] for t in r["tasks"]]
+
+    placed, _ = run(8, "spread", placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}])
+    assert sorted(az for az, _ in placed).count("us-east-1a") == 4
+    _, arns = run(6, "binpack", placementStrategy=[{"type": "binpack", "field": "memory"}])
+    assert len(set(arns)) == 1, arns          # 6 x 256 MiB fit on the fullest instance
+    placed, _ = run(4, "member", placementConstraints=[{"type": "memberOf",
+                                                       "expression": "attribute:ecs.instance-type == c5.large"}])
+    assert {t for _, t in placed} == {"c5.large"}
+    e = ecs.err("RunTask", cluster="pl", taskDefinition="small",
+                placementConstraints=[{"type": "memberOf", "expression": "attribute:ecs.instance-type =="}])
+    assert e.type == "InvalidParameterException", e
+    e = ecs.err("RunTask", cluster="pl", taskDefinition="small", placementStrategy=[{"type": "pack", "field": "cpu"}])
+    assert e.type == "InvalidParameterException", e
