@@ -205,6 +205,8 @@ json_t *task_shape(json_t *rec, bool tags);
 /* Tasks of a cluster; all = include STOPPED. *ret a new array of records. */
 int task_list(struct sched *s, const char *cluster, bool all, json_t **ret, struct err *err);
 int task_put(struct sched *s, json_t *rec, struct err *err);
+/* A hash of a request without its clientToken, to tell a repeat from a different request. */
+void request_hash(json_t *req, char buf[20]);
 int op_run_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 int op_stop_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 int op_describe_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);

@@ -272,21 +272,6 @@ static int service_load(struct sched *s, const char *cluster, const char *ref, j
         return store_get(s->store, key, ret, err);
 }
 
-/* FNV-1a over the canonical request: CreateService's "same parameters". */
-static void request_hash(json_t *req, char buf[20])
-{
-        _cleanup_json_ json_t *copy = json_deep_copy(req);
-        _cleanup_free_ char *txt = NULL;
-        uint64_t h = 0xcbf29ce484222325ull;
-        json_object_del(copy, "clientToken");
-        txt = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
-        for (const char *p = txt ? txt : ""; *p; p++) {
-                h ^= (unsigned char) *p;
-                h *= 0x100000001b3ull;
-        }
-        snprintf(buf, 20, "%016llx", (unsigned long long) h);
-}
-
 int op_create_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *td = NULL, *old = NULL, *dc = NULL, *rec = NULL, *tags = NULL;

@@ -398,8 +398,9 @@ static int parse_network(struct run *run, json_t *req, struct err *err)
         return 0;
 }
 
-/* FNV-1a over the canonical request without its clientToken: "same parameters". */
-static void request_hash(json_t *req, char buf[20])
+/* FNV-1a over the canonical request without its clientToken: "same parameters" (RunTask's
+ * clientToken, CreateService's idempotence). */
+void request_hash(json_t *req, char buf[20])
 {
         _cleanup_json_ json_t *copy = json_deep_copy(req);
         _cleanup_free_ char *txt = NULL;
