@@ -133,3 +133,9 @@ int taskdef_ref_parse(const char *ref, char family[NAME_MAX_ECS + 1], long *ret_
         *ret_rev = rev;
         return 0;
 }
+
+void failure_missing(json_t *failures, const char *ref, const char *built_arn)
+{
+        json_array_append_new(failures, json_pack("{s:s, s:s}", "arn", strncmp(ref, "arn:", 4) == 0 ? ref : built_arn, "reason",
+                                                  "MISSING"));
+}

@@ -202,8 +202,10 @@ int op_update_container_instances_state(struct api_ctx *c, json_t *req, json_t *
                 char key[NAME_MAX_ECS + 64];
                 r = instance_get(c->s, cname, json_string_value(e), false, &rec, err);
                 if (r == -ENOENT) {
+                        char arn[ARN_MAX];
                         err_clear(err);
-                        json_array_append_new(failures, json_pack("{s:s, s:s}", "arn", json_string_value(e), "reason", "MISSING"));
+                        arn_instance(c, cname, json_string_value(e), arn);
+                        failure_missing(failures, json_string_value(e), arn);
                         continue;
                 }
                 if (r < 0)

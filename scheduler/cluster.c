@@ -221,11 +221,8 @@ int op_describe_clusters(struct api_ctx *c, json_t *req, json_t **ret, struct er
                 r = cluster_load(c->s, ref, &rec, NULL, err);
                 if (r == -ENOENT) {
                         char arn[ARN_MAX];
-                        if (strncmp(ref, "arn:", 4) == 0)
-                                snprintf(arn, sizeof arn, "%s", ref);
-                        else
-                                arn_cluster(c, ref, arn);
-                        json_array_append_new(failures, json_pack("{s:s, s:s}", "arn", arn, "reason", "MISSING"));
+                        arn_cluster(c, ref, arn);
+                        failure_missing(failures, ref, arn);
                         continue;
                 }
                 if (r < 0 || (r = cluster_shape(c->s, rec, tags, &shape, err)) < 0)

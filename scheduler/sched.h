@@ -132,6 +132,9 @@ void arn_task(const struct api_ctx *c, const char *cluster, const char *id, char
 void arn_instance(const struct api_ctx *c, const char *cluster, const char *id, char buf[ARN_MAX]);
 void arn_container(const struct api_ctx *c, const char *cluster, const char *task, const char *uuid, char buf[ARN_MAX]);
 void arn_attachment(const struct api_ctx *c, const char *uuid, char buf[ARN_MAX]);
+/* Appends a Describe* failure for a reference that names nothing: the reference itself when it
+ * is an ARN, else built_arn, with reason MISSING. */
+void failure_missing(json_t *failures, const char *ref, const char *built_arn);
 /* ip-A-B-C-D.ec2.internal in us-east-1, else ip-A-B-C-D.REGION.compute.internal */
 void private_dns_name(const char *region, const char *ip, char *buf, size_t size);
 /* Parses "family", "family:rev" or a task-definition ARN; rev 0 when absent. */

@@ -497,11 +497,8 @@ int op_describe_services(struct api_ctx *c, json_t *req, json_t **ret, struct er
                 r = service_load(c->s, cname, json_string_value(e), &rec, key, err);
                 if (r == -ENOENT) {
                         char arn[ARN_MAX];
-                        if (strncmp(json_string_value(e), "arn:", 4) == 0)
-                                snprintf(arn, sizeof arn, "%s", json_string_value(e));
-                        else
-                                arn_service(c, cname, json_string_value(e), arn);
-                        json_array_append_new(failures, json_pack("{s:s, s:s}", "arn", arn, "reason", "MISSING"));
+                        arn_service(c, cname, json_string_value(e), arn);
+                        failure_missing(failures, json_string_value(e), arn);
                         continue;
                 }
                 if (r < 0)

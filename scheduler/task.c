@@ -837,11 +837,8 @@ int op_describe_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *
                 r = task_peek(c->s, cname, json_string_value(e), &rec, err);
                 if (r == -ENOENT) {
                         char arn[ARN_MAX];
-                        if (strncmp(json_string_value(e), "arn:", 4) == 0)
-                                snprintf(arn, sizeof arn, "%s", json_string_value(e));
-                        else
-                                arn_task(c, cname, json_string_value(e), arn);
-                        json_array_append_new(failures, json_pack("{s:s, s:s}", "arn", arn, "reason", "MISSING"));
+                        arn_task(c, cname, json_string_value(e), arn);
+                        failure_missing(failures, json_string_value(e), arn);
                         continue;
                 }
                 if (r < 0)
