@@ -25,17 +25,20 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 LIB_PKGS := jansson sqlite3
-NETD_PKGS := $(LIB_PKGS) libmnl libnftnl libcap libsystemd
+NETD_PKGS := $(LIB_PKGS) libmnl libnftnl libnl-3.0 libnl-route-3.0 libcap libsystemd
 SCHED_PKGS := $(LIB_PKGS) libmicrohttpd libcap libsystemd
 MON_PKGS := $(LIB_PKGS) libcap
 CLI_PKGS := $(LIB_PKGS) libcurl
 ALL_PKGS := $(sort $(NETD_PKGS) $(SCHED_PKGS) $(CLI_PKGS) cmocka)
 
-LIB_SRC := $(wildcard lib/*.c)
-NETD_SRC := $(filter-out netd/main.c,$(wildcard netd/*.c))
-SCHED_SRC := $(filter-out scheduler/main.c,$(wildcard scheduler/*.c))
-MON_SRC := $(filter-out scheduler/monitor/main.c,$(wildcard scheduler/monitor/*.c))
-CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
+# Each component is its folder and every subfolder below it (netd/kernel/, scheduler/ecs/, ...);
+# scheduler/monitor/ is a binary of its own.
+srcs_under = $(shell find $(1) -name '*.c' $(2) | LC_ALL=C sort)
+LIB_SRC := $(call srcs_under,lib)
+NETD_SRC := $(filter-out netd/main.c,$(call srcs_under,netd))
+SCHED_SRC := $(filter-out scheduler/main.c,$(call srcs_under,scheduler,-not -path 'scheduler/monitor/*'))
+MON_SRC := $(filter-out scheduler/monitor/main.c,$(call srcs_under,scheduler/monitor))
+CLI_SRC := $(filter-out cli/main.c,$(call srcs_under,cli))
 UNIT_SRC := $(wildcard tests/unit/*_test.c)
 BENCH_SRC := $(wildcard tests/bench/*_bench.c)
 

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "ecsbox/cleanup.h"
 #include "ecsbox/json.h"
+#include "ecsbox/timeutil.h"
 
 #define TARGET "AmazonEC2ContainerServiceV20141113."
 
@@ -405,17 +406,13 @@ static int events(const char *endpoint, json_t *req, bool follow)
                 evs = json_object_get(svc, "events");
                 for (n = json_array_size(evs); n-- > 0;) {
                         const char *id;
-                        char when[32] = "-";
-                        time_t t;
-                        struct tm tm;
+                        char when[ISO8601_MAX];
                         ev = json_array_get(evs, n);
                         id = json_string_value(json_object_get(ev, "id")) ?: "";
                         if (json_object_get(seen, id))
                                 continue;
                         json_object_set_new(seen, id, json_true());
-                        t = (time_t) json_number_value(json_object_get(ev, "createdAt"));
-                        if (gmtime_r(&t, &tm))
-                                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+                        iso8601_s(json_number_value(json_object_get(ev, "createdAt")), when);
                         printf("%s  %s\n", when, json_string_value(json_object_get(ev, "message")) ?: "");
                 }
                 fflush(stdout);

@@ -1,17 +1,24 @@
-/* fsutil.c: small filesystem helpers shared by the daemons. */
+/* fsutil.c: small filesystem helpers shared by the binaries (one copy of each). */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "ecsbox/cleanup.h"
 #include "ecsbox/fsutil.h"
 
 int mkdir_p(const char *path, mode_t mode)
 {
         char tmp[4096];
-        if (strlen(path) >= sizeof tmp)
+        size_t n = strlen(path);
+        if (n == 0)
+                return -EINVAL;
+        if (n >= sizeof tmp)
                 return -ENAMETOOLONG;
-        snprintf(tmp, sizeof tmp, "%s", path);
+        memcpy(tmp, path, n + 1);
         for (char *p = tmp + 1; *p; p++)
                 if (*p == '/') {
                         *p = '\0';
@@ -20,6 +27,61 @@ int mkdir_p(const char *path, mode_t mode)
                         *p = '/';
                 }
         if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int write_all(int fd, const void *data, size_t len)
+{
+        const char *p = data;
+        while (len > 0) {
+                ssize_t w = write(fd, p, len);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += w;
+                len -= (size_t) w;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+        char tmp[4096];
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if ((size_t) snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long) getpid()) >= sizeof tmp)
+                return -ENAMETOOLONG;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        if ((r = write_all(fd, data, len)) < 0 || (fdatasync(fd) < 0 && (r = -errno) < 0)) {
+                (void) unlink(tmp);
+                return r;
+        }
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                (void) unlink(tmp);
+                return r;
+        }
+        return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void) st;
+        (void) ftw;
+        if ((flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
+                return -1;
+        return 0;
+}
+
+int rm_rf(const char *path)
+{
+        if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
 }

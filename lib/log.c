@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "ecsbox/log.h"
+#include "ecsbox/timeutil.h"
 
 static int max_level = LOG_INFO;
 static const char *ident = "ecsbox";
@@ -51,13 +52,9 @@ int log_internal(int level, int errnum, const char *fmt, ...)
                 if (getenv("JOURNAL_STREAM"))
                         fprintf(stderr, "<%d>", level);
                 else {
-                        struct timespec ts;
-                        struct tm tm;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        gmtime_r(&ts.tv_sec, &tm);
-                        fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
-                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                                ts.tv_nsec / 1000000);
+                        char when[ISO8601_MAX];
+                        iso8601_ms(-1, when);
+                        fprintf(stderr, "%s ", when);
                 }
                 if (errnum)
                         fprintf(stderr, "%s: level=%s %s err=\"%s\"\n", ident, level_name(level), buf,

@@ -6,18 +6,9 @@
 
 #include "ecsbox/ipam.h"
 #include "ecsbox/log.h"
+#include "ecsbox/timeutil.h"
 #include "netd.h"
 #include "tasknet.h"
-
-static void iso_now(char buf[32])
-{
-        struct timespec ts;
-        struct tm tm;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
 
 static const char *str(json_t *o, const char *k)
 {
@@ -443,7 +434,7 @@ static int begin_attach(struct netd *d, json_t *eni, const char *netns, const ch
                 return r;
         if ((r = id_new("eni-attach", aid)) < 0)
                 return err_set(err, -r, NULL, "random id: %s", strerror(-r));
-        iso_now(now);
+        iso8601_ms(-1, now);
         att = json_pack("{s:s, s:s, s:s, s:b, s:s}", "AttachmentId", aid, "Netns", netns, "Status", "attaching",
                         "NetnsCreated", !existed, "AttachTime", now);
         if (instance_id)

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "ecsbox/log.h"
+#include "ecsbox/fsutil.h"
+#include "ecsbox/timeutil.h"
 #include "flowlog.h"
 #include "netd.h"
 
@@ -263,21 +265,6 @@ static int obuf_line(struct obuf *o, const struct fl_format *f, const struct fl_
         if (n < 0)
                 return n;
         o->len += (size_t) n;
-        return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t) w;
-        }
         return 0;
 }
 
@@ -797,14 +784,7 @@ int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *e
                 if (r < 0)
                         return r;
         }
-        {
-                struct timespec ts;
-                struct tm tm;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                gmtime_r(&ts.tv_sec, &tm);
-                snprintf(now, sizeof now, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-        }
+        iso8601_ms(-1, now);
         json_array_foreach(ids, i, v) {
                 char id[ID_MAX];
                 if ((r = id_new("fl", id)) < 0)

@@ -41,28 +41,6 @@ static struct conn *conn_free(struct conn *c)
         return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-                                /* A client that stops reading for 10 s is dropped. */
-                                if (poll(&pfd, 1, 10000) <= 0)
-                                        return -ETIMEDOUT;
-                                continue;
-                        }
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
 static int send_doc(struct conn *c, json_t *doc)
 {
         _cleanup_free_ char *txt = json_dumps(doc, JSON_COMPACT);

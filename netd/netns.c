@@ -14,6 +14,7 @@
 
 #include "ecsbox/cleanup.h"
 #include "ecsbox/log.h"
+#include "ecsbox/fsutil.h"
 #include "netns.h"
 
 #ifndef NSFS_MAGIC
@@ -21,25 +22,6 @@
 #endif
 
 #define SELF_NETNS "/proc/thread-self/ns/net"
-
-static int mkdir_p(const char *dir, mode_t mode)
-{
-        char p[PATH_MAX];
-
-        if (snprintf(p, sizeof p, "%s", dir) >= (int) sizeof p)
-                return -ENAMETOOLONG;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
 
 int netns_dir_prepare(const char *dir, struct err *err)
 {

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "ecsbox/log.h"
+#include "ecsbox/timeutil.h"
 #include "knet_bridge.h"
 #include "netd.h"
 #include "portmap.h"
@@ -44,16 +45,6 @@ static void bip_key(char buf[KEY_MAX], const char *inst, uint32_t ip)
 static void bport_key(char buf[KEY_MAX], const char *inst, int proto, unsigned port)
 {
         snprintf(buf, KEY_MAX, "bport/%s/%s/%05u", inst, portmap_proto_name(proto), port);
-}
-
-static void iso_now(char buf[32])
-{
-        struct timespec ts;
-        struct tm tm;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
 static int put_doc(struct netd *d, const char *key, const char *netns, struct err *err)
@@ -294,7 +285,7 @@ static int none_create(struct netd *d, const char *netns, json_t *metadata, json
 
         if ((r = netns_free(d, netns, err)) < 0)
                 return r;
-        iso_now(now);
+        iso8601_ms(-1, now);
         tn = json_pack("{s:s, s:s, s:s, s:s}", "Netns", netns, "NetworkMode", "none", "State", "creating", "CreatedTime", now);
         if (metadata)
                 json_object_set(tn, "Metadata", metadata);
@@ -451,7 +442,7 @@ static int bridge_reserve(struct netd *d, const char *netns, const char *inst, j
         ip4_format(ip, ips);
         bridge_mac_for_ip(ip, mac);
         mac_format(mac, macs);
-        iso_now(now);
+        iso8601_ms(-1, now);
         tn = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "Netns", netns, "NetworkMode", "bridge", "State",
                        "creating", "InstanceNetns", inst, "PrivateIpAddress", ips, "MacAddress", macs, "HostIf", host_if, "HostIp",
                        str(inst_eni, "PrivateIpAddress") ?: "", "Bindings", binds, "CreatedTime", now);

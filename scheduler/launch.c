@@ -21,47 +21,6 @@
 #include "sched.h"
 
 
-int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
-{
-        char tmp[SCHED_PATH_MAX * 2 + 32];
-        _cleanup_close_ int fd = -1;
-        size_t off = 0;
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long) getpid());
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-        if (fd < 0)
-                return -errno;
-        while (off < len) {
-                ssize_t w = write(fd, data + off, len - off);
-                if (w < 0) {
-                        int e = errno;
-                        if (e == EINTR)
-                                continue;
-                        (void) unlink(tmp);
-                        return -e;
-                }
-                off += (size_t) w;
-        }
-        if (rename(tmp, path) < 0) {
-                int e = errno;
-                (void) unlink(tmp);
-                return -e;
-        }
-        return 0;
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) (flag == FTW_DP ? rmdir(p) : unlink(p));
-        return 0;
-}
-
-int rm_rf(const char *path)
-{
-        if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
-}
-
 /* The last non-empty line of a file, for error messages. */
 void last_line(const char *path, char *buf, size_t size)
 {

@@ -8,13 +8,6 @@
 #include "ecsbox/log.h"
 #include "sched.h"
 
-double now_epoch(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (double) ts.tv_sec + (double) (ts.tv_nsec / 1000000) / 1000.0;
-}
-
 const char *jstr(json_t *o, const char *key)
 {
         json_t *v = json_object_get(o, key);

@@ -11,6 +11,8 @@
 #include "ecsbox/err.h"
 #include "ecsbox/ids.h"
 #include "ecsbox/store.h"
+#include "ecsbox/fsutil.h"
+#include "ecsbox/timeutil.h"
 
 #define SCHED_BODY_MAX (1024 * 1024)    /* request bodies above this are refused */
 #define SCHED_PATH_MAX 512
@@ -87,7 +89,6 @@ struct sched_options {
  * makes sure the default cluster exists. */
 int sched_init(struct sched *s, const struct sched_options *o, struct err *err);
 void sched_done(struct sched *s);
-double now_epoch(void);
 
 /* ---- api.c: the ECS JSON 1.1 edge ---- */
 struct api_response {
@@ -241,9 +242,6 @@ void last_line(const char *path, char *buf, size_t size);
 json_t *monitor_status(const char *dir);
 /* Writes dir/stop-request.json then SIGTERMs the monitor. */
 int monitor_stop(pid_t pid, const char *dir, const char *stop_code, const char *reason, struct err *err);
-int rm_rf(const char *path);
-#include "ecsbox/fsutil.h"  /* mkdir_p */
-int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
 
 /* ---- netd_client.c ---- */
 int netd_socket_call(struct sched *s, json_t *req, json_t **ret, struct err *err);

@@ -1,7 +1,16 @@
-/* fsutil.h: small filesystem helpers shared by the daemons. */
+/* fsutil.h: small filesystem helpers shared by the binaries (one copy of each). */
 #pragma once
 
+#include <stddef.h>
 #include <sys/types.h>
 
-/* mkdir -p: parents get 0755, the last component `mode`. Existing is fine. Returns 0 or -errno. */
+/* mkdir -p: missing parents get 0755, the last component `mode`, as `mkdir -p -m`. Existing is fine.
+ * Returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
+/* write(2) until all of data is written (EINTR retried). 0 or -errno. */
+int write_all(int fd, const void *data, size_t len);
+/* Write "path.tmp.PID" (mode, O_NOFOLLOW), fdatasync, rename over path: readers see the old or the
+ * new file, never a torn one. 0 or -errno; the temporary file never stays behind. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* rm -rf without following symlinks; a missing path is success. 0 or -errno. */
+int rm_rf(const char *path);

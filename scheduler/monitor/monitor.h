@@ -7,6 +7,8 @@
 
 #include "ecsbox/cleanup.h"
 #include "ecsbox/err.h"
+#include "ecsbox/fsutil.h"
+#include "ecsbox/timeutil.h"
 #include "spec.h"
 
 enum ctr_state { CTR_PENDING, CTR_RUNNING, CTR_STOPPED };
@@ -73,10 +75,6 @@ struct monitor {
 };
 
 /* time.c-like helpers (util.c) */
-uint64_t now_mono_ms(void);
-double now_epoch(void);
-int mkdir_p(const char *path, mode_t mode);
-int write_file_atomic(const char *path, const char *data, size_t len);
 int write_string_file(const char *path, const char *s);
 int read_file_small(const char *path, char *buf, size_t len);
 int random_hex(char *buf, size_t nhex);
