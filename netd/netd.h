@@ -9,7 +9,7 @@
 #include "ecsbox/err.h"
 #include "ecsbox/ids.h"
 #include "ecsbox/json.h"
-#include "ecsbox/knet.h"
+#include "kernel/knet.h"
 #include "ecsbox/store.h"
 
 #define NETD_REQUEST_MAX (1024 * 1024)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ecsbox/json.h"
-#include "knet_bridge.h"
+#include "kernel/knet_bridge.h"
 #include "portmap.h"
 
 _Static_assert(PORTMAP_PROTO_TCP == PM_TCP && PORTMAP_PROTO_UDP == PM_UDP, "protocol numbers agree with knet_bridge.h");

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "ecsbox/log.h"
-#include "knet_sg.h"
+#include "kernel/knet_sg.h"
 #include "netd.h"
 #include "sg_rules.h"
 

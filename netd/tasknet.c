@@ -19,7 +19,7 @@
 
 #include "ecsbox/log.h"
 #include "ecsbox/timeutil.h"
-#include "knet_bridge.h"
+#include "kernel/knet_bridge.h"
 #include "netd.h"
 #include "portmap.h"
 #include "tasknet.h"

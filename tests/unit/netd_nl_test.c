@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../netd/nl.h"
+#include "../../netd/kernel/nl.h"
 
 static struct nlmsghdr *link_msg(char *buf, uint16_t type)
 {

@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 #include "ecsbox/err.h"
-#include "ecsbox/knet.h"
-#include "sg_rules.h"
+#include "knet.h"
+#include "../sg_rules.h"
 
 #define KNET_SG_TABLE "ecsbox"
 

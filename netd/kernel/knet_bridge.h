@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "ecsbox/err.h"
-#include "ecsbox/knet.h"
+#include "knet.h"
 
 #define BRIDGE_IFNAME "ecsbox0"
 #define BRIDGE_NET 0xac110000u      /* 172.17.0.0 */

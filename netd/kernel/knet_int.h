@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "ecsbox/knet.h"
+#include "knet.h"
 #include "nl.h"
 
 #define KNET_NS_CACHE_MAX 256    /* cached VPC sockets; each pins its netns and holds an fd */

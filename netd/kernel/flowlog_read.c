@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "ecsbox/log.h"
-#include "flowlog.h"
+#include "../flowlog.h"
 #include "knet_int.h"
 #include "knet_sg.h"
 #include "netns.h"
