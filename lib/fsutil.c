@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,7 +48,7 @@ int write_all(int fd, const void *data, size_t len)
         return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, bool sync)
 {
         char tmp[4096];
         _cleanup_close_ int fd = -1;
@@ -58,7 +59,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
-        if ((r = write_all(fd, data, len)) < 0 || (fdatasync(fd) < 0 && (r = -errno) < 0)) {
+        if ((r = write_all(fd, data, len)) < 0 || (sync && fdatasync(fd) < 0 && (r = -errno) < 0)) {
                 (void) unlink(tmp);
                 return r;
         }
@@ -68,6 +69,16 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
                 return r;
         }
         return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+        return write_atomic(path, data, len, mode, false);
+}
+
+int write_file_durable(const char *path, const void *data, size_t len, mode_t mode)
+{
+        return write_atomic(path, data, len, mode, true);
 }
 
 static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)

@@ -96,7 +96,7 @@ static int write_pid_file(const char *dir)
         char path[4096], buf[32];
         snprintf(path, sizeof path, "%s/monitor.pid", dir);
         snprintf(buf, sizeof buf, "%d\n", (int) getpid());
-        return write_file_atomic(path, buf, strlen(buf), 0644);
+        return write_file_durable(path, buf, strlen(buf), 0644);
 }
 
 int main(int argc, char **argv)

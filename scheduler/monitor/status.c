@@ -109,7 +109,7 @@ int status_write(struct monitor *m)
         if (!doc || !(text = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(17))))
                 return log_error_errno(ENOMEM, "task=%s msg=\"build status\"", m->spec->task_id);
         snprintf(path, sizeof path, "%s/status.json", m->spec->dir);
-        if ((r = write_file_atomic(path, text, strlen(text), 0644)) < 0)
+        if ((r = write_file_durable(path, text, strlen(text), 0644)) < 0)
                 return log_error_errno(r, "task=%s path=%s msg=\"write status\"", m->spec->task_id, path);
         m->dirty = false;
         notify(m);
