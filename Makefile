@@ -24,7 +24,7 @@ pc = $(shell $(PKG_CONFIG) --cflags --libs $(1) 2>/dev/null)
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
-LIB_PKGS := jansson sqlite3
+LIB_PKGS := jansson sqlite3 libcrypto
 NETD_PKGS := $(LIB_PKGS) libmnl libnftnl libnl-3.0 libnl-route-3.0 libcap libsystemd
 SCHED_PKGS := $(LIB_PKGS) libmicrohttpd libcap libsystemd
 MON_PKGS := $(LIB_PKGS) libcap
