@@ -9,7 +9,13 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wno-unused-parameter -Wno-format-truncation -fstack-protector-strong
-ifeq ($(ASAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer targets (make fuzz): clang, coverage for the fuzzer, ASan+UBSan.
+CC := clang
+CFLAGS_BASE += -Wno-unknown-warning-option
+OPTFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDASAN := -fsanitize=address,undefined
+else ifeq ($(ASAN),1)
 OPTFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDASAN := -fsanitize=address,undefined
 else
@@ -41,6 +47,8 @@ MON_SRC := $(filter-out scheduler/monitor/main.c,$(call srcs_under,scheduler/mon
 CLI_SRC := $(filter-out cli/main.c,$(call srcs_under,cli))
 UNIT_SRC := $(wildcard tests/unit/*_test.c)
 BENCH_SRC := $(wildcard tests/bench/*_bench.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SECONDS ?= 60
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -56,8 +64,9 @@ BINS += $(BUILD)/ecsbox-monitor
 endif
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps check unit integration demo bench install clean asan
+.PHONY: all deps check unit integration demo bench install clean asan fuzz fuzz-bins
 all: $(BINS)
 
 # Installs missing Debian packages (idempotent); the stamp is refreshed when the script changes.
@@ -96,6 +105,7 @@ $(BUILD)/ecsbox: $(call obj,cli/main.c) $(BUILD)/libcli.a $(BUILD)/libecsbox.a
 # netd_*_test.c -> netd/, sched_* -> scheduler/, mon_* -> scheduler/monitor/, cli_* -> cli/.
 comp_archive = $(if $(filter netd_%,$(1)),$(BUILD)/libnetd.a,$(if $(filter sched_%,$(1)),$(BUILD)/libsched.a,$(if $(filter mon_%,$(1)),$(BUILD)/libmonitor.a,$(if $(filter cli_%,$(1)),$(BUILD)/libcli.a,))))
 comp_pkgs = $(if $(filter netd_%,$(1)),$(NETD_PKGS),$(if $(filter sched_%,$(1)),$(SCHED_PKGS),$(if $(filter mon_%,$(1)),$(MON_PKGS),$(if $(filter cli_%,$(1)),$(CLI_PKGS),$(LIB_PKGS)))))
+.PRECIOUS: $(BUILD)/obj/%.o
 .SECONDEXPANSION:
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call comp_archive,$$*) $(BUILD)/libecsbox.a
 	@mkdir -p $(dir $@)
@@ -104,6 +114,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call comp_archive,$$*) $(BUILD)
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $$(call comp_archive,$$*) $(BUILD)/libecsbox.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(call comp_pkgs,$*))
+
+# A fuzz target fuzz_NAME.c links lib/ plus the component NAME starts with (as the unit tests do).
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $$(call comp_archive,$$(patsubst fuzz_%,%,$$*)) $(BUILD)/libecsbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(call comp_pkgs,$(patsubst fuzz_%,%,$*)))
+
+fuzz-bins: $(FUZZ_BINS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -115,6 +132,11 @@ check: deps all unit integration
 
 asan:
 	$(MAKE) BUILD=build-asan ASAN=1 check
+
+# Every libFuzzer target for FUZZ_SECONDS each, from the seeds in tests/fuzz/corpus/NAME.
+fuzz: deps
+	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzz-bins
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh build-fuzz
 
 demo: deps all
 	bash scripts/demo.sh
@@ -128,4 +150,4 @@ install: all
 	install -m 0755 $(filter-out $(BUILD)/ecsbox,$(BINS)) $(DESTDIR)$(PREFIX)/sbin/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
