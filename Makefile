@@ -116,9 +116,10 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $$(call comp_archive,$$*) $(BUILD
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(call comp_pkgs,$*))
 
 # A fuzz target fuzz_NAME.c links lib/ plus the component NAME starts with (as the unit tests do).
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $$(call comp_archive,$$(patsubst fuzz_%,%,$$*)) $(BUILD)/libecsbox.a
+fuzz_comp = $(patsubst fuzz_%,%,$(1))
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $$(call comp_archive,$$(call fuzz_comp,$$*)) $(BUILD)/libecsbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(call comp_pkgs,$(patsubst fuzz_%,%,$*)))
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(call comp_pkgs,$(call fuzz_comp,$*)))
 
 fuzz-bins: $(FUZZ_BINS)
 

@@ -348,7 +348,7 @@ static bool groups_have(json_t *groups, const char *id)
 int op_delete_security_group(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
         static const char *const keys[] = { "Action", "GroupId", "GroupName", "DryRun", NULL };
-        _cleanup_json_ json_t *sg = NULL, *vpc = NULL, *enis = NULL, *all = NULL;
+        _cleanup_json_ json_t *sg = NULL, *enis = NULL, *all = NULL;
         const char *id;
         char key[KEY_MAX];
         json_t *x, *rule;
