@@ -144,7 +144,7 @@ void ec2_usage(FILE *f)
                    "The socket is --socket, else $ECSBOX_NETD_SOCKET, else /run/ecsbox/netd.sock.\n");
 }
 
-static const struct flag_dialect ec2_dialect = {
+const struct flag_dialect ec2_flag_dialect = {
         .cmd = "ec2",
         .camel = false,
         .kind = ec2_kind,
@@ -174,7 +174,7 @@ int cli_ec2(const char *sock, int argc, char **argv)
                 return EXIT_USAGE;
         }
         cli_pascal(argv[0], action, sizeof action);
-        r = flags_parse(&ec2_dialect, argv[0], argc - 1, argv + 1, NULL, req, NULL);
+        r = flags_parse(&ec2_flag_dialect, argv[0], argc - 1, argv + 1, NULL, req, NULL);
         if (r == FLAGS_HELP) {
                 ec2_usage(stdout);
                 return 0;

@@ -3,6 +3,11 @@
 
 #include <stdio.h>
 
+#include "flags.h"
+
+/* ec2 flags: PascalCase members, --filters, *-ids/--groups lists, JSON-looking values as JSON. */
+extern const struct flag_dialect ec2_flag_dialect;
+
 /* The command line's usage (ec2 verbs and flags, and the other commands). */
 void ec2_usage(FILE *f);
 /* argv[0] is the verb. Returns the process's exit code (0, EXIT_USAGE, EXIT_SERVICE, EXIT_OTHER). */

@@ -66,7 +66,7 @@ static json_t *ecs_scalar(const char *flag, const char *v)
         return json_string(v);
 }
 
-static const struct flag_dialect ecs_dialect = {
+const struct flag_dialect ecs_flag_dialect = {
         .cmd = "ecs",
         .camel = true,
         .kind = ecs_kind,
@@ -148,7 +148,7 @@ int cli_ecs(const char *endpoint, const char *netd_sock, int argc, char **argv)
                 fprintf(stderr, "ecsbox ecs: invalid choice: '%s'\n", verb);
                 return EXIT_USAGE;
         }
-        r = flags_parse(&ecs_dialect, verb, argc - 1, argv + 1, own_command(verb) ? follow_switch : NULL, req, &switches);
+        r = flags_parse(&ecs_flag_dialect, verb, argc - 1, argv + 1, own_command(verb) ? follow_switch : NULL, req, &switches);
         if (r == FLAGS_HELP) {
                 ecs_usage(stdout);
                 return 0;
