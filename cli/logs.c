@@ -46,6 +46,52 @@ int cli_logs(const char *endpoint, json_t *req, bool follow)
         }
 }
 
+/* The records not printed yet, per log file (seen: file -> records printed); the header once. */
+static void print_new_records(json_t *ans, json_t *seen, bool *header)
+{
+        json_t *fl;
+        size_t i, k;
+        json_array_foreach(json_object_get(ans, "FlowLogRecords"), i, fl) {
+                json_t *recs = json_object_get(fl, "Records");
+                const char *file = json_string_value(json_object_get(fl, "LogFile")) ?: "";
+                size_t done = (size_t) json_integer_value(json_object_get(seen, file));
+                if (!*header && json_string_value(json_object_get(fl, "Header"))) {
+                        printf("%s\n", json_string_value(json_object_get(fl, "Header")));
+                        *header = true;
+                }
+                if (done > json_array_size(recs))   /* rotated: start again */
+                        done = 0;
+                for (k = done; k < json_array_size(recs); k++)
+                        printf("%s\n", json_string_value(json_array_get(recs, k)) ?: "");
+                json_object_set_new(seen, file, json_integer((json_int_t) json_array_size(recs)));
+        }
+}
+
+/* netd GetFlowLogs for the ENI into *ret; 0, or the exit code (error printed). */
+static int get_flow_logs(const char *netd_sock, const char *eni, json_t *req, json_t **ret)
+{
+        _cleanup_json_ json_t *nreq = json_pack("{s:s, s:s}", "Action", "GetFlowLogs", "NetworkInterfaceId", eni);
+        json_t *e;
+        if (json_object_get(req, "flowLogId"))
+                json_object_set(nreq, "FlowLogId", json_object_get(req, "flowLogId"));
+        if (cli_netd_call(netd_sock, nreq, ret) < 0)
+                return EXIT_OTHER;
+        if ((e = json_object_get(*ret, "Error"))) {
+                fprintf(stderr, "\nAn error occurred (%s) when calling the GetFlowLogs operation: %s\n",
+                        json_string_value(json_object_get(e, "Code")), json_string_value(json_object_get(e, "Message")));
+                return EXIT_SERVICE;
+        }
+        return 0;
+}
+
+/* No records yet, or no flow log at all? */
+static bool has_flow_log(const char *netd_sock, const char *eni)
+{
+        _cleanup_json_ json_t *q = json_pack("{s:s, s:[{s:s, s:[s]}]}", "Action", "DescribeFlowLogs", "Filter", "Name",
+                                             "resource-id", "Values", eni), *qa = NULL;
+        return cli_netd_call(netd_sock, q, &qa) == 0 && json_array_size(json_object_get(qa, "FlowLogs")) > 0;
+}
+
 /* The task's VPC Flow Log records (netd GetFlowLogs on the task's ENI): the header line, then the
  * records; with follow, new records as they are written, until the task has stopped. */
 int cli_flow_logs(const char *endpoint, const char *netd_sock, json_t *req, bool follow)
@@ -58,10 +104,9 @@ int cli_flow_logs(const char *endpoint, const char *netd_sock, json_t *req, bool
         int r;
 
         for (int round = 0;; round++) {
-                _cleanup_json_ json_t *dans = NULL, *nreq = NULL, *nans = NULL;
-                json_t *task, *fl, *e;
+                _cleanup_json_ json_t *dans = NULL, *nans = NULL;
                 const char *status;
-                size_t i, k;
+                json_t *task;
                 if ((r = cli_ecs_call_or_print(endpoint, "DescribeTasks", dreq, &dans)) != 0)
                         return r;
                 task = json_array_get(json_object_get(dans, "tasks"), 0);
@@ -77,43 +122,14 @@ int cli_flow_logs(const char *endpoint, const char *netd_sock, json_t *req, bool
                                         "a bridge or host task's flows are in its container instance's ENI log)\n");
                         return EXIT_USAGE;
                 }
-                nreq = json_pack("{s:s, s:s}", "Action", "GetFlowLogs", "NetworkInterfaceId", eni);
-                if (json_object_get(req, "flowLogId"))
-                        json_object_set(nreq, "FlowLogId", json_object_get(req, "flowLogId"));
-                if ((r = cli_netd_call(netd_sock, nreq, &nans)) < 0) {
-                        fprintf(stderr, "ecsbox: cannot talk to ecsbox-netd on '%s': %s\n", netd_sock, strerror(-r));
-                        return EXIT_OTHER;
-                }
-                if ((e = json_object_get(nans, "Error"))) {
-                        fprintf(stderr, "\nAn error occurred (%s) when calling the GetFlowLogs operation: %s\n",
-                                json_string_value(json_object_get(e, "Code")), json_string_value(json_object_get(e, "Message")));
-                        return EXIT_SERVICE;
-                }
-                if (round == 0 && json_array_size(json_object_get(nans, "FlowLogRecords")) == 0) {
-                        /* no records yet, or no flow log at all? */
-                        _cleanup_json_ json_t *q = json_pack("{s:s, s:[{s:s, s:[s]}]}", "Action", "DescribeFlowLogs", "Filter", "Name",
-                                                             "resource-id", "Values", eni), *qa = NULL;
-                        if (cli_netd_call(netd_sock, q, &qa) == 0 && json_array_size(json_object_get(qa, "FlowLogs")) > 0)
-                                goto next;
+                if ((r = get_flow_logs(netd_sock, eni, req, &nans)) != 0)
+                        return r;
+                if (round == 0 && json_array_size(json_object_get(nans, "FlowLogRecords")) == 0 && !has_flow_log(netd_sock, eni)) {
                         fprintf(stderr, "ecsbox ecs flow-logs: no flow log covers %s (create one with ecsbox ec2 create-flow-logs, "
                                         "or tag the task, its definition or its cluster ecsbox:flow-logs=ALL)\n", eni);
                         return EXIT_SERVICE;
                 }
-                json_array_foreach(json_object_get(nans, "FlowLogRecords"), i, fl) {
-                        json_t *recs = json_object_get(fl, "Records");
-                        const char *file = json_string_value(json_object_get(fl, "LogFile")) ?: "";
-                        size_t done = (size_t) json_integer_value(json_object_get(seen, file));
-                        if (!header && json_string_value(json_object_get(fl, "Header"))) {
-                                printf("%s\n", json_string_value(json_object_get(fl, "Header")));
-                                header = true;
-                        }
-                        if (done > json_array_size(recs))   /* rotated: start again */
-                                done = 0;
-                        for (k = done; k < json_array_size(recs); k++)
-                                printf("%s\n", json_string_value(json_array_get(recs, k)) ?: "");
-                        json_object_set_new(seen, file, json_integer((json_int_t) json_array_size(recs)));
-                }
-        next:
+                print_new_records(nans, seen, &header);
                 fflush(stdout);
                 if (!follow || (!strcmp(status, "STOPPED") && round > 0))
                         return 0;
