@@ -225,7 +225,36 @@ class Sandbox:
                 pass
 
 
-class Netd:
+class Daemon:
+    """A daemon started in a sandbox (through nsenter), its log in the sandbox's directory."""
+
+    STOP_TIMEOUT = 10
+
+    def spawn(self, argv, ready, what):
+        """Start argv and wait until ready() or the daemon died; a death at start fails with its log."""
+        self.proc = self.sb.spawn(argv, log=self.log)
+        wait_for(lambda: ready() or self.proc.poll() is not None, 30, what=what)
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{os.path.basename(argv[0])} exited at start:\n" + open(self.log).read())
+
+    def pid(self):
+        """PID of the daemon as seen from outside the sandbox (the child of nsenter)."""
+        kids = open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()
+        return int(kids[0]) if kids else self.proc.pid
+
+    def kill9(self):
+        os.kill(self.pid(), signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        try:
+            os.kill(self.pid(), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=self.STOP_TIMEOUT)
+
+
+class Netd(Daemon):
     """An ecsbox-netd inside a sandbox, and a client for its socket."""
 
     def __init__(self, sb, extra_args=()):
@@ -237,11 +266,8 @@ class Netd:
         self.start()
 
     def start(self):
-        self.proc = self.sb.spawn([NETD, "--state-dir", self.sb.state, "--run-dir", self.sb.run_dir,
-                                   "--log-level", "debug"] + self.extra, log=self.log)
-        wait_for(lambda: self._connectable() or self._died(), 30, what="netd socket")
-        if self._died():
-            raise AssertionError("netd exited at start:\n" + open(self.log).read())
+        self.spawn([NETD, "--state-dir", self.sb.state, "--run-dir", self.sb.run_dir, "--log-level", "debug"] + self.extra,
+                   self._connectable, "netd socket")
 
     def _connectable(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -253,24 +279,8 @@ class Netd:
         finally:
             s.close()
 
-    def _died(self):
-        return self.proc.poll() is not None
-
     def netd_pid(self):
-        """PID of netd as seen from outside the sandbox (the child of nsenter)."""
-        kids = open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()
-        return int(kids[0]) if kids else self.proc.pid
-
-    def kill9(self):
-        os.kill(self.netd_pid(), signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self):
-        try:
-            os.kill(self.netd_pid(), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=10)
+        return self.pid()
 
     def path(self, inner):
         """A path inside the sandbox's mount namespace, reachable from outside."""
@@ -410,8 +420,10 @@ def ecs_call(conn, op, **params):
     return doc
 
 
-class Ecsboxd:
+class Ecsboxd(Daemon):
     """An ecsboxd inside a sandbox (with its netd), and a client for its API socket."""
+
+    STOP_TIMEOUT = 30
 
     TARGET = ECS_TARGET
     ENV = {"AWS_ACCESS_KEY_ID": "AKIDECSBOXTEST", "AWS_SECRET_ACCESS_KEY": "secret",
@@ -430,12 +442,8 @@ class Ecsboxd:
 
     def start(self):
         os.makedirs(self.state, exist_ok=True)
-        self.proc = self.sb.spawn([ECSBOXD, "--state-dir", self.state, "--run-dir", self.sb.run_dir,
-                                   "--image-store", self.images, "--log-level", "debug"] + self.extra,
-                                  log=self.log)
-        wait_for(lambda: self._ready() or self.proc.poll() is not None, 30, what="ecsboxd socket")
-        if self.proc.poll() is not None:
-            raise AssertionError("ecsboxd exited at start:\n" + open(self.log).read())
+        self.spawn([ECSBOXD, "--state-dir", self.state, "--run-dir", self.sb.run_dir, "--image-store", self.images,
+                    "--log-level", "debug"] + self.extra, self._ready, "ecsboxd socket")
 
     def _ready(self):
         try:
@@ -443,21 +451,6 @@ class Ecsboxd:
             return True
         except (OSError, EcsError):
             return False
-
-    def pid(self):
-        kids = open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()
-        return int(kids[0]) if kids else self.proc.pid
-
-    def kill9(self):
-        os.kill(self.pid(), signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self):
-        try:
-            os.kill(self.pid(), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=30)
 
     def connection(self):
         return UnixHTTPConnection(f"/proc/{self.sb.pid}/root{self.sock}")
