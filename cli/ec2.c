@@ -140,7 +140,7 @@ void ec2_usage(FILE *f)
         fprintf(f, "\nFlags are the aws ec2 ones (--cidr-block, --vpc-id, --subnet-id, --filters Name=x,Values=a,b,\n"
                    "--network-interface-id, --netns NAME, --interface-type veth|macvlan, --cli-input-json JSON;\n"
                    "security groups: --group-id, --protocol tcp|udp|icmp|-1, --port N|N-M, --cidr, --source-group,\n"
-                   "--ip-permissions JSON, --groups sg-1 sg-2).\n"
+                   "--ip-permissions JSON, --groups sg-1 sg-2); a value may be file://PATH.\n"
                    "The socket is --socket, else $ECSBOX_NETD_SOCKET, else /run/ecsbox/netd.sock.\n");
 }
 
