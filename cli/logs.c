@@ -10,6 +10,12 @@
 #include "logs.h"
 #include "netd.h"
 
+/* The request's cluster (a new reference), "default" when none was named. */
+static json_t *cluster_of(json_t *req)
+{
+        return json_incref(json_object_get(req, "cluster")) ?: json_string("default");
+}
+
 int cli_logs(const char *endpoint, json_t *req, bool follow)
 {
         long long offset = 0;
@@ -32,7 +38,7 @@ int cli_logs(const char *endpoint, json_t *req, bool follow)
                         return 0;
                 {
                         /* follow until the task has stopped and nothing more comes */
-                        _cleanup_json_ json_t *dreq = json_pack("{s:O, s:[O]}", "cluster", json_object_get(req, "cluster") ?: json_string("default"),
+                        _cleanup_json_ json_t *dreq = json_pack("{s:o, s:[O]}", "cluster", cluster_of(req),
                                                                 "tasks", json_object_get(req, "task"));
                         _cleanup_json_ json_t *dans = NULL;
                         const char *st;
@@ -96,7 +102,7 @@ static bool has_flow_log(const char *netd_sock, const char *eni)
  * records; with follow, new records as they are written, until the task has stopped. */
 int cli_flow_logs(const char *endpoint, const char *netd_sock, json_t *req, bool follow)
 {
-        _cleanup_json_ json_t *dreq = json_pack("{s:O, s:[O]}", "cluster", json_object_get(req, "cluster") ?: json_string("default"),
+        _cleanup_json_ json_t *dreq = json_pack("{s:o, s:[O]}", "cluster", cluster_of(req),
                                                 "tasks", json_object_get(req, "task"));
         _cleanup_json_ json_t *seen = json_object();   /* log file -> records printed */
         char eni[64] = "";
