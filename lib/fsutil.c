@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,9 @@
 
 #include "ecsbox/cleanup.h"
 #include "ecsbox/fsutil.h"
+
+/* netd drops a client that reads nothing of its answer for this long. */
+#define WRITE_STALL_MS 10000
 
 int mkdir_p(const char *path, mode_t mode)
 {
@@ -38,9 +42,19 @@ int write_all(int fd, const void *data, size_t len)
         while (len > 0) {
                 ssize_t w = write(fd, p, len);
                 if (w < 0) {
+                        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+                        int r;
                         if (errno == EINTR)
                                 continue;
-                        return -errno;
+                        if (errno != EAGAIN)
+                                return -errno;
+                        /* a non-blocking socket whose peer reads slowly: wait, but not forever */
+                        r = poll(&pfd, 1, WRITE_STALL_MS);
+                        if (r < 0 && errno != EINTR)
+                                return -errno;
+                        if (r == 0)
+                                return -ETIMEDOUT;
+                        continue;
                 }
                 p += w;
                 len -= (size_t) w;

@@ -1,124 +1,23 @@
 /* netd_client.c: requests to ecsbox-netd (one JSON line each way on its Unix socket)
  * and the default VPC/subnet that awsvpc tasks use when none is named. */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/netd_client.h"
 #include "sched.h"
 
 #define NETD_TIMEOUT_MS 60000
-#define NETD_ANSWER_MAX (16 * 1024 * 1024)
 
-static long long mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_fd(int fd, short events, long long deadline)
-{
-        struct pollfd p = { .fd = fd, .events = events };
-        for (;;) {
-                long long left = deadline - mono_ms();
-                int r;
-                if (left <= 0)
-                        return -ETIMEDOUT;
-                r = poll(&p, 1, (int) left);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
-                return 0;
-        }
-}
-
+/* netd's own error answers become err->code "netd:<Code>" with its message (see netd_code). */
 int netd_socket_call(struct sched *s, json_t *req, json_t **ret, struct err *err)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        const char *action = jstr(req, "Action") ?: "?";
-        _cleanup_free_ char *line = NULL, *buf = NULL;
-        _cleanup_close_ int fd = -1;
-        long long deadline = mono_ms() + NETD_TIMEOUT_MS;
-        size_t len = 0, cap = 0, off = 0, n;
-        json_error_t jerr;
-        json_t *doc, *e;
-        int r;
-
-        if (strlen(s->netd_sock) >= sizeof sa.sun_path)
-                return err_set(err, ENAMETOOLONG, NULL, "netd socket path '%s' is too long", s->netd_sock);
-        memcpy(sa.sun_path, s->netd_sock, strlen(s->netd_sock) + 1);
-        line = json_dumps(req, JSON_COMPACT);
-        if (!line)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        n = strlen(line);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return err_set(err, errno, NULL, "netd %s: socket: %s", action, strerror(errno));
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 && errno != EINPROGRESS)
-                return err_set(err, errno, NULL, "network daemon unreachable at '%s' (%s): %s", s->netd_sock, action,
-                               strerror(errno));
-        /* the request and its newline */
-        while (off <= n) {
-                const char *p = off < n ? line + off : "\n";
-                size_t k = off < n ? n - off : 1;
-                ssize_t w = send(fd, p, k, MSG_NOSIGNAL);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN && (r = wait_fd(fd, POLLOUT, deadline)) == 0)
-                                continue;
-                        return err_set(err, errno == EAGAIN ? ETIMEDOUT : errno, NULL, "netd %s: send to '%s': %s", action,
-                                       s->netd_sock, strerror(errno == EAGAIN ? ETIMEDOUT : errno));
-                }
-                off += (size_t) w;
-        }
-        for (;;) {
-                ssize_t got;
-                if (cap - len < 65536) {
-                        size_t ncap = cap ? cap * 2 : 65536;
-                        char *nb;
-                        if (ncap > NETD_ANSWER_MAX)
-                                return err_set(err, EMSGSIZE, NULL, "netd %s: answer larger than %d bytes", action, NETD_ANSWER_MAX);
-                        nb = realloc(buf, ncap);
-                        if (!nb)
-                                return err_set(err, ENOMEM, NULL, "out of memory");
-                        buf = nb;
-                        cap = ncap;
-                }
-                got = recv(fd, buf + len, cap - len - 1, 0);
-                if (got < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                if ((r = wait_fd(fd, POLLIN, deadline)) < 0)
-                                        return err_set(err, -r, NULL, "netd %s: no answer from '%s': %s", action, s->netd_sock,
-                                                       strerror(-r));
-                                continue;
-                        }
-                        return err_set(err, errno, NULL, "netd %s: receive: %s", action, strerror(errno));
-                }
-                if (got == 0)
-                        return err_set(err, ECONNRESET, NULL, "netd %s: the network daemon closed the connection without answering",
-                                       action);
-                len += (size_t) got;
-                if (memchr(buf + len - (size_t) got, '\n', (size_t) got))
-                        break;
-        }
-        doc = json_loadb(buf, (size_t) ((char *) memchr(buf, '\n', len) - buf), 0, &jerr);
-        if (!doc)
-                return err_set(err, EPROTO, NULL, "netd %s: malformed answer: %s (line %d, column %d)", action, jerr.text,
-                               jerr.line, jerr.column);
+        json_t *doc = NULL, *e;
+        int r = netd_client_call(s->netd_sock, req, NETD_TIMEOUT_MS, &doc, err);
+        if (r < 0)
+                return r;
         e = json_object_get(doc, "Error");
         if (e) {
                 char code[ERR_CODE_MAX];

@@ -7,7 +7,8 @@
 /* mkdir -p: missing parents get 0755, the last component `mode`, as `mkdir -p -m`. Existing is fine.
  * Returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
-/* write(2) until all of data is written (EINTR retried). 0 or -errno. */
+/* write(2) until all of data is written (EINTR retried). On a non-blocking fd that is full (a socket whose
+ * peer reads slowly) waits for POLLOUT, failing with -ETIMEDOUT after 10 s without progress. 0 or -errno. */
 int write_all(int fd, const void *data, size_t len);
 /* Write "path.tmp.PID" (mode, O_NOFOLLOW), then rename it over path: readers see the old or the new
  * file, never a torn one. 0 or -errno; the temporary file never stays behind. */

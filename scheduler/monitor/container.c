@@ -48,7 +48,7 @@ static void __attribute__((noreturn, format(printf, 2, 3))) child_fail(int fd, c
 }
 
 /* Signal state is inherited across exec: undo the monitor's blocked mask and ignored signals. */
-static void reset_signals(void)
+void container_reset_signals(void)
 {
         sigset_t none;
         sigemptyset(&none);
@@ -227,7 +227,7 @@ static int child_main(void *arg)
         int efd = ctx->err_fd, r;
         char msg[512];
 
-        reset_signals();
+        container_reset_signals();
         /* The container dies with its monitor rather than run on unowned. */
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         if (m->netns_fd >= 0 && setns(m->netns_fd, CLONE_NEWNET) < 0)

@@ -23,16 +23,6 @@ const char *health_name(enum health_status h)
         }
 }
 
-static void reset_signals(void)
-{
-        sigset_t none;
-        sigemptyset(&none);
-        for (int s = 1; s < NSIG; s++)
-                if (s != SIGKILL && s != SIGSTOP)
-                        (void) signal(s, SIG_DFL);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 /* The forked child: enter the container (ipc, uts, net, pid, then mnt and its root), fork the check
  * so that it lands in the container's PID namespace, wait for it and pass its status on. The check
  * cannot be left to the container's PID 1 to reap (busybox httpd never would), hence the extra hop.
@@ -45,7 +35,7 @@ static void __attribute__((noreturn)) check_child(const struct monitor *m, const
         char path[64], msg[256];
         pid_t pid;
 
-        reset_signals();
+        container_reset_signals();
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         for (size_t i = 0; i < ELEMENTSOF(ns); i++) {
                 snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) c->pid, ns[i]);

@@ -74,7 +74,7 @@ struct monitor {
         char *mem_task_dir, *cpu_task_dir;   /* task-level cgroup dirs we created */
 };
 
-/* time.c-like helpers (util.c) */
+/* util.c: single-write and small-read file helpers, random hex */
 int write_string_file(const char *path, const char *s);
 int read_file_small(const char *path, char *buf, size_t len);
 int random_hex(char *buf, size_t nhex);
@@ -96,6 +96,8 @@ int container_spawn(struct monitor *m, struct container *c, struct err *err);
 int container_enter_privileges(const struct container_spec *cs, const struct user_ids *u, char *msg, size_t len);
 /* The child's environment: PATH, HOSTNAME, HOME defaults, then the spec's variables. */
 char **container_env(const struct container_spec *cs, const char *hostname, const char *home);
+/* In a child before exec (container or health check): every signal back to its default, none blocked. */
+void container_reset_signals(void);
 /* Join the container's cgroups (from a child, before exec). */
 int cgroup_join_self(const struct container *c);
 void container_free_runtime(struct container *c);

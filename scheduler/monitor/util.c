@@ -1,4 +1,4 @@
-/* util.c: clocks, files written atomically, small reads, random hex for the monitor. */
+/* util.c: single-write and small-read file helpers (cgroup and proc files) and random hex for the monitor. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -12,27 +12,25 @@ and each monitor's PSS. Usage: bench_ecsboxd.py [REACH_TASKS=200] [TOTAL_TASKS=1
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from sandbox import ROOT, Ecsboxd, Netd, Sandbox  # noqa: E402
+HELPERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration")
+sys.path.insert(0, HELPERS)
+from sandbox import Ecsboxd, Netd, bench_sandbox, httpd_task_definition, pct, pss_kb, rss_kb  # noqa: E402
 
 # Runs inside the sandbox: drives the API over 127.0.0.1:5080 and probes tasks with connect().
 INNER = r'''
 import json, socket, sys, time, http.client, subprocess
 mode, n = sys.argv[1], int(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from sandbox import EcsError, ecs_call
 
 def call(op, **p):
-    c = http.client.HTTPConnection("127.0.0.1", 5080, timeout=60)
-    c.request("POST", "/", json.dumps(p), {"X-Amz-Target": "AmazonEC2ContainerServiceV20141113." + op,
-                                           "Content-Type": "application/x-amz-json-1.1"})
-    r = c.getresponse(); body = json.loads(r.read()); c.close()
-    if r.status != 200:
-        sys.exit(f"{op}: {body}")
-    return body
+    try:
+        return ecs_call(http.client.HTTPConnection("127.0.0.1", 5080, timeout=60), op, **p)
+    except EcsError as e:
+        sys.exit(f"{op}: {e}")
 
 def reachable(ip, deadline):
     while time.monotonic() < deadline:
@@ -92,65 +90,25 @@ print(json.dumps(out))
 '''
 
 
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
-
-
 def ms(x):
     return f"{x * 1e3:.1f} ms"
 
 
-def rss_kb(pid, field="VmRSS"):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def pss_kb(pid):
-    for line in open(f"/proc/{pid}/smaps_rollup"):
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
-
-
-def monitors(sb):
-    mine = os.readlink(f"/proc/{sb.pid}/ns/pid")
-    found = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                if open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")[0].endswith(b"ecsbox-monitor") and \
-                        os.readlink(f"/proc/{d}/ns/pid") == mine:
-                    found.append(int(d))
-            except OSError:
-                pass
-    return found
-
-
 def inner(sb, mode, n):
-    p = sb.run(["/usr/bin/python3", "-c", INNER, mode, str(n)], timeout=3600)
+    p = sb.run(["/usr/bin/python3", "-c", INNER, mode, str(n), HELPERS], timeout=3600)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def main():
     reach_n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     total = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    tmp = tempfile.mkdtemp(prefix="ecsbox-bench-")
-    images = os.path.join(tmp, "images")
-    subprocess.run(["bash", os.path.join(ROOT, "scripts", "build-image.sh"), images], check=True, capture_output=True)
-    sb = Sandbox(tmp)
-    try:
+    with bench_sandbox(images=True) as sb:
         netd = Netd(sb)
-        d = Ecsboxd(sb, images, extra_args=["--log-level", "warning"])
+        d = Ecsboxd(sb, sb.images, extra_args=["--log-level", "warning"])
         sg = netd.ok("DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
         netd.ok("AuthorizeSecurityGroupIngress", GroupId=sg, IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "100.64.0.0/10"}]}])
-        d.call("RegisterTaskDefinition", family="web", networkMode="awsvpc", cpu="256", memory="512",
-               containerDefinitions=[{"name": "web", "image": "busybox", "essential": True, "stopTimeout": 2,
-                                      "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
-                                      "portMappings": [{"containerPort": 80}]}])
+        d.call("RegisterTaskDefinition", **httpd_task_definition())
         rss0 = rss_kb(d.pid())
         reach = inner(sb, "ecsboxd", reach_n)
         single = inner(sb, "single", 50)
@@ -170,29 +128,15 @@ def main():
         while left > 0:
             r = d.call("RunTask", taskDefinition="web", count=min(10, left))
             left -= len(r["tasks"])
-        def all_running():
-            n = 0
-            tok = None
-            while True:
-                kw = {"desiredStatus": "RUNNING", "maxResults": 100}
-                if tok:
-                    kw["nextToken"] = tok
-                page = d.call("ListTasks", **kw)
-                for i in range(0, len(page["taskArns"]), 100):
-                    n += sum(1 for t in d.call("DescribeTasks", tasks=page["taskArns"][i:i + 100])["tasks"]
-                             if t["lastStatus"] == "RUNNING")
-                tok = page.get("nextToken")
-                if not tok:
-                    return n
         deadline = time.monotonic() + 600
-        while all_running() < total and time.monotonic() < deadline:
+        while d.count_running() < total and time.monotonic() < deadline:
             time.sleep(1)
         fill = time.monotonic() - t0
         desc = inner(sb, "describe", 200)
         print(f"DescribeTasks of 100 tasks with {total} running: p50 {ms(pct(desc, 50))}  p99 {ms(pct(desc, 99))}")
         print(f"  ({total - reach_n - 50} more tasks started in {fill:.1f} s)")
         rss1 = rss_kb(d.pid())
-        mons = monitors(sb)
+        mons = sb.monitor_pids()
         pss = [pss_kb(p) for p in mons]
         rss = [rss_kb(p) for p in mons]
         print(f"memory with {total} tasks: ecsboxd RSS {rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MiB "
@@ -200,9 +144,6 @@ def main():
               f"PSS p50 {pct(pss, 50)} KiB")
         print(f"  per-task overhead outside the task's own processes: {((rss1 - rss0) / total + pct(pss, 50)):.0f} KiB "
               f"(ecsboxd growth + one monitor's PSS)")
-    finally:
-        sb.close()
-        subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":

@@ -13,11 +13,10 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from sandbox import Netd, Sandbox, wait_for  # noqa: E402
+from sandbox import Netd, bench_sandbox, kernel_kb, wait_for  # noqa: E402
 
 SEND = r"""
 import socket, sys
@@ -42,47 +41,31 @@ def passes(log):
 
 
 def one_round(n):
-    with tempfile.TemporaryDirectory() as tmp:
-        sb = Sandbox(tmp)
-        try:
-            netd = Netd(sb, extra_args=["--no-default-vpc"])
-            vpc = netd.ok("CreateVpc", CidrBlock="10.0.0.0/16")["Vpc"]
-            s = netd.ok("CreateSubnet", VpcId=vpc["VpcId"], CidrBlock="10.0.1.0/24")["Subnet"]
-            netd.ok("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns="a")
-            b = netd.ok("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns="b")["NetworkInterface"]
-            dest = os.path.join(tmp, "fl")
-            os.makedirs(dest)
-            netd.ok("CreateFlowLogs", ResourceType="NetworkInterface", ResourceIds=[b["NetworkInterfaceId"]],
-                    TrafficType="ALL", LogDestinationType="file", LogDestination=dest, MaxAggregationInterval=INTERVAL)
-            # start right after a window boundary so that all N flows fall in one window
-            wait_for(lambda: 0.2 < time.time() % INTERVAL < 0.4, INTERVAL + 1, interval=0.01, what="window start")
-            t0 = time.time()
-            sb.run(["ip", "netns", "exec", "a", "python3", "-c", SEND, b["PrivateIpAddress"], str(n)], timeout=120)
-            send_s = time.time() - t0
-            # baseline: nft listing the same elements (before netd resets them at the window end)
-            t1 = time.monotonic()
-            p = sb.run(["ip", "netns", "exec", "b", "nft", "list", "set", "inet", "ecsbox", "acc_in"], check=False)
-            nft_ms = (time.monotonic() - t1) * 1000
-            listed = p.stdout.count("counter packets")
-            got = wait_for(lambda: [x for x in passes(netd.log) if x[1] >= n], 3 * INTERVAL, interval=0.1,
-                           what=f"a collector pass with {n} flows")[0]
-            lines = sum(1 for _ in open(os.path.join(dest, b["NetworkInterfaceId"] + ".log"))) - 1
-            netd.stop()
-            return dict(flows=got[1], read_ms=got[2] / 1000, write_ms=got[3] / 1000, wall_ms=got[4] / 1000,
-                        lines=lines, send_s=send_s, nft_ms=nft_ms, nft_listed=listed)
-        finally:
-            sb.close()
-
-
-def meminfo_kb(key):
-    for line in open("/proc/meminfo"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise RuntimeError("no " + key)
-
-
-def kernel_kb():
-    return meminfo_kb("Slab") + meminfo_kb("Percpu")
+    with bench_sandbox() as sb:
+        netd = Netd(sb, extra_args=["--no-default-vpc"])
+        vpc, s = netd.vpc_and_subnet("10.0.0.0/16", "10.0.1.0/24")
+        netd.ok("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns="a")
+        b = netd.ok("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns="b")["NetworkInterface"]
+        dest = os.path.join(sb.tmp, "fl")
+        os.makedirs(dest)
+        netd.ok("CreateFlowLogs", ResourceType="NetworkInterface", ResourceIds=[b["NetworkInterfaceId"]],
+                TrafficType="ALL", LogDestinationType="file", LogDestination=dest, MaxAggregationInterval=INTERVAL)
+        # start right after a window boundary so that all N flows fall in one window
+        wait_for(lambda: 0.2 < time.time() % INTERVAL < 0.4, INTERVAL + 1, interval=0.01, what="window start")
+        t0 = time.time()
+        sb.run(["ip", "netns", "exec", "a", "python3", "-c", SEND, b["PrivateIpAddress"], str(n)], timeout=120)
+        send_s = time.time() - t0
+        # baseline: nft listing the same elements (before netd resets them at the window end)
+        t1 = time.monotonic()
+        p = sb.run(["ip", "netns", "exec", "b", "nft", "list", "set", "inet", "ecsbox", "acc_in"], check=False)
+        nft_ms = (time.monotonic() - t1) * 1000
+        listed = p.stdout.count("counter packets")
+        got = wait_for(lambda: [x for x in passes(netd.log) if x[1] >= n], 3 * INTERVAL, interval=0.1,
+                       what=f"a collector pass with {n} flows")[0]
+        lines = sum(1 for _ in open(os.path.join(dest, b["NetworkInterfaceId"] + ".log"))) - 1
+        netd.stop()
+        return dict(flows=got[1], read_ms=got[2] / 1000, write_ms=got[3] / 1000, wall_ms=got[4] / 1000,
+                    lines=lines, send_s=send_s, nft_ms=nft_ms, nft_listed=listed)
 
 
 def settle():
@@ -93,22 +76,17 @@ def settle():
 def idle_table_kib(ntasks):
     """Kernel memory (Slab + Percpu) of netd's per-task `table inet ecsbox` with its flow meter sets,
     idle: N tasks with their tables, then the same N with every inet table deleted."""
-    with tempfile.TemporaryDirectory() as tmp:
-        sb = Sandbox(tmp)
-        try:
-            netd = Netd(sb, extra_args=["--no-default-vpc"])
-            vpc = netd.ok("CreateVpc", CidrBlock="10.0.0.0/16")["Vpc"]
-            s = netd.ok("CreateSubnet", VpcId=vpc["VpcId"], CidrBlock="10.0.0.0/20")["Subnet"]
-            for i in range(ntasks):
-                netd.ok("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns=f"t{i}")
-            with_tables = settle()
-            script = "; ".join(f"ip netns exec t{i} nft delete table inet ecsbox" for i in range(ntasks))
-            sb.run(["sh", "-c", script], timeout=300)
-            without = settle()
-            netd.stop()
-            return (with_tables - without) / ntasks
-        finally:
-            sb.close()
+    with bench_sandbox() as sb:
+        netd = Netd(sb, extra_args=["--no-default-vpc"])
+        vpc, s = netd.vpc_and_subnet("10.0.0.0/16", "10.0.0.0/20")
+        for i in range(ntasks):
+            netd.ok("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns=f"t{i}")
+        with_tables = settle()
+        script = "; ".join(f"ip netns exec t{i} nft delete table inet ecsbox" for i in range(ntasks))
+        sb.run(["sh", "-c", script], timeout=300)
+        without = settle()
+        netd.stop()
+        return (with_tables - without) / ntasks
 
 
 def main():

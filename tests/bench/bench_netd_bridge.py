@@ -13,13 +13,11 @@ skips the baseline and teardown and prints netd's set-up figures alone, for quic
 """
 import json
 import os
-import socket
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from sandbox import Netd, Sandbox  # noqa: E402
+from sandbox import Netd, bench_sandbox, fmt_ms, pct, rss_kb  # noqa: E402
 
 BASE_TABLE = """table ip base_nat {
   map tcp_ports { type inet_service : ipv4_addr . inet_service; }
@@ -37,38 +35,16 @@ BASE_TABLE = """table ip base_nat {
 """
 
 
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
-
-
-def fmt(xs):
-    return f"p50 {pct(xs, 50) * 1e3:.2f} ms, p99 {pct(xs, 99) * 1e3:.2f} ms"
-
-
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     netd_only = "--netd-only" in sys.argv
     n = int(args[0]) if args else 1000
-    tmp = tempfile.mkdtemp(prefix="ecsbox-bench-")
-    sb = Sandbox(tmp)
-    try:
+    with bench_sandbox() as sb:
+        tmp = sb.tmp
         netd = Netd(sb, extra_args=["--no-default-vpc", "--log-level", "warning"])
-        vpc = netd.ok("CreateVpc", CidrBlock="10.0.0.0/16")["Vpc"]
-        sub = netd.ok("CreateSubnet", VpcId=vpc["VpcId"], CidrBlock="10.0.0.0/24")["Subnet"]
+        vpc, sub = netd.vpc_and_subnet("10.0.0.0/16", "10.0.0.0/24")
         netd.ok("CreateTaskNetwork", SubnetId=sub["SubnetId"], Netns="inst")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(netd.path(netd.sock))
-        f = s.makefile("rwb")
-
-        def call(action, **kw):
-            kw["Action"] = action
-            f.write(json.dumps(kw).encode() + b"\n")
-            f.flush()
-            ans = json.loads(f.readline())
-            if "Error" in ans:
-                raise RuntimeError(f"{action}: {ans}")
-            return ans
+        call = netd.session().call
 
         setup = []
         for i in range(n):
@@ -80,11 +56,11 @@ def main():
         objs = json.loads(ruleset)["nftables"]
         rules = sum(1 for o in objs if "rule" in o)
         elems = sum(len(o["map"].get("elem", [])) for o in objs if "map" in o)
-        rss_kb = int([l for l in open(f"/proc/{netd.netd_pid()}/status") if l.startswith("VmRSS")][0].split()[1])
+        rss = rss_kb(netd.netd_pid())
         if netd_only:
             first = min(200, n)
-            print(f"netd only, {n} tasks: first {first}: {fmt(setup[:first])}; last {first}: {fmt(setup[-first:])}; "
-                  f"{rules} rules, {elems} elements, RSS {rss_kb / 1024:.1f} MB")
+            print(f"netd only, {n} tasks: first {first}: {fmt_ms(setup[:first])}; last {first}: {fmt_ms(setup[-first:])}; "
+                  f"{rules} rules, {elems} elements, RSS {rss / 1024:.1f} MB")
             return
 
         # baseline: one process per step, timed inside the sandbox
@@ -125,9 +101,9 @@ def main():
 
         first = min(200, n)
         rows = [
-            ("set-up, first 200", fmt(setup[:first]), fmt(base[:first]), pct(base[:first], 50) / pct(setup[:first], 50)),
-            (f"set-up, last 200 (at {n})", fmt(setup[-first:]), fmt(base[-first:]), pct(base[-first:], 50) / pct(setup[-first:], 50)),
-            ("teardown (elements + netns)", fmt(teardown), fmt(base_del), pct(base_del, 50) / pct(teardown, 50)),
+            ("set-up, first 200", fmt_ms(setup[:first]), fmt_ms(base[:first]), pct(base[:first], 50) / pct(setup[:first], 50)),
+            (f"set-up, last 200 (at {n})", fmt_ms(setup[-first:]), fmt_ms(base[-first:]), pct(base[-first:], 50) / pct(setup[-first:], 50)),
+            ("teardown (elements + netns)", fmt_ms(teardown), fmt_ms(base_del), pct(base_del, 50) / pct(teardown, 50)),
         ]
         print(f"## netd bridge-mode task networks, {n} tasks on one instance (this run, {time.strftime('%Y-%m-%d %H:%M')})")
         print("| what | netd | `ip` + `nft` per step | baseline/netd (p50) |")
@@ -135,11 +111,9 @@ def main():
         for r in rows:
             print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f}x |")
         print(f"| instance table with {n} tasks | {rules} rules, {elems} map elements | | |")
-        print(f"| netd RSS with {n} bridge tasks | {rss_kb / 1024:.1f} MB | | |")
+        print(f"| netd RSS with {n} bridge tasks | {rss / 1024:.1f} MB | | |")
         ok = pct(setup[:first], 50) <= 0.003 and pct(setup[-first:], 99) <= 0.010 and rules == 10
         print(f"\ntargets (p50 <= 3 ms, p99 <= 10 ms, rules independent of tasks): {'met' if ok else 'NOT met'}")
-    finally:
-        sb.close()
 
 
 if __name__ == "__main__":

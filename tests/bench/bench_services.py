@@ -9,32 +9,11 @@ Then ecsboxd's CPU time for each, and DeleteService force to INACTIVE (every tas
 Usage: bench_services.py [N=200] [service-first|runtask-first].
 """
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from sandbox import ROOT, Ecsboxd, Netd, Sandbox  # noqa: E402
-
-
-def cpu_s(pid):
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def running_count(d, extra):
-    n, tok = 0, None
-    while True:
-        kw = dict(extra, desiredStatus="RUNNING", maxResults=100)
-        if tok:
-            kw["nextToken"] = tok
-        page = d.call("ListTasks", **kw)
-        if page["taskArns"]:
-            n += sum(1 for t in d.call("DescribeTasks", tasks=page["taskArns"])["tasks"] if t["lastStatus"] == "RUNNING")
-        tok = page.get("nextToken")
-        if not tok:
-            return n
+from sandbox import Ecsboxd, Netd, bench_sandbox, cpu_s, httpd_task_definition  # noqa: E402
 
 
 def wait_stopped(d, extra, deadline):
@@ -81,7 +60,7 @@ def runtask_part(d, n):
     left = n
     while left > 0:
         left -= len(d.call("RunTask", taskDefinition="web", count=min(10, left))["tasks"])
-    while time.monotonic() < t0 + 900 and running_count(d, {"family": "web"}) < n:
+    while time.monotonic() < t0 + 900 and d.count_running(family="web") < n:
         time.sleep(0.1)
     t_run = time.monotonic() - t0
     c_run = cpu_s(d.pid()) - c0
@@ -101,17 +80,10 @@ def runtask_part(d, n):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    tmp = tempfile.mkdtemp(prefix="ecsbox-bench-")
-    images = os.path.join(tmp, "images")
-    subprocess.run(["bash", os.path.join(ROOT, "scripts", "build-image.sh"), images], check=True, capture_output=True)
-    sb = Sandbox(tmp)
-    try:
+    with bench_sandbox(images=True) as sb:
         Netd(sb)
-        d = Ecsboxd(sb, images, extra_args=["--log-level", "warning"])
-        d.call("RegisterTaskDefinition", family="web", networkMode="awsvpc", cpu="256", memory="512",
-               containerDefinitions=[{"name": "web", "image": "busybox", "essential": True, "stopTimeout": 2,
-                                      "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
-                                      "portMappings": [{"containerPort": 80}]}])
+        d = Ecsboxd(sb, sb.images, extra_args=["--log-level", "warning"])
+        d.call("RegisterTaskDefinition", **httpd_task_definition())
         order = sys.argv[2] if len(sys.argv) > 2 else "service-first"
         if order == "service-first":
             t_svc = service_part(d, n)
@@ -120,9 +92,6 @@ def main():
             t_run = runtask_part(d, n)
             t_svc = service_part(d, n)
         print(f"  ratio service (runningCount) / RunTask: {t_svc / t_run:.2f}x ({order})")
-    finally:
-        sb.close()
-        subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":

@@ -1,12 +1,11 @@
 """Shared pytest fixtures: a private sandbox per test and a netd inside it."""
 import os
-import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sandbox import ROOT, Ecsboxd, Netd, Sandbox  # noqa: E402
+from sandbox import Ecsboxd, Netd, Sandbox, build_images  # noqa: E402
 
 
 @pytest.fixture
@@ -27,10 +26,7 @@ def netd(sb):
 @pytest.fixture(scope="session")
 def images(tmp_path_factory):
     """An image store holding the busybox image (scripts/build-image.sh)."""
-    d = tmp_path_factory.mktemp("images")
-    subprocess.run(["bash", os.path.join(ROOT, "scripts", "build-image.sh"), str(d)], check=True,
-                   capture_output=True)
-    return str(d)
+    return build_images(tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture

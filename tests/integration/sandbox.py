@@ -1,17 +1,28 @@
-"""sandbox.py: a private namespace set for one test.
+"""sandbox.py: the helpers shared by the integration tests and the benchmarks.
 
 Every integration test runs the daemons inside `unshare --mount --net --pid
 --fork` with its own tmpfs on /run/netns and /run/ecsbox and its own state
 directory, so the machine's network is never touched. Commands run inside
 through nsenter; when the sandbox closes, its PID 1 dies and the kernel kills
 every process in it and frees its namespaces and mounts.
+
+Here: the sandbox (Sandbox), netd and ecsboxd started in it with their clients
+(Netd, NetdSession, Ecsboxd, ecs_request), request bursts to crash a daemon
+under (Burst), the image store (build_images), and what benchmarks measure:
+percentiles (pct, fmt_ms), memory (meminfo_kb, kernel_kb, rss_kb, pss_kb), CPU
+time (cpu_s). Benchmarks import it with
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration")).
 """
+import contextlib
+import http.client
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,6 +43,93 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def pct(xs, p):
+    """The p-th percentile of xs (nearest rank on the sorted values)."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def fmt_ms(xs):
+    """'p50 1.23 ms, p99 4.56 ms' for durations in seconds."""
+    return f"p50 {pct(xs, 50) * 1e3:.2f} ms, p99 {pct(xs, 99) * 1e3:.2f} ms"
+
+
+def meminfo_kb(key="MemAvailable"):
+    """A /proc/meminfo field in KiB."""
+    for line in open("/proc/meminfo"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise RuntimeError("no " + key)
+
+
+def mem_available_kb():
+    return meminfo_kb("MemAvailable")
+
+
+def kernel_kb():
+    """The kernel's own memory that namespaces, links and nftables objects take: Slab + Percpu, KiB."""
+    return meminfo_kb("Slab") + meminfo_kb("Percpu")
+
+
+def rss_kb(pid, field="VmRSS"):
+    """A /proc/PID/status memory field (VmRSS, VmHWM, ...) in KiB; 0 when absent."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def pss_kb(pid):
+    """Proportional set size of a process in KiB (shared pages split among their users)."""
+    for line in open(f"/proc/{pid}/smaps_rollup"):
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_s(pid):
+    """User + system CPU time of a process, seconds."""
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def build_images(dest):
+    """An image store holding the busybox image (scripts/build-image.sh); returns dest."""
+    subprocess.run(["bash", os.path.join(ROOT, "scripts", "build-image.sh"), str(dest)], check=True,
+                   capture_output=True)
+    return str(dest)
+
+
+def httpd_task_definition(family="web"):
+    """The benchmarks' task: one awsvpc busybox httpd on :80 (RegisterTaskDefinition parameters)."""
+    return dict(family=family, networkMode="awsvpc", cpu="256", memory="512",
+                containerDefinitions=[{"name": "web", "image": "busybox", "essential": True, "stopTimeout": 2,
+                                       "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
+                                       "portMappings": [{"containerPort": 80}]}])
+
+
+def unix_line_request(path, payload, timeout=30):
+    """Send payload (bytes) on a Unix stream socket and read one answer line; the answer's bytes.
+    A peer that closes after answering an oversized request is fine."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        try:
+            s.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return buf
+    finally:
+        s.close()
 
 
 class Sandbox:
@@ -81,12 +179,34 @@ class Sandbox:
             raise AssertionError(f"{argv} failed ({p.returncode}):\nstdout: {p.stdout}\nstderr: {p.stderr}")
         return p
 
+    def ec2(self, *args, check=True):
+        """`ecsbox ec2 ARGS` inside the sandbox (netd's default socket); with check, it must exit 0."""
+        p = self.run([CLI, "ec2"] + list(args), check=False)
+        if check:
+            assert p.returncode == 0, p.stderr
+        return p
+
     def spawn(self, argv, log=None, env=None):
         out = open(log, "ab") if log else subprocess.DEVNULL
         p = subprocess.Popen(self.cmd(argv), stdout=out, stderr=out if log else subprocess.DEVNULL,
                              stdin=subprocess.DEVNULL, env=env)
         self.procs.append(p)
         return p
+
+    def monitor_pids(self):
+        """PIDs (host view) of the ecsbox-monitor processes inside this sandbox, sorted."""
+        mine = os.readlink(f"/proc/{self.pid}/ns/pid")
+        found = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                argv0 = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")[0]
+                if argv0.endswith(b"ecsbox-monitor") and os.readlink(f"/proc/{d}/ns/pid") == mine:
+                    found.append(int(d))
+            except OSError:
+                pass
+        return sorted(found)
 
     def close(self):
         for p in getattr(self, "procs", []):
@@ -105,7 +225,36 @@ class Sandbox:
                 pass
 
 
-class Netd:
+class Daemon:
+    """A daemon started in a sandbox (through nsenter), its log in the sandbox's directory."""
+
+    STOP_TIMEOUT = 10
+
+    def spawn(self, argv, ready, what):
+        """Start argv and wait until ready() or the daemon died; a death at start fails with its log."""
+        self.proc = self.sb.spawn(argv, log=self.log)
+        wait_for(lambda: ready() or self.proc.poll() is not None, 30, what=what)
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{os.path.basename(argv[0])} exited at start:\n" + open(self.log).read())
+
+    def pid(self):
+        """PID of the daemon as seen from outside the sandbox (the child of nsenter)."""
+        kids = open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()
+        return int(kids[0]) if kids else self.proc.pid
+
+    def kill9(self):
+        os.kill(self.pid(), signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        try:
+            os.kill(self.pid(), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=self.STOP_TIMEOUT)
+
+
+class Netd(Daemon):
     """An ecsbox-netd inside a sandbox, and a client for its socket."""
 
     def __init__(self, sb, extra_args=()):
@@ -117,11 +266,8 @@ class Netd:
         self.start()
 
     def start(self):
-        self.proc = self.sb.spawn([NETD, "--state-dir", self.sb.state, "--run-dir", self.sb.run_dir,
-                                   "--log-level", "debug"] + self.extra, log=self.log)
-        wait_for(lambda: self._connectable() or self._died(), 30, what="netd socket")
-        if self._died():
-            raise AssertionError("netd exited at start:\n" + open(self.log).read())
+        self.spawn([NETD, "--state-dir", self.sb.state, "--run-dir", self.sb.run_dir, "--log-level", "debug"] + self.extra,
+                   self._connectable, "netd socket")
 
     def _connectable(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -133,50 +279,40 @@ class Netd:
         finally:
             s.close()
 
-    def _died(self):
-        return self.proc.poll() is not None
-
     def netd_pid(self):
-        """PID of netd as seen from outside the sandbox (the child of nsenter)."""
-        kids = open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()
-        return int(kids[0]) if kids else self.proc.pid
-
-    def kill9(self):
-        os.kill(self.netd_pid(), signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self):
-        try:
-            os.kill(self.netd_pid(), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=10)
+        return self.pid()
 
     def path(self, inner):
         """A path inside the sandbox's mount namespace, reachable from outside."""
         return f"/proc/{self.sb.pid}/root{inner}"
 
+    def raw(self, payload, timeout=30):
+        """Bytes as they are on netd's socket; its answer line parsed."""
+        buf = unix_line_request(self.path(self.sock), payload, timeout)
+        try:
+            return json.loads(buf)
+        except ValueError:
+            raise AssertionError(f"netd answered non-JSON: {buf!r}")
+
     def call(self, action, **params):
-        """Send one request on netd's socket (reached through /proc/PID/root)."""
+        """Send one request on netd's socket (reached through /proc/PID/root), a connection each."""
         req = dict(params)
         req["Action"] = action
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(30)
-        try:
-            s.connect(self.path(self.sock))
-            s.sendall(json.dumps(req).encode() + b"\n")
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        finally:
-            s.close()
+        buf = unix_line_request(self.path(self.sock), json.dumps(req).encode() + b"\n")
         try:
             return json.loads(buf)
         except ValueError:
             raise AssertionError(f"netd answered non-JSON for {action}: {buf!r}")
+
+    def session(self):
+        """One connection kept open for many requests (what benchmarks time)."""
+        return NetdSession(self.path(self.sock))
+
+    def vpc_and_subnet(self, vpc_cidr, subnet_cidr, **subnet_params):
+        """A new VPC and one subnet in it: (vpc, subnet) as netd describes them."""
+        vpc = self.ok("CreateVpc", CidrBlock=vpc_cidr)["Vpc"]
+        sub = self.ok("CreateSubnet", VpcId=vpc["VpcId"], CidrBlock=subnet_cidr, **subnet_params)["Subnet"]
+        return vpc, sub
 
     def ok(self, action, **params):
         doc = self.call(action, **params)
@@ -189,29 +325,57 @@ class Netd:
         return doc["Error"]["Code"]
 
 
-class _UnixHTTPConnection:
-    """Minimal HTTP/1.1 POST over a Unix socket (ecsboxd serves its API on one)."""
+class NetdSession:
+    """Requests one after another on one connection to netd (netd serves many per connection)."""
 
-    def __init__(self, path, timeout=60):
-        self.path = path
-        self.timeout = timeout
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.f = self.sock.makefile("rwb")
 
-    def post(self, headers, body):
-        import http.client
+    def call(self, action, **params):
+        """netd's answer; raises RuntimeError on an error answer."""
+        params["Action"] = action
+        self.f.write(json.dumps(params).encode() + b"\n")
+        self.f.flush()
+        ans = json.loads(self.f.readline())
+        if "Error" in ans:
+            raise RuntimeError(f"{action}: {ans}")
+        return ans
 
-        class Conn(http.client.HTTPConnection):
-            def connect(conn):
-                conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                conn.sock.settimeout(self.timeout)
-                conn.sock.connect(self.path)
+    def close(self):
+        self.f.close()
+        self.sock.close()
 
-        c = Conn("localhost", timeout=self.timeout)
-        try:
-            c.request("POST", "/", body=body, headers=headers)
-            r = c.getresponse()
-            return r.status, r.read()
-        finally:
-            c.close()
+
+class Burst:
+    """Requests sent one after another from a thread, each on its own connection, until the first
+    failure: a test kills the daemon under it. done holds the indexes of the acknowledged requests,
+    errors what stopped the burst."""
+
+    def __init__(self, netd, requests):
+        self.done, self.errors = [], []
+        self.thread = threading.Thread(target=self._run, args=(netd, list(requests)))
+        self.thread.start()
+
+    def _run(self, netd, requests):
+        for i, (action, params) in enumerate(requests):
+            try:
+                r = netd.call(action, **params)
+            except (OSError, AssertionError) as e:
+                self.errors.append(str(e))
+                return
+            if "Error" in r:
+                self.errors.append(r)
+                return
+            self.done.append(i)
+
+    def join(self, timeout=60):
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 
 
 class EcsError(Exception):
@@ -222,10 +386,46 @@ class EcsError(Exception):
         self.message = message
 
 
-class Ecsboxd:
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a Unix socket (ecsboxd serves its API on one)."""
+
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def http_post(conn, headers, body):
+    """One POST on conn (closed after): (status, body bytes)."""
+    try:
+        conn.request("POST", "/", body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def ecs_call(conn, op, **params):
+    """One ECS JSON 1.1 call on an http.client connection (a Unix one, or TCP to 127.0.0.1:5080 as
+    the aws CLI uses inside a sandbox): the answer, or EcsError."""
+    status, body = http_post(conn, {"X-Amz-Target": ECS_TARGET + op, "Content-Type": "application/x-amz-json-1.1"},
+                             json.dumps(params).encode())
+    doc = json.loads(body) if body else {}
+    if status != 200:
+        raise EcsError(status, doc.get("__type", "?"), doc.get("message", doc.get("Message", "")))
+    return doc
+
+
+class Ecsboxd(Daemon):
     """An ecsboxd inside a sandbox (with its netd), and a client for its API socket."""
 
-    TARGET = "AmazonEC2ContainerServiceV20141113."
+    STOP_TIMEOUT = 30
+
+    TARGET = ECS_TARGET
     ENV = {"AWS_ACCESS_KEY_ID": "AKIDECSBOXTEST", "AWS_SECRET_ACCESS_KEY": "secret",
            "AWS_DEFAULT_REGION": "us-east-1", "HOME": "/tmp", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
            "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": ""}
@@ -242,12 +442,8 @@ class Ecsboxd:
 
     def start(self):
         os.makedirs(self.state, exist_ok=True)
-        self.proc = self.sb.spawn([ECSBOXD, "--state-dir", self.state, "--run-dir", self.sb.run_dir,
-                                   "--image-store", self.images, "--log-level", "debug"] + self.extra,
-                                  log=self.log)
-        wait_for(lambda: self._ready() or self.proc.poll() is not None, 30, what="ecsboxd socket")
-        if self.proc.poll() is not None:
-            raise AssertionError("ecsboxd exited at start:\n" + open(self.log).read())
+        self.spawn([ECSBOXD, "--state-dir", self.state, "--run-dir", self.sb.run_dir, "--image-store", self.images,
+                    "--log-level", "debug"] + self.extra, self._ready, "ecsboxd socket")
 
     def _ready(self):
         try:
@@ -256,35 +452,18 @@ class Ecsboxd:
         except (OSError, EcsError):
             return False
 
-    def pid(self):
-        kids = open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()
-        return int(kids[0]) if kids else self.proc.pid
-
-    def kill9(self):
-        os.kill(self.pid(), signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self):
-        try:
-            os.kill(self.pid(), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=30)
+    def connection(self):
+        return UnixHTTPConnection(f"/proc/{self.sb.pid}/root{self.sock}")
 
     def raw(self, target, body, headers=None):
         h = {"Content-Type": "application/x-amz-json-1.1"}
         if target is not None:
             h["X-Amz-Target"] = target
         h.update(headers or {})
-        conn = _UnixHTTPConnection(f"/proc/{self.sb.pid}/root{self.sock}")
-        return conn.post(h, body)
+        return http_post(self.connection(), h, body)
 
     def call(self, op, **params):
-        status, body = self.raw(self.TARGET + op, json.dumps(params).encode())
-        doc = json.loads(body) if body else {}
-        if status != 200:
-            raise EcsError(status, doc.get("__type", "?"), doc.get("message", doc.get("Message", "")))
-        return doc
+        return ecs_call(self.connection(), op, **params)
 
     def err(self, op, **params):
         try:
@@ -301,6 +480,20 @@ class Ecsboxd:
             return p
         return json.loads(p.stdout) if p.stdout.strip() else {}
 
+    def count_running(self, **filters):
+        """How many tasks (ListTasks filters, e.g. family=) are RUNNING, through every ListTasks page."""
+        n, tok = 0, None
+        while True:
+            kw = dict(filters, desiredStatus="RUNNING", maxResults=100)
+            if tok:
+                kw["nextToken"] = tok
+            page = self.call("ListTasks", **kw)
+            if page["taskArns"]:
+                n += sum(1 for t in self.call("DescribeTasks", tasks=page["taskArns"])["tasks"] if t["lastStatus"] == "RUNNING")
+            tok = page.get("nextToken")
+            if not tok:
+                return n
+
     def wait_task(self, arn, status="RUNNING", timeout=30, cluster="default"):
         def probe():
             t = self.call("DescribeTasks", cluster=cluster, tasks=[arn])["tasks"]
@@ -310,3 +503,20 @@ class Ecsboxd:
                 raise AssertionError(f"task stopped: {t[0].get('stoppedReason')} {t[0]}")
             return None
         return wait_for(probe, timeout, interval=0.05, what=f"task {arn} {status}")
+
+
+@contextlib.contextmanager
+def bench_sandbox(prefix="ecsbox-bench-", images=False):
+    """A Sandbox in a new temporary directory, for a benchmark's whole run; with images, sb.images is an
+    image store holding busybox. The sandbox and the directory go afterwards."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        store = build_images(os.path.join(tmp, "images")) if images else None
+        sb = Sandbox(tmp)
+        sb.images = store
+        try:
+            yield sb
+        finally:
+            sb.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -310,18 +310,7 @@ def test_bad_input(ecs):
 
 def monitors(ecs):
     """PIDs (host view) of the ecsbox-monitor processes inside this sandbox."""
-    mine = os.readlink(f"/proc/{ecs.sb.pid}/ns/pid")
-    found = set()
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            argv0 = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")[0]
-            if argv0.endswith(b"ecsbox-monitor") and os.readlink(f"/proc/{d}/ns/pid") == mine:
-                found.add(int(d))
-        except OSError:
-            pass
-    return found
+    return set(ecs.sb.monitor_pids())
 
 
 def test_kill9_during_run_task_burst(ecs):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sandbox import CLI, Netd, wait_for
+from sandbox import Netd, wait_for
 from test_sg import allow_in, default_sg, make_subnet, make_vpc, nft, perm, task
 
 DEFAULT_HEADER = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
@@ -546,9 +546,7 @@ def test_api_errors_describe_delete(sb, netd):
 
 def test_cli_flow_logs(sb, netd):
     def cli(*args):
-        p = sb.run([CLI, "ec2"] + list(args), check=False)
-        assert p.returncode == 0, p.stderr
-        return p.stdout
+        return sb.ec2(*args).stdout
     vpc, s, a, b = setup_pair(sb, netd)
     d = logdir(sb)
     eni = a["NetworkInterfaceId"]

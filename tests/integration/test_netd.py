@@ -3,12 +3,11 @@ import json
 import os
 import re
 import signal
-import threading
 import time
 
 import pytest
 
-from sandbox import CLI, Netd, wait_for
+from sandbox import CLI, Burst, Netd, wait_for
 
 
 def make_vpc(netd, cidr="10.0.0.0/16"):
@@ -263,32 +262,11 @@ def test_bad_input_table(sb, netd):
     assert netns_list(sb) == sorted(["busy", "ebx-" + vpc["VpcId"]])
 
 
-def raw_request(netd, payload):
-    import socket
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(netd.path(netd.sock))
-    try:
-        try:
-            s.sendall(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass    # netd closes an oversized request after answering it
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        return json.loads(buf)
-    finally:
-        s.close()
-
-
 def test_malformed_and_oversized_requests(sb, netd):
-    assert raw_request(netd, b"{not json\n")["Error"]["Code"] == "InvalidRequest"
-    assert raw_request(netd, b"[1,2]\n")["Error"]["Code"] == "InvalidRequest"
+    assert netd.raw(b"{not json\n")["Error"]["Code"] == "InvalidRequest"
+    assert netd.raw(b"[1,2]\n")["Error"]["Code"] == "InvalidRequest"
     big = b'{"Action": "CreateVpc", "CidrBlock": "' + b"x" * (2 * 1024 * 1024)
-    assert raw_request(netd, big)["Error"]["Code"] == "RequestTooLarge"
+    assert netd.raw(big)["Error"]["Code"] == "RequestTooLarge"
     # the daemon is still fine
     assert netd.ok("DescribeVpcs")["Vpcs"] == []
 
@@ -296,11 +274,7 @@ def test_malformed_and_oversized_requests(sb, netd):
 def test_socket_mode_and_cli(sb, netd):
     st = os.stat(netd.path(netd.sock))
     assert oct(st.st_mode & 0o777) == "0o660"
-    def cli(*args, check=True):
-        p = sb.run([CLI, "ec2"] + list(args), check=False)
-        if check:
-            assert p.returncode == 0, p.stderr
-        return p
+    cli = sb.ec2
     vpc = json.loads(cli("create-vpc", "--cidr-block", "10.9.0.0/16").stdout)["Vpc"]
     assert vpc["CidrBlock"] == "10.9.0.0/16"
     p = cli("create-vpc", "--cidr-block", "10.0.0.0/8", check=False)
@@ -364,27 +338,13 @@ def test_crash_during_burst_recovers(sb, netd):
     s1 = make_subnet(netd, vpc["VpcId"], "10.0.0.0/20")
     s2 = make_subnet(netd, vpc["VpcId"], "10.0.16.0/20")
     vpc_ns = "ebx-" + vpc["VpcId"]
-    done = []
-    errors = []
-
-    def burst():
-        for i in range(100):
-            sub = (s1 if i % 2 else s2)["SubnetId"]
-            itype = "macvlan" if i % 3 == 0 else "veth"
-            try:
-                r = netd.call("CreateTaskNetwork", SubnetId=sub, Netns=f"t{i}", InterfaceType=itype)
-            except (OSError, AssertionError) as e:
-                errors.append(str(e))
-                break
-            if "Error" in r:
-                errors.append(r)
-                break
-            done.append(i)
-    t = threading.Thread(target=burst)
-    t.start()
+    burst = Burst(netd, [("CreateTaskNetwork", dict(SubnetId=(s1 if i % 2 else s2)["SubnetId"], Netns=f"t{i}",
+                                                    InterfaceType="macvlan" if i % 3 == 0 else "veth"))
+                         for i in range(100)])
+    done = burst.done
     wait_for(lambda: len(done) >= 30, 60, what="30 task networks")
     netd.kill9()
-    t.join(60)
+    burst.join(60)
     netd.start()
     enis = netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"]
     # every request acknowledged before the crash survived; nothing half-made remains

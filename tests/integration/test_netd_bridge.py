@@ -2,11 +2,10 @@
 UDP, delete and re-use, bad input, crash recovery; `ip` and `nft` are the witnesses."""
 import json
 import os
-import threading
 
 import pytest
 
-from sandbox import wait_for
+from sandbox import Burst, wait_for
 
 PY_UDP_ECHO = ("import socket,sys\n"
                "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
@@ -394,30 +393,15 @@ def test_bad_input_changes_nothing(sb, netd, vpc):
 
 
 def test_crash_during_bridge_burst_recovers(sb, netd, vpc):
-    done, errors = [], []
-
-    def burst():
-        for i in range(80):
-            inst = "inst1" if i % 2 else "inst2"
-            maps = [{"ContainerPort": 80}, {"ContainerPort": 53, "Protocol": "udp"}]
-            if i % 5 == 0:
-                maps.append({"ContainerPort": 443, "HostPort": 10000 + i})
-            try:
-                r = netd.call("CreateTaskNetwork", NetworkMode="bridge", Netns=f"b{i}", InstanceNetns=inst,
-                              PortMappings=maps, Metadata={"i": i})
-            except (OSError, AssertionError) as e:
-                errors.append(str(e))
-                break
-            if "Error" in r:
-                errors.append(r)
-                break
-            done.append(i)
-    t = threading.Thread(target=burst)
-    t.start()
+    def maps(i):
+        m = [{"ContainerPort": 80}, {"ContainerPort": 53, "Protocol": "udp"}]
+        return m + [{"ContainerPort": 443, "HostPort": 10000 + i}] if i % 5 == 0 else m
+    burst = Burst(netd, [("CreateTaskNetwork", dict(NetworkMode="bridge", Netns=f"b{i}", InstanceNetns="inst1" if i % 2 else "inst2",
+                                                    PortMappings=maps(i), Metadata={"i": i})) for i in range(80)])
+    done = burst.done
     wait_for(lambda: len(done) >= 25, 60, what="25 bridge task networks")
     netd.kill9()
-    t.join(60)
-    assert not t.is_alive()
+    assert burst.join(60)
     # also damage the kernel behind netd's back: a stray element, a stray bridge port, a deleted task netns
     sb.run(["ip", "netns", "exec", "inst1", "nft", "add", "element", "ip", "ecsbox_nat", "tcp_ports",
             "{ 40000 : 172.17.9.9 . 80 }"])
@@ -556,25 +540,11 @@ def test_kernel_failure_releases_everything(sb, netd, vpc):
 def test_crash_during_delete_burst_recovers(sb, netd, vpc):
     for i in range(40):
         bridge(netd, f"d{i}", "inst1" if i % 2 else "inst2", [{"ContainerPort": 80}, {"ContainerPort": 53, "Protocol": "udp"}])
-    gone, errors = [], []
-
-    def burst():
-        for i in range(40):
-            try:
-                r = netd.call("DeleteTaskNetwork", Netns=f"d{i}")
-            except (OSError, AssertionError) as e:
-                errors.append(str(e))
-                break
-            if "Error" in r:
-                errors.append(r)
-                break
-            gone.append(i)
-    t = threading.Thread(target=burst)
-    t.start()
+    burst = Burst(netd, [("DeleteTaskNetwork", dict(Netns=f"d{i}")) for i in range(40)])
+    gone = burst.done
     wait_for(lambda: len(gone) >= 12, 60, what="12 deletes")
     netd.kill9()
-    t.join(60)
-    assert not t.is_alive()
+    assert burst.join(60)
     netd.start()
     tns = [t for t in netd.ok("DescribeTaskNetworks")["TaskNetworks"] if t["NetworkMode"] == "bridge"]
     names = {t["Netns"] for t in tns}

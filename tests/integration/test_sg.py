@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sandbox import CLI, Netd, wait_for
+from sandbox import Netd, wait_for
 
 UPLINK_RANGE = "100.64.0.0/10"   # host traffic arrives from the VPC uplink address
 
@@ -527,11 +527,7 @@ def test_restart_repairs_tables(sb, netd):
 
 
 def test_cli_security_groups(sb, netd):
-    def cli(*args, check=True):
-        p = sb.run([CLI, "ec2"] + list(args), check=False)
-        if check:
-            assert p.returncode == 0, p.stderr
-        return p
+    cli = sb.ec2
     vpc = make_vpc(netd)
     s = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
     gid = json.loads(cli("create-security-group", "--group-name", "web", "--description", "web tier",

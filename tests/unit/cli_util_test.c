@@ -9,7 +9,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "../../cli/cli.h"
+#include "../../cli/flags.h"
+#include "../../cli/names.h"
+#include "../../cli/shorthand.h"
 
 static void test_names(void **state)
 {
