@@ -9,6 +9,7 @@
 #include "ecsbox/cleanup.h"
 #include "ecsboxd.h"
 #include "exitcode.h"
+#include "sign.h"
 
 #define TARGET "AmazonEC2ContainerServiceV20141113."
 
@@ -50,8 +51,15 @@ int cli_ecs_call(const char *endpoint, const char *op, json_t *req, json_t **ret
         if (endpoint[0] == '/') {
                 curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, endpoint);
                 curl_easy_setopt(c, CURLOPT_URL, "http://localhost/");
-        } else
+        } else {
+                /* over TCP ecsboxd checks signatures; its Unix socket admits root as it is */
+                if (cli_sign(endpoint, &h, body, strlen(body)) < 0) {
+                        curl_slist_free_all(h);
+                        curl_easy_cleanup(c);
+                        return -1;
+                }
                 curl_easy_setopt(c, CURLOPT_URL, endpoint);
+        }
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
