@@ -11,11 +11,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ecsbox/log.h"
+#include "describe.h"
+#include "ecsbox/cidr.h"
 #include "ecsbox/fsutil.h"
+#include "ecsbox/ids.h"
+#include "ecsbox/json.h"
+#include "ecsbox/log.h"
+#include "ecsbox/store.h"
 #include "ecsbox/timeutil.h"
 #include "flowlog.h"
 #include "netd.h"
+#include "record.h"
+#include "subnet.h"
+#include "vpc.h"
 
 #define FL_POLL_MAX_S 10                     /* the sets' timeout is 30 s: poll at least 3 times within it */
 #define FL_ROTATE_BYTES (10 * 1024 * 1024)   /* <eni>.log -> <eni>.log.1 */
@@ -42,17 +50,13 @@ struct fl_log {
         size_t ne;
 };
 
-static struct {
-        struct netd *d;
+/* d->fl: the flow logs being collected, with their accumulators. */
+struct flowlog_state {
         sd_event_source *timer;
         struct fl_log *logs;
         size_t n;
-} FL;
+};
 
-static const char *str(json_t *o, const char *k)
-{
-        return json_string_value(json_object_get(o, k));
-}
 
 static int64_t now_s(void)
 {
@@ -116,16 +120,16 @@ static int log_from_record(json_t *rec, struct fl_log *ret, struct err *err)
 {
         struct fl_log l = { 0 };
         int r;
-        snprintf(l.id, sizeof l.id, "%s", str(rec, "FlowLogId"));
-        snprintf(l.type, sizeof l.type, "%s", str(rec, "ebxResourceType") ?: "NetworkInterface");
-        snprintf(l.resource, sizeof l.resource, "%s", str(rec, "ResourceId"));
-        snprintf(l.dest, sizeof l.dest, "%s", str(rec, "LogDestination"));
-        if ((r = fl_format_parse(str(rec, "LogFormat"), &l.fmt, err)) < 0)
+        snprintf(l.id, sizeof l.id, "%s", rec_str(rec, "FlowLogId"));
+        snprintf(l.type, sizeof l.type, "%s", rec_str(rec, "ebxResourceType") ?: "NetworkInterface");
+        snprintf(l.resource, sizeof l.resource, "%s", rec_str(rec, "ResourceId"));
+        snprintf(l.dest, sizeof l.dest, "%s", rec_str(rec, "LogDestination"));
+        if ((r = fl_format_parse(rec_str(rec, "LogFormat"), &l.fmt, err)) < 0)
                 return r;
         l.interval = (int) json_integer_value(json_object_get(rec, "MaxAggregationInterval"));
         if (l.interval <= 0)
                 l.interval = 600;
-        l.traffic = traffic_parse(str(rec, "TrafficType"));
+        l.traffic = traffic_parse(rec_str(rec, "TrafficType"));
         if (l.traffic < 0)
                 l.traffic = TT_ALL;
         l.win_start = window_start(now_s(), l.interval);
@@ -138,11 +142,11 @@ static bool log_covers(const struct fl_log *l, json_t *eni)
 {
         const char *v;
         if (strcmp(l->type, "Subnet") == 0)
-                v = str(eni, "SubnetId");
+                v = rec_str(eni, "SubnetId");
         else if (strcmp(l->type, "VPC") == 0)
-                v = str(eni, "VpcId");
+                v = rec_str(eni, "VpcId");
         else
-                v = str(eni, "NetworkInterfaceId");
+                v = rec_str(eni, "NetworkInterfaceId");
         return v && strcmp(v, l->resource) == 0;
 }
 
@@ -151,7 +155,7 @@ static bool log_covers(const struct fl_log *l, json_t *eni)
 static int attached_cb(const char *key, json_t *eni, void *ud)
 {
         json_t *att = json_object_get(eni, "ebxAttachment");
-        if (att && str(att, "Netns") && strcmp(str(att, "Status") ?: "", "attached") == 0)
+        if (att && rec_str(att, "Netns") && strcmp(rec_str(att, "Status") ?: "", "attached") == 0)
                 json_array_append(ud, eni);
         return 0;
 }
@@ -168,23 +172,24 @@ static json_t *attached_enis(struct netd *d)
 /* Read one ENI's meters and add the deltas to every flow log that covers it. */
 static size_t eni_poll(struct netd *d, json_t *eni)
 {
+        struct flowlog_state *fl = d->fl;
         size_t nflows;
         struct fl_acc tmp = { 0 };
         struct err err = { 0 };
         uint32_t ip = 0;
         json_t *att = json_object_get(eni, "ebxAttachment");
 
-        (void) ip4_parse(str(eni, "PrivateIpAddress") ?: "", &ip);
-        if (fl_read_netns(d->knet, str(att, "Netns"), ip, &tmp, &err) < 0)
-                log_warning("msg=\"flow log read failed, SKIPDATA\" eni=%s err=\"%s\"", str(eni, "NetworkInterfaceId"),
+        (void) ip4_parse(rec_str(eni, "PrivateIpAddress") ?: "", &ip);
+        if (fl_read_netns(d->knet, rec_str(att, "Netns"), ip, &tmp, &err) < 0)
+                log_warning("msg=\"flow log read failed, SKIPDATA\" eni=%s err=\"%s\"", rec_str(eni, "NetworkInterfaceId"),
                             err.msg);
-        for (size_t i = 0; i < FL.n; i++) {
+        for (size_t i = 0; i < fl->n; i++) {
                 struct fl_acc *a;
-                if (!log_covers(&FL.logs[i], eni))
+                if (!log_covers(&fl->logs[i], eni))
                         continue;
-                a = log_acc(&FL.logs[i], str(eni, "NetworkInterfaceId"));
+                a = log_acc(&fl->logs[i], rec_str(eni, "NetworkInterfaceId"));
                 if (!a || fl_acc_merge(a, &tmp) < 0) {
-                        log_error("msg=\"out of memory in the flow log collector\" flow_log=%s", FL.logs[i].id);
+                        log_error("msg=\"out of memory in the flow log collector\" flow_log=%s", fl->logs[i].id);
                         if (a)
                                 a->skip = true;
                 }
@@ -194,7 +199,7 @@ static size_t eni_poll(struct netd *d, json_t *eni)
         return nflows;
 }
 
-static void spool_drop(const struct fl_log *l, const char *eni);
+static void spool_drop(struct netd *d, const struct fl_log *l, const char *eni);
 
 /* ---- records to files ---- */
 
@@ -213,30 +218,30 @@ static void ctx_fill(struct netd *d, json_t *eni, struct eni_ctx *x)
         const char **ecs = x->c.ecs;
 
         memset(x, 0, sizeof *x);
-        (void) subnet_load(d, str(eni, "SubnetId"), &x->subnet, &err);
-        (void) vpc_load(d, str(eni, "VpcId"), &x->vpc, &err);
-        x->c.account = str(eni, "OwnerId") ?: d->account;
-        x->c.eni = str(eni, "NetworkInterfaceId");
-        x->c.vpc = str(eni, "VpcId");
-        x->c.subnet = str(eni, "SubnetId");
-        x->c.instance = att ? str(att, "InstanceId") : NULL;
+        (void) subnet_load(d, rec_str(eni, "SubnetId"), &x->subnet, &err);
+        (void) vpc_load(d, rec_str(eni, "VpcId"), &x->vpc, &err);
+        x->c.account = rec_str(eni, "OwnerId") ?: d->account;
+        x->c.eni = rec_str(eni, "NetworkInterfaceId");
+        x->c.vpc = rec_str(eni, "VpcId");
+        x->c.subnet = rec_str(eni, "SubnetId");
+        x->c.instance = att ? rec_str(att, "InstanceId") : NULL;
         x->c.region = d->region;
-        fl_az_id(d->region, str(eni, "AvailabilityZone"), x->az_id, sizeof x->az_id);
+        fl_az_id(d->region, rec_str(eni, "AvailabilityZone"), x->az_id, sizeof x->az_id);
         x->c.az_id = x->az_id;
-        if (x->vpc && cidr4_parse(str(x->vpc, "CidrBlock") ?: "", &c) == 0) {
+        if (x->vpc && cidr4_parse(rec_str(x->vpc, "CidrBlock") ?: "", &c) == 0) {
                 x->c.vpc_mask = cidr4_mask(c.len);
                 x->c.vpc_net = c.addr & x->c.vpc_mask;
         }
-        ecs[FL_ECS_CLUSTER_ARN - FL_ECS_CLUSTER_ARN] = str(md, "clusterArn");
-        ecs[FL_ECS_CLUSTER_NAME - FL_ECS_CLUSTER_ARN] = str(md, "clusterName") ?: fl_arn_tail(str(md, "clusterArn"));
-        ecs[FL_ECS_CONTAINER_INSTANCE_ARN - FL_ECS_CLUSTER_ARN] = str(md, "containerInstanceArn");
-        ecs[FL_ECS_CONTAINER_INSTANCE_ID - FL_ECS_CLUSTER_ARN] = fl_arn_tail(str(md, "containerInstanceArn"));
+        ecs[FL_ECS_CLUSTER_ARN - FL_ECS_CLUSTER_ARN] = rec_str(md, "clusterArn");
+        ecs[FL_ECS_CLUSTER_NAME - FL_ECS_CLUSTER_ARN] = rec_str(md, "clusterName") ?: fl_arn_tail(rec_str(md, "clusterArn"));
+        ecs[FL_ECS_CONTAINER_INSTANCE_ARN - FL_ECS_CLUSTER_ARN] = rec_str(md, "containerInstanceArn");
+        ecs[FL_ECS_CONTAINER_INSTANCE_ID - FL_ECS_CLUSTER_ARN] = fl_arn_tail(rec_str(md, "containerInstanceArn"));
         ecs[FL_ECS_CONTAINER_ID - FL_ECS_CLUSTER_ARN] = json_string_value(json_array_get(cids, 0));
         ecs[FL_ECS_SECOND_CONTAINER_ID - FL_ECS_CLUSTER_ARN] = json_string_value(json_array_get(cids, 1));
-        ecs[FL_ECS_SERVICE_NAME - FL_ECS_CLUSTER_ARN] = str(md, "serviceName");
-        ecs[FL_ECS_TASK_DEFINITION_ARN - FL_ECS_CLUSTER_ARN] = str(md, "taskDefinitionArn");
-        ecs[FL_ECS_TASK_ARN - FL_ECS_CLUSTER_ARN] = str(md, "taskArn");
-        ecs[FL_ECS_TASK_ID - FL_ECS_CLUSTER_ARN] = fl_arn_tail(str(md, "taskArn"));
+        ecs[FL_ECS_SERVICE_NAME - FL_ECS_CLUSTER_ARN] = rec_str(md, "serviceName");
+        ecs[FL_ECS_TASK_DEFINITION_ARN - FL_ECS_CLUSTER_ARN] = rec_str(md, "taskDefinitionArn");
+        ecs[FL_ECS_TASK_ARN - FL_ECS_CLUSTER_ARN] = rec_str(md, "taskArn");
+        ecs[FL_ECS_TASK_ID - FL_ECS_CLUSTER_ARN] = fl_arn_tail(rec_str(md, "taskArn"));
 }
 
 static void ctx_fini(struct eni_ctx *x)
@@ -318,7 +323,7 @@ static bool reserved_peer(const struct fl_flow *f, uint32_t subnet_net)
 /* Write the window [start, end] of one ENI for one flow log and forget its accumulator. */
 static void window_write(struct netd *d, struct fl_log *l, json_t *eni, int64_t start, int64_t end)
 {
-        const char *id = str(eni, "NetworkInterfaceId");
+        const char *id = rec_str(eni, "NetworkInterfaceId");
         struct fl_acc empty = { 0 }, *a = NULL;
         struct obuf o = { 0 };
         struct eni_ctx x;
@@ -335,7 +340,7 @@ static void window_write(struct netd *d, struct fl_log *l, json_t *eni, int64_t 
         if (!a)
                 a = &empty;
         ctx_fill(d, eni, &x);
-        if (x.subnet && cidr4_parse(str(x.subnet, "CidrBlock") ?: "", &sn) == 0)
+        if (x.subnet && cidr4_parse(rec_str(x.subnet, "CidrBlock") ?: "", &sn) == 0)
                 subnet_net = sn.addr & cidr4_mask(sn.len);
         for (size_t i = 0; r >= 0 && i < a->cap; i++) {
                 const struct fl_flow *f = &a->v[i];
@@ -364,7 +369,7 @@ static void window_write(struct netd *d, struct fl_log *l, json_t *eni, int64_t 
         free(o.p);
         ctx_fini(&x);
         log_acc_drop(l, id);
-        spool_drop(l, id);
+        spool_drop(d, l, id);
 }
 
 /* ---- spool: what was read but belongs to a window not yet written ----
@@ -373,18 +378,18 @@ static void window_write(struct netd *d, struct fl_log *l, json_t *eni, int64_t 
  * replaced atomically after every poll, so a crash loses nothing that was read; a restart adds them to
  * the window it writes next. */
 
-static void spool_path(const struct fl_log *l, const char *eni, char *buf, size_t len)
+static void spool_path(struct netd *d, const struct fl_log *l, const char *eni, char *buf, size_t len)
 {
-        snprintf(buf, len, "%s/flowlog/%s.%s.spool", FL.d->state_dir, l->id, eni);
+        snprintf(buf, len, "%s/flowlog/%s.%s.spool", d->state_dir, l->id, eni);
 }
 
-static int spool_save(const struct fl_log *l, const struct fl_eni_acc *e)
+static int spool_save(struct netd *d, const struct fl_log *l, const struct fl_eni_acc *e)
 {
         char path[PATH_MAX], tmp[PATH_MAX + 8];
         _cleanup_fclose_ FILE *f = NULL;
         const struct fl_acc *a = &e->acc;
 
-        spool_path(l, e->eni, path, sizeof path);
+        spool_path(d, l, e->eni, path, sizeof path);
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
         if (!(f = fopen(tmp, "we")))
                 return -errno;
@@ -403,35 +408,36 @@ static int spool_save(const struct fl_log *l, const struct fl_eni_acc *e)
         return 0;
 }
 
-static void spool_save_all(const bool *skip)
+static void spool_save_all(struct netd *d, const bool *skip)
 {
-        for (size_t j = 0; j < FL.n; j++) {
+        struct flowlog_state *fl = d->fl;
+        for (size_t j = 0; j < fl->n; j++) {
                 if (skip && skip[j])
                         continue;
-                for (size_t i = 0; i < FL.logs[j].ne; i++) {
-                        int r = spool_save(&FL.logs[j], &FL.logs[j].e[i]);
+                for (size_t i = 0; i < fl->logs[j].ne; i++) {
+                        int r = spool_save(d, &fl->logs[j], &fl->logs[j].e[i]);
                         if (r < 0)
                                 log_warning("msg=\"cannot save flow log spool, ignoring\" flow_log=%s eni=%s err=\"%s\"",
-                                            FL.logs[j].id, FL.logs[j].e[i].eni, strerror(-r));
+                                            fl->logs[j].id, fl->logs[j].e[i].eni, strerror(-r));
                 }
         }
 }
 
-static void spool_drop(const struct fl_log *l, const char *eni)
+static void spool_drop(struct netd *d, const struct fl_log *l, const char *eni)
 {
         char path[PATH_MAX];
-        spool_path(l, eni, path, sizeof path);
+        spool_path(d, l, eni, path, sizeof path);
         (void) unlink(path);
 }
 
 /* Start-up: add the spools of a flow log to its accumulators. */
-static void spool_load(struct fl_log *l)
+static void spool_load(struct netd *d, struct fl_log *l)
 {
         char dir[PATH_MAX], path[PATH_MAX + NAME_MAX + 2], prefix[ID_MAX + 2];
         DIR *dp;
         struct dirent *de;
 
-        snprintf(dir, sizeof dir, "%s/flowlog", FL.d->state_dir);
+        snprintf(dir, sizeof dir, "%s/flowlog", d->state_dir);
         snprintf(prefix, sizeof prefix, "%s.", l->id);
         if (!(dp = opendir(dir)))
                 return;
@@ -483,6 +489,7 @@ static long long us_between(const struct timespec *a, const struct timespec *b)
 
 static void collect(struct netd *d, int64_t now)
 {
+        struct flowlog_state *fl = d->fl;
         _cleanup_json_ json_t *enis = NULL;
         struct timespec cpu0, cpu1, cpu2, wall0, wall1;
         size_t nflows = 0, nread = 0;
@@ -490,18 +497,18 @@ static void collect(struct netd *d, int64_t now)
         json_t *eni;
         size_t i;
 
-        if (FL.n == 0)
+        if (fl->n == 0)
                 return;
-        due = calloc(FL.n, sizeof *due);
-        poll = calloc(FL.n, sizeof *poll);
+        due = calloc(fl->n, sizeof *due);
+        poll = calloc(fl->n, sizeof *poll);
         if (!due || !poll) {
                 free(due);
                 free(poll);
                 return;
         }
-        for (size_t j = 0; j < FL.n; j++) {
-                due[j] = now >= FL.logs[j].win_start + FL.logs[j].interval;
-                poll[j] = due[j] || now - FL.logs[j].last_poll >= FL_POLL_MAX_S;
+        for (size_t j = 0; j < fl->n; j++) {
+                due[j] = now >= fl->logs[j].win_start + fl->logs[j].interval;
+                poll[j] = due[j] || now - fl->logs[j].last_poll >= FL_POLL_MAX_S;
                 any |= poll[j];
         }
         if (!any)
@@ -511,16 +518,16 @@ static void collect(struct netd *d, int64_t now)
         enis = attached_enis(d);
         json_array_foreach(enis, i, eni) {
                 bool want = false;
-                for (size_t j = 0; j < FL.n; j++)
-                        want |= poll[j] && log_covers(&FL.logs[j], eni);
+                for (size_t j = 0; j < fl->n; j++)
+                        want |= poll[j] && log_covers(&fl->logs[j], eni);
                 if (want) {
                         nflows += eni_poll(d, eni);
                         nread++;
                 }
         }
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-        for (size_t j = 0; j < FL.n; j++) {
-                struct fl_log *l = &FL.logs[j];
+        for (size_t j = 0; j < fl->n; j++) {
+                struct fl_log *l = &fl->logs[j];
                 if (poll[j])
                         l->last_poll = now;
                 if (!due[j])
@@ -529,11 +536,11 @@ static void collect(struct netd *d, int64_t now)
                         if (log_covers(l, eni))
                                 window_write(d, l, eni, l->win_start, l->win_start + l->interval);
                 for (size_t k = 0; k < l->ne; k++)   /* ENIs gone without a final read (should not happen) */
-                        spool_drop(l, l->e[k].eni);
+                        spool_drop(d, l, l->e[k].eni);
                 log_fini(l);
                 l->win_start = window_start(now, l->interval);
         }
-        spool_save_all(due);
+        spool_save_all(d, due);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu2);
         clock_gettime(CLOCK_MONOTONIC, &wall1);
         /* bench_flowlogs.py reads this line */
@@ -548,7 +555,7 @@ static int tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct timespec ts;
         uint64_t next;
-        collect(FL.d, now_s());
+        collect(userdata, now_s());
         clock_gettime(CLOCK_REALTIME, &ts);
         next = ((uint64_t) ts.tv_sec + 1) * 1000000ull + FL_TICK_OFFSET_US;
         (void) sd_event_source_set_time(s, next);
@@ -558,18 +565,20 @@ static int tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 static int load_cb(const char *key, json_t *rec, void *ud)
 {
+        struct netd *d = ud;
+        struct flowlog_state *fl = d->fl;
         struct err err = { 0 };
         struct fl_log l, *n;
         if (log_from_record(rec, &l, &err) < 0) {
                 log_warning("msg=\"bad flow log record, ignoring\" key=%s err=\"%s\"", key, err.msg);
                 return 0;
         }
-        n = realloc(FL.logs, (FL.n + 1) * sizeof *n);
+        n = realloc(fl->logs, (fl->n + 1) * sizeof *n);
         if (!n)
                 return -ENOMEM;
-        FL.logs = n;
-        FL.logs[FL.n] = l;
-        spool_load(&FL.logs[FL.n++]);
+        fl->logs = n;
+        fl->logs[fl->n] = l;
+        spool_load(d, &fl->logs[fl->n++]);
         return 0;
 }
 
@@ -578,37 +587,55 @@ int flowlog_start(struct netd *d, sd_event *ev, struct err *err)
         struct timespec ts;
         int r;
         char dir[PATH_MAX];
-        FL.d = d;
+        struct flowlog_state *fl;
         snprintf(dir, sizeof dir, "%s/flowlog", d->state_dir);
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return err_set(err, errno, NULL, "create '%s': %s", dir, strerror(errno));
-        if ((r = store_list(d->store, "fl/", load_cb, NULL, err)) < 0)
+        if (!(fl = calloc(1, sizeof *fl)))
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        d->fl = fl;
+        if ((r = store_list(d->store, "fl/", load_cb, d, err)) < 0)
                 return r;
         clock_gettime(CLOCK_REALTIME, &ts);
-        r = sd_event_add_time(ev, &FL.timer, CLOCK_REALTIME, ((uint64_t) ts.tv_sec + 1) * 1000000ull + FL_TICK_OFFSET_US,
-                              1000, tick, NULL);
+        r = sd_event_add_time(ev, &fl->timer, CLOCK_REALTIME, ((uint64_t) ts.tv_sec + 1) * 1000000ull + FL_TICK_OFFSET_US,
+                              1000, tick, d);
         if (r < 0)
                 return err_set(err, -r, NULL, "flow log timer: %s", strerror(-r));
-        log_info("msg=\"flow log collector started\" flow_logs=%zu", FL.n);
+        log_info("msg=\"flow log collector started\" flow_logs=%zu", fl->n);
         return 0;
+}
+
+void flowlog_stop(struct netd *d)
+{
+        struct flowlog_state *fl = d->fl;
+        if (!fl)
+                return;
+        fl->timer = sd_event_source_disable_unref(fl->timer);
+        for (size_t j = 0; j < fl->n; j++)
+                log_fini(&fl->logs[j]);
+        free(fl->logs);
+        free(fl);
+        d->fl = NULL;
 }
 
 void flowlog_eni_final(struct netd *d, json_t *eni)
 {
+        static const struct flowlog_state none = { 0 };
+        const struct flowlog_state *fl = d->fl ? d->fl : &none;   /* start-up: no flow log is loaded yet */
         json_t *att = json_object_get(eni, "ebxAttachment");
-        const char *netns = att ? str(att, "Netns") : NULL;
+        const char *netns = att ? rec_str(att, "Netns") : NULL;
         bool covered = false;
         int64_t now = now_s();
 
         if (!netns)
                 return;
-        for (size_t j = 0; j < FL.n; j++)
-                covered |= log_covers(&FL.logs[j], eni);
-        if (covered && strcmp(str(att, "Status") ?: "", "attached") == 0) {
+        for (size_t j = 0; j < fl->n; j++)
+                covered |= log_covers(&fl->logs[j], eni);
+        if (covered && strcmp(rec_str(att, "Status") ?: "", "attached") == 0) {
                 eni_poll(d, eni);
-                for (size_t j = 0; j < FL.n; j++)
-                        if (log_covers(&FL.logs[j], eni))
-                                window_write(d, &FL.logs[j], eni, FL.logs[j].win_start, now);
+                for (size_t j = 0; j < fl->n; j++)
+                        if (log_covers(&fl->logs[j], eni))
+                                window_write(d, &fl->logs[j], eni, fl->logs[j].win_start, now);
         }
         fl_read_forget(netns);
 }
@@ -652,10 +679,10 @@ struct dup_ctx {
 static int dup_cb(const char *key, json_t *rec, void *ud)
 {
         struct dup_ctx *c = ud;
-        if (strcmp(str(rec, "ResourceId") ?: "", c->resource) == 0 && strcmp(str(rec, "LogDestination") ?: "", c->dest) == 0 &&
-            strcmp(str(rec, "TrafficType") ?: "", c->traffic) == 0) {
+        if (strcmp(rec_str(rec, "ResourceId") ?: "", c->resource) == 0 && strcmp(rec_str(rec, "LogDestination") ?: "", c->dest) == 0 &&
+            strcmp(rec_str(rec, "TrafficType") ?: "", c->traffic) == 0) {
                 c->keep = json_incref(rec);
-                c->found = str(rec, "FlowLogId");
+                c->found = rec_str(rec, "FlowLogId");
                 return -EEXIST;
         }
         return 0;
@@ -692,8 +719,8 @@ static void eni_discard_before(struct netd *d, json_t *eni)
         struct err err = { 0 };
         uint32_t ip = 0;
         json_t *att = json_object_get(eni, "ebxAttachment");
-        (void) ip4_parse(str(eni, "PrivateIpAddress") ?: "", &ip);
-        (void) fl_read_netns(d->knet, str(att, "Netns"), ip, &tmp, &err);
+        (void) ip4_parse(rec_str(eni, "PrivateIpAddress") ?: "", &ip);
+        (void) fl_read_netns(d->knet, rec_str(att, "Netns"), ip, &tmp, &err);
         fl_acc_fini(&tmp);
 }
 
@@ -703,54 +730,22 @@ static json_t *spec_tags(json_t *req)
         json_t *specs = json_object_get(req, "TagSpecifications"), *sp, *tags = json_array();
         size_t i;
         json_array_foreach(specs, i, sp)
-                if (!str(sp, "ResourceType") || !strcmp(str(sp, "ResourceType"), "vpc-flow-log"))
+                if (!rec_str(sp, "ResourceType") || !strcmp(rec_str(sp, "ResourceType"), "vpc-flow-log"))
                         json_array_extend(tags, json_object_get(sp, "Tags") ?: json_array());
         return tags;
 }
 
-int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err)
-{
-        static const char *const keys[] = { "Action", "ResourceType", "ResourceIds", "TrafficType", "LogFormat",
-                                            "MaxAggregationInterval", "LogDestinationType", "LogDestination",
-                                            "TagSpecifications", "ClientToken", "DryRun", "DeliverLogsPermissionArn",
-                                            "DeliverCrossAccountRole", "LogGroupName", "DestinationOptions", NULL };
-        const char *type = NULL, *traffic = NULL, *format = NULL, *dtype = NULL, *dest = NULL, *token = NULL;
-        _cleanup_json_ json_t *ids_out = json_array(), *recs = json_array(), *enis = NULL;
-        json_t *ids = NULL, *v, *eni;
-        long long interval = 600;
-        struct fl_format fmt;
-        struct stat st;
-        char now[32];
-        size_t i, first;
-        int r;
+/* CreateFlowLogs, decoded. Strings borrowed from the request. */
+struct create_req {
+        const char *type, *traffic, *format, *dtype, *dest, *token;
+        json_t *ids;
+        long long interval;
+};
 
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "ResourceType", true, &type, err)) < 0 ||
-            (r = json_get_array(req, "ResourceIds", true, &ids, err)) < 0 ||
-            (r = json_get_string(req, "TrafficType", false, &traffic, err)) < 0 ||
-            (r = json_get_string(req, "LogFormat", false, &format, err)) < 0 ||
-            (r = json_get_string(req, "LogDestinationType", false, &dtype, err)) < 0 ||
-            (r = json_get_string(req, "LogDestination", false, &dest, err)) < 0 ||
-            (r = json_get_string(req, "ClientToken", false, &token, err)) < 0)
-                return r;
-        if (json_object_get(req, "MaxAggregationInterval") &&
-            (r = json_get_int(req, "MaxAggregationInterval", false, 1, 600, &interval, err)) < 0)
-                return err_set(err, EINVAL, "InvalidParameter",
-                               "MaxAggregationInterval must be 60 or 600 (ecsbox also accepts 1 to 600 seconds)");
-        if (strcmp(type, "NetworkInterface") != 0 && strcmp(type, "Subnet") != 0 && strcmp(type, "VPC") != 0)
-                return err_set(err, EINVAL, "InvalidParameter",
-                               "Invalid ResourceType '%s': expected NetworkInterface, Subnet or VPC", type);
-        if (json_array_size(ids) == 0)
-                return err_set(err, EINVAL, "InvalidParameter", "ResourceIds must name at least one resource");
-        if (json_array_size(ids) > 1000)
-                return err_set(err, EINVAL, "InvalidParameter", "At most 1000 ResourceIds per request");
-        if (!traffic)
-                return err_set(err, EINVAL, "InvalidParameter", "TrafficType is required (ACCEPT, REJECT or ALL)");
-        if (traffic_parse(traffic) < 0)
-                return err_set(err, EINVAL, "InvalidParameter", "Invalid TrafficType '%s': expected ACCEPT, REJECT or ALL", traffic);
-        if (!dtype || strcmp(dtype, "file") != 0)
-                return err_set(err, EINVAL, "InvalidParameter",
-                               "Invalid LogDestinationType '%s': ecsbox delivers flow logs to local files only (LogDestinationType 'file')",
-                               dtype ? dtype : "cloud-watch-logs");
+/* LogDestination: an absolute path to a directory netd may write. */
+static int dest_check(const char *dest, struct err *err)
+{
+        struct stat st;
         if (!dest || dest[0] != '/')
                 return err_set(err, EINVAL, "InvalidParameter", "LogDestination must be an absolute directory path, got '%s'",
                                dest ? dest : "");
@@ -762,48 +757,137 @@ int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *e
                 return err_set(err, EINVAL, "InvalidParameter", "LogDestination '%s': %s", dest, strerror(ENOTDIR));
         if (access(dest, W_OK | X_OK) < 0)
                 return err_set(err, EINVAL, "InvalidParameter", "LogDestination '%s' is not writable: %s", dest, strerror(errno));
-        if ((r = fl_format_parse(format, &fmt, err)) < 0)
+        return 0;
+}
+
+/* The members of CreateFlowLogs and their values (the resources come next). */
+static int create_decode(json_t *req, struct create_req *c, struct err *err)
+{
+        static const char *const keys[] = { "Action", "ResourceType", "ResourceIds", "TrafficType", "LogFormat",
+                                            "MaxAggregationInterval", "LogDestinationType", "LogDestination",
+                                            "TagSpecifications", "ClientToken", "DryRun", "DeliverLogsPermissionArn",
+                                            "DeliverCrossAccountRole", "LogGroupName", "DestinationOptions", NULL };
+        struct fl_format fmt;
+        int r;
+
+        *c = (struct create_req) { .interval = 600 };
+        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "ResourceType", true, &c->type, err)) < 0 ||
+            (r = json_get_array(req, "ResourceIds", true, &c->ids, err)) < 0 ||
+            (r = json_get_string(req, "TrafficType", false, &c->traffic, err)) < 0 ||
+            (r = json_get_string(req, "LogFormat", false, &c->format, err)) < 0 ||
+            (r = json_get_string(req, "LogDestinationType", false, &c->dtype, err)) < 0 ||
+            (r = json_get_string(req, "LogDestination", false, &c->dest, err)) < 0 ||
+            (r = json_get_string(req, "ClientToken", false, &c->token, err)) < 0)
                 return r;
-        json_array_foreach(ids, i, v) {
-                struct dup_ctx c = { json_string_value(v), dest, traffic, NULL, NULL };
+        if (json_object_get(req, "MaxAggregationInterval") &&
+            (r = json_get_int(req, "MaxAggregationInterval", false, 1, 600, &c->interval, err)) < 0)
+                return err_set(err, EINVAL, "InvalidParameter",
+                               "MaxAggregationInterval must be 60 or 600 (ecsbox also accepts 1 to 600 seconds)");
+        if (strcmp(c->type, "NetworkInterface") != 0 && strcmp(c->type, "Subnet") != 0 && strcmp(c->type, "VPC") != 0)
+                return err_set(err, EINVAL, "InvalidParameter",
+                               "Invalid ResourceType '%s': expected NetworkInterface, Subnet or VPC", c->type);
+        if (json_array_size(c->ids) == 0)
+                return err_set(err, EINVAL, "InvalidParameter", "ResourceIds must name at least one resource");
+        if (json_array_size(c->ids) > 1000)
+                return err_set(err, EINVAL, "InvalidParameter", "At most 1000 ResourceIds per request");
+        if (!c->traffic)
+                return err_set(err, EINVAL, "InvalidParameter", "TrafficType is required (ACCEPT, REJECT or ALL)");
+        if (traffic_parse(c->traffic) < 0)
+                return err_set(err, EINVAL, "InvalidParameter", "Invalid TrafficType '%s': expected ACCEPT, REJECT or ALL", c->traffic);
+        if (!c->dtype || strcmp(c->dtype, "file") != 0)
+                return err_set(err, EINVAL, "InvalidParameter",
+                               "Invalid LogDestinationType '%s': ecsbox delivers flow logs to local files only (LogDestinationType 'file')",
+                               c->dtype ? c->dtype : "cloud-watch-logs");
+        if ((r = dest_check(c->dest, err)) < 0)
+                return r;
+        return fl_format_parse(c->format, &fmt, err);
+}
+
+/* Every resource is a string, named once, exists, and has no flow log of this traffic type and destination. */
+static int resources_check(struct netd *d, const struct create_req *c, struct err *err)
+{
+        json_t *v;
+        size_t i;
+        int r;
+        json_array_foreach(c->ids, i, v) {
+                struct dup_ctx dc = { json_string_value(v), c->dest, c->traffic, NULL, NULL };
                 if (!json_is_string(v))
                         return err_set(err, EINVAL, JERR_INVALID, "ResourceIds.%zu must be a string", i + 1);
                 for (size_t j = 0; j < i; j++)
-                        if (strcmp(json_string_value(json_array_get(ids, j)), c.resource) == 0)
-                                return err_set(err, EINVAL, "InvalidParameter", "Resource '%s' is listed twice", c.resource);
-                if ((r = resource_check(d, type, c.resource, err)) < 0)
+                        if (strcmp(json_string_value(json_array_get(c->ids, j)), dc.resource) == 0)
+                                return err_set(err, EINVAL, "InvalidParameter", "Resource '%s' is listed twice", dc.resource);
+                if ((r = resource_check(d, c->type, dc.resource, err)) < 0)
                         return r;
-                r = store_list(d->store, "fl/", dup_cb, &c, err);
+                r = store_list(d->store, "fl/", dup_cb, &dc, err);
                 if (r == -EEXIST) {
                         r = err_set(err, EEXIST, "FlowLogAlreadyExists",
                                     "A flow log for resource '%s' with traffic type %s and destination '%s' already exists (%s)",
-                                    c.resource, traffic, dest, c.found);
-                        json_decref(c.keep);
+                                    dc.resource, c->traffic, c->dest, dc.found);
+                        json_decref(dc.keep);
                         return r;
                 }
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+/* One record per resource, appended to recs, their ids to ids_out. */
+static int records_new(json_t *req, const struct create_req *c, json_t *recs, json_t *ids_out, struct err *err)
+{
+        char now[32];
+        json_t *v;
+        size_t i;
+        int r;
         iso8601_ms(-1, now);
-        json_array_foreach(ids, i, v) {
+        json_array_foreach(c->ids, i, v) {
                 char id[ID_MAX];
                 if ((r = id_new("fl", id)) < 0)
                         return err_set(err, -r, NULL, "random id: %s", strerror(-r));
                 json_array_append_new(recs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:s}",
                                                       "FlowLogId", id, "CreationTime", now, "DeliverLogsStatus", "SUCCESS",
                                                       "FlowLogStatus", "ACTIVE", "ResourceId", json_string_value(v),
-                                                      "TrafficType", traffic, "LogDestinationType", "file",
-                                                      "LogDestination", dest, "LogFormat",
-                                                      format && *format ? format : FL_DEFAULT_FORMAT,
-                                                      "MaxAggregationInterval", interval, "Tags", spec_tags(req),
-                                                      "ebxResourceType", type));
+                                                      "TrafficType", c->traffic, "LogDestinationType", "file",
+                                                      "LogDestination", c->dest, "LogFormat",
+                                                      c->format && *c->format ? c->format : FL_DEFAULT_FORMAT,
+                                                      "MaxAggregationInterval", c->interval, "Tags", spec_tags(req),
+                                                      "ebxResourceType", c->type));
                 json_array_append_new(ids_out, json_string(id));
         }
+        return 0;
+}
+
+/* The collector's state of every record, and room for them in d->fl, before anything is stored: a
+ * failure here leaves neither records nor flow logs behind. *ret_logs: json_array_size(recs) entries. */
+static int logs_prepare(struct flowlog_state *fl, json_t *recs, struct fl_log **ret_logs, struct err *err)
+{
+        size_t n = json_array_size(recs), i;
+        _cleanup_free_ struct fl_log *logs = calloc(n, sizeof *logs);
+        struct fl_log *grown;
+        json_t *v;
+        if (!logs)
+                return err_set(err, ENOMEM, NULL, "CreateFlowLogs: %zu flow log(s): %s", n, strerror(ENOMEM));
+        json_array_foreach(recs, i, v)
+                if (log_from_record(v, &logs[i], err) < 0)
+                        return err_wrap(err, "CreateFlowLogs: flow log %s", rec_str(v, "FlowLogId"));
+        if (!(grown = realloc(fl->logs, (fl->n + n) * sizeof *grown)))
+                return err_set(err, ENOMEM, NULL, "CreateFlowLogs: %zu flow log(s): %s", n, strerror(ENOMEM));
+        fl->logs = grown;
+        *ret_logs = TAKE_PTR(logs);
+        return 0;
+}
+
+/* Every record in one transaction. */
+static int records_store(struct netd *d, json_t *recs, struct err *err)
+{
+        json_t *v;
+        size_t i;
+        int r;
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
         json_array_foreach(recs, i, v) {
                 char key[KEY_MAX];
-                key_fmt(key, "fl", str(v, "FlowLogId"));
+                key_fmt(key, "fl", rec_str(v, "FlowLogId"));
                 if ((r = store_put(d->store, key, v, err)) < 0) {
                         store_rollback(d->store);
                         return r;
@@ -813,22 +897,23 @@ int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *e
                 store_rollback(d->store);
                 return r;
         }
-        /* the meters count from the ENI's start: begin a first flow log's ENIs from zero */
-        enis = attached_enis(d);
-        first = FL.n;
-        json_array_foreach(recs, i, v) {
-                struct fl_log l, *n;
-                if (log_from_record(v, &l, err) < 0 || !(n = realloc(FL.logs, (FL.n + 1) * sizeof *n))) {
-                        log_error("msg=\"flow log not started\" flow_log=%s", str(v, "FlowLogId"));
-                        continue;
-                }
-                FL.logs = n;
-                FL.logs[FL.n++] = l;
-        }
+        return 0;
+}
+
+/* Add the prepared flow logs (room made by logs_prepare). The meters count from the ENI's start: an
+ * ENI that only these flow logs cover starts from zero. */
+static void logs_start(struct netd *d, struct fl_log *logs, size_t n)
+{
+        struct flowlog_state *fl = d->fl;
+        _cleanup_json_ json_t *enis = attached_enis(d);
+        size_t first = fl->n, i;
+        json_t *eni;
+        for (i = 0; i < n; i++)
+                fl->logs[fl->n++] = logs[i];
         json_array_foreach(enis, i, eni) {
                 bool old = false, neu = false;
-                for (size_t j = 0; j < FL.n; j++) {
-                        if (!log_covers(&FL.logs[j], eni))
+                for (size_t j = 0; j < fl->n; j++) {
+                        if (!log_covers(&fl->logs[j], eni))
                                 continue;
                         if (j < first)
                                 old = true;
@@ -838,12 +923,30 @@ int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *e
                 if (neu && !old)
                         eni_discard_before(d, eni);
         }
+}
+
+int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *ids_out = json_array(), *recs = json_array();
+        _cleanup_free_ struct fl_log *logs = NULL;
+        struct create_req c;
+        json_t *v;
+        size_t i;
+        int r;
+
+        if (!d->fl)
+                return err_set(err, EAGAIN, NULL, "CreateFlowLogs: the flow log collector is not running yet");
+        if ((r = create_decode(req, &c, err)) < 0 || (r = resources_check(d, &c, err)) < 0 ||
+            (r = records_new(req, &c, recs, ids_out, err)) < 0 || (r = logs_prepare(d->fl, recs, &logs, err)) < 0 ||
+            (r = records_store(d, recs, err)) < 0)
+                return r;
+        logs_start(d, logs, json_array_size(recs));
         json_array_foreach(recs, i, v)
-                log_info("op=CreateFlowLogs flow_log=%s resource=%s traffic=%s interval=%lld dest=%s", str(v, "FlowLogId"),
-                         str(v, "ResourceId"), traffic, interval, dest);
+                log_info("op=CreateFlowLogs flow_log=%s resource=%s traffic=%s interval=%lld dest=%s", rec_str(v, "FlowLogId"),
+                         rec_str(v, "ResourceId"), c.traffic, c.interval, c.dest);
         *ret = json_pack("{s:O, s:[]}", "FlowLogIds", ids_out, "Unsuccessful");
-        if (token)
-                json_object_set_new(*ret, "ClientToken", json_string(token));
+        if (c.token)
+                json_object_set_new(*ret, "ClientToken", json_string(c.token));
         return 0;
 }
 
@@ -871,13 +974,13 @@ int op_describe_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err 
         return 0;
 }
 
-static struct fl_log *log_find(const char *id, size_t *ret_idx)
+static struct fl_log *log_find(struct flowlog_state *fl, const char *id, size_t *ret_idx)
 {
-        for (size_t j = 0; j < FL.n; j++)
-                if (strcmp(FL.logs[j].id, id) == 0) {
+        for (size_t j = 0; j < fl->n; j++)
+                if (strcmp(fl->logs[j].id, id) == 0) {
                         if (ret_idx)
                                 *ret_idx = j;
-                        return &FL.logs[j];
+                        return &fl->logs[j];
                 }
         return NULL;
 }
@@ -885,10 +988,13 @@ static struct fl_log *log_find(const char *id, size_t *ret_idx)
 int op_delete_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
         static const char *const keys[] = { "Action", "FlowLogIds", "DryRun", NULL };
+        struct flowlog_state *fl = d->fl;
         _cleanup_json_ json_t *enis = NULL;
         json_t *ids = NULL, *v, *eni;
         size_t i, k;
         int r;
+        if (!fl)
+                return err_set(err, EAGAIN, NULL, "DeleteFlowLogs: the flow log collector is not running yet");
         if ((r = json_check_keys(req, keys, err)) < 0 ||
             (r = ids_param(req, "FlowLogIds", "fl", "InvalidFlowLogId.NotFound", &ids, err)) < 0)
                 return r;
@@ -909,14 +1015,14 @@ int op_delete_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *e
         json_array_foreach(enis, k, eni) {
                 bool want = false;
                 json_array_foreach(ids, i, v) {
-                        struct fl_log *l = log_find(json_string_value(v), NULL);
+                        struct fl_log *l = log_find(fl, json_string_value(v), NULL);
                         want |= l && log_covers(l, eni);
                 }
                 if (want)
                         eni_poll(d, eni);
         }
         json_array_foreach(ids, i, v) {
-                struct fl_log *l = log_find(json_string_value(v), NULL);
+                struct fl_log *l = log_find(fl, json_string_value(v), NULL);
                 if (!l)
                         continue;
                 json_array_foreach(enis, k, eni)
@@ -939,15 +1045,15 @@ int op_delete_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *e
         }
         json_array_foreach(ids, i, v) {
                 size_t j;
-                if (log_find(json_string_value(v), &j)) {
-                        for (size_t k2 = 0; k2 < FL.logs[j].ne; k2++)
-                                spool_drop(&FL.logs[j], FL.logs[j].e[k2].eni);
-                        log_fini(&FL.logs[j]);
-                        FL.logs[j] = FL.logs[--FL.n];
+                if (log_find(fl, json_string_value(v), &j)) {
+                        for (size_t k2 = 0; k2 < fl->logs[j].ne; k2++)
+                                spool_drop(d, &fl->logs[j], fl->logs[j].e[k2].eni);
+                        log_fini(&fl->logs[j]);
+                        fl->logs[j] = fl->logs[--fl->n];
                 }
                 log_info("op=DeleteFlowLogs flow_log=%s", json_string_value(v));
         }
-        spool_save_all(NULL);
+        spool_save_all(d, NULL);
         *ret = json_pack("{s:[]}", "Unsuccessful");
         return 0;
 }
@@ -988,9 +1094,9 @@ static int get_cb(const char *key, json_t *rec, void *ud)
         json_t *records, *header = NULL, *p;
         size_t i;
         bool seen = false;
-        if (c->want && strcmp(c->want, str(rec, "FlowLogId")) != 0)
+        if (c->want && strcmp(c->want, rec_str(rec, "FlowLogId")) != 0)
                 return 0;
-        snprintf(path, sizeof path, "%s/%s.log", str(rec, "LogDestination"), c->eni);
+        snprintf(path, sizeof path, "%s/%s.log", rec_str(rec, "LogDestination"), c->eni);
         json_array_foreach(c->paths, i, p)
                 seen |= strcmp(json_string_value(p), path) == 0;
         if (seen || access(path, R_OK) < 0)
@@ -1000,7 +1106,7 @@ static int get_cb(const char *key, json_t *rec, void *ud)
         snprintf(rot, sizeof rot, "%s.1", path);
         (void) file_lines(rot, records, &header);
         (void) file_lines(path, records, &header);
-        json_array_append_new(c->out, json_pack("{s:s, s:s, s:s, s:o?, s:o}", "FlowLogId", str(rec, "FlowLogId"),
+        json_array_append_new(c->out, json_pack("{s:s, s:s, s:s, s:o?, s:o}", "FlowLogId", rec_str(rec, "FlowLogId"),
                                                 "NetworkInterfaceId", c->eni, "LogFile", path, "Header", header,
                                                 "Records", records));
         return 0;

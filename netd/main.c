@@ -18,8 +18,17 @@
 #include <unistd.h>
 
 #include "ecsbox/fsutil.h"
+#include "api.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
+#include "flowlog.h"
+#include "kernel/knet.h"
 #include "netd.h"
+#include "reconcile.h"
+#include "sg_enforce.h"
+#include "subnet.h"
+#include "vpc.h"
 
 struct conn {
         struct netd *d;
@@ -352,6 +361,8 @@ int main(int argc, char **argv)
         }
         log_info("msg=\"ready\" socket=%s state=%s netns_dir=%s", sock, db, d.netns_dir);
         r = sd_event_loop(ev);
+        sg_refresh_free(&d);
+        flowlog_stop(&d);
         d.event = NULL;
         (void) unlink(sock);
         sd_event_unref(ev);

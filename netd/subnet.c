@@ -4,8 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "describe.h"
+#include "ecsbox/ids.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
+#include "intent.h"
+#include "ipam.h"
+#include "kernel/knet.h"
 #include "netd.h"
+#include "record.h"
+#include "subnet.h"
+#include "vpc.h"
 
 int subnet_load(struct netd *d, const char *subnet_id, json_t **ret, struct err *err)
 {
@@ -33,20 +43,13 @@ void subnet_knet(json_t *s, const char *vpc_netns, struct knet_subnet *ret)
         ret->prefix_len = c.len;
 }
 
-static long subnet_leases(struct netd *d, const char *subnet_id)
-{
-        char prefix[KEY_MAX];
-        snprintf(prefix, sizeof prefix, "lease/%s/", subnet_id);
-        return store_count(d->store, prefix, NULL);
-}
-
 json_t *subnet_shape(struct netd *d, json_t *s)
 {
         json_t *o = json_object();
         const char *k;
         json_t *v;
         struct cidr4 c = { 0 };
-        long used = subnet_leases(d, json_string_value(json_object_get(s, "SubnetId")));
+        long used = ipam_subnet_used(d, json_string_value(json_object_get(s, "SubnetId")));
         json_object_foreach(s, k, v)
                 if (strncmp(k, "ebx", 3) != 0)
                         json_object_set(o, k, v);
@@ -297,5 +300,22 @@ int op_delete_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err)
         }
         log_info("op=DeleteSubnet subnet=%s", id);
         *ret = json_pack("{s:b}", "Return", 1);
+        return 0;
+}
+
+int subnet_intent_replay(struct netd *d, json_t *intent, struct err *err)
+{
+        _cleanup_json_ json_t *s = NULL, *vpc = NULL;
+        struct knet_subnet ks;
+        int r;
+        /* CreateSubnet rolled back, DeleteSubnet finished: both remove it */
+        if (record_load(d, "subnet", rec_str(intent, "SubnetId"), &s) < 0)
+                return 0;
+        if (record_load(d, "vpc", rec_str(s, "VpcId"), &vpc) == 0) {
+                subnet_knet(s, rec_str(vpc, "ebxNetns"), &ks);
+                if ((r = knet_subnet_delete(d->knet, &ks, err)) < 0)
+                        return r;
+        }
+        (void) record_del(d, "subnet", rec_str(intent, "SubnetId"), NULL);
         return 0;
 }

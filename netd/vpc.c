@@ -3,8 +3,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "describe.h"
+#include "ecsbox/ids.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
+#include "intent.h"
+#include "kernel/knet.h"
 #include "netd.h"
+#include "record.h"
+#include "sg.h"
+#include "vpc.h"
+
+#define UPLINK_BASE 0x64400000u   /* 100.64.0.0/10: transit /30 per VPC, host .1, router .2 */
 
 int vpc_load(struct netd *d, const char *vpc_id, json_t **ret, struct err *err)
 {
@@ -31,8 +42,9 @@ void vpc_knet(json_t *vpc, struct knet_vpc *ret)
         ret->host_route = json_is_true(json_object_get(vpc, "ebxHostRoute"));
 }
 
-static json_t *vpc_shape(json_t *vpc)
+static json_t *vpc_shape(struct netd *d, json_t *vpc)
 {
+        (void) d;
         json_t *o = json_object();
         const char *k;
         json_t *v;
@@ -175,7 +187,7 @@ int op_create_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
         r = vpc_create(d, cidr, false, &vpc, err);
         if (r < 0)
                 return r;
-        *ret = json_pack("{s:o}", "Vpc", vpc_shape(vpc));
+        *ret = json_pack("{s:o}", "Vpc", vpc_shape(d, vpc));
         json_decref(vpc);
         return 0;
 }
@@ -195,70 +207,6 @@ static json_t *vpc_values(json_t *vpc, const char *name)
         return json_array();
 }
 
-struct describe_ctx {
-        json_t *ids;
-        json_t *filters;
-        json_t *out;
-        struct netd *d;
-        json_t *(*values)(json_t *, const char *);
-        json_t *(*shape)(struct netd *, json_t *);
-        const char *id_key;
-};
-
-static bool id_wanted(json_t *ids, const char *id)
-{
-        json_t *v;
-        size_t i;
-        if (!ids || json_array_size(ids) == 0)
-                return true;
-        json_array_foreach(ids, i, v)
-                if (strcmp(json_string_value(v), id) == 0)
-                        return true;
-        return false;
-}
-
-static int describe_cb(const char *key, json_t *obj, void *ud)
-{
-        struct describe_ctx *c = ud;
-        if (!id_wanted(c->ids, json_string_value(json_object_get(obj, c->id_key))))
-                return 0;
-        if (c->filters && !filters_match(c->filters, c->values, obj))
-                return 0;
-        json_array_append_new(c->out, c->shape ? c->shape(c->d, obj) : vpc_shape(obj));
-        return 0;
-}
-
-/* Shared by the Describe* operations: every requested id must exist (EC2 fails the call otherwise). */
-int describe_objects(struct netd *d, const char *prefix, const char *id_key, json_t *ids, json_t *filters,
-                     json_t *(*values)(json_t *, const char *), json_t *(*shape)(struct netd *, json_t *),
-                     const char *notfound_code, const char *kind, json_t **ret, struct err *err)
-{
-        struct describe_ctx c = { ids, filters, json_array(), d, values, shape, id_key };
-        json_t *v;
-        size_t i;
-        int r;
-        json_array_foreach(ids, i, v) {
-                char key[KEY_MAX];
-                key_fmt(key, prefix, json_string_value(v));
-                r = store_exists(d->store, key);
-                if (r == 0) {
-                        json_decref(c.out);
-                        return err_set(err, ENOENT, notfound_code, "The %s '%s' does not exist", kind, json_string_value(v));
-                }
-        }
-        {
-                char p[KEY_MAX];
-                snprintf(p, sizeof p, "%s/", prefix);
-                r = store_list(d->store, p, describe_cb, &c, err);
-        }
-        if (r < 0) {
-                json_decref(c.out);
-                return r;
-        }
-        *ret = c.out;
-        return 0;
-}
-
 int op_describe_vpcs(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
         static const char *const keys[] = { "Action", "VpcIds", "Filters", "DryRun", "MaxResults", "NextToken", NULL };
@@ -270,7 +218,7 @@ int op_describe_vpcs(struct netd *d, json_t *req, json_t **ret, struct err *err)
             (r = ids_param(req, "VpcIds", "vpc", "InvalidVpcID.Malformed", &ids, err)) < 0 ||
             (r = filters_parse(req, fnames, &filters, err)) < 0)
                 return r;
-        r = describe_objects(d, "vpc", "VpcId", ids, filters, vpc_values, NULL, "InvalidVpcID.NotFound", "vpc ID",
+        r = describe_objects(d, "vpc", "VpcId", ids, filters, vpc_values, vpc_shape, "InvalidVpcID.NotFound", "vpc ID",
                              &out, err);
         if (r < 0)
                 return r;
@@ -349,5 +297,24 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
         }
         log_info("op=DeleteVpc vpc=%s", id);
         *ret = json_pack("{s:b}", "Return", 1);
+        return 0;
+}
+
+int vpc_intent_replay(struct netd *d, json_t *intent, struct err *err)
+{
+        _cleanup_json_ json_t *vpc = NULL;
+        struct knet_vpc kv;
+        int r;
+        /* CreateVpc rolled back, DeleteVpc finished: both remove it */
+        if (record_load(d, "vpc", rec_str(intent, "VpcId"), &vpc) < 0)
+                return 0;
+        vpc_knet(vpc, &kv);
+        if ((r = knet_vpc_delete(d->knet, &kv, err)) < 0)
+                return r;
+        (void) store_begin(d->store, err);
+        if (rec_str(vpc, "ebxDefaultSg"))
+                (void) record_del(d, "sg", rec_str(vpc, "ebxDefaultSg"), NULL);
+        (void) record_del(d, "vpc", rec_str(intent, "VpcId"), NULL);
+        (void) store_commit(d->store, err);
         return 0;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ecsbox/ipam.h"
+#include "../../netd/ipam.h"
 
 struct pool {
         struct cidr4 net;
