@@ -1,6 +1,7 @@
 /* vpc.c: VPCs: a network namespace holding the router, reached from the host over an uplink veth. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "describe.h"
@@ -72,42 +73,33 @@ static int scan_cb(const char *key, json_t *vpc, void *ud)
         return 0;
 }
 
-int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret_vpc, struct err *err)
+/* A new VPC's CIDR (checked), uplink index (the first free one) and whether it overlaps an older VPC. */
+static int vpc_slot(struct netd *d, const char *cidr_s, struct vpc_scan *scan, int *ret_idx, struct err *err)
 {
-        struct vpc_scan *scan = NULL;
-        struct knet_vpc kv;
-        char id[ID_MAX], assoc[ID_MAX], key[KEY_MAX], ikey[64], netns[64], uplink[16];
-        json_t *vpc = NULL, *sg = NULL;
-        int idx = -1, r;
-
-        scan = calloc(1, sizeof *scan);
-        if (!scan)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        if (cidr4_parse(cidr_s, &scan->cidr) < 0) {
-                r = err_set(err, EINVAL, JERR_INVALID,
-                            "Value (%s) for parameter cidrBlock is invalid. This is not a valid CIDR block.", cidr_s);
-                goto out;
-        }
-        if (scan->cidr.len < 16 || scan->cidr.len > 28) {
-                r = err_set(err, EINVAL, "InvalidVpc.Range", "The CIDR '%s' is invalid: the prefix length must be between /16 and /28", cidr_s);
-                goto out;
-        }
-        r = store_list(d->store, "vpc/", scan_cb, scan, err);
-        if (r < 0)
-                goto out;
+        int r;
+        if (cidr4_parse(cidr_s, &scan->cidr) < 0)
+                return err_set(err, EINVAL, JERR_INVALID, "Value (%s) for parameter cidrBlock is invalid. This is not a valid CIDR block.",
+                               cidr_s);
+        if (scan->cidr.len < 16 || scan->cidr.len > 28)
+                return err_set(err, EINVAL, "InvalidVpc.Range", "The CIDR '%s' is invalid: the prefix length must be between /16 and /28", cidr_s);
+        if ((r = store_list(d->store, "vpc/", scan_cb, scan, err)) < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(scan->used); i++)
                 if (!scan->used[i]) {
-                        idx = (int) i;
-                        break;
+                        *ret_idx = (int) i;
+                        return 0;
                 }
-        if (idx < 0) {
-                r = err_set(err, ENOSPC, "VpcLimitExceeded", "The maximum number of VPCs (%zu) has been reached.", ELEMENTSOF(scan->used));
-                goto out;
-        }
-        if ((r = id_new("vpc", id)) < 0 || (r = id_new("vpc-cidr-assoc", assoc)) < 0) {
-                r = err_set(err, -r, NULL, "CreateVpc: random id: %s", strerror(-r));
-                goto out;
-        }
+        return err_set(err, ENOSPC, "VpcLimitExceeded", "The maximum number of VPCs (%zu) has been reached.", ELEMENTSOF(scan->used));
+}
+
+/* The new VPC's record (State pending). */
+static int vpc_record(struct netd *d, const char *cidr_s, bool is_default, int idx, bool host_route, json_t **ret, struct err *err)
+{
+        char id[ID_MAX], assoc[ID_MAX], netns[64], uplink[16];
+        json_t *vpc;
+        int r;
+        if ((r = id_new("vpc", id)) < 0 || (r = id_new("vpc-cidr-assoc", assoc)) < 0)
+                return err_set(err, -r, NULL, "CreateVpc: random id: %s", strerror(-r));
         snprintf(netns, sizeof netns, "ebx-%s", id);
         snprintf(uplink, sizeof uplink, "ebxu%.11s", id + 4 + 6);
         vpc = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:[{s:s, s:s, s:{s:s}}], s:[], s:s, s:s, s:i, s:b}",
@@ -115,28 +107,65 @@ int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret
                         "IsDefault", is_default, "DhcpOptionsId", "default", "InstanceTenancy", "default",
                         "CidrBlockAssociationSet", "AssociationId", assoc, "CidrBlock", cidr_s,
                         "CidrBlockState", "State", "associated", "Tags", "ebxNetns", netns,
-                        "ebxUplinkHost", uplink, "ebxUplinkIndex", idx, "ebxHostRoute", !scan->overlap);
-        if (!vpc) {
-                r = err_set(err, ENOMEM, NULL, "out of memory");
-                goto out;
-        }
-        key_fmt(key, "vpc", id);
+                        "ebxUplinkHost", uplink, "ebxUplinkIndex", idx, "ebxHostRoute", host_route);
+        if (!vpc)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        *ret = vpc;
+        return 0;
+}
 
-        /* Intent first: a crash from here on is rolled back at start-up. */
+/* The record with an intent first: a crash from here on is rolled back at start-up. */
+static int vpc_begin(struct netd *d, const char *key, json_t *vpc, char ikey[64], struct err *err)
+{
+        _cleanup_json_ json_t *intent = json_pack("{s:s, s:s}", "Op", "CreateVpc", "VpcId", rec_str(vpc, "VpcId"));
+        int r;
         if ((r = store_begin(d->store, err)) < 0)
-                goto out;
-        {
-                json_t *intent = json_pack("{s:s, s:s}", "Op", "CreateVpc", "VpcId", id);
-                r = store_put(d->store, key, vpc, err);
-                if (r >= 0)
-                        r = intent_add(d, intent, ikey, err);
-                json_decref(intent);
+                return r;
+        if ((r = store_put(d->store, key, vpc, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
         }
+        return 0;
+}
+
+/* The kernel has the VPC: available, with its default group; the intent dropped. */
+static int vpc_finish(struct netd *d, const char *key, json_t *vpc, const char *ikey, struct err *err)
+{
+        _cleanup_json_ json_t *sg = NULL;
+        int r;
+        json_object_set_new(vpc, "State", json_string("available"));
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        r = sg_create_default(d, rec_str(vpc, "VpcId"), &sg, err);
+        if (r >= 0) {
+                json_object_set_new(vpc, "ebxDefaultSg", json_string(rec_str(sg, "GroupId")));
+                r = store_put(d->store, key, vpc, err);
+        }
+        if (r >= 0)
+                r = intent_done(d, ikey, err);
         if (r < 0 || (r = store_commit(d->store, err)) < 0) {
                 store_rollback(d->store);
-                goto out;
+                return r;
         }
+        return 0;
+}
 
+int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret_vpc, struct err *err)
+{
+        _cleanup_free_ struct vpc_scan *scan = calloc(1, sizeof *scan);
+        _cleanup_json_ json_t *vpc = NULL;
+        struct knet_vpc kv;
+        char key[KEY_MAX], ikey[64];
+        int idx = -1, r;
+
+        if (!scan)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = vpc_slot(d, cidr_s, scan, &idx, err)) < 0 || (r = vpc_record(d, cidr_s, is_default, idx, !scan->overlap, &vpc, err)) < 0)
+                return r;
+        key_fmt(key, "vpc", rec_str(vpc, "VpcId"));
+        if ((r = vpc_begin(d, key, vpc, ikey, err)) < 0)
+                return r;
         vpc_knet(vpc, &kv);
         r = knet_vpc_ensure(d->knet, &kv, err);
         if (r < 0) {
@@ -146,33 +175,14 @@ int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret
                 (void) store_del(d->store, key, &e2);
                 (void) intent_done(d, ikey, &e2);
                 (void) store_commit(d->store, &e2);
-                err_wrap(err, "CreateVpc %s", id);
-                goto out;
+                return err_wrap(err, "CreateVpc %s", rec_str(vpc, "VpcId"));
         }
-
-        json_object_set_new(vpc, "State", json_string("available"));
-        if ((r = store_begin(d->store, err)) < 0)
-                goto out;
-        r = sg_create_default(d, id, &sg, err);
-        if (r >= 0) {
-                json_object_set_new(vpc, "ebxDefaultSg", json_string(json_string_value(json_object_get(sg, "GroupId"))));
-                r = store_put(d->store, key, vpc, err);
-        }
-        if (r >= 0)
-                r = intent_done(d, ikey, err);
-        if (r < 0 || (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                goto out;
-        }
-        log_info("op=CreateVpc vpc=%s cidr=%s netns=%s host_route=%s", id, cidr_s, netns,
+        if ((r = vpc_finish(d, key, vpc, ikey, err)) < 0)
+                return r;
+        log_info("op=CreateVpc vpc=%s cidr=%s netns=%s host_route=%s", rec_str(vpc, "VpcId"), cidr_s, kv.netns,
                  scan->overlap ? "no" : "yes");
         *ret_vpc = TAKE_PTR(vpc);
-        r = 0;
-out:
-        json_decref(sg);
-        json_decref(vpc);
-        free(scan);
-        return r;
+        return 0;
 }
 
 int op_create_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
