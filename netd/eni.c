@@ -404,6 +404,14 @@ static int begin_attach(struct netd *d, json_t *eni, const char *netns, const ch
         return r;
 }
 
+/* The kernel has the ENI: its record (in-use, attached) stored and the intent dropped, in one transaction. */
+static int attach_done(struct netd *d, json_t *eni, const char *ikey, struct err *err)
+{
+        char key[KEY_MAX];
+        key_fmt(key, "eni", rec_str(eni, "NetworkInterfaceId"));
+        return intent_finish(d, key, eni, ikey, err);
+}
+
 int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
         static const char *const keys[] = { "Action", "NetworkInterfaceId", "Netns", "InstanceId", "DeviceIndex",
@@ -446,12 +454,8 @@ int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struc
                 (void) store_commit(d->store, &e2);
                 return r;
         }
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = attach_done(d, eni, ikey, err)) < 0)
                 return r;
-        if ((r = eni_put(d, eni, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         log_info("op=AttachNetworkInterface eni=%s netns=%s ip=%s", id, netns, rec_str(eni, "PrivateIpAddress"));
         *ret = json_pack("{s:s, s:o}", "AttachmentId", rec_str(json_object_get(eni, "ebxAttachment"), "AttachmentId"),
                          "NetworkInterface", eni_shape(d, eni));
@@ -613,12 +617,8 @@ int eni_task_create(struct netd *d, json_t *req, const char *netns, const char *
                 (void) store_commit(d->store, &e2);
                 return r;
         }
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = attach_done(d, eni, ikey, err)) < 0)
                 return r;
-        if ((r = eni_put(d, eni, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         log_info("op=CreateTaskNetwork eni=%s netns=%s ip=%s mac=%s", rec_str(eni, "NetworkInterfaceId"), netns,
                  rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"));
         eni_members_changed(d, eni);

@@ -31,6 +31,32 @@ int intent_done(struct netd *d, const char *key, struct err *err)
         return store_del(d->store, key, err);
 }
 
+int intent_begin(struct netd *d, const char *key, json_t *record, json_t *intent, char ret_key[64], struct err *err)
+{
+        int r;
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if ((r = store_put(d->store, key, record, err)) < 0 || (r = intent_add(d, intent, ret_key, err)) < 0 ||
+            (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        return 0;
+}
+
+int intent_finish(struct netd *d, const char *key, json_t *record, const char *ikey, struct err *err)
+{
+        int r;
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        r = record ? store_put(d->store, key, record, err) : store_del(d->store, key, err);
+        if (r < 0 || (r = intent_done(d, ikey, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+                store_rollback(d->store);
+                return r;
+        }
+        return 0;
+}
+
 /* ---- start-up ---- */
 
 /* The operations whose objects finish or roll back their own intents (the intent is dropped here). */

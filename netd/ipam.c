@@ -58,21 +58,22 @@ int ipam_bridge_next(uint32_t cursor, ipam_taken_fn taken, void *userdata, uint3
 
 /* ---- ENI addresses ---- */
 
-static void lease_key(char buf[KEY_MAX], const char *subnet_id, uint32_t ip)
+/* An address lease's key: KIND/OWNER/IPHEX, lease/SUBNET/... or bip/INSTANCE/... */
+static void addr_key(char buf[KEY_MAX], const char *kind, const char *owner, uint32_t ip)
 {
-        snprintf(buf, KEY_MAX, "lease/%s/%08x", subnet_id, ip);
+        snprintf(buf, KEY_MAX, "%s/%s/%08x", kind, owner, ip);
 }
 
-struct lease_probe {
+struct probe {
         struct netd *d;
-        const char *subnet_id;
+        const char *kind, *owner;
 };
 
-static int lease_taken(uint32_t ip, void *ud)
+static int addr_taken(uint32_t ip, void *ud)
 {
-        struct lease_probe *p = ud;
+        struct probe *p = ud;
         char key[KEY_MAX];
-        lease_key(key, p->subnet_id, ip);
+        addr_key(key, p->kind, p->owner, ip);
         return store_exists(p->d->store, key);
 }
 
@@ -80,7 +81,7 @@ static int lease_put(struct netd *d, const char *subnet_id, uint32_t ip, const c
 {
         _cleanup_json_ json_t *lease = json_pack("{s:s}", "NetworkInterfaceId", eni_id);
         char key[KEY_MAX];
-        lease_key(key, subnet_id, ip);
+        addr_key(key, "lease", subnet_id, ip);
         return store_put(d->store, key, lease, err);
 }
 
@@ -89,7 +90,7 @@ static int want_check(struct netd *d, json_t *subnet, const struct cidr4 *c, con
                       struct err *err)
 {
         const char *subnet_id = rec_str(subnet, "SubnetId");
-        struct lease_probe probe = { d, subnet_id };
+        struct probe probe = { d, "lease", subnet_id };
         uint32_t ip;
         int r;
         if (ip4_parse(want_ip, &ip) < 0)
@@ -101,7 +102,7 @@ static int want_check(struct netd *d, json_t *subnet, const struct cidr4 *c, con
                 return err_set(err, EINVAL, JERR_INVALID,
                                "Address %s is reserved in subnet %s (network, router, DNS, future use and broadcast addresses)", want_ip,
                                subnet_id);
-        r = lease_taken(ip, &probe);
+        r = addr_taken(ip, &probe);
         if (r < 0)
                 return err_set(err, -r, NULL, "IP lease lookup failed");
         if (r > 0)
@@ -115,10 +116,10 @@ static int want_check(struct netd *d, json_t *subnet, const struct cidr4 *c, con
 static int next_pick(struct netd *d, json_t *subnet, const struct cidr4 *c, uint32_t *ret_ip, struct err *err)
 {
         const char *subnet_id = rec_str(subnet, "SubnetId");
-        struct lease_probe probe = { d, subnet_id };
+        struct probe probe = { d, "lease", subnet_id };
         uint32_t cursor = (uint32_t) json_integer_value(json_object_get(subnet, "ebxCursor")), ip;
         char key[KEY_MAX];
-        int r = ipam_next(c, cursor, lease_taken, &probe, &ip);
+        int r = ipam_next(c, cursor, addr_taken, &probe, &ip);
         if (r == -ENOSPC)
                 return err_set(err, ENOSPC, "InsufficientFreeAddressesInSubnet",
                                "There are not enough free addresses in subnet '%s' (%s) to satisfy the requested number of instances.",
@@ -153,7 +154,7 @@ int ipam_eni_release(struct netd *d, json_t *eni, struct err *err)
         uint32_t ip;
         if (ip4_parse(rec_str(eni, "PrivateIpAddress"), &ip) < 0)
                 return 0;
-        lease_key(key, rec_str(eni, "SubnetId"), ip);
+        addr_key(key, "lease", rec_str(eni, "SubnetId"), ip);
         return store_del(d->store, key, err);
 }
 
@@ -171,7 +172,7 @@ int ipam_eni_repair(struct netd *d, json_t *eni)
         uint32_t ip;
         if (ip4_parse(rec_str(eni, "PrivateIpAddress"), &ip) < 0)
                 return 0;
-        lease_key(key, rec_str(eni, "SubnetId"), ip);
+        addr_key(key, "lease", rec_str(eni, "SubnetId"), ip);
         if (store_exists(d->store, key) != 0)
                 return 0;
         (void) lease_put(d, rec_str(eni, "SubnetId"), ip, id, NULL);
@@ -185,11 +186,6 @@ int ipam_eni_sweep(struct netd *d, struct err *err)
 }
 
 /* ---- bridge-mode addresses ---- */
-
-static void bip_key(char buf[KEY_MAX], const char *inst, uint32_t ip)
-{
-        snprintf(buf, KEY_MAX, "bip/%s/%08x", inst, ip);
-}
 
 static void cursors_key(char buf[KEY_MAX], const char *inst)
 {
@@ -219,31 +215,18 @@ int ipam_bridge_cursors_put(struct netd *d, const char *inst, json_t *cursors, s
         return store_put(d->store, key, cursors, err);
 }
 
-struct bip_probe {
-        struct netd *d;
-        const char *inst;
-};
-
-static int bip_taken(uint32_t ip, void *ud)
-{
-        struct bip_probe *p = ud;
-        char key[KEY_MAX];
-        bip_key(key, p->inst, ip);
-        return store_exists(p->d->store, key);
-}
-
 int ipam_bridge_take(struct netd *d, const char *inst, const char *netns, json_t *cursors, uint32_t *ret_ip,
                      struct err *err)
 {
-        struct bip_probe probe = { d, inst };
+        struct probe probe = { d, "bip", inst };
         char key[KEY_MAX];
         uint32_t ip;
-        int r = ipam_bridge_next((uint32_t) json_integer_value(json_object_get(cursors, "IpCursor")), bip_taken, &probe, &ip);
+        int r = ipam_bridge_next((uint32_t) json_integer_value(json_object_get(cursors, "IpCursor")), addr_taken, &probe, &ip);
         if (r == -ENOSPC)
                 return err_set(err, ENOSPC, "InsufficientFreeAddressesInSubnet", "No free address left on " BRIDGE_IFNAME " of instance netns '%s'", inst);
         if (r < 0)
                 return err_set(err, -r, NULL, "bridge address lookup failed");
-        bip_key(key, inst, ip);
+        addr_key(key, "bip", inst, ip);
         if ((r = bip_put(d, key, netns, err)) < 0)
                 return r;
         json_object_set_new(cursors, "IpCursor", json_integer(ip));
@@ -254,7 +237,7 @@ int ipam_bridge_take(struct netd *d, const char *inst, const char *netns, json_t
 int ipam_bridge_release(struct netd *d, const char *inst, uint32_t ip, struct err *err)
 {
         char key[KEY_MAX];
-        bip_key(key, inst, ip);
+        addr_key(key, "bip", inst, ip);
         return store_del(d->store, key, err);
 }
 
@@ -271,7 +254,7 @@ int ipam_bridge_repair(struct netd *d, const char *inst, const char *netns, cons
         uint32_t ip;
         if (ip4_parse(ips, &ip) < 0)
                 return 0;
-        bip_key(key, inst, ip);
+        addr_key(key, "bip", inst, ip);
         return store_exists(d->store, key) == 0 && bip_put(d, key, netns, NULL) >= 0;
 }
 

@@ -163,13 +163,8 @@ int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const 
                       "ebxBridge", bridge, "ebxMvParent", mvp, "ebxBridgeMac", macs, "ebxCursor", (json_int_t) 0);
         intent = json_pack("{s:s, s:s}", "Op", "CreateSubnet", "SubnetId", id);
         key_fmt(key, "subnet", id);
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_begin(d, key, s, intent, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, s, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         subnet_knet(s, json_string_value(json_object_get(vpc, "ebxNetns")), &ks);
         if ((r = knet_subnet_ensure(d->knet, &ks, err)) < 0) {
                 struct err e2 = { 0 };
@@ -181,13 +176,8 @@ int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const 
                 return err_wrap(err, "CreateSubnet %s", id);
         }
         json_object_set_new(s, "State", json_string("available"));
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_finish(d, key, s, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, s, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         log_info("op=CreateSubnet subnet=%s vpc=%s cidr=%s az=%s bridge=%s", id, vpc_id, cidr_s, az, bridge);
         *ret_subnet = TAKE_PTR(s);
         return 0;
@@ -281,23 +271,13 @@ int op_delete_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err)
         key_fmt(key, "subnet", id);
         intent = json_pack("{s:s, s:s}", "Op", "DeleteSubnet", "SubnetId", id);
         json_object_set_new(s, "State", json_string("deleting"));
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_begin(d, key, s, intent, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, s, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         subnet_knet(s, json_string_value(json_object_get(vpc, "ebxNetns")), &ks);
         if ((r = knet_subnet_delete(d->knet, &ks, err)) < 0)
                 return err_wrap(err, "DeleteSubnet %s", id);
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_finish(d, key, NULL, ikey, err)) < 0)
                 return r;
-        if ((r = store_del(d->store, key, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         log_info("op=DeleteSubnet subnet=%s", id);
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;

@@ -289,13 +289,8 @@ static int none_create(struct netd *d, const char *netns, json_t *metadata, json
                 json_object_set(tn, "Metadata", metadata);
         intent = json_pack("{s:s, s:s}", "Op", "CreateNoneTask", "Netns", netns);
         tn_key(key, netns);
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_begin(d, key, tn, intent, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, tn, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         r = knet_none_create(d->knet, netns, err);
         if (r < 0) {
                 struct err e2 = { 0 };
@@ -303,12 +298,8 @@ static int none_create(struct netd *d, const char *netns, json_t *metadata, json
                 return err_wrap(err, "CreateTaskNetwork netns '%s'", netns);
         }
         json_object_set_new(tn, "State", json_string("ok"));
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_finish(d, key, tn, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, tn, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         log_info("op=CreateTaskNetwork mode=none netns=%s", netns);
         *ret = json_pack("{s:o}", "TaskNetwork", tasknet_shape(d, tn));
         return 0;
@@ -529,12 +520,8 @@ static int bridge_create(struct netd *d, json_t *req, const char *netns, json_t 
         bindings_free(&b);
         json_object_set_new(tn, "State", json_string("ok"));
         tn_key(key, netns);
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_finish(d, key, tn, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, tn, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         log_info("op=CreateTaskNetwork mode=bridge netns=%s instance_netns=%s ip=%s bindings=%zu", netns, inst,
                  rec_str(tn, "PrivateIpAddress"), json_array_size(json_object_get(tn, "Bindings")));
         *ret = json_pack("{s:o}", "TaskNetwork", tasknet_shape(d, tn));

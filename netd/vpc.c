@@ -114,21 +114,6 @@ static int vpc_record(struct netd *d, const char *cidr_s, bool is_default, int i
         return 0;
 }
 
-/* The record with an intent first: a crash from here on is rolled back at start-up. */
-static int vpc_begin(struct netd *d, const char *key, json_t *vpc, char ikey[64], struct err *err)
-{
-        _cleanup_json_ json_t *intent = json_pack("{s:s, s:s}", "Op", "CreateVpc", "VpcId", rec_str(vpc, "VpcId"));
-        int r;
-        if ((r = store_begin(d->store, err)) < 0)
-                return r;
-        if ((r = store_put(d->store, key, vpc, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
-        return 0;
-}
-
 /* The kernel has the VPC: available, with its default group; the intent dropped. */
 static int vpc_finish(struct netd *d, const char *key, json_t *vpc, const char *ikey, struct err *err)
 {
@@ -154,7 +139,7 @@ static int vpc_finish(struct netd *d, const char *key, json_t *vpc, const char *
 int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret_vpc, struct err *err)
 {
         _cleanup_free_ struct vpc_scan *scan = calloc(1, sizeof *scan);
-        _cleanup_json_ json_t *vpc = NULL;
+        _cleanup_json_ json_t *vpc = NULL, *intent = NULL;
         struct knet_vpc kv;
         char key[KEY_MAX], ikey[64];
         int idx = -1, r;
@@ -164,7 +149,9 @@ int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret
         if ((r = vpc_slot(d, cidr_s, scan, &idx, err)) < 0 || (r = vpc_record(d, cidr_s, is_default, idx, !scan->overlap, &vpc, err)) < 0)
                 return r;
         key_fmt(key, "vpc", rec_str(vpc, "VpcId"));
-        if ((r = vpc_begin(d, key, vpc, ikey, err)) < 0)
+        intent = json_pack("{s:s, s:s}", "Op", "CreateVpc", "VpcId", rec_str(vpc, "VpcId"));
+        /* intent first: a crash from here on is rolled back at start-up */
+        if ((r = intent_begin(d, key, vpc, intent, ikey, err)) < 0)
                 return r;
         vpc_knet(vpc, &kv);
         r = knet_vpc_ensure(d->knet, &kv, err);
@@ -282,13 +269,8 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
         key_fmt(key, "vpc", id);
         intent = json_pack("{s:s, s:s}", "Op", "DeleteVpc", "VpcId", id);
         json_object_set_new(vpc, "State", json_string("deleting"));
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_begin(d, key, vpc, intent, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, vpc, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         vpc_knet(vpc, &kv);
         /* Rolled forward at start-up if this fails half-way: the intent stays. */
         if ((r = knet_vpc_delete(d->knet, &kv, err)) < 0)
