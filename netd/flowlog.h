@@ -1,4 +1,4 @@
-/* flowlog.h: flow logs in netd: the EC2 actions and the collector (flowlog.c), and the kernel reader of the
+/* flowlog.h: flow logs in netd: the EC2 actions (flowlog.c), the collector (flowlog_collect.c), and the kernel reader of the
  * task namespaces' meters (kernel/flowlog_read.c) that fills the accumulator (flowlog_acc.h). */
 #pragma once
 
