@@ -10,7 +10,7 @@
  *   intent/SEQ                    {Op CreateBridgeTask|DeleteBridgeTask|CreateNoneTask|DeleteNoneTask, Netns}
  * Every create first commits the records with State creating and an intent,
  * then changes the kernel, then marks the record ok and drops the intent;
- * start-up rolls an interrupted create back and finishes an interrupted delete.
+ * start-up (tasknet_repair.c) rolls an interrupted create back and finishes an interrupted delete.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,22 +32,22 @@
 #include "portmap.h"
 #include "record.h"
 #include "tasknet.h"
+#include "tasknet_int.h"
 
 #define CODE_NETNS_NOTFOUND "InvalidNetns.NotFound"
 #define CODE_PORT_IN_USE "PortInUse"
 
-
-static void tn_key(char buf[KEY_MAX], const char *netns)
+void tasknet_key(char buf[KEY_MAX], const char *netns)
 {
         snprintf(buf, KEY_MAX, "tasknet/%s", netns);
 }
 
-static void bport_key(char buf[KEY_MAX], const char *inst, int proto, unsigned port)
+void tasknet_port_key(char buf[KEY_MAX], const char *inst, int proto, unsigned port)
 {
         snprintf(buf, KEY_MAX, "bport/%s/%s/%05u", inst, portmap_proto_name(proto), port);
 }
 
-static int put_doc(struct netd *d, const char *key, const char *netns, struct err *err)
+int tasknet_owner_put(struct netd *d, const char *key, const char *netns, struct err *err)
 {
         json_t *v = json_pack("{s:s}", "Netns", netns);
         int r = store_put(d->store, key, v, err);
@@ -75,7 +75,7 @@ int tasknet_name_check(const char *name, const char *member, struct err *err)
 static int netns_free(struct netd *d, const char *netns, struct err *err)
 {
         char key[KEY_MAX];
-        tn_key(key, netns);
+        tasknet_key(key, netns);
         if (store_exists(d->store, key) > 0)
                 return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has a task network", netns);
         key_fmt(key, "netns", netns);
@@ -155,7 +155,7 @@ static int bindings_add(struct bindings *b, json_t *tn)
         return 0;
 }
 
-static int btask_of(json_t *tn, struct knet_btask *ret, struct err *err)
+int tasknet_btask_of(json_t *tn, struct knet_btask *ret, struct err *err)
 {
         memset(ret, 0, sizeof *ret);
         ret->instance_netns = rec_str(tn, "InstanceNetns");
@@ -183,7 +183,7 @@ static int collect_cb(const char *key, json_t *v, void *ud)
         return json_array_append(c->items, v);
 }
 
-static int tasknets_list(struct netd *d, const char *instance, const char *exclude, json_t **ret, struct err *err)
+int tasknet_list(struct netd *d, const char *instance, const char *exclude, json_t **ret, struct err *err)
 {
         struct collect c = { json_array(), instance, exclude };
         int r = store_list(d->store, "tasknet/", collect_cb, &c, err);
@@ -202,7 +202,7 @@ static int instance_bindings(struct netd *d, const char *inst, const char *exclu
         json_t *tn;
         size_t i;
         int r;
-        if ((r = tasknets_list(d, inst, exclude, &all, err)) < 0)
+        if ((r = tasknet_list(d, inst, exclude, &all, err)) < 0)
                 return r;
         json_array_foreach(all, i, tn)
                 if ((r = bindings_add(ret, tn)) < 0)
@@ -211,7 +211,7 @@ static int instance_bindings(struct netd *d, const char *inst, const char *exclu
 }
 
 /* Drop the records of a task network (and the intent), in one transaction. */
-static int tasknet_forget(struct netd *d, json_t *tn, const char *ikey, struct err *err)
+int tasknet_forget(struct netd *d, json_t *tn, const char *ikey, struct err *err)
 {
         const char *inst = rec_str(tn, "InstanceNetns");
         char key[KEY_MAX];
@@ -228,10 +228,10 @@ static int tasknet_forget(struct netd *d, json_t *tn, const char *ikey, struct e
                 int p = portmap_proto_parse(rec_str(x, "protocol"));
                 if (r < 0 || !inst || p < 0)
                         continue;
-                bport_key(key, inst, p, (unsigned) json_integer_value(json_object_get(x, "hostPort")));
+                tasknet_port_key(key, inst, p, (unsigned) json_integer_value(json_object_get(x, "hostPort")));
                 r = store_del(d->store, key, err);
         }
-        tn_key(key, rec_str(tn, "Netns"));
+        tasknet_key(key, rec_str(tn, "Netns"));
         if (r >= 0)
                 r = store_del(d->store, key, err);
         if (r >= 0 && ikey)
@@ -288,7 +288,7 @@ static int none_create(struct netd *d, const char *netns, json_t *metadata, json
         if (metadata)
                 json_object_set(tn, "Metadata", metadata);
         intent = json_pack("{s:s, s:s}", "Op", "CreateNoneTask", "Netns", netns);
-        tn_key(key, netns);
+        tasknet_key(key, netns);
         if ((r = intent_begin(d, key, tn, intent, ikey, err)) < 0)
                 return r;
         r = knet_none_create(d->knet, netns, err);
@@ -320,7 +320,7 @@ static int port_taken(int proto, uint16_t port, void *ud)
         struct port_probe *p = ud;
         char key[KEY_MAX];
         int r;
-        bport_key(key, p->inst, proto, port);
+        tasknet_port_key(key, p->inst, proto, port);
         if ((r = store_exists(p->d->store, key)) != 0)
                 return r;
         return knet_port_busy(proto, port);
@@ -333,7 +333,7 @@ static int port_static(struct netd *d, const char *netns, const char *inst, cons
         const char *proto = portmap_proto_name(pm->proto);
         char key[KEY_MAX];
         int r;
-        bport_key(key, inst, pm->proto, pm->host_port);
+        tasknet_port_key(key, inst, pm->proto, pm->host_port);
         if (store_get(d->store, key, &owner, NULL) == 0)
                 return err_set(err, EADDRINUSE, CODE_PORT_IN_USE,
                                "Host port %u/%s is already published on instance netns '%s' (by task netns '%s')", pm->host_port,
@@ -344,7 +344,7 @@ static int port_static(struct netd *d, const char *netns, const char *inst, cons
                                pm->host_port, proto, inst);
         if (r < 0)
                 return err_set(err, -r, NULL, "probe host port %u/%s in netns '%s': %s", pm->host_port, proto, inst, strerror(-r));
-        return put_doc(d, key, netns, err);
+        return tasknet_owner_put(d, key, netns, err);
 }
 
 /* A dynamic host port: the next free one after the protocol's *cursor (moved); recorded for netns. */
@@ -361,8 +361,8 @@ static int port_dynamic(struct netd *d, const char *netns, const char *inst, int
         if (r < 0)
                 return err_set(err, -r, NULL, "host port lookup failed");
         *cursor = port;
-        bport_key(key, inst, proto, port);
-        if ((r = put_doc(d, key, netns, err)) < 0)
+        tasknet_port_key(key, inst, proto, port);
+        if ((r = tasknet_owner_put(d, key, netns, err)) < 0)
                 return r;
         *ret_port = port;
         return 0;
@@ -438,7 +438,7 @@ static int bridge_reserve(struct netd *d, const char *netns, const char *inst, j
         if ((r = ipam_bridge_cursors_put(d, inst, cur, err)) < 0 ||
             (r = btask_record(netns, inst, inst_eni, ip, binds, metadata, &tn, err)) < 0)
                 return r;
-        tn_key(key, netns);
+        tasknet_key(key, netns);
         intent = json_pack("{s:s, s:s}", "Op", "CreateBridgeTask", "Netns", netns);
         if ((r = store_put(d->store, key, tn, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0)
                 return r;
@@ -447,7 +447,7 @@ static int bridge_reserve(struct netd *d, const char *netns, const char *inst, j
 }
 
 /* ecsbox0 and the table of an instance, made (with every recorded binding but `exclude`'s) when missing. */
-static int instance_ensure(struct netd *d, const char *inst, const char *exclude, bool force, struct err *err)
+int tasknet_instance_ensure(struct netd *d, const char *inst, const char *exclude, bool force, struct err *err)
 {
         struct bindings all = { 0 };
         int r = force ? 1 : knet_bridge_ensure(d->knet, inst, false, NULL, 0, err);
@@ -512,14 +512,14 @@ static int bridge_create(struct netd *d, json_t *req, const char *netns, json_t 
                 store_rollback(d->store);
                 return r;
         }
-        if ((r = btask_of(tn, &bt, err)) < 0 || (r = bindings_add(&b, tn)) < 0)
+        if ((r = tasknet_btask_of(tn, &bt, err)) < 0 || (r = bindings_add(&b, tn)) < 0)
                 goto undo;
-        if ((r = instance_ensure(d, inst, netns, false, err)) < 0 || (r = knet_btask_create(d->knet, &bt, b.v, b.n, err)) < 0)
+        if ((r = tasknet_instance_ensure(d, inst, netns, false, err)) < 0 || (r = knet_btask_create(d->knet, &bt, b.v, b.n, err)) < 0)
                 goto undo;
         ct_flush(d, inst, &b);
         bindings_free(&b);
         json_object_set_new(tn, "State", json_string("ok"));
-        tn_key(key, netns);
+        tasknet_key(key, netns);
         if ((r = intent_finish(d, key, tn, ikey, err)) < 0)
                 return r;
         log_info("op=CreateTaskNetwork mode=bridge netns=%s instance_netns=%s ip=%s bindings=%zu", netns, inst,
@@ -538,13 +538,13 @@ undo:
 }
 
 /* Kernel side of a delete, then the records; idempotent (start-up finishes an interrupted one). */
-static int tasknet_delete_finish(struct netd *d, json_t *tn, const char *ikey, struct err *err)
+int tasknet_delete_finish(struct netd *d, json_t *tn, const char *ikey, struct err *err)
 {
         int r;
         if (strcmp(rec_str(tn, "NetworkMode") ?: "", "bridge") == 0) {
                 struct knet_btask bt;
                 struct bindings b = { 0 };
-                if ((r = btask_of(tn, &bt, err)) < 0)
+                if ((r = tasknet_btask_of(tn, &bt, err)) < 0)
                         return r;
                 if ((r = bindings_add(&b, tn)) < 0)
                         return err_set(err, -r, NULL, "netns '%s': corrupt bindings", bt.netns);
@@ -574,7 +574,7 @@ static int awsvpc_create(struct netd *d, json_t *req, json_t **ret, struct err *
         if ((r = json_get_string(req, "Netns", false, &netns, err)) < 0)
                 return r;
         if (netns) {
-                tn_key(key, netns);
+                tasknet_key(key, netns);
                 if (store_exists(d->store, key) > 0)
                         return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has a task network", netns);
         }
@@ -621,7 +621,7 @@ int op_delete_task_network(struct netd *d, json_t *req, json_t **ret, struct err
         /* a bridge or none task network is named by its Netns alone; anything else is an ENI's (eni.c) */
         if (json_get_string(req, "Netns", false, &netns, NULL) <= 0 || json_object_get(req, "NetworkInterfaceId"))
                 return eni_task_delete(d, req, ret, err);
-        tn_key(key, netns);
+        tasknet_key(key, netns);
         if (store_get(d->store, key, &tn, NULL) < 0)
                 return eni_task_delete(d, req, ret, err);
         intent = json_pack("{s:s, s:s}", "Op", strcmp(rec_str(tn, "NetworkMode") ?: "", "bridge") == 0 ? "DeleteBridgeTask" : "DeleteNoneTask",
@@ -636,7 +636,7 @@ int op_delete_task_network(struct netd *d, json_t *req, json_t **ret, struct err
 int tasknet_netns_check(struct netd *d, const char *netns, struct err *err)
 {
         char key[KEY_MAX];
-        tn_key(key, netns);
+        tasknet_key(key, netns);
         if (store_exists(d->store, key) > 0)
                 return err_set(err, EEXIST, JERR_INVALID, "netns '%s' has a %s task network; a network interface cannot be attached to it", netns, "bridge or none");
         return 0;
@@ -704,7 +704,7 @@ int op_describe_task_networks(struct netd *d, json_t *req, json_t **ret, struct 
                         json_object_set_new(want, json_string_value(v), json_false());
                 }
         }
-        if ((r = tasknets_list(d, inst, NULL, &all, err)) < 0)
+        if ((r = tasknet_list(d, inst, NULL, &all, err)) < 0)
                 return r;
         out = json_array();
         json_array_foreach(all, i, tn) {
@@ -736,244 +736,4 @@ int op_describe_task_networks(struct netd *d, json_t *req, json_t **ret, struct 
         }
         *ret = json_pack("{s:o}", "TaskNetworks", out);
         return 0;
-}
-
-/* ---- start-up ---- */
-
-static int load_tn(struct netd *d, const char *netns, json_t **ret)
-{
-        char key[KEY_MAX];
-        if (!netns)
-                return -ENOENT;
-        tn_key(key, netns);
-        return store_get(d->store, key, ret, NULL);
-}
-
-int tasknet_replay_intent(struct netd *d, const char *ikey, json_t *intent, struct err *err)
-{
-        const char *op = rec_str(intent, "Op") ?: "";
-        _cleanup_json_ json_t *tn = NULL;
-        bool create;
-        int r = 0;
-
-        if (strcmp(op, "CreateBridgeTask") != 0 && strcmp(op, "DeleteBridgeTask") != 0 && strcmp(op, "CreateNoneTask") != 0 &&
-            strcmp(op, "DeleteNoneTask") != 0)
-                return 0;
-        create = strncmp(op, "Create", 6) == 0;
-        if (load_tn(d, rec_str(intent, "Netns"), &tn) == 0) {
-                if (create && strcmp(rec_str(tn, "NetworkMode") ?: "", "bridge") == 0) {
-                        /* roll back: links and netns; the table is rebuilt from the records later */
-                        struct knet_btask bt;
-                        if ((r = btask_of(tn, &bt, err)) < 0 || (r = knet_btask_remove_links(d->knet, &bt, err)) < 0)
-                                return r;
-                        r = tasknet_forget(d, tn, ikey, err);
-                } else
-                        r = tasknet_delete_finish(d, tn, ikey, err);
-                if (r < 0)
-                        return r;
-        } else if ((r = intent_done(d, ikey, err)) < 0)
-                return r;
-        log_notice("msg=\"repaired interrupted operation\" op=%s netns=%s intent=%s action=%s", op, rec_str(intent, "Netns") ?: "?", ikey,
-                   create ? "rolled back" : "finished");
-        return 1;
-}
-
-struct link_sweep {
-        struct netd *d;
-        const char *inst;
-        json_t *owned;
-        int removed;
-};
-
-static bool host_end_pattern(const char *name)
-{
-        if (strlen(name) != 15 || name[0] != 'k')
-                return false;
-        for (const char *p = name + 1; *p; p++)
-                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-                        return false;
-        return true;
-}
-
-static int link_sweep_cb(const char *ifname, const char *kind, void *ud)
-{
-        struct link_sweep *s = ud;
-        struct err e = { 0 };
-        if (!host_end_pattern(ifname) || json_object_get(s->owned, ifname))
-                return 0;
-        if (knet_link_delete(s->d->knet, s->inst, ifname, &e) < 0)
-                log_warning("msg=\"cannot remove unowned bridge port, ignoring\" netns=%s link=%s err=\"%s\"", s->inst, ifname, e.msg);
-        else {
-                log_notice("msg=\"removed unowned bridge port\" netns=%s link=%s", s->inst, ifname);
-                s->removed++;
-        }
-        return 0;
-}
-
-struct eni_instances {
-        json_t *netns;  /* object: attached ENI netns -> true */
-};
-
-static int eni_inst_cb(const char *key, json_t *e, void *ud)
-{
-        struct eni_instances *c = ud;
-        const char *netns = rec_str(json_object_get(e, "ebxAttachment"), "Netns");
-        if (netns)
-                json_object_set_new(c->netns, netns, json_true());
-        return 0;
-}
-
-/* A none task's namespace re-created when missing. 1 when repaired. */
-static int none_repair(struct netd *d, const char *netns)
-{
-        struct err e = { 0 };
-        if (knet_netns_exists(d->knet, netns))
-                return 0;
-        if (knet_none_create(d->knet, netns, &e) < 0) {
-                log_error("msg=\"cannot re-create none task netns\" netns=%s err=\"%s\"", netns, e.msg);
-                return 0;
-        }
-        log_notice("msg=\"re-created missing none task netns\" netns=%s", netns);
-        return 1;
-}
-
-/* Sort the records: none tasks repaired at once, bridge tasks of a vanished instance removed, the others
- * listed by instance in by_inst and noted in owner ("INSTANCE\nNETNS"). Returns repairs. */
-static int tasks_sort(struct netd *d, json_t *all, json_t *instances, json_t *owner, json_t *by_inst)
-{
-        json_t *tn, *list;
-        size_t i;
-        int repaired = 0;
-        json_array_foreach(all, i, tn) {
-                const char *netns = rec_str(tn, "Netns"), *inst;
-                struct err e = { 0 };
-                char o[KEY_MAX * 2];
-                if (strcmp(rec_str(tn, "NetworkMode") ?: "", "bridge") != 0) {
-                        repaired += none_repair(d, netns);
-                        continue;
-                }
-                inst = rec_str(tn, "InstanceNetns");
-                if (!inst || !json_object_get(instances, inst)) {
-                        /* its instance is gone: so is the task's network */
-                        struct knet_btask bt;
-                        log_notice("msg=\"removing bridge task network of a vanished instance\" netns=%s instance_netns=%s", netns, inst ?: "?");
-                        if (btask_of(tn, &bt, &e) == 0)
-                                (void) knet_btask_remove_links(d->knet, &bt, &e);
-                        (void) tasknet_forget(d, tn, NULL, &e);
-                        repaired++;
-                        continue;
-                }
-                snprintf(o, sizeof o, "%s\n%s", inst, netns);
-                json_object_set_new(owner, o, json_true());
-                list = json_object_get(by_inst, inst);
-                if (!list) {
-                        list = json_array();
-                        json_object_set_new(by_inst, inst, list);
-                }
-                json_array_append(list, tn);
-        }
-        return repaired;
-}
-
-/* One instance: ecsbox0 and its table rebuilt from the records, each task's links checked and repaired,
- * host ends nothing owns removed. Returns repairs. */
-static int instance_repair(struct netd *d, const char *inst, json_t *list)
-{
-        struct link_sweep s = { d, inst, NULL, 0 };
-        _cleanup_json_ json_t *owned = json_object();
-        struct err e = { 0 };
-        json_t *tn;
-        size_t i;
-        int repaired = 0;
-
-        s.owned = owned;
-        if (instance_ensure(d, inst, NULL, true, &e) < 0) {
-                log_error("msg=\"cannot repair instance bridge\" instance_netns=%s err=\"%s\"", inst, e.msg);
-                return 0;
-        }
-        json_array_foreach(list, i, tn) {
-                struct knet_btask bt;
-                err_clear(&e);
-                if (btask_of(tn, &bt, &e) < 0) {
-                        log_error("msg=\"corrupt bridge task record, ignoring\" netns=%s", rec_str(tn, "Netns"));
-                        continue;
-                }
-                json_object_set_new(owned, bt.host_if, json_true());
-                if (knet_btask_check(d->knet, &bt, &e) == 0)
-                        continue;
-                log_notice("msg=\"bridge task network not as recorded, re-creating\" netns=%s why=\"%s\"", bt.netns, e.msg);
-                err_clear(&e);
-                /* the elements are in the rebuilt table already */
-                if (knet_btask_repair(d->knet, &bt, &e) < 0)
-                        log_error("msg=\"cannot re-create bridge task network\" netns=%s err=\"%s\"", bt.netns, e.msg);
-                else
-                        repaired++;
-        }
-        err_clear(&e);
-        if (knet_link_list(d->knet, inst, link_sweep_cb, &s, &e) < 0)
-                log_warning("msg=\"cannot list links, ignoring\" netns=%s err=\"%s\"", inst, e.msg);
-        return repaired + s.removed;
-}
-
-static bool bport_owned(struct netd *d, const char *key, json_t *value, void *owner)
-{
-        (void) d;
-        return ipam_bridge_owned(key, value, owner);
-}
-
-/* Index records: released when their task is gone, restored when missing. Returns repairs or < 0. */
-static int index_repair(struct netd *d, json_t *owner, json_t *by_inst, struct err *err)
-{
-        const char *inst;
-        json_t *list, *tn;
-        size_t i;
-        int repaired = 0, r;
-
-        if ((r = ipam_bridge_sweep(d, owner, err)) < 0)
-                return r;
-        repaired += r;
-        if ((r = records_sweep(d, "bport/", bport_owned, owner, "bridge task", err)) < 0)
-                return r;
-        repaired += r;
-        json_object_foreach(by_inst, inst, list)
-                json_array_foreach(list, i, tn) {
-                        char key[KEY_MAX];
-                        json_t *x;
-                        size_t j;
-                        repaired += ipam_bridge_repair(d, inst, rec_str(tn, "Netns"), rec_str(tn, "PrivateIpAddress"));
-                        json_array_foreach(json_object_get(tn, "Bindings"), j, x) {
-                                int p = portmap_proto_parse(rec_str(x, "protocol"));
-                                if (p < 0)
-                                        continue;
-                                bport_key(key, inst, p, (unsigned) json_integer_value(json_object_get(x, "hostPort")));
-                                if (store_exists(d->store, key) == 0 && put_doc(d, key, rec_str(tn, "Netns"), NULL) >= 0)
-                                        repaired++;
-                        }
-                }
-        return repaired;
-}
-
-int tasknet_reconcile(struct netd *d, struct err *err)
-{
-        _cleanup_json_ json_t *all = NULL, *owner = json_object(), *by_inst = json_object(), *instances = json_object();
-        struct eni_instances ei = { instances };
-        const char *inst;
-        json_t *list, *v;
-        int repaired, r;
-
-        if ((r = tasknets_list(d, NULL, NULL, &all, err)) < 0 || (r = store_list(d->store, "eni/", eni_inst_cb, &ei, err)) < 0)
-                return r;
-        repaired = tasks_sort(d, all, instances, owner, by_inst);
-        /* instances with no bridge task left but a table from before: emptied, kept */
-        json_object_foreach(instances, inst, v)
-                if (!json_object_get(by_inst, inst) && knet_netns_exists(d->knet, inst) && knet_bridge_has_table(d->knet, inst))
-                        json_object_set_new(by_inst, inst, json_array());
-        json_object_foreach(by_inst, inst, list)
-                repaired += instance_repair(d, inst, list);
-        if ((r = index_repair(d, owner, by_inst, err)) < 0)
-                return r;
-        repaired += r;
-        log_info("msg=\"reconciled task networks\" task_networks=%zu instances=%zu repairs=%d", json_array_size(all),
-                 json_object_size(by_inst), repaired);
-        return repaired;
 }
