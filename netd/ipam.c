@@ -134,6 +134,11 @@ static int next_pick(struct netd *d, json_t *subnet, const struct cidr4 *c, uint
         return 0;
 }
 
+void ipam_subnet_init(json_t *subnet)
+{
+        json_object_set_new(subnet, "ebxCursor", json_integer(0));
+}
+
 int ipam_eni_take(struct netd *d, json_t *subnet, const char *want_ip, const char *eni_id, uint32_t *ret_ip,
                   struct err *err)
 {

@@ -39,6 +39,8 @@ int ipam_bridge_next(uint32_t cursor, ipam_taken_fn taken, void *userdata, uint3
 
 /* ---- ENI addresses ---- */
 
+/* A new subnet record: its cursor (ebxCursor 0: the first lease is the first usable address). */
+void ipam_subnet_init(json_t *subnet);
 /* Inside a transaction: lease an address of subnet (a record) to eni_id: want_ip when given (it must be
  * in the subnet, not reserved, not leased), else the next free one after the subnet's cursor (the cursor
  * is moved and the subnet record stored). EC2 errors: InvalidParameterValue, InvalidIPAddress.InUse,

@@ -156,11 +156,12 @@ int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const 
         mac[0] = 0x06;   /* locally administered unicast, apart from ENI MACs (0x02) */
         mac_format(mac, macs);
         snprintf(arn, sizeof arn, "arn:aws:ec2:%s:%s:subnet/%s", d->region, d->account, id);
-        s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:[], s:s, s:s, s:s, s:I}",
+        s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:[], s:s, s:s, s:s}",
                       "SubnetId", id, "VpcId", vpc_id, "CidrBlock", cidr_s, "AvailabilityZone", az,
                       "AvailabilityZoneId", azid, "State", "pending", "DefaultForAz", default_for_az,
                       "MapPublicIpOnLaunch", 0, "OwnerId", d->account, "SubnetArn", arn, "Tags",
-                      "ebxBridge", bridge, "ebxMvParent", mvp, "ebxBridgeMac", macs, "ebxCursor", (json_int_t) 0);
+                      "ebxBridge", bridge, "ebxMvParent", mvp, "ebxBridgeMac", macs);
+        ipam_subnet_init(s);
         intent = json_pack("{s:s, s:s}", "Op", "CreateSubnet", "SubnetId", id);
         key_fmt(key, "subnet", id);
         if ((r = intent_begin(d, key, s, intent, ikey, err)) < 0)
