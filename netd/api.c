@@ -2,9 +2,16 @@
 #include <errno.h>
 #include <string.h>
 
+#include "api.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "eni.h"
+#include "flowlog.h"
 #include "netd.h"
+#include "sg.h"
+#include "subnet.h"
 #include "tasknet.h"
+#include "vpc.h"
 
 static const struct {
         const char *action;

@@ -1,19 +1,29 @@
-/* eni.c: ENIs: IP lease and MAC in the records, a veth or macvlan eth0 in a named namespace when attached. */
+/* eni.c: ENIs: records with an address from ipam.c and a MAC, a veth or macvlan eth0 in a named namespace when
+ * attached; the EC2 network interface operations and CreateTaskNetwork/DeleteTaskNetwork awsvpc (tasknet.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "ecsbox/ipam.h"
+#include "describe.h"
+#include "ecsbox/ids.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
 #include "ecsbox/timeutil.h"
+#include "eni.h"
+#include "flowlog.h"
+#include "intent.h"
+#include "ipam.h"
+#include "kernel/knet.h"
 #include "netd.h"
+#include "record.h"
+#include "sg.h"
+#include "sg_enforce.h"
+#include "subnet.h"
 #include "tasknet.h"
+#include "vpc.h"
 
-static const char *str(json_t *o, const char *k)
-{
-        return json_string_value(json_object_get(o, k));
-}
 
 static int eni_load(struct netd *d, const char *id, json_t **ret, struct err *err)
 {
@@ -31,7 +41,7 @@ static int eni_load(struct netd *d, const char *id, json_t **ret, struct err *er
 static int eni_put(struct netd *d, json_t *eni, struct err *err)
 {
         char key[KEY_MAX];
-        key_fmt(key, "eni", str(eni, "NetworkInterfaceId"));
+        key_fmt(key, "eni", rec_str(eni, "NetworkInterfaceId"));
         return store_put(d->store, key, eni, err);
 }
 
@@ -53,7 +63,7 @@ json_t *eni_shape(struct netd *d, json_t *e)
         char dns[96];
         json_t *groups = json_array(), *g, *att = json_object_get(e, "ebxAttachment");
         size_t i;
-        const char *ip = str(e, "PrivateIpAddress");
+        const char *ip = rec_str(e, "PrivateIpAddress");
         json_t *o;
 
         json_array_foreach(json_object_get(e, "Groups"), i, g) {
@@ -69,24 +79,24 @@ json_t *eni_shape(struct netd *d, json_t *e)
         }
         dns_name(d, ip, dns, sizeof dns);
         o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[{s:b, s:s, s:s}], s:o, s:s, s:O, s:b, s:s, s:O}",
-                      "NetworkInterfaceId", str(e, "NetworkInterfaceId"), "SubnetId", str(e, "SubnetId"),
-                      "VpcId", str(e, "VpcId"), "AvailabilityZone", str(e, "AvailabilityZone"),
-                      "Description", str(e, "Description") ?: "", "InterfaceType", str(e, "InterfaceType"),
-                      "MacAddress", str(e, "MacAddress"), "PrivateIpAddress", ip, "PrivateDnsName", dns,
+                      "NetworkInterfaceId", rec_str(e, "NetworkInterfaceId"), "SubnetId", rec_str(e, "SubnetId"),
+                      "VpcId", rec_str(e, "VpcId"), "AvailabilityZone", rec_str(e, "AvailabilityZone"),
+                      "Description", rec_str(e, "Description") ?: "", "InterfaceType", rec_str(e, "InterfaceType"),
+                      "MacAddress", rec_str(e, "MacAddress"), "PrivateIpAddress", ip, "PrivateDnsName", dns,
                       "PrivateIpAddresses", "Primary", 1, "PrivateIpAddress", ip, "PrivateDnsName", dns,
-                      "Groups", groups, "Status", str(e, "Status"), "RequesterManaged",
+                      "Groups", groups, "Status", rec_str(e, "Status"), "RequesterManaged",
                       json_object_get(e, "RequesterManaged") ?: json_false(), "SourceDestCheck", 1,
-                      "OwnerId", str(e, "OwnerId"), "TagSet", json_object_get(e, "TagSet") ?: json_array());
+                      "OwnerId", rec_str(e, "OwnerId"), "TagSet", json_object_get(e, "TagSet") ?: json_array());
         if (att && json_is_object(att)) {
                 char path[512];
-                (void) knet_netns_path(d->knet, str(att, "Netns"), path, sizeof path);
-                json_t *a = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "AttachmentId", str(att, "AttachmentId"),
-                                      "Status", str(att, "Status") ?: "attached", "DeviceIndex", 0, "Netns",
-                                      str(att, "Netns"), "NetnsPath", path, "DeleteOnTermination", 0);
-                if (str(att, "AttachTime"))
-                        json_object_set_new(a, "AttachTime", json_string(str(att, "AttachTime")));
-                if (str(att, "InstanceId"))
-                        json_object_set_new(a, "InstanceId", json_string(str(att, "InstanceId")));
+                (void) knet_netns_path(d->knet, rec_str(att, "Netns"), path, sizeof path);
+                json_t *a = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "AttachmentId", rec_str(att, "AttachmentId"),
+                                      "Status", rec_str(att, "Status") ?: "attached", "DeviceIndex", 0, "Netns",
+                                      rec_str(att, "Netns"), "NetnsPath", path, "DeleteOnTermination", 0);
+                if (rec_str(att, "AttachTime"))
+                        json_object_set_new(a, "AttachTime", json_string(rec_str(att, "AttachTime")));
+                if (rec_str(att, "InstanceId"))
+                        json_object_set_new(a, "InstanceId", json_string(rec_str(att, "InstanceId")));
                 json_object_set_new(o, "Attachment", a);
         }
         if (json_object_get(e, "ebxMetadata"))
@@ -99,76 +109,26 @@ int eni_knet(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, struct kn
         struct cidr4 c;
         json_t *att = json_object_get(eni, "ebxAttachment");
         memset(ret, 0, sizeof *ret);
-        if (cidr4_parse(str(subnet, "CidrBlock"), &c) < 0 || ip4_parse(str(eni, "PrivateIpAddress"), &ret->ip) < 0 ||
-            mac_parse(str(eni, "MacAddress"), ret->mac) < 0)
-                return err_set(err, EIO, NULL, "network interface %s: corrupt record", str(eni, "NetworkInterfaceId"));
-        ret->vpc_netns = str(vpc, "ebxNetns");
-        ret->bridge = str(subnet, "ebxBridge");
-        ret->mv_parent = str(subnet, "ebxMvParent");
-        ret->macvlan = strcmp(str(eni, "InterfaceType") ?: "veth", "macvlan") == 0;
-        ret->host_if = str(eni, "ebxHostIf");
+        if (cidr4_parse(rec_str(subnet, "CidrBlock"), &c) < 0 || ip4_parse(rec_str(eni, "PrivateIpAddress"), &ret->ip) < 0 ||
+            mac_parse(rec_str(eni, "MacAddress"), ret->mac) < 0)
+                return err_set(err, EIO, NULL, "network interface %s: corrupt record", rec_str(eni, "NetworkInterfaceId"));
+        ret->vpc_netns = rec_str(vpc, "ebxNetns");
+        ret->bridge = rec_str(subnet, "ebxBridge");
+        ret->mv_parent = rec_str(subnet, "ebxMvParent");
+        ret->macvlan = strcmp(rec_str(eni, "InterfaceType") ?: "veth", "macvlan") == 0;
+        ret->host_if = rec_str(eni, "ebxHostIf");
         ret->prefix_len = c.len;
         ret->gw_ip = c.addr + 1;
-        ret->netns = att ? str(att, "Netns") : NULL;
+        ret->netns = att ? rec_str(att, "Netns") : NULL;
         return 0;
 }
 
-/* ---- IPAM ---- */
-struct lease_probe {
-        struct netd *d;
-        const char *subnet_id;
-};
-
-static int lease_taken(uint32_t ip, void *ud)
+/* A new ENI id whose MAC is unique among all ENIs: retry the (random) id on the unlikely clash. */
+static int id_with_mac(struct netd *d, char id[ID_MAX], char macs[MAC_STR_MAX], struct err *err)
 {
-        struct lease_probe *p = ud;
         char key[KEY_MAX];
-        lease_key(key, p->subnet_id, ip);
-        return store_exists(p->d->store, key);
-}
-
-/* Inside a transaction: the new ENI record with its lease, MAC index and the subnet cursor. */
-static int eni_new(struct netd *d, json_t *subnet, const char *want_ip, json_t *groups, const char *desc,
-                   const char *type, json_t *metadata, json_t **ret_eni, struct err *err)
-{
-        const char *subnet_id = str(subnet, "SubnetId");
-        struct lease_probe probe = { d, subnet_id };
-        struct cidr4 c;
-        uint32_t ip;
-        char id[ID_MAX], ips[IP4_STR_MAX], macs[MAC_STR_MAX], key[KEY_MAX], host_if[16];
         uint8_t mac[6];
-        json_t *eni, *lease;
         int r;
-
-        (void) cidr4_parse(str(subnet, "CidrBlock"), &c);
-        if (want_ip) {
-                if (ip4_parse(want_ip, &ip) < 0)
-                        return err_set(err, EINVAL, JERR_INVALID, "Invalid value '%s' for PrivateIpAddress: not an IPv4 address", want_ip);
-                if (!cidr4_contains_ip(&c, ip))
-                        return err_set(err, EINVAL, JERR_INVALID, "Address %s does not fall within the subnet's address range (%s)", want_ip, str(subnet, "CidrBlock"));
-                if (cidr4_is_reserved(&c, ip))
-                        return err_set(err, EINVAL, JERR_INVALID, "Address %s is reserved in subnet %s (network, router, DNS, future use and broadcast addresses)", want_ip, subnet_id);
-                r = lease_taken(ip, &probe);
-                if (r < 0)
-                        return err_set(err, -r, NULL, "IP lease lookup failed");
-                if (r > 0)
-                        return err_set(err, EEXIST, "InvalidIPAddress.InUse", "The specified address %s is already in use in subnet %s", want_ip, subnet_id);
-        } else {
-                uint32_t cursor = (uint32_t) json_integer_value(json_object_get(subnet, "ebxCursor"));
-                r = ipam_next(&c, cursor, lease_taken, &probe, &ip);
-                if (r == -ENOSPC)
-                        return err_set(err, ENOSPC, "InsufficientFreeAddressesInSubnet",
-                                       "There are not enough free addresses in subnet '%s' (%s) to satisfy the requested number of instances.",
-                                       subnet_id, str(subnet, "CidrBlock"));
-                if (r < 0)
-                        return err_set(err, -r, NULL, "IP lease lookup failed");
-                json_object_set_new(subnet, "ebxCursor", json_integer(ip));
-                key_fmt(key, "subnet", subnet_id);
-                if ((r = store_put(d->store, key, subnet, err)) < 0)
-                        return r;
-        }
-        ip4_format(ip, ips);
-        /* A MAC unique among all ENIs: retry the (random) id on the unlikely clash. */
         for (int tries = 0;; tries++) {
                 if ((r = id_new("eni", id)) < 0)
                         return err_set(err, -r, NULL, "random id: %s", strerror(-r));
@@ -177,36 +137,45 @@ static int eni_new(struct netd *d, json_t *subnet, const char *want_ip, json_t *
                 key_fmt(key, "mac", macs);
                 r = store_exists(d->store, key);
                 if (r == 0)
-                        break;
+                        return 0;
                 if (r < 0 || tries > 8)
                         return err_set(err, EIO, NULL, "cannot find a unique MAC address");
         }
+}
+
+static int mac_index_put(struct netd *d, const char *macs, const char *id, struct err *err)
+{
+        _cleanup_json_ json_t *m = json_pack("{s:s}", "NetworkInterfaceId", id);
+        char key[KEY_MAX];
+        key_fmt(key, "mac", macs);
+        return store_put(d->store, key, m, err);
+}
+
+/* Inside a transaction: the new ENI record with its lease, MAC index and the subnet cursor. */
+static int eni_new(struct netd *d, json_t *subnet, const char *want_ip, json_t *groups, const char *desc,
+                   const char *type, json_t *metadata, json_t **ret_eni, struct err *err)
+{
+        const char *subnet_id = rec_str(subnet, "SubnetId");
+        char id[ID_MAX], ips[IP4_STR_MAX], macs[MAC_STR_MAX], host_if[16];
+        _cleanup_json_ json_t *eni = NULL;
+        uint32_t ip;
+        int r;
+
+        if ((r = id_with_mac(d, id, macs, err)) < 0 || (r = ipam_eni_take(d, subnet, want_ip, id, &ip, err)) < 0)
+                return r;
+        ip4_format(ip, ips);
         snprintf(host_if, sizeof host_if, "v%s", id + strlen(id) - 14);
         eni = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:b, s:s, s:[], s:s, s:s}",
-                        "NetworkInterfaceId", id, "SubnetId", subnet_id, "VpcId", str(subnet, "VpcId"),
-                        "AvailabilityZone", str(subnet, "AvailabilityZone"), "Description", desc ? desc : "",
+                        "NetworkInterfaceId", id, "SubnetId", subnet_id, "VpcId", rec_str(subnet, "VpcId"),
+                        "AvailabilityZone", rec_str(subnet, "AvailabilityZone"), "Description", desc ? desc : "",
                         "InterfaceType", type, "MacAddress", macs, "PrivateIpAddress", ips, "Groups", groups,
                         "Status", "available", "RequesterManaged", 0, "OwnerId", d->account, "TagSet",
                         "ebxHostIf", host_if, "ebxState", "ok");
         if (metadata)
                 json_object_set(eni, "ebxMetadata", metadata);
-        lease = json_pack("{s:s}", "NetworkInterfaceId", id);
-        lease_key(key, subnet_id, ip);
-        r = store_put(d->store, key, lease, err);
-        json_decref(lease);
-        if (r >= 0) {
-                json_t *m = json_pack("{s:s}", "NetworkInterfaceId", id);
-                key_fmt(key, "mac", macs);
-                r = store_put(d->store, key, m, err);
-                json_decref(m);
-        }
-        if (r >= 0)
-                r = eni_put(d, eni, err);
-        if (r < 0) {
-                json_decref(eni);
+        if ((r = mac_index_put(d, macs, id, err)) < 0 || (r = eni_put(d, eni, err)) < 0)
                 return r;
-        }
-        *ret_eni = eni;
+        *ret_eni = TAKE_PTR(eni);
         return 0;
 }
 
@@ -214,23 +183,19 @@ static int eni_new(struct netd *d, json_t *subnet, const char *want_ip, json_t *
 static int eni_forget(struct netd *d, json_t *eni, struct err *err)
 {
         char key[KEY_MAX];
-        uint32_t ip = 0;
         json_t *att = json_object_get(eni, "ebxAttachment");
         int r;
-        if (ip4_parse(str(eni, "PrivateIpAddress"), &ip) == 0) {
-                lease_key(key, str(eni, "SubnetId"), ip);
-                if ((r = store_del(d->store, key, err)) < 0)
-                        return r;
-        }
-        key_fmt(key, "mac", str(eni, "MacAddress"));
+        if ((r = ipam_eni_release(d, eni, err)) < 0)
+                return r;
+        key_fmt(key, "mac", rec_str(eni, "MacAddress"));
         if ((r = store_del(d->store, key, err)) < 0)
                 return r;
-        if (att && str(att, "Netns")) {
-                key_fmt(key, "netns", str(att, "Netns"));
+        if (att && rec_str(att, "Netns")) {
+                key_fmt(key, "netns", rec_str(att, "Netns"));
                 if ((r = store_del(d->store, key, err)) < 0)
                         return r;
         }
-        key_fmt(key, "eni", str(eni, "NetworkInterfaceId"));
+        key_fmt(key, "eni", rec_str(eni, "NetworkInterfaceId"));
         return store_del(d->store, key, err);
 }
 
@@ -260,10 +225,10 @@ static int create_params(struct netd *d, json_t *req, json_t **ret_subnet, json_
                 return err_set(err, EINVAL, JERR_INVALID, "Description is longer than 255 characters");
         if ((r = subnet_load(d, subnet_id, ret_subnet, err)) < 0)
                 return r;
-        if ((r = vpc_load(d, str(*ret_subnet, "VpcId"), ret_vpc, err)) < 0)
+        if ((r = vpc_load(d, rec_str(*ret_subnet, "VpcId"), ret_vpc, err)) < 0)
                 return r;
         if (groups && json_array_size(groups) > 0)
-                r = sg_validate_groups(d, groups, str(*ret_subnet, "VpcId"), ret_groups, err);
+                r = sg_validate_groups(d, groups, rec_str(*ret_subnet, "VpcId"), ret_groups, err);
         else
                 *ret_groups = json_pack("[O]", json_object_get(*ret_vpc, "ebxDefaultSg") ?: json_null());
         if (r >= 0 && json_is_null(json_array_get(*ret_groups, 0)))
@@ -293,8 +258,8 @@ int op_create_network_interface(struct netd *d, json_t *req, json_t **ret, struc
                 json_decref(eni);
                 return r;
         }
-        log_info("op=CreateNetworkInterface eni=%s subnet=%s ip=%s mac=%s type=%s", str(eni, "NetworkInterfaceId"),
-                 str(subnet, "SubnetId"), str(eni, "PrivateIpAddress"), str(eni, "MacAddress"), type);
+        log_info("op=CreateNetworkInterface eni=%s subnet=%s ip=%s mac=%s type=%s", rec_str(eni, "NetworkInterfaceId"),
+                 rec_str(subnet, "SubnetId"), rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"), type);
         eni_members_changed(d, eni);
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
         json_decref(eni);
@@ -357,32 +322,18 @@ int op_delete_network_interface(struct netd *d, json_t *req, json_t **ret, struc
         if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "NetworkInterfaceId", true, &id, err)) < 0 ||
             (r = eni_load(d, id, &eni, err)) < 0)
                 return r;
-        if (json_object_get(eni, "ebxAttachment") || strcmp(str(eni, "Status"), "available") != 0)
+        if (json_object_get(eni, "ebxAttachment") || strcmp(rec_str(eni, "Status"), "available") != 0)
                 return err_set(err, EBUSY, "InvalidNetworkInterface.InUse", "Network interface '%s' is currently in use (attached to netns '%s')", id,
-                               str(json_object_get(eni, "ebxAttachment"), "Netns") ?: "?");
+                               rec_str(json_object_get(eni, "ebxAttachment"), "Netns") ?: "?");
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
         if ((r = eni_forget(d, eni, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
                 store_rollback(d->store);
                 return r;
         }
-        log_info("op=DeleteNetworkInterface eni=%s ip=%s", id, str(eni, "PrivateIpAddress"));
+        log_info("op=DeleteNetworkInterface eni=%s ip=%s", id, rec_str(eni, "PrivateIpAddress"));
         eni_members_changed(d, eni);
         *ret = json_pack("{s:b}", "Return", 1);
-        return 0;
-}
-
-static int netns_name_check(const char *name, struct err *err)
-{
-        size_t n = strlen(name);
-        if (n == 0 || n > 64 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                return err_set(err, EINVAL, JERR_INVALID, "Invalid netns name '%s': 1 to 64 characters from [A-Za-z0-9_.-]", name);
-        for (const char *p = name; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-                      *p == '.' || *p == '-'))
-                        return err_set(err, EINVAL, JERR_INVALID, "Invalid netns name '%s': 1 to 64 characters from [A-Za-z0-9_.-]", name);
-        if (strncmp(name, "ebx-vpc-", 8) == 0)
-                return err_set(err, EPERM, JERR_INVALID, "Invalid netns name '%s': names starting with 'ebx-vpc-' belong to netd's VPC routers", name);
         return 0;
 }
 
@@ -400,19 +351,19 @@ static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vp
                 return r;
         /* the bridge must know the ENI before its first (gratuitous ARP) frame */
         if ((r = sg_guard_eni(d, eni, true, err)) < 0)
-                return err_wrap(err, "attach %s: source/destination check", str(eni, "NetworkInterfaceId"));
+                return err_wrap(err, "attach %s: source/destination check", rec_str(eni, "NetworkInterfaceId"));
         r = knet_eni_attach(d->knet, &ke, &created, err);
         if (r < 0)
                 (void) sg_guard_eni(d, eni, false, &e2);
         if (r == -EEXIST)
                 return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has an eth0; one ENI per namespace", ke.netns);
         if (r < 0)
-                return err_wrap(err, "attach %s to netns '%s'", str(eni, "NetworkInterfaceId"), ke.netns);
+                return err_wrap(err, "attach %s to netns '%s'", rec_str(eni, "NetworkInterfaceId"), ke.netns);
         r = sg_task_attach(d, eni, err);
         if (r < 0) {
                 (void) knet_eni_detach(d->knet, &ke, created, &e2);
                 (void) sg_guard_eni(d, eni, false, &e2);
-                return err_wrap(err, "attach %s: security groups", str(eni, "NetworkInterfaceId"));
+                return err_wrap(err, "attach %s: security groups", rec_str(eni, "NetworkInterfaceId"));
         }
         json_object_set_new(att, "Status", json_string("attached"));
         json_object_set_new(eni, "Status", json_string("in-use"));
@@ -440,9 +391,9 @@ static int begin_attach(struct netd *d, json_t *eni, const char *netns, const ch
         if (instance_id)
                 json_object_set_new(att, "InstanceId", json_string(instance_id));
         json_object_set_new(eni, "ebxAttachment", att);
-        intent = json_pack("{s:s, s:s, s:s, s:b}", "Op", op, "NetworkInterfaceId", str(eni, "NetworkInterfaceId"),
+        intent = json_pack("{s:s, s:s, s:s, s:b}", "Op", op, "NetworkInterfaceId", rec_str(eni, "NetworkInterfaceId"),
                            "Netns", netns, "NetnsExisted", existed);
-        idx = json_pack("{s:s}", "NetworkInterfaceId", str(eni, "NetworkInterfaceId"));
+        idx = json_pack("{s:s}", "NetworkInterfaceId", rec_str(eni, "NetworkInterfaceId"));
         r = store_put(d->store, key, idx, err);
         if (r >= 0)
                 r = eni_put(d, eni, err);
@@ -451,6 +402,14 @@ static int begin_attach(struct netd *d, json_t *eni, const char *netns, const ch
         json_decref(intent);
         json_decref(idx);
         return r;
+}
+
+/* The kernel has the ENI: its record (in-use, attached) stored and the intent dropped, in one transaction. */
+static int attach_done(struct netd *d, json_t *eni, const char *ikey, struct err *err)
+{
+        char key[KEY_MAX];
+        key_fmt(key, "eni", rec_str(eni, "NetworkInterfaceId"));
+        return intent_finish(d, key, eni, ikey, err);
 }
 
 int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
@@ -466,12 +425,12 @@ int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struc
             (r = json_get_string(req, "Netns", true, &netns, err)) < 0 ||
             (r = json_get_string(req, "InstanceId", false, &instance, err)) < 0 ||
             (r = json_get_int(req, "DeviceIndex", false, 0, 0, &devidx, err)) < 0 ||
-            (r = netns_name_check(netns, err)) < 0 || (r = eni_load(d, id, &eni, err)) < 0)
+            (r = tasknet_name_check(netns, "netns name", err)) < 0 || (r = eni_load(d, id, &eni, err)) < 0)
                 return r;
         if (json_object_get(eni, "ebxAttachment"))
                 return err_set(err, EBUSY, "InvalidNetworkInterface.InUse", "Network interface '%s' is already attached to netns '%s'", id,
-                               str(json_object_get(eni, "ebxAttachment"), "Netns"));
-        if ((r = subnet_load(d, str(eni, "SubnetId"), &subnet, err)) < 0 || (r = vpc_load(d, str(eni, "VpcId"), &vpc, err)) < 0)
+                               rec_str(json_object_get(eni, "ebxAttachment"), "Netns"));
+        if ((r = subnet_load(d, rec_str(eni, "SubnetId"), &subnet, err)) < 0 || (r = vpc_load(d, rec_str(eni, "VpcId"), &vpc, err)) < 0)
                 return r;
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
@@ -495,14 +454,10 @@ int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struc
                 (void) store_commit(d->store, &e2);
                 return r;
         }
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = attach_done(d, eni, ikey, err)) < 0)
                 return r;
-        if ((r = eni_put(d, eni, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
-        log_info("op=AttachNetworkInterface eni=%s netns=%s ip=%s", id, netns, str(eni, "PrivateIpAddress"));
-        *ret = json_pack("{s:s, s:o}", "AttachmentId", str(json_object_get(eni, "ebxAttachment"), "AttachmentId"),
+        log_info("op=AttachNetworkInterface eni=%s netns=%s ip=%s", id, netns, rec_str(eni, "PrivateIpAddress"));
+        *ret = json_pack("{s:s, s:o}", "AttachmentId", rec_str(json_object_get(eni, "ebxAttachment"), "AttachmentId"),
                          "NetworkInterface", eni_shape(d, eni));
         return 0;
 }
@@ -518,7 +473,7 @@ int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey
         char key[KEY_MAX];
         int r;
         if (att) {
-                if ((r = subnet_load(d, str(eni, "SubnetId"), &subnet, err)) < 0 || (r = vpc_load(d, str(eni, "VpcId"), &vpc, err)) < 0 ||
+                if ((r = subnet_load(d, rec_str(eni, "SubnetId"), &subnet, err)) < 0 || (r = vpc_load(d, rec_str(eni, "VpcId"), &vpc, err)) < 0 ||
                     (r = eni_knet(d, eni, subnet, vpc, &ke, err)) < 0)
                         return r;
                 bool del_ns = json_is_true(json_object_get(att, "NetnsCreated"));
@@ -526,10 +481,10 @@ int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey
                 flowlog_eni_final(d, eni);   /* the meters go with the netns or its table */
                 r = knet_eni_detach(d->knet, &ke, del_ns, err);
                 if (r < 0)
-                        return err_wrap(err, "detach %s from netns '%s'", str(eni, "NetworkInterfaceId"), ke.netns);
+                        return err_wrap(err, "detach %s from netns '%s'", rec_str(eni, "NetworkInterfaceId"), ke.netns);
                 if ((!del_ns && sg_task_detach(d, eni, &e2) < 0) || sg_guard_eni(d, eni, false, &e2) < 0)
                         log_warning("msg=\"cannot remove security group state, ignoring\" eni=%s err=\"%s\"",
-                                    str(eni, "NetworkInterfaceId"), e2.msg);
+                                    rec_str(eni, "NetworkInterfaceId"), e2.msg);
         }
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
@@ -537,7 +492,7 @@ int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey
                 r = eni_forget(d, eni, err);
         else {
                 if (att) {
-                        key_fmt(key, "netns", str(att, "Netns"));
+                        key_fmt(key, "netns", rec_str(att, "Netns"));
                         r = store_del(d->store, key, err);
                 }
                 json_object_del(eni, "ebxAttachment");
@@ -576,7 +531,7 @@ static int find_eni(struct netd *d, json_t *req, json_t **ret, struct err *err)
                         return err_set(err, ENOENT, "InvalidNetworkInterfaceID.NotFound", "No network interface is attached to netns '%s'", netns);
                 if (r < 0)
                         return r;
-                r = eni_load(d, str(idx, "NetworkInterfaceId"), ret, err);
+                r = eni_load(d, rec_str(idx, "NetworkInterfaceId"), ret, err);
                 json_decref(idx);
                 return r;
         }
@@ -590,7 +545,7 @@ static int find_eni(struct netd *d, json_t *req, json_t **ret, struct err *err)
                 if (r < 0)
                         return r;
                 json_array_foreach(json_object_get(out, "NetworkInterfaces"), i, e) {
-                        r = eni_load(d, str(e, "NetworkInterfaceId"), ret, err);
+                        r = eni_load(d, rec_str(e, "NetworkInterfaceId"), ret, err);
                         json_decref(out);
                         return r;
                 }
@@ -610,13 +565,13 @@ static int detach_or_delete(struct netd *d, json_t *req, bool forget, const char
         if ((r = tasknet_instance_check(d, eni, err)) < 0)
                 return r;
         if (!forget && !json_object_get(eni, "ebxAttachment"))
-                return err_set(err, EINVAL, "IncorrectState", "Network interface '%s' is not attached", str(eni, "NetworkInterfaceId"));
-        intent = json_pack("{s:s, s:s}", "Op", op, "NetworkInterfaceId", str(eni, "NetworkInterfaceId"));
+                return err_set(err, EINVAL, "IncorrectState", "Network interface '%s' is not attached", rec_str(eni, "NetworkInterfaceId"));
+        intent = json_pack("{s:s, s:s}", "Op", op, "NetworkInterfaceId", rec_str(eni, "NetworkInterfaceId"));
         if ((r = intent_add(d, intent, ikey, err)) < 0)
                 return r;
         if ((r = eni_detach_finish(d, eni, forget, ikey, err)) < 0)
                 return r;
-        log_info("op=%s eni=%s ip=%s", op, str(eni, "NetworkInterfaceId"), str(eni, "PrivateIpAddress"));
+        log_info("op=%s eni=%s ip=%s", op, rec_str(eni, "NetworkInterfaceId"), rec_str(eni, "PrivateIpAddress"));
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;
 }
@@ -631,33 +586,19 @@ int op_detach_network_interface(struct netd *d, json_t *req, json_t **ret, struc
         return detach_or_delete(d, req, false, "DetachNetworkInterface", ret, err);
 }
 
-int op_delete_task_network(struct netd *d, json_t *req, json_t **ret, struct err *err)
+int eni_task_delete(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "NetworkInterfaceId", "Netns", NULL };
-        int r;
-        if ((r = json_check_keys(req, keys, err)) < 0)
-                return r;
-        if ((r = tasknet_delete_hook(d, req, ret, err)) != 0)
-                return r < 0 ? r : 0;
         return detach_or_delete(d, req, true, "DeleteTaskNetwork", ret, err);
 }
 
-int op_create_task_network(struct netd *d, json_t *req, json_t **ret, struct err *err)
+int eni_task_create(struct netd *d, json_t *req, const char *netns, const char *instance, json_t *metadata,
+                    json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "SubnetId", "Netns", "PrivateIpAddress", "Groups", "Description",
-                                            "InterfaceType", "Metadata", "InstanceId", NULL };
         _cleanup_json_ json_t *subnet = NULL, *vpc = NULL, *groups = NULL, *eni = NULL;
-        json_t *metadata = NULL;
-        const char *ip, *desc, *type, *netns, *instance = NULL;
+        const char *ip, *desc, *type;
         char ikey[64];
         int r;
-        /* NetworkMode bridge or none: tasknet.c; awsvpc goes on here */
-        if ((r = tasknet_create_hook(d, req, ret, err)) != 0)
-                return r < 0 ? r : 0;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "Netns", true, &netns, err)) < 0 ||
-            (r = json_get_string(req, "InstanceId", false, &instance, err)) < 0 ||
-            (r = json_get_object(req, "Metadata", false, &metadata, err)) < 0 || (r = netns_name_check(netns, err)) < 0 ||
-            (r = create_params(d, req, &subnet, &vpc, &ip, &groups, &desc, &type, err)) < 0)
+        if ((r = create_params(d, req, &subnet, &vpc, &ip, &groups, &desc, &type, err)) < 0)
                 return r;
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
@@ -676,15 +617,63 @@ int op_create_task_network(struct netd *d, json_t *req, json_t **ret, struct err
                 (void) store_commit(d->store, &e2);
                 return r;
         }
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = attach_done(d, eni, ikey, err)) < 0)
                 return r;
-        if ((r = eni_put(d, eni, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
-        log_info("op=CreateTaskNetwork eni=%s netns=%s ip=%s mac=%s", str(eni, "NetworkInterfaceId"), netns,
-                 str(eni, "PrivateIpAddress"), str(eni, "MacAddress"));
+        log_info("op=CreateTaskNetwork eni=%s netns=%s ip=%s mac=%s", rec_str(eni, "NetworkInterfaceId"), netns,
+                 rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"));
         eni_members_changed(d, eni);
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
         return 0;
+}
+
+/* ---- start-up ---- */
+
+/* Undo the kernel side of an attach that never completed and restore the records. */
+static int rollback_attach(struct netd *d, json_t *intent, bool forget, struct err *err)
+{
+        _cleanup_json_ json_t *eni = NULL, *subnet = NULL, *vpc = NULL;
+        struct knet_eni ke;
+        const char *netns = rec_str(intent, "Netns");
+        int r;
+        if (record_load(d, "eni", rec_str(intent, "NetworkInterfaceId"), &eni) < 0) {
+                /* nothing recorded: only a namespace netd may have made */
+                if (netns && !json_is_true(json_object_get(intent, "NetnsExisted")))
+                        (void) knet_netns_delete(d->knet, netns, err);
+                return 0;
+        }
+        if (record_load(d, "subnet", rec_str(eni, "SubnetId"), &subnet) == 0 && record_load(d, "vpc", rec_str(eni, "VpcId"), &vpc) == 0 &&
+            eni_knet(d, eni, subnet, vpc, &ke, err) == 0) {
+                ke.netns = netns;
+                r = knet_eni_detach(d->knet, &ke, !json_is_true(json_object_get(intent, "NetnsExisted")), err);
+                if (r < 0)
+                        return r;
+        }
+        if ((r = store_begin(d->store, err)) < 0)
+                return r;
+        if (netns)
+                (void) record_del(d, "netns", netns, NULL);
+        if (forget) {
+                (void) ipam_eni_release(d, eni, NULL);
+                (void) record_del(d, "mac", rec_str(eni, "MacAddress"), NULL);
+                (void) record_del(d, "eni", rec_str(eni, "NetworkInterfaceId"), NULL);
+        } else {
+                json_object_del(eni, "ebxAttachment");
+                json_object_set_new(eni, "Status", json_string("available"));
+                (void) eni_put(d, eni, NULL);
+        }
+        return store_commit(d->store, err);
+}
+
+int eni_intent_replay(struct netd *d, json_t *intent, struct err *err)
+{
+        const char *op = rec_str(intent, "Op") ?: "";
+        _cleanup_json_ json_t *eni = NULL;
+        if (strcmp(op, "AttachNetworkInterface") == 0)
+                return rollback_attach(d, intent, false, err);
+        if (strcmp(op, "CreateTaskNetwork") == 0)
+                return rollback_attach(d, intent, true, err);
+        /* DetachNetworkInterface, DeleteTaskNetwork: finish it */
+        if (record_load(d, "eni", rec_str(intent, "NetworkInterfaceId"), &eni) < 0)
+                return 0;
+        return eni_detach_finish(d, eni, strcmp(op, "DeleteTaskNetwork") == 0, NULL, err);
 }

@@ -1,39 +1,28 @@
-/* flowlog.h: flow logs in netd: the accumulator of flows, the kernel reader, and the collector. */
+/* flowlog.h: flow logs in netd: the EC2 actions (flowlog.c), the collector (flowlog_collect.c), and the kernel reader of the
+ * task namespaces' meters (kernel/flowlog_read.c) that fills the accumulator (flowlog_acc.h). */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "ecsbox/err.h"
-#include "flowlog_fmt.h"
+#include "flowlog_acc.h"
 
 struct knet;
+struct netd;
+struct sd_event;
 
-/* One flow in one direction with one action, and its counts so far. */
-struct fl_flow {
-        struct fl_key k;
-        bool egress, reject, used;
-        uint64_t packets, bytes;
-        unsigned flags;           /* folded tcp-flags */
-        bool has_flags;
-};
-
-/* An open-addressing table of flows (grows by doubling). */
-struct fl_acc {
-        struct fl_flow *v;
-        size_t n, cap;
-        bool skip;                /* SKIPDATA: a dump failed or `unmetered` grew */
-};
-
-void fl_acc_fini(struct fl_acc *a);
-/* Add counts to the flow (created when absent). -ENOMEM. */
-int fl_acc_add(struct fl_acc *a, const struct fl_key *k, bool egress, bool reject, uint64_t packets, uint64_t bytes);
-/* OR raw TCP flags into the existing records of the flow in that direction (ACCEPT and REJECT). */
-void fl_acc_flags(struct fl_acc *a, const struct fl_key *k, bool egress, uint8_t raw);
-/* Add one flow's counts and flags. */
-int fl_acc_add_flow(struct fl_acc *a, const struct fl_flow *f);
-/* Add every flow of src to dst. */
-int fl_acc_merge(struct fl_acc *dst, const struct fl_acc *src);
+int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_describe_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_delete_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int op_get_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err);
+/* Load the flow logs into d->fl and start the collector timer on ev. */
+int flowlog_start(struct netd *d, struct sd_event *ev, struct err *err);
+/* Stop the collector and free d->fl (what the accumulators hold is in the spools already). */
+void flowlog_stop(struct netd *d);
+/* Before an ENI leaves its netns: read its meters and write its last window. */
+void flowlog_eni_final(struct netd *d, json_t *eni);
 
 /* Read and reset the meter sets and the `unmetered` counter of a task netns (flow-logs.md 3.6) into
  * acc. eni_ip tells egress tcp-flags from ingress ones. A failed dump sets acc->skip and returns <0. */

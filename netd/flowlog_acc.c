@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flowlog.h"
+#include "flowlog_acc.h"
 
 void fl_acc_fini(struct fl_acc *a)
 {

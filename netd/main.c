@@ -18,8 +18,17 @@
 #include <unistd.h>
 
 #include "ecsbox/fsutil.h"
+#include "api.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
+#include "flowlog.h"
+#include "kernel/knet.h"
 #include "netd.h"
+#include "reconcile.h"
+#include "sg_enforce.h"
+#include "subnet.h"
+#include "vpc.h"
 
 struct conn {
         struct netd *d;
@@ -41,15 +50,38 @@ static struct conn *conn_free(struct conn *c)
         return NULL;
 }
 
+/* Not lib's write_all: the client socket is non-blocking, so a large answer waits for room (a client that
+ * stops reading for 10 s is dropped), and a client gone does not raise SIGPIPE. */
+static int send_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+                                if (poll(&pfd, 1, 10000) <= 0)
+                                        return -ETIMEDOUT;
+                                continue;
+                        }
+                        return -errno;
+                }
+                p += w;
+                n -= (size_t) w;
+        }
+        return 0;
+}
+
 static int send_doc(struct conn *c, json_t *doc)
 {
         _cleanup_free_ char *txt = json_dumps(doc, JSON_COMPACT);
         int r;
         if (!txt)
                 return -ENOMEM;
-        r = write_all(c->fd, txt, strlen(txt));
+        r = send_all(c->fd, txt, strlen(txt));
         if (r >= 0)
-                r = write_all(c->fd, "\n", 1);
+                r = send_all(c->fd, "\n", 1);
         return r;
 }
 
@@ -240,7 +272,8 @@ static void usage(FILE *f)
                    "  -h, --help          this text\n");
 }
 
-int main(int argc, char **argv)
+/* The options into d and *defaults: -1 to go on, else the exit code (--help, bad usage). */
+static int options_parse(int argc, char **argv, struct netd *d, bool *defaults)
 {
         static const struct option opts[] = {
                 { "state-dir", required_argument, NULL, 's' }, { "run-dir", required_argument, NULL, 'r' },
@@ -248,33 +281,25 @@ int main(int argc, char **argv)
                 { "account-id", required_argument, NULL, 'a' }, { "log-level", required_argument, NULL, 'l' },
                 { "no-default-vpc", no_argument, NULL, 'N' }, { "help", no_argument, NULL, 'h' }, { 0 },
         };
-        struct netd d = { 0 };
-        struct err err = { 0 };
-        char db[600], sock[600];
-        bool defaults = true;
-        sd_event *ev = NULL;
-        _cleanup_close_ int lfd = -1;
-        struct timespec ts;
-        int c, r;
+        int c;
 
-        log_set_ident("ecsbox-netd");
-        snprintf(d.state_dir, sizeof d.state_dir, "/var/lib/ecsbox");
-        snprintf(d.run_dir, sizeof d.run_dir, "/run/ecsbox");
-        snprintf(d.netns_dir, sizeof d.netns_dir, "/run/netns");
-        snprintf(d.region, sizeof d.region, "us-east-1");
-        snprintf(d.account, sizeof d.account, "000000000000");
+        snprintf(d->state_dir, sizeof d->state_dir, "/var/lib/ecsbox");
+        snprintf(d->run_dir, sizeof d->run_dir, "/run/ecsbox");
+        snprintf(d->netns_dir, sizeof d->netns_dir, "/run/netns");
+        snprintf(d->region, sizeof d->region, "us-east-1");
+        snprintf(d->account, sizeof d->account, "000000000000");
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
-                case 's': snprintf(d.state_dir, sizeof d.state_dir, "%s", optarg); break;
-                case 'r': snprintf(d.run_dir, sizeof d.run_dir, "%s", optarg); break;
-                case 'n': snprintf(d.netns_dir, sizeof d.netns_dir, "%s", optarg); break;
-                case 'R': snprintf(d.region, sizeof d.region, "%s", optarg); break;
+                case 's': snprintf(d->state_dir, sizeof d->state_dir, "%s", optarg); break;
+                case 'r': snprintf(d->run_dir, sizeof d->run_dir, "%s", optarg); break;
+                case 'n': snprintf(d->netns_dir, sizeof d->netns_dir, "%s", optarg); break;
+                case 'R': snprintf(d->region, sizeof d->region, "%s", optarg); break;
                 case 'a':
                         if (strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12) {
                                 fprintf(stderr, "ecsbox-netd: --account-id must be 12 digits, got '%s'\n", optarg);
                                 return 2;
                         }
-                        snprintf(d.account, sizeof d.account, "%s", optarg);
+                        snprintf(d->account, sizeof d->account, "%s", optarg);
                         break;
                 case 'l': {
                         int lvl = log_parse_level(optarg);
@@ -285,7 +310,7 @@ int main(int argc, char **argv)
                         log_set_max_level(lvl);
                         break;
                 }
-                case 'N': defaults = false; break;
+                case 'N': *defaults = false; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -294,46 +319,52 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ecsbox-netd: unexpected argument '%s'\n", argv[optind]);
                 return 2;
         }
-        if (geteuid() != 0) {
-                fprintf(stderr, "ecsbox-netd: must run as root (it keeps only CAP_NET_ADMIN and CAP_SYS_ADMIN after start)\n");
-                return 1;
-        }
-        if ((r = mkdir_p(d.state_dir, 0700)) < 0 || (r = mkdir_p(d.run_dir, 0755)) < 0) {
-                log_error_errno(r, "msg=\"cannot create state or run directory\" state_dir=%s run_dir=%s", d.state_dir, d.run_dir);
-                return 1;
-        }
-        {
-                struct rlimit rl = { 65536, 65536 };
-                (void) setrlimit(RLIMIT_NOFILE, &rl);
-        }
-        snprintf(db, sizeof db, "%s/netd.db", d.state_dir);
-        snprintf(sock, sizeof sock, "%s/netd.sock", d.run_dir);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        d.intent_seq = (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+        return -1;
+}
 
-        if (store_open(db, &d.store, &err) < 0 || knet_open(d.netns_dir, &d.knet, &err) < 0) {
-                log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
-                return 1;
+/* State opened, the kernel repaired to match it, the default VPC made, the socket listening (only once
+ * the state is repaired: a client that connects is served at once), privileges dropped. Logs what failed. */
+static int start_up(struct netd *d, bool defaults, const char *db, const char *sock, int *ret_lfd)
+{
+        struct rlimit rl = { 65536, 65536 };
+        struct err err = { 0 };
+        struct timespec ts;
+        int r;
+
+        if ((r = mkdir_p(d->state_dir, 0700)) < 0 || (r = mkdir_p(d->run_dir, 0755)) < 0) {
+                log_error_errno(r, "msg=\"cannot create state or run directory\" state_dir=%s run_dir=%s", d->state_dir, d->run_dir);
+                return r;
         }
-        if ((r = netd_reconcile(&d, &err)) < 0) {
+        (void) setrlimit(RLIMIT_NOFILE, &rl);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        d->intent_seq = (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+        if ((r = store_open(db, &d->store, &err)) < 0 || (r = knet_open(d->netns_dir, &d->knet, &err)) < 0) {
+                log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
+                return r;
+        }
+        if ((r = netd_reconcile(d, &err)) < 0) {
                 log_error("msg=\"reconcile failed\" err=\"%s\"", err.msg);
-                return 1;
+                return r;
         }
-        if (defaults && (r = ensure_defaults(&d, &err)) < 0) {
+        if ((defaults && (r = ensure_defaults(d, &err)) < 0) || (r = *ret_lfd = socket_listen(sock, &err)) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
-                return 1;
-        }
-        /* Listen only once the state is repaired: a client that connects is served at once. */
-        if ((lfd = socket_listen(sock, &err)) < 0) {
-                log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
-                return 1;
+                return r;
         }
         if ((r = drop_privileges(&err)) < 0) {
                 log_error("msg=\"cannot drop privileges\" err=\"%s\"", err.msg);
-                return 1;
+                return r;
         }
+        return 0;
+}
 
+/* The event loop (signals, the socket, the flow log collector) until SIGTERM or SIGINT. Logs what failed. */
+static int serve(struct netd *d, int lfd, const char *db, const char *sock)
+{
+        struct err err = { 0 };
+        sd_event *ev = NULL;
         sigset_t mask;
+        int r;
+
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
@@ -341,20 +372,45 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         if ((r = sd_event_new(&ev)) < 0 || (r = sd_event_add_signal(ev, NULL, SIGTERM, on_signal, NULL)) < 0 ||
             (r = sd_event_add_signal(ev, NULL, SIGINT, on_signal, NULL)) < 0 ||
-            (r = sd_event_add_io(ev, NULL, lfd, EPOLLIN, listen_io, &d)) < 0) {
+            (r = sd_event_add_io(ev, NULL, lfd, EPOLLIN, listen_io, d)) < 0) {
                 log_error_errno(r, "msg=\"event loop set-up failed\"");
-                return 1;
+                return r;
         }
-        d.event = ev;
-        if (flowlog_start(&d, ev, &err) < 0) {
+        d->event = ev;
+        if ((r = flowlog_start(d, ev, &err)) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
-                return 1;
+                return r;
         }
-        log_info("msg=\"ready\" socket=%s state=%s netns_dir=%s", sock, db, d.netns_dir);
+        log_info("msg=\"ready\" socket=%s state=%s netns_dir=%s", sock, db, d->netns_dir);
         r = sd_event_loop(ev);
-        d.event = NULL;
+        sg_refresh_free(d);
+        flowlog_stop(d);
+        d->event = NULL;
         (void) unlink(sock);
         sd_event_unref(ev);
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        struct netd d = { 0 };
+        char db[600], sock[600];
+        bool defaults = true;
+        _cleanup_close_ int lfd = -1;
+        int r;
+
+        log_set_ident("ecsbox-netd");
+        if ((r = options_parse(argc, argv, &d, &defaults)) >= 0)
+                return r;
+        if (geteuid() != 0) {
+                fprintf(stderr, "ecsbox-netd: must run as root (it keeps only CAP_NET_ADMIN and CAP_SYS_ADMIN after start)\n");
+                return 1;
+        }
+        snprintf(db, sizeof db, "%s/netd.db", d.state_dir);
+        snprintf(sock, sizeof sock, "%s/netd.sock", d.run_dir);
+        if (start_up(&d, defaults, db, sock, &lfd) < 0)
+                return 1;
+        r = serve(&d, lfd, db, sock);
         d.knet = knet_close(d.knet);
         d.store = store_close(d.store);
         return r < 0 ? 1 : 0;

@@ -1,4 +1,4 @@
-/* portmap.c: bridge-mode port mappings: validation of PortMappings, round-robin host ports and bridge addresses. */
+/* portmap.c: bridge-mode port mappings: validation of PortMappings, round-robin host ports, task MACs. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -104,25 +104,6 @@ int portmap_pick(int proto, uint16_t cursor, portmap_taken_fn taken, void *ud, u
                         return r;
                 if (r == 0) {
                         *ret_port = port;
-                        return 0;
-                }
-        }
-        return -ENOSPC;
-}
-
-int bridge_ip_pick(uint32_t cursor, bridge_ip_taken_fn taken, void *ud, uint32_t *ret_ip)
-{
-        const uint32_t first = BRIDGE_GW + 1, last = BRIDGE_NET + (1u << (32 - BRIDGE_PREFIX)) - 2;
-        const uint32_t size = last - first + 1;
-        uint32_t off = cursor >= first && cursor <= last ? cursor - first + 1 : 0;
-
-        for (uint32_t i = 0; i < size; i++, off++) {
-                uint32_t ip = first + off % size;
-                int r = taken(ip, ud);
-                if (r < 0)
-                        return r;
-                if (r == 0) {
-                        *ret_ip = ip;
                         return 0;
                 }
         }

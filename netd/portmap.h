@@ -1,4 +1,4 @@
-/* portmap.h: bridge-mode port mappings: request validation, host port and bridge address allocation (pure: no I/O). */
+/* portmap.h: bridge-mode port mappings: request validation, host port allocation, task MACs (pure: no I/O; addresses are ipam.h's). */
 #pragma once
 
 #include <jansson.h>
@@ -38,12 +38,6 @@ typedef int (*portmap_taken_fn)(int proto, uint16_t port, void *ud);
  * cursor 0 or outside the range starts at the beginning. 0, -ENOSPC, or the
  * error of taken(). */
 int portmap_pick(int proto, uint16_t cursor, portmap_taken_fn taken, void *ud, uint16_t *ret_port);
-
-/* Addresses of the instance bridge 172.17.0.0/16: the first free one after
- * cursor among 172.17.0.2 .. 172.17.255.254 (.0 network, .1 ecsbox0,
- * broadcast skipped), round-robin. 0, -ENOSPC or the error of taken(). */
-typedef int (*bridge_ip_taken_fn)(uint32_t ip, void *ud);
-int bridge_ip_pick(uint32_t cursor, bridge_ip_taken_fn taken, void *ud, uint32_t *ret_ip);
 
 /* A bridge task's MAC from its address, as Docker does: 02:42 + the 4 address bytes. */
 void bridge_mac_for_ip(uint32_t ip, uint8_t mac[6]);

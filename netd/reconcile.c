@@ -1,143 +1,23 @@
-/* reconcile.c: at start-up, finish or roll back interrupted operations, repair
- * the kernel to match the records, and remove kernel objects nothing owns. */
+/* reconcile.c: at start-up, finish or roll back interrupted operations (intent.c), repair the kernel to
+ * match the records, release index records nothing owns, and remove kernel objects nothing owns. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
+#include "eni.h"
+#include "intent.h"
+#include "ipam.h"
+#include "kernel/knet.h"
 #include "netd.h"
+#include "reconcile.h"
+#include "record.h"
+#include "sg_enforce.h"
+#include "subnet.h"
 #include "tasknet.h"
-
-static const char *str(json_t *o, const char *k)
-{
-        return json_string_value(json_object_get(o, k));
-}
-
-struct collect {
-        json_t *items;   /* [[key, value], ...] */
-};
-
-static int collect_cb(const char *key, json_t *v, void *ud)
-{
-        struct collect *c = ud;
-        json_array_append_new(c->items, json_pack("[s, O]", key, v));
-        return 0;
-}
-
-static json_t *collect(struct netd *d, const char *prefix, struct err *err)
-{
-        struct collect c = { json_array() };
-        if (store_list(d->store, prefix, collect_cb, &c, err) < 0) {
-                json_decref(c.items);
-                return NULL;
-        }
-        return c.items;
-}
-
-static int load(struct netd *d, const char *kind, const char *id, json_t **ret)
-{
-        char key[KEY_MAX];
-        if (!id)
-                return -ENOENT;
-        key_fmt(key, kind, id);
-        return store_get(d->store, key, ret, NULL);
-}
-
-static int del(struct netd *d, const char *kind, const char *id)
-{
-        char key[KEY_MAX];
-        key_fmt(key, kind, id);
-        return store_del(d->store, key, NULL);
-}
-
-/* Undo the kernel side of an attach that never completed and restore the records. */
-static int rollback_attach(struct netd *d, json_t *intent, bool forget, struct err *err)
-{
-        _cleanup_json_ json_t *eni = NULL, *subnet = NULL, *vpc = NULL;
-        struct knet_eni ke;
-        const char *netns = str(intent, "Netns");
-        int r;
-        if (load(d, "eni", str(intent, "NetworkInterfaceId"), &eni) < 0) {
-                /* nothing recorded: only a namespace netd may have made */
-                if (netns && !json_is_true(json_object_get(intent, "NetnsExisted")))
-                        (void) knet_netns_delete(d->knet, netns, err);
-                return 0;
-        }
-        if (load(d, "subnet", str(eni, "SubnetId"), &subnet) == 0 && load(d, "vpc", str(eni, "VpcId"), &vpc) == 0 &&
-            eni_knet(d, eni, subnet, vpc, &ke, err) == 0) {
-                ke.netns = netns;
-                r = knet_eni_detach(d->knet, &ke, !json_is_true(json_object_get(intent, "NetnsExisted")), err);
-                if (r < 0)
-                        return r;
-        }
-        if ((r = store_begin(d->store, err)) < 0)
-                return r;
-        if (netns)
-                (void) del(d, "netns", netns);
-        if (forget) {
-                uint32_t ip;
-                char key[KEY_MAX];
-                if (ip4_parse(str(eni, "PrivateIpAddress"), &ip) == 0) {
-                        lease_key(key, str(eni, "SubnetId"), ip);
-                        (void) store_del(d->store, key, NULL);
-                }
-                (void) del(d, "mac", str(eni, "MacAddress"));
-                (void) del(d, "eni", str(eni, "NetworkInterfaceId"));
-        } else {
-                char key[KEY_MAX];
-                json_object_del(eni, "ebxAttachment");
-                json_object_set_new(eni, "Status", json_string("available"));
-                key_fmt(key, "eni", str(eni, "NetworkInterfaceId"));
-                (void) store_put(d->store, key, eni, NULL);
-        }
-        return store_commit(d->store, err);
-}
-
-static int replay_intent(struct netd *d, const char *ikey, json_t *intent, struct err *err)
-{
-        const char *op = str(intent, "Op") ?: "";
-        _cleanup_json_ json_t *obj = NULL, *vpc = NULL;
-        int r = 0;
-
-        if (strcmp(op, "CreateVpc") == 0 || strcmp(op, "DeleteVpc") == 0) {
-                struct knet_vpc kv;
-                if (load(d, "vpc", str(intent, "VpcId"), &obj) == 0) {
-                        vpc_knet(obj, &kv);
-                        if ((r = knet_vpc_delete(d->knet, &kv, err)) < 0)
-                                return r;
-                        (void) store_begin(d->store, err);
-                        if (str(obj, "ebxDefaultSg"))
-                                (void) del(d, "sg", str(obj, "ebxDefaultSg"));
-                        (void) del(d, "vpc", str(intent, "VpcId"));
-                        (void) store_commit(d->store, err);
-                }
-        } else if (strcmp(op, "CreateSubnet") == 0 || strcmp(op, "DeleteSubnet") == 0) {
-                struct knet_subnet ks;
-                if (load(d, "subnet", str(intent, "SubnetId"), &obj) == 0) {
-                        if (load(d, "vpc", str(obj, "VpcId"), &vpc) == 0) {
-                                subnet_knet(obj, str(vpc, "ebxNetns"), &ks);
-                                if ((r = knet_subnet_delete(d->knet, &ks, err)) < 0)
-                                        return r;
-                        }
-                        (void) del(d, "subnet", str(intent, "SubnetId"));
-                }
-        } else if (strcmp(op, "AttachNetworkInterface") == 0) {
-                r = rollback_attach(d, intent, false, err);
-        } else if (strcmp(op, "CreateTaskNetwork") == 0) {
-                r = rollback_attach(d, intent, true, err);
-        } else if (strcmp(op, "DetachNetworkInterface") == 0 || strcmp(op, "DeleteTaskNetwork") == 0) {
-                if (load(d, "eni", str(intent, "NetworkInterfaceId"), &obj) == 0)
-                        r = eni_detach_finish(d, obj, strcmp(op, "DeleteTaskNetwork") == 0, NULL, err);
-        } else if ((r = tasknet_replay_intent(d, ikey, intent, err)) != 0)
-                return r < 0 ? r : 0;
-        else
-                log_warning("msg=\"unknown intent, ignoring\" intent=%s op=%s", ikey, op);
-        if (r < 0)
-                return r;
-        log_notice("msg=\"repaired interrupted operation\" op=%s intent=%s action=%s", op, ikey,
-                   strncmp(op, "Delete", 6) == 0 || strncmp(op, "Detach", 6) == 0 ? "finished" : "rolled back");
-        return store_del(d->store, ikey, err);
-}
+#include "vpc.h"
 
 struct owned {
         json_t *names;   /* object: ifname -> true */
@@ -190,154 +70,154 @@ static int netns_cb(const char *name, void *ud)
         return 0;
 }
 
-int netd_reconcile(struct netd *d, struct err *err)
+/* Every VPC re-ensured; its uplink and namespace noted as owned. */
+static void vpcs_ensure(struct netd *d, json_t *vpcs, json_t *host_links, json_t *vpc_ns)
 {
-        _cleanup_json_ json_t *intents = NULL, *vpcs = NULL, *subnets = NULL, *enis = NULL, *leases = NULL,
-                              *macs = NULL, *nsidx = NULL, *host_links = NULL, *vpc_ns = NULL;
-        json_t *it;
+        json_t *vpc;
         size_t i;
-        int repaired = 0, r;
-
-        if (!(intents = collect(d, "intent/", err)))
-                return -EIO;
-        json_array_foreach(intents, i, it) {
-                struct err e = { 0 };
-                if (replay_intent(d, json_string_value(json_array_get(it, 0)),
-                                  json_array_get(it, 1), &e) < 0)
-                        log_error("msg=\"cannot repair interrupted operation\" intent=%s err=\"%s\"",
-                                  json_string_value(json_array_get(it, 0)), e.msg);
-                else
-                        repaired++;
-        }
-
-        if (!(vpcs = collect(d, "vpc/", err)) || !(subnets = collect(d, "subnet/", err)) || !(enis = collect(d, "eni/", err)))
-                return -EIO;
-        host_links = json_object();
-        vpc_ns = json_object();
-        json_array_foreach(vpcs, i, it) {
-                json_t *vpc = json_array_get(it, 1);
+        json_array_foreach(vpcs, i, vpc) {
                 struct knet_vpc kv;
                 struct err e = { 0 };
                 vpc_knet(vpc, &kv);
                 json_object_set_new(host_links, kv.uplink_host, json_true());
                 json_object_set_new(vpc_ns, kv.netns, json_object());
-                if ((r = knet_vpc_ensure(d->knet, &kv, &e)) < 0)
-                        log_error("msg=\"cannot repair VPC\" vpc=%s err=\"%s\"", str(vpc, "VpcId"), e.msg);
+                if (knet_vpc_ensure(d->knet, &kv, &e) < 0)
+                        log_error("msg=\"cannot repair VPC\" vpc=%s err=\"%s\"", rec_str(vpc, "VpcId"), e.msg);
         }
-        json_array_foreach(subnets, i, it) {
-                json_t *s = json_array_get(it, 1), *owned;
+}
+
+/* Every subnet re-ensured; its bridge, macvlan parent and the parent's peer noted as owned in its VPC. */
+static void subnets_ensure(struct netd *d, json_t *subnets, json_t *vpc_ns)
+{
+        json_t *s;
+        size_t i;
+        json_array_foreach(subnets, i, s) {
                 _cleanup_json_ json_t *vpc = NULL;
                 struct knet_subnet ks;
                 struct err e = { 0 };
-                if (load(d, "vpc", str(s, "VpcId"), &vpc) < 0) {
-                        log_warning("msg=\"subnet without VPC, ignoring\" subnet=%s", str(s, "SubnetId"));
+                char peer[16];
+                json_t *owned;
+                if (record_load(d, "vpc", rec_str(s, "VpcId"), &vpc) < 0) {
+                        log_warning("msg=\"subnet without VPC, ignoring\" subnet=%s", rec_str(s, "SubnetId"));
                         continue;
                 }
-                subnet_knet(s, str(vpc, "ebxNetns"), &ks);
+                subnet_knet(s, rec_str(vpc, "ebxNetns"), &ks);
                 owned = json_object_get(vpc_ns, ks.vpc_netns);
                 json_object_set_new(owned, ks.bridge, json_true());
                 json_object_set_new(owned, ks.mv_parent, json_true());
-                {
-                        char peer[16];
-                        snprintf(peer, sizeof peer, "n%s", ks.mv_parent + 1);
-                        json_object_set_new(owned, peer, json_true());
-                }
-                if ((r = knet_subnet_ensure(d->knet, &ks, &e)) < 0)
-                        log_error("msg=\"cannot repair subnet\" subnet=%s err=\"%s\"", str(s, "SubnetId"), e.msg);
+                snprintf(peer, sizeof peer, "n%s", ks.mv_parent + 1);
+                json_object_set_new(owned, peer, json_true());
+                if (knet_subnet_ensure(d->knet, &ks, &e) < 0)
+                        log_error("msg=\"cannot repair subnet\" subnet=%s err=\"%s\"", rec_str(s, "SubnetId"), e.msg);
         }
+}
 
-        /* ENIs: every in-use ENI is as recorded; every ENI holds its lease. */
-        json_array_foreach(enis, i, it) {
-                json_t *eni = json_array_get(it, 1), *att = json_object_get(eni, "ebxAttachment");
+/* An in-use ENI whose link differs from its record: removed and attached again. 1 when repaired. */
+static int eni_reattach(struct netd *d, json_t *eni, struct knet_eni *ke, int why, struct err *e)
+{
+        bool created = false;
+        log_notice("msg=\"ENI not as recorded, re-attaching\" eni=%s netns=%s why=\"%s\"", rec_str(eni, "NetworkInterfaceId"),
+                   ke->netns, e->msg);
+        err_clear(e);
+        if (why != -ENOENT || knet_netns_exists(d->knet, ke->netns))
+                (void) knet_eni_detach(d->knet, ke, false, e);
+        err_clear(e);
+        if (knet_eni_attach(d->knet, ke, &created, e) < 0) {
+                log_error("msg=\"cannot re-attach ENI\" eni=%s netns=%s err=\"%s\"", rec_str(eni, "NetworkInterfaceId"), ke->netns, e->msg);
+                return 0;
+        }
+        return 1;
+}
+
+/* ENIs: every ENI holds its lease; every in-use ENI is as recorded (its host end noted as owned). */
+static int enis_check(struct netd *d, json_t *enis, json_t *vpc_ns)
+{
+        json_t *eni;
+        size_t i;
+        int repaired = 0, r;
+        json_array_foreach(enis, i, eni) {
                 _cleanup_json_ json_t *subnet = NULL, *vpc = NULL;
                 struct knet_eni ke;
                 struct err e = { 0 };
-                uint32_t ip;
-                char key[KEY_MAX];
-                if (load(d, "subnet", str(eni, "SubnetId"), &subnet) < 0 || load(d, "vpc", str(eni, "VpcId"), &vpc) < 0 ||
+                if (record_load(d, "subnet", rec_str(eni, "SubnetId"), &subnet) < 0 || record_load(d, "vpc", rec_str(eni, "VpcId"), &vpc) < 0 ||
                     eni_knet(d, eni, subnet, vpc, &ke, &e) < 0) {
-                        log_warning("msg=\"ENI without subnet or VPC, ignoring\" eni=%s", str(eni, "NetworkInterfaceId"));
+                        log_warning("msg=\"ENI without subnet or VPC, ignoring\" eni=%s", rec_str(eni, "NetworkInterfaceId"));
                         continue;
                 }
-                if (ip4_parse(str(eni, "PrivateIpAddress"), &ip) == 0) {
-                        lease_key(key, str(eni, "SubnetId"), ip);
-                        if (store_exists(d->store, key) == 0) {
-                                json_t *l = json_pack("{s:s}", "NetworkInterfaceId", str(eni, "NetworkInterfaceId"));
-                                (void) store_put(d->store, key, l, NULL);
-                                json_decref(l);
-                                log_notice("msg=\"restored missing IP lease\" eni=%s ip=%s", str(eni, "NetworkInterfaceId"), str(eni, "PrivateIpAddress"));
-                                repaired++;
-                        }
-                }
-                if (!att)
+                repaired += ipam_eni_repair(d, eni);
+                if (!json_object_get(eni, "ebxAttachment"))
                         continue;
                 if (!ke.macvlan)
                         json_object_set_new(json_object_get(vpc_ns, ke.vpc_netns), ke.host_if, json_true());
                 r = knet_eni_check(d->knet, &ke, &e);
-                if (r == 0)
-                        continue;
-                log_notice("msg=\"ENI not as recorded, re-attaching\" eni=%s netns=%s why=\"%s\"", str(eni, "NetworkInterfaceId"),
-                           ke.netns, e.msg);
+                if (r != 0)
+                        repaired += eni_reattach(d, eni, &ke, r, &e);
+        }
+        return repaired;
+}
+
+/* Index records whose ENI is gone: leases, MACs, netns names. */
+static int index_sweep(struct netd *d, struct err *err)
+{
+        int n = 0, r;
+        if ((r = ipam_eni_sweep(d, err)) < 0)
+                return r;
+        n += r;
+        if ((r = records_sweep(d, "mac/", record_eni_exists, NULL, "ENI", err)) < 0)
+                return r;
+        n += r;
+        if ((r = records_sweep(d, "netns/", record_eni_exists, NULL, "ENI", err)) < 0)
+                return r;
+        return n + r;
+}
+
+/* Kernel objects nothing owns: VPC namespaces, links in them, host uplinks. */
+static int unowned_sweep(struct netd *d, json_t *host_links, json_t *vpc_ns)
+{
+        struct owned o = { vpc_ns, NULL, d, NULL, 0 };
+        const char *ns;
+        json_t *names;
+        struct err e = { 0 };
+        (void) knet_netns_list(d->knet, netns_cb, &o, &e);
+        o.names = host_links;
+        o.netns = NULL;
+        o.prefixes = NULL;
+        (void) knet_link_list(d->knet, NULL, link_cb, &o, &e);
+        json_object_foreach(vpc_ns, ns, names) {
+                o.names = names;
+                o.netns = ns;
+                o.prefixes = "vbmn";
                 err_clear(&e);
-                if (r != -ENOENT || knet_netns_exists(d->knet, ke.netns))
-                        (void) knet_eni_detach(d->knet, &ke, false, &e);
-                {
-                        bool created = false;
-                        err_clear(&e);
-                        if (knet_eni_attach(d->knet, &ke, &created, &e) < 0)
-                                log_error("msg=\"cannot re-attach ENI\" eni=%s netns=%s err=\"%s\"", str(eni, "NetworkInterfaceId"), ke.netns, e.msg);
-                        else
-                                repaired++;
-                }
+                if (knet_link_list(d->knet, ns, link_cb, &o, &e) < 0)
+                        log_warning("msg=\"cannot list links, ignoring\" netns=%s err=\"%s\"", ns, e.msg);
         }
+        return o.removed;
+}
 
-        /* Index records whose ENI is gone. */
-        if (!(leases = collect(d, "lease/", err)) || !(macs = collect(d, "mac/", err)) || !(nsidx = collect(d, "netns/", err)))
+int netd_reconcile(struct netd *d, struct err *err)
+{
+        _cleanup_json_ json_t *vpcs = NULL, *subnets = NULL, *enis = NULL, *host_links = json_object(),
+                              *vpc_ns = json_object();
+        struct err e = { 0 };
+        int repaired, r;
+
+        if ((repaired = intent_replay_all(d, err)) < 0)
+                return repaired;
+        if (!(vpcs = netd_records(d, "vpc/", err)) || !(subnets = netd_records(d, "subnet/", err)) ||
+            !(enis = netd_records(d, "eni/", err)))
                 return -EIO;
-        {
-                json_t *lists[] = { leases, macs, nsidx };
-                for (size_t l = 0; l < ELEMENTSOF(lists); l++)
-                        json_array_foreach(lists[l], i, it) {
-                                _cleanup_json_ json_t *eni = NULL;
-                                const char *key = json_string_value(json_array_get(it, 0));
-                                if (load(d, "eni", str(json_array_get(it, 1), "NetworkInterfaceId"), &eni) == 0)
-                                        continue;
-                                (void) store_del(d->store, key, NULL);
-                                log_notice("msg=\"released record of a vanished ENI\" key=%s", key);
-                                repaired++;
-                        }
-        }
-
-        /* Kernel objects nothing owns: VPC namespaces, links in them, host uplinks. */
-        {
-                struct owned o = { vpc_ns, NULL, d, NULL, 0 };
-                const char *ns;
-                json_t *names;
-                struct err e = { 0 };
-                (void) knet_netns_list(d->knet, netns_cb, &o, &e);
-                o.names = host_links;
-                o.netns = NULL;
-                o.prefixes = NULL;
-                (void) knet_link_list(d->knet, NULL, link_cb, &o, &e);
-                json_object_foreach(vpc_ns, ns, names) {
-                        o.names = names;
-                        o.netns = ns;
-                        o.prefixes = "vbmn";
-                        err_clear(&e);
-                        if (knet_link_list(d->knet, ns, link_cb, &o, &e) < 0)
-                                log_warning("msg=\"cannot list links, ignoring\" netns=%s err=\"%s\"", ns, e.msg);
-                }
-                repaired += o.removed;
-        }
-        {
-                /* bridge and none task networks, after the instance ENIs they hang on */
-                struct err e = { 0 };
-                r = tasknet_reconcile(d, &e);
-                if (r < 0)
-                        log_error("msg=\"cannot reconcile task networks\" err=\"%s\"", e.msg);
-                else
-                        repaired += r;
-        }
+        vpcs_ensure(d, vpcs, host_links, vpc_ns);
+        subnets_ensure(d, subnets, vpc_ns);
+        repaired += enis_check(d, enis, vpc_ns);
+        if ((r = index_sweep(d, err)) < 0)
+                return -EIO;
+        repaired += r;
+        repaired += unowned_sweep(d, host_links, vpc_ns);
+        /* bridge and none task networks, after the instance ENIs they hang on */
+        if ((r = tasknet_reconcile(d, &e)) < 0)
+                log_error("msg=\"cannot reconcile task networks\" err=\"%s\"", e.msg);
+        else
+                repaired += r;
         /* security groups last: they need the ENIs' links and namespaces */
         repaired += sg_reconcile(d);
         log_info("msg=\"reconciled state with the kernel\" vpcs=%zu subnets=%zu enis=%zu repairs=%d",

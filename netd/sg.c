@@ -4,14 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "describe.h"
+#include "ecsbox/ids.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
 #include "netd.h"
+#include "record.h"
+#include "sg.h"
+#include "sg_enforce.h"
 #include "sg_rules.h"
+#include "vpc.h"
 
-static const char *str(json_t *o, const char *k)
-{
-        return json_string_value(json_object_get(o, k));
-}
 
 /* The flat rules of a group record (sg_rules.h); records from before rules existed are derived from
  * their IpPermissions once. Borrowed. */
@@ -40,7 +44,7 @@ static int rule_ids_assign(json_t *rules)
         size_t i;
         json_array_foreach(rules, i, r) {
                 char id[ID_MAX];
-                if (str(r, "RuleId"))
+                if (rec_str(r, "RuleId"))
                         continue;
                 if (id_new("sgr", id) < 0)
                         return -EIO;
@@ -57,7 +61,7 @@ static int sg_put(struct netd *d, json_t *sg, struct err *err)
         (void) rule_ids_assign(rules);
         json_object_set_new(sg, "IpPermissions", sg_rules_to_perms(rules, false));
         json_object_set_new(sg, "IpPermissionsEgress", sg_rules_to_perms(rules, true));
-        key_fmt(key, "sg", str(sg, "GroupId"));
+        key_fmt(key, "sg", rec_str(sg, "GroupId"));
         return store_put(d->store, key, sg, err);
 }
 
@@ -210,29 +214,6 @@ int sg_validate_groups(struct netd *d, json_t *groups, const char *vpc_id, json_
         return 0;
 }
 
-/* ---- lookups over all records ---- */
-struct walk {
-        json_t *items;
-};
-
-static int walk_cb(const char *key, json_t *v, void *ud)
-{
-        struct walk *w = ud;
-        json_array_append(w->items, v);
-        return 0;
-}
-
-/* Every record under prefix ("sg/", "eni/", "vpc/"): a new array. */
-json_t *netd_records(struct netd *d, const char *prefix, struct err *err)
-{
-        struct walk w = { json_array() };
-        if (store_list(d->store, prefix, walk_cb, &w, err) < 0) {
-                json_decref(w.items);
-                return NULL;
-        }
-        return w.items;
-}
-
 static int default_vpc_id(struct netd *d, char buf[ID_MAX], struct err *err)
 {
         _cleanup_json_ json_t *vpcs = netd_records(d, "vpc/", err);
@@ -242,7 +223,7 @@ static int default_vpc_id(struct netd *d, char buf[ID_MAX], struct err *err)
                 return -EIO;
         json_array_foreach(vpcs, i, v)
                 if (json_is_true(json_object_get(v, "IsDefault"))) {
-                        snprintf(buf, ID_MAX, "%s", str(v, "VpcId"));
+                        snprintf(buf, ID_MAX, "%s", rec_str(v, "VpcId"));
                         return 0;
                 }
         return err_set(err, EINVAL, "VPCIdNotSpecified", "No default VPC for this user; specify VpcId");
@@ -267,7 +248,7 @@ static int sg_find(struct netd *d, json_t *req, bool id_only, json_t **ret, stru
         if (!(all = netd_records(d, "sg/", err)))
                 return -EIO;
         json_array_foreach(all, i, g)
-                if (!strcmp(str(g, "VpcId"), vpc_id) && !strcmp(str(g, "GroupName"), name)) {
+                if (!strcmp(rec_str(g, "VpcId"), vpc_id) && !strcmp(rec_str(g, "GroupName"), name)) {
                         *ret = json_incref(g);
                         json_decref(all);
                         return 0;
@@ -282,7 +263,7 @@ static json_t *tags_of(json_t *req, const char *rtype)
         json_t *specs = json_object_get(req, "TagSpecifications"), *s, *tags = json_array();
         size_t i;
         json_array_foreach(specs, i, s)
-                if (!str(s, "ResourceType") || !strcmp(str(s, "ResourceType"), rtype))
+                if (!rec_str(s, "ResourceType") || !strcmp(rec_str(s, "ResourceType"), rtype))
                         json_array_extend(tags, json_object_get(s, "Tags") ?: json_array());
         return tags;
 }
@@ -318,7 +299,7 @@ int op_create_security_group(struct netd *d, json_t *req, json_t **ret, struct e
         if (!(all = netd_records(d, "sg/", err)))
                 return -EIO;
         json_array_foreach(all, i, g)
-                if (!strcmp(str(g, "VpcId"), vpc_id) && !strcmp(str(g, "GroupName"), name))
+                if (!strcmp(rec_str(g, "VpcId"), vpc_id) && !strcmp(rec_str(g, "GroupName"), name))
                         return err_set(err, EEXIST, "InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpc_id);
         if ((r = id_new("sg", id)) < 0)
                 return err_set(err, -r, NULL, "random id: %s", strerror(-r));
@@ -356,20 +337,20 @@ int op_delete_security_group(struct netd *d, json_t *req, json_t **ret, struct e
         int r;
         if ((r = json_check_keys(req, keys, err)) < 0 || (r = sg_find(d, req, false, &sg, err)) < 0)
                 return r;
-        id = str(sg, "GroupId");
-        if (!strcmp(str(sg, "GroupName"), "default"))
-                return err_set(err, EPERM, "CannotDelete", "The security group '%s' is the default group of VPC '%s' and cannot be deleted", id, str(sg, "VpcId"));
+        id = rec_str(sg, "GroupId");
+        if (!strcmp(rec_str(sg, "GroupName"), "default"))
+                return err_set(err, EPERM, "CannotDelete", "The security group '%s' is the default group of VPC '%s' and cannot be deleted", id, rec_str(sg, "VpcId"));
         if (!(enis = netd_records(d, "eni/", err)) || !(all = netd_records(d, "sg/", err)))
                 return -EIO;
         json_array_foreach(enis, i, x)
                 if (groups_have(json_object_get(x, "Groups"), id))
-                        return err_set(err, EBUSY, "DependencyViolation", "resource %s has a dependent object: network interface %s uses it", id, str(x, "NetworkInterfaceId"));
+                        return err_set(err, EBUSY, "DependencyViolation", "resource %s has a dependent object: network interface %s uses it", id, rec_str(x, "NetworkInterfaceId"));
         json_array_foreach(all, i, x) {
-                if (!strcmp(str(x, "GroupId"), id))
+                if (!strcmp(rec_str(x, "GroupId"), id))
                         continue;
                 json_array_foreach(sg_rules_of(x), j, rule)
-                        if (str(rule, "GroupId") && !strcmp(str(rule, "GroupId"), id))
-                                return err_set(err, EBUSY, "DependencyViolation", "resource %s has a dependent object: security group %s references it in a rule", id, str(x, "GroupId"));
+                        if (rec_str(rule, "GroupId") && !strcmp(rec_str(rule, "GroupId"), id))
+                                return err_set(err, EBUSY, "DependencyViolation", "resource %s has a dependent object: security group %s references it in a rule", id, rec_str(x, "GroupId"));
         }
         key_fmt(key, "sg", id);
         if ((r = store_del(d->store, key, err)) < 0)
@@ -382,16 +363,16 @@ int op_delete_security_group(struct netd *d, json_t *req, json_t **ret, struct e
 /* ---- Authorize / Revoke ---- */
 static json_t *rule_shape(struct netd *d, json_t *sg, json_t *rule)
 {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:O, s:O}", "SecurityGroupRuleId", str(rule, "RuleId") ?: "",
-                              "GroupId", str(sg, "GroupId"), "GroupOwnerId", d->account, "IsEgress",
-                              json_is_true(json_object_get(rule, "Egress")), "IpProtocol", str(rule, "IpProtocol"),
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:O, s:O}", "SecurityGroupRuleId", rec_str(rule, "RuleId") ?: "",
+                              "GroupId", rec_str(sg, "GroupId"), "GroupOwnerId", d->account, "IsEgress",
+                              json_is_true(json_object_get(rule, "Egress")), "IpProtocol", rec_str(rule, "IpProtocol"),
                               "FromPort", json_object_get(rule, "FromPort"), "ToPort", json_object_get(rule, "ToPort"));
-        if (str(rule, "CidrIp"))
-                json_object_set_new(o, "CidrIpv4", json_string(str(rule, "CidrIp")));
+        if (rec_str(rule, "CidrIp"))
+                json_object_set_new(o, "CidrIpv4", json_string(rec_str(rule, "CidrIp")));
         else
-                json_object_set_new(o, "ReferencedGroupInfo", json_pack("{s:s, s:s}", "GroupId", str(rule, "GroupId"), "UserId", d->account));
-        if (str(rule, "Description"))
-                json_object_set_new(o, "Description", json_string(str(rule, "Description")));
+                json_object_set_new(o, "ReferencedGroupInfo", json_pack("{s:s, s:s}", "GroupId", rec_str(rule, "GroupId"), "UserId", d->account));
+        if (rec_str(rule, "Description"))
+                json_object_set_new(o, "Description", json_string(rec_str(rule, "Description")));
         return o;
 }
 
@@ -426,12 +407,12 @@ static int peers_check(struct netd *d, json_t *sg, json_t *rules, struct err *er
         json_array_foreach(rules, i, rule) {
                 _cleanup_json_ json_t *peer = NULL;
                 int r;
-                if (!str(rule, "GroupId"))
+                if (!rec_str(rule, "GroupId"))
                         continue;
-                if ((r = sg_load(d, str(rule, "GroupId"), &peer, err)) < 0)
+                if ((r = sg_load(d, rec_str(rule, "GroupId"), &peer, err)) < 0)
                         return r;
-                if (strcmp(str(peer, "VpcId"), str(sg, "VpcId")) != 0)
-                        return err_set(err, ENOENT, "InvalidGroup.NotFound", "The security group '%s' does not exist in VPC '%s'", str(rule, "GroupId"), str(sg, "VpcId"));
+                if (strcmp(rec_str(peer, "VpcId"), rec_str(sg, "VpcId")) != 0)
+                        return err_set(err, ENOENT, "InvalidGroup.NotFound", "The security group '%s' does not exist in VPC '%s'", rec_str(rule, "GroupId"), rec_str(sg, "VpcId"));
         }
         return 0;
 }
@@ -454,7 +435,7 @@ static long rule_find(json_t *rules, json_t *rule)
  * failure the old record goes back and the namespaces get the old rules again. */
 static int sg_commit_rules(struct netd *d, json_t *sg, json_t *new_rules, struct err *err)
 {
-        _cleanup_json_ json_t *old = json_deep_copy(sg_rules_of(sg)), *ids = json_pack("[s]", str(sg, "GroupId"));
+        _cleanup_json_ json_t *old = json_deep_copy(sg_rules_of(sg)), *ids = json_pack("[s]", rec_str(sg, "GroupId"));
         struct err e2 = { 0 };
         int r;
 
@@ -466,8 +447,8 @@ static int sg_commit_rules(struct netd *d, json_t *sg, json_t *new_rules, struct
                 return 0;
         json_object_set(sg, "ebxRules", old);
         if (sg_put(d, sg, &e2) < 0 || sg_groups_changed(d, ids, &e2) < 0)
-                log_error("op=SecurityGroupRules sg=%s msg=\"rollback incomplete\" err=\"%s\"", str(sg, "GroupId"), e2.msg);
-        return err_wrap(err, "security group %s", str(sg, "GroupId"));
+                log_error("op=SecurityGroupRules sg=%s msg=\"rollback incomplete\" err=\"%s\"", rec_str(sg, "GroupId"), e2.msg);
+        return err_wrap(err, "security group %s", rec_str(sg, "GroupId"));
 }
 
 static int rules_authorize(struct netd *d, json_t *req, bool egress, json_t **ret, struct err *err)
@@ -487,7 +468,7 @@ static int rules_authorize(struct netd *d, json_t *req, bool egress, json_t **re
                 if (rule_find(rules, rule) >= 0) {
                         char key[160];
                         sg_rule_key(rule, key, sizeof key);
-                        return err_set(err, EEXIST, "InvalidPermission.Duplicate", "the specified rule \"%s\" already exists in security group %s", key, str(sg, "GroupId"));
+                        return err_set(err, EEXIST, "InvalidPermission.Duplicate", "the specified rule \"%s\" already exists in security group %s", key, rec_str(sg, "GroupId"));
                 }
         }
         if (rule_ids_assign(add) < 0)
@@ -498,7 +479,7 @@ static int rules_authorize(struct netd *d, json_t *req, bool egress, json_t **re
         out = json_array();
         json_array_foreach(add, i, rule)
                 json_array_append_new(out, rule_shape(d, sg, rule));
-        log_info("op=AuthorizeSecurityGroup%s sg=%s rules=%zu", egress ? "Egress" : "Ingress", str(sg, "GroupId"), json_array_size(add));
+        log_info("op=AuthorizeSecurityGroup%s sg=%s rules=%zu", egress ? "Egress" : "Ingress", rec_str(sg, "GroupId"), json_array_size(add));
         *ret = json_pack("{s:b, s:o}", "Return", 1, "SecurityGroupRules", out);
         return 0;
 }
@@ -522,7 +503,7 @@ static int rules_revoke(struct netd *d, json_t *req, bool egress, json_t **ret, 
                         json_t *o;
                         size_t j;
                         json_array_foreach(rules, j, o)
-                                if (json_is_string(x) && str(o, "RuleId") && !strcmp(str(o, "RuleId"), json_string_value(x)) &&
+                                if (json_is_string(x) && rec_str(o, "RuleId") && !strcmp(rec_str(o, "RuleId"), json_string_value(x)) &&
                                     json_is_true(json_object_get(o, "Egress")) == egress)
                                         at = (long) j;
                         if (at < 0)
@@ -539,7 +520,7 @@ static int rules_revoke(struct netd *d, json_t *req, bool egress, json_t **ret, 
                                 char key[160];
                                 sg_rule_key(rule, key, sizeof key);
                                 return err_set(err, ENOENT, "InvalidPermission.NotFound",
-                                               "The specified rule \"%s\" does not exist in security group %s", key, str(sg, "GroupId"));
+                                               "The specified rule \"%s\" does not exist in security group %s", key, rec_str(sg, "GroupId"));
                         }
                         json_array_append_new(out, rule_shape(d, sg, json_array_get(rules, (size_t) at)));
                         json_array_remove(rules, (size_t) at);
@@ -547,7 +528,7 @@ static int rules_revoke(struct netd *d, json_t *req, bool egress, json_t **ret, 
         }
         if ((r = sg_commit_rules(d, sg, rules, err)) < 0)
                 return r;
-        log_info("op=RevokeSecurityGroup%s sg=%s rules=%zu", egress ? "Egress" : "Ingress", str(sg, "GroupId"), json_array_size(out));
+        log_info("op=RevokeSecurityGroup%s sg=%s rules=%zu", egress ? "Egress" : "Ingress", rec_str(sg, "GroupId"), json_array_size(out));
         *ret = json_pack("{s:b, s:O}", "Return", 1, "RevokedSecurityGroupRules", out);
         return 0;
 }
@@ -576,7 +557,7 @@ int op_revoke_security_group_egress(struct netd *d, json_t *req, json_t **ret, s
 static int eni_store(struct netd *d, json_t *eni, struct err *err)
 {
         char key[KEY_MAX];
-        key_fmt(key, "eni", str(eni, "NetworkInterfaceId"));
+        key_fmt(key, "eni", rec_str(eni, "NetworkInterfaceId"));
         return store_put(d->store, key, eni, err);
 }
 
@@ -612,7 +593,7 @@ int op_modify_network_interface_attribute(struct netd *d, json_t *req, json_t **
                 return 0;
         }
         if (desc) {
-                const char *v = str(desc, "Value");
+                const char *v = rec_str(desc, "Value");
                 if (!v || strlen(v) > 255)
                         return err_set(err, EINVAL, JERR_INVALID, "Description.Value must be a string of at most 255 characters");
                 json_object_set_new(eni, "Description", json_string(v));
@@ -623,7 +604,7 @@ int op_modify_network_interface_attribute(struct netd *d, json_t *req, json_t **
         }
         if (json_array_size(groups) == 0)
                 return err_set(err, EINVAL, JERR_MISSING, "The request must contain at least one security group in Groups");
-        if ((r = sg_validate_groups(d, groups, str(eni, "VpcId"), &ids, err)) < 0)
+        if ((r = sg_validate_groups(d, groups, rec_str(eni, "VpcId"), &ids, err)) < 0)
                 return r;
         old = json_incref(json_object_get(eni, "Groups") ?: json_array());
         changed = json_deep_copy(old);

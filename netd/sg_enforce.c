@@ -2,24 +2,29 @@
  * and the members of peer groups; each VPC's bridge table knows every attached ENI's port, MAC and IP. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "ecsbox/ids.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "kernel/knet.h"
 #include "kernel/knet_sg.h"
 #include "netd.h"
+#include "record.h"
+#include "sg.h"
+#include "sg_enforce.h"
 #include "sg_rules.h"
+#include "subnet.h"
+#include "vpc.h"
 
-static const char *str(json_t *o, const char *k)
-{
-        return json_string_value(json_object_get(o, k));
-}
 
 static bool attached(json_t *eni)
 {
         json_t *att = json_object_get(eni, "ebxAttachment");
-        return att && str(att, "Netns") && !strcmp(str(att, "Status") ?: "", "attached");
+        return att && rec_str(att, "Netns") && !strcmp(rec_str(att, "Status") ?: "", "attached");
 }
 
 static bool has_group(json_t *groups, const char *id)
@@ -45,7 +50,7 @@ static json_t *members_of(json_t *enis)
                         ips = json_object_get(m, json_string_value(g));
                         if (!ips)
                                 json_object_set_new(m, json_string_value(g), ips = json_array());
-                        json_array_append_new(ips, json_string(str(eni, "PrivateIpAddress")));
+                        json_array_append_new(ips, json_string(rec_str(eni, "PrivateIpAddress")));
                 }
         return m;
 }
@@ -141,11 +146,11 @@ static int task_apply_cached(struct netd *d, json_t *eni, json_t *members, struc
         bool own = true;
         int r;
 
-        t.netns = str(att, "Netns");
-        if (!t.netns || ip4_parse(str(eni, "PrivateIpAddress") ?: "", &t.ip) < 0 || mac_parse(str(eni, "MacAddress") ?: "", t.mac) < 0)
-                return err_set(err, EIO, NULL, "network interface %s: corrupt record", str(eni, "NetworkInterfaceId"));
+        t.netns = rec_str(att, "Netns");
+        if (!t.netns || ip4_parse(rec_str(eni, "PrivateIpAddress") ?: "", &t.ip) < 0 || mac_parse(rec_str(eni, "MacAddress") ?: "", t.mac) < 0)
+                return err_set(err, EIO, NULL, "network interface %s: corrupt record", rec_str(eni, "NetworkInterfaceId"));
         if ((r = elems_for(d, eni, members, c, &in, &out, &own)) < 0)
-                return err_set(err, -r, NULL, "security group elements for %s: %s", str(eni, "NetworkInterfaceId"), strerror(-r));
+                return err_set(err, -r, NULL, "security group elements for %s: %s", rec_str(eni, "NetworkInterfaceId"), strerror(-r));
         if (op == TASK_CHECK) {
                 struct err e2 = { 0 };
                 r = knet_sg_task_check(d->knet, &t, &e2);
@@ -153,7 +158,7 @@ static int task_apply_cached(struct netd *d, json_t *eni, json_t *members, struc
                         r = knet_sg_task_refill(d->knet, &t, err);
                 else {
                         log_notice("msg=\"security group table not as built, rebuilding\" eni=%s netns=%s why=\"%s\"",
-                                   str(eni, "NetworkInterfaceId"), t.netns, e2.msg);
+                                   rec_str(eni, "NetworkInterfaceId"), t.netns, e2.msg);
                         r = knet_sg_task_build(d->knet, &t, err);
                         if (r >= 0)
                                 r = 1;
@@ -198,7 +203,7 @@ int sg_task_attach(struct netd *d, json_t *eni, struct err *err)
                 return -EIO;
         /* the record in hand may be newer than the stored one */
         json_array_foreach(enis, i, e)
-                if (!strcmp(str(e, "NetworkInterfaceId"), str(eni, "NetworkInterfaceId")))
+                if (!strcmp(rec_str(e, "NetworkInterfaceId"), rec_str(eni, "NetworkInterfaceId")))
                         json_array_set(enis, i, eni);
         members = members_of(enis);
         return task_apply(d, eni, members, TASK_BUILD, err);
@@ -207,9 +212,9 @@ int sg_task_attach(struct netd *d, json_t *eni, struct err *err)
 int sg_task_detach(struct netd *d, json_t *eni, struct err *err)
 {
         json_t *att = json_object_get(eni, "ebxAttachment");
-        if (!att || !str(att, "Netns") || !knet_netns_exists(d->knet, str(att, "Netns")))
+        if (!att || !rec_str(att, "Netns") || !knet_netns_exists(d->knet, rec_str(att, "Netns")))
                 return 0;
-        return knet_sg_task_remove(d->knet, str(att, "Netns"), err);
+        return knet_sg_task_remove(d->knet, rec_str(att, "Netns"), err);
 }
 
 /* Refill the tables of every attached ENI for which want(eni) holds. Goes on after a failure and
@@ -265,8 +270,8 @@ static json_t *referrers_of(struct netd *d, json_t *group_ids, struct err *err)
         referrers = json_array();
         json_array_foreach(sgs, i, sg)
                 json_array_foreach(sg_rules_of(sg), j, rule)
-                        if (str(rule, "GroupId") && has_group(group_ids, str(rule, "GroupId"))) {
-                                json_array_append_new(referrers, json_string(str(sg, "GroupId")));
+                        if (rec_str(rule, "GroupId") && has_group(group_ids, rec_str(rule, "GroupId"))) {
+                                json_array_append_new(referrers, json_string(rec_str(sg, "GroupId")));
                                 break;
                         }
         return referrers;
@@ -285,9 +290,12 @@ int sg_members_changed(struct netd *d, json_t *group_ids, struct err *err)
 /* ---- coalesced membership refreshes ---- */
 #define SLICE_USEC 4000          /* at most this much refilling per loop iteration */
 
-static json_t *pending_groups;   /* {group id: true} whose members changed since the last pass began */
-static json_t *queue;            /* [eni id] left in the current pass */
-static sd_event_source *pending_src;
+/* d->sg_refresh: made on the first change once the event loop runs. */
+struct sg_refresh {
+        json_t *pending_groups;  /* {group id: true} whose members changed since the last pass began */
+        json_t *queue;           /* [eni id] left in the current pass */
+        sd_event_source *src;    /* the deferred pass, when armed */
+};
 
 static int pending_run(sd_event_source *s, void *ud);
 
@@ -296,16 +304,17 @@ static int pending_run(sd_event_source *s, void *ud);
  * pass continues in slices behind the requests that arrive meanwhile. */
 static void pending_arm(struct netd *d, bool first_slice)
 {
+        struct sg_refresh *q = d->sg_refresh;
         int r;
-        if (pending_src)
+        if (q->src)
                 return;
-        r = sd_event_add_defer(d->event, &pending_src, pending_run, d);
+        r = sd_event_add_defer(d->event, &q->src, pending_run, d);
         if (r >= 0)
-                r = sd_event_source_set_priority(pending_src, first_slice ? SD_EVENT_PRIORITY_IMPORTANT : SD_EVENT_PRIORITY_IDLE);
+                r = sd_event_source_set_priority(q->src, first_slice ? SD_EVENT_PRIORITY_IMPORTANT : SD_EVENT_PRIORITY_IDLE);
         if (r >= 0)
-                r = sd_event_source_set_enabled(pending_src, SD_EVENT_ONESHOT);
+                r = sd_event_source_set_enabled(q->src, SD_EVENT_ONESHOT);
         if (r < 0) {
-                pending_src = sd_event_source_unref(pending_src);
+                q->src = sd_event_source_unref(q->src);
                 log_warning("msg=\"cannot schedule security group refresh, ignoring\" err=\"%s\"", strerror(-r));
         }
 }
@@ -320,31 +329,34 @@ static uint64_t now_usec(void)
 /* Start a pass: every attached ENI whose groups name a pending group as a peer. */
 static int queue_fill(struct netd *d, struct err *err)
 {
+        struct sg_refresh *q = d->sg_refresh;
         _cleanup_json_ json_t *ids = json_array(), *referrers = NULL, *enis = NULL;
         const char *k;
         json_t *v, *eni;
         size_t i;
-        json_object_foreach(pending_groups, k, v)
+        json_object_foreach(q->pending_groups, k, v)
                 json_array_append_new(ids, json_string(k));
-        json_object_clear(pending_groups);
+        json_object_clear(q->pending_groups);
         if (!(referrers = referrers_of(d, ids, err)) || !(enis = netd_records(d, "eni/", err)))
                 return -EIO;
         json_array_foreach(enis, i, eni)
                 if (attached(eni) && uses_any(eni, referrers))
-                        json_array_append_new(queue, json_string(str(eni, "NetworkInterfaceId")));
+                        json_array_append_new(q->queue, json_string(rec_str(eni, "NetworkInterfaceId")));
         return 0;
 }
 
 static int pending_run(sd_event_source *s, void *ud)
 {
         struct netd *d = ud;
+        struct sg_refresh *q = d->sg_refresh;
+        json_t *queue = q->queue;
         _cleanup_json_ json_t *enis = NULL, *members = NULL;
         struct elem_cache cache = { .n = 0 };
         struct err e = { 0 };
         uint64_t start = now_usec();
         size_t done = 0;
 
-        pending_src = sd_event_source_unref(pending_src);
+        q->src = sd_event_source_unref(q->src);
         if (json_array_size(queue) == 0 && queue_fill(d, &e) < 0)
                 log_error("msg=\"cannot refresh security group peers\" err=\"%s\"", e.msg);
         if (json_array_size(queue) > 0 && (enis = netd_records(d, "eni/", &e))) {
@@ -354,7 +366,7 @@ static int pending_run(sd_event_source *s, void *ud)
                         json_t *eni;
                         size_t i;
                         json_array_foreach(enis, i, eni) {
-                                if (strcmp(str(eni, "NetworkInterfaceId"), id) != 0 || !attached(eni))
+                                if (strcmp(rec_str(eni, "NetworkInterfaceId"), id) != 0 || !attached(eni))
                                         continue;
                                 err_clear(&e);
                                 if (task_apply_cached(d, eni, members, &cache, TASK_REFILL, &e) < 0)
@@ -368,13 +380,14 @@ static int pending_run(sd_event_source *s, void *ud)
         }
         if (json_array_size(queue) > 0)
                 pending_arm(d, false);
-        else if (json_object_size(pending_groups) > 0)
+        else if (json_object_size(q->pending_groups) > 0)
                 pending_arm(d, true);
         return 0;
 }
 
 void sg_members_changed_later(struct netd *d, json_t *group_ids)
 {
+        struct sg_refresh *q = d->sg_refresh;
         json_t *g;
         size_t i;
         if (!d->event) {
@@ -383,29 +396,46 @@ void sg_members_changed_later(struct netd *d, json_t *group_ids)
                         log_warning("msg=\"cannot update security group peers, ignoring\" err=\"%s\"", e.msg);
                 return;
         }
-        if (!pending_groups)
-                pending_groups = json_object();
-        if (!queue)
-                queue = json_array();
+        if (!q) {
+                if (!(q = calloc(1, sizeof *q))) {
+                        log_warning("msg=\"cannot queue security group refresh, ignoring\" err=\"%s\"", strerror(ENOMEM));
+                        return;
+                }
+                q->pending_groups = json_object();
+                q->queue = json_array();
+                d->sg_refresh = q;
+        }
         json_array_foreach(group_ids, i, g)
                 if (json_is_string(g))
-                        json_object_set_new(pending_groups, json_string_value(g), json_true());
+                        json_object_set_new(q->pending_groups, json_string_value(g), json_true());
         /* a pass under way picks the new members up when it reaches each ENI; the rest comes next pass */
-        if (json_array_size(queue) == 0)
+        if (json_array_size(q->queue) == 0)
                 pending_arm(d, true);
+}
+
+void sg_refresh_free(struct netd *d)
+{
+        struct sg_refresh *q = d->sg_refresh;
+        if (!q)
+                return;
+        sd_event_source_disable_unref(q->src);
+        json_decref(q->pending_groups);
+        json_decref(q->queue);
+        free(q);
+        d->sg_refresh = NULL;
 }
 
 /* ---- the VPC bridge guard ---- */
 static int guard_port(struct netd *d, json_t *eni, json_t *subnet, struct knet_guard_port *p, struct err *err)
 {
         memset(p, 0, sizeof *p);
-        if (ip4_parse(str(eni, "PrivateIpAddress") ?: "", &p->ip) < 0 || mac_parse(str(eni, "MacAddress") ?: "", p->mac) < 0)
-                return err_set(err, EIO, NULL, "network interface %s: corrupt record", str(eni, "NetworkInterfaceId"));
-        if (!strcmp(str(eni, "InterfaceType") ?: "veth", "macvlan"))
+        if (ip4_parse(rec_str(eni, "PrivateIpAddress") ?: "", &p->ip) < 0 || mac_parse(rec_str(eni, "MacAddress") ?: "", p->mac) < 0)
+                return err_set(err, EIO, NULL, "network interface %s: corrupt record", rec_str(eni, "NetworkInterfaceId"));
+        if (!strcmp(rec_str(eni, "InterfaceType") ?: "veth", "macvlan"))
                 /* macvlan children reach the bridge through the parent's peer: "n" + the parent's 14 hex */
-                snprintf(p->port, sizeof p->port, "n%s", (str(subnet, "ebxMvParent") ?: "m") + 1);
+                snprintf(p->port, sizeof p->port, "n%s", (rec_str(subnet, "ebxMvParent") ?: "m") + 1);
         else
-                snprintf(p->port, sizeof p->port, "%s", str(eni, "ebxHostIf") ?: "");
+                snprintf(p->port, sizeof p->port, "%s", rec_str(eni, "ebxHostIf") ?: "");
         return 0;
 }
 
@@ -422,13 +452,13 @@ static int guard_rebuild(struct netd *d, json_t *vpc, struct err *err)
                 return err_set(err, ENOMEM, NULL, "out of memory");
         json_array_foreach(enis, i, eni) {
                 _cleanup_json_ json_t *subnet = NULL;
-                if (strcmp(str(eni, "VpcId") ?: "", str(vpc, "VpcId")) != 0 || !json_object_get(eni, "ebxAttachment"))
+                if (strcmp(rec_str(eni, "VpcId") ?: "", rec_str(vpc, "VpcId")) != 0 || !json_object_get(eni, "ebxAttachment"))
                         continue;
-                if (subnet_load(d, str(eni, "SubnetId"), &subnet, NULL) < 0 || guard_port(d, eni, subnet, &ports[n], NULL) < 0)
+                if (subnet_load(d, rec_str(eni, "SubnetId"), &subnet, NULL) < 0 || guard_port(d, eni, subnet, &ports[n], NULL) < 0)
                         continue;
                 n++;
         }
-        return knet_guard_build(d->knet, str(vpc, "ebxNetns"), ports, n, err);
+        return knet_guard_build(d->knet, rec_str(vpc, "ebxNetns"), ports, n, err);
 }
 
 int sg_guard_eni(struct netd *d, json_t *eni, bool add, struct err *err)
@@ -436,10 +466,10 @@ int sg_guard_eni(struct netd *d, json_t *eni, bool add, struct err *err)
         _cleanup_json_ json_t *subnet = NULL, *vpc = NULL;
         struct knet_guard_port p;
         int r;
-        if ((r = subnet_load(d, str(eni, "SubnetId"), &subnet, err)) < 0 || (r = vpc_load(d, str(eni, "VpcId"), &vpc, err)) < 0 ||
+        if ((r = subnet_load(d, rec_str(eni, "SubnetId"), &subnet, err)) < 0 || (r = vpc_load(d, rec_str(eni, "VpcId"), &vpc, err)) < 0 ||
             (r = guard_port(d, eni, subnet, &p, err)) < 0)
                 return r;
-        r = knet_guard_update(d->knet, str(vpc, "ebxNetns"), &p, add, err);
+        r = knet_guard_update(d->knet, rec_str(vpc, "ebxNetns"), &p, add, err);
         if (r == -ENOENT && add) {
                 /* the VPC's first ENI (or the table went away): build it from the records, this ENI included */
                 err_clear(err);
@@ -492,18 +522,18 @@ int sg_reconcile(struct netd *d)
         json_array_foreach(vpcs, i, x) {
                 err_clear(&e);
                 if (guard_rebuild(d, x, &e) < 0)
-                        log_error("msg=\"cannot rebuild source/destination check\" vpc=%s err=\"%s\"", str(x, "VpcId"), e.msg);
+                        log_error("msg=\"cannot rebuild source/destination check\" vpc=%s err=\"%s\"", rec_str(x, "VpcId"), e.msg);
         }
         members = members_of(enis);
         json_array_foreach(enis, i, x) {
                 int r;
                 if (!attached(x))
                         continue;
-                json_object_set_new(owned, str(json_object_get(x, "ebxAttachment"), "Netns"), json_true());
+                json_object_set_new(owned, rec_str(json_object_get(x, "ebxAttachment"), "Netns"), json_true());
                 err_clear(&e);
                 r = task_apply(d, x, members, TASK_CHECK, &e);
                 if (r < 0)
-                        log_error("msg=\"cannot repair security group table\" eni=%s err=\"%s\"", str(x, "NetworkInterfaceId"), e.msg);
+                        log_error("msg=\"cannot repair security group table\" eni=%s err=\"%s\"", rec_str(x, "NetworkInterfaceId"), e.msg);
                 else if (r > 0)
                         repaired++;
         }

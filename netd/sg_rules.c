@@ -9,12 +9,9 @@
 #include "ecsbox/cidr.h"
 #include "ecsbox/ids.h"
 #include "ecsbox/json.h"
+#include "record.h"
 #include "sg_rules.h"
 
-static const char *str(json_t *o, const char *k)
-{
-        return json_string_value(json_object_get(o, k));
-}
 
 /* "tcp", "TCP", "6" -> "tcp"; "-1", "all" -> "-1"; other numbers 0-255 as decimal. */
 static int proto_norm(json_t *v, char buf[8], struct err *err)
@@ -108,9 +105,9 @@ static int ports_norm(json_t *perm, const char *proto, long long *ret_from, long
 void sg_rule_key(json_t *rule, char *buf, size_t len)
 {
         snprintf(buf, len, "%s|%s|%lld|%lld|%s:%s", json_is_true(json_object_get(rule, "Egress")) ? "out" : "in",
-                 str(rule, "IpProtocol") ?: "", json_integer_value(json_object_get(rule, "FromPort")),
-                 json_integer_value(json_object_get(rule, "ToPort")), str(rule, "CidrIp") ? "cidr" : "group",
-                 str(rule, "CidrIp") ?: str(rule, "GroupId") ?: "");
+                 rec_str(rule, "IpProtocol") ?: "", json_integer_value(json_object_get(rule, "FromPort")),
+                 json_integer_value(json_object_get(rule, "ToPort")), rec_str(rule, "CidrIp") ? "cidr" : "group",
+                 rec_str(rule, "CidrIp") ?: rec_str(rule, "GroupId") ?: "");
 }
 
 static int desc_check(json_t *o, const char **ret, struct err *err)
@@ -242,14 +239,14 @@ json_t *sg_rules_to_perms(json_t *rules, bool egress)
 
         json_array_foreach(rules, i, rule) {
                 json_t *found = NULL, *peer;
-                const char *proto = str(rule, "IpProtocol");
+                const char *proto = rec_str(rule, "IpProtocol");
                 json_int_t from = json_integer_value(json_object_get(rule, "FromPort"));
                 json_int_t to = json_integer_value(json_object_get(rule, "ToPort"));
                 if (json_is_true(json_object_get(rule, "Egress")) != egress)
                         continue;
                 json_array_foreach(perms, j, p) {
                         json_t *pf = json_object_get(p, "FromPort"), *pt = json_object_get(p, "ToPort");
-                        if (!strcmp(str(p, "IpProtocol"), proto) && (pf ? json_integer_value(pf) : -1) == from &&
+                        if (!strcmp(rec_str(p, "IpProtocol"), proto) && (pf ? json_integer_value(pf) : -1) == from &&
                             (pt ? json_integer_value(pt) : -1) == to) {
                                 found = p;
                                 break;
@@ -265,17 +262,17 @@ json_t *sg_rules_to_perms(json_t *rules, bool egress)
                         }
                         json_array_append_new(perms, found);
                 }
-                if (str(rule, "CidrIp")) {
-                        peer = json_pack("{s:s}", "CidrIp", str(rule, "CidrIp"));
-                        if (str(rule, "Description"))
-                                json_object_set_new(peer, "Description", json_string(str(rule, "Description")));
+                if (rec_str(rule, "CidrIp")) {
+                        peer = json_pack("{s:s}", "CidrIp", rec_str(rule, "CidrIp"));
+                        if (rec_str(rule, "Description"))
+                                json_object_set_new(peer, "Description", json_string(rec_str(rule, "Description")));
                         json_array_append_new(json_object_get(found, "IpRanges"), peer);
                 } else {
-                        peer = json_pack("{s:s}", "GroupId", str(rule, "GroupId"));
-                        if (str(rule, "UserId"))
-                                json_object_set_new(peer, "UserId", json_string(str(rule, "UserId")));
-                        if (str(rule, "Description"))
-                                json_object_set_new(peer, "Description", json_string(str(rule, "Description")));
+                        peer = json_pack("{s:s}", "GroupId", rec_str(rule, "GroupId"));
+                        if (rec_str(rule, "UserId"))
+                                json_object_set_new(peer, "UserId", json_string(rec_str(rule, "UserId")));
+                        if (rec_str(rule, "Description"))
+                                json_object_set_new(peer, "Description", json_string(rec_str(rule, "Description")));
                         json_array_append_new(json_object_get(found, "UserIdGroupPairs"), peer);
                 }
         }
@@ -406,7 +403,7 @@ void sg_dir_elems_free(struct sg_dir_elems *e)
 /* Add the boxes of one rule for the address range [lo, hi]. */
 static int rule_boxes(json_t *rule, uint32_t lo, uint32_t hi, struct sg_dir_elems *raw)
 {
-        const char *proto = str(rule, "IpProtocol");
+        const char *proto = rec_str(rule, "IpProtocol");
         long long from = json_integer_value(json_object_get(rule, "FromPort"));
         long long to = json_integer_value(json_object_get(rule, "ToPort"));
 
@@ -440,13 +437,13 @@ int sg_dir_elems_build(json_t *rules, bool egress, json_t *members, struct sg_di
         json_array_foreach(rules, i, rule) {
                 if (json_is_true(json_object_get(rule, "Egress")) != egress)
                         continue;
-                if (str(rule, "CidrIp")) {
+                if (rec_str(rule, "CidrIp")) {
                         struct cidr4 c;
-                        if (cidr4_parse(str(rule, "CidrIp"), &c) < 0)
+                        if (cidr4_parse(rec_str(rule, "CidrIp"), &c) < 0)
                                 continue;
                         r = rule_boxes(rule, c.addr, cidr4_last(&c), &raw);
                 } else {
-                        json_t *ips = json_object_get(members, str(rule, "GroupId") ?: ""), *ip;
+                        json_t *ips = json_object_get(members, rec_str(rule, "GroupId") ?: ""), *ip;
                         size_t j;
                         json_array_foreach(ips, j, ip) {
                                 uint32_t a;

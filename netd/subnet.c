@@ -4,8 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "describe.h"
+#include "ecsbox/ids.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
+#include "intent.h"
+#include "ipam.h"
+#include "kernel/knet.h"
 #include "netd.h"
+#include "record.h"
+#include "subnet.h"
+#include "vpc.h"
 
 int subnet_load(struct netd *d, const char *subnet_id, json_t **ret, struct err *err)
 {
@@ -33,20 +43,13 @@ void subnet_knet(json_t *s, const char *vpc_netns, struct knet_subnet *ret)
         ret->prefix_len = c.len;
 }
 
-static long subnet_leases(struct netd *d, const char *subnet_id)
-{
-        char prefix[KEY_MAX];
-        snprintf(prefix, sizeof prefix, "lease/%s/", subnet_id);
-        return store_count(d->store, prefix, NULL);
-}
-
 json_t *subnet_shape(struct netd *d, json_t *s)
 {
         json_t *o = json_object();
         const char *k;
         json_t *v;
         struct cidr4 c = { 0 };
-        long used = subnet_leases(d, json_string_value(json_object_get(s, "SubnetId")));
+        long used = ipam_subnet_used(d, json_string_value(json_object_get(s, "SubnetId")));
         json_object_foreach(s, k, v)
                 if (strncmp(k, "ebx", 3) != 0)
                         json_object_set(o, k, v);
@@ -153,20 +156,16 @@ int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const 
         mac[0] = 0x06;   /* locally administered unicast, apart from ENI MACs (0x02) */
         mac_format(mac, macs);
         snprintf(arn, sizeof arn, "arn:aws:ec2:%s:%s:subnet/%s", d->region, d->account, id);
-        s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:[], s:s, s:s, s:s, s:I}",
+        s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:[], s:s, s:s, s:s}",
                       "SubnetId", id, "VpcId", vpc_id, "CidrBlock", cidr_s, "AvailabilityZone", az,
                       "AvailabilityZoneId", azid, "State", "pending", "DefaultForAz", default_for_az,
                       "MapPublicIpOnLaunch", 0, "OwnerId", d->account, "SubnetArn", arn, "Tags",
-                      "ebxBridge", bridge, "ebxMvParent", mvp, "ebxBridgeMac", macs, "ebxCursor", (json_int_t) 0);
+                      "ebxBridge", bridge, "ebxMvParent", mvp, "ebxBridgeMac", macs);
+        ipam_subnet_init(s);
         intent = json_pack("{s:s, s:s}", "Op", "CreateSubnet", "SubnetId", id);
         key_fmt(key, "subnet", id);
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_begin(d, key, s, intent, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, s, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         subnet_knet(s, json_string_value(json_object_get(vpc, "ebxNetns")), &ks);
         if ((r = knet_subnet_ensure(d->knet, &ks, err)) < 0) {
                 struct err e2 = { 0 };
@@ -178,13 +177,8 @@ int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const 
                 return err_wrap(err, "CreateSubnet %s", id);
         }
         json_object_set_new(s, "State", json_string("available"));
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_finish(d, key, s, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, s, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         log_info("op=CreateSubnet subnet=%s vpc=%s cidr=%s az=%s bridge=%s", id, vpc_id, cidr_s, az, bridge);
         *ret_subnet = TAKE_PTR(s);
         return 0;
@@ -278,24 +272,31 @@ int op_delete_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err)
         key_fmt(key, "subnet", id);
         intent = json_pack("{s:s, s:s}", "Op", "DeleteSubnet", "SubnetId", id);
         json_object_set_new(s, "State", json_string("deleting"));
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_begin(d, key, s, intent, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, s, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         subnet_knet(s, json_string_value(json_object_get(vpc, "ebxNetns")), &ks);
         if ((r = knet_subnet_delete(d->knet, &ks, err)) < 0)
                 return err_wrap(err, "DeleteSubnet %s", id);
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_finish(d, key, NULL, ikey, err)) < 0)
                 return r;
-        if ((r = store_del(d->store, key, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         log_info("op=DeleteSubnet subnet=%s", id);
         *ret = json_pack("{s:b}", "Return", 1);
+        return 0;
+}
+
+int subnet_intent_replay(struct netd *d, json_t *intent, struct err *err)
+{
+        _cleanup_json_ json_t *s = NULL, *vpc = NULL;
+        struct knet_subnet ks;
+        int r;
+        /* CreateSubnet rolled back, DeleteSubnet finished: both remove it */
+        if (record_load(d, "subnet", rec_str(intent, "SubnetId"), &s) < 0)
+                return 0;
+        if (record_load(d, "vpc", rec_str(s, "VpcId"), &vpc) == 0) {
+                subnet_knet(s, rec_str(vpc, "ebxNetns"), &ks);
+                if ((r = knet_subnet_delete(d->knet, &ks, err)) < 0)
+                        return r;
+        }
+        (void) record_del(d, "subnet", rec_str(intent, "SubnetId"), NULL);
         return 0;
 }

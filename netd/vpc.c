@@ -1,10 +1,22 @@
 /* vpc.c: VPCs: a network namespace holding the router, reached from the host over an uplink veth. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "describe.h"
+#include "ecsbox/ids.h"
+#include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
+#include "intent.h"
+#include "kernel/knet.h"
 #include "netd.h"
+#include "record.h"
+#include "sg.h"
+#include "vpc.h"
+
+#define UPLINK_BASE 0x64400000u   /* 100.64.0.0/10: transit /30 per VPC, host .1, router .2 */
 
 int vpc_load(struct netd *d, const char *vpc_id, json_t **ret, struct err *err)
 {
@@ -31,8 +43,9 @@ void vpc_knet(json_t *vpc, struct knet_vpc *ret)
         ret->host_route = json_is_true(json_object_get(vpc, "ebxHostRoute"));
 }
 
-static json_t *vpc_shape(json_t *vpc)
+static json_t *vpc_shape(struct netd *d, json_t *vpc)
 {
+        (void) d;
         json_t *o = json_object();
         const char *k;
         json_t *v;
@@ -60,42 +73,33 @@ static int scan_cb(const char *key, json_t *vpc, void *ud)
         return 0;
 }
 
-int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret_vpc, struct err *err)
+/* A new VPC's CIDR (checked), uplink index (the first free one) and whether it overlaps an older VPC. */
+static int vpc_slot(struct netd *d, const char *cidr_s, struct vpc_scan *scan, int *ret_idx, struct err *err)
 {
-        struct vpc_scan *scan = NULL;
-        struct knet_vpc kv;
-        char id[ID_MAX], assoc[ID_MAX], key[KEY_MAX], ikey[64], netns[64], uplink[16];
-        json_t *vpc = NULL, *sg = NULL;
-        int idx = -1, r;
-
-        scan = calloc(1, sizeof *scan);
-        if (!scan)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        if (cidr4_parse(cidr_s, &scan->cidr) < 0) {
-                r = err_set(err, EINVAL, JERR_INVALID,
-                            "Value (%s) for parameter cidrBlock is invalid. This is not a valid CIDR block.", cidr_s);
-                goto out;
-        }
-        if (scan->cidr.len < 16 || scan->cidr.len > 28) {
-                r = err_set(err, EINVAL, "InvalidVpc.Range", "The CIDR '%s' is invalid: the prefix length must be between /16 and /28", cidr_s);
-                goto out;
-        }
-        r = store_list(d->store, "vpc/", scan_cb, scan, err);
-        if (r < 0)
-                goto out;
+        int r;
+        if (cidr4_parse(cidr_s, &scan->cidr) < 0)
+                return err_set(err, EINVAL, JERR_INVALID, "Value (%s) for parameter cidrBlock is invalid. This is not a valid CIDR block.",
+                               cidr_s);
+        if (scan->cidr.len < 16 || scan->cidr.len > 28)
+                return err_set(err, EINVAL, "InvalidVpc.Range", "The CIDR '%s' is invalid: the prefix length must be between /16 and /28", cidr_s);
+        if ((r = store_list(d->store, "vpc/", scan_cb, scan, err)) < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(scan->used); i++)
                 if (!scan->used[i]) {
-                        idx = (int) i;
-                        break;
+                        *ret_idx = (int) i;
+                        return 0;
                 }
-        if (idx < 0) {
-                r = err_set(err, ENOSPC, "VpcLimitExceeded", "The maximum number of VPCs (%zu) has been reached.", ELEMENTSOF(scan->used));
-                goto out;
-        }
-        if ((r = id_new("vpc", id)) < 0 || (r = id_new("vpc-cidr-assoc", assoc)) < 0) {
-                r = err_set(err, -r, NULL, "CreateVpc: random id: %s", strerror(-r));
-                goto out;
-        }
+        return err_set(err, ENOSPC, "VpcLimitExceeded", "The maximum number of VPCs (%zu) has been reached.", ELEMENTSOF(scan->used));
+}
+
+/* The new VPC's record (State pending). */
+static int vpc_record(struct netd *d, const char *cidr_s, bool is_default, int idx, bool host_route, json_t **ret, struct err *err)
+{
+        char id[ID_MAX], assoc[ID_MAX], netns[64], uplink[16];
+        json_t *vpc;
+        int r;
+        if ((r = id_new("vpc", id)) < 0 || (r = id_new("vpc-cidr-assoc", assoc)) < 0)
+                return err_set(err, -r, NULL, "CreateVpc: random id: %s", strerror(-r));
         snprintf(netns, sizeof netns, "ebx-%s", id);
         snprintf(uplink, sizeof uplink, "ebxu%.11s", id + 4 + 6);
         vpc = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:[{s:s, s:s, s:{s:s}}], s:[], s:s, s:s, s:i, s:b}",
@@ -103,28 +107,52 @@ int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret
                         "IsDefault", is_default, "DhcpOptionsId", "default", "InstanceTenancy", "default",
                         "CidrBlockAssociationSet", "AssociationId", assoc, "CidrBlock", cidr_s,
                         "CidrBlockState", "State", "associated", "Tags", "ebxNetns", netns,
-                        "ebxUplinkHost", uplink, "ebxUplinkIndex", idx, "ebxHostRoute", !scan->overlap);
-        if (!vpc) {
-                r = err_set(err, ENOMEM, NULL, "out of memory");
-                goto out;
-        }
-        key_fmt(key, "vpc", id);
+                        "ebxUplinkHost", uplink, "ebxUplinkIndex", idx, "ebxHostRoute", host_route);
+        if (!vpc)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        *ret = vpc;
+        return 0;
+}
 
-        /* Intent first: a crash from here on is rolled back at start-up. */
+/* The kernel has the VPC: available, with its default group; the intent dropped. */
+static int vpc_finish(struct netd *d, const char *key, json_t *vpc, const char *ikey, struct err *err)
+{
+        _cleanup_json_ json_t *sg = NULL;
+        int r;
+        json_object_set_new(vpc, "State", json_string("available"));
         if ((r = store_begin(d->store, err)) < 0)
-                goto out;
-        {
-                json_t *intent = json_pack("{s:s, s:s}", "Op", "CreateVpc", "VpcId", id);
+                return r;
+        r = sg_create_default(d, rec_str(vpc, "VpcId"), &sg, err);
+        if (r >= 0) {
+                json_object_set_new(vpc, "ebxDefaultSg", json_string(rec_str(sg, "GroupId")));
                 r = store_put(d->store, key, vpc, err);
-                if (r >= 0)
-                        r = intent_add(d, intent, ikey, err);
-                json_decref(intent);
         }
+        if (r >= 0)
+                r = intent_done(d, ikey, err);
         if (r < 0 || (r = store_commit(d->store, err)) < 0) {
                 store_rollback(d->store);
-                goto out;
+                return r;
         }
+        return 0;
+}
 
+int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret_vpc, struct err *err)
+{
+        _cleanup_free_ struct vpc_scan *scan = calloc(1, sizeof *scan);
+        _cleanup_json_ json_t *vpc = NULL, *intent = NULL;
+        struct knet_vpc kv;
+        char key[KEY_MAX], ikey[64];
+        int idx = -1, r;
+
+        if (!scan)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = vpc_slot(d, cidr_s, scan, &idx, err)) < 0 || (r = vpc_record(d, cidr_s, is_default, idx, !scan->overlap, &vpc, err)) < 0)
+                return r;
+        key_fmt(key, "vpc", rec_str(vpc, "VpcId"));
+        intent = json_pack("{s:s, s:s}", "Op", "CreateVpc", "VpcId", rec_str(vpc, "VpcId"));
+        /* intent first: a crash from here on is rolled back at start-up */
+        if ((r = intent_begin(d, key, vpc, intent, ikey, err)) < 0)
+                return r;
         vpc_knet(vpc, &kv);
         r = knet_vpc_ensure(d->knet, &kv, err);
         if (r < 0) {
@@ -134,33 +162,14 @@ int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret
                 (void) store_del(d->store, key, &e2);
                 (void) intent_done(d, ikey, &e2);
                 (void) store_commit(d->store, &e2);
-                err_wrap(err, "CreateVpc %s", id);
-                goto out;
+                return err_wrap(err, "CreateVpc %s", rec_str(vpc, "VpcId"));
         }
-
-        json_object_set_new(vpc, "State", json_string("available"));
-        if ((r = store_begin(d->store, err)) < 0)
-                goto out;
-        r = sg_create_default(d, id, &sg, err);
-        if (r >= 0) {
-                json_object_set_new(vpc, "ebxDefaultSg", json_string(json_string_value(json_object_get(sg, "GroupId"))));
-                r = store_put(d->store, key, vpc, err);
-        }
-        if (r >= 0)
-                r = intent_done(d, ikey, err);
-        if (r < 0 || (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                goto out;
-        }
-        log_info("op=CreateVpc vpc=%s cidr=%s netns=%s host_route=%s", id, cidr_s, netns,
+        if ((r = vpc_finish(d, key, vpc, ikey, err)) < 0)
+                return r;
+        log_info("op=CreateVpc vpc=%s cidr=%s netns=%s host_route=%s", rec_str(vpc, "VpcId"), cidr_s, kv.netns,
                  scan->overlap ? "no" : "yes");
         *ret_vpc = TAKE_PTR(vpc);
-        r = 0;
-out:
-        json_decref(sg);
-        json_decref(vpc);
-        free(scan);
-        return r;
+        return 0;
 }
 
 int op_create_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
@@ -175,7 +184,7 @@ int op_create_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
         r = vpc_create(d, cidr, false, &vpc, err);
         if (r < 0)
                 return r;
-        *ret = json_pack("{s:o}", "Vpc", vpc_shape(vpc));
+        *ret = json_pack("{s:o}", "Vpc", vpc_shape(d, vpc));
         json_decref(vpc);
         return 0;
 }
@@ -195,70 +204,6 @@ static json_t *vpc_values(json_t *vpc, const char *name)
         return json_array();
 }
 
-struct describe_ctx {
-        json_t *ids;
-        json_t *filters;
-        json_t *out;
-        struct netd *d;
-        json_t *(*values)(json_t *, const char *);
-        json_t *(*shape)(struct netd *, json_t *);
-        const char *id_key;
-};
-
-static bool id_wanted(json_t *ids, const char *id)
-{
-        json_t *v;
-        size_t i;
-        if (!ids || json_array_size(ids) == 0)
-                return true;
-        json_array_foreach(ids, i, v)
-                if (strcmp(json_string_value(v), id) == 0)
-                        return true;
-        return false;
-}
-
-static int describe_cb(const char *key, json_t *obj, void *ud)
-{
-        struct describe_ctx *c = ud;
-        if (!id_wanted(c->ids, json_string_value(json_object_get(obj, c->id_key))))
-                return 0;
-        if (c->filters && !filters_match(c->filters, c->values, obj))
-                return 0;
-        json_array_append_new(c->out, c->shape ? c->shape(c->d, obj) : vpc_shape(obj));
-        return 0;
-}
-
-/* Shared by the Describe* operations: every requested id must exist (EC2 fails the call otherwise). */
-int describe_objects(struct netd *d, const char *prefix, const char *id_key, json_t *ids, json_t *filters,
-                     json_t *(*values)(json_t *, const char *), json_t *(*shape)(struct netd *, json_t *),
-                     const char *notfound_code, const char *kind, json_t **ret, struct err *err)
-{
-        struct describe_ctx c = { ids, filters, json_array(), d, values, shape, id_key };
-        json_t *v;
-        size_t i;
-        int r;
-        json_array_foreach(ids, i, v) {
-                char key[KEY_MAX];
-                key_fmt(key, prefix, json_string_value(v));
-                r = store_exists(d->store, key);
-                if (r == 0) {
-                        json_decref(c.out);
-                        return err_set(err, ENOENT, notfound_code, "The %s '%s' does not exist", kind, json_string_value(v));
-                }
-        }
-        {
-                char p[KEY_MAX];
-                snprintf(p, sizeof p, "%s/", prefix);
-                r = store_list(d->store, p, describe_cb, &c, err);
-        }
-        if (r < 0) {
-                json_decref(c.out);
-                return r;
-        }
-        *ret = c.out;
-        return 0;
-}
-
 int op_describe_vpcs(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
         static const char *const keys[] = { "Action", "VpcIds", "Filters", "DryRun", "MaxResults", "NextToken", NULL };
@@ -270,7 +215,7 @@ int op_describe_vpcs(struct netd *d, json_t *req, json_t **ret, struct err *err)
             (r = ids_param(req, "VpcIds", "vpc", "InvalidVpcID.Malformed", &ids, err)) < 0 ||
             (r = filters_parse(req, fnames, &filters, err)) < 0)
                 return r;
-        r = describe_objects(d, "vpc", "VpcId", ids, filters, vpc_values, NULL, "InvalidVpcID.NotFound", "vpc ID",
+        r = describe_objects(d, "vpc", "VpcId", ids, filters, vpc_values, vpc_shape, "InvalidVpcID.NotFound", "vpc ID",
                              &out, err);
         if (r < 0)
                 return r;
@@ -324,13 +269,8 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
         key_fmt(key, "vpc", id);
         intent = json_pack("{s:s, s:s}", "Op", "DeleteVpc", "VpcId", id);
         json_object_set_new(vpc, "State", json_string("deleting"));
-        if ((r = store_begin(d->store, err)) < 0)
+        if ((r = intent_begin(d, key, vpc, intent, ikey, err)) < 0)
                 return r;
-        if ((r = store_put(d->store, key, vpc, err)) < 0 || (r = intent_add(d, intent, ikey, err)) < 0 ||
-            (r = store_commit(d->store, err)) < 0) {
-                store_rollback(d->store);
-                return r;
-        }
         vpc_knet(vpc, &kv);
         /* Rolled forward at start-up if this fails half-way: the intent stays. */
         if ((r = knet_vpc_delete(d->knet, &kv, err)) < 0)
@@ -349,5 +289,24 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
         }
         log_info("op=DeleteVpc vpc=%s", id);
         *ret = json_pack("{s:b}", "Return", 1);
+        return 0;
+}
+
+int vpc_intent_replay(struct netd *d, json_t *intent, struct err *err)
+{
+        _cleanup_json_ json_t *vpc = NULL;
+        struct knet_vpc kv;
+        int r;
+        /* CreateVpc rolled back, DeleteVpc finished: both remove it */
+        if (record_load(d, "vpc", rec_str(intent, "VpcId"), &vpc) < 0)
+                return 0;
+        vpc_knet(vpc, &kv);
+        if ((r = knet_vpc_delete(d->knet, &kv, err)) < 0)
+                return r;
+        (void) store_begin(d->store, err);
+        if (rec_str(vpc, "ebxDefaultSg"))
+                (void) record_del(d, "sg", rec_str(vpc, "ebxDefaultSg"), NULL);
+        (void) record_del(d, "vpc", rec_str(intent, "VpcId"), NULL);
+        (void) store_commit(d->store, err);
         return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../../netd/ipam.h"
 #include "../../netd/portmap.h"
 
 /* ---- PortMappings ---- */
@@ -203,13 +204,13 @@ static void test_ip_first_round_robin_and_wrap(void **state)
 {
         struct ips p = { calloc(65536, 1) };
         uint32_t ip = 0;
-        assert_int_equal(bridge_ip_pick(0, ip_taken, &p, &ip), 0);
+        assert_int_equal(ipam_bridge_next(0, ip_taken, &p, &ip), 0);
         assert_int_equal(ip, 0xac110002u);                 /* 172.17.0.2, as Docker */
-        assert_int_equal(bridge_ip_pick(ip, ip_taken, &p, &ip), 0);
+        assert_int_equal(ipam_bridge_next(ip, ip_taken, &p, &ip), 0);
         assert_int_equal(ip, 0xac110003u);
-        assert_int_equal(bridge_ip_pick(0xac11fffdu, ip_taken, &p, &ip), 0);
+        assert_int_equal(ipam_bridge_next(0xac11fffdu, ip_taken, &p, &ip), 0);
         assert_int_equal(ip, 0xac11fffeu);                 /* .255.254 */
-        assert_int_equal(bridge_ip_pick(0xac11fffeu, ip_taken, &p, &ip), 0);
+        assert_int_equal(ipam_bridge_next(0xac11fffeu, ip_taken, &p, &ip), 0);
         assert_int_equal(ip, 0xac110002u);                 /* wraps past the broadcast and the gateway */
         free(p.used);
 }
@@ -219,10 +220,10 @@ static void test_ip_exhaustion(void **state)
         struct ips p = { malloc(65536) };
         uint32_t ip = 7;
         memset(p.used, 1, 65536);
-        assert_int_equal(bridge_ip_pick(0, ip_taken, &p, &ip), -ENOSPC);
+        assert_int_equal(ipam_bridge_next(0, ip_taken, &p, &ip), -ENOSPC);
         assert_int_equal(ip, 7);
         p.used[0x1234] = 0;
-        assert_int_equal(bridge_ip_pick(0xac115000u, ip_taken, &p, &ip), 0);
+        assert_int_equal(ipam_bridge_next(0xac115000u, ip_taken, &p, &ip), 0);
         assert_int_equal(ip, 0xac111234u);
         free(p.used);
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "../../netd/flowlog.h"
+#include "../../netd/flowlog_collect.h"
 #include "../../netd/flowlog_fmt.h"
 
 static void test_default_format(void **state)
@@ -244,6 +245,42 @@ static void test_accumulator(void **state)
         fl_acc_flags(&a, &k, true, 0x02);   /* empty table: nothing to do, no crash */
 }
 
+/* A flow log record -> the collector's state: defaults for what older records lack, and a bad format refused. */
+static void test_log_from_record(void **state)
+{
+        struct err err = { 0 };
+        struct fl_log l;
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "FlowLogId", "fl-0123456789abcdef0", "ResourceId",
+                                "subnet-0123456789abcdef0", "ebxResourceType", "Subnet", "LogDestination", "/tmp/fl",
+                                "TrafficType", "REJECT", "MaxAggregationInterval", 60, "LogFormat", "${srcaddr} ${dstaddr}");
+        assert_int_equal(fl_log_from_record(rec, &l, &err), 0);
+        assert_string_equal(l.id, "fl-0123456789abcdef0");
+        assert_string_equal(l.type, "Subnet");
+        assert_string_equal(l.resource, "subnet-0123456789abcdef0");
+        assert_string_equal(l.dest, "/tmp/fl");
+        assert_int_equal(l.traffic, TT_REJECT);
+        assert_int_equal(l.interval, 60);
+        assert_int_equal(l.win_start % 60, 0);                  /* windows start on whole intervals */
+        assert_int_equal(l.fmt.n, 2);
+        assert_null(l.e);
+        json_decref(rec);
+        /* a record from before ebxResourceType, TrafficType and the interval: NetworkInterface, ALL, 600 s */
+        rec = json_pack("{s:s, s:s, s:s}", "FlowLogId", "fl-0123456789abcdef1", "ResourceId", "eni-0123456789abcdef0", "LogDestination", "/tmp/fl");
+        assert_int_equal(fl_log_from_record(rec, &l, &err), 0);
+        assert_string_equal(l.type, "NetworkInterface");
+        assert_int_equal(l.traffic, TT_ALL);
+        assert_int_equal(l.interval, 600);
+        json_object_set_new(rec, "LogFormat", json_string("${nonsense}"));
+        assert_true(fl_log_from_record(rec, &l, &err) < 0);
+        assert_string_equal(err.code, "InvalidParameter");
+        json_decref(rec);
+        assert_int_equal(fl_traffic_parse("ALL"), TT_ALL);
+        assert_int_equal(fl_traffic_parse("ACCEPT"), TT_ACCEPT);
+        assert_int_equal(fl_traffic_parse("REJECT"), TT_REJECT);
+        assert_int_equal(fl_traffic_parse("accept"), -1);
+        assert_int_equal(fl_traffic_parse(NULL), -1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -251,6 +288,7 @@ int main(void)
                 cmocka_unit_test(test_bad_formats),    cmocka_unit_test(test_keys),
                 cmocka_unit_test(test_tcp_fold),       cmocka_unit_test(test_helpers),
                 cmocka_unit_test(test_records),        cmocka_unit_test(test_accumulator),
+                cmocka_unit_test(test_log_from_record),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,19 +1,14 @@
-/* util.c: Describe* filters and id lists, state keys, intents. */
+/* describe.c: what the Describe* operations share: Filters, id lists, and one walk over a kind's records. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "describe.h"
+#include "ecsbox/ids.h"
+#include "ecsbox/json.h"
+#include "ecsbox/store.h"
 #include "netd.h"
-
-void key_fmt(char buf[KEY_MAX], const char *kind, const char *id)
-{
-        snprintf(buf, KEY_MAX, "%s/%s", kind, id);
-}
-
-void lease_key(char buf[KEY_MAX], const char *subnet_id, uint32_t ip)
-{
-        snprintf(buf, KEY_MAX, "lease/%s/%08x", subnet_id, ip);
-}
+#include "record.h"
 
 int filters_parse(json_t *req, const char *const *names, json_t **ret, struct err *err)
 {
@@ -109,18 +104,66 @@ int ids_param(json_t *req, const char *key, const char *prefix, const char *code
         return 0;
 }
 
-int intent_add(struct netd *d, json_t *intent, char ret_key[64], struct err *err)
+struct describe_ctx {
+        json_t *ids;
+        json_t *filters;
+        json_t *out;
+        struct netd *d;
+        json_t *(*values)(json_t *, const char *);
+        json_t *(*shape)(struct netd *, json_t *);
+        const char *id_key;
+};
+
+static bool id_wanted(json_t *ids, const char *id)
 {
-        char key[KEY_MAX];
-        snprintf(key, sizeof key, "intent/%016llx", (unsigned long long) ++d->intent_seq);
-        int r = store_put(d->store, key, intent, err);
-        if (r < 0)
-                return r;
-        snprintf(ret_key, 64, "%s", key);
+        json_t *v;
+        size_t i;
+        if (!ids || json_array_size(ids) == 0)
+                return true;
+        json_array_foreach(ids, i, v)
+                if (strcmp(json_string_value(v), id) == 0)
+                        return true;
+        return false;
+}
+
+static int describe_cb(const char *key, json_t *obj, void *ud)
+{
+        struct describe_ctx *c = ud;
+        if (!id_wanted(c->ids, json_string_value(json_object_get(obj, c->id_key))))
+                return 0;
+        if (c->filters && !filters_match(c->filters, c->values, obj))
+                return 0;
+        json_array_append_new(c->out, c->shape(c->d, obj));
         return 0;
 }
 
-int intent_done(struct netd *d, const char *key, struct err *err)
+/* Shared by the Describe* operations: every requested id must exist (EC2 fails the call otherwise). */
+int describe_objects(struct netd *d, const char *prefix, const char *id_key, json_t *ids, json_t *filters,
+                     json_t *(*values)(json_t *, const char *), json_t *(*shape)(struct netd *, json_t *),
+                     const char *notfound_code, const char *kind, json_t **ret, struct err *err)
 {
-        return store_del(d->store, key, err);
+        struct describe_ctx c = { ids, filters, json_array(), d, values, shape, id_key };
+        json_t *v;
+        size_t i;
+        int r;
+        json_array_foreach(ids, i, v) {
+                char key[KEY_MAX];
+                key_fmt(key, prefix, json_string_value(v));
+                r = store_exists(d->store, key);
+                if (r == 0) {
+                        json_decref(c.out);
+                        return err_set(err, ENOENT, notfound_code, "The %s '%s' does not exist", kind, json_string_value(v));
+                }
+        }
+        {
+                char p[KEY_MAX];
+                snprintf(p, sizeof p, "%s/", prefix);
+                r = store_list(d->store, p, describe_cb, &c, err);
+        }
+        if (r < 0) {
+                json_decref(c.out);
+                return r;
+        }
+        *ret = c.out;
+        return 0;
 }
