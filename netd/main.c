@@ -50,38 +50,15 @@ static struct conn *conn_free(struct conn *c)
         return NULL;
 }
 
-/* Not lib's write_all: the client socket is non-blocking, so a large answer waits for room (a client that
- * stops reading for 10 s is dropped), and a client gone does not raise SIGPIPE. */
-static int send_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-                                if (poll(&pfd, 1, 10000) <= 0)
-                                        return -ETIMEDOUT;
-                                continue;
-                        }
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
 static int send_doc(struct conn *c, json_t *doc)
 {
         _cleanup_free_ char *txt = json_dumps(doc, JSON_COMPACT);
         int r;
         if (!txt)
                 return -ENOMEM;
-        r = send_all(c->fd, txt, strlen(txt));
+        r = write_all(c->fd, txt, strlen(txt));   /* waits for room on the non-blocking socket */
         if (r >= 0)
-                r = send_all(c->fd, "\n", 1);
+                r = write_all(c->fd, "\n", 1);
         return r;
 }
 
