@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ecsbox/fsutil.h"
+#include "ecsbox/peer.h"
 #include "api.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
@@ -115,8 +116,7 @@ static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 {
         struct netd *d = userdata;
         for (;;) {
-                struct ucred cred;
-                socklen_t cl = sizeof cred;
+                struct peer peer;
                 struct conn *c;
                 int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (cfd < 0) {
@@ -126,9 +126,9 @@ static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 log_warning_errno(errno, "msg=\"accept failed, ignoring\"");
                         return 0;
                 }
-                if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
-                    (cred.uid != 0 && cred.uid != geteuid() && cred.gid != getegid())) {
-                        log_warning("msg=\"refused client\" uid=%d pid=%d", (int) cred.uid, (int) cred.pid);
+                /* root, netd's own user, or a member of the ecsbox group (the socket is 0660 too) */
+                if (peer_get(cfd, d->socket_group, &peer) < 0 || (!peer.root && peer.uid != geteuid() && !peer.in_group)) {
+                        log_warning("msg=\"refused client\" uid=%d pid=%d", (int) peer.uid, (int) peer.pid);
                         close(cfd);
                         continue;
                 }
@@ -146,8 +146,9 @@ static int listen_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
         }
 }
 
-static int socket_listen(const char *path, struct err *err)
+static int socket_listen(const char *path, gid_t group, struct err *err)
 {
+        int r;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -1;
         if (strlen(path) >= sizeof sa.sun_path)
@@ -165,12 +166,14 @@ static int socket_listen(const char *path, struct err *err)
         (void) unlink(path);
         {
                 mode_t old = umask(0117);
-                int r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
+                r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
                 umask(old);
                 if (r < 0)
                         return err_set(err, errno, NULL, "bind '%s': %s", path, strerror(errno));
         }
-        if (chmod(path, 0660) < 0 || listen(fd, 128) < 0)
+        if ((r = peer_socket_mode(path, group)) < 0)
+                return err_set(err, -r, NULL, "socket '%s': group and mode: %s", path, strerror(-r));
+        if (listen(fd, 128) < 0)
                 return err_set(err, errno, NULL, "listen on '%s': %s", path, strerror(errno));
         return TAKE_FD(fd);
 }
@@ -323,7 +326,7 @@ static int start_up(struct netd *d, bool defaults, const char *db, const char *s
                 log_error("msg=\"reconcile failed\" err=\"%s\"", err.msg);
                 return r;
         }
-        if ((defaults && (r = ensure_defaults(d, &err)) < 0) || (r = *ret_lfd = socket_listen(sock, &err)) < 0) {
+        if ((defaults && (r = ensure_defaults(d, &err)) < 0) || (r = *ret_lfd = socket_listen(sock, d->socket_group, &err)) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 return r;
         }
@@ -370,7 +373,7 @@ static int serve(struct netd *d, int lfd, const char *db, const char *sock)
 
 int main(int argc, char **argv)
 {
-        struct netd d = { 0 };
+        struct netd d = { .socket_group = peer_ecsbox_group() };
         char db[600], sock[600];
         bool defaults = true;
         _cleanup_close_ int lfd = -1;

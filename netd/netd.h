@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ecsbox/err.h"
 
@@ -23,6 +24,7 @@ struct netd {
         void *event;                    /* the sd_event loop once it runs (NULL at start-up): deferred work */
         struct flowlog_state *fl;       /* from flowlog_start() to flowlog_stop(); NULL before */
         struct sg_refresh *sg_refresh;  /* made on first use once the loop runs; sg_refresh_free() */
+        gid_t socket_group;             /* the ecsbox group, admitted to the socket besides root; -1: none */
 };
 
 /* A handler reads req, fills *ret (a new object) or err (with an EC2 code). */

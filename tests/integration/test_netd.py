@@ -302,6 +302,34 @@ def test_socket_mode_and_cli(sb, netd):
     assert bad.returncode == 255 and "/run/ecsbox/nothing.sock" in bad.stderr
 
 
+AS_NOBODY_CONNECT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+try:
+    s.connect(sys.argv[1])
+except PermissionError:
+    print("connect: EACCES"); sys.exit(0)
+s.sendall(b'{"Action":"DescribeVpcs"}\n')
+try:
+    print("answer:", repr(s.recv(65536)))
+except ConnectionResetError:
+    print("answer: reset")
+"""
+
+
+def test_socket_refuses_other_users(sb, netd):
+    """Only root, netd's user and the ecsbox group: uid 65534 cannot connect (0660), and with the mode
+    opened up it is still refused by its peer credentials, with nothing answered."""
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+              AS_NOBODY_CONNECT, netd.sock]
+    assert sb.run(nobody).stdout.strip() == "connect: EACCES"
+    sb.run(["chmod", "0666", netd.sock])
+    out = sb.run(nobody).stdout.strip()
+    assert out in ("answer: b''", "answer: reset"), out
+    assert netd.ok("DescribeVpcs")["Vpcs"] == []      # root still served
+
+
 def test_netd_privileges_and_fds(sb, netd):
     pid = netd.netd_pid()
     status = open(f"/proc/{pid}/status").read()
