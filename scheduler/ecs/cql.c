@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ecsbox/cql.h"
+#include "cql.h"
 
 enum node_kind { N_AND, N_OR, N_NOT, N_CMP };
 enum cmp_op { OP_EQ, OP_NE, OP_GT, OP_GE, OP_LT, OP_LE, OP_EXISTS, OP_NEXISTS, OP_IN, OP_NIN, OP_MATCH, OP_NMATCH };

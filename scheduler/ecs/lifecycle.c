@@ -1,5 +1,6 @@
-/* lifecycle.c: the task state machine (ecs-api.md §3.2), driven by kicks (RunTask,
- * StopTask, monitor notifications, SIGCHLD) and a 1 s tick; start-up recovery.
+/* lifecycle.c: the task state machine (ecs-api.md §3.2), driven by the loop (loop.c): kicks
+ * (RunTask, StopTask, monitor notifications, SIGCHLD) and its 1 s tick; start-up recovery and
+ * the pruning of old STOPPED tasks.
  *
  *   PROVISIONING  netd CreateTaskNetwork (awsvpc, bridge, none)
  *   PENDING       monitor spawned, containers starting
@@ -19,12 +20,21 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
-#include "sched.h"
+#include "ecsbox/fsutil.h"
+#include "ecsbox/store.h"
+#include "ecsbox/timeutil.h"
+#include "../netd_client.h"
+#include "../sched.h"
+#include "arn.h"
+#include "instance.h"
+#include "launch.h"
+#include "lifecycle.h"
+#include "service.h"
+#include "task.h"
 
 #define STEADY_SWEEP 10          /* ticks between full looks at a RUNNING task (notifications cover the rest) */
 #define KILL_GRACE 15.0          /* seconds past the longest stopTimeout before the monitor is killed */
@@ -778,19 +788,14 @@ void task_advance(struct sched *s, const char *key)
         adv_done(&a);
 }
 
-int tasks_on_defer(sd_event_source *es, void *userdata)
+void tasks_advance_queued(struct sched *s)
 {
-        struct sched *s = userdata;
         json_t *todo = s->todo, *v;
         const char *id;
         s->todo = json_object();
         json_object_foreach(todo, id, v)
                 task_advance(s, json_string_value(v));
         json_decref(todo);
-        services_on_defer(s);
-        if (json_object_size(s->todo) == 0)
-                (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_OFF);
-        return 0;
 }
 
 void task_kick(struct sched *s, const char *id, const char *key)
@@ -802,7 +807,7 @@ void task_kick(struct sched *s, const char *id, const char *key)
         if (!key)
                 return;
         json_object_set_new(s->todo, id, json_string(key));
-        (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_ON);
+        sched_wake(s);
 }
 
 void tasks_child_exited(struct sched *s, pid_t pid)
@@ -835,7 +840,7 @@ static int collect_prune(const char *key, json_t *v, void *userdata)
 }
 
 /* STOPPED tasks stay describable for the retention time (ECS: at least an hour), then go with their directory. */
-static void prune(struct sched *s)
+void tasks_prune(struct sched *s)
 {
         struct prune_ctx p = { now_epoch() - s->stopped_retention, json_array() };
         struct err err = { 0 };
@@ -854,10 +859,9 @@ static void prune(struct sched *s)
         json_decref(p.keys);
 }
 
-void tasks_tick(struct sched *s)
+void tasks_refresh(struct sched *s)
 {
         json_t *keys = json_deep_copy(s->active), *v;
-        double now = now_epoch();
         const char *id;
         /* steady tasks get a full look every STEADY_SWEEP ticks, spread over the ticks */
         s->ticks++;
@@ -867,12 +871,6 @@ void tasks_tick(struct sched *s)
                 task_advance(s, json_string_value(v));
         }
         json_decref(keys);
-        services_tick(s);
-        if (now - s->last_prune > 60) {
-                s->last_prune = now;
-                prune(s);
-                instance_release_pending(s);
-        }
 }
 
 /* ---- start-up recovery ---- */

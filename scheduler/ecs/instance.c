@@ -6,11 +6,20 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "ecsbox/cql.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
-#include "ecsbox/placement.h"
-#include "sched.h"
+#include "ecsbox/store.h"
+#include "ecsbox/timeutil.h"
+#include "../front/req.h"
+#include "../sched.h"
+#include "arn.h"
+#include "../netd_client.h"
+#include "cluster.h"
+#include "cql.h"
+#include "instance.h"
+#include "lifecycle.h"
+#include "placement.h"
+#include "task.h"
 
 /* Registered CPU units and MiB (what ECS leaves after the OS), and the instance's
  * ENI limit; one ENI is the instance's own, so awsvpc tasks get limit - 1 slots. */
@@ -321,8 +330,8 @@ int op_register_container_instance(struct api_ctx *c, json_t *req, json_t **ret,
                 if (r < 0)
                         return r;
         } else {
-                if (id_new("i", ec2buf) < 0)
-                        return err_set(err, EIO, NULL, "random id: %s", strerror(EIO));
+                if ((r = id_new("i", ec2buf)) < 0)
+                        return err_set(err, -r, NULL, "random EC2 instance id: %s", strerror(-r));
                 ec2_id = ec2buf;
         }
         if (!subnet_id) {
@@ -380,8 +389,8 @@ int op_register_container_instance(struct api_ctx *c, json_t *req, json_t **ret,
         json_array_insert_new(regres, 0, resource_int("MEMORY", mem));
         json_array_insert_new(regres, 0, resource_int("CPU", cpu));
 
-        if (hex32_new(id) < 0)
-                return err_set(err, EIO, NULL, "random id: %s", strerror(EIO));
+        if ((r = hex32_new(id)) < 0)
+                return err_set(err, -r, NULL, "random container instance id: %s", strerror(-r));
         arn_instance(c, cname, id, arn);
         snprintf(netns, sizeof netns, "ebx-ci-%s", id);
         rec = json_pack("{s:s, s:s, s:s, s:b, s:o, s:O, s:I, s:O, s:O, s:O, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b}}",

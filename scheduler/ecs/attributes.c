@@ -7,7 +7,14 @@
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
-#include "sched.h"
+#include "ecsbox/store.h"
+#include "ecsbox/timeutil.h"
+#include "../front/req.h"
+#include "../sched.h"
+#include "arn.h"
+#include "attributes.h"
+#include "cluster.h"
+#include "instance.h"
 
 #define ATTR_MAX 10
 

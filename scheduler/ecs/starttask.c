@@ -4,7 +4,13 @@
 #include <string.h>
 
 #include "ecsbox/json.h"
-#include "sched.h"
+#include "../front/req.h"
+#include "../sched.h"
+#include "arn.h"
+#include "cluster.h"
+#include "instance.h"
+#include "runtask.h"
+#include "starttask.h"
 
 int op_start_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched.h"
+#include <stdint.h>
+
+#include "ecsbox/json.h"
+#include "../ecs/ecs.h"
+#include "req.h"
 
 static void member_path(char *buf, size_t size, const char *path, const char *key)
 {
@@ -202,4 +206,20 @@ bool req_include_tags(json_t *req)
                 if (json_is_string(e) && strcmp(json_string_value(e), "TAGS") == 0)
                         return true;
         return false;
+}
+
+/* FNV-1a over the canonical request without its clientToken: "same parameters" (RunTask's
+ * clientToken, CreateService's idempotence). */
+void req_hash(json_t *req, char buf[20])
+{
+        _cleanup_json_ json_t *copy = json_deep_copy(req);
+        _cleanup_free_ char *txt = NULL;
+        uint64_t h = 0xcbf29ce484222325ull;
+        json_object_del(copy, "clientToken");
+        txt = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+        for (const char *p = txt ? txt : ""; *p; p++) {
+                h ^= (unsigned char) *p;
+                h *= 0x100000001b3ull;
+        }
+        snprintf(buf, 20, "%016llx", (unsigned long long) h);
 }

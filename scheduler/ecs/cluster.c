@@ -5,7 +5,14 @@
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
-#include "sched.h"
+#include "ecsbox/store.h"
+#include "ecsbox/timeutil.h"
+#include "../front/req.h"
+#include "../sched.h"
+#include "arn.h"
+#include "cluster.h"
+#include "service.h"
+#include "task.h"
 
 const char *cluster_param(json_t *req)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ecsbox/placement.h"
+#include "placement.h"
 
 int place_strategy_parse(const char *type, const char *field, struct place_strategy *ret, struct err *err)
 {

@@ -6,10 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ecsbox/cql.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
-#include "sched.h"
+#include "ecsbox/store.h"
+#include "ecsbox/timeutil.h"
+#include "../front/req.h"
+#include "../sched.h"
+#include "arn.h"
+#include "cql.h"
+#include "taskdef.h"
 
 #define MAX_CONTAINERS 10
 

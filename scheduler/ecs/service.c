@@ -15,17 +15,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <systemd/sd-event.h>
-
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
-#include "ecsbox/placement.h"
-#include "sched.h"
+#include "ecsbox/store.h"
+#include "ecsbox/timeutil.h"
+#include "../front/req.h"
+#include "../sched.h"
+#include "arn.h"
+#include "cluster.h"
+#include "cql.h"
+#include "instance.h"
+#include "lifecycle.h"
+#include "placement.h"
+#include "runtask.h"
+#include "service.h"
+#include "taskdef.h"
 
 #define EVENTS_MAX 100
 #define RUN_BATCH 10            /* RunTask's count limit */
 #define UNPLACED_REPEAT 60.0    /* seconds before the same placement failure is written again */
-#define KICK_INTERVAL 0.25      /* seconds between passes asked for by kicks (the tick runs one every second) */
 #define HEALTHY_AFTER 2.0       /* seconds RUNNING before a task without health check counts healthy (ECS: 40) */
 
 static const char *const create_keys[] = {
@@ -47,11 +55,6 @@ static const char *const update_keys[] = {
 static void service_key(char *buf, size_t size, const char *cluster, const char *name)
 {
         snprintf(buf, size, "service/%s/%s", cluster, name);
-}
-
-static void arn_service(const struct api_ctx *c, const char *cluster, const char *name, char buf[ARN_MAX])
-{
-        snprintf(buf, ARN_MAX, "arn:aws:ecs:%s:%s:service/%s/%s", c->region, c->s->account, cluster, name);
 }
 
 static int check_keys(json_t *req, const char *const *allowed, struct err *err)
@@ -315,7 +318,7 @@ int op_create_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *
             (r = parse_network(req, err)) < 0 || (r = resolve_taskdef(c, tdref, req, &td, err)) < 0)
                 return r;
 
-        request_hash(req, hash);
+        req_hash(req, hash);
         r = service_load(c->s, cname, name, &old, key, err);
         if (r < 0 && r != -ENOENT)
                 return r;
@@ -1189,17 +1192,8 @@ void services_tick(struct sched *s)
                 service_pass(s, json_string_value(k));
 }
 
-void services_on_defer(struct sched *s)
-{
-        /* a burst of task changes (200 tasks starting) asks for a pass on every loop turn: a
-         * pass reads all the service's tasks, so at most one every KICK_INTERVAL */
-        if (s->services_due && now_epoch() - s->services_last >= KICK_INTERVAL)
-                services_tick(s);
-}
-
 void services_kick(struct sched *s)
 {
         s->services_due = true;
-        if (s->defer_src)
-                (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_ON);
+        sched_wake(s);
 }
