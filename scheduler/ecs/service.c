@@ -29,6 +29,7 @@
 #include "placement.h"
 #include "runtask.h"
 #include "service.h"
+#include "task.h"
 #include "taskdef.h"
 
 #define EVENTS_MAX 100
@@ -672,60 +673,96 @@ static void unplaced_event(struct pass *p, const char *reason)
         svc_event(p->rec, "%s", msg);
 }
 
-/* Starts up to n tasks of deployment dep through RunTask; extra: constraints added (DAEMON); returns the
- * number started, or -1 when the placement refused for an attribute (the instance does not qualify). */
-static int start_tasks(struct pass *p, json_t *dep, int n, json_t *extra_constraint, bool quiet_attribute)
+/* A deployment's task_start: the service's placement (decoded from its record) and the
+ * deployment's network configuration; target_ec2_id for DAEMON. */
+static int deployment_start_req(struct pass *p, json_t *dep, const char *target_ec2_id, struct task_start *ret, struct err *err)
 {
-        int started = 0;
-        while (started < n) {
-                _cleanup_json_ json_t *req = NULL, *out = NULL, *pcs = json_deep_copy(json_object_get(p->rec, "placementConstraints"));
-                struct err err = { 0 };
-                int batch = n - started > RUN_BATCH ? RUN_BATCH : n - started, r;
-                json_t *t, *f;
-                size_t i;
-                if (!pcs)
-                        pcs = json_array();
-                if (extra_constraint)
-                        json_array_append(pcs, extra_constraint);
-                req = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:O, s:O}", "cluster", p->cname, "taskDefinition", jstr(dep, "taskDefinition"),
-                                "count", batch, "launchType", jstr(dep, "launchType") ?: "EC2", "group", p->group, "startedBy",
-                                jstr(dep, "id"), "placementConstraints", pcs, "placementStrategy",
-                                json_object_get(p->rec, "placementStrategy") ?: json_array());
-                if (!req)
-                        return started;
-                if (json_object_get(dep, "networkConfiguration"))
-                        json_object_set(req, "networkConfiguration", json_object_get(dep, "networkConfiguration"));
-                r = op_run_task(&p->c, req, &out, &err);
-                if (r < 0) {
-                        unplaced_event(p, err.msg);
-                        return started;
-                }
-                json_array_foreach(json_object_get(out, "tasks"), i, t) {
-                        json_t *copy = json_deep_copy(t);
-                        /* the pass counts it from now on: a record-shaped copy */
-                        json_object_set_new(copy, "ebx", json_pack("{s:s}", "id", arn_last(jstr(t, "taskArn"))));
-                        json_array_append_new(p->tasks, copy);
-                        json_array_append_new(p->started, json_string(arn_last(jstr(t, "taskArn"))));
-                        started++;
-                }
-                if ((int) json_array_size(json_object_get(out, "tasks")) < batch) {
-                        char reasons[512] = "";
-                        bool attribute_only = json_array_size(json_object_get(out, "failures")) > 0;
-                        json_array_foreach(json_object_get(out, "failures"), i, f) {
-                                const char *why = jstr(f, "reason") ?: "?";
-                                if (strcmp(why, "ATTRIBUTE") != 0)
-                                        attribute_only = false;
-                                if (!strstr(reasons, why)) {
-                                        strncat(reasons, reasons[0] ? ", " : "", sizeof reasons - strlen(reasons) - 1);
-                                        strncat(reasons, why, sizeof reasons - strlen(reasons) - 1);
-                                }
-                        }
-                        if (attribute_only && quiet_attribute)
-                                return started ? started : -1;
-                        unplaced_event(p, reasons[0] ? reasons : "No Container Instances were found in your cluster.");
-                        return started;
+        int r;
+        memset(ret, 0, sizeof *ret);
+        ret->cluster = p->cname;
+        ret->taskdef = jstr(dep, "taskDefinition");
+        ret->launch = jstr(dep, "launchType") ?: "EC2";
+        ret->group = p->group;
+        ret->started_by = jstr(dep, "id");
+        ret->target_ec2_id = target_ec2_id;
+        if (!ret->taskdef)
+                return err_set(err, EINVAL, E_PARAM, "Missing required parameter: taskDefinition");
+        if ((r = task_network_decode(dep, &ret->net, err)) < 0 ||
+            (r = task_placement_decode(json_object_get(p->rec, "placementConstraints"), json_object_get(p->rec, "placementStrategy"),
+                                       false, &ret->place, err)) < 0)
+                return r;
+        return 0;
+}
+
+/* The placement failures of a batch, each reason once: "RESOURCE:CPU, ATTRIBUTE"; whether all were ATTRIBUTE. */
+static bool failure_reasons(const struct task_start_result *res, char *buf, size_t size)
+{
+        bool attribute_only = res->nfailures > 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < res->nfailures; i++) {
+                const char *why = res->failures[i].reason;
+                if (strcmp(why, "ATTRIBUTE") != 0)
+                        attribute_only = false;
+                if (!strstr(buf, why)) {
+                        strncat(buf, buf[0] ? ", " : "", size - strlen(buf) - 1);
+                        strncat(buf, why, size - strlen(buf) - 1);
                 }
         }
+        return attribute_only;
+}
+
+/* The pass counts a started task from now on: a record-shaped copy of its public shape. */
+static void count_started(struct pass *p, json_t *rec)
+{
+        const char *id = jstr(json_object_get(rec, "ebx"), "id");
+        _cleanup_json_ json_t *shape = task_shape(rec, true);
+        json_t *copy = json_deep_copy(shape);
+        json_object_set_new(copy, "ebx", json_pack("{s:s}", "id", id));
+        json_array_append_new(p->tasks, copy);
+        json_array_append_new(p->started, json_string(id));
+}
+
+/* Starts up to n tasks of deployment dep through tasks_start(); target_ec2_id: that instance only
+ * (DAEMON); returns the number started, or -1 when the placement refused for an attribute (the
+ * instance does not qualify) and quiet_attribute. */
+static int start_tasks(struct pass *p, json_t *dep, int n, const char *target_ec2_id, bool quiet_attribute)
+{
+        struct task_start req;
+        struct err err = { 0 };
+        int started = 0;
+        if (deployment_start_req(p, dep, target_ec2_id, &req, &err) < 0) {
+                unplaced_event(p, err.msg);
+                task_start_done(&req);
+                return 0;
+        }
+        while (started < n) {
+                struct task_start_result res = { 0 };
+                char reasons[512];
+                json_t *t;
+                size_t i;
+                req.count = n - started > RUN_BATCH ? RUN_BATCH : n - started;
+                if (tasks_start(&p->c, &req, &res, &err) < 0) {
+                        unplaced_event(p, err.msg);
+                        break;
+                }
+                json_array_foreach(res.tasks, i, t) {
+                        count_started(p, t);
+                        started++;
+                }
+                if ((int) json_array_size(res.tasks) < req.count) {
+                        bool attribute_only = failure_reasons(&res, reasons, sizeof reasons);
+                        task_start_result_done(&res);
+                        if (attribute_only && quiet_attribute) {
+                                if (!started)
+                                        started = -1;
+                                break;
+                        }
+                        unplaced_event(p, reasons[0] ? reasons : "No Container Instances were found in your cluster.");
+                        break;
+                }
+                task_start_result_done(&res);
+        }
+        task_start_done(&req);
         return started;
 }
 
@@ -1004,16 +1041,8 @@ static void daemon_pass(struct pass *p)
                 }
                 if (strcmp(jstr(prim, "rolloutState") ?: "", "FAILED") == 0)
                         continue;
-                {
-                        _cleanup_json_ json_t *c = NULL;
-                        char expr[128];
-                        int r;
-                        snprintf(expr, sizeof expr, "ec2InstanceId == %s", jstr(in, "ec2InstanceId") ?: "?");
-                        c = json_pack("{s:s, s:s}", "type", "memberOf", "expression", expr);
-                        r = start_tasks(p, prim, 1, c, true);
-                        if (r >= 0)
-                                eligible++;
-                }
+                if (start_tasks(p, prim, 1, jstr(in, "ec2InstanceId") ?: "?", true) >= 0)
+                        eligible++;
         }
         json_object_set_new(p->rec, "desiredCount", json_integer(eligible));
         json_object_set_new(prim, "desiredCount", json_integer(eligible));

@@ -699,6 +699,23 @@ int taskdef_get(struct api_ctx *c, const char *ref, json_t **ret, struct err *er
         return 0;
 }
 
+int taskdef_get_active(struct api_ctx *c, const char *ref, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *td = NULL;
+        int r = taskdef_get(c, ref, &td, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, E_PARAM, "TaskDefinition not found.");
+        if (r < 0) {
+                if (strcmp(err->code, E_CLIENT) == 0)
+                        snprintf(err->code, sizeof err->code, "%s", E_PARAM);
+                return r;
+        }
+        if (strcmp(jstr(td, "status") ?: "", "ACTIVE") != 0)
+                return err_set(err, EINVAL, E_PARAM, "TaskDefinition is inactive: %s.", jstr(td, "taskDefinitionArn"));
+        *ret = TAKE_PTR(td);
+        return 0;
+}
+
 int op_register_task_definition(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *td = NULL, *counter = NULL, *rec = NULL;
