@@ -716,18 +716,10 @@ static json_t *run_task_answer(const struct task_start_result *res)
 
 int op_run_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
-        _cleanup_json_ json_t *cl = NULL;
         struct task_start in = { 0 };
         struct task_start_result res = { 0 };
-        char cname[NAME_MAX_ECS + 1];
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0)
-                return r;
-        if ((r = run_task_decode(req, &in, err)) < 0)
-                goto out;
-        in.cluster = cname;
-        in.cluster_rec = cl;
-        if ((r = tasks_start(c, &in, &res, err)) < 0)
+        if ((r = run_task_decode(req, &in, err)) < 0 || (r = tasks_start(c, &in, &res, err)) < 0)
                 goto out;
         *ret = run_task_answer(&res);
         if (!*ret)

@@ -80,8 +80,8 @@ int tasks_start(struct api_ctx *c, const struct task_start *req, struct task_sta
 /* Releases what a decoder put in req (the parsed expressions). */
 void task_start_done(struct task_start *req);
 
-/* RunTask's request: its members (taskDefinition, count, launchType, startedBy, group, tags,
- * clientToken, overrides, placement, networkConfiguration) checked into ret (zeroed by the
- * caller; members borrowed from req). The cluster is the caller's. */
+/* RunTask's request: its members (cluster, taskDefinition, count, launchType, startedBy, group,
+ * tags, clientToken, overrides, placement, networkConfiguration) checked into ret (zeroed by
+ * the caller; members borrowed from req). */
 int run_task_decode(json_t *req, struct task_start *ret, struct err *err);
 int op_run_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);

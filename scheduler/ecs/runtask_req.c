@@ -8,6 +8,7 @@
 
 #include "ecsbox/json.h"
 #include "../front/req.h"
+#include "cluster.h"
 #include "cql.h"
 #include "runtask.h"
 
@@ -174,6 +175,7 @@ static int run_members_decode(json_t *req, struct task_start *t, struct err *err
 {
         long long count = 1;
         int r;
+        t->cluster = cluster_param(req);
         t->launch = "EC2";
         if ((r = req_str(req, NULL, "taskDefinition", true, &t->taskdef, err)) < 0 ||
             (r = req_int(req, NULL, "count", false, 1, 10, &count, err)) < 0 ||

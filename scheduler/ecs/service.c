@@ -23,7 +23,8 @@
 #include "../sched.h"
 #include "arn.h"
 #include "cluster.h"
-#include "cql.h"
+#include "deployment.h"
+#include "service_req.h"
 #include "instance.h"
 #include "lifecycle.h"
 #include "placement.h"
@@ -35,41 +36,10 @@
 #define EVENTS_MAX 100
 #define RUN_BATCH 10            /* RunTask's count limit */
 #define UNPLACED_REPEAT 60.0    /* seconds before the same placement failure is written again */
-#define HEALTHY_AFTER 2.0       /* seconds RUNNING before a task without health check counts healthy (ECS: 40) */
-
-static const char *const create_keys[] = {
-        "cluster", "serviceName", "taskDefinition", "desiredCount", "launchType", "networkConfiguration",
-        "placementConstraints", "placementStrategy", "schedulingStrategy", "deploymentConfiguration",
-        "deploymentController", "healthCheckGracePeriodSeconds", "tags", "clientToken", "loadBalancers",
-        "serviceRegistries", "capacityProviderStrategy", "platformVersion", "role", "enableECSManagedTags",
-        "propagateTags", "enableExecuteCommand", "serviceConnectConfiguration", "volumeConfigurations",
-        "availabilityZoneRebalancing", NULL,
-};
-static const char *const update_keys[] = {
-        "cluster", "service", "taskDefinition", "desiredCount", "networkConfiguration", "placementConstraints",
-        "placementStrategy", "deploymentConfiguration", "forceNewDeployment", "healthCheckGracePeriodSeconds",
-        "capacityProviderStrategy", "platformVersion", "enableExecuteCommand", "enableECSManagedTags",
-        "loadBalancers", "propagateTags", "serviceRegistries", "serviceConnectConfiguration",
-        "volumeConfigurations", "availabilityZoneRebalancing", NULL,
-};
 
 static void service_key(char *buf, size_t size, const char *cluster, const char *name)
 {
         snprintf(buf, size, "service/%s/%s", cluster, name);
-}
-
-static int check_keys(json_t *req, const char *const *allowed, struct err *err)
-{
-        const char *k;
-        json_t *v;
-        json_object_foreach(req, k, v) {
-                size_t i;
-                for (i = 0; allowed[i] && strcmp(allowed[i], k) != 0; i++)
-                        ;
-                if (!allowed[i])
-                        return err_set(err, EINVAL, E_PARAM, "Unknown parameter in input: \"%s\".", k);
-        }
-        return 0;
 }
 
 /* ---- events ---- */
@@ -95,166 +65,6 @@ static void svc_event(json_t *rec, const char *fmt, ...)
         log_info("service=%s msg=\"%s\"", jstr(rec, "serviceName") ?: "?", msg);
 }
 
-/* ---- request parts shared by CreateService and UpdateService ---- */
-
-static int parse_deploy_config(json_t *req, bool daemon, json_t *old, json_t **ret, struct err *err)
-{
-        json_t *dc = NULL, *cb = NULL;
-        long long maxp = daemon ? 100 : 200, minp = daemon ? 0 : 100;
-        bool enable = false, rollback = false;
-        int r;
-        if (old) {
-                maxp = jint(old, "maximumPercent", maxp);
-                minp = jint(old, "minimumHealthyPercent", minp);
-                enable = json_is_true(json_object_get(json_object_get(old, "deploymentCircuitBreaker"), "enable"));
-                rollback = json_is_true(json_object_get(json_object_get(old, "deploymentCircuitBreaker"), "rollback"));
-        }
-        if ((r = req_object(req, NULL, "deploymentConfiguration", false, &dc, err)) < 0 ||
-            (r = req_int(dc, "deploymentConfiguration", "maximumPercent", false, 0, 10000, &maxp, err)) < 0 ||
-            (r = req_int(dc, "deploymentConfiguration", "minimumHealthyPercent", false, 0, 100, &minp, err)) < 0 ||
-            (r = req_object(dc, "deploymentConfiguration", "deploymentCircuitBreaker", false, &cb, err)) < 0)
-                return r;
-        if (cb && ((r = req_bool(cb, "deploymentConfiguration.deploymentCircuitBreaker", "enable", true, &enable, err)) < 0 ||
-                   (r = req_bool(cb, "deploymentConfiguration.deploymentCircuitBreaker", "rollback", true, &rollback, err)) < 0))
-                return r;
-        if (dc && json_object_get(dc, "strategy") && strcmp(jstr(dc, "strategy") ?: "", "ROLLING") != 0)
-                return err_set(err, EINVAL, E_PARAM, "deploymentConfiguration.strategy '%s' is not supported by ecsbox: use ROLLING.",
-                               jstr(dc, "strategy") ?: "?");
-        if (maxp < 100 && minp >= maxp)
-                return err_set(err, EINVAL, E_PARAM,
-                               "deploymentConfiguration.maximumPercent (%lld) must be greater than minimumHealthyPercent (%lld).", maxp, minp);
-        if (daemon && maxp > 100)
-                return err_set(err, EINVAL, E_PARAM, "deploymentConfiguration.maximumPercent can be at most 100 for the DAEMON scheduling strategy.");
-        *ret = json_pack("{s:I, s:I, s:{s:b, s:b}}", "maximumPercent", (json_int_t) maxp, "minimumHealthyPercent", (json_int_t) minp,
-                         "deploymentCircuitBreaker", "enable", enable, "rollback", rollback);
-        return 0;
-}
-
-/* placementConstraints / placementStrategy checked as RunTask checks them; the tasks get them as given. */
-static int parse_placement(json_t *req, bool daemon, struct err *err)
-{
-        json_t *pcs = NULL, *pss = NULL, *e;
-        size_t i;
-        int r;
-        if ((r = req_array(req, NULL, "placementConstraints", false, &pcs, err)) < 0 ||
-            (r = req_array(req, NULL, "placementStrategy", false, &pss, err)) < 0)
-                return r;
-        if (json_array_size(pcs) > 10)
-                return err_set(err, EINVAL, E_PARAM, "At most 10 placement constraints are allowed (got %zu).", json_array_size(pcs));
-        if (json_array_size(pss) > 5)
-                return err_set(err, EINVAL, E_PARAM, "At most 5 placement strategies are allowed (got %zu).", json_array_size(pss));
-        if (daemon && json_array_size(pss) > 0)
-                return err_set(err, EINVAL, E_PARAM, "Placement strategies are not supported with the DAEMON scheduling strategy.");
-        json_array_foreach(pcs, i, e) {
-                char p[48];
-                const char *type = NULL, *expr = NULL;
-                snprintf(p, sizeof p, "placementConstraints[%zu]", i);
-                if (!json_is_object(e))
-                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
-                if ((r = req_str(e, p, "type", true, &type, err)) < 0 || (r = req_str(e, p, "expression", false, &expr, err)) < 0)
-                        return r;
-                if (strcmp(type, "distinctInstance") == 0) {
-                        if (expr && *expr)
-                                return err_set(err, EINVAL, E_PARAM, "The distinctInstance constraint takes no expression.");
-                } else if (strcmp(type, "memberOf") == 0) {
-                        struct cql *q = NULL;
-                        if (!expr || !*expr)
-                                return err_set(err, EINVAL, E_PARAM, "The memberOf constraint needs an expression.");
-                        if ((r = cql_parse(expr, &q, err)) < 0)
-                                return err_wrap(err, "Invalid %s expression '%s'", p, expr);
-                        cql_free(q);
-                } else
-                        return err_set(err, EINVAL, E_PARAM, "Unknown placement constraint type '%s': expected distinctInstance or memberOf.",
-                                       type);
-        }
-        json_array_foreach(pss, i, e) {
-                char p[48];
-                const char *type = NULL, *field = NULL;
-                struct place_strategy ps;
-                snprintf(p, sizeof p, "placementStrategy[%zu]", i);
-                if (!json_is_object(e))
-                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
-                if ((r = req_str(e, p, "type", true, &type, err)) < 0 || (r = req_str(e, p, "field", false, &field, err)) < 0 ||
-                    (r = place_strategy_parse(type, field, &ps, err)) < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int parse_network(json_t *req, struct err *err)
-{
-        json_t *nc = NULL, *avc = NULL, *subnets = NULL, *sgs = NULL;
-        const char *pub = NULL;
-        int r;
-        if ((r = req_object(req, NULL, "networkConfiguration", false, &nc, err)) < 0 ||
-            (r = req_object(nc, "networkConfiguration", "awsvpcConfiguration", false, &avc, err)) < 0)
-                return r;
-        if (!avc)
-                return 0;
-        if ((r = req_str_list(avc, "networkConfiguration.awsvpcConfiguration", "subnets", true, 16, &subnets, err)) < 0 ||
-            (r = req_str_list(avc, "networkConfiguration.awsvpcConfiguration", "securityGroups", false, 5, &sgs, err)) < 0 ||
-            (r = req_str(avc, "networkConfiguration.awsvpcConfiguration", "assignPublicIp", false, &pub, err)) < 0)
-                return r;
-        if (json_array_size(subnets) == 0)
-                return err_set(err, EINVAL, E_PARAM, "subnets can not be empty.");
-        if (pub && strcmp(pub, "ENABLED") != 0 && strcmp(pub, "DISABLED") != 0)
-                return err_set(err, EINVAL, E_PARAM, "assignPublicIp must be ENABLED or DISABLED (got '%s').", pub);
-        return 0;
-}
-
-/* A task definition a service can run: ACTIVE, and network configuration fits its mode. */
-static int resolve_taskdef(struct api_ctx *c, const char *ref, json_t *req, json_t **ret, struct err *err)
-{
-        _cleanup_json_ json_t *td = NULL;
-        int r = taskdef_get(c, ref, &td, err);
-        if (r == -ENOENT)
-                return err_set(err, ENOENT, E_PARAM, "TaskDefinition not found.");
-        if (r < 0) {
-                if (strcmp(err->code, E_CLIENT) == 0)
-                        snprintf(err->code, sizeof err->code, "%s", E_PARAM);
-                return r;
-        }
-        if (strcmp(jstr(td, "status") ?: "", "ACTIVE") != 0)
-                return err_set(err, EINVAL, E_PARAM, "TaskDefinition is inactive: %s.", jstr(td, "taskDefinitionArn"));
-        if (json_object_get(json_object_get(req, "networkConfiguration"), "awsvpcConfiguration") &&
-            strcmp(jstr(td, "networkMode") ?: "bridge", "awsvpc") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Network Configuration is not valid for the given networkMode of this task definition.");
-        *ret = TAKE_PTR(td);
-        return 0;
-}
-
-static json_t *deployment_new(json_t *svc, const char *tdarn, json_t *netconf, const char *launch, long long desired)
-{
-        char id[40];
-        uint64_t rnd = 0;
-        json_t *d;
-        (void) random_bytes(&rnd, sizeof rnd);
-        snprintf(id, sizeof id, "ecs-svc/%019llu", (unsigned long long) (rnd % 10000000000000000000ull));
-        d = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:o, s:o, s:s, s:s, s:s}", "id", id, "status", "PRIMARY", "taskDefinition",
-                      tdarn, "desiredCount", (json_int_t) desired, "pendingCount", 0, "runningCount", 0, "failedTasks", 0, "createdAt",
-                      jtime(now_epoch()), "updatedAt", jtime(now_epoch()), "launchType", launch, "rolloutState", "IN_PROGRESS",
-                      "rolloutStateReason", "ECS deployment " /* completed below */ "");
-        if (d) {
-                char reason[120];
-                snprintf(reason, sizeof reason, "ECS deployment %s in progress.", id);
-                json_object_set_new(d, "rolloutStateReason", json_string(reason));
-                if (netconf)
-                        json_object_set(d, "networkConfiguration", netconf);
-        }
-        (void) svc;
-        return d;
-}
-
-static json_t *primary_of(json_t *svc)
-{
-        json_t *d;
-        size_t i;
-        json_array_foreach(json_object_get(svc, "deployments"), i, d)
-                if (strcmp(jstr(d, "status") ?: "", "PRIMARY") == 0)
-                        return d;
-        return NULL;
-}
-
 /* The public Service shape (private members removed); a new object. */
 static json_t *service_shape(json_t *rec, bool tags)
 {
@@ -276,117 +86,155 @@ static int service_load(struct sched *s, const char *cluster, const char *ref, j
         return store_get(s->store, key, ret, err);
 }
 
+/* A task definition a service can run: ACTIVE, and network configuration fits its mode. */
+static int service_taskdef(struct api_ctx *c, const char *ref, const struct task_network *net, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *td = NULL;
+        int r;
+        if ((r = taskdef_get_active(c, ref, &td, err)) < 0)
+                return r;
+        if (net->awsvpc && strcmp(jstr(td, "networkMode") ?: "bridge", "awsvpc") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Network Configuration is not valid for the given networkMode of this task definition.");
+        *ret = TAKE_PTR(td);
+        return 0;
+}
+
+/* The record of a new service, with its first deployment. */
+static json_t *service_new(struct api_ctx *c, const struct service_create_in *in, json_t *cl, const char *cname, json_t *td,
+                           json_t *dc)
+{
+        char arn[ARN_MAX];
+        json_t *rec, *dep;
+        arn_service(c, cname, in->name, arn);
+        rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:s, s:s, s:O, s:[], s:[], s:o, s:O, s:O, s:s, s:{s:s}, s:[], s:[], "
+                        "s:b, s:s, s:b, s:s}",
+                        "serviceArn", arn, "serviceName", in->name, "clusterArn", jstr(cl, "clusterArn"), "status", "ACTIVE",
+                        "desiredCount", (json_int_t) (in->daemon ? 0 : in->desired), "runningCount", 0, "pendingCount", 0,
+                        "launchType", in->launch, "taskDefinition", jstr(td, "taskDefinitionArn"), "deploymentConfiguration", dc,
+                        "deployments", "events", "createdAt", jtime(now_epoch()), "placementConstraints",
+                        in->constraints ?: json_array(), "placementStrategy", in->strategies ?: json_array(), "schedulingStrategy",
+                        in->strategy, "deploymentController", "type", "ECS", "loadBalancers", "serviceRegistries",
+                        "enableECSManagedTags", 0, "propagateTags", "NONE", "enableExecuteCommand", 0, "createdBy",
+                        "arn:aws:iam::000000000000:root");
+        if (!rec)
+                return NULL;
+        /* json_pack's O on a fresh array leaked a reference: drop the extra ones. */
+        if (!in->constraints)
+                json_decref(json_object_get(rec, "placementConstraints"));
+        if (!in->strategies)
+                json_decref(json_object_get(rec, "placementStrategy"));
+        json_set(rec, "networkConfiguration", json_incref(in->net.config));
+        if (in->has_grace)
+                json_object_set_new(rec, "healthCheckGracePeriodSeconds", json_integer(in->grace));
+        if (in->tags)
+                json_object_set(rec, "tags", in->tags);
+        dep = deployment_new(jstr(td, "taskDefinitionArn"), in->net.config, in->launch, in->daemon ? 0 : in->desired);
+        json_array_append_new(json_object_get(rec, "deployments"), dep);
+        json_object_set_new(rec, "ebx", json_pack("{s:s, s:s, s:s, s:s, s:b}", "cluster", cname, "name", in->name, "region", c->region,
+                                                  "hash", in->hash, "steady", 0));
+        return rec;
+}
+
 int op_create_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
-        _cleanup_json_ json_t *cl = NULL, *td = NULL, *old = NULL, *dc = NULL, *rec = NULL, *tags = NULL;
-        const char *name = NULL, *tdref = NULL, *launch = "EC2", *strategy = "REPLICA";
-        char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS * 2 + 16], arn[ARN_MAX], hash[20];
-        long long desired = 0, grace = 0;
-        json_t *ctl = NULL, *dep;
-        bool daemon;
+        _cleanup_json_ json_t *cl = NULL, *td = NULL, *old = NULL, *dc = NULL, *rec = NULL;
+        struct service_create_in in;
+        char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS * 2 + 16];
         int r;
 
-        if ((r = check_keys(req, create_keys, err)) < 0 || (r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0)
+        if ((r = service_create_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0 ||
+            (r = deploy_config_resolve(&in.deploy, in.daemon, NULL, &dc, err)) < 0 ||
+            (r = service_taskdef(c, in.taskdef, &in.net, &td, err)) < 0)
                 return r;
-        if ((r = req_str(req, NULL, "serviceName", true, &name, err)) < 0 || (r = req_str(req, NULL, "taskDefinition", false, &tdref, err)) < 0 ||
-            (r = req_str(req, NULL, "launchType", false, &launch, err)) < 0 ||
-            (r = req_str(req, NULL, "schedulingStrategy", false, &strategy, err)) < 0 ||
-            (r = req_int(req, NULL, "desiredCount", false, 0, 5000, &desired, err)) < 0 ||
-            (r = req_int(req, NULL, "healthCheckGracePeriodSeconds", false, 0, 2147483647, &grace, err)) < 0 ||
-            (r = req_object(req, NULL, "deploymentController", false, &ctl, err)) < 0 || (r = req_tags(req, "tags", &tags, err)) < 0)
-                return r;
-        if (!name_valid(name))
-                return err_set(err, EINVAL, E_PARAM,
-                               "serviceName '%s' is invalid: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.",
-                               name);
-        if (strcmp(strategy, "REPLICA") != 0 && strcmp(strategy, "DAEMON") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Invalid schedulingStrategy '%s': expected REPLICA or DAEMON.", strategy);
-        daemon = strcmp(strategy, "DAEMON") == 0;
-        if (strcmp(launch, "EC2") != 0 && strcmp(launch, "FARGATE") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Invalid launchType '%s': expected EC2 or FARGATE (EXTERNAL is not supported by ecsbox).",
-                               launch);
-        if (daemon && strcmp(launch, "FARGATE") == 0)
-                return err_set(err, EINVAL, E_PARAM, "The DAEMON scheduling strategy does not support the FARGATE launch type.");
-        if (ctl && strcmp(jstr(ctl, "type") ?: "", "ECS") != 0)
-                return err_set(err, EINVAL, E_PARAM, "deploymentController.type '%s' is not supported by ecsbox: use ECS.", jstr(ctl, "type") ?: "");
-        if (!tdref)
-                return err_set(err, EINVAL, E_PARAM, "Missing required parameter: taskDefinition (ecsbox has no external deployment controller).");
-        if (!daemon && !json_object_get(req, "desiredCount"))
-                return err_set(err, EINVAL, E_PARAM, "Missing required parameter: desiredCount (required for the REPLICA scheduling strategy).");
-        if (json_array_size(json_object_get(req, "loadBalancers")) > 0)
-                return err_set(err, EINVAL, E_PARAM, "loadBalancers are not supported by ecsbox.");
-        if ((r = parse_deploy_config(req, daemon, NULL, &dc, err)) < 0 || (r = parse_placement(req, daemon, err)) < 0 ||
-            (r = parse_network(req, err)) < 0 || (r = resolve_taskdef(c, tdref, req, &td, err)) < 0)
-                return r;
-
-        req_hash(req, hash);
-        r = service_load(c->s, cname, name, &old, key, err);
+        r = service_load(c->s, cname, in.name, &old, key, err);
         if (r < 0 && r != -ENOENT)
                 return r;
         if (r == 0 && strcmp(jstr(old, "status") ?: "", "INACTIVE") != 0) {
                 if (strcmp(jstr(old, "status") ?: "", "DRAINING") == 0)
                         return err_set(err, EINVAL, E_PARAM, "Unable to Start a service that is still Draining.");
-                if (strcmp(jstr(json_object_get(old, "ebx"), "hash") ?: "", hash) != 0)
+                if (strcmp(jstr(json_object_get(old, "ebx"), "hash") ?: "", in.hash) != 0)
                         return err_set(err, EINVAL, E_PARAM, "Creation of service was not idempotent.");
                 *ret = json_pack("{s:o}", "service", service_shape(old, true));
                 return 0;
         }
-
-        arn_service(c, cname, name, arn);
-        rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:s, s:s, s:O, s:[], s:[], s:o, s:O, s:O, s:s, s:{s:s}, s:[], s:[], "
-                        "s:b, s:s, s:b, s:s}",
-                        "serviceArn", arn, "serviceName", name, "clusterArn", jstr(cl, "clusterArn"), "status", "ACTIVE", "desiredCount",
-                        (json_int_t) (daemon ? 0 : desired), "runningCount", 0, "pendingCount", 0, "launchType", launch, "taskDefinition",
-                        jstr(td, "taskDefinitionArn"), "deploymentConfiguration", dc, "deployments", "events", "createdAt", jtime(now_epoch()),
-                        "placementConstraints", json_object_get(req, "placementConstraints") ?: json_array(), "placementStrategy",
-                        json_object_get(req, "placementStrategy") ?: json_array(), "schedulingStrategy", strategy, "deploymentController",
-                        "type", "ECS", "loadBalancers", "serviceRegistries", "enableECSManagedTags", 0, "propagateTags", "NONE",
-                        "enableExecuteCommand", 0, "createdBy", "arn:aws:iam::000000000000:root");
-        if (!rec)
+        if (!(rec = service_new(c, &in, cl, cname, td, dc)))
                 return err_set(err, ENOMEM, NULL, "out of memory");
-        /* json_pack's O on a fresh array leaked a reference: drop the extra ones. */
-        if (!json_object_get(req, "placementConstraints"))
-                json_decref(json_object_get(rec, "placementConstraints"));
-        if (!json_object_get(req, "placementStrategy"))
-                json_decref(json_object_get(rec, "placementStrategy"));
-        json_set(rec, "networkConfiguration", json_incref(json_object_get(req, "networkConfiguration")));
-        if (json_object_get(req, "healthCheckGracePeriodSeconds"))
-                json_object_set_new(rec, "healthCheckGracePeriodSeconds", json_integer(grace));
-        if (tags)
-                json_object_set(rec, "tags", tags);
-        dep = deployment_new(rec, jstr(td, "taskDefinitionArn"), json_object_get(req, "networkConfiguration"), launch,
-                             daemon ? 0 : desired);
-        json_array_append_new(json_object_get(rec, "deployments"), dep);
-        json_object_set_new(rec, "ebx", json_pack("{s:s, s:s, s:s, s:s, s:b}", "cluster", cname, "name", name, "region", c->region,
-                                                  "hash", hash, "steady", 0));
         if ((r = store_put(c->s->store, key, rec, err)) < 0)
                 return r;
-        log_info("op=CreateService cluster=%s service=%s taskdef=%s desired=%lld strategy=%s", cname, name,
-                 jstr(td, "taskDefinitionArn"), desired, strategy);
+        log_info("op=CreateService cluster=%s service=%s taskdef=%s desired=%lld strategy=%s", cname, in.name,
+                 jstr(td, "taskDefinitionArn"), in.desired, in.strategy);
         services_kick(c->s);
         *ret = json_pack("{s:o}", "service", service_shape(rec, true));
         return 0;
 }
 
+/* Sets rec's member to the request's value when it is given and differs; whether it changed. */
+static bool member_update(json_t *rec, const char *key, json_t *given)
+{
+        if (!given || json_equal(given, json_object_get(rec, key)))
+                return false;
+        json_object_set(rec, key, given);
+        return true;
+}
+
+/* A new PRIMARY deployment from the record's current settings; the old primary goes ACTIVE. */
+static void redeploy(json_t *rec, const char *cname)
+{
+        json_t *d;
+        size_t i;
+        json_array_foreach(json_object_get(rec, "deployments"), i, d)
+                if (strcmp(jstr(d, "status") ?: "", "PRIMARY") == 0) {
+                        json_object_set_new(d, "status", json_string("ACTIVE"));
+                        json_object_set_new(d, "updatedAt", jtime(now_epoch()));
+                }
+        d = deployment_new(jstr(rec, "taskDefinition"), json_object_get(rec, "networkConfiguration"), jstr(rec, "launchType") ?: "EC2",
+                           jint(rec, "desiredCount", 0));
+        json_array_insert_new(json_object_get(rec, "deployments"), 0, d);
+        json_object_set_new(json_object_get(rec, "ebx"), "steady", json_false());
+        log_info("op=UpdateService cluster=%s service=%s deployment=%s taskdef=%s", cname, jstr(rec, "serviceName"), jstr(d, "id"),
+                 jstr(rec, "taskDefinition"));
+}
+
+/* Applies an UpdateService to the record (deployment configuration checked by the caller). */
+static void service_apply_update(const struct service_update_in *in, json_t *rec, json_t *td, json_t *dc, bool daemon,
+                                 const char *cname)
+{
+        bool changed = false;
+        json_t *prim;
+        json_object_set(rec, "deploymentConfiguration", dc);
+        if (in->desired >= 0 && !daemon)
+                json_object_set_new(rec, "desiredCount", json_integer(in->desired));
+        if (in->has_grace)
+                json_object_set_new(rec, "healthCheckGracePeriodSeconds", json_integer(in->grace));
+        if (in->taskdef && strcmp(jstr(td, "taskDefinitionArn"), jstr(rec, "taskDefinition") ?: "") != 0) {
+                json_object_set_new(rec, "taskDefinition", json_string(jstr(td, "taskDefinitionArn")));
+                changed = true;
+        }
+        changed |= member_update(rec, "networkConfiguration", in->net.config);
+        changed |= member_update(rec, "placementConstraints", in->constraints);
+        changed |= member_update(rec, "placementStrategy", in->strategies);
+        prim = deployment_primary(rec);
+        if (changed || in->force || !prim)
+                redeploy(rec, cname);
+        else if (!daemon) {
+                json_object_set_new(prim, "desiredCount", json_integer(jint(rec, "desiredCount", 0)));
+                json_object_set_new(prim, "updatedAt", jtime(now_epoch()));
+                if (in->desired >= 0)
+                        json_object_set_new(json_object_get(rec, "ebx"), "steady", json_false());
+        }
+}
+
 int op_update_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *td = NULL, *rec = NULL, *dc = NULL;
-        const char *ref = NULL, *tdref = NULL;
+        struct service_update_in in;
         char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS * 2 + 16];
-        long long desired = -1, grace = 0;
-        bool force = false, daemon, redeploy = false;
-        json_t *prim, *d;
-        size_t i;
+        bool daemon;
         int r;
 
-        if ((r = check_keys(req, update_keys, err)) < 0 || (r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0)
+        if ((r = service_update_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
                 return r;
-        if ((r = req_str(req, NULL, "service", true, &ref, err)) < 0 || (r = req_str(req, NULL, "taskDefinition", false, &tdref, err)) < 0 ||
-            (r = req_int(req, NULL, "desiredCount", false, 0, 5000, &desired, err)) < 0 ||
-            (r = req_int(req, NULL, "healthCheckGracePeriodSeconds", false, 0, 2147483647, &grace, err)) < 0 ||
-            (r = req_bool(req, NULL, "forceNewDeployment", false, &force, err)) < 0)
-                return r;
-        r = service_load(c->s, cname, ref, &rec, key, err);
+        r = service_load(c->s, cname, in.service, &rec, key, err);
         if (r == -ENOENT)
                 return err_set(err, ENOENT, E_SVC_NF, "Service not found.");
         if (r < 0)
@@ -394,57 +242,15 @@ int op_update_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *
         if (strcmp(jstr(rec, "status") ?: "", "ACTIVE") != 0)
                 return err_set(err, EINVAL, E_SVC_NA, "Service was not ACTIVE.");
         daemon = strcmp(jstr(rec, "schedulingStrategy") ?: "", "DAEMON") == 0;
-        if ((r = parse_deploy_config(req, daemon, json_object_get(rec, "deploymentConfiguration"), &dc, err)) < 0 ||
-            (r = parse_placement(req, daemon, err)) < 0 || (r = parse_network(req, err)) < 0)
+        if ((r = deploy_config_resolve(&in.deploy, daemon, json_object_get(rec, "deploymentConfiguration"), &dc, err)) < 0)
                 return r;
-        if (tdref && (r = resolve_taskdef(c, tdref, req, &td, err)) < 0)
+        if (daemon && in.has_strategies)
+                return err_set(err, EINVAL, E_PARAM, "Placement strategies are not supported with the DAEMON scheduling strategy.");
+        if (in.taskdef && (r = service_taskdef(c, in.taskdef, &in.net, &td, err)) < 0)
                 return r;
-        if (!td && json_object_get(req, "networkConfiguration") &&
-            (r = resolve_taskdef(c, jstr(rec, "taskDefinition"), req, &td, err)) < 0 && r != -ENOENT)
+        if (!td && in.net.config && (r = service_taskdef(c, jstr(rec, "taskDefinition"), &in.net, &td, err)) < 0 && r != -ENOENT)
                 return r;
-        json_object_set(rec, "deploymentConfiguration", dc);
-        if (desired >= 0 && !daemon)
-                json_object_set_new(rec, "desiredCount", json_integer(desired));
-        if (json_object_get(req, "healthCheckGracePeriodSeconds"))
-                json_object_set_new(rec, "healthCheckGracePeriodSeconds", json_integer(grace));
-        if (tdref && strcmp(jstr(td, "taskDefinitionArn"), jstr(rec, "taskDefinition") ?: "") != 0) {
-                json_object_set_new(rec, "taskDefinition", json_string(jstr(td, "taskDefinitionArn")));
-                redeploy = true;
-        }
-        if (json_object_get(req, "networkConfiguration") &&
-            !json_equal(json_object_get(req, "networkConfiguration"), json_object_get(rec, "networkConfiguration"))) {
-                json_object_set(rec, "networkConfiguration", json_object_get(req, "networkConfiguration"));
-                redeploy = true;
-        }
-        if (json_object_get(req, "placementConstraints") &&
-            !json_equal(json_object_get(req, "placementConstraints"), json_object_get(rec, "placementConstraints"))) {
-                json_object_set(rec, "placementConstraints", json_object_get(req, "placementConstraints"));
-                redeploy = true;
-        }
-        if (json_object_get(req, "placementStrategy") &&
-            !json_equal(json_object_get(req, "placementStrategy"), json_object_get(rec, "placementStrategy"))) {
-                json_object_set(rec, "placementStrategy", json_object_get(req, "placementStrategy"));
-                redeploy = true;
-        }
-        prim = primary_of(rec);
-        if (redeploy || force || !prim) {
-                json_array_foreach(json_object_get(rec, "deployments"), i, d)
-                        if (strcmp(jstr(d, "status") ?: "", "PRIMARY") == 0) {
-                                json_object_set_new(d, "status", json_string("ACTIVE"));
-                                json_object_set_new(d, "updatedAt", jtime(now_epoch()));
-                        }
-                d = deployment_new(rec, jstr(rec, "taskDefinition"), json_object_get(rec, "networkConfiguration"),
-                                   jstr(rec, "launchType") ?: "EC2", jint(rec, "desiredCount", 0));
-                json_array_insert_new(json_object_get(rec, "deployments"), 0, d);
-                json_object_set_new(json_object_get(rec, "ebx"), "steady", json_false());
-                log_info("op=UpdateService cluster=%s service=%s deployment=%s taskdef=%s", cname, jstr(rec, "serviceName"), jstr(d, "id"),
-                         jstr(rec, "taskDefinition"));
-        } else if (!daemon) {
-                json_object_set_new(prim, "desiredCount", json_integer(jint(rec, "desiredCount", 0)));
-                json_object_set_new(prim, "updatedAt", jtime(now_epoch()));
-                if (desired >= 0)
-                        json_object_set_new(json_object_get(rec, "ebx"), "steady", json_false());
-        }
+        service_apply_update(&in, rec, td, dc, daemon, cname);
         if ((r = store_put(c->s->store, key, rec, err)) < 0)
                 return r;
         services_kick(c->s);
@@ -554,68 +360,6 @@ int op_list_services(struct api_ctx *c, json_t *req, json_t **ret, struct err *e
 }
 
 /* ---- the service scheduler ---- */
-
-struct dep_count {
-        int live, running, pending, healthy, failed;
-};
-
-static bool task_live(json_t *t)
-{
-        return strcmp(jstr(t, "desiredStatus") ?: "", "RUNNING") == 0;
-}
-
-static bool task_has_health_check(json_t *t)
-{
-        json_t *d;
-        size_t i;
-        json_array_foreach(json_object_get(json_object_get(t, "ebx"), "containers"), i, d)
-                if (json_object_get(d, "healthCheck") && !json_is_false(json_object_get(d, "essential")))
-                        return true;
-        return false;
-}
-
-/* RUNNING and, with a health check, HEALTHY; without one, RUNNING for HEALTHY_AFTER seconds, so
- * that a container that exits at once is not taken for healthy (ECS waits 40 s without a load balancer). */
-static bool task_healthy(json_t *t)
-{
-        if (!task_live(t) || strcmp(jstr(t, "lastStatus") ?: "", "RUNNING") != 0)
-                return false;
-        if (task_has_health_check(t))
-                return strcmp(jstr(t, "healthStatus") ?: "", "HEALTHY") == 0;
-        return now_epoch() - json_number_value(json_object_get(t, "startedAt")) >= HEALTHY_AFTER;
-}
-
-/* A stop the scheduler did not ask for that counts against the circuit breaker. */
-static bool task_failed(json_t *t)
-{
-        const char *code = jstr(t, "stopCode") ?: "";
-        if (task_live(t))
-                return false;
-        if (strcmp(code, "ServiceSchedulerInitiated") == 0)
-                return strcmp(jstr(t, "stoppedReason") ?: "", "Task failed container health checks") == 0;
-        return strcmp(code, "UserInitiated") != 0 && strcmp(code, "TerminationNotice") != 0;
-}
-
-static void count_tasks(json_t *tasks, const char *dep, struct dep_count *n)
-{
-        json_t *t;
-        size_t i;
-        memset(n, 0, sizeof *n);
-        json_array_foreach(tasks, i, t) {
-                if (strcmp(jstr(t, "startedBy") ?: "", dep) != 0)
-                        continue;
-                if (task_live(t)) {
-                        n->live++;
-                        if (strcmp(jstr(t, "lastStatus") ?: "", "RUNNING") == 0)
-                                n->running++;
-                        else
-                                n->pending++;
-                        if (task_healthy(t))
-                                n->healthy++;
-                } else if (task_failed(t))
-                        n->failed++;
-        }
-}
 
 struct pass {
         struct sched *s;
@@ -822,54 +566,16 @@ static int stop_some(struct pass *p, const char *dep, int n, bool only_unhealthy
         return done;
 }
 
-static void deployment_reason(json_t *d, const char *state, const char *what)
-{
-        char reason[200];
-        if (strstr(what, "circuit breaker"))
-                snprintf(reason, sizeof reason, "%s", what);
-        else
-                snprintf(reason, sizeof reason, "ECS deployment %s %s.", jstr(d, "id"), what);
-        json_object_set_new(d, "rolloutState", json_string(state));
-        json_object_set_new(d, "rolloutStateReason", json_string(reason));
-        json_object_set_new(d, "updatedAt", jtime(now_epoch()));
-}
-
-/* Failed tasks stop the deployment at max(3, min(200, ceil(desired / 2))) (ECS's threshold). */
+/* The circuit breaker's verdict on the primary deployment, written as service events. */
 static void circuit_breaker(struct pass *p, json_t *prim, long long desired)
 {
-        json_t *cb = json_object_get(json_object_get(p->rec, "deploymentConfiguration"), "deploymentCircuitBreaker");
-        json_t *last = json_object_get(p->ebx, "lastCompleted"), *d, *found = NULL;
-        long long threshold = (desired + 1) / 2;
-        size_t i;
-        if (threshold > 200)
-                threshold = 200;
-        if (threshold < 3)
-                threshold = 3;
-        if (!json_is_true(json_object_get(cb, "enable")) || strcmp(jstr(prim, "rolloutState") ?: "", "IN_PROGRESS") != 0 ||
-            jint(prim, "failedTasks", 0) < threshold)
+        json_t *back = NULL;
+        enum breaker_result b = deployment_breaker(p->rec, prim, desired, &back);
+        if (b == BREAKER_OK)
                 return;
-        deployment_reason(prim, "FAILED", "ECS deployment circuit breaker: tasks failed to start.");
         svc_event(p->rec, "(service %s) (deployment %s) deployment failed: tasks failed to start.", p->name, jstr(prim, "id"));
-        if (!json_is_true(json_object_get(cb, "rollback")) || !last)
-                return;
-        /* rollback: the last COMPLETED deployment is PRIMARY again (a new one with its settings when it left the list) */
-        json_object_set_new(prim, "status", json_string("ACTIVE"));
-        json_array_foreach(json_object_get(p->rec, "deployments"), i, d)
-                if (strcmp(jstr(d, "id") ?: "", jstr(last, "id") ?: "") == 0)
-                        found = d;
-        d = found;
-        if (!d) {
-                d = deployment_new(p->rec, jstr(last, "taskDefinition"), json_object_get(last, "networkConfiguration"),
-                                   jstr(last, "launchType") ?: "EC2", desired);
-                json_array_insert_new(json_object_get(p->rec, "deployments"), 0, d);
-        }
-        json_object_set_new(d, "status", json_string("PRIMARY"));
-        json_object_set_new(d, "desiredCount", json_integer(desired));
-        json_object_set_new(d, "updatedAt", jtime(now_epoch()));
-        json_object_set_new(p->rec, "taskDefinition", json_string(jstr(d, "taskDefinition")));
-        json_set(p->rec, "networkConfiguration", json_incref(json_object_get(d, "networkConfiguration")));
-        json_object_set_new(p->ebx, "steady", json_false());
-        svc_event(p->rec, "(service %s) rolling back to deployment %s.", p->name, jstr(d, "id"));
+        if (b == BREAKER_ROLLED_BACK)
+                svc_event(p->rec, "(service %s) rolling back to deployment %s.", p->name, jstr(back, "id"));
 }
 
 /* Ids of the cluster's DRAINING container instances ({id: true}). */
@@ -888,11 +594,8 @@ static json_t *draining_instances(struct pass *p)
 
 static void replica_pass(struct pass *p)
 {
-        json_t *deps = json_object_get(p->rec, "deployments"), *prim = primary_of(p->rec), *d, *t;
-        json_t *dc = json_object_get(p->rec, "deploymentConfiguration");
-        long long desired = jint(p->rec, "desiredCount", 0);
-        long long maxp = jint(dc, "maximumPercent", 200), minp = jint(dc, "minimumHealthyPercent", 100);
-        long long max_total = desired * maxp / 100, min_healthy = (desired * minp + 99) / 100;
+        json_t *deps = json_object_get(p->rec, "deployments"), *prim = deployment_primary(p->rec), *d, *t;
+        long long desired = jint(p->rec, "desiredCount", 0), max_total, min_healthy;
         long long grace = jint(p->rec, "healthCheckGracePeriodSeconds", 0);
         struct dep_count pc, oc = { 0 }, n;
         char reason[200];
@@ -901,10 +604,7 @@ static void replica_pass(struct pass *p)
 
         if (!prim)
                 return;
-        /* rounding (max down, min up) can leave no room at all (1 task at 50/150 %): one task of
-         * room keeps the deployment moving */
-        if (desired > 0 && max_total <= min_healthy)
-                max_total = min_healthy + 1;
+        deployment_bounds(json_object_get(p->rec, "deploymentConfiguration"), desired, &max_total, &min_healthy);
         if (jint(prim, "desiredCount", -1) != desired)
                 json_object_set_new(prim, "desiredCount", json_integer(desired));
         snprintf(reason, sizeof reason, "Scaling activity initiated by (deployment %s)", jstr(prim, "id"));
@@ -915,14 +615,14 @@ static void replica_pass(struct pass *p)
                     now_epoch() - json_number_value(json_object_get(t, "startedAt")) >= (double) grace)
                         (void) stop_task(p, t, "Task failed container health checks");
 
-        count_tasks(p->tasks, jstr(prim, "id"), &pc);
+        deployment_count(p->tasks, jstr(prim, "id"), &pc);
         json_object_set_new(prim, "failedTasks", json_integer(pc.failed));
         circuit_breaker(p, prim, desired);
-        prim = primary_of(p->rec);
-        count_tasks(p->tasks, jstr(prim, "id"), &pc);
+        prim = deployment_primary(p->rec);
+        deployment_count(p->tasks, jstr(prim, "id"), &pc);
         json_array_foreach(deps, i, d)
                 if (d != prim) {
-                        count_tasks(p->tasks, jstr(d, "id"), &n);
+                        deployment_count(p->tasks, jstr(d, "id"), &n);
                         oc.live += n.live;
                         oc.healthy += n.healthy;
                 }
@@ -935,7 +635,7 @@ static void replica_pass(struct pass *p)
                 int k;
                 if (d == prim)
                         continue;
-                count_tasks(p->tasks, jstr(d, "id"), &n);
+                deployment_count(p->tasks, jstr(d, "id"), &n);
                 k = stop_some(p, jstr(d, "id"), n.live - n.healthy, true, reason);
                 oc.live -= k;
                 if (strcmp(jstr(prim, "rolloutState") ?: "", "FAILED") == 0)
@@ -985,7 +685,7 @@ static void replica_pass(struct pass *p)
 static void daemon_pass(struct pass *p)
 {
         _cleanup_json_ json_t *insts = NULL;
-        json_t *prim = primary_of(p->rec), *in, *t;
+        json_t *prim = deployment_primary(p->rec), *in, *t;
         struct err err = { 0 };
         char reason[200];
         size_t i, k;
@@ -1048,7 +748,7 @@ static void daemon_pass(struct pass *p)
         json_object_set_new(prim, "desiredCount", json_integer(eligible));
         {
                 struct dep_count pc;
-                count_tasks(p->tasks, jstr(prim, "id"), &pc);
+                deployment_count(p->tasks, jstr(prim, "id"), &pc);
                 json_object_set_new(prim, "failedTasks", json_integer(pc.failed));
                 circuit_breaker(p, prim, eligible);
         }
@@ -1057,13 +757,13 @@ static void daemon_pass(struct pass *p)
 /* Counts, steady state, finished deployments. */
 static void pass_finish(struct pass *p)
 {
-        json_t *deps = json_object_get(p->rec, "deployments"), *prim = primary_of(p->rec), *d, *t;
+        json_t *deps = json_object_get(p->rec, "deployments"), *prim = deployment_primary(p->rec), *d, *t;
         long long running = 0, pending = 0, others_left = 0;
         struct dep_count n;
         size_t i, j;
         bool steady;
         json_array_foreach(deps, i, d) {
-                count_tasks(p->tasks, jstr(d, "id"), &n);
+                deployment_count(p->tasks, jstr(d, "id"), &n);
                 running += n.running;
                 pending += n.pending;
                 if (jint(d, "runningCount", -1) != n.running || jint(d, "pendingCount", -1) != n.pending) {
@@ -1084,7 +784,7 @@ static void pass_finish(struct pass *p)
         json_object_set_new(p->rec, "pendingCount", json_integer(pending));
         if (!prim)
                 return;
-        count_tasks(p->tasks, jstr(prim, "id"), &n);
+        deployment_count(p->tasks, jstr(prim, "id"), &n);
         steady = others_left == 0 && n.live == jint(p->rec, "desiredCount", 0) && n.healthy == n.live && n.pending == 0;
         if (steady && json_array_size(deps) > 1) {
                 /* the old deployments are drained: INACTIVE, out of the list */
@@ -1093,7 +793,7 @@ static void pass_finish(struct pass *p)
                                 json_array_remove(deps, i);
         }
         if (steady && strcmp(jstr(prim, "rolloutState") ?: "", "IN_PROGRESS") == 0) {
-                deployment_reason(prim, "COMPLETED", "completed");
+                deployment_set_rollout(prim, "COMPLETED", "completed");
                 svc_event(p->rec, "(service %s) (deployment %s) deployment completed.", p->name, jstr(prim, "id"));
         }
         if (steady && strcmp(jstr(prim, "rolloutState") ?: "", "COMPLETED") == 0)

@@ -80,7 +80,7 @@ int op_start_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
         json_t *e;
         size_t i;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 || (r = start_task_decode(req, &in, err)) < 0)
+        if ((r = start_task_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.run.cluster, &cl, cname, err)) < 0)
                 goto out;
         in.run.cluster = cname;
         in.run.cluster_rec = cl;

@@ -223,3 +223,17 @@ void req_hash(json_t *req, char buf[20])
         }
         snprintf(buf, 20, "%016llx", (unsigned long long) h);
 }
+
+int req_check_keys(json_t *req, const char *const *allowed, struct err *err)
+{
+        const char *k;
+        json_t *v;
+        json_object_foreach(req, k, v) {
+                size_t i;
+                for (i = 0; allowed[i] && strcmp(allowed[i], k) != 0; i++)
+                        ;
+                if (!allowed[i])
+                        return err_set(err, EINVAL, E_PARAM, "Unknown parameter in input: \"%s\".", k);
+        }
+        return 0;
+}
