@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
@@ -30,7 +29,6 @@ static const struct instance_type types[] = {
         { "c5.xlarge", 4096, 7624, 4 },  { "c5.2xlarge", 8192, 15453, 4 }, { "r5.large", 2048, 15576, 3 },
 };
 static const struct instance_type default_type = { NULL, 1024, 2048, 3 };
-static const char *const reserved_ports[] = { "22", "2375", "2376", "51678", "51679", NULL };
 
 const struct instance_type *instance_type_find(const char *name)
 {
@@ -128,13 +126,13 @@ void instance_usage(json_t *tasks, const char *id, struct inst_usage *u, uint64_
         }
 }
 
-static json_t *resource_int(const char *name, long v)
+json_t *instance_resource_int(const char *name, long v)
 {
         return json_pack("{s:s, s:s, s:f, s:I, s:I, s:[]}", "name", name, "type", "INTEGER", "doubleValue", 0.0, "longValue",
                          (json_int_t) 0, "integerValue", (json_int_t) v, "stringSetValue");
 }
 
-static json_t *resource_set(const char *name, json_t *values)
+json_t *instance_resource_set(const char *name, json_t *values)
 {
         return json_pack("{s:s, s:s, s:f, s:I, s:I, s:o}", "name", name, "type", "STRINGSET", "doubleValue", 0.0, "longValue",
                          (json_int_t) 0, "integerValue", (json_int_t) 0, "stringSetValue", values);
@@ -188,11 +186,11 @@ json_t *instance_shape(struct sched *s, const char *cluster, json_t *rec)
         json_object_set_new(out, "runningTasksCount", json_integer(u.running));
         json_object_set_new(out, "pendingTasksCount", json_integer(u.pending));
         remaining = json_array();
-        json_array_append_new(remaining, resource_int("CPU", (long) jint(registered_value(rec, "CPU"), "integerValue", 0) - u.cpu));
+        json_array_append_new(remaining, instance_resource_int("CPU", (long) jint(registered_value(rec, "CPU"), "integerValue", 0) - u.cpu));
         json_array_append_new(remaining,
-                              resource_int("MEMORY", (long) jint(registered_value(rec, "MEMORY"), "integerValue", 0) - u.mem));
-        json_array_append_new(remaining, resource_set("PORTS", ports_union(registered_value(rec, "PORTS"), tcp)));
-        json_array_append_new(remaining, resource_set("PORTS_UDP", ports_union(registered_value(rec, "PORTS_UDP"), udp)));
+                              instance_resource_int("MEMORY", (long) jint(registered_value(rec, "MEMORY"), "integerValue", 0) - u.mem));
+        json_array_append_new(remaining, instance_resource_set("PORTS", ports_union(registered_value(rec, "PORTS"), tcp)));
+        json_array_append_new(remaining, instance_resource_set("PORTS_UDP", ports_union(registered_value(rec, "PORTS_UDP"), udp)));
         json_object_set_new(out, "remainingResources", remaining);
         return out;
 }
@@ -213,226 +211,6 @@ void attr_set(json_t *attrs, const char *name, const char *value)
         if (value)
                 json_object_set_new(a, "value", json_string(value));
         json_array_append_new(attrs, a);
-}
-
-/* Maps a netd failure to what the API caller sees: netd's own internal errors are ours. */
-static int netd_to_api(struct err *err, const char *what)
-{
-        const char *code = netd_code(err);
-        if (*code && strcmp(code, "InternalError") != 0) {
-                char msg[ERR_MSG_MAX];
-                snprintf(msg, sizeof msg, "%s: %s (%s)", what, err->msg, code);
-                return err_set(err, EINVAL, E_PARAM, "%s", msg);
-        }
-        return err_wrap(err, "%s", what);
-}
-
-static int parse_resources(json_t *req, long *cpu, long *mem, json_t **ports, json_t **ports_udp, struct err *err)
-{
-        json_t *list = NULL, *res;
-        size_t i;
-        int r;
-        if ((r = req_array(req, NULL, "totalResources", false, &list, err)) <= 0)
-                return r;
-        json_array_foreach(list, i, res) {
-                char p[40];
-                const char *name = NULL, *type = NULL;
-                long long v = 0;
-                json_t *set = NULL;
-                snprintf(p, sizeof p, "totalResources[%zu]", i);
-                if (!json_is_object(res))
-                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
-                if ((r = req_str(res, p, "name", true, &name, err)) < 0 || (r = req_str(res, p, "type", false, &type, err)) < 0 ||
-                    (r = req_int(res, p, "integerValue", false, 0, 1LL << 30, &v, err)) < 0 ||
-                    (r = req_str_list(res, p, "stringSetValue", false, 0, &set, err)) < 0)
-                        return r;
-                if (strcmp(name, "CPU") == 0 && v > 0)
-                        *cpu = (long) v;
-                else if (strcmp(name, "MEMORY") == 0 && v > 0)
-                        *mem = (long) v;
-                else if (strcmp(name, "PORTS") == 0 && set)
-                        *ports = set;
-                else if (strcmp(name, "PORTS_UDP") == 0 && set)
-                        *ports_udp = set;
-        }
-        return 0;
-}
-
-static int find_by_ec2_id(const char *key, json_t *v, void *userdata)
-{
-        json_t **a = userdata;
-        if (strcmp(jstr(v, "ec2InstanceId") ?: "", json_string_value(a[0])) == 0 &&
-            strcmp(jstr(v, "status") ?: "", "ACTIVE") == 0) {
-                a[1] = json_incref(v);
-                return -EEXIST;
-        }
-        return 0;
-}
-
-int op_register_container_instance(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
-{
-        struct sched *s = c->s;
-        _cleanup_json_ json_t *cl = NULL, *doc = NULL, *subnet = NULL, *rec = NULL, *attrs = json_array(), *ans = NULL,
-                              *netreq = NULL, *regres = json_array();
-        const char *iid_doc = NULL, *itype_name = NULL, *az = NULL, *subnet_id = NULL, *ec2_id = NULL, *s_ = NULL;
-        json_t *user_attrs = NULL, *tags = NULL, *version = NULL, *ports = NULL, *ports_udp = NULL, *a, *eni;
-        char cname[NAME_MAX_ECS + 1], id[HEX32_STR_MAX], arn[ARN_MAX], key[NAME_MAX_ECS + 64], netns[64], ec2buf[ID_MAX],
-                desc[ARN_MAX + 64];
-        const struct instance_type *it;
-        long cpu, mem;
-        size_t i;
-        int r;
-
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0)
-                return r;
-        if ((r = req_str(req, NULL, "instanceIdentityDocument", false, &iid_doc, err)) < 0 ||
-            (r = req_str(req, NULL, "instanceIdentityDocumentSignature", false, &s_, err)) < 0 ||
-            (r = req_str(req, NULL, "instanceType", false, &itype_name, err)) < 0 ||
-            (r = req_str(req, NULL, "availabilityZone", false, &az, err)) < 0 ||
-            (r = req_str(req, NULL, "subnetId", false, &subnet_id, err)) < 0 ||
-            (r = req_array(req, NULL, "attributes", false, &user_attrs, err)) < 0 || (r = req_tags(req, "tags", &tags, err)) < 0 ||
-            (r = req_object(req, NULL, "versionInfo", false, &version, err)) < 0 ||
-            (r = req_str(req, NULL, "containerInstanceArn", false, &s_, err)) < 0)
-                return r;
-        if (iid_doc && *iid_doc) {
-                json_error_t jerr;
-                doc = json_loads(iid_doc, 0, &jerr);
-                if (!doc || !json_is_object(doc))
-                        return err_set(err, EINVAL, E_PARAM, "instanceIdentityDocument is not a JSON object: %s (line %d, column %d)",
-                                       doc ? "not an object" : jerr.text, jerr.line, jerr.column);
-                if (!itype_name)
-                        itype_name = jstr(doc, "instanceType");
-                if (!az)
-                        az = jstr(doc, "availabilityZone");
-                ec2_id = jstr(doc, "instanceId");
-        }
-        it = instance_type_find(itype_name);
-        if (!it)
-                return err_set(err, EINVAL, E_PARAM,
-                               "Unknown instance type '%s' (ecsbox knows t3.micro/small/medium/large/xlarge, m5.large/xlarge/2xlarge, c5.large/xlarge/2xlarge, r5.large).",
-                               itype_name);
-        cpu = it->cpu;
-        mem = it->mem;
-        if ((r = parse_resources(req, &cpu, &mem, &ports, &ports_udp, err)) < 0)
-                return r;
-        if (ec2_id && *ec2_id) {
-                /* Registering the same EC2 instance again answers with its record, as on ECS. */
-                json_t *found[2] = { json_string(ec2_id), NULL };
-                char prefix[NAME_MAX_ECS + 32];
-                snprintf(prefix, sizeof prefix, "instance/%s/", cname);
-                r = store_list(s->store, prefix, find_by_ec2_id, found, err);
-                json_decref(found[0]);
-                if (found[1]) {
-                        *ret = json_pack("{s:o}", "containerInstance", instance_shape(s, cname, found[1]));
-                        json_decref(found[1]);
-                        return 0;
-                }
-                if (r < 0)
-                        return r;
-        } else {
-                if ((r = id_new("i", ec2buf)) < 0)
-                        return err_set(err, -r, NULL, "random EC2 instance id: %s", strerror(-r));
-                ec2_id = ec2buf;
-        }
-        if (!subnet_id) {
-                if ((r = netd_ensure_defaults(s, err)) < 0)
-                        return err_wrap(err, "RegisterContainerInstance: no subnetId given and the default subnet is unknown");
-                subnet_id = s->default_subnet;
-        }
-        if ((r = netd_subnet(s, subnet_id, &subnet, err)) < 0) {
-                if (strcmp(netd_code(err), "InvalidSubnetID.NotFound") == 0 || strcmp(netd_code(err), "InvalidSubnetID.Malformed") == 0)
-                        return err_set(err, ENOENT, E_PARAM, "The subnet '%s' does not exist.", subnet_id);
-                return err_wrap(err, "look up subnet '%s'", subnet_id);
-        }
-        if (az && *az && strcmp(az, jstr(subnet, "AvailabilityZone") ?: "") != 0)
-                return err_set(err, EINVAL, E_PARAM, "availabilityZone '%s' does not match subnet '%s', which is in '%s'.", az,
-                               subnet_id, jstr(subnet, "AvailabilityZone") ?: "");
-        az = jstr(subnet, "AvailabilityZone") ?: "";
-
-        json_array_foreach(user_attrs, i, a) {
-                char p[40];
-                const char *n = NULL, *v = NULL;
-                snprintf(p, sizeof p, "attributes[%zu]", i);
-                if (!json_is_object(a))
-                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
-                if ((r = req_str(a, p, "name", true, &n, err)) < 0 || (r = req_str(a, p, "value", false, &v, err)) < 0)
-                        return r;
-                if (!*n || strlen(n) > 128)
-                        return err_set(err, EINVAL, E_PARAM, "Attribute names must be 1 to 128 characters long (%s).", p);
-        }
-        {
-                struct utsname un;
-                (void) uname(&un);
-                attr_set(attrs, "ecs.availability-zone", az);
-                if (itype_name)
-                        attr_set(attrs, "ecs.instance-type", itype_name);
-                attr_set(attrs, "ecs.os-type", "linux");
-                attr_set(attrs, "ecs.os-family", "LINUX");
-                attr_set(attrs, "ecs.cpu-architecture", strcmp(un.machine, "aarch64") == 0 ? "arm64" : "x86_64");
-                attr_set(attrs, "ecs.vpc-id", jstr(subnet, "VpcId"));
-                attr_set(attrs, "ecs.subnet-id", subnet_id);
-                attr_set(attrs, "ecs.capability.task-eni", NULL);
-                attr_set(attrs, "ecs.capability.container-health-check", NULL);
-                attr_set(attrs, "ecs.capability.container-ordering", NULL);
-                attr_set(attrs, "com.amazonaws.ecs.capability.docker-remote-api.1.18", NULL);
-                json_array_foreach(user_attrs, i, a)
-                        attr_set(attrs, jstr(a, "name"), jstr(a, "value"));
-        }
-        if (!ports) {
-                json_t *dflt = json_array();
-                for (const char *const *p = reserved_ports; *p; p++)
-                        json_array_append_new(dflt, json_string(*p));
-                json_array_append_new(regres, resource_set("PORTS", dflt));
-        } else
-                json_array_append_new(regres, resource_set("PORTS", json_incref(ports)));
-        json_array_append_new(regres, resource_set("PORTS_UDP", ports_udp ? json_incref(ports_udp) : json_array()));
-        json_array_insert_new(regres, 0, resource_int("MEMORY", mem));
-        json_array_insert_new(regres, 0, resource_int("CPU", cpu));
-
-        if ((r = hex32_new(id)) < 0)
-                return err_set(err, -r, NULL, "random container instance id: %s", strerror(-r));
-        arn_instance(c, cname, id, arn);
-        snprintf(netns, sizeof netns, "ebx-ci-%s", id);
-        rec = json_pack("{s:s, s:s, s:s, s:b, s:o, s:O, s:I, s:O, s:O, s:O, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b}}",
-                        "containerInstanceArn", arn, "ec2InstanceId", ec2_id, "status", "REGISTERING", "agentConnected", 1,
-                        "registeredAt", jtime(now_epoch()), "versionInfo",
-                        version ? version : json_pack("{s:s, s:s, s:s}", "agentVersion", "1.0.0", "agentHash", "ecsbox", "dockerVersion", "none"),
-                        "version", (json_int_t) 1, "attributes", attrs, "registeredResources", regres, "tags",
-                        tags ? tags : json_array(), "ebx", "id", id, "cluster", cname, "netns", netns, "subnetId", subnet_id, "vpcId",
-                        jstr(subnet, "VpcId") ?: "", "az", az, "instanceType", itype_name ?: "", "eniSlots", it->enis - 1,
-                        "networkReleased", 0);
-        if (!rec)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        if (!version)
-                json_decref(json_object_get(rec, "versionInfo"));
-        if (!tags)
-                json_decref(json_object_get(rec, "tags"));
-        /* Recorded before netd is asked, so that start-up can roll a half-made instance back. */
-        instance_key(key, sizeof key, cname, id);
-        if ((r = store_put(s->store, key, rec, err)) < 0)
-                return r;
-        snprintf(desc, sizeof desc, "ecsbox container instance %s", arn);
-        netreq = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "Action", "CreateTaskNetwork", "SubnetId", subnet_id, "Netns",
-                           netns, "InstanceId", ec2_id, "Description", desc, "Metadata", "containerInstanceArn", arn, "clusterArn",
-                           jstr(cl, "clusterArn"));
-        if ((r = s->netd_call(s, netreq, &ans, err)) < 0) {
-                struct err e2 = { 0 };
-                (void) store_del(s->store, key, &e2);
-                log_warning("op=RegisterContainerInstance cluster=%s msg=\"netd refused the instance network\" err=\"%s\"", cname, err->msg);
-                return netd_to_api(err, "create the container instance's network");
-        }
-        eni = json_object_get(ans, "NetworkInterface");
-        json_object_set_new(rec, "status", json_string("ACTIVE"));
-        json_object_set_new(json_object_get(rec, "ebx"), "eniId", json_string(jstr(eni, "NetworkInterfaceId") ?: ""));
-        json_object_set_new(json_object_get(rec, "ebx"), "privateIp", json_string(jstr(eni, "PrivateIpAddress") ?: ""));
-        attr_set(json_object_get(rec, "attributes"), "ecsbox.private-ipv4-address", jstr(eni, "PrivateIpAddress"));
-        attr_set(json_object_get(rec, "attributes"), "ecsbox.network-interface-id", jstr(eni, "NetworkInterfaceId"));
-        if ((r = store_put(s->store, key, rec, err)) < 0)
-                return r;
-        log_info("op=RegisterContainerInstance cluster=%s instance=%s ec2=%s netns=%s ip=%s cpu=%ld mem=%ld enis=%d", cname, id, ec2_id,
-                 netns, jstr(eni, "PrivateIpAddress") ?: "", cpu, mem, it->enis - 1);
-        *ret = json_pack("{s:o}", "containerInstance", instance_shape(s, cname, rec));
-        return 0;
 }
 
 int op_describe_container_instances(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)

@@ -25,6 +25,9 @@ struct inst_usage {
 void instance_usage(json_t *tasks, const char *id, struct inst_usage *u, uint64_t *tcp, uint64_t *udp);
 /* The store key of an instance record: instance/CLUSTER/ID. */
 void instance_key(char *buf, size_t size, const char *cluster, const char *id);
+/* registeredResources / remainingResources entries (INTEGER and STRINGSET; values is taken). */
+json_t *instance_resource_int(const char *name, long v);
+json_t *instance_resource_set(const char *name, json_t *values);
 /* Sets (value NULL: without a value) or adds the attribute name in an attributes array. */
 void attr_set(json_t *attrs, const char *name, const char *value);
 /* Loads an instance record (not INACTIVE unless any) by id or ARN; -ENOENT when absent. */
