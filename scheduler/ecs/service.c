@@ -592,15 +592,87 @@ static json_t *draining_instances(struct pass *p)
         return out;
 }
 
+/* Health checks: a RUNNING task found UNHEALTHY after the grace period is replaced. */
+static void stop_unhealthy(struct pass *p)
+{
+        long long grace = jint(p->rec, "healthCheckGracePeriodSeconds", 0);
+        json_t *t;
+        size_t i;
+        json_array_foreach(p->tasks, i, t)
+                if (task_live(t) && strcmp(jstr(t, "lastStatus") ?: "", "RUNNING") == 0 &&
+                    strcmp(jstr(t, "healthStatus") ?: "", "UNHEALTHY") == 0 &&
+                    now_epoch() - json_number_value(json_object_get(t, "startedAt")) >= (double) grace)
+                        (void) stop_task(p, t, "Task failed container health checks");
+}
+
+/* Old deployments: unhealthy tasks go at once; healthy ones while enough stay healthy.
+ * Returns how many were stopped. */
+static int drain_old(struct pass *p, json_t *prim, int healthy, long long min_healthy, const char *reason)
+{
+        json_t *d;
+        size_t i;
+        int stopped = 0;
+        json_array_foreach(json_object_get(p->rec, "deployments"), i, d) {
+                struct dep_count n;
+                int k;
+                if (d == prim)
+                        continue;
+                deployment_count(p->tasks, jstr(d, "id"), &n);
+                stopped += stop_some(p, jstr(d, "id"), n.live - n.healthy, true, reason);
+                if (strcmp(jstr(prim, "rolloutState") ?: "", "FAILED") == 0)
+                        continue; /* a failed deployment without rollback keeps the old tasks */
+                k = healthy - (int) min_healthy;
+                if (k > n.healthy)
+                        k = n.healthy;
+                /* at most as many as the primary still needs room for, once it can fill it */
+                k = stop_some(p, jstr(d, "id"), k, false, reason);
+                stopped += k;
+                healthy -= k;
+        }
+        return stopped;
+}
+
+/* Scale out the primary within maximumPercent; tasks on DRAINING instances are replaced
+ * elsewhere: they do not count toward the desired count when starting, and go once enough
+ * stay healthy (the unhealthy ones at once). */
+static void scale_out(struct pass *p, json_t *prim, const struct dep_count *pc, const struct dep_count *oc, long long desired,
+                      long long max_total, long long min_healthy)
+{
+        _cleanup_json_ json_t *drained = draining_instances(p);
+        json_t *t;
+        size_t i;
+        int dr = 0, k, stopped = 0;
+        json_array_foreach(p->tasks, i, t)
+                if (task_live(t) && json_object_get(drained, jstr(json_object_get(t, "ebx"), "instanceId") ?: ""))
+                        dr++;
+        if (strcmp(jstr(prim, "rolloutState") ?: "", "FAILED") != 0 && pc->live - dr < desired) {
+                long long want = desired - (pc->live - dr), room = max_total - pc->live - oc->live;
+                if (room < want)
+                        want = room;
+                if (want > 0)
+                        (void) start_tasks(p, prim, (int) want, NULL, false);
+        }
+        if (dr == 0)
+                return;
+        k = (pc->healthy + oc->healthy) - (int) min_healthy;
+        json_array_foreach(p->tasks, i, t) {
+                if (!task_live(t) || !json_object_get(drained, jstr(json_object_get(t, "ebx"), "instanceId") ?: ""))
+                        continue;
+                if (!task_healthy(t) || stopped < k) {
+                        stopped += task_healthy(t);
+                        (void) stop_task(p, t, "Container instance is draining");
+                }
+        }
+}
+
+/* REPLICA: desiredCount tasks of the primary deployment, rolled within the deployment bounds. */
 static void replica_pass(struct pass *p)
 {
-        json_t *deps = json_object_get(p->rec, "deployments"), *prim = deployment_primary(p->rec), *d, *t;
+        json_t *prim = deployment_primary(p->rec), *d;
         long long desired = jint(p->rec, "desiredCount", 0), max_total, min_healthy;
-        long long grace = jint(p->rec, "healthCheckGracePeriodSeconds", 0);
         struct dep_count pc, oc = { 0 }, n;
         char reason[200];
         size_t i;
-        int healthy;
 
         if (!prim)
                 return;
@@ -608,19 +680,13 @@ static void replica_pass(struct pass *p)
         if (jint(prim, "desiredCount", -1) != desired)
                 json_object_set_new(prim, "desiredCount", json_integer(desired));
         snprintf(reason, sizeof reason, "Scaling activity initiated by (deployment %s)", jstr(prim, "id"));
-        /* Health checks: a RUNNING task found UNHEALTHY after the grace period is replaced. */
-        json_array_foreach(p->tasks, i, t)
-                if (task_live(t) && strcmp(jstr(t, "lastStatus") ?: "", "RUNNING") == 0 &&
-                    strcmp(jstr(t, "healthStatus") ?: "", "UNHEALTHY") == 0 &&
-                    now_epoch() - json_number_value(json_object_get(t, "startedAt")) >= (double) grace)
-                        (void) stop_task(p, t, "Task failed container health checks");
-
+        stop_unhealthy(p);
         deployment_count(p->tasks, jstr(prim, "id"), &pc);
         json_object_set_new(prim, "failedTasks", json_integer(pc.failed));
         circuit_breaker(p, prim, desired);
         prim = deployment_primary(p->rec);
         deployment_count(p->tasks, jstr(prim, "id"), &pc);
-        json_array_foreach(deps, i, d)
+        json_array_foreach(json_object_get(p->rec, "deployments"), i, d)
                 if (d != prim) {
                         deployment_count(p->tasks, jstr(d, "id"), &n);
                         oc.live += n.live;
@@ -629,56 +695,8 @@ static void replica_pass(struct pass *p)
         /* scale in the primary: excess tasks, not-yet-running ones first */
         if (pc.live > desired)
                 pc.live -= stop_some(p, jstr(prim, "id"), (int) (pc.live - desired), false, reason);
-        /* old deployments: unhealthy tasks go at once; healthy ones while enough stay healthy */
-        healthy = pc.healthy + oc.healthy;
-        json_array_foreach(deps, i, d) {
-                int k;
-                if (d == prim)
-                        continue;
-                deployment_count(p->tasks, jstr(d, "id"), &n);
-                k = stop_some(p, jstr(d, "id"), n.live - n.healthy, true, reason);
-                oc.live -= k;
-                if (strcmp(jstr(prim, "rolloutState") ?: "", "FAILED") == 0)
-                        continue; /* a failed deployment without rollback keeps the old tasks */
-                k = healthy - (int) min_healthy;
-                if (k > n.healthy)
-                        k = n.healthy;
-                /* at most as many as the primary still needs room for, once it can fill it */
-                k = stop_some(p, jstr(d, "id"), k, false, reason);
-                oc.live -= k;
-                healthy -= k;
-        }
-        /* Tasks on DRAINING instances are replaced elsewhere within the deployment limits: they do
-         * not count toward the desired count when starting, and go once enough stay healthy. */
-        {
-                _cleanup_json_ json_t *drained = draining_instances(p);
-                int dr = 0, dr_healthy = 0;
-                json_array_foreach(p->tasks, i, t)
-                        if (task_live(t) && json_object_get(drained, jstr(json_object_get(t, "ebx"), "instanceId") ?: "")) {
-                                dr++;
-                                dr_healthy += task_healthy(t);
-                        }
-                /* scale out the primary within maximumPercent */
-                if (strcmp(jstr(prim, "rolloutState") ?: "", "FAILED") != 0 && pc.live - dr < desired) {
-                        long long want = desired - (pc.live - dr), room = max_total - pc.live - oc.live;
-                        if (room < want)
-                                want = room;
-                        if (want > 0)
-                                (void) start_tasks(p, prim, (int) want, NULL, false);
-                }
-                if (dr > 0) {
-                        /* the unhealthy ones at once, the healthy ones while minimumHealthyPercent holds */
-                        int k = (pc.healthy + oc.healthy) - (int) min_healthy, stopped = 0;
-                        json_array_foreach(p->tasks, i, t) {
-                                if (!task_live(t) || !json_object_get(drained, jstr(json_object_get(t, "ebx"), "instanceId") ?: ""))
-                                        continue;
-                                if (!task_healthy(t) || stopped < k) {
-                                        stopped += task_healthy(t);
-                                        (void) stop_task(p, t, "Container instance is draining");
-                                }
-                        }
-                }
-        }
+        oc.live -= drain_old(p, prim, pc.healthy + oc.healthy, min_healthy, reason);
+        scale_out(p, prim, &pc, &oc, desired, max_total, min_healthy);
 }
 
 /* DAEMON: one task per ACTIVE container instance that meets the constraints. */

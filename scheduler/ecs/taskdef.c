@@ -489,30 +489,20 @@ static int check_task_units(json_t *out, const char *key, bool memory, long *ret
         return 0;
 }
 
-int taskdef_build(json_t *req, json_t **ret, struct err *err)
-{
-        static const char *const keep[] = {
-                "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
-                "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
-                "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", NULL,
-        };
-        _cleanup_json_ json_t *out = json_object(), *seen_ports = json_object(), *attrs = json_array();
-        json_t *defs = NULL, *rc = NULL, *cd, *compat;
-        const char *family = NULL, *mode = "bridge", *s = NULL;
-        struct cinfo ci[MAX_CONTAINERS];
-        bool ec2 = true, fargate = false, any_essential = false, any_health = false, any_depends = false;
-        long tcpu = 0, tmem = 0, sum_cpu = 0;
-        size_t i, n;
-        int r;
+/* What taskdef_build learns on the way. */
+struct td_build {
+        json_t *out;                         /* the TaskDefinition being built */
+        const char *mode;                    /* networkMode */
+        bool ec2, fargate;                   /* requiresCompatibilities */
+        long tcpu, tmem;                     /* task-level cpu units and MiB, 0 when absent */
+        bool any_health, any_depends;
+};
 
-        if (!out || !seen_ports || !attrs)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        for (const char *const *k = keep; *k; k++) {
-                json_t *v = json_object_get(req, *k);
-                if (v)
-                        json_object_set_new(out, *k, json_deep_copy(v));
-        }
-        if ((r = req_str(out, NULL, "family", false, &family, err)) < 0)
+static int check_family_mode(struct td_build *b, struct err *err)
+{
+        const char *family = NULL, *mode = "bridge";
+        int r;
+        if ((r = req_str(b->out, NULL, "family", false, &family, err)) < 0)
                 return r;
         if (!family || !*family)
                 return err_set(err, EINVAL, E_CLIENT, "Family should not be null or empty.");
@@ -520,71 +510,117 @@ int taskdef_build(json_t *req, json_t **ret, struct err *err)
                 return err_set(err, EINVAL, E_CLIENT,
                                "Invalid family name '%.300s': up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.",
                                family);
-        if ((r = req_str(out, NULL, "networkMode", false, &mode, err)) < 0)
+        if ((r = req_str(b->out, NULL, "networkMode", false, &mode, err)) < 0)
                 return r;
         if (strcmp(mode, "bridge") != 0 && strcmp(mode, "host") != 0 && strcmp(mode, "awsvpc") != 0 && strcmp(mode, "none") != 0)
                 return err_set(err, EINVAL, E_CLIENT, "Invalid networkMode '%s': expected bridge, host, awsvpc or none.", mode);
-        json_object_set_new(out, "networkMode", json_string(mode));
-        mode = jstr(out, "networkMode");
-        if ((r = req_str_list(out, NULL, "requiresCompatibilities", false, 0, &rc, err)) < 0)
+        json_object_set_new(b->out, "networkMode", json_string(mode));
+        b->mode = jstr(b->out, "networkMode");
+        return 0;
+}
+
+static int check_compatibilities(struct td_build *b, struct err *err)
+{
+        json_t *rc = NULL, *e;
+        size_t i;
+        int r;
+        b->ec2 = true;
+        if ((r = req_str_list(b->out, NULL, "requiresCompatibilities", false, 0, &rc, err)) < 0)
                 return r;
-        if (rc && json_array_size(rc) > 0) {
-                json_t *e;
-                ec2 = false;
-                json_array_foreach(rc, i, e) {
-                        const char *c = json_string_value(e);
-                        if (strcmp(c, "EC2") == 0)
-                                ec2 = true;
-                        else if (strcmp(c, "FARGATE") == 0)
-                                fargate = true;
-                        else if (strcmp(c, "EXTERNAL") != 0)
-                                return err_set(err, EINVAL, E_CLIENT, "Invalid requiresCompatibilities value '%s': expected EC2, FARGATE or EXTERNAL.", c);
-                }
+        if (json_array_size(rc) == 0)
+                return 0;
+        b->ec2 = false;
+        json_array_foreach(rc, i, e) {
+                const char *c = json_string_value(e);
+                if (strcmp(c, "EC2") == 0)
+                        b->ec2 = true;
+                else if (strcmp(c, "FARGATE") == 0)
+                        b->fargate = true;
+                else if (strcmp(c, "EXTERNAL") != 0)
+                        return err_set(err, EINVAL, E_CLIENT, "Invalid requiresCompatibilities value '%s': expected EC2, FARGATE or EXTERNAL.", c);
         }
-        if ((r = check_task_units(out, "cpu", false, &tcpu, err)) < 0 || (r = check_task_units(out, "memory", true, &tmem, err)) < 0)
+        return 0;
+}
+
+/* Task-level cpu and memory, roles, pidMode, ipcMode, and what Fargate needs of them. */
+static int check_task_level(struct td_build *b, struct err *err)
+{
+        const char *s = NULL;
+        int r;
+        if ((r = check_task_units(b->out, "cpu", false, &b->tcpu, err)) < 0 || (r = check_task_units(b->out, "memory", true, &b->tmem, err)) < 0)
                 return r;
-        if ((r = req_str(out, NULL, "taskRoleArn", false, &s, err)) < 0 || (r = req_str(out, NULL, "executionRoleArn", false, &s, err)) < 0)
+        if ((r = req_str(b->out, NULL, "taskRoleArn", false, &s, err)) < 0 || (r = req_str(b->out, NULL, "executionRoleArn", false, &s, err)) < 0)
                 return r;
         s = NULL;
-        if ((r = req_str(out, NULL, "pidMode", false, &s, err)) < 0)
+        if ((r = req_str(b->out, NULL, "pidMode", false, &s, err)) < 0)
                 return r;
         if (s && strcmp(s, "host") != 0 && strcmp(s, "task") != 0)
                 return err_set(err, EINVAL, E_CLIENT, "Invalid pidMode '%s': expected host or task.", s);
         s = NULL;
-        if ((r = req_str(out, NULL, "ipcMode", false, &s, err)) < 0)
+        if ((r = req_str(b->out, NULL, "ipcMode", false, &s, err)) < 0)
                 return r;
         if (s && strcmp(s, "host") != 0 && strcmp(s, "task") != 0 && strcmp(s, "none") != 0)
                 return err_set(err, EINVAL, E_CLIENT, "Invalid ipcMode '%s': expected host, task or none.", s);
-        if (fargate) {
-                if (strcmp(mode, "awsvpc") != 0)
-                        return err_set(err, EINVAL, E_CLIENT, "Fargate only supports network mode 'awsvpc'.");
-                if (!tcpu)
-                        return err_set(err, EINVAL, E_CLIENT, "Fargate requires that 'cpu' be defined at the task level.");
-                if (!tmem)
-                        return err_set(err, EINVAL, E_CLIENT, "Fargate requires that 'memory' be defined at the task level.");
-        }
-        {
-                json_t *vols = NULL, *vol;
-                if ((r = req_array(out, NULL, "volumes", false, &vols, err)) < 0)
-                        return r;
-                if (!vols)
-                        json_object_set_new(out, "volumes", json_array());
-                json_array_foreach(vols, i, vol) {
-                        char p[40];
-                        const char *vn = NULL;
-                        snprintf(p, sizeof p, "volumes[%zu]", i);
-                        if (!json_is_object(vol))
-                                return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
-                        if ((r = req_str(vol, p, "name", false, &vn, err)) < 0)
-                                return r;
-                        if (!vn || !name_valid(vn))
-                                return err_set(err, EINVAL, E_CLIENT, "Invalid volume name in %s: up to 255 letters, numbers, hyphens, and underscores.", p);
-                }
-        }
-        if ((r = check_placement_constraints(out, err)) < 0)
-                return r;
+        if (!b->fargate)
+                return 0;
+        if (strcmp(b->mode, "awsvpc") != 0)
+                return err_set(err, EINVAL, E_CLIENT, "Fargate only supports network mode 'awsvpc'.");
+        if (!b->tcpu)
+                return err_set(err, EINVAL, E_CLIENT, "Fargate requires that 'cpu' be defined at the task level.");
+        if (!b->tmem)
+                return err_set(err, EINVAL, E_CLIENT, "Fargate requires that 'memory' be defined at the task level.");
+        return 0;
+}
 
-        if ((r = req_array(out, NULL, "containerDefinitions", false, &defs, err)) < 0)
+static int check_volumes(json_t *out, struct err *err)
+{
+        json_t *vols = NULL, *vol;
+        size_t i;
+        int r;
+        if ((r = req_array(out, NULL, "volumes", false, &vols, err)) < 0)
+                return r;
+        if (!vols)
+                json_object_set_new(out, "volumes", json_array());
+        json_array_foreach(vols, i, vol) {
+                char p[40];
+                const char *vn = NULL;
+                snprintf(p, sizeof p, "volumes[%zu]", i);
+                if (!json_is_object(vol))
+                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
+                if ((r = req_str(vol, p, "name", false, &vn, err)) < 0)
+                        return r;
+                if (!vn || !name_valid(vn))
+                        return err_set(err, EINVAL, E_CLIENT, "Invalid volume name in %s: up to 255 letters, numbers, hyphens, and underscores.", p);
+        }
+        return 0;
+}
+
+/* One container's memory against the task's (EC2 needs one of memory or memoryReservation). */
+static int check_container_memory(const struct td_build *b, json_t *cd, const char *name, struct err *err)
+{
+        if (b->ec2 && !b->tmem && !json_object_get(cd, "memory") && !json_object_get(cd, "memoryReservation"))
+                return err_set(err, EINVAL, E_CLIENT,
+                               "Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified.", name);
+        if (b->tmem && jint(cd, "memory", 0) > b->tmem)
+                return err_set(err, EINVAL, E_CLIENT, "The 'memory' setting for container '%s' is greater than for the task.", name);
+        if (b->tmem && jint(cd, "memoryReservation", 0) > b->tmem)
+                return err_set(err, EINVAL, E_CLIENT, "The 'memoryReservation' setting for container '%s' is greater than for the task.",
+                               name);
+        return 0;
+}
+
+static int check_containers(struct td_build *b, struct err *err)
+{
+        _cleanup_json_ json_t *seen_ports = json_object();
+        struct cinfo ci[MAX_CONTAINERS];
+        json_t *defs = NULL, *cd;
+        bool any_essential = false;
+        long sum_cpu = 0;
+        size_t i, n;
+        int r;
+        if (!seen_ports)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = req_array(b->out, NULL, "containerDefinitions", false, &defs, err)) < 0)
                 return r;
         n = defs ? json_array_size(defs) : 0;
         if (n == 0)
@@ -596,47 +632,68 @@ int taskdef_build(json_t *req, json_t **ret, struct err *err)
                 snprintf(p, sizeof p, "containerDefinitions[%zu]", i);
                 if (!json_is_object(cd))
                         return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
-                if ((r = check_container(cd, i, mode, seen_ports, &ci[i], err)) < 0)
+                if ((r = check_container(cd, i, b->mode, seen_ports, &ci[i], err)) < 0)
                         return r;
                 if (find_container(ci, i, ci[i].name) >= 0)
                         return err_set(err, EINVAL, E_CLIENT,
                                        "Duplicate container name '%s': container names must be unique within a task definition.", ci[i].name);
                 any_essential |= ci[i].essential;
-                any_health |= ci[i].health;
-                any_depends |= json_array_size(json_object_get(cd, "dependsOn")) > 0;
+                b->any_health |= ci[i].health;
+                b->any_depends |= json_array_size(json_object_get(cd, "dependsOn")) > 0;
                 sum_cpu += (long) jint(cd, "cpu", 0);
-                if (ec2 && !tmem && !json_object_get(cd, "memory") && !json_object_get(cd, "memoryReservation"))
-                        return err_set(err, EINVAL, E_CLIENT,
-                                       "Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified.",
-                                       ci[i].name);
-                if (tmem && jint(cd, "memory", 0) > tmem)
-                        return err_set(err, EINVAL, E_CLIENT, "The 'memory' setting for container '%s' is greater than for the task.", ci[i].name);
-                if (tmem && jint(cd, "memoryReservation", 0) > tmem)
-                        return err_set(err, EINVAL, E_CLIENT, "The 'memoryReservation' setting for container '%s' is greater than for the task.",
-                                       ci[i].name);
+                if ((r = check_container_memory(b, cd, ci[i].name, err)) < 0)
+                        return r;
         }
         if (!any_essential)
                 return err_set(err, EINVAL, E_CLIENT, "Task definition must have at least one essential container.");
-        if (tcpu && sum_cpu > tcpu)
+        if (b->tcpu && sum_cpu > b->tcpu)
                 return err_set(err, EINVAL, E_CLIENT,
                                "The sum of all container 'cpu' values (%ld) cannot be greater than the value of the task 'cpu' (%ld).",
-                               sum_cpu, tcpu);
-        if ((r = check_depends(defs, ci, n, err)) < 0)
-                return r;
+                               sum_cpu, b->tcpu);
+        return check_depends(defs, ci, n, err);
+}
 
+/* requiresAttributes, compatibilities and status, as ECS derives them. */
+static void derived_members(struct td_build *b)
+{
+        json_t *attrs = json_array(), *compat;
         json_array_append_new(attrs, json_pack("{s:s}", "name", "com.amazonaws.ecs.capability.docker-remote-api.1.18"));
-        if (strcmp(mode, "awsvpc") == 0)
+        if (strcmp(b->mode, "awsvpc") == 0)
                 json_array_append_new(attrs, json_pack("{s:s}", "name", "ecs.capability.task-eni"));
-        if (any_health)
+        if (b->any_health)
                 json_array_append_new(attrs, json_pack("{s:s}", "name", "ecs.capability.container-health-check"));
-        if (any_depends)
+        if (b->any_depends)
                 json_array_append_new(attrs, json_pack("{s:s}", "name", "ecs.capability.container-ordering"));
-        json_object_set(out, "requiresAttributes", attrs);
+        json_object_set_new(b->out, "requiresAttributes", attrs);
         compat = json_pack("[s]", "EC2");
-        if (strcmp(mode, "awsvpc") == 0 && tcpu && tmem)
+        if (strcmp(b->mode, "awsvpc") == 0 && b->tcpu && b->tmem)
                 json_array_append_new(compat, json_string("FARGATE"));
-        json_object_set_new(out, "compatibilities", compat);
-        json_object_set_new(out, "status", json_string("ACTIVE"));
+        json_object_set_new(b->out, "compatibilities", compat);
+        json_object_set_new(b->out, "status", json_string("ACTIVE"));
+}
+
+int taskdef_build(json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keep[] = {
+                "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
+                "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
+                "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", NULL,
+        };
+        _cleanup_json_ json_t *out = json_object();
+        struct td_build b = { 0 };
+        int r;
+        if (!out)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        for (const char *const *k = keep; *k; k++) {
+                json_t *v = json_object_get(req, *k);
+                if (v)
+                        json_object_set_new(out, *k, json_deep_copy(v));
+        }
+        b.out = out;
+        if ((r = check_family_mode(&b, err)) < 0 || (r = check_compatibilities(&b, err)) < 0 || (r = check_task_level(&b, err)) < 0 ||
+            (r = check_volumes(out, err)) < 0 || (r = check_placement_constraints(out, err)) < 0 || (r = check_containers(&b, err)) < 0)
+                return r;
+        derived_members(&b);
         *ret = TAKE_PTR(out);
         return 0;
 }
