@@ -20,6 +20,14 @@ const char *cluster_param(json_t *req)
         return c && *c ? c : "default";
 }
 
+/* DescribeTasks, DescribeServices, DescribeContainerInstances: a cluster and references. */
+int describe_decode(json_t *req, const char *key, size_t max, struct describe_in *ret, struct err *err)
+{
+        ret->cluster = cluster_param(req);
+        ret->tags = req_include_tags(req);
+        return req_str_list(req, NULL, key, true, max, &ret->refs, err);
+}
+
 static void cluster_key(char *buf, size_t size, const char *name)
 {
         snprintf(buf, size, "cluster/%s", name);

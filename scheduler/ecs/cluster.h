@@ -9,7 +9,19 @@
 struct sched;
 struct api_ctx;
 
+#include <stdbool.h>
+#include <stddef.h>
+
 const char *cluster_param(json_t *req);              /* "cluster" member or "default" */
+
+/* What DescribeTasks, DescribeServices and DescribeContainerInstances take: a cluster, references
+ * (the member key, 1..max strings; borrowed) and include TAGS. */
+struct describe_in {
+        const char *cluster;
+        json_t *refs;
+        bool tags;
+};
+int describe_decode(json_t *req, const char *key, size_t max, struct describe_in *ret, struct err *err);
 /* Loads an ACTIVE cluster by name or ARN; ClusterNotFoundException otherwise. *ret_name gets the name. */
 int cluster_get(struct api_ctx *c, const char *ref, json_t **ret, char ret_name[NAME_MAX_ECS + 1], struct err *err);
 /* Creates the "default" cluster when it does not exist (start-up). */

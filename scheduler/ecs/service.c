@@ -258,25 +258,37 @@ int op_update_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *
         return 0;
 }
 
+struct delete_service_in {
+        const char *cluster, *service;
+        bool force;
+};
+
+static int delete_service_decode(json_t *req, struct delete_service_in *in, struct err *err)
+{
+        int r;
+        in->cluster = cluster_param(req);
+        if ((r = req_str(req, NULL, "service", true, &in->service, err)) < 0 || (r = req_bool(req, NULL, "force", false, &in->force, err)) < 0)
+                return r;
+        return 0;
+}
+
 int op_delete_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *rec = NULL;
-        const char *ref = NULL;
+        struct delete_service_in in = { 0 };
         char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS * 2 + 16];
-        bool force = false;
         json_t *d;
         size_t i;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 || (r = req_str(req, NULL, "service", true, &ref, err)) < 0 ||
-            (r = req_bool(req, NULL, "force", false, &force, err)) < 0)
+        if ((r = delete_service_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
                 return r;
-        r = service_load(c->s, cname, ref, &rec, key, err);
+        r = service_load(c->s, cname, in.service, &rec, key, err);
         if (r == -ENOENT || (r == 0 && strcmp(jstr(rec, "status") ?: "", "INACTIVE") == 0))
                 return err_set(err, ENOENT, E_SVC_NF, "Service not found.");
         if (r < 0)
                 return r;
         if (strcmp(jstr(rec, "status") ?: "", "ACTIVE") == 0) {
-                if (!force && jint(rec, "desiredCount", 0) > 0 && strcmp(jstr(rec, "schedulingStrategy") ?: "", "REPLICA") == 0)
+                if (!in.force && jint(rec, "desiredCount", 0) > 0 && strcmp(jstr(rec, "schedulingStrategy") ?: "", "REPLICA") == 0)
                         return err_set(err, EINVAL, E_PARAM, "The service cannot be stopped while it is scaled above 0.");
                 json_object_set_new(rec, "status", json_string("DRAINING"));
                 json_object_set_new(rec, "desiredCount", json_integer(0));
@@ -284,7 +296,7 @@ int op_delete_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *
                         json_object_set_new(d, "desiredCount", json_integer(0));
                 if ((r = store_put(c->s->store, key, rec, err)) < 0)
                         return r;
-                log_info("op=DeleteService cluster=%s service=%s force=%d", cname, jstr(rec, "serviceName"), force);
+                log_info("op=DeleteService cluster=%s service=%s force=%d", cname, jstr(rec, "serviceName"), in.force);
                 services_kick(c->s);
         }
         *ret = json_pack("{s:o}", "service", service_shape(rec, true));
@@ -294,15 +306,14 @@ int op_delete_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *
 int op_describe_services(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *out = json_array(), *failures = json_array();
+        struct describe_in in = { 0 };
         char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS * 2 + 16];
-        bool tags = req_include_tags(req);
-        json_t *refs = NULL, *e;
+        json_t *e;
         size_t i;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 ||
-            (r = req_str_list(req, NULL, "services", true, 10, &refs, err)) < 0)
+        if ((r = describe_decode(req, "services", 10, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
                 return r;
-        json_array_foreach(refs, i, e) {
+        json_array_foreach(in.refs, i, e) {
                 json_t *rec = NULL;
                 r = service_load(c->s, cname, json_string_value(e), &rec, key, err);
                 if (r == -ENOENT) {
@@ -313,15 +324,32 @@ int op_describe_services(struct api_ctx *c, json_t *req, json_t **ret, struct er
                 }
                 if (r < 0)
                         return r;
-                json_array_append_new(out, service_shape(rec, tags));
+                json_array_append_new(out, service_shape(rec, in.tags));
                 json_decref(rec);
         }
         *ret = json_pack("{s:O, s:O}", "services", out, "failures", failures);
         return 0;
 }
 
+struct list_services_in {
+        const char *cluster, *launch, *strategy;
+        struct req_page page;
+};
+
+static int list_services_decode(json_t *req, struct list_services_in *in, struct err *err)
+{
+        int r;
+        in->cluster = cluster_param(req);
+        if ((r = req_str(req, NULL, "launchType", false, &in->launch, err)) < 0 ||
+            (r = req_str(req, NULL, "schedulingStrategy", false, &in->strategy, err)) < 0)
+                return r;
+        if (in->strategy && strcmp(in->strategy, "REPLICA") != 0 && strcmp(in->strategy, "DAEMON") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Invalid schedulingStrategy '%s': expected REPLICA or DAEMON.", in->strategy);
+        return req_page_decode(req, 10, &in->page, err);
+}
+
 struct list_ctx {
-        const char *launch, *strategy;
+        const struct list_services_in *in;
         json_t *arns;
 };
 
@@ -330,9 +358,9 @@ static int collect_list(const char *key, json_t *v, void *userdata)
         struct list_ctx *l = userdata;
         if (strcmp(jstr(v, "status") ?: "", "ACTIVE") != 0)
                 return 0;
-        if (l->launch && strcmp(jstr(v, "launchType") ?: "", l->launch) != 0)
+        if (l->in->launch && strcmp(jstr(v, "launchType") ?: "", l->in->launch) != 0)
                 return 0;
-        if (l->strategy && strcmp(jstr(v, "schedulingStrategy") ?: "", l->strategy) != 0)
+        if (l->in->strategy && strcmp(jstr(v, "schedulingStrategy") ?: "", l->in->strategy) != 0)
                 return 0;
         json_array_append_new(l->arns, json_string(jstr(v, "serviceArn")));
         return 0;
@@ -341,18 +369,15 @@ static int collect_list(const char *key, json_t *v, void *userdata)
 int op_list_services(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *arns = json_array(), *page = NULL;
-        struct list_ctx l = { .arns = arns };
+        struct list_services_in in = { 0 };
+        struct list_ctx l = { .in = &in, .arns = arns };
         char cname[NAME_MAX_ECS + 1], prefix[NAME_MAX_ECS + 16];
         json_t *token = NULL;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 ||
-            (r = req_str(req, NULL, "launchType", false, &l.launch, err)) < 0 ||
-            (r = req_str(req, NULL, "schedulingStrategy", false, &l.strategy, err)) < 0)
+        if ((r = list_services_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
                 return r;
-        if (l.strategy && strcmp(l.strategy, "REPLICA") != 0 && strcmp(l.strategy, "DAEMON") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Invalid schedulingStrategy '%s': expected REPLICA or DAEMON.", l.strategy);
         snprintf(prefix, sizeof prefix, "service/%s/", cname);
-        if ((r = store_list(c->s->store, prefix, collect_list, &l, err)) < 0 || (r = req_page(req, arns, 10, &page, &token, err)) < 0)
+        if ((r = store_list(c->s->store, prefix, collect_list, &l, err)) < 0 || (r = req_page_take(&in.page, arns, &page, &token, err)) < 0)
                 return r;
         *ret = json_pack("{s:O}", "serviceArns", page);
         json_set(*ret, "nextToken", token);

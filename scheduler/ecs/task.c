@@ -124,31 +124,45 @@ json_t *container_def_find(json_t *defs, const char *name)
 
 /* ---- StopTask, DescribeTasks, ListTasks ---- */
 
+struct stop_task_in {
+        const char *cluster, *task, *reason;
+};
+
+static int stop_task_decode(json_t *req, struct stop_task_in *in, struct err *err)
+{
+        int r;
+        in->cluster = cluster_param(req);
+        if ((r = req_str(req, NULL, "task", true, &in->task, err)) < 0 || (r = req_str(req, NULL, "reason", false, &in->reason, err)) < 0)
+                return r;
+        if (in->reason && strlen(in->reason) > 255)
+                return err_set(err, EINVAL, E_PARAM, "reason can be at most 255 characters long.");
+        return 0;
+}
+
 int op_stop_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *rec = NULL;
-        const char *ref = NULL, *reason = NULL;
-        char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 64];
+        struct stop_task_in in = { 0 };
+        char cname[NAME_MAX_ECS + 1], key[TASK_KEY_MAX];
+        const char *id;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 || (r = req_str(req, NULL, "task", true, &ref, err)) < 0 ||
-            (r = req_str(req, NULL, "reason", false, &reason, err)) < 0)
+        if ((r = stop_task_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
                 return r;
-        if (reason && strlen(reason) > 255)
-                return err_set(err, EINVAL, E_PARAM, "reason can be at most 255 characters long.");
-        r = task_load(c->s, cname, ref, &rec, key, err);
+        r = task_load(c->s, cname, in.task, &rec, key, err);
         if (r == -ENOENT)
                 return err_set(err, ENOENT, E_PARAM, "The referenced task was not found.");
         if (r < 0)
                 return r;
+        id = jstr(json_object_get(rec, "ebx"), "id");
         if (strcmp(jstr(rec, "desiredStatus") ?: "", "STOPPED") != 0) {
                 json_object_set_new(rec, "desiredStatus", json_string("STOPPED"));
                 json_object_set_new(rec, "stopCode", json_string("UserInitiated"));
-                json_object_set_new(rec, "stoppedReason", json_string(reason && *reason ? reason : "Task stopped by user"));
+                json_object_set_new(rec, "stoppedReason", json_string(in.reason && *in.reason ? in.reason : "Task stopped by user"));
                 json_object_set_new(rec, "version", json_integer(jint(rec, "version", 1) + 1));
                 if ((r = store_put(c->s->store, key, rec, err)) < 0)
                         return r;
-                log_info("op=StopTask cluster=%s task=%s reason=\"%s\"", cname, jstr(json_object_get(rec, "ebx"), "id"), reason ?: "");
-                task_kick(c->s, jstr(json_object_get(rec, "ebx"), "id"), key);
+                log_info("op=StopTask cluster=%s task=%s reason=\"%s\"", cname, id, in.reason ?: "");
+                task_kick(c->s, id, key);
         }
         *ret = json_pack("{s:o}", "task", task_shape(rec, true));
         return 0;
@@ -157,14 +171,14 @@ int op_stop_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 int op_describe_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *out = json_array(), *failures = json_array();
+        struct describe_in in = { 0 };
         char cname[NAME_MAX_ECS + 1];
-        bool tags = req_include_tags(req);
-        json_t *refs = NULL, *e;
+        json_t *e;
         size_t i;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 || (r = req_str_list(req, NULL, "tasks", true, 100, &refs, err)) < 0)
+        if ((r = describe_decode(req, "tasks", 100, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
                 return r;
-        json_array_foreach(refs, i, e) {
+        json_array_foreach(in.refs, i, e) {
                 json_t *rec = NULL;
                 r = task_peek(c->s, cname, json_string_value(e), &rec, err);
                 if (r == -ENOENT) {
@@ -176,7 +190,7 @@ int op_describe_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *
                 if (r < 0)
                         return r;
                 /* shallow: it holds references to the cached record's members, which nobody changes */
-                json_array_append_new(out, task_shape(rec, tags));
+                json_array_append_new(out, task_shape(rec, in.tags));
         }
         *ret = json_pack("{s:O, s:O}", "tasks", out, "failures", failures);
         return 0;
@@ -191,137 +205,150 @@ static int cmp_created(const void *a, const void *b)
         return strcmp(jstr(x, "taskArn") ?: "", jstr(y, "taskArn") ?: "");
 }
 
-int op_list_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+struct list_tasks_in {
+        const char *cluster, *instance, *family, *started_by, *service, *desired, *launch;
+        struct req_page page;
+};
+
+static int list_tasks_decode(json_t *req, struct list_tasks_in *in, struct err *err)
 {
-        _cleanup_json_ json_t *cl = NULL, *tasks = NULL, *arns = json_array(), *page = NULL;
-        const char *inst = NULL, *family = NULL, *started_by = NULL, *service = NULL, *desired = "RUNNING", *launch = NULL;
-        char cname[NAME_MAX_ECS + 1], fam_arn_prefix[ARN_MAX], service_group[NAME_MAX_ECS + 16];
-        json_t *token = NULL, **v = NULL, *t;
-        size_t i, n, m = 0;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 ||
-            (r = req_str(req, NULL, "containerInstance", false, &inst, err)) < 0 || (r = req_str(req, NULL, "family", false, &family, err)) < 0 ||
-            (r = req_str(req, NULL, "startedBy", false, &started_by, err)) < 0 ||
-            (r = req_str(req, NULL, "serviceName", false, &service, err)) < 0 ||
-            (r = req_str(req, NULL, "desiredStatus", false, &desired, err)) < 0 ||
-            (r = req_str(req, NULL, "launchType", false, &launch, err)) < 0)
+        in->cluster = cluster_param(req);
+        in->desired = "RUNNING";
+        if ((r = req_str(req, NULL, "containerInstance", false, &in->instance, err)) < 0 ||
+            (r = req_str(req, NULL, "family", false, &in->family, err)) < 0 ||
+            (r = req_str(req, NULL, "startedBy", false, &in->started_by, err)) < 0 ||
+            (r = req_str(req, NULL, "serviceName", false, &in->service, err)) < 0 ||
+            (r = req_str(req, NULL, "desiredStatus", false, &in->desired, err)) < 0 ||
+            (r = req_str(req, NULL, "launchType", false, &in->launch, err)) < 0)
                 return r;
-        if (strcmp(desired, "RUNNING") != 0 && strcmp(desired, "PENDING") != 0 && strcmp(desired, "STOPPED") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Invalid desiredStatus '%s': expected RUNNING, PENDING or STOPPED.", desired);
-        if (launch && strcmp(launch, "EC2") != 0 && strcmp(launch, "FARGATE") != 0 && strcmp(launch, "EXTERNAL") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Invalid launchType '%s': expected EC2, FARGATE or EXTERNAL.", launch);
-        if (inst) {
-                json_t *irec = NULL;
-                r = instance_get(c->s, cname, inst, true, &irec, err);
-                if (r == -ENOENT)
-                        return err_set(err, ENOENT, E_PARAM, "The container instance '%s' was not found in cluster '%s'.", inst, cname);
-                if (r < 0)
-                        return r;
-                inst = NULL;
-                snprintf(fam_arn_prefix, sizeof fam_arn_prefix, "%s", jstr(irec, "containerInstanceArn"));
-                json_decref(irec);
-                inst = fam_arn_prefix;
+        if (strcmp(in->desired, "RUNNING") != 0 && strcmp(in->desired, "PENDING") != 0 && strcmp(in->desired, "STOPPED") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Invalid desiredStatus '%s': expected RUNNING, PENDING or STOPPED.", in->desired);
+        if (in->launch && strcmp(in->launch, "EC2") != 0 && strcmp(in->launch, "FARGATE") != 0 && strcmp(in->launch, "EXTERNAL") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Invalid launchType '%s': expected EC2, FARGATE or EXTERNAL.", in->launch);
+        return req_page_decode(req, 100, &in->page, err);
+}
+
+/* ListTasks' filters: the instance's ARN and the service's group are resolved by the caller. */
+static bool task_matches(json_t *t, const struct list_tasks_in *in, const char *inst_arn, const char *group)
+{
+        if (strcmp(jstr(t, "desiredStatus") ?: "", in->desired) != 0)
+                return false;
+        if (inst_arn && strcmp(jstr(t, "containerInstanceArn") ?: "", inst_arn) != 0)
+                return false;
+        if (in->family) {
+                /* the family of the task definition ARN "…:task-definition/FAMILY:REV" */
+                const char *tda = jstr(t, "taskDefinitionArn") ?: "", *p = strstr(tda, ":task-definition/");
+                size_t fl = strlen(in->family);
+                if (!p || strncmp(p + 17, in->family, fl) != 0 || p[17 + fl] != ':')
+                        return false;
         }
-        if (service)
-                snprintf(service_group, sizeof service_group, "service:%s", arn_last(service));
-        if ((r = task_list(c->s, cname, true, &tasks, err)) < 0)
+        if (in->started_by && strcmp(jstr(t, "startedBy") ?: "", in->started_by) != 0)
+                return false;
+        if (group && strcmp(jstr(t, "group") ?: "", group) != 0)
+                return false;
+        return !in->launch || strcmp(jstr(t, "launchType") ?: "", in->launch) == 0;
+}
+
+/* The ARNs of the matching tasks, oldest first. */
+static int matching_arns(struct sched *s, const char *cname, const struct list_tasks_in *in, const char *inst_arn, const char *group,
+                         json_t *arns, struct err *err)
+{
+        _cleanup_json_ json_t *tasks = NULL;
+        json_t **v, *t;
+        size_t i, m = 0;
+        int r;
+        if ((r = task_list(s, cname, true, &tasks, err)) < 0)
                 return r;
-        n = json_array_size(tasks);
-        v = calloc(n + 1, sizeof *v);
+        v = calloc(json_array_size(tasks) + 1, sizeof *v);
         if (!v)
                 return err_set(err, ENOMEM, NULL, "out of memory");
-        json_array_foreach(tasks, i, t) {
-                const char *d = jstr(t, "desiredStatus") ?: "";
-                if (strcmp(d, desired) != 0)
-                        continue;
-                if (inst && strcmp(jstr(t, "containerInstanceArn") ?: "", inst) != 0)
-                        continue;
-                if (family) {
-                        /* the family of the task definition ARN "…:task-definition/FAMILY:REV" */
-                        const char *tda = jstr(t, "taskDefinitionArn") ?: "", *p = strstr(tda, ":task-definition/");
-                        size_t fl = strlen(family);
-                        if (!p || strncmp(p + 17, family, fl) != 0 || p[17 + fl] != ':')
-                                continue;
-                }
-                if (started_by && strcmp(jstr(t, "startedBy") ?: "", started_by) != 0)
-                        continue;
-                if (service && strcmp(jstr(t, "group") ?: "", service_group) != 0)
-                        continue;
-                if (launch && strcmp(jstr(t, "launchType") ?: "", launch) != 0)
-                        continue;
-                v[m++] = t;
-        }
+        json_array_foreach(tasks, i, t)
+                if (task_matches(t, in, inst_arn, group))
+                        v[m++] = t;
         qsort(v, m, sizeof *v, cmp_created);
         for (i = 0; i < m; i++)
                 json_array_append_new(arns, json_string(jstr(v[i], "taskArn")));
         free(v);
-        if ((r = req_page(req, arns, 100, &page, &token, err)) < 0)
+        return 0;
+}
+
+int op_list_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *cl = NULL, *arns = json_array(), *page = NULL;
+        struct list_tasks_in in = { 0 };
+        char cname[NAME_MAX_ECS + 1], inst_arn[ARN_MAX], group[NAME_MAX_ECS + 16];
+        json_t *token = NULL;
+        int r;
+        if ((r = list_tasks_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
+                return r;
+        if (in.instance) {
+                _cleanup_json_ json_t *irec = NULL;
+                r = instance_get(c->s, cname, in.instance, true, &irec, err);
+                if (r == -ENOENT)
+                        return err_set(err, ENOENT, E_PARAM, "The container instance '%s' was not found in cluster '%s'.", in.instance,
+                                       cname);
+                if (r < 0)
+                        return r;
+                snprintf(inst_arn, sizeof inst_arn, "%s", jstr(irec, "containerInstanceArn"));
+        }
+        if (in.service)
+                snprintf(group, sizeof group, "service:%s", arn_last(in.service));
+        if ((r = matching_arns(c->s, cname, &in, in.instance ? inst_arn : NULL, in.service ? group : NULL, arns, err)) < 0 ||
+            (r = req_page_take(&in.page, arns, &page, &token, err)) < 0)
                 return r;
         *ret = json_pack("{s:O}", "taskArns", page);
         json_set(*ret, "nextToken", token);
         return 0;
 }
 
-/* GetTaskLogs (ecsbox): lines of dir/logs/<container>.log from a byte offset. */
-int op_get_task_logs(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
-{
-        _cleanup_json_ json_t *cl = NULL, *rec = NULL, *events = json_array();
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_close_ int fd = -1;
-        const char *ref = NULL, *container = NULL, *dir;
-        char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 64], path[SCHED_PATH_MAX * 2];
-        long long offset = 0, limit = LOG_CHUNK_MAX;
-        json_t *defs, *d;
-        ssize_t got;
-        size_t i, start = 0, lines = 0, used = 0;
-        int r;
+struct task_logs_in {
+        const char *cluster, *task, *container;      /* container NULL: the task's only one */
+        long long offset, limit;
+};
 
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 || (r = req_str(req, NULL, "task", true, &ref, err)) < 0 ||
-            (r = req_str(req, NULL, "container", false, &container, err)) < 0 ||
-            (r = req_int(req, NULL, "offset", false, 0, LLONG_MAX, &offset, err)) < 0 ||
-            (r = req_int(req, NULL, "limit", false, 1, LOG_CHUNK_MAX, &limit, err)) < 0)
+static int task_logs_decode(json_t *req, struct task_logs_in *in, struct err *err)
+{
+        int r;
+        in->cluster = cluster_param(req);
+        in->limit = LOG_CHUNK_MAX;
+        if ((r = req_str(req, NULL, "task", true, &in->task, err)) < 0 || (r = req_str(req, NULL, "container", false, &in->container, err)) < 0 ||
+            (r = req_int(req, NULL, "offset", false, 0, LLONG_MAX, &in->offset, err)) < 0 ||
+            (r = req_int(req, NULL, "limit", false, 1, LOG_CHUNK_MAX, &in->limit, err)) < 0)
                 return r;
-        r = task_load(c->s, cname, ref, &rec, key, err);
-        if (r == -ENOENT)
-                return err_set(err, ENOENT, E_PARAM, "The referenced task was not found.");
-        if (r < 0)
-                return r;
-        defs = json_object_get(json_object_get(rec, "ebx"), "containers");
-        if (!container) {
-                if (json_array_size(defs) != 1) {
-                        char names[512] = "";
-                        json_array_foreach(defs, i, d) {
-                                strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
-                                strncat(names, jstr(d, "name") ?: "", sizeof names - strlen(names) - 1);
-                        }
-                        return err_set(err, EINVAL, E_PARAM, "container is required: the task has several containers (%s).", names);
-                }
-                container = jstr(json_array_get(defs, 0), "name");
-        } else if (!container_def_find(defs, container))
-                return err_set(err, ENOENT, E_PARAM, "The task has no container named '%s'.", container);
-        dir = jstr(json_object_get(rec, "ebx"), "dir");
-        *ret = NULL;
-        if (!dir) {
-                *ret = json_pack("{s:[], s:I}", "events", "nextOffset", (json_int_t) offset);
+        return 0;
+}
+
+/* The container whose log is read: the one named, else the task's only one. */
+static int logs_container(json_t *rec, const char *name, const char **ret, struct err *err)
+{
+        json_t *defs = json_object_get(json_object_get(rec, "ebx"), "containers"), *d;
+        size_t i;
+        if (name) {
+                if (!container_def_find(defs, name))
+                        return err_set(err, ENOENT, E_PARAM, "The task has no container named '%s'.", name);
+                *ret = name;
                 return 0;
         }
-        snprintf(path, sizeof path, "%s/logs/%s.log", dir, container);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno == ENOENT) {
-                        *ret = json_pack("{s:[], s:I}", "events", "nextOffset", (json_int_t) offset);
-                        return 0;
+        if (json_array_size(defs) != 1) {
+                char names[512] = "";
+                json_array_foreach(defs, i, d) {
+                        strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
+                        strncat(names, jstr(d, "name") ?: "", sizeof names - strlen(names) - 1);
                 }
-                return err_set(err, errno, NULL, "open '%s': %s", path, strerror(errno));
+                return err_set(err, EINVAL, E_PARAM, "container is required: the task has several containers (%s).", names);
         }
-        buf = malloc((size_t) limit + 1);
-        if (!buf)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        got = pread(fd, buf, (size_t) limit, (off_t) offset);
-        if (got < 0)
-                return err_set(err, errno, NULL, "read '%s': %s", path, strerror(errno));
+        *ret = jstr(json_array_get(defs, 0), "name");
+        return 0;
+}
+
+/* Whole lines of buf (got bytes read at offset) as events; *ret_used: the bytes they cover. */
+static json_t *log_events(const char *container, const char *buf, size_t got, size_t limit, size_t *ret_used)
+{
+        json_t *events = json_array();
+        size_t i, start = 0, lines = 0, used = 0;
         /* whole lines only; a last line without its newline waits for the next call */
-        for (i = 0; i < (size_t) got && lines < LOG_LINES_MAX; i++)
+        for (i = 0; i < got && lines < LOG_LINES_MAX; i++)
                 if (buf[i] == '\n') {
                         json_array_append_new(events, json_pack("{s:s, s:s%}", "container", container, "line", buf + start, i - start));
                         start = i + 1;
@@ -329,10 +356,55 @@ int op_get_task_logs(struct api_ctx *c, json_t *req, json_t **ret, struct err *e
                         lines++;
                 }
         /* a single line longer than the limit is cut rather than blocking the reader forever */
-        if (used == 0 && (size_t) got == (size_t) limit) {
-                json_array_append_new(events, json_pack("{s:s, s:s%}", "container", container, "line", buf, (size_t) got));
-                used = (size_t) got;
+        if (used == 0 && got == limit) {
+                json_array_append_new(events, json_pack("{s:s, s:s%}", "container", container, "line", buf, got));
+                used = got;
         }
-        *ret = json_pack("{s:O, s:I}", "events", events, "nextOffset", (json_int_t) (offset + (long long) used));
+        *ret_used = used;
+        return events;
+}
+
+/* GetTaskLogs (ecsbox): lines of dir/logs/<container>.log from a byte offset. */
+int op_get_task_logs(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *cl = NULL, *rec = NULL, *events = NULL;
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        struct task_logs_in in = { 0 };
+        const char *container = NULL, *dir;
+        char cname[NAME_MAX_ECS + 1], key[TASK_KEY_MAX], path[SCHED_PATH_MAX * 2];
+        size_t used = 0;
+        ssize_t got;
+        int r;
+
+        if ((r = task_logs_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
+                return r;
+        r = task_load(c->s, cname, in.task, &rec, key, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, E_PARAM, "The referenced task was not found.");
+        if (r < 0 || (r = logs_container(rec, in.container, &container, err)) < 0)
+                return r;
+        dir = jstr(json_object_get(rec, "ebx"), "dir");
+        if (!dir) {
+                *ret = json_pack("{s:[], s:I}", "events", "nextOffset", (json_int_t) in.offset);
+                return 0;
+        }
+        snprintf(path, sizeof path, "%s/logs/%s.log", dir, container);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOENT) {
+                        *ret = json_pack("{s:[], s:I}", "events", "nextOffset", (json_int_t) in.offset);
+                        return 0;
+                }
+                return err_set(err, errno, NULL, "open '%s': %s", path, strerror(errno));
+        }
+        buf = malloc((size_t) in.limit + 1);
+        if (!buf)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        got = pread(fd, buf, (size_t) in.limit, (off_t) in.offset);
+        if (got < 0)
+                return err_set(err, errno, NULL, "read '%s': %s", path, strerror(errno));
+        events = log_events(container, buf, (size_t) got, (size_t) in.limit, &used);
+        *ret = json_pack("{s:O, s:I}", "events", events, "nextOffset", (json_int_t) (in.offset + (long long) used));
         return 0;
 }

@@ -23,8 +23,9 @@ int req_str_list(json_t *o, const char *path, const char *key, bool required, si
 int req_tags(json_t *o, const char *key, json_t **ret, struct err *err);
 /* The maxResults/nextToken of a List* request, checked. */
 struct req_page {
-        long long max;
-        const char *token;
+        long long max;                       /* maxResults, 1..100 */
+        const char *token;                   /* nextToken as given, or NULL */
+        size_t offset;                       /* where the page starts */
 };
 int req_page_decode(json_t *req, int default_max, struct req_page *ret, struct err *err);
 /* One page of a list of strings: *ret gets a new array with the page and *ret_token a new string or NULL. */
