@@ -3,6 +3,7 @@
  * attributes through the cluster query language (memberOf) and skips DRAINING instances. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ecsbox/json.h"
@@ -32,48 +33,80 @@ static bool attr_name_ok(const char *s, bool value)
         return true;
 }
 
-/* Checks every attribute of the request and loads the instance each names; *ret_targets gets
- * [{key, rec}] in request order (one entry per distinct instance). Nothing is changed. */
-static int load_targets(struct api_ctx *c, const char *cname, json_t *attrs, bool put, json_t **ret_targets, struct err *err)
+/* PutAttributes / DeleteAttributes: up to ATTR_MAX attributes, each on a container instance. */
+struct attr_item {
+        const char *name, *value, *target;   /* value NULL: none (or DeleteAttributes) */
+        char key[NAME_MAX_ECS + 64];         /* the target's store key, once loaded */
+};
+struct attr_change_in {
+        const char *cluster;
+        size_t n;
+        struct attr_item items[ATTR_MAX];
+};
+
+static int attr_item_decode(json_t *a, size_t i, bool put, struct attr_item *it, struct err *err)
 {
-        _cleanup_json_ json_t *targets = json_object();
-        json_t *a;
+        char path[48];
+        const char *type = NULL;
+        int r;
+        snprintf(path, sizeof path, "attributes[%zu]", i);
+        if (!json_is_object(a))
+                return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure.", path);
+        if ((r = req_str(a, path, "name", true, &it->name, err)) < 0 || (r = req_str(a, path, "value", false, &it->value, err)) < 0 ||
+            (r = req_str(a, path, "targetType", false, &type, err)) < 0 || (r = req_str(a, path, "targetId", false, &it->target, err)) < 0)
+                return r;
+        if (!attr_name_ok(it->name, false))
+                return err_set(err, EINVAL, E_PARAM, "%s.name '%s' is not a valid attribute name (1-128 letters, digits, - _ . / \\).",
+                               path, it->name);
+        if (strncmp(it->name, "ecs.", 4) == 0 || strncmp(it->name, "ecsbox.", 7) == 0)
+                return err_set(err, EINVAL, E_PARAM, "%s.name '%s': attributes starting with 'ecs.' (and 'ecsbox.') are reserved.",
+                               path, it->name);
+        if (put && it->value && !attr_name_ok(it->value, true))
+                return err_set(err, EINVAL, E_PARAM, "%s.value '%s' is not a valid attribute value.", path, it->value);
+        if (type && strcmp(type, "container-instance") != 0)
+                return err_set(err, EINVAL, E_PARAM, "%s.targetType '%s' is not supported: expected container-instance.", path, type);
+        if (!it->target)
+                return err_set(err, EINVAL, E_PARAM, "%s.targetId is required.", path);
+        if (!put)
+                it->value = NULL;
+        return 0;
+}
+
+static int attr_change_decode(json_t *req, bool put, struct attr_change_in *in, struct err *err)
+{
+        json_t *attrs = NULL, *a;
         size_t i;
         int r;
+        in->cluster = cluster_param(req);
+        if ((r = req_array(req, NULL, "attributes", true, &attrs, err)) < 0)
+                return r;
         if (json_array_size(attrs) == 0 || json_array_size(attrs) > ATTR_MAX)
                 return err_set(err, EINVAL, E_PARAM, "attributes must hold 1 to %d attributes.", ATTR_MAX);
-        json_array_foreach(attrs, i, a) {
-                char path[48], key[NAME_MAX_ECS + 64];
-                const char *name = NULL, *value = NULL, *type = NULL, *target = NULL;
-                json_t *rec = NULL;
-                snprintf(path, sizeof path, "attributes[%zu]", i);
-                if (!json_is_object(a))
-                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure.", path);
-                if ((r = req_str(a, path, "name", true, &name, err)) < 0 || (r = req_str(a, path, "value", false, &value, err)) < 0 ||
-                    (r = req_str(a, path, "targetType", false, &type, err)) < 0 ||
-                    (r = req_str(a, path, "targetId", false, &target, err)) < 0)
+        json_array_foreach(attrs, i, a)
+                if ((r = attr_item_decode(a, i, put, &in->items[i], err)) < 0)
                         return r;
-                if (!attr_name_ok(name, false))
-                        return err_set(err, EINVAL, E_PARAM, "%s.name '%s' is not a valid attribute name (1-128 letters, digits, - _ . / \\).",
-                                       path, name);
-                if (strncmp(name, "ecs.", 4) == 0 || strncmp(name, "ecsbox.", 7) == 0)
-                        return err_set(err, EINVAL, E_PARAM, "%s.name '%s': attributes starting with 'ecs.' (and 'ecsbox.') are reserved.",
-                                       path, name);
-                if (put && value && !attr_name_ok(value, true))
-                        return err_set(err, EINVAL, E_PARAM, "%s.value '%s' is not a valid attribute value.", path, value);
-                if (type && strcmp(type, "container-instance") != 0)
-                        return err_set(err, EINVAL, E_PARAM, "%s.targetType '%s' is not supported: expected container-instance.", path, type);
-                if (!target)
-                        return err_set(err, EINVAL, E_PARAM, "%s.targetId is required.", path);
-                r = instance_get(c->s, cname, target, false, &rec, err);
+        in->n = json_array_size(attrs);
+        return 0;
+}
+
+/* Loads the instance each attribute names; *ret_targets gets {key: record} (one entry per
+ * distinct instance). Nothing is changed. */
+static int load_targets(struct api_ctx *c, const char *cname, struct attr_change_in *in, json_t **ret_targets, struct err *err)
+{
+        _cleanup_json_ json_t *targets = json_object();
+        int r;
+        for (size_t i = 0; i < in->n; i++) {
+                struct attr_item *it = &in->items[i];
+                json_t *rec = NULL;
+                r = instance_get(c->s, cname, it->target, false, &rec, err);
                 if (r == -ENOENT)
-                        return err_set(err, ENOENT, E_TARGET_NF, "Could not find %s (container instance '%s' is not in cluster %s).",
-                                       path, target, cname);
+                        return err_set(err, ENOENT, E_TARGET_NF, "Could not find attributes[%zu] (container instance '%s' is not in cluster %s).",
+                                       i, it->target, cname);
                 if (r < 0)
                         return r;
-                instance_key(key, sizeof key, cname, jstr(json_object_get(rec, "ebx"), "id") ?: "");
-                if (!json_object_get(targets, key))
-                        json_object_set_new(targets, key, rec);
+                instance_key(it->key, sizeof it->key, cname, jstr(json_object_get(rec, "ebx"), "id") ?: "");
+                if (!json_object_get(targets, it->key))
+                        json_object_set_new(targets, it->key, rec);
                 else
                         json_decref(rec);
         }
@@ -81,44 +114,39 @@ static int load_targets(struct api_ctx *c, const char *cname, json_t *attrs, boo
         return 0;
 }
 
+/* Sets or removes one attribute on its instance's record; the answer's entry. */
+static json_t *apply_item(const struct attr_item *it, json_t *rec, bool put)
+{
+        json_t *list = json_object_get(rec, "attributes"), *x, *o;
+        size_t j;
+        if (put)
+                attr_set(list, it->name, it->value);
+        else
+                json_array_foreach(list, j, x)
+                        if (strcmp(jstr(x, "name") ?: "", it->name) == 0) {
+                                json_array_remove(list, j);
+                                break;
+                        }
+        o = json_pack("{s:s, s:s, s:s}", "name", it->name, "targetType", "container-instance", "targetId",
+                      jstr(rec, "containerInstanceArn") ?: "");
+        if (put && it->value)
+                json_object_set_new(o, "value", json_string(it->value));
+        return o;
+}
+
 static int change(struct api_ctx *c, json_t *req, json_t **ret, bool put, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *targets = NULL, *out = json_array();
+        struct attr_change_in in = { 0 };
         char cname[NAME_MAX_ECS + 1];
-        json_t *attrs = NULL, *a, *rec;
         const char *key;
-        size_t i;
+        json_t *rec;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 ||
-            (r = req_array(req, NULL, "attributes", true, &attrs, err)) < 0 ||
-            (r = load_targets(c, cname, attrs, put, &targets, err)) < 0)
+        if ((r = attr_change_decode(req, put, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0 ||
+            (r = load_targets(c, cname, &in, &targets, err)) < 0)
                 return r;
-        json_array_foreach(attrs, i, a) {
-                char k[NAME_MAX_ECS + 64], arn[ARN_MAX];
-                json_t *target = NULL;
-                rec = NULL;
-                if (instance_get(c->s, cname, jstr(a, "targetId"), false, &target, NULL) < 0)
-                        continue;
-                instance_key(k, sizeof k, cname, jstr(json_object_get(target, "ebx"), "id") ?: "");
-                json_decref(target);
-                rec = json_object_get(targets, k);
-                if (put)
-                        attr_set(json_object_get(rec, "attributes"), jstr(a, "name"), jstr(a, "value"));
-                else {
-                        json_t *list = json_object_get(rec, "attributes"), *x;
-                        size_t j;
-                        json_array_foreach(list, j, x)
-                                if (strcmp(jstr(x, "name") ?: "", jstr(a, "name")) == 0) {
-                                        json_array_remove(list, j);
-                                        break;
-                                }
-                }
-                snprintf(arn, sizeof arn, "%s", jstr(rec, "containerInstanceArn") ?: "");
-                json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "name", jstr(a, "name"), "targetType", "container-instance",
-                                                     "targetId", arn));
-                if (put && jstr(a, "value"))
-                        json_object_set_new(json_array_get(out, json_array_size(out) - 1), "value", json_string(jstr(a, "value")));
-        }
+        for (size_t i = 0; i < in.n; i++)
+                json_array_append_new(out, apply_item(&in.items[i], json_object_get(targets, in.items[i].key), put));
         if ((r = store_begin(c->s->store, err)) < 0)
                 return r;
         json_object_foreach(targets, key, rec)
@@ -128,7 +156,7 @@ static int change(struct api_ctx *c, json_t *req, json_t **ret, bool put, struct
                 }
         if ((r = store_commit(c->s->store, err)) < 0)
                 return r;
-        log_info("op=%s cluster=%s attributes=%zu instances=%zu", put ? "PutAttributes" : "DeleteAttributes", cname, json_array_size(attrs),
+        log_info("op=%s cluster=%s attributes=%zu instances=%zu", put ? "PutAttributes" : "DeleteAttributes", cname, in.n,
                  json_object_size(targets));
         *ret = json_pack("{s:O}", "attributes", out);
         return 0;
@@ -144,43 +172,66 @@ int op_delete_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct er
         return change(c, req, ret, false, err);
 }
 
-int op_list_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+struct list_attrs_in {
+        const char *cluster, *name, *value;  /* name/value NULL: any */
+        struct req_page page;
+};
+
+static int list_attrs_decode(json_t *req, struct list_attrs_in *in, struct err *err)
 {
-        _cleanup_json_ json_t *cl = NULL, *insts = NULL, *all = json_array(), *page = NULL, *token = NULL, *keys = json_array();
-        const char *type = NULL, *name = NULL, *value = NULL;
-        char cname[NAME_MAX_ECS + 1];
-        json_t *inst, *a;
-        size_t i, j;
+        const char *type = NULL;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 ||
-            (r = req_str(req, NULL, "targetType", true, &type, err)) < 0 ||
-            (r = req_str(req, NULL, "attributeName", false, &name, err)) < 0 ||
-            (r = req_str(req, NULL, "attributeValue", false, &value, err)) < 0)
+        in->cluster = cluster_param(req);
+        if ((r = req_str(req, NULL, "targetType", true, &type, err)) < 0 ||
+            (r = req_str(req, NULL, "attributeName", false, &in->name, err)) < 0 ||
+            (r = req_str(req, NULL, "attributeValue", false, &in->value, err)) < 0)
                 return r;
         if (strcmp(type, "container-instance") != 0)
                 return err_set(err, EINVAL, E_PARAM, "targetType '%s' is not supported: expected container-instance.", type);
-        if (value && !name)
+        if (in->value && !in->name)
                 return err_set(err, EINVAL, E_PARAM, "attributeValue needs attributeName.");
-        if ((r = instance_list(c->s, cname, false, &insts, err)) < 0)
-                return r;
+        return req_page_decode(req, 100, &in->page, err);
+}
+
+/* Every matching attribute of the cluster's instances, in order. */
+static void matching_attributes(json_t *insts, const struct list_attrs_in *in, json_t *all)
+{
+        json_t *inst, *a;
+        size_t i, j;
         json_array_foreach(insts, i, inst)
                 json_array_foreach(json_object_get(inst, "attributes"), j, a) {
-                        if (name && strcmp(jstr(a, "name") ?: "", name) != 0)
+                        json_t *o;
+                        if (in->name && strcmp(jstr(a, "name") ?: "", in->name) != 0)
                                 continue;
-                        if (value && strcmp(jstr(a, "value") ?: "", value) != 0)
+                        if (in->value && strcmp(jstr(a, "value") ?: "", in->value) != 0)
                                 continue;
-                        {
-                                json_t *o = json_pack("{s:s, s:s, s:s}", "name", jstr(a, "name") ?: "", "targetType", "container-instance",
-                                                      "targetId", jstr(inst, "containerInstanceArn") ?: "");
-                                char k[16];
-                                if (jstr(a, "value"))
-                                        json_object_set_new(o, "value", json_string(jstr(a, "value")));
-                                snprintf(k, sizeof k, "%zu", json_array_size(all));
-                                json_array_append_new(keys, json_string(k));
-                                json_array_append_new(all, o);
-                        }
+                        o = json_pack("{s:s, s:s, s:s}", "name", jstr(a, "name") ?: "", "targetType", "container-instance", "targetId",
+                                      jstr(inst, "containerInstanceArn") ?: "");
+                        if (jstr(a, "value"))
+                                json_object_set_new(o, "value", json_string(jstr(a, "value")));
+                        json_array_append_new(all, o);
                 }
-        if ((r = req_page(req, keys, 100, &page, &token, err)) < 0)
+}
+
+int op_list_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *cl = NULL, *insts = NULL, *all = json_array(), *page = NULL, *token = NULL, *keys = json_array();
+        struct list_attrs_in in = { 0 };
+        char cname[NAME_MAX_ECS + 1];
+        json_t *a;
+        size_t i;
+        int r;
+        if ((r = list_attrs_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0 ||
+            (r = instance_list(c->s, cname, false, &insts, err)) < 0)
+                return r;
+        matching_attributes(insts, &in, all);
+        /* pages over the indexes of the matches */
+        for (i = 0; i < json_array_size(all); i++) {
+                char k[16];
+                snprintf(k, sizeof k, "%zu", i);
+                json_array_append_new(keys, json_string(k));
+        }
+        if ((r = req_page_take(&in.page, keys, &page, &token, err)) < 0)
                 return r;
         *ret = json_pack("{s:[]}", "attributes");
         json_array_foreach(page, i, a)
@@ -190,21 +241,36 @@ int op_list_attributes(struct api_ctx *c, json_t *req, json_t **ret, struct err 
         return 0;
 }
 
+struct instances_state_in {
+        const char *cluster, *status;
+        json_t *refs;                        /* 1..10 ids or ARNs */
+};
+
+static int instances_state_decode(json_t *req, struct instances_state_in *in, struct err *err)
+{
+        int r;
+        in->cluster = cluster_param(req);
+        if ((r = req_str_list(req, NULL, "containerInstances", true, 10, &in->refs, err)) < 0 ||
+            (r = req_str(req, NULL, "status", true, &in->status, err)) < 0)
+                return r;
+        if (strcmp(in->status, "ACTIVE") != 0 && strcmp(in->status, "DRAINING") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Container instances status should be one of [ACTIVE,DRAINING] (got '%s').", in->status);
+        return 0;
+}
+
 int op_update_container_instances_state(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *out = json_array(), *failures = json_array();
+        struct instances_state_in in = { 0 };
         char cname[NAME_MAX_ECS + 1];
-        const char *status = NULL;
-        json_t *refs = NULL, *e;
+        const char *status;
+        json_t *e;
         size_t i;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 ||
-            (r = req_str_list(req, NULL, "containerInstances", true, 10, &refs, err)) < 0 ||
-            (r = req_str(req, NULL, "status", true, &status, err)) < 0)
+        if ((r = instances_state_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
                 return r;
-        if (strcmp(status, "ACTIVE") != 0 && strcmp(status, "DRAINING") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Container instances status should be one of [ACTIVE,DRAINING] (got '%s').", status);
-        json_array_foreach(refs, i, e) {
+        status = in.status;
+        json_array_foreach(in.refs, i, e) {
                 _cleanup_json_ json_t *rec = NULL;
                 char key[NAME_MAX_ECS + 64];
                 r = instance_get(c->s, cname, json_string_value(e), false, &rec, err);

@@ -216,15 +216,14 @@ void attr_set(json_t *attrs, const char *name, const char *value)
 int op_describe_container_instances(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *cl = NULL, *out = json_array(), *failures = json_array();
-        json_t *refs = NULL, *e;
+        struct describe_in in = { 0 };
         char cname[NAME_MAX_ECS + 1];
-        bool tags = req_include_tags(req);
+        json_t *e;
         size_t i;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 ||
-            (r = req_str_list(req, NULL, "containerInstances", true, 100, &refs, err)) < 0)
+        if ((r = describe_decode(req, "containerInstances", 100, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
                 return r;
-        json_array_foreach(refs, i, e) {
+        json_array_foreach(in.refs, i, e) {
                 json_t *rec = NULL, *shape;
                 r = instance_get(c->s, cname, json_string_value(e), true, &rec, err);
                 if (r == -ENOENT) {
@@ -239,7 +238,7 @@ int op_describe_container_instances(struct api_ctx *c, json_t *req, json_t **ret
                 json_decref(rec);
                 if (!shape)
                         return err_set(err, ENOMEM, NULL, "out of memory");
-                if (!tags)
+                if (!in.tags)
                         json_object_del(shape, "tags");
                 json_array_append_new(out, shape);
         }
@@ -274,77 +273,94 @@ static const char *const *filter_values(void *ctx, const char *subject)
         return f->one[0] ? f->one : NULL;
 }
 
-int op_list_container_instances(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+struct list_instances_in {
+        const char *cluster, *status;        /* status NULL: any */
+        struct cql *filter;                  /* parsed, owned; NULL: none */
+        struct req_page page;
+};
+
+static int list_instances_decode(json_t *req, struct list_instances_in *in, struct err *err)
 {
-        _cleanup_json_ json_t *cl = NULL, *recs = NULL, *arns = json_array(), *page = NULL;
-        const char *status = NULL, *filter = NULL;
-        char cname[NAME_MAX_ECS + 1];
-        struct cql *q = NULL;
-        json_t *token = NULL, *rec;
+        const char *filter = NULL, *st;
+        int r;
+        in->cluster = cluster_param(req);
+        if ((r = req_str(req, NULL, "status", false, &in->status, err)) < 0 || (r = req_str(req, NULL, "filter", false, &filter, err)) < 0)
+                return r;
+        st = in->status;
+        if (st && strcmp(st, "ACTIVE") != 0 && strcmp(st, "DRAINING") != 0 && strcmp(st, "REGISTERING") != 0 &&
+            strcmp(st, "DEREGISTERING") != 0 && strcmp(st, "REGISTRATION_FAILED") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Invalid status '%s': expected ACTIVE, DRAINING, REGISTERING, DEREGISTERING or REGISTRATION_FAILED.",
+                               st);
+        if (filter && *filter && (r = cql_parse(filter, &in->filter, err)) < 0)
+                return err_wrap(err, "Invalid filter '%s'", filter);
+        return req_page_decode(req, 100, &in->page, err);
+}
+
+static int matching_instances(struct sched *s, const char *cname, const struct list_instances_in *in, json_t *arns, struct err *err)
+{
+        _cleanup_json_ json_t *recs = NULL;
+        json_t *rec;
         size_t i;
         int r;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 || (r = req_str(req, NULL, "status", false, &status, err)) < 0 ||
-            (r = req_str(req, NULL, "filter", false, &filter, err)) < 0)
+        if ((r = instance_list(s, cname, false, &recs, err)) < 0)
                 return r;
-        if (status && strcmp(status, "ACTIVE") != 0 && strcmp(status, "DRAINING") != 0 && strcmp(status, "REGISTERING") != 0 &&
-            strcmp(status, "DEREGISTERING") != 0 && strcmp(status, "REGISTRATION_FAILED") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Invalid status '%s': expected ACTIVE, DRAINING, REGISTERING, DEREGISTERING or REGISTRATION_FAILED.",
-                               status);
-        if (filter && *filter && (r = cql_parse(filter, &q, err)) < 0)
-                return err_wrap(err, "Invalid filter '%s'", filter);
-        if ((r = instance_list(c->s, cname, false, &recs, err)) < 0) {
-                cql_free(q);
-                return r;
-        }
         json_array_foreach(recs, i, rec) {
-                if (status && strcmp(jstr(rec, "status") ?: "", status) != 0)
+                if (in->status && strcmp(jstr(rec, "status") ?: "", in->status) != 0)
                         continue;
-                if (q) {
-                        struct filter_ctx f = { .shape = instance_shape(c->s, cname, rec) };
-                        bool ok = f.shape && cql_eval(q, filter_values, &f);
+                if (in->filter) {
+                        struct filter_ctx f = { .shape = instance_shape(s, cname, rec) };
+                        bool ok = f.shape && cql_eval(in->filter, filter_values, &f);
                         json_decref(f.shape);
                         if (!ok)
                                 continue;
                 }
                 json_array_append_new(arns, json_string(jstr(rec, "containerInstanceArn")));
         }
-        cql_free(q);
-        if ((r = req_page(req, arns, 100, &page, &token, err)) < 0)
-                return r;
-        *ret = json_pack("{s:O}", "containerInstanceArns", page);
-        json_set(*ret, "nextToken", token);
         return 0;
 }
 
-int op_deregister_container_instance(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+int op_list_container_instances(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
-        _cleanup_json_ json_t *cl = NULL, *rec = NULL, *tasks = NULL;
-        const char *ref = NULL, *id;
-        char cname[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 64];
-        bool force = false;
-        json_t *t, *shape;
+        _cleanup_json_ json_t *cl = NULL, *arns = json_array(), *page = NULL;
+        struct list_instances_in in = { 0 };
+        char cname[NAME_MAX_ECS + 1];
+        json_t *token = NULL;
+        int r;
+        if ((r = list_instances_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0 ||
+            (r = matching_instances(c->s, cname, &in, arns, err)) < 0 || (r = req_page_take(&in.page, arns, &page, &token, err)) < 0)
+                goto out;
+        *ret = json_pack("{s:O}", "containerInstanceArns", page);
+        json_set(*ret, "nextToken", token);
+out:
+        cql_free(in.filter);
+        return r;
+}
+
+struct deregister_in {
+        const char *cluster, *instance;
+        bool force;
+};
+
+static int deregister_decode(json_t *req, struct deregister_in *in, struct err *err)
+{
+        int r;
+        in->cluster = cluster_param(req);
+        if ((r = req_str(req, NULL, "containerInstance", true, &in->instance, err)) < 0 ||
+            (r = req_bool(req, NULL, "force", false, &in->force, err)) < 0)
+                return r;
+        return 0;
+}
+
+/* force: the instance's tasks are stopped (ecsbox cannot leave processes without an owner), and
+ * the instance goes INACTIVE, in one transaction. */
+static int deregister_commit(struct sched *s, const char *cname, const char *id, json_t *rec, json_t *tasks, struct err *err)
+{
+        char key[NAME_MAX_ECS + 64];
+        json_t *t;
         size_t i;
-        int r, active = 0;
-        if ((r = cluster_get(c, cluster_param(req), &cl, cname, err)) < 0 ||
-            (r = req_str(req, NULL, "containerInstance", true, &ref, err)) < 0 || (r = req_bool(req, NULL, "force", false, &force, err)) < 0)
+        int r;
+        if ((r = store_begin(s->store, err)) < 0)
                 return r;
-        r = instance_get(c->s, cname, ref, false, &rec, err);
-        if (r == -ENOENT)
-                return err_set(err, ENOENT, E_PARAM, "The container instance '%s' was not found in cluster '%s'.", ref, cname);
-        if (r < 0)
-                return r;
-        id = jstr(json_object_get(rec, "ebx"), "id");
-        if ((r = task_list(c->s, cname, false, &tasks, err)) < 0)
-                return r;
-        json_array_foreach(tasks, i, t)
-                if (strcmp(jstr(json_object_get(t, "ebx"), "instanceId") ?: "", id) == 0)
-                        active++;
-        if (active && !force)
-                return err_set(err, EBUSY, E_PARAM,
-                               "The container instance has %d task(s) that are not stopped. Stop them first, or deregister with force.", active);
-        if ((r = store_begin(c->s->store, err)) < 0)
-                return r;
-        /* force: its tasks are stopped (ecsbox cannot leave processes without an owner). */
         json_array_foreach(tasks, i, t) {
                 if (strcmp(jstr(json_object_get(t, "ebx"), "instanceId") ?: "", id) != 0 ||
                     strcmp(jstr(t, "desiredStatus") ?: "", "STOPPED") == 0)
@@ -353,8 +369,8 @@ int op_deregister_container_instance(struct api_ctx *c, json_t *req, json_t **re
                 json_object_set_new(t, "stopCode", json_string("TerminationNotice"));
                 json_object_set_new(t, "stoppedReason", json_string("Container instance deregistered"));
                 json_object_set_new(t, "version", json_integer(jint(t, "version", 1) + 1));
-                if ((r = task_put(c->s, t, err)) < 0) {
-                        store_rollback(c->s->store);
+                if ((r = task_put(s, t, err)) < 0) {
+                        store_rollback(s->store);
                         return r;
                 }
         }
@@ -362,17 +378,46 @@ int op_deregister_container_instance(struct api_ctx *c, json_t *req, json_t **re
         json_object_set_new(rec, "agentConnected", json_false());
         json_object_set_new(rec, "version", json_integer(jint(rec, "version", 1) + 1));
         instance_key(key, sizeof key, cname, id);
-        if ((r = store_put(c->s->store, key, rec, err)) < 0 || (r = store_commit(c->s->store, err)) < 0) {
-                store_rollback(c->s->store);
+        if ((r = store_put(s->store, key, rec, err)) < 0 || (r = store_commit(s->store, err)) < 0) {
+                store_rollback(s->store);
                 return r;
         }
+        return 0;
+}
+
+int op_deregister_container_instance(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        _cleanup_json_ json_t *cl = NULL, *rec = NULL, *tasks = NULL;
+        struct deregister_in in = { 0 };
+        char cname[NAME_MAX_ECS + 1];
+        const char *id;
+        json_t *t;
+        size_t i;
+        int r, active = 0;
+        if ((r = deregister_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0)
+                return r;
+        r = instance_get(c->s, cname, in.instance, false, &rec, err);
+        if (r == -ENOENT)
+                return err_set(err, ENOENT, E_PARAM, "The container instance '%s' was not found in cluster '%s'.", in.instance, cname);
+        if (r < 0)
+                return r;
+        id = jstr(json_object_get(rec, "ebx"), "id");
+        if ((r = task_list(c->s, cname, false, &tasks, err)) < 0)
+                return r;
+        json_array_foreach(tasks, i, t)
+                if (strcmp(jstr(json_object_get(t, "ebx"), "instanceId") ?: "", id) == 0)
+                        active++;
+        if (active && !in.force)
+                return err_set(err, EBUSY, E_PARAM,
+                               "The container instance has %d task(s) that are not stopped. Stop them first, or deregister with force.", active);
+        if ((r = deregister_commit(c->s, cname, id, rec, tasks, err)) < 0)
+                return r;
         json_array_foreach(tasks, i, t)
                 if (strcmp(jstr(json_object_get(t, "ebx"), "instanceId") ?: "", id) == 0)
                         task_kick(c->s, jstr(json_object_get(t, "ebx"), "id"), NULL);
         log_info("op=DeregisterContainerInstance cluster=%s instance=%s tasks_stopped=%d", cname, id, active);
         instance_release_pending(c->s);
-        shape = instance_shape(c->s, cname, rec);
-        *ret = json_pack("{s:o}", "containerInstance", shape);
+        *ret = json_pack("{s:o}", "containerInstance", instance_shape(c->s, cname, rec));
         return 0;
 }
 

@@ -782,6 +782,7 @@ int op_register_task_definition(struct api_ctx *c, json_t *req, json_t **ret, st
         long rev = 1;
         int r;
 
+        /* the decoder: the TaskDefinition built from the request, and its tags */
         if ((r = taskdef_build(req, &td, err)) < 0 || (r = req_tags(req, "tags", &tags, err)) < 0)
                 return r;
         family = jstr(td, "family");
@@ -817,20 +818,31 @@ fail:
         return r;
 }
 
+struct describe_td_in {
+        const char *ref;                     /* family, family:rev or ARN */
+        bool tags;
+};
+
+static int describe_td_decode(json_t *req, struct describe_td_in *in, struct err *err)
+{
+        in->tags = req_include_tags(req);
+        return req_str(req, NULL, "taskDefinition", true, &in->ref, err);
+}
+
 int op_describe_task_definition(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *rec = NULL;
-        const char *ref = NULL;
+        struct describe_td_in in = { 0 };
         int r;
-        if ((r = req_str(req, NULL, "taskDefinition", true, &ref, err)) < 0)
+        if ((r = describe_td_decode(req, &in, err)) < 0)
                 return r;
-        r = taskdef_record(c->s, ref, &rec, err);
+        r = taskdef_record(c->s, in.ref, &rec, err);
         if (r == -ENOENT)
                 return err_set(err, ENOENT, E_CLIENT, "Unable to describe task definition.");
         if (r < 0)
                 return r;
         *ret = json_pack("{s:O}", "taskDefinition", json_object_get(rec, "taskDefinition"));
-        if (req_include_tags(req))
+        if (in.tags)
                 json_object_set(*ret, "tags", json_object_get(rec, "tags"));
         return 0;
 }
@@ -899,33 +911,55 @@ static int check_status_param(json_t *req, const char **ret, bool allow_all, str
         return 0;
 }
 
+struct list_tds_in {
+        const char *status;                  /* NULL = any */
+        const char *family;                  /* familyPrefix (a whole family for ListTaskDefinitions) */
+        bool desc;                           /* sort DESC */
+        struct req_page page;
+};
+
+static int list_tds_decode(json_t *req, bool families, struct list_tds_in *in, struct err *err)
+{
+        const char *sort = "ASC";
+        int r;
+        if ((r = check_status_param(req, &in->status, families, err)) < 0 ||
+            (r = req_str(req, NULL, "familyPrefix", false, &in->family, err)) < 0)
+                return r;
+        if (!families) {
+                if ((r = req_str(req, NULL, "sort", false, &sort, err)) < 0)
+                        return r;
+                if (strcmp(sort, "ASC") != 0 && strcmp(sort, "DESC") != 0)
+                        return err_set(err, EINVAL, E_PARAM, "Invalid sort '%s': expected ASC or DESC.", sort);
+                in->desc = strcmp(sort, "DESC") == 0;
+        }
+        return req_page_decode(req, 100, &in->page, err);
+}
+
 int op_list_task_definitions(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *items = json_array(), *all = NULL, *page = NULL;
+        struct list_tds_in in = { 0 };
         struct td_list l = { .items = items };
-        const char *family = NULL, *sort = "ASC";
         char prefix[NAME_MAX_ECS + 16];
         json_t *token = NULL;
         int r;
-        if ((r = check_status_param(req, &l.status, false, err)) < 0 || (r = req_str(req, NULL, "familyPrefix", false, &family, err)) < 0 ||
-            (r = req_str(req, NULL, "sort", false, &sort, err)) < 0)
+        if ((r = list_tds_decode(req, false, &in, err)) < 0)
                 return r;
-        if (strcmp(sort, "ASC") != 0 && strcmp(sort, "DESC") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Invalid sort '%s': expected ASC or DESC.", sort);
+        l.status = in.status;
         /* familyPrefix names a whole family, as on ECS. */
-        if (family && *family) {
-                if (!name_valid(family)) {
+        if (in.family && *in.family) {
+                if (!name_valid(in.family)) {
                         *ret = json_pack("{s:[]}", "taskDefinitionArns");
                         return 0;
                 }
-                snprintf(prefix, sizeof prefix, "taskdef/%s/", family);
+                snprintf(prefix, sizeof prefix, "taskdef/%s/", in.family);
         } else
                 snprintf(prefix, sizeof prefix, "taskdef/");
         if ((r = store_list(c->s->store, prefix, collect_td, &l, err)) < 0)
                 return r;
-        if (sorted_items(items, strcmp(sort, "DESC") == 0, &all) < 0)
+        if (sorted_items(items, in.desc, &all) < 0)
                 return err_set(err, ENOMEM, NULL, "out of memory");
-        if ((r = req_page(req, all, 100, &page, &token, err)) < 0)
+        if ((r = req_page_take(&in.page, all, &page, &token, err)) < 0)
                 return r;
         *ret = json_pack("{s:O}", "taskDefinitionArns", page);
         json_set(*ret, "nextToken", token);
@@ -935,13 +969,15 @@ int op_list_task_definitions(struct api_ctx *c, json_t *req, json_t **ret, struc
 int op_list_task_definition_families(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *items = json_array(), *fams = json_array(), *page = NULL, *seen = json_object();
+        struct list_tds_in in = { 0 };
         struct td_list l = { .items = items };
         json_t *token = NULL, *e;
         size_t i;
         int r;
-        if ((r = check_status_param(req, &l.status, true, err)) < 0 ||
-            (r = req_str(req, NULL, "familyPrefix", false, &l.family_prefix, err)) < 0)
+        if ((r = list_tds_decode(req, true, &in, err)) < 0)
                 return r;
+        l.status = in.status;
+        l.family_prefix = in.family;
         if ((r = store_list(c->s->store, "taskdef/", collect_td, &l, err)) < 0)
                 return r;
         json_array_foreach(items, i, e) {
@@ -951,10 +987,22 @@ int op_list_task_definition_families(struct api_ctx *c, json_t *req, json_t **re
                         json_array_append_new(fams, json_string(f));
                 }
         }
-        if ((r = req_page(req, fams, 100, &page, &token, err)) < 0)
+        if ((r = req_page_take(&in.page, fams, &page, &token, err)) < 0)
                 return r;
         *ret = json_pack("{s:O}", "families", page);
         json_set(*ret, "nextToken", token);
+        return 0;
+}
+
+static int deregister_td_decode(json_t *req, char family[NAME_MAX_ECS + 1], long *ret_rev, struct err *err)
+{
+        const char *ref = NULL;
+        int r;
+        if ((r = req_str(req, NULL, "taskDefinition", true, &ref, err)) < 0 || (r = taskdef_ref_parse(ref, family, ret_rev, err)) < 0)
+                return r;
+        if (*ret_rev == 0)
+                return err_set(err, EINVAL, E_CLIENT,
+                               "Task definition '%s' has no revision: deregistering needs family:revision or a full ARN.", ref);
         return 0;
 }
 
@@ -962,15 +1010,12 @@ int op_deregister_task_definition(struct api_ctx *c, json_t *req, json_t **ret, 
 {
         _cleanup_json_ json_t *rec = NULL;
         char family[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 32];
-        const char *ref = NULL;
         json_t *td;
         long rev;
         int r;
-        if ((r = req_str(req, NULL, "taskDefinition", true, &ref, err)) < 0 || (r = taskdef_ref_parse(ref, family, &rev, err)) < 0)
+        /* the decoder: family:revision or ARN, parsed */
+        if ((r = deregister_td_decode(req, family, &rev, err)) < 0)
                 return r;
-        if (rev == 0)
-                return err_set(err, EINVAL, E_CLIENT,
-                               "Task definition '%s' has no revision: deregistering needs family:revision or a full ARN.", ref);
         taskdef_key(key, sizeof key, family, rev);
         r = store_get(c->s->store, key, &rec, err);
         if (r == -ENOENT)
