@@ -110,6 +110,16 @@ long long jint(json_t *o, const char *key, long long dflt)
         return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
+json_t *jfind(json_t *array, const char *key, const char *value)
+{
+        json_t *e;
+        size_t i;
+        json_array_foreach(array, i, e)
+                if (strcmp(jstr(e, key) ?: "", value) == 0)
+                        return e;
+        return NULL;
+}
+
 json_t *jtime(double t)
 {
         /* no libm: round half up to milliseconds (times are positive) */

@@ -32,6 +32,8 @@ int json_check_keys(json_t *obj, const char *const *allowed, struct err *err);
  * member or NULL; an integer member or dflt. */
 const char *jstr(json_t *o, const char *key);
 long long jint(json_t *o, const char *key, long long dflt);
+/* The first object of array whose string member key equals value, or NULL (borrowed). */
+json_t *jfind(json_t *array, const char *key, const char *value);
 /* Epoch seconds as a JSON number rounded to the millisecond (AWS timestamps). */
 json_t *jtime(double t);
 

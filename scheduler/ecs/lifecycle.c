@@ -488,16 +488,6 @@ static int status_rank(const char *st)
         return -1;
 }
 
-static json_t *find_named(json_t *list, const char *name)
-{
-        json_t *e;
-        size_t i;
-        json_array_foreach(list, i, e)
-                if (strcmp(jstr(e, "name") ?: "", name) == 0)
-                        return e;
-        return NULL;
-}
-
 /* Containers from the monitor's status.json; the task's healthStatus from the essential ones. */
 static void apply_status(struct adv *a, json_t *st)
 {
@@ -507,7 +497,7 @@ static void apply_status(struct adv *a, json_t *st)
         size_t i;
         json_array_foreach(json_object_get(a->rec, "containers"), i, c) {
                 const char *name = jstr(c, "name") ?: "";
-                json_t *sc = find_named(json_object_get(st, "containers"), name), *def = find_named(defs, name), *v;
+                json_t *sc = jfind(json_object_get(st, "containers"), "name", name), *def = jfind(defs, "name", name), *v;
                 if (sc) {
                         const char *ls = jstr(sc, "lastStatus");
                         if (status_rank(ls) > status_rank(jstr(c, "lastStatus")))
@@ -551,7 +541,7 @@ static bool essential_state(struct adv *a, const char *want, bool all)
         bool any = false, every = true;
         size_t i;
         json_array_foreach(json_object_get(a->rec, "containers"), i, c) {
-                json_t *def = find_named(defs, jstr(c, "name") ?: "");
+                json_t *def = jfind(defs, "name", jstr(c, "name") ?: "");
                 bool match;
                 if (!json_is_true(json_object_get(def, "essential")))
                         continue;

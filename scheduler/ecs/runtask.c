@@ -68,19 +68,9 @@ void task_start_result_done(struct task_start_result *r)
         r->nfailures = 0;
 }
 
-static json_t *env_find(json_t *env, const char *name)
-{
-        json_t *e;
-        size_t i;
-        json_array_foreach(env, i, e)
-                if (strcmp(jstr(e, "name") ?: "", name) == 0)
-                        return e;
-        return NULL;
-}
-
 static void env_set(json_t *env, const char *name, const char *value)
 {
-        json_t *e = env_find(env, name);
+        json_t *e = jfind(env, "name", name);
         if (e)
                 json_object_set_new(e, "value", json_string(value));
         else
@@ -91,7 +81,7 @@ static void env_set(json_t *env, const char *name, const char *value)
  * what the task record echoes. */
 static int apply_container_override(struct run *run, json_t *co, struct err *err)
 {
-        json_t *def = container_def_find(run->containers, jstr(co, "name") ?: ""), *e, *v;
+        json_t *def = jfind(run->containers, "name", jstr(co, "name") ?: ""), *e, *v;
         size_t k;
         if (!def)
                 return err_set(err, EINVAL, E_PARAM, "Override for container named %s is not a container in the TaskDefinition.",

@@ -112,16 +112,6 @@ static int task_peek(struct sched *s, const char *cluster, const char *ref, json
         return r < 0 ? r : store_peek(s->store, key, ret, err);
 }
 
-json_t *container_def_find(json_t *defs, const char *name)
-{
-        json_t *d;
-        size_t i;
-        json_array_foreach(defs, i, d)
-                if (strcmp(jstr(d, "name") ?: "", name) == 0)
-                        return d;
-        return NULL;
-}
-
 /* ---- StopTask, DescribeTasks, ListTasks ---- */
 
 struct stop_task_in {
@@ -325,7 +315,7 @@ static int logs_container(json_t *rec, const char *name, const char **ret, struc
         json_t *defs = json_object_get(json_object_get(rec, "ebx"), "containers"), *d;
         size_t i;
         if (name) {
-                if (!container_def_find(defs, name))
+                if (!jfind(defs, "name", name))
                         return err_set(err, ENOENT, E_PARAM, "The task has no container named '%s'.", name);
                 *ret = name;
                 return 0;

@@ -22,8 +22,6 @@ int task_list(struct sched *s, const char *cluster, bool all, json_t **ret, stru
 int task_put(struct sched *s, json_t *rec, struct err *err);
 /* A task by id or ARN ("…:task/CLUSTER/ID" names its cluster); -ENOENT when absent. *ret is new. */
 int task_load(struct sched *s, const char *cluster, const char *ref, json_t **ret, char ret_key[TASK_KEY_MAX], struct err *err);
-/* The container definition named name in defs, or NULL. */
-json_t *container_def_find(json_t *defs, const char *name);
 int op_stop_task(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 int op_describe_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 int op_list_tasks(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
