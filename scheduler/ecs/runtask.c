@@ -661,6 +661,11 @@ int tasks_start(struct api_ctx *c, const struct task_start *in, struct task_star
 
         if (!res.tasks)
                 return err_set(err, ENOMEM, NULL, "out of memory");
+        /* the decoders keep RunTask's range; a C caller is held to it too (idx has room for 10) */
+        if (in->count < 1 || in->count > (int) ELEMENTSOF(idx)) {
+                json_decref(res.tasks);
+                return err_set(err, EINVAL, E_PARAM, "Invalid value %d for count: must be between 1 and %zu", in->count, ELEMENTSOF(idx));
+        }
         if ((r = resolve_cluster(&run, err)) < 0 || (r = resolve_taskdef(&run, err)) < 0 || (r = apply_overrides(&run, err)) < 0 ||
             (r = compute_resources(&run, err)) < 0 || (r = build_constraints(&run, err)) < 0 || (r = resolve_network(&run, err)) < 0)
                 goto out;
