@@ -18,7 +18,7 @@ void tasks_advance_queued(struct sched *s);
 void tasks_refresh(struct sched *s);
 /* Drops STOPPED tasks (and client tokens) older than the retention time, with their directories. */
 void tasks_prune(struct sched *s);
-/* Start-up: adopt live monitors, finish or roll back the rest. */
+/* Start-up: adopt live monitors, finish or roll back the rest (task_recover.c). */
 int tasks_recover(struct sched *s, struct err *err);
 /* A monitor we forked exited (SIGCHLD). */
 void tasks_child_exited(struct sched *s, pid_t pid);
