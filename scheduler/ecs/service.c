@@ -1,15 +1,15 @@
 /* service.c: services ("service/CLUSTER/NAME"): CreateService, UpdateService,
- * DeleteService, DescribeServices, ListServices and the service scheduler
- * (REPLICA and DAEMON, rolling deployments, circuit breaker, events).
+ * DeleteService, DescribeServices, ListServices (requests decoded by service_req.c) and the
+ * service scheduler (REPLICA and DAEMON passes, events); deployments, their bounds and the
+ * circuit breaker are deployment.c's.
  *
  * The scheduler is stateless between passes: every pass counts the service's
  * tasks in the store (group "service:NAME", startedBy the deployment id) and
  * acts on the difference, so a restart after kill -9 carries on without
- * starting duplicates. Tasks are started through op_run_task() itself (the one
+ * starting duplicates. Tasks are started through tasks_start() (the one
  * function that places and records tasks) and stopped as StopTask does, with
  * stopCode ServiceSchedulerInitiated. */
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
