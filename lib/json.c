@@ -1,4 +1,5 @@
-/* json.c: typed, validated access to request members with errors that name the member. */
+/* json.c: typed, validated access to request members with errors that name the member;
+ * lenient accessors for documents already validated. */
 #include <errno.h>
 #include <string.h>
 
@@ -95,4 +96,32 @@ void json_set(json_t *obj, const char *key, json_t *val)
 {
         if (val)
                 json_object_set_new(obj, key, val);
+}
+
+const char *jstr(json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+        return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+long long jint(json_t *o, const char *key, long long dflt)
+{
+        json_t *v = json_object_get(o, key);
+        return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+json_t *jfind(json_t *array, const char *key, const char *value)
+{
+        json_t *e;
+        size_t i;
+        json_array_foreach(array, i, e)
+                if (strcmp(jstr(e, key) ?: "", value) == 0)
+                        return e;
+        return NULL;
+}
+
+json_t *jtime(double t)
+{
+        /* no libm: round half up to milliseconds (times are positive) */
+        return json_real((double) (long long) (t * 1000.0 + 0.5) / 1000.0);
 }

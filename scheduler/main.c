@@ -1,5 +1,5 @@
-/* main.c: ecsboxd: options, start-up (state, recovery, privileges), the event loop
- * (HTTP servers, monitor notifications, SIGCHLD, a 1 s tick). */
+/* main.c: ecsboxd: options, privileges, start-up (state, default cluster, recovery) and the
+ * sd-event loop with its HTTP servers; the loop's own work is loop.c's. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -18,10 +18,13 @@
 
 #include "ecsbox/cleanup.h"
 #include "ecsbox/log.h"
-#include "http.h"
+#include "ecsbox/fsutil.h"
+#include "ecs/cluster.h"
+#include "ecs/lifecycle.h"
+#include "front/http.h"
+#include "loop.h"
+#include "netd_client.h"
 #include "sched.h"
-
-#define TICK_USEC 1000000ULL
 
 /* Capabilities ecsboxd keeps for itself: what it and the monitors it spawns use.
  * (A monitor is exec'ed as uid 0, so it gets the bounding set anew; see below.) */
@@ -86,55 +89,6 @@ static int on_signal(sd_event_source *es, const struct signalfd_siginfo *si, voi
         return sd_event_exit(sd_event_source_get_event(es), 0);
 }
 
-static int on_sigchld(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata)
-{
-        struct sched *s = userdata;
-        for (;;) {
-                int status;
-                pid_t pid = waitpid(-1, &status, WNOHANG);
-                if (pid <= 0)
-                        break;
-                tasks_child_exited(s, pid);
-        }
-        return 0;
-}
-
-static int on_tick(sd_event_source *es, uint64_t usec, void *userdata)
-{
-        struct sched *s = userdata;
-        static double last_net_try;
-        double now = now_epoch();
-        if (!s->net_defaults_ok && now - last_net_try >= 5) {
-                struct err err = { 0 };
-                last_net_try = now;
-                if (netd_ensure_defaults(s, &err) < 0)
-                        log_debug("msg=\"default VPC not known yet\" err=\"%s\"", err.msg);
-        }
-        tasks_tick(s);
-        /* a time source is one-shot: re-arm it for the next tick */
-        (void) sd_event_source_set_time(es, usec + TICK_USEC);
-        (void) sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
-        return 0;
-}
-
-static int on_notify(sd_event_source *es, int fd, uint32_t revents, void *userdata)
-{
-        struct sched *s = userdata;
-        for (;;) {
-                char buf[256];
-                ssize_t n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
-                if (n < 0)
-                        return 0;
-                while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\0'))
-                        n--;
-                buf[n] = '\0';
-                if (hex32_valid(buf))
-                        task_kick(s, buf, NULL);
-                else if (n > 0)
-                        log_debug("msg=\"ignoring notification\" text=\"%.64s\"", buf);
-        }
-}
-
 static void usage(FILE *f)
 {
         fprintf(f, "Usage: ecsboxd [OPTIONS]\n"
@@ -168,7 +122,15 @@ static void default_monitor(char *buf, size_t size)
         snprintf(buf, size, "%s/ecsbox-monitor", self);
 }
 
-int main(int argc, char **argv)
+struct options {
+        struct sched_options o;
+        const char *listen_addr;
+        double retention;
+        char monitor[SCHED_PATH_MAX];
+};
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, struct options *opt)
 {
         static const struct option opts[] = {
                 { "state-dir", required_argument, NULL, 's' },   { "run-dir", required_argument, NULL, 'r' },
@@ -178,39 +140,28 @@ int main(int argc, char **argv)
                 { "log-level", required_argument, NULL, 'l' },   { "stopped-retention", required_argument, NULL, 'S' },
                 { "help", no_argument, NULL, 'h' },              { 0 },
         };
-        struct sched s = { 0 };
-        struct sched_options o = { .state_dir = "/var/lib/ecsbox", .run_dir = "/run/ecsbox" };
-        const char *listen_addr = "127.0.0.1:5080";
-        char monitor[SCHED_PATH_MAX], api_sock[SCHED_PATH_MAX + 32] = "";
-        struct http_server *tcp = NULL, *unx = NULL;
-        struct err err = { 0 };
-        sd_event *ev = NULL;
-        int c, r, nfd = -1, rc = 1;
-        double retention = 3600;
-
-        log_set_ident("ecsboxd");
-        default_monitor(monitor, sizeof monitor);
-        o.monitor_bin = monitor;
+        struct sched_options *o = &opt->o;
+        int c;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
-                case 's': o.state_dir = optarg; break;
-                case 'r': o.run_dir = optarg; break;
-                case 'L': listen_addr = optarg; break;
-                case 'n': o.netd_sock = optarg; break;
-                case 'i': o.image_store = optarg; break;
-                case 'm': o.monitor_bin = optarg; break;
-                case 'R': o.region = optarg; break;
+                case 's': o->state_dir = optarg; break;
+                case 'r': o->run_dir = optarg; break;
+                case 'L': opt->listen_addr = optarg; break;
+                case 'n': o->netd_sock = optarg; break;
+                case 'i': o->image_store = optarg; break;
+                case 'm': o->monitor_bin = optarg; break;
+                case 'R': o->region = optarg; break;
                 case 'a':
                         if (strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12) {
                                 fprintf(stderr, "ecsboxd: --account-id must be 12 digits, got '%s'\n", optarg);
                                 return 2;
                         }
-                        o.account = optarg;
+                        o->account = optarg;
                         break;
                 case 'S': {
                         char *end;
-                        retention = strtod(optarg, &end);
-                        if (*end || retention < 1) {
+                        opt->retention = strtod(optarg, &end);
+                        if (*end || opt->retention < 1) {
                                 fprintf(stderr, "ecsboxd: --stopped-retention must be a number of seconds >= 1, got '%s'\n", optarg);
                                 return 2;
                         }
@@ -233,10 +184,69 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ecsboxd: unexpected argument '%s'\n", argv[optind]);
                 return 2;
         }
-        if (!o.state_dir[0]) {
+        if (!o->state_dir[0]) {
                 fprintf(stderr, "ecsboxd: --state-dir must not be empty\n");
                 return 2;
         }
+        return -1;
+}
+
+/* SIGTERM/SIGINT end the loop; SIGCHLD is the loop's (loop.c). */
+static int signals_setup(sd_event *ev, struct err *err)
+{
+        sigset_t mask;
+        int r;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        if ((r = sd_event_add_signal(ev, NULL, SIGTERM, on_signal, NULL)) < 0 ||
+            (r = sd_event_add_signal(ev, NULL, SIGINT, on_signal, NULL)) < 0)
+                return err_set(err, -r, NULL, "event loop set-up: %s", strerror(-r));
+        return 0;
+}
+
+/* State, loop, recovery: everything before the API is served. */
+static int startup(struct sched *s, const struct options *opt, sd_event **ret_ev, struct err *err)
+{
+        sd_event *ev = NULL;
+        int r;
+        if ((r = sched_init(s, &opt->o, err)) < 0 || (r = cluster_ensure_default(s, err)) < 0)
+                return err_wrap(err, "start-up");
+        if ((r = sd_event_new(&ev)) < 0)
+                return err_set(err, -r, NULL, "event loop set-up: %s", strerror(-r));
+        *ret_ev = ev;
+        if ((r = signals_setup(ev, err)) < 0 || (r = loop_init(s, (struct sd_event *) ev, err)) < 0)
+                return r;
+        /* Best effort: netd may start after us; the tick keeps trying. */
+        if (netd_ensure_defaults(s, err) < 0) {
+                log_warning("msg=\"default VPC not known yet, will retry\" err=\"%s\"", err->msg);
+                err_clear(err);
+        }
+        /* Repair before serving: a client that connects sees settled state. */
+        if ((r = tasks_recover(s, err)) < 0)
+                return err_wrap(err, "recovery");
+        return loop_start(s, err);
+}
+
+int main(int argc, char **argv)
+{
+        struct options opt = { .o = { .state_dir = "/var/lib/ecsbox", .run_dir = "/run/ecsbox" },
+                               .listen_addr = "127.0.0.1:5080", .retention = 3600 };
+        struct sched s = { .netd_call = netd_socket_call, .notify_fd = -1 };
+        char api_sock[SCHED_PATH_MAX + 32] = "";
+        struct http_server *tcp = NULL, *unx = NULL;
+        struct err err = { 0 };
+        sd_event *ev = NULL;
+        int r, rc = 1;
+
+        log_set_ident("ecsboxd");
+        default_monitor(opt.monitor, sizeof opt.monitor);
+        opt.o.monitor_bin = opt.monitor;
+        if ((r = parse_options(argc, argv, &opt)) >= 0)
+                return r;
         if (geteuid() != 0) {
                 fprintf(stderr, "ecsboxd: must run as root (it launches task monitors that create namespaces)\n");
                 return 1;
@@ -245,59 +255,17 @@ int main(int argc, char **argv)
                 struct rlimit rl = { 65536, 65536 };
                 (void) setrlimit(RLIMIT_NOFILE, &rl);
         }
-        s.stopped_retention = retention;
-        if ((r = mkdir_p(o.run_dir, 0755)) < 0) {
-                log_error_errno(r, "msg=\"cannot create the run directory\" run_dir=%s", o.run_dir);
+        s.stopped_retention = opt.retention;
+        if ((r = mkdir_p(opt.o.run_dir, 0755)) < 0) {
+                log_error_errno(r, "msg=\"cannot create the run directory\" run_dir=%s", opt.o.run_dir);
                 return 1;
         }
-        if (sched_init(&s, &o, &err) < 0) {
+        if (startup(&s, &opt, &ev, &err) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 goto out;
         }
-
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGCHLD);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        if ((r = sd_event_new(&ev)) < 0 || (r = sd_event_add_signal(ev, NULL, SIGTERM, on_signal, NULL)) < 0 ||
-            (r = sd_event_add_signal(ev, NULL, SIGINT, on_signal, NULL)) < 0 ||
-            (r = sd_event_add_signal(ev, NULL, SIGCHLD, on_sigchld, &s)) < 0 ||
-            (r = sd_event_add_defer(ev, (sd_event_source **) &s.defer_src, tasks_on_defer, &s)) < 0 ||
-            (r = sd_event_source_set_enabled((sd_event_source *) s.defer_src, SD_EVENT_OFF)) < 0) {
-                log_error_errno(r, "msg=\"event loop set-up failed\"");
-                goto out;
-        }
-        s.ev = (struct sd_event *) ev;
-
-        /* Best effort: netd may start after us; the tick keeps trying. */
-        if (netd_ensure_defaults(&s, &err) < 0) {
-                log_warning("msg=\"default VPC not known yet, will retry\" err=\"%s\"", err.msg);
-                err_clear(&err);
-        }
-        /* Repair before serving: a client that connects sees settled state. */
-        if (tasks_recover(&s, &err) < 0) {
-                log_error("msg=\"recovery failed\" err=\"%s\"", err.msg);
-                goto out;
-        }
-
-        if ((nfd = unix_listen(s.notify_path, SOCK_DGRAM, 0600, &err)) < 0 ||
-            (r = sd_event_add_io(ev, NULL, nfd, EPOLLIN, on_notify, &s)) < 0) {
-                log_error("msg=\"notify socket failed\" err=\"%s\"", nfd < 0 ? err.msg : strerror(-r));
-                goto out;
-        }
-        {
-                uint64_t now = 0;
-                (void) sd_event_now(ev, CLOCK_MONOTONIC, &now);
-                if ((r = sd_event_add_time(ev, NULL, CLOCK_MONOTONIC, now + TICK_USEC, 0, on_tick, &s)) < 0) {
-                        log_error_errno(r, "msg=\"timer set-up failed\"");
-                        goto out;
-                }
-        }
         snprintf(api_sock, sizeof api_sock, "%s/ecsboxd.sock", s.run_dir);
-        if (http_start_tcp(&s, ev, listen_addr, &tcp, &err) < 0 || http_start_unix(&s, ev, api_sock, &unx, &err) < 0) {
+        if (http_start_tcp(&s, ev, opt.listen_addr, &tcp, &err) < 0 || http_start_unix(&s, ev, api_sock, &unx, &err) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 goto out;
         }
@@ -305,8 +273,8 @@ int main(int argc, char **argv)
                 log_error("msg=\"cannot drop privileges\" err=\"%s\"", err.msg);
                 goto out;
         }
-        log_info("msg=\"ready\" listen=%s socket=%s state=%s monitor=%s netd=%s", listen_addr, api_sock, s.state_dir, s.monitor_bin,
-                 s.netd_sock);
+        log_info("msg=\"ready\" listen=%s socket=%s state=%s monitor=%s netd=%s", opt.listen_addr, api_sock, s.state_dir,
+                 s.monitor_bin, s.netd_sock);
         r = sd_event_loop(ev);
         rc = r < 0 ? 1 : 0;
 out:
@@ -314,11 +282,7 @@ out:
         unx = http_server_free(unx);
         if (unx == NULL && api_sock[0] && rc == 0)
                 (void) unlink(api_sock);
-        if (nfd >= 0) {
-                close(nfd);
-                (void) unlink(s.notify_path);
-        }
-        sd_event_source_disable_unref((sd_event_source *) s.defer_src);
+        loop_done(&s);
         sd_event_unref(ev);
         sched_done(&s);
         return rc;

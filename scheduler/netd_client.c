@@ -7,6 +7,8 @@
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
 #include "ecsbox/netd_client.h"
+#include "ecsbox/store.h"
+#include "netd_client.h"
 #include "sched.h"
 
 #define NETD_TIMEOUT_MS 60000

@@ -1,30 +1,15 @@
-/* sched.c: the daemon context: state database, directories, defaults; small JSON helpers. */
+/* sched.c: struct sched, the manager: its directories and defaults, the state database; init and done. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ecsbox/log.h"
+#include <systemd/sd-event.h>
+
+#include "ecsbox/fsutil.h"
+#include "ecsbox/store.h"
 #include "sched.h"
-
-const char *jstr(json_t *o, const char *key)
-{
-        json_t *v = json_object_get(o, key);
-        return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-long long jint(json_t *o, const char *key, long long dflt)
-{
-        json_t *v = json_object_get(o, key);
-        return json_is_integer(v) ? json_integer_value(v) : dflt;
-}
-
-json_t *jtime(double t)
-{
-        /* no libm: round half up to milliseconds (times are positive) */
-        return json_real((double) (long long) (t * 1000.0 + 0.5) / 1000.0);
-}
 
 static void copy(char *dst, size_t size, const char *src, const char *dflt)
 {
@@ -53,8 +38,7 @@ int sched_init(struct sched *s, const struct sched_options *o, struct err *err)
         copy(s->monitor_bin, sizeof s->monitor_bin, o->monitor_bin, "/usr/local/sbin/ecsbox-monitor");
         if (s->stopped_retention <= 0)
                 s->stopped_retention = 3600;
-        if (!s->netd_call)
-                s->netd_call = netd_socket_call;
+        s->notify_fd = -1;
         s->todo = json_object();
         s->active = json_object();
         s->steady = json_object();
@@ -70,9 +54,7 @@ int sched_init(struct sched *s, const struct sched_options *o, struct err *err)
                 snprintf(db, sizeof db, "%s/ecsboxd.db", s->state_dir);
         } else
                 snprintf(db, sizeof db, ":memory:");
-        if ((r = store_open(db, &s->store, err)) < 0)
-                return r;
-        return cluster_ensure_default(s, err);
+        return store_open(db, &s->store, err);
 }
 
 void sched_done(struct sched *s)
@@ -83,4 +65,10 @@ void sched_done(struct sched *s)
         json_decref(s->steady);
         json_decref(s->children);
         s->todo = s->active = s->steady = s->children = NULL;
+}
+
+void sched_wake(struct sched *s)
+{
+        if (s->defer_src)
+                (void) sd_event_source_set_enabled((sd_event_source *) s->defer_src, SD_EVENT_ON);
 }

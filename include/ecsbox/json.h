@@ -28,5 +28,14 @@ int json_get_object(json_t *obj, const char *key, bool required, json_t **ret, s
 /* Fail with UnknownParameter naming the first member not in allowed (NULL-terminated). */
 int json_check_keys(json_t *obj, const char *const *allowed, struct err *err);
 
+/* Lenient reads of documents already validated (stored records, netd answers): a string
+ * member or NULL; an integer member or dflt. */
+const char *jstr(json_t *o, const char *key);
+long long jint(json_t *o, const char *key, long long dflt);
+/* The first object of array whose string member key equals value, or NULL (borrowed). */
+json_t *jfind(json_t *array, const char *key, const char *value);
+/* Epoch seconds as a JSON number rounded to the millisecond (AWS timestamps). */
+json_t *jtime(double t);
+
 /* json_object_set_new that ignores NULL values (absent members are left out). */
 void json_set(json_t *obj, const char *key, json_t *val);

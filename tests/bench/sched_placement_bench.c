@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ecsbox/placement.h"
+#include "../../scheduler/ecs/placement.h"
 
 #define NI 1000
 #define NT 10000

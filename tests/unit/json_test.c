@@ -1,4 +1,4 @@
-/* json_test.c: validated request member access and error messages. */
+/* json_test.c: validated request member access and error messages; the lenient accessors. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,12 +62,37 @@ static void test_err_wrap(void **state)
         assert_string_equal(e.code, "X.NotFound");
 }
 
+static void test_lenient(void **state)
+{
+        json_t *o = json_pack("{s:s, s:i, s:f, s:[{s:s}, {s:s, s:i}]}", "s", "v", "i", 7, "r", 1.5, "a", "name", "x", "name", "y", "n", 2);
+        json_t *t;
+        assert_string_equal(jstr(o, "s"), "v");
+        assert_null(jstr(o, "i"));              /* not a string */
+        assert_null(jstr(o, "missing"));
+        assert_null(jstr(NULL, "s"));
+        assert_int_equal(jint(o, "i", -1), 7);
+        assert_int_equal(jint(o, "r", -1), -1); /* a real is no integer */
+        assert_int_equal(jint(o, "missing", 3), 3);
+        assert_int_equal(jint(jfind(json_object_get(o, "a"), "name", "y"), "n", 0), 2);
+        assert_null(jfind(json_object_get(o, "a"), "name", "z"));
+        assert_null(jfind(NULL, "name", "x"));
+        /* milliseconds, rounded half up */
+        t = jtime(1764000000.1234);
+        assert_true(json_real_value(t) == 1764000000.123);
+        json_decref(t);
+        t = jtime(1764000000.0005);
+        assert_true(json_real_value(t) == 1764000000.001);
+        json_decref(t);
+        json_decref(o);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_getters),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_err_wrap),
+                cmocka_unit_test(test_lenient),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

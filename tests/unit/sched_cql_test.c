@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ecsbox/cql.h"
+#include "../../scheduler/ecs/cql.h"
 
 struct inst {
         const char *type[2];

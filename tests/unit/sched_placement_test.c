@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ecsbox/placement.h"
+#include "../../scheduler/ecs/placement.h"
 
 #define N 6
 static struct place_attr attrs[N][2];

@@ -12,6 +12,12 @@
 #include <cmocka.h>
 
 #include "ecsbox/json.h"
+#include "ecsbox/store.h"
+#include "ecsbox/timeutil.h"
+#include "../../scheduler/ecs/cluster.h"
+#include "../../scheduler/ecs/service.h"
+#include "../../scheduler/ecs/task.h"
+#include "../../scheduler/front/api.h"
 #include "../../scheduler/sched.h"
 
 static int no_netd(struct sched *s, json_t *req, json_t **ret, struct err *err)
@@ -27,6 +33,7 @@ static int setup(void **state)
         memset(&s, 0, sizeof s);
         s.netd_call = no_netd;
         assert_int_equal(sched_init(&s, &o, &err), 0);
+        assert_int_equal(cluster_ensure_default(&s, &err), 0);
         *state = &s;
         return 0;
 }

@@ -1,5 +1,6 @@
-/* lifecycle.c: the task state machine (ecs-api.md §3.2), driven by kicks (RunTask,
- * StopTask, monitor notifications, SIGCHLD) and a 1 s tick; start-up recovery.
+/* lifecycle.c: the task state machine (ecs-api.md §3.2), driven by the loop (loop.c): kicks
+ * (RunTask, StopTask, monitor notifications, SIGCHLD) and its 1 s tick; the pruning of old
+ * STOPPED tasks. Start-up recovery is task_recover.c's.
  *
  *   PROVISIONING  netd CreateTaskNetwork (awsvpc, bridge, none)
  *   PENDING       monitor spawned, containers starting
@@ -11,7 +12,7 @@
  *
  * Every step that touches netd or forks records first (the namespace name is
  * derived from the task id), so a crash at any point is finished or rolled back
- * by tasks_recover(). */
+ * by tasks_recover() (task_recover.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,33 +20,35 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
-#include "sched.h"
+#include "ecsbox/fsutil.h"
+#include "ecsbox/store.h"
+#include "ecsbox/timeutil.h"
+#include "../netd_client.h"
+#include "../sched.h"
+#include "arn.h"
+#include "instance.h"
+#include "launch.h"
+#include "lifecycle.h"
+#include "lifecycle_internal.h"
+#include "service.h"
+#include "task.h"
 
 #define STEADY_SWEEP 10          /* ticks between full looks at a RUNNING task (notifications cover the rest) */
 #define KILL_GRACE 15.0          /* seconds past the longest stopTimeout before the monitor is killed */
 
-struct adv {
-        struct sched *s;
-        char key[NAME_MAX_ECS + 64];
-        json_t *rec;
-        json_t *stored;          /* the record as last written */
-        json_t *shape;           /* its public part without version, to see whether version must rise */
-        double now;
-};
 
-static json_t *ebx(struct adv *a)
+json_t *adv_ebx(struct adv *a)
 {
         return json_object_get(a->rec, "ebx");
 }
 
-static const char *tid(struct adv *a)
+const char *adv_tid(struct adv *a)
 {
-        return jstr(ebx(a), "id") ?: "?";
+        return jstr(adv_ebx(a), "id") ?: "?";
 }
 
 static json_t *public_part(json_t *rec)
@@ -58,7 +61,7 @@ static json_t *public_part(json_t *rec)
 }
 
 /* Writes the record when it changed; version rises when its public part did. */
-static int save(struct adv *a)
+int adv_save(struct adv *a)
 {
         struct err err = { 0 };
         json_t *p;
@@ -73,7 +76,7 @@ static int save(struct adv *a)
         } else
                 json_decref(p);
         if ((r = store_put(a->s->store, a->key, a->rec, &err)) < 0)
-                return log_error_errno(r, "task=%s msg=\"cannot record task state\" err=\"%s\"", tid(a), err.msg);
+                return log_error_errno(r, "task=%s msg=\"cannot record task state\" err=\"%s\"", adv_tid(a), err.msg);
         json_decref(a->stored);
         a->stored = json_deep_copy(a->rec);
         return 0;
@@ -139,7 +142,7 @@ static void containers_stopped(struct adv *a, const char *reason)
 }
 
 /* A failure before the monitor runs: straight to DEPROVISIONING with TaskFailedToStart. */
-static void fail_start(struct adv *a, const char *reason)
+void adv_fail_start(struct adv *a, const char *reason)
 {
         json_object_set_new(a->rec, "desiredStatus", json_string("STOPPED"));
         json_object_set_new(a->rec, "stopCode", json_string("TaskFailedToStart"));
@@ -147,8 +150,8 @@ static void fail_start(struct adv *a, const char *reason)
         containers_stopped(a, reason);
         set_last(a, "DEPROVISIONING");
         attachment_status(a, "DETACHING");
-        log_warning("task=%s msg=\"task failed to start\" reason=\"%s\"", tid(a), reason);
-        (void) save(a);
+        log_warning("task=%s msg=\"task failed to start\" reason=\"%s\"", adv_tid(a), reason);
+        (void) adv_save(a);
 }
 
 /* "arn:aws:ecs:REGION:ACCOUNT:" from the task ARN, so derived ARNs keep the task's region. */
@@ -176,9 +179,9 @@ static const char *region_of(struct adv *a, char *buf, size_t size)
         return buf;
 }
 
-static void task_netns_name(struct adv *a, char buf[32])
+void adv_netns_name(struct adv *a, char buf[32])
 {
-        snprintf(buf, 32, "ebx-task-%.12s", tid(a));
+        snprintf(buf, 32, "ebx-task-%.12s", adv_tid(a));
 }
 
 /* Flow logs without extra steps (an ecsbox extension): a task whose own tags, task definition's
@@ -239,12 +242,12 @@ static void provision_flow_log(struct adv *a, const char *eni_id)
                         "ResourceIds", eni_id, "TrafficType", json_object_get(fl, "TrafficType"), "LogDestinationType", "file",
                         "LogDestination", dir, "MaxAggregationInterval", json_object_get(fl, "MaxAggregationInterval"));
         if (s->netd_call(s, req, &ans, &err) < 0) {
-                log_warning("task=%s msg=\"cannot create the flow log its tags ask for, ignoring\" eni=%s err=\"%s\"", tid(a), eni_id,
+                log_warning("task=%s msg=\"cannot create the flow log its tags ask for, ignoring\" eni=%s err=\"%s\"", adv_tid(a), eni_id,
                             err.msg);
                 return;
         }
-        json_object_set_new(ebx(a), "flowLogId", json_copy(json_array_get(json_object_get(ans, "FlowLogIds"), 0)));
-        log_info("task=%s msg=\"flow log created\" eni=%s flowlog=%s dir=%s", tid(a), eni_id,
+        json_object_set_new(adv_ebx(a), "flowLogId", json_copy(json_array_get(json_object_get(ans, "FlowLogIds"), 0)));
+        log_info("task=%s msg=\"flow log created\" eni=%s flowlog=%s dir=%s", adv_tid(a), eni_id,
                  json_string_value(json_array_get(json_object_get(ans, "FlowLogIds"), 0)) ?: "?", dir);
 }
 
@@ -258,10 +261,10 @@ static int provision_awsvpc(struct adv *a)
         const char *ip, *att_id;
         size_t i;
 
-        task_netns_name(a, netns);
-        json_object_set_new(ebx(a), "netns", json_string(netns));
-        json_object_set_new(ebx(a), "netnsKind", json_string("task-network"));
-        if (save(a) < 0)
+        adv_netns_name(a, netns);
+        json_object_set_new(adv_ebx(a), "netns", json_string(netns));
+        json_object_set_new(adv_ebx(a), "netnsKind", json_string("task-network"));
+        if (adv_save(a) < 0)
                 return -EIO;
         att = json_array_get(json_object_get(a->rec, "attachments"), 0);
         att_id = jstr(att, "id") ?: "";
@@ -270,7 +273,7 @@ static int provision_awsvpc(struct adv *a)
         json_array_foreach(json_object_get(a->rec, "containers"), i, c)
                 json_array_append_new(ids, json_string(arn_last(jstr(c, "containerArn") ?: "")));
         req = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:O}}", "Action", "CreateTaskNetwork", "SubnetId",
-                        jstr(ebx(a), "subnetId") ?: "", "Netns", netns, "Description", desc, "Metadata", "clusterArn",
+                        jstr(adv_ebx(a), "subnetId") ?: "", "Netns", netns, "Description", desc, "Metadata", "clusterArn",
                         jstr(a->rec, "clusterArn") ?: "", "taskArn", jstr(a->rec, "taskArn") ?: "", "taskDefinitionArn",
                         jstr(a->rec, "taskDefinitionArn") ?: "", "serviceName", "", "containerIds", ids);
         if (jstr(a->rec, "containerInstanceArn"))
@@ -278,15 +281,15 @@ static int provision_awsvpc(struct adv *a)
                                     json_string(jstr(a->rec, "containerInstanceArn")));
         if (strncmp(jstr(a->rec, "group") ?: "", "service:", 8) == 0)
                 json_object_set_new(json_object_get(req, "Metadata"), "serviceName", json_string(jstr(a->rec, "group") + 8));
-        if (json_object_get(ebx(a), "groups"))
-                json_object_set(req, "Groups", json_object_get(ebx(a), "groups"));
-        if (jstr(ebx(a), "ec2InstanceId"))
-                json_object_set_new(req, "InstanceId", json_string(jstr(ebx(a), "ec2InstanceId")));
+        if (json_object_get(adv_ebx(a), "groups"))
+                json_object_set(req, "Groups", json_object_get(adv_ebx(a), "groups"));
+        if (jstr(adv_ebx(a), "ec2InstanceId"))
+                json_object_set_new(req, "InstanceId", json_string(jstr(adv_ebx(a), "ec2InstanceId")));
         if (s->netd_call(s, req, &ans, &err) < 0) {
                 char reason[ERR_MSG_MAX + 100];
                 snprintf(reason, sizeof reason, "ResourceInitializationError: failed to create the task's network interface: %s%s%s%s",
                          err.msg, *netd_code(&err) ? " (" : "", netd_code(&err), *netd_code(&err) ? ")" : "");
-                fail_start(a, reason);
+                adv_fail_start(a, reason);
                 return -EIO;
         }
         eni = json_object_get(ans, "NetworkInterface");
@@ -295,10 +298,10 @@ static int provision_awsvpc(struct adv *a)
                 snprintf(dns, sizeof dns, "%s", jstr(eni, "PrivateDnsName"));
         else
                 private_dns_name(region_of(a, region, sizeof region), ip, dns, sizeof dns);
-        json_object_set_new(ebx(a), "eniId", json_string(jstr(eni, "NetworkInterfaceId") ?: ""));
-        json_object_set_new(ebx(a), "privateIp", json_string(ip));
+        json_object_set_new(adv_ebx(a), "eniId", json_string(jstr(eni, "NetworkInterfaceId") ?: ""));
+        json_object_set_new(adv_ebx(a), "privateIp", json_string(ip));
         details = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "subnetId", "value",
-                            jstr(eni, "SubnetId") ?: jstr(ebx(a), "subnetId") ?: "", "name", "networkInterfaceId", "value",
+                            jstr(eni, "SubnetId") ?: jstr(adv_ebx(a), "subnetId") ?: "", "name", "networkInterfaceId", "value",
                             jstr(eni, "NetworkInterfaceId") ?: "", "name", "macAddress", "value", jstr(eni, "MacAddress") ?: "", "name",
                             "privateDnsName", "value", dns, "name", "privateIPv4Address", "value", ip);
         json_object_set_new(att, "details", details);
@@ -306,7 +309,7 @@ static int provision_awsvpc(struct adv *a)
         json_array_foreach(json_object_get(a->rec, "containers"), i, c)
                 json_object_set_new(c, "networkInterfaces",
                                     json_pack("[{s:s, s:s}]", "attachmentId", att_id, "privateIpv4Address", ip));
-        log_info("task=%s msg=\"task network created\" netns=%s eni=%s ip=%s", tid(a), netns, jstr(eni, "NetworkInterfaceId") ?: "",
+        log_info("task=%s msg=\"task network created\" netns=%s eni=%s ip=%s", adv_tid(a), netns, jstr(eni, "NetworkInterfaceId") ?: "",
                  ip);
         provision_flow_log(a, jstr(eni, "NetworkInterfaceId") ?: "");
         return 0;
@@ -323,16 +326,16 @@ static int provision_netns(struct adv *a, const char *mode)
         json_t *tn, *c, *pm, *b;
         size_t i, k, j;
 
-        task_netns_name(a, netns);
-        json_object_set_new(ebx(a), "netns", json_string(netns));
-        json_object_set_new(ebx(a), "netnsKind", json_string("task-network"));
-        if (save(a) < 0)
+        adv_netns_name(a, netns);
+        json_object_set_new(adv_ebx(a), "netns", json_string(netns));
+        json_object_set_new(adv_ebx(a), "netnsKind", json_string("task-network"));
+        if (adv_save(a) < 0)
                 return -EIO;
         req = json_pack("{s:s, s:s, s:s}", "Action", "CreateTaskNetwork", "NetworkMode", mode, "Netns", netns);
         if (strcmp(mode, "bridge") == 0) {
                 json_t *maps = json_array();
-                json_object_set_new(req, "InstanceNetns", json_string(jstr(ebx(a), "instanceNetns") ?: ""));
-                json_array_foreach(json_object_get(ebx(a), "containers"), i, c)
+                json_object_set_new(req, "InstanceNetns", json_string(jstr(adv_ebx(a), "instanceNetns") ?: ""));
+                json_array_foreach(json_object_get(adv_ebx(a), "containers"), i, c)
                         json_array_foreach(json_object_get(c, "portMappings"), k, pm)
                                 json_array_append_new(maps, json_pack("{s:I, s:I, s:s}", "ContainerPort", jint(pm, "containerPort", 0),
                                                                       "HostPort", jint(pm, "hostPort", 0), "Protocol",
@@ -345,7 +348,7 @@ static int provision_netns(struct adv *a, const char *mode)
         if (s->netd_call(s, req, &ans, &err) < 0) {
                 snprintf(reason, sizeof reason, "ResourceInitializationError: failed to create the task's %s network: %s%s%s%s", mode,
                          err.msg, *netd_code(&err) ? " (" : "", netd_code(&err), *netd_code(&err) ? ")" : "");
-                fail_start(a, reason);
+                adv_fail_start(a, reason);
                 return -EIO;
         }
         tn = json_object_get(ans, "TaskNetwork");
@@ -353,10 +356,10 @@ static int provision_netns(struct adv *a, const char *mode)
                 /* each container gets the bindings of its own mappings, in order */
                 json_t *binds = json_object_get(tn, "NetworkBindings");
                 size_t n = 0;
-                json_object_set_new(ebx(a), "privateIp", json_string(jstr(tn, "PrivateIpAddress") ?: ""));
-                json_object_set_new(ebx(a), "hostIp", json_string(jstr(tn, "HostIp") ?: ""));
-                json_object_set_new(ebx(a), "mac", json_string(jstr(tn, "MacAddress") ?: ""));
-                json_array_foreach(json_object_get(ebx(a), "containers"), i, c) {
+                json_object_set_new(adv_ebx(a), "privateIp", json_string(jstr(tn, "PrivateIpAddress") ?: ""));
+                json_object_set_new(adv_ebx(a), "hostIp", json_string(jstr(tn, "HostIp") ?: ""));
+                json_object_set_new(adv_ebx(a), "mac", json_string(jstr(tn, "MacAddress") ?: ""));
+                json_array_foreach(json_object_get(adv_ebx(a), "containers"), i, c) {
                         json_t *out = json_array(), *rc = NULL, *x;
                         json_array_foreach(json_object_get(c, "portMappings"), k, pm) {
                                 b = json_array_get(binds, n++);
@@ -371,7 +374,7 @@ static int provision_netns(struct adv *a, const char *mode)
                         else
                                 json_decref(out);
                 }
-                log_info("task=%s msg=\"task network created\" mode=bridge netns=%s ip=%s bindings=%zu", tid(a), netns,
+                log_info("task=%s msg=\"task network created\" mode=bridge netns=%s ip=%s bindings=%zu", adv_tid(a), netns,
                          jstr(tn, "PrivateIpAddress") ?: "", json_array_size(binds));
         }
         return 0;
@@ -392,8 +395,8 @@ static void env_put(json_t *env, const char *name, const char *value)
 static json_t *spec_build(struct adv *a, const char *dir)
 {
         struct sched *s = a->s;
-        json_t *containers = json_deep_copy(json_object_get(ebx(a), "containers")), *c, *spec;
-        const char *netns = jstr(ebx(a), "netns");
+        json_t *containers = json_deep_copy(json_object_get(adv_ebx(a), "containers")), *c, *spec;
+        const char *netns = jstr(adv_ebx(a), "netns");
         char netns_path[128];
         size_t i;
         json_array_foreach(containers, i, c) {
@@ -402,13 +405,13 @@ static json_t *spec_build(struct adv *a, const char *dir)
                         env = json_array();
                         json_object_set_new(c, "environment", env);
                 }
-                env_put(env, "ECSBOX_TASK_ID", tid(a));
+                env_put(env, "ECSBOX_TASK_ID", adv_tid(a));
                 env_put(env, "ECSBOX_TASK_ARN", jstr(a->rec, "taskArn") ?: "");
                 env_put(env, "AWS_EXECUTION_ENV", strcmp(jstr(a->rec, "launchType") ?: "", "FARGATE") == 0 ? "AWS_ECS_FARGATE" : "AWS_ECS_EC2");
         }
-        spec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "taskId", tid(a), "taskArn",
+        spec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "taskId", adv_tid(a), "taskArn",
                          jstr(a->rec, "taskArn") ?: "", "clusterArn", jstr(a->rec, "clusterArn") ?: "", "taskDefinitionArn",
-                         jstr(a->rec, "taskDefinitionArn") ?: "", "networkMode", jstr(ebx(a), "mode") ?: "", "dir", dir, "imageStore",
+                         jstr(a->rec, "taskDefinitionArn") ?: "", "networkMode", jstr(adv_ebx(a), "mode") ?: "", "dir", dir, "imageStore",
                          s->image_store, "notifySocket", s->notify_path, "cpu", jstr(a->rec, "cpu") ?: "0", "memory",
                          jstr(a->rec, "memory") ?: "0", "containers", containers);
         if (!spec)
@@ -419,10 +422,10 @@ static json_t *spec_build(struct adv *a, const char *dir)
         } else {
                 json_object_set_new(spec, "netns", json_null());
         }
-        if (jstr(ebx(a), "pidMode"))
-                json_object_set_new(spec, "pidMode", json_string(jstr(ebx(a), "pidMode")));
-        if (jstr(ebx(a), "ipcMode"))
-                json_object_set_new(spec, "ipcMode", json_string(jstr(ebx(a), "ipcMode")));
+        if (jstr(adv_ebx(a), "pidMode"))
+                json_object_set_new(spec, "pidMode", json_string(jstr(adv_ebx(a), "pidMode")));
+        if (jstr(adv_ebx(a), "ipcMode"))
+                json_object_set_new(spec, "ipcMode", json_string(jstr(adv_ebx(a), "ipcMode")));
         return spec;
 }
 
@@ -434,35 +437,35 @@ static void spawn(struct adv *a)
         struct err err = { 0 };
         pid_t pid;
 
-        snprintf(dir, sizeof dir, "%s/%s", s->tasks_dir, tid(a));
+        snprintf(dir, sizeof dir, "%s/%s", s->tasks_dir, adv_tid(a));
         snprintf(spec_path, sizeof spec_path, "%s/spec.json", dir);
-        json_object_set_new(ebx(a), "dir", json_string(dir));
-        json_object_set_new(ebx(a), "specPath", json_string(spec_path));
-        json_object_set_new(ebx(a), "spawn", json_string("spawning"));
-        if (save(a) < 0)
+        json_object_set_new(adv_ebx(a), "dir", json_string(dir));
+        json_object_set_new(adv_ebx(a), "specPath", json_string(spec_path));
+        json_object_set_new(adv_ebx(a), "spawn", json_string("spawning"));
+        if (adv_save(a) < 0)
                 return;
         spec = spec_build(a, dir);
         if (!spec) {
-                fail_start(a, "CannotStartContainerError: out of memory building the monitor spec");
+                adv_fail_start(a, "CannotStartContainerError: out of memory building the monitor spec");
                 return;
         }
         if (launch_monitor(s, spec, dir, &pid, &err) < 0) {
                 snprintf(reason, sizeof reason, "CannotStartContainerError: %s", err.msg);
-                fail_start(a, reason);
+                adv_fail_start(a, reason);
                 return;
         }
         snprintf(pidkey, sizeof pidkey, "%ld", (long) pid);
-        json_object_set_new(s->children, pidkey, json_string(tid(a)));
-        json_object_set_new(ebx(a), "monitorPid", json_integer(pid));
-        json_object_set_new(ebx(a), "spawn", json_string("spawned"));
-        (void) save(a);
-        log_info("task=%s msg=\"task monitor started\" pid=%ld netns=%s", tid(a), (long) pid, jstr(ebx(a), "netns") ?: "host");
+        json_object_set_new(s->children, pidkey, json_string(adv_tid(a)));
+        json_object_set_new(adv_ebx(a), "monitorPid", json_integer(pid));
+        json_object_set_new(adv_ebx(a), "spawn", json_string("spawned"));
+        (void) adv_save(a);
+        log_info("task=%s msg=\"task monitor started\" pid=%ld netns=%s", adv_tid(a), (long) pid, jstr(adv_ebx(a), "netns") ?: "host");
 }
 
-static bool monitor_up(struct adv *a)
+bool adv_monitor_up(struct adv *a)
 {
-        pid_t pid = (pid_t) jint(ebx(a), "monitorPid", 0);
-        return pid > 1 && monitor_alive(pid, jstr(ebx(a), "specPath") ?: "");
+        pid_t pid = (pid_t) jint(adv_ebx(a), "monitorPid", 0);
+        return pid > 1 && monitor_alive(pid, jstr(adv_ebx(a), "specPath") ?: "");
 }
 
 static int status_rank(const char *st)
@@ -478,26 +481,16 @@ static int status_rank(const char *st)
         return -1;
 }
 
-static json_t *find_named(json_t *list, const char *name)
-{
-        json_t *e;
-        size_t i;
-        json_array_foreach(list, i, e)
-                if (strcmp(jstr(e, "name") ?: "", name) == 0)
-                        return e;
-        return NULL;
-}
-
 /* Containers from the monitor's status.json; the task's healthStatus from the essential ones. */
 static void apply_status(struct adv *a, json_t *st)
 {
-        json_t *c, *defs = json_object_get(ebx(a), "containers");
-        const char *mode = jstr(ebx(a), "mode") ?: "";
+        json_t *c, *defs = json_object_get(adv_ebx(a), "containers");
+        const char *mode = jstr(adv_ebx(a), "mode") ?: "";
         bool any_unhealthy = false, any_unknown = false, any_checked = false;
         size_t i;
         json_array_foreach(json_object_get(a->rec, "containers"), i, c) {
                 const char *name = jstr(c, "name") ?: "";
-                json_t *sc = find_named(json_object_get(st, "containers"), name), *def = find_named(defs, name), *v;
+                json_t *sc = jfind(json_object_get(st, "containers"), "name", name), *def = jfind(defs, "name", name), *v;
                 if (sc) {
                         const char *ls = jstr(sc, "lastStatus");
                         if (status_rank(ls) > status_rank(jstr(c, "lastStatus")))
@@ -537,11 +530,11 @@ static void apply_status(struct adv *a, json_t *st)
 
 static bool essential_state(struct adv *a, const char *want, bool all)
 {
-        json_t *c, *defs = json_object_get(ebx(a), "containers");
+        json_t *c, *defs = json_object_get(adv_ebx(a), "containers");
         bool any = false, every = true;
         size_t i;
         json_array_foreach(json_object_get(a->rec, "containers"), i, c) {
-                json_t *def = find_named(defs, jstr(c, "name") ?: "");
+                json_t *def = jfind(defs, "name", jstr(c, "name") ?: "");
                 bool match;
                 if (!json_is_true(json_object_get(def, "essential")))
                         continue;
@@ -554,11 +547,11 @@ static bool essential_state(struct adv *a, const char *want, bool all)
 
 static bool step_provisioning(struct adv *a)
 {
-        const char *mode = jstr(ebx(a), "mode") ?: "";
+        const char *mode = jstr(adv_ebx(a), "mode") ?: "";
         if (strcmp(jstr(a->rec, "desiredStatus") ?: "", "STOPPED") == 0) {
                 containers_stopped(a, NULL);
                 set_last(a, "DEPROVISIONING");
-                (void) save(a);
+                (void) adv_save(a);
                 return true;
         }
         if (strcmp(mode, "awsvpc") == 0) {
@@ -569,14 +562,14 @@ static bool step_provisioning(struct adv *a)
                         return true;
         } else if (strcmp(mode, "host") == 0) {
                 /* the instance's namespace, or the host's own when the task runs without an instance */
-                if (jstr(ebx(a), "instanceNetns"))
-                        json_object_set_new(ebx(a), "netns", json_string(jstr(ebx(a), "instanceNetns")));
+                if (jstr(adv_ebx(a), "instanceNetns"))
+                        json_object_set_new(adv_ebx(a), "netns", json_string(jstr(adv_ebx(a), "instanceNetns")));
         } else {
-                fail_start(a, "ResourceInitializationError: unknown network mode");
+                adv_fail_start(a, "ResourceInitializationError: unknown network mode");
                 return true;
         }
         set_last(a, "PENDING");
-        (void) save(a);
+        (void) adv_save(a);
         return true;
 }
 
@@ -586,19 +579,19 @@ static bool step_active(struct adv *a)
         const char *last = jstr(a->rec, "lastStatus") ?: "";
         bool alive, stopping = strcmp(jstr(a->rec, "desiredStatus") ?: "", "STOPPED") == 0;
 
-        if (!jstr(ebx(a), "spawn")) {
+        if (!jstr(adv_ebx(a), "spawn")) {
                 if (stopping) {
                         containers_stopped(a, NULL);
                         set_last(a, "DEPROVISIONING");
                         attachment_status(a, "DETACHING");
-                        (void) save(a);
+                        (void) adv_save(a);
                         return true;
                 }
                 spawn(a);
-                return jstr(ebx(a), "spawn") && strcmp(jstr(ebx(a), "spawn"), "spawned") == 0 ? false : true;
+                return jstr(adv_ebx(a), "spawn") && strcmp(jstr(adv_ebx(a), "spawn"), "spawned") == 0 ? false : true;
         }
-        st = monitor_status(jstr(ebx(a), "dir") ?: "");
-        alive = monitor_up(a);
+        st = monitor_status(jstr(adv_ebx(a), "dir") ?: "");
+        alive = adv_monitor_up(a);
         if (st)
                 apply_status(a, st);
         if (!stopping) {
@@ -606,7 +599,7 @@ static bool step_active(struct adv *a)
                     (strcmp(jstr(st, "lastStatus") ?: "", "RUNNING") == 0 || essential_state(a, "RUNNING", true))) {
                         set_last(a, "RUNNING");
                         attachment_status(a, "ATTACHED");
-                        log_info("task=%s msg=\"task running\"", tid(a));
+                        log_info("task=%s msg=\"task running\"", adv_tid(a));
                 }
                 if (essential_state(a, "STOPPED", false))
                         decide_stop(a, "EssentialContainerExited", "Essential container in task exited");
@@ -616,12 +609,12 @@ static bool step_active(struct adv *a)
                 else if (!alive) {
                         char reason[SCHED_PATH_MAX * 2 + 1200], log_path[SCHED_PATH_MAX * 2 + 16], tail[1024] = "";
                         /* a monitor that refused its spec says why in its log's last line */
-                        snprintf(log_path, sizeof log_path, "%s/monitor.log", jstr(ebx(a), "dir") ?: "");
+                        snprintf(log_path, sizeof log_path, "%s/monitor.log", jstr(adv_ebx(a), "dir") ?: "");
                         if (!st)
                                 last_line(log_path, tail, sizeof tail);
                         snprintf(reason, sizeof reason, "%sthe task monitor (pid %lld) exited unexpectedly%s%s; see %s",
                                  strcmp(jstr(a->rec, "lastStatus") ?: "", "RUNNING") == 0 ? "" : "CannotStartContainerError: ",
-                                 jint(ebx(a), "monitorPid", 0), tail[0] ? ": " : "", tail, log_path);
+                                 jint(adv_ebx(a), "monitorPid", 0), tail[0] ? ": " : "", tail, log_path);
                         decide_stop(a, jstr(st, "stopCode") ?: (strcmp(jstr(a->rec, "lastStatus"), "RUNNING") == 0 ? "EssentialContainerExited"
                                                                                                                       : "TaskFailedToStart"),
                                     reason);
@@ -630,10 +623,10 @@ static bool step_active(struct adv *a)
         }
         if (stopping) {
                 set_last(a, "DEACTIVATING");
-                (void) save(a);
+                (void) adv_save(a);
                 return true;
         }
-        (void) save(a);
+        (void) adv_save(a);
         return false;
 }
 
@@ -643,7 +636,7 @@ static double max_stop_timeout(struct adv *a)
         size_t i;
         double m = 30;
         bool any = false;
-        json_array_foreach(json_object_get(ebx(a), "containers"), i, d)
+        json_array_foreach(json_object_get(adv_ebx(a), "containers"), i, d)
                 if (json_object_get(d, "stopTimeout")) {
                         double v = (double) jint(d, "stopTimeout", 30);
                         m = any && m > v ? m : v;
@@ -654,61 +647,61 @@ static double max_stop_timeout(struct adv *a)
 
 static bool step_stopping(struct adv *a)
 {
-        _cleanup_json_ json_t *st = monitor_status(jstr(ebx(a), "dir") ?: "");
-        bool alive = monitor_up(a);
-        pid_t pid = (pid_t) jint(ebx(a), "monitorPid", 0);
+        _cleanup_json_ json_t *st = monitor_status(jstr(adv_ebx(a), "dir") ?: "");
+        bool alive = adv_monitor_up(a);
+        pid_t pid = (pid_t) jint(adv_ebx(a), "monitorPid", 0);
         if (st)
                 apply_status(a, st);
         if (alive) {
-                json_t *sig = json_object_get(ebx(a), "stopSignaledAt");
+                json_t *sig = json_object_get(adv_ebx(a), "stopSignaledAt");
                 if (!sig) {
                         struct err err = { 0 };
-                        if (monitor_stop(pid, jstr(ebx(a), "dir") ?: "", jstr(a->rec, "stopCode"), jstr(a->rec, "stoppedReason"), &err) < 0)
-                                log_warning("task=%s msg=\"cannot ask the monitor to stop, will retry\" err=\"%s\"", tid(a), err.msg);
+                        if (monitor_stop(pid, jstr(adv_ebx(a), "dir") ?: "", jstr(a->rec, "stopCode"), jstr(a->rec, "stoppedReason"), &err) < 0)
+                                log_warning("task=%s msg=\"cannot ask the monitor to stop, will retry\" err=\"%s\"", adv_tid(a), err.msg);
                         else
-                                json_object_set_new(ebx(a), "stopSignaledAt", jtime(a->now));
+                                json_object_set_new(adv_ebx(a), "stopSignaledAt", jtime(a->now));
                 } else if (a->now - json_number_value(sig) > max_stop_timeout(a) + KILL_GRACE &&
-                           !json_object_get(ebx(a), "killedAt")) {
-                        log_warning("task=%s msg=\"the task monitor did not stop in time, killing it\" pid=%ld", tid(a), (long) pid);
+                           !json_object_get(adv_ebx(a), "killedAt")) {
+                        log_warning("task=%s msg=\"the task monitor did not stop in time, killing it\" pid=%ld", adv_tid(a), (long) pid);
                         (void) kill(pid, SIGKILL);
-                        json_object_set_new(ebx(a), "killedAt", jtime(a->now));
+                        json_object_set_new(adv_ebx(a), "killedAt", jtime(a->now));
                 }
                 if (strcmp(jstr(a->rec, "lastStatus") ?: "", "DEACTIVATING") == 0)
                         set_last(a, "STOPPING");
-                (void) save(a);
+                (void) adv_save(a);
                 return false;
         }
         containers_stopped(a, NULL);
         set_last(a, "DEPROVISIONING");
         attachment_status(a, "DETACHING");
-        (void) save(a);
+        (void) adv_save(a);
         return true;
 }
 
 static bool step_deprovisioning(struct adv *a)
 {
         struct sched *s = a->s;
-        const char *kind = jstr(ebx(a), "netnsKind"), *netns = jstr(ebx(a), "netns");
-        if (kind && netns && !json_is_true(json_object_get(ebx(a), "networkReleased"))) {
+        const char *kind = jstr(adv_ebx(a), "netnsKind"), *netns = jstr(adv_ebx(a), "netns");
+        if (kind && netns && !json_is_true(json_object_get(adv_ebx(a), "networkReleased"))) {
                 struct err err = { 0 };
                 int r;
                 r = netd_release(s, netns, &err);
                 if (r < 0) {
-                        if (!json_object_get(ebx(a), "releaseWarned")) {
-                                log_warning("task=%s msg=\"cannot release the task network yet, will retry\" netns=%s err=\"%s\"", tid(a), netns,
+                        if (!json_object_get(adv_ebx(a), "releaseWarned")) {
+                                log_warning("task=%s msg=\"cannot release the task network yet, will retry\" netns=%s err=\"%s\"", adv_tid(a), netns,
                                             err.msg);
-                                json_object_set_new(ebx(a), "releaseWarned", json_true());
-                                (void) save(a);
+                                json_object_set_new(adv_ebx(a), "releaseWarned", json_true());
+                                (void) adv_save(a);
                         }
                         return false;
                 }
-                json_object_set_new(ebx(a), "networkReleased", json_true());
+                json_object_set_new(adv_ebx(a), "networkReleased", json_true());
                 attachment_status(a, "DELETED");
-                log_info("task=%s msg=\"task network released\" netns=%s", tid(a), netns);
+                log_info("task=%s msg=\"task network released\" netns=%s", adv_tid(a), netns);
         }
         set_last(a, "STOPPED");
-        (void) save(a);
-        log_info("task=%s msg=\"task stopped\" stopCode=%s reason=\"%s\"", tid(a), jstr(a->rec, "stopCode") ?: "",
+        (void) adv_save(a);
+        log_info("task=%s msg=\"task stopped\" stopCode=%s reason=\"%s\"", adv_tid(a), jstr(a->rec, "stopCode") ?: "",
                  jstr(a->rec, "stoppedReason") ?: "");
         return false;
 }
@@ -727,7 +720,7 @@ static bool step(struct adv *a)
         return false;
 }
 
-static int adv_load(struct adv *a, struct sched *s, const char *key)
+int adv_load(struct adv *a, struct sched *s, const char *key)
 {
         struct err err = { 0 };
         int r;
@@ -745,7 +738,7 @@ static int adv_load(struct adv *a, struct sched *s, const char *key)
         return 0;
 }
 
-static void adv_done(struct adv *a)
+void adv_done(struct adv *a)
 {
         json_decref(a->rec);
         json_decref(a->stored);
@@ -766,31 +759,26 @@ void task_advance(struct sched *s, const char *key)
         if (jint(a.rec, "version", 0) != version && strncmp(jstr(a.rec, "group") ?: "", "service:", 8) == 0)
                 services_kick(s);
         if (strcmp(jstr(a.rec, "lastStatus") ?: "", "STOPPED") == 0)
-                json_object_del(s->active, tid(&a));
+                json_object_del(s->active, adv_tid(&a));
         else
-                json_object_set_new(s->active, tid(&a), json_string(key));
+                json_object_set_new(s->active, adv_tid(&a), json_string(key));
         /* A task RUNNING as desired changes only through its monitor, which notifies us (and
          * SIGCHLD when it is our child): the tick looks at it only now and then. */
         if (strcmp(jstr(a.rec, "lastStatus") ?: "", "RUNNING") == 0 && strcmp(jstr(a.rec, "desiredStatus") ?: "", "RUNNING") == 0)
-                json_object_set_new(s->steady, tid(&a), json_true());
+                json_object_set_new(s->steady, adv_tid(&a), json_true());
         else
-                json_object_del(s->steady, tid(&a));
+                json_object_del(s->steady, adv_tid(&a));
         adv_done(&a);
 }
 
-int tasks_on_defer(sd_event_source *es, void *userdata)
+void tasks_advance_queued(struct sched *s)
 {
-        struct sched *s = userdata;
         json_t *todo = s->todo, *v;
         const char *id;
         s->todo = json_object();
         json_object_foreach(todo, id, v)
                 task_advance(s, json_string_value(v));
         json_decref(todo);
-        services_on_defer(s);
-        if (json_object_size(s->todo) == 0)
-                (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_OFF);
-        return 0;
 }
 
 void task_kick(struct sched *s, const char *id, const char *key)
@@ -802,7 +790,7 @@ void task_kick(struct sched *s, const char *id, const char *key)
         if (!key)
                 return;
         json_object_set_new(s->todo, id, json_string(key));
-        (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_ON);
+        sched_wake(s);
 }
 
 void tasks_child_exited(struct sched *s, pid_t pid)
@@ -835,7 +823,7 @@ static int collect_prune(const char *key, json_t *v, void *userdata)
 }
 
 /* STOPPED tasks stay describable for the retention time (ECS: at least an hour), then go with their directory. */
-static void prune(struct sched *s)
+void tasks_prune(struct sched *s)
 {
         struct prune_ctx p = { now_epoch() - s->stopped_retention, json_array() };
         struct err err = { 0 };
@@ -854,10 +842,9 @@ static void prune(struct sched *s)
         json_decref(p.keys);
 }
 
-void tasks_tick(struct sched *s)
+void tasks_refresh(struct sched *s)
 {
         json_t *keys = json_deep_copy(s->active), *v;
-        double now = now_epoch();
         const char *id;
         /* steady tasks get a full look every STEADY_SWEEP ticks, spread over the ticks */
         s->ticks++;
@@ -867,182 +854,4 @@ void tasks_tick(struct sched *s)
                 task_advance(s, json_string_value(v));
         }
         json_decref(keys);
-        services_tick(s);
-        if (now - s->last_prune > 60) {
-                s->last_prune = now;
-                prune(s);
-                instance_release_pending(s);
-        }
-}
-
-/* ---- start-up recovery ---- */
-
-struct recover_ctx {
-        json_t *keys;       /* keys of tasks not STOPPED */
-        json_t *owned;      /* netns names that records own */
-};
-
-static int collect_recover(const char *key, json_t *v, void *userdata)
-{
-        struct recover_ctx *rc = userdata;
-        json_t *e = json_object_get(v, "ebx");
-        if (strcmp(jstr(v, "lastStatus") ?: "", "STOPPED") == 0)
-                return 0;
-        json_array_append_new(rc->keys, json_string(key));
-        if (jstr(e, "netnsKind"))
-                json_object_set_new(rc->owned, jstr(e, "netns") ?: "", json_true());
-        else {
-                char ns[32];
-                snprintf(ns, sizeof ns, "ebx-task-%.12s", jstr(e, "id") ?: "");
-                json_object_set_new(rc->owned, ns, json_true());
-        }
-        return 0;
-}
-
-static int collect_instances(const char *key, json_t *v, void *userdata)
-{
-        struct recover_ctx *rc = userdata;
-        json_t *e = json_object_get(v, "ebx");
-        if (strcmp(jstr(v, "status") ?: "", "REGISTERING") == 0)
-                json_array_append_new(rc->keys, json_string(key));
-        else if (!json_is_true(json_object_get(e, "networkReleased")))
-                json_object_set_new(rc->owned, jstr(e, "netns") ?: "", json_true());
-        return 0;
-}
-
-static pid_t read_pidfile(const char *dir)
-{
-        char path[SCHED_PATH_MAX * 2], buf[32];
-        FILE *f;
-        long pid = 0;
-        snprintf(path, sizeof path, "%s/monitor.pid", dir);
-        f = fopen(path, "re");
-        if (!f)
-                return 0;
-        if (fgets(buf, sizeof buf, f))
-                pid = strtol(buf, NULL, 10);
-        fclose(f);
-        return (pid_t) pid;
-}
-
-static void recover_task(struct sched *s, const char *key)
-{
-        struct adv a;
-        const char *last;
-        if (adv_load(&a, s, key) < 0)
-                return;
-        last = jstr(a.rec, "lastStatus") ?: "";
-        if (strcmp(last, "PROVISIONING") == 0 && strcmp(jstr(a.rec, "desiredStatus") ?: "", "STOPPED") != 0) {
-                /* No monitor yet. Whatever netd made of the network is released and the task
-                 * provisions again from the start: RunTask acknowledged it, so it should run. */
-                struct err err = { 0 };
-                char ns[32];
-                task_netns_name(&a, ns);
-                if (strcmp(jstr(ebx(&a), "mode") ?: "", "host") != 0 && netd_release(s, ns, &err) < 0) {
-                        json_object_set_new(ebx(&a), "netns", json_string(ns));
-                        json_object_set_new(ebx(&a), "netnsKind", json_string("task-network"));
-                        fail_start(&a, "ResourceInitializationError: ecsboxd stopped while the task was provisioning and netd could not release its network");
-                } else {
-                        json_object_del(ebx(&a), "netns");
-                        json_object_del(ebx(&a), "netnsKind");
-                        (void) save(&a);
-                        log_notice("task=%s msg=\"ecsboxd stopped while the task was provisioning; provisioning again\"", tid(&a));
-                }
-        } else if (strcmp(last, "PROVISIONING") == 0) {
-                char ns[32];
-                task_netns_name(&a, ns);
-                json_object_set_new(ebx(&a), "netns", json_string(ns));
-                json_object_set_new(ebx(&a), "netnsKind", json_string("task-network"));
-                fail_start(&a, "ResourceInitializationError: ecsboxd stopped while the task was provisioning; rolled back");
-        } else if (strcmp(jstr(ebx(&a), "spawn") ?: "", "spawning") == 0) {
-                /* Crashed between writing the spec and recording the monitor's pid. The monitor
-                 * (if it was forked) daemonises on its own and writes monitor.pid within
-                 * milliseconds; give it a moment, then adopt it or start it now. */
-                const char *dir = jstr(ebx(&a), "dir") ?: "";
-                pid_t pid = 0;
-                char st[SCHED_PATH_MAX * 2 + 16];
-                for (int i = 0; i < 20 && (pid = read_pidfile(dir)) <= 1; i++)
-                        usleep(50 * 1000);
-                snprintf(st, sizeof st, "%s/status.json", dir);
-                if (pid > 1 && (monitor_alive(pid, jstr(ebx(&a), "specPath") ?: "") || access(st, F_OK) == 0)) {
-                        json_object_set_new(ebx(&a), "monitorPid", json_integer(pid));
-                        json_object_set_new(ebx(&a), "spawn", json_string("spawned"));
-                        log_notice("task=%s msg=\"adopted a task monitor found by its pid file\" pid=%ld", tid(&a), (long) pid);
-                        (void) save(&a);
-                } else if (pid <= 1) {
-                        json_object_del(ebx(&a), "spawn");
-                        (void) save(&a);
-                        log_notice("task=%s msg=\"ecsboxd stopped before the task monitor started; starting it now\"", tid(&a));
-                } else
-                        fail_start(&a, "CannotStartContainerError: ecsboxd stopped while starting the task monitor");
-        } else if (jint(ebx(&a), "monitorPid", 0) > 1) {
-                if (monitor_up(&a))
-                        log_notice("task=%s msg=\"adopted running task monitor\" pid=%lld status=%s", tid(&a), jint(ebx(&a), "monitorPid", 0), last);
-                else
-                        log_notice("task=%s msg=\"task monitor gone while ecsboxd was down; finishing the task\" status=%s", tid(&a), last);
-        }
-        adv_done(&a);
-}
-
-/* Network namespaces netd holds for ecsbox tasks or instances that no record owns (left by a crash). */
-static void release_orphans(struct sched *s, json_t *owned)
-{
-        _cleanup_json_ json_t *req = json_pack("{s:s}", "Action", "DescribeNetworkInterfaces"), *ans = NULL;
-        struct err err = { 0 };
-        json_t *eni;
-        size_t i;
-        if (s->netd_call(s, req, &ans, &err) < 0) {
-                log_warning("msg=\"cannot list netd's interfaces to find orphans, ignoring\" err=\"%s\"", err.msg);
-                return;
-        }
-        json_array_foreach(json_object_get(ans, "NetworkInterfaces"), i, eni) {
-                const char *ns = jstr(json_object_get(eni, "Attachment"), "Netns");
-                if (!ns || (strncmp(ns, "ebx-task-", 9) != 0 && strncmp(ns, "ebx-ci-", 7) != 0) || json_object_get(owned, ns))
-                        continue;
-                if (netd_release(s, ns, &err) < 0) {
-                        log_warning("msg=\"cannot release an orphaned namespace, ignoring\" netns=%s err=\"%s\"", ns, err.msg);
-                        err_clear(&err);
-                } else
-                        log_notice("msg=\"released an orphaned task network\" netns=%s eni=%s", ns, jstr(eni, "NetworkInterfaceId") ?: "");
-        }
-}
-
-int tasks_recover(struct sched *s, struct err *err)
-{
-        struct recover_ctx rc = { json_array(), json_object() };
-        _cleanup_json_ json_t *inst_keys = json_array();
-        struct recover_ctx ic = { inst_keys, rc.owned };
-        json_t *k;
-        size_t i;
-        int r;
-        if ((r = store_list(s->store, "task/", collect_recover, &rc, err)) < 0 ||
-            (r = store_list(s->store, "instance/", collect_instances, &ic, err)) < 0)
-                goto out;
-        /* half-registered instances: netd may have made the namespace */
-        json_array_foreach(inst_keys, i, k) {
-                json_t *rec = NULL;
-                struct err e2 = { 0 };
-                if (store_get(s->store, json_string_value(k), &rec, &e2) < 0)
-                        continue;
-                if (netd_release(s, jstr(json_object_get(rec, "ebx"), "netns") ?: "", &e2) < 0)
-                        log_warning("msg=\"cannot roll back a half-registered instance; will retry at the next start\" key=%s err=\"%s\"",
-                                    json_string_value(k), e2.msg);
-                else {
-                        (void) store_del(s->store, json_string_value(k), &e2);
-                        log_notice("msg=\"rolled back a half-registered container instance\" key=%s", json_string_value(k));
-                }
-                json_decref(rec);
-        }
-        json_array_foreach(rc.keys, i, k)
-                recover_task(s, json_string_value(k));
-        json_array_foreach(rc.keys, i, k)
-                task_advance(s, json_string_value(k));
-        release_orphans(s, rc.owned);
-        instance_release_pending(s);
-        log_info("msg=\"recovered\" tasks=%zu", json_array_size(rc.keys));
-        r = 0;
-out:
-        json_decref(rc.keys);
-        json_decref(rc.owned);
-        return r;
 }

@@ -7,7 +7,17 @@
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
-#include "sched.h"
+#include "../ecs/attributes.h"
+#include "../ecs/cluster.h"
+#include "../ecs/ecs.h"
+#include "../ecs/instance.h"
+#include "../ecs/runtask.h"
+#include "../ecs/service.h"
+#include "../ecs/starttask.h"
+#include "../ecs/task.h"
+#include "../ecs/taskdef.h"
+#include "../sched.h"
+#include "api.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerServiceV20141113."
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ecsbox/placement.h"
+#include "placement.h"
 
 int place_strategy_parse(const char *type, const char *field, struct place_strategy *ret, struct err *err)
 {
@@ -156,6 +156,62 @@ static uint64_t next_rand(uint64_t *s)
         return x * 0x2545f4914f6cdd1dull;
 }
 
+/* Strategies in order, each keeps only its best candidates; returns how many are left. */
+static size_t apply_strategies(const struct place_instance *insts, const struct place_request *req, const struct spread *sp,
+                               size_t *cand, size_t nc, uint64_t *rnd)
+{
+        for (size_t s = 0; s < req->nstrategies && nc > 1; s++) {
+                const struct place_strategy *st = &req->strategies[s];
+                size_t keep = 0;
+                int best = -1;
+                if (st->type == PLACE_RANDOM) {
+                        cand[0] = cand[next_rand(rnd) % nc];
+                        return 1;
+                }
+                if (st->type == PLACE_SPREAD) {
+                        for (size_t c = 0; c < nc; c++) {
+                                int v = sp[s].counts[sp[s].value_of[cand[c]]];
+                                if (best < 0 || v < best)
+                                        best = v;
+                        }
+                        for (size_t c = 0; c < nc; c++)
+                                if (sp[s].counts[sp[s].value_of[cand[c]]] == best)
+                                        cand[keep++] = cand[c];
+                } else {
+                        bool cpu = strcasecmp(st->field, "cpu") == 0;
+                        for (size_t c = 0; c < nc; c++) {
+                                int v = cpu ? insts[cand[c]].cpu : insts[cand[c]].mem;
+                                if (best < 0 || v < best)
+                                        best = v;
+                        }
+                        for (size_t c = 0; c < nc; c++)
+                                if ((cpu ? insts[cand[c]].cpu : insts[cand[c]].mem) == best)
+                                        cand[keep++] = cand[c];
+                }
+                nc = keep;
+        }
+        return nc;
+}
+
+/* One copy goes on insts[pick]: the snapshot takes its resources, ports and counts. */
+static void take_place(struct place_instance *insts, size_t pick, const struct place_request *req, struct spread *sp)
+{
+        struct place_instance *in = &insts[pick];
+        in->cpu -= req->cpu;
+        in->mem -= req->mem;
+        if (req->needs_eni)
+                in->enis--;
+        for (size_t p = 0; p < req->ntcp; p++)
+                place_port_take(in->ports_tcp, req->tcp_ports[p]);
+        for (size_t p = 0; p < req->nudp; p++)
+                place_port_take(in->ports_udp, req->udp_ports[p]);
+        in->group_count++;
+        in->running++;
+        for (size_t s = 0; s < req->nstrategies; s++)
+                if (req->strategies[s].type == PLACE_SPREAD)
+                        sp[s].counts[sp[s].value_of[pick]]++;
+}
+
 int place_tasks(struct place_instance *insts, size_t n, const struct place_request *req, int count, int *ret_idx,
                 const char **ret_reasons, struct err *err)
 {
@@ -176,7 +232,7 @@ int place_tasks(struct place_instance *insts, size_t n, const struct place_reque
                         goto out;
                 }
         for (int k = 0; k < count; k++) {
-                size_t nc = 0;
+                size_t nc = 0, pick;
                 for (size_t i = 0; i < n; i++) {
                         const char *why = reject_reason(&insts[i], req, &static_ok[i]);
                         if (!why)
@@ -189,59 +245,12 @@ int place_tasks(struct place_instance *insts, size_t n, const struct place_reque
                                 ret_idx[j] = -1;
                         break;
                 }
-                /* strategies in order, each keeps only its best candidates */
-                for (size_t s = 0; s < req->nstrategies && nc > 1; s++) {
-                        const struct place_strategy *st = &req->strategies[s];
-                        size_t keep = 0;
-                        if (st->type == PLACE_RANDOM) {
-                                cand[0] = cand[next_rand(&rnd) % nc];
-                                nc = 1;
-                                break;
-                        }
-                        if (st->type == PLACE_SPREAD) {
-                                int best = -1;
-                                for (size_t c = 0; c < nc; c++) {
-                                        int v = sp[s].counts[sp[s].value_of[cand[c]]];
-                                        if (best < 0 || v < best)
-                                                best = v;
-                                }
-                                for (size_t c = 0; c < nc; c++)
-                                        if (sp[s].counts[sp[s].value_of[cand[c]]] == best)
-                                                cand[keep++] = cand[c];
-                        } else {
-                                bool cpu = strcasecmp(st->field, "cpu") == 0;
-                                int best = -1;
-                                for (size_t c = 0; c < nc; c++) {
-                                        int v = cpu ? insts[cand[c]].cpu : insts[cand[c]].mem;
-                                        if (best < 0 || v < best)
-                                                best = v;
-                                }
-                                for (size_t c = 0; c < nc; c++)
-                                        if ((cpu ? insts[cand[c]].cpu : insts[cand[c]].mem) == best)
-                                                cand[keep++] = cand[c];
-                        }
-                        nc = keep;
-                }
-                {
-                        /* With no strategy left to decide, ECS picks at random among the rest. */
-                        size_t pick = nc > 1 && req->nstrategies == 0 ? cand[next_rand(&rnd) % nc] : cand[0];
-                        struct place_instance *in = &insts[pick];
-                        in->cpu -= req->cpu;
-                        in->mem -= req->mem;
-                        if (req->needs_eni)
-                                in->enis--;
-                        for (size_t p = 0; p < req->ntcp; p++)
-                                place_port_take(in->ports_tcp, req->tcp_ports[p]);
-                        for (size_t p = 0; p < req->nudp; p++)
-                                place_port_take(in->ports_udp, req->udp_ports[p]);
-                        in->group_count++;
-                        in->running++;
-                        for (size_t s = 0; s < req->nstrategies; s++)
-                                if (req->strategies[s].type == PLACE_SPREAD)
-                                        sp[s].counts[sp[s].value_of[pick]]++;
-                        ret_idx[k] = (int) pick;
-                        placed++;
-                }
+                nc = apply_strategies(insts, req, sp, cand, nc, &rnd);
+                /* With no strategy left to decide, ECS picks at random among the rest. */
+                pick = nc > 1 && req->nstrategies == 0 ? cand[next_rand(&rnd) % nc] : cand[0];
+                take_place(insts, pick, req, sp);
+                ret_idx[k] = (int) pick;
+                placed++;
         }
         r = placed;
 out:

@@ -1,15 +1,18 @@
-/* taskdef.c: task definitions: validation with ECS's messages, defaults echoed as ECS
- * does, revisions per family ("taskdef/FAMILY/%08ld", counter "family/FAMILY"). */
+/* taskdef_build.c: RegisterTaskDefinition's decoder: the request checked member by member with
+ * ECS's messages and built into a TaskDefinition (defaults filled in, ECS's derived members).
+ * Pure: no store, no I/O. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ecsbox/cql.h"
 #include "ecsbox/json.h"
-#include "ecsbox/log.h"
-#include "sched.h"
+#include "../front/req.h"
+#include "arn.h"
+#include "cql.h"
+#include "ecs.h"
+#include "taskdef.h"
 
 #define MAX_CONTAINERS 10
 
@@ -484,30 +487,20 @@ static int check_task_units(json_t *out, const char *key, bool memory, long *ret
         return 0;
 }
 
-int taskdef_build(json_t *req, json_t **ret, struct err *err)
-{
-        static const char *const keep[] = {
-                "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
-                "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
-                "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", NULL,
-        };
-        _cleanup_json_ json_t *out = json_object(), *seen_ports = json_object(), *attrs = json_array();
-        json_t *defs = NULL, *rc = NULL, *cd, *compat;
-        const char *family = NULL, *mode = "bridge", *s = NULL;
-        struct cinfo ci[MAX_CONTAINERS];
-        bool ec2 = true, fargate = false, any_essential = false, any_health = false, any_depends = false;
-        long tcpu = 0, tmem = 0, sum_cpu = 0;
-        size_t i, n;
-        int r;
+/* What taskdef_build learns on the way. */
+struct td_build {
+        json_t *out;                         /* the TaskDefinition being built */
+        const char *mode;                    /* networkMode */
+        bool ec2, fargate;                   /* requiresCompatibilities */
+        long tcpu, tmem;                     /* task-level cpu units and MiB, 0 when absent */
+        bool any_health, any_depends;
+};
 
-        if (!out || !seen_ports || !attrs)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        for (const char *const *k = keep; *k; k++) {
-                json_t *v = json_object_get(req, *k);
-                if (v)
-                        json_object_set_new(out, *k, json_deep_copy(v));
-        }
-        if ((r = req_str(out, NULL, "family", false, &family, err)) < 0)
+static int check_family_mode(struct td_build *b, struct err *err)
+{
+        const char *family = NULL, *mode = "bridge";
+        int r;
+        if ((r = req_str(b->out, NULL, "family", false, &family, err)) < 0)
                 return r;
         if (!family || !*family)
                 return err_set(err, EINVAL, E_CLIENT, "Family should not be null or empty.");
@@ -515,71 +508,117 @@ int taskdef_build(json_t *req, json_t **ret, struct err *err)
                 return err_set(err, EINVAL, E_CLIENT,
                                "Invalid family name '%.300s': up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.",
                                family);
-        if ((r = req_str(out, NULL, "networkMode", false, &mode, err)) < 0)
+        if ((r = req_str(b->out, NULL, "networkMode", false, &mode, err)) < 0)
                 return r;
         if (strcmp(mode, "bridge") != 0 && strcmp(mode, "host") != 0 && strcmp(mode, "awsvpc") != 0 && strcmp(mode, "none") != 0)
                 return err_set(err, EINVAL, E_CLIENT, "Invalid networkMode '%s': expected bridge, host, awsvpc or none.", mode);
-        json_object_set_new(out, "networkMode", json_string(mode));
-        mode = jstr(out, "networkMode");
-        if ((r = req_str_list(out, NULL, "requiresCompatibilities", false, 0, &rc, err)) < 0)
+        json_object_set_new(b->out, "networkMode", json_string(mode));
+        b->mode = jstr(b->out, "networkMode");
+        return 0;
+}
+
+static int check_compatibilities(struct td_build *b, struct err *err)
+{
+        json_t *rc = NULL, *e;
+        size_t i;
+        int r;
+        b->ec2 = true;
+        if ((r = req_str_list(b->out, NULL, "requiresCompatibilities", false, 0, &rc, err)) < 0)
                 return r;
-        if (rc && json_array_size(rc) > 0) {
-                json_t *e;
-                ec2 = false;
-                json_array_foreach(rc, i, e) {
-                        const char *c = json_string_value(e);
-                        if (strcmp(c, "EC2") == 0)
-                                ec2 = true;
-                        else if (strcmp(c, "FARGATE") == 0)
-                                fargate = true;
-                        else if (strcmp(c, "EXTERNAL") != 0)
-                                return err_set(err, EINVAL, E_CLIENT, "Invalid requiresCompatibilities value '%s': expected EC2, FARGATE or EXTERNAL.", c);
-                }
+        if (json_array_size(rc) == 0)
+                return 0;
+        b->ec2 = false;
+        json_array_foreach(rc, i, e) {
+                const char *c = json_string_value(e);
+                if (strcmp(c, "EC2") == 0)
+                        b->ec2 = true;
+                else if (strcmp(c, "FARGATE") == 0)
+                        b->fargate = true;
+                else if (strcmp(c, "EXTERNAL") != 0)
+                        return err_set(err, EINVAL, E_CLIENT, "Invalid requiresCompatibilities value '%s': expected EC2, FARGATE or EXTERNAL.", c);
         }
-        if ((r = check_task_units(out, "cpu", false, &tcpu, err)) < 0 || (r = check_task_units(out, "memory", true, &tmem, err)) < 0)
+        return 0;
+}
+
+/* Task-level cpu and memory, roles, pidMode, ipcMode, and what Fargate needs of them. */
+static int check_task_level(struct td_build *b, struct err *err)
+{
+        const char *s = NULL;
+        int r;
+        if ((r = check_task_units(b->out, "cpu", false, &b->tcpu, err)) < 0 || (r = check_task_units(b->out, "memory", true, &b->tmem, err)) < 0)
                 return r;
-        if ((r = req_str(out, NULL, "taskRoleArn", false, &s, err)) < 0 || (r = req_str(out, NULL, "executionRoleArn", false, &s, err)) < 0)
+        if ((r = req_str(b->out, NULL, "taskRoleArn", false, &s, err)) < 0 || (r = req_str(b->out, NULL, "executionRoleArn", false, &s, err)) < 0)
                 return r;
         s = NULL;
-        if ((r = req_str(out, NULL, "pidMode", false, &s, err)) < 0)
+        if ((r = req_str(b->out, NULL, "pidMode", false, &s, err)) < 0)
                 return r;
         if (s && strcmp(s, "host") != 0 && strcmp(s, "task") != 0)
                 return err_set(err, EINVAL, E_CLIENT, "Invalid pidMode '%s': expected host or task.", s);
         s = NULL;
-        if ((r = req_str(out, NULL, "ipcMode", false, &s, err)) < 0)
+        if ((r = req_str(b->out, NULL, "ipcMode", false, &s, err)) < 0)
                 return r;
         if (s && strcmp(s, "host") != 0 && strcmp(s, "task") != 0 && strcmp(s, "none") != 0)
                 return err_set(err, EINVAL, E_CLIENT, "Invalid ipcMode '%s': expected host, task or none.", s);
-        if (fargate) {
-                if (strcmp(mode, "awsvpc") != 0)
-                        return err_set(err, EINVAL, E_CLIENT, "Fargate only supports network mode 'awsvpc'.");
-                if (!tcpu)
-                        return err_set(err, EINVAL, E_CLIENT, "Fargate requires that 'cpu' be defined at the task level.");
-                if (!tmem)
-                        return err_set(err, EINVAL, E_CLIENT, "Fargate requires that 'memory' be defined at the task level.");
-        }
-        {
-                json_t *vols = NULL, *vol;
-                if ((r = req_array(out, NULL, "volumes", false, &vols, err)) < 0)
-                        return r;
-                if (!vols)
-                        json_object_set_new(out, "volumes", json_array());
-                json_array_foreach(vols, i, vol) {
-                        char p[40];
-                        const char *vn = NULL;
-                        snprintf(p, sizeof p, "volumes[%zu]", i);
-                        if (!json_is_object(vol))
-                                return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
-                        if ((r = req_str(vol, p, "name", false, &vn, err)) < 0)
-                                return r;
-                        if (!vn || !name_valid(vn))
-                                return err_set(err, EINVAL, E_CLIENT, "Invalid volume name in %s: up to 255 letters, numbers, hyphens, and underscores.", p);
-                }
-        }
-        if ((r = check_placement_constraints(out, err)) < 0)
-                return r;
+        if (!b->fargate)
+                return 0;
+        if (strcmp(b->mode, "awsvpc") != 0)
+                return err_set(err, EINVAL, E_CLIENT, "Fargate only supports network mode 'awsvpc'.");
+        if (!b->tcpu)
+                return err_set(err, EINVAL, E_CLIENT, "Fargate requires that 'cpu' be defined at the task level.");
+        if (!b->tmem)
+                return err_set(err, EINVAL, E_CLIENT, "Fargate requires that 'memory' be defined at the task level.");
+        return 0;
+}
 
-        if ((r = req_array(out, NULL, "containerDefinitions", false, &defs, err)) < 0)
+static int check_volumes(json_t *out, struct err *err)
+{
+        json_t *vols = NULL, *vol;
+        size_t i;
+        int r;
+        if ((r = req_array(out, NULL, "volumes", false, &vols, err)) < 0)
+                return r;
+        if (!vols)
+                json_object_set_new(out, "volumes", json_array());
+        json_array_foreach(vols, i, vol) {
+                char p[40];
+                const char *vn = NULL;
+                snprintf(p, sizeof p, "volumes[%zu]", i);
+                if (!json_is_object(vol))
+                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
+                if ((r = req_str(vol, p, "name", false, &vn, err)) < 0)
+                        return r;
+                if (!vn || !name_valid(vn))
+                        return err_set(err, EINVAL, E_CLIENT, "Invalid volume name in %s: up to 255 letters, numbers, hyphens, and underscores.", p);
+        }
+        return 0;
+}
+
+/* One container's memory against the task's (EC2 needs one of memory or memoryReservation). */
+static int check_container_memory(const struct td_build *b, json_t *cd, const char *name, struct err *err)
+{
+        if (b->ec2 && !b->tmem && !json_object_get(cd, "memory") && !json_object_get(cd, "memoryReservation"))
+                return err_set(err, EINVAL, E_CLIENT,
+                               "Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified.", name);
+        if (b->tmem && jint(cd, "memory", 0) > b->tmem)
+                return err_set(err, EINVAL, E_CLIENT, "The 'memory' setting for container '%s' is greater than for the task.", name);
+        if (b->tmem && jint(cd, "memoryReservation", 0) > b->tmem)
+                return err_set(err, EINVAL, E_CLIENT, "The 'memoryReservation' setting for container '%s' is greater than for the task.",
+                               name);
+        return 0;
+}
+
+static int check_containers(struct td_build *b, struct err *err)
+{
+        _cleanup_json_ json_t *seen_ports = json_object();
+        struct cinfo ci[MAX_CONTAINERS];
+        json_t *defs = NULL, *cd;
+        bool any_essential = false;
+        long sum_cpu = 0;
+        size_t i, n;
+        int r;
+        if (!seen_ports)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = req_array(b->out, NULL, "containerDefinitions", false, &defs, err)) < 0)
                 return r;
         n = defs ? json_array_size(defs) : 0;
         if (n == 0)
@@ -591,321 +630,69 @@ int taskdef_build(json_t *req, json_t **ret, struct err *err)
                 snprintf(p, sizeof p, "containerDefinitions[%zu]", i);
                 if (!json_is_object(cd))
                         return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
-                if ((r = check_container(cd, i, mode, seen_ports, &ci[i], err)) < 0)
+                if ((r = check_container(cd, i, b->mode, seen_ports, &ci[i], err)) < 0)
                         return r;
                 if (find_container(ci, i, ci[i].name) >= 0)
                         return err_set(err, EINVAL, E_CLIENT,
                                        "Duplicate container name '%s': container names must be unique within a task definition.", ci[i].name);
                 any_essential |= ci[i].essential;
-                any_health |= ci[i].health;
-                any_depends |= json_array_size(json_object_get(cd, "dependsOn")) > 0;
+                b->any_health |= ci[i].health;
+                b->any_depends |= json_array_size(json_object_get(cd, "dependsOn")) > 0;
                 sum_cpu += (long) jint(cd, "cpu", 0);
-                if (ec2 && !tmem && !json_object_get(cd, "memory") && !json_object_get(cd, "memoryReservation"))
-                        return err_set(err, EINVAL, E_CLIENT,
-                                       "Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified.",
-                                       ci[i].name);
-                if (tmem && jint(cd, "memory", 0) > tmem)
-                        return err_set(err, EINVAL, E_CLIENT, "The 'memory' setting for container '%s' is greater than for the task.", ci[i].name);
-                if (tmem && jint(cd, "memoryReservation", 0) > tmem)
-                        return err_set(err, EINVAL, E_CLIENT, "The 'memoryReservation' setting for container '%s' is greater than for the task.",
-                                       ci[i].name);
+                if ((r = check_container_memory(b, cd, ci[i].name, err)) < 0)
+                        return r;
         }
         if (!any_essential)
                 return err_set(err, EINVAL, E_CLIENT, "Task definition must have at least one essential container.");
-        if (tcpu && sum_cpu > tcpu)
+        if (b->tcpu && sum_cpu > b->tcpu)
                 return err_set(err, EINVAL, E_CLIENT,
                                "The sum of all container 'cpu' values (%ld) cannot be greater than the value of the task 'cpu' (%ld).",
-                               sum_cpu, tcpu);
-        if ((r = check_depends(defs, ci, n, err)) < 0)
-                return r;
+                               sum_cpu, b->tcpu);
+        return check_depends(defs, ci, n, err);
+}
 
+/* requiresAttributes, compatibilities and status, as ECS derives them. */
+static void derived_members(struct td_build *b)
+{
+        json_t *attrs = json_array(), *compat;
         json_array_append_new(attrs, json_pack("{s:s}", "name", "com.amazonaws.ecs.capability.docker-remote-api.1.18"));
-        if (strcmp(mode, "awsvpc") == 0)
+        if (strcmp(b->mode, "awsvpc") == 0)
                 json_array_append_new(attrs, json_pack("{s:s}", "name", "ecs.capability.task-eni"));
-        if (any_health)
+        if (b->any_health)
                 json_array_append_new(attrs, json_pack("{s:s}", "name", "ecs.capability.container-health-check"));
-        if (any_depends)
+        if (b->any_depends)
                 json_array_append_new(attrs, json_pack("{s:s}", "name", "ecs.capability.container-ordering"));
-        json_object_set(out, "requiresAttributes", attrs);
+        json_object_set_new(b->out, "requiresAttributes", attrs);
         compat = json_pack("[s]", "EC2");
-        if (strcmp(mode, "awsvpc") == 0 && tcpu && tmem)
+        if (strcmp(b->mode, "awsvpc") == 0 && b->tcpu && b->tmem)
                 json_array_append_new(compat, json_string("FARGATE"));
-        json_object_set_new(out, "compatibilities", compat);
-        json_object_set_new(out, "status", json_string("ACTIVE"));
+        json_object_set_new(b->out, "compatibilities", compat);
+        json_object_set_new(b->out, "status", json_string("ACTIVE"));
+}
+
+int taskdef_build(json_t *req, json_t **ret, struct err *err)
+{
+        static const char *const keep[] = {
+                "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
+                "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
+                "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", NULL,
+        };
+        _cleanup_json_ json_t *out = json_object();
+        struct td_build b = { 0 };
+        int r;
+        if (!out)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        for (const char *const *k = keep; *k; k++) {
+                json_t *v = json_object_get(req, *k);
+                if (v)
+                        json_object_set_new(out, *k, json_deep_copy(v));
+        }
+        b.out = out;
+        if ((r = check_family_mode(&b, err)) < 0 || (r = check_compatibilities(&b, err)) < 0 || (r = check_task_level(&b, err)) < 0 ||
+            (r = check_volumes(out, err)) < 0 || (r = check_placement_constraints(out, err)) < 0 || (r = check_containers(&b, err)) < 0)
+                return r;
+        derived_members(&b);
         *ret = TAKE_PTR(out);
         return 0;
 }
 
-static void taskdef_key(char *buf, size_t size, const char *family, long rev)
-{
-        snprintf(buf, size, "taskdef/%s/%08ld", family, rev);
-}
-
-struct latest {
-        json_t *rec;
-};
-
-static int keep_latest_active(const char *key, json_t *v, void *userdata)
-{
-        struct latest *l = userdata;
-        if (strcmp(jstr(json_object_get(v, "taskDefinition"), "status") ?: "", "ACTIVE") == 0) {
-                json_decref(l->rec);
-                l->rec = json_incref(v);
-        }
-        return 0;
-}
-
-/* The stored record {"taskDefinition": {...}, "tags": [...]}. */
-static int taskdef_record(struct sched *s, const char *ref, json_t **ret, struct err *err)
-{
-        char family[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 32];
-        long rev;
-        int r;
-        if ((r = taskdef_ref_parse(ref, family, &rev, err)) < 0)
-                return r;
-        if (rev > 0) {
-                taskdef_key(key, sizeof key, family, rev);
-                return store_get(s->store, key, ret, err);
-        }
-        {
-                struct latest l = { NULL };
-                snprintf(key, sizeof key, "taskdef/%s/", family);
-                if ((r = store_list(s->store, key, keep_latest_active, &l, err)) < 0) {
-                        json_decref(l.rec);
-                        return r;
-                }
-                if (!l.rec)
-                        return -ENOENT;
-                *ret = l.rec;
-                return 0;
-        }
-}
-
-int taskdef_get(struct api_ctx *c, const char *ref, json_t **ret, struct err *err)
-{
-        json_t *rec = NULL;
-        int r = taskdef_record(c->s, ref, &rec, err);
-        if (r == -ENOENT)
-                return err_set(err, ENOENT, E_CLIENT, "Unable to describe task definition.");
-        if (r < 0)
-                return r;
-        *ret = json_incref(json_object_get(rec, "taskDefinition"));
-        json_decref(rec);
-        return 0;
-}
-
-int op_register_task_definition(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
-{
-        _cleanup_json_ json_t *td = NULL, *counter = NULL, *rec = NULL;
-        json_t *tags = NULL;
-        char key[NAME_MAX_ECS + 32], arn[ARN_MAX], by[64];
-        const char *family;
-        long rev = 1;
-        int r;
-
-        if ((r = taskdef_build(req, &td, err)) < 0 || (r = req_tags(req, "tags", &tags, err)) < 0)
-                return r;
-        family = jstr(td, "family");
-        snprintf(key, sizeof key, "family/%s", family);
-        if ((r = store_begin(c->s->store, err)) < 0)
-                return r;
-        r = store_get(c->s->store, key, &counter, err);
-        if (r < 0 && r != -ENOENT)
-                goto fail;
-        if (r == 0)
-                rev = (long) jint(counter, "lastRevision", 0) + 1;
-        json_decref(counter);
-        counter = json_pack("{s:I}", "lastRevision", (json_int_t) rev);
-        arn_taskdef(c, family, rev, arn);
-        snprintf(by, sizeof by, "arn:aws:iam::%s:root", c->s->account);
-        json_object_set_new(td, "taskDefinitionArn", json_string(arn));
-        json_object_set_new(td, "revision", json_integer(rev));
-        json_object_set_new(td, "registeredAt", jtime(now_epoch()));
-        json_object_set_new(td, "registeredBy", json_string(by));
-        rec = json_pack("{s:O, s:O}", "taskDefinition", td, "tags", tags ? tags : json_array());
-        if (!tags)
-                json_decref(json_object_get(rec, "tags"));
-        if ((r = store_put(c->s->store, key, counter, err)) < 0)
-                goto fail;
-        taskdef_key(key, sizeof key, family, rev);
-        if ((r = store_put(c->s->store, key, rec, err)) < 0 || (r = store_commit(c->s->store, err)) < 0)
-                goto fail;
-        log_info("op=RegisterTaskDefinition taskdef=%s:%ld", family, rev);
-        *ret = json_pack("{s:O, s:O}", "taskDefinition", td, "tags", json_object_get(rec, "tags"));
-        return 0;
-fail:
-        store_rollback(c->s->store);
-        return r;
-}
-
-int op_describe_task_definition(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
-{
-        _cleanup_json_ json_t *rec = NULL;
-        const char *ref = NULL;
-        int r;
-        if ((r = req_str(req, NULL, "taskDefinition", true, &ref, err)) < 0)
-                return r;
-        r = taskdef_record(c->s, ref, &rec, err);
-        if (r == -ENOENT)
-                return err_set(err, ENOENT, E_CLIENT, "Unable to describe task definition.");
-        if (r < 0)
-                return r;
-        *ret = json_pack("{s:O}", "taskDefinition", json_object_get(rec, "taskDefinition"));
-        if (req_include_tags(req))
-                json_object_set(*ret, "tags", json_object_get(rec, "tags"));
-        return 0;
-}
-
-struct td_list {
-        const char *status;      /* NULL = any */
-        const char *family_prefix;
-        bool exact_family;
-        json_t *items;           /* [[family, rev, arn]] */
-};
-
-static int collect_td(const char *key, json_t *v, void *userdata)
-{
-        struct td_list *l = userdata;
-        json_t *td = json_object_get(v, "taskDefinition");
-        const char *fam = jstr(td, "family") ?: "";
-        if (l->status && strcmp(jstr(td, "status") ?: "", l->status) != 0)
-                return 0;
-        if (l->family_prefix && strncmp(fam, l->family_prefix, strlen(l->family_prefix)) != 0)
-                return 0;
-        json_array_append_new(l->items, json_pack("[s, I, s]", fam, (json_int_t) jint(td, "revision", 0),
-                                                   jstr(td, "taskDefinitionArn") ?: ""));
-        return 0;
-}
-
-static int cmp_td(const void *a, const void *b)
-{
-        json_t *x = *(json_t *const *) a, *y = *(json_t *const *) b;
-        int c = strcmp(json_string_value(json_array_get(x, 0)), json_string_value(json_array_get(y, 0)));
-        long long rx = json_integer_value(json_array_get(x, 1)), ry = json_integer_value(json_array_get(y, 1));
-        if (c)
-                return c;
-        return rx < ry ? -1 : rx > ry;
-}
-
-static int sorted_items(json_t *items, bool desc, json_t **ret)
-{
-        size_t n = json_array_size(items);
-        json_t **v = calloc(n + 1, sizeof *v), *out = json_array();
-        if (!v || !out) {
-                free(v);
-                json_decref(out);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++)
-                v[i] = json_array_get(items, i);
-        qsort(v, n, sizeof *v, cmp_td);
-        for (size_t i = 0; i < n; i++)
-                json_array_append(out, json_array_get(v[desc ? n - 1 - i : i], 2));
-        free(v);
-        *ret = out;
-        return 0;
-}
-
-static int check_status_param(json_t *req, const char **ret, bool allow_all, struct err *err)
-{
-        const char *st = "ACTIVE";
-        int r;
-        if ((r = req_str(req, NULL, "status", false, &st, err)) < 0)
-                return r;
-        if (strcmp(st, "ACTIVE") != 0 && strcmp(st, "INACTIVE") != 0 && strcmp(st, "DELETE_IN_PROGRESS") != 0 &&
-            !(allow_all && strcmp(st, "ALL") == 0))
-                return err_set(err, EINVAL, E_PARAM, "Invalid status '%s': expected ACTIVE, INACTIVE%s.", st,
-                               allow_all ? " or ALL" : " or DELETE_IN_PROGRESS");
-        *ret = strcmp(st, "ALL") == 0 ? NULL : st;
-        return 0;
-}
-
-int op_list_task_definitions(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
-{
-        _cleanup_json_ json_t *items = json_array(), *all = NULL, *page = NULL;
-        struct td_list l = { .items = items };
-        const char *family = NULL, *sort = "ASC";
-        char prefix[NAME_MAX_ECS + 16];
-        json_t *token = NULL;
-        int r;
-        if ((r = check_status_param(req, &l.status, false, err)) < 0 || (r = req_str(req, NULL, "familyPrefix", false, &family, err)) < 0 ||
-            (r = req_str(req, NULL, "sort", false, &sort, err)) < 0)
-                return r;
-        if (strcmp(sort, "ASC") != 0 && strcmp(sort, "DESC") != 0)
-                return err_set(err, EINVAL, E_PARAM, "Invalid sort '%s': expected ASC or DESC.", sort);
-        /* familyPrefix names a whole family, as on ECS. */
-        if (family && *family) {
-                if (!name_valid(family)) {
-                        *ret = json_pack("{s:[]}", "taskDefinitionArns");
-                        return 0;
-                }
-                snprintf(prefix, sizeof prefix, "taskdef/%s/", family);
-        } else
-                snprintf(prefix, sizeof prefix, "taskdef/");
-        if ((r = store_list(c->s->store, prefix, collect_td, &l, err)) < 0)
-                return r;
-        if (sorted_items(items, strcmp(sort, "DESC") == 0, &all) < 0)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        if ((r = req_page(req, all, 100, &page, &token, err)) < 0)
-                return r;
-        *ret = json_pack("{s:O}", "taskDefinitionArns", page);
-        json_set(*ret, "nextToken", token);
-        return 0;
-}
-
-int op_list_task_definition_families(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
-{
-        _cleanup_json_ json_t *items = json_array(), *fams = json_array(), *page = NULL, *seen = json_object();
-        struct td_list l = { .items = items };
-        json_t *token = NULL, *e;
-        size_t i;
-        int r;
-        if ((r = check_status_param(req, &l.status, true, err)) < 0 ||
-            (r = req_str(req, NULL, "familyPrefix", false, &l.family_prefix, err)) < 0)
-                return r;
-        if ((r = store_list(c->s->store, "taskdef/", collect_td, &l, err)) < 0)
-                return r;
-        json_array_foreach(items, i, e) {
-                const char *f = json_string_value(json_array_get(e, 0));
-                if (!json_object_get(seen, f)) {
-                        json_object_set_new(seen, f, json_true());
-                        json_array_append_new(fams, json_string(f));
-                }
-        }
-        if ((r = req_page(req, fams, 100, &page, &token, err)) < 0)
-                return r;
-        *ret = json_pack("{s:O}", "families", page);
-        json_set(*ret, "nextToken", token);
-        return 0;
-}
-
-int op_deregister_task_definition(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
-{
-        _cleanup_json_ json_t *rec = NULL;
-        char family[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 32];
-        const char *ref = NULL;
-        json_t *td;
-        long rev;
-        int r;
-        if ((r = req_str(req, NULL, "taskDefinition", true, &ref, err)) < 0 || (r = taskdef_ref_parse(ref, family, &rev, err)) < 0)
-                return r;
-        if (rev == 0)
-                return err_set(err, EINVAL, E_CLIENT,
-                               "Task definition '%s' has no revision: deregistering needs family:revision or a full ARN.", ref);
-        taskdef_key(key, sizeof key, family, rev);
-        r = store_get(c->s->store, key, &rec, err);
-        if (r == -ENOENT)
-                return err_set(err, ENOENT, E_CLIENT, "The specified task definition does not exist.");
-        if (r < 0)
-                return r;
-        td = json_object_get(rec, "taskDefinition");
-        if (strcmp(jstr(td, "status") ?: "", "ACTIVE") == 0) {
-                json_object_set_new(td, "status", json_string("INACTIVE"));
-                json_object_set_new(td, "deregisteredAt", jtime(now_epoch()));
-                if ((r = store_put(c->s->store, key, rec, err)) < 0)
-                        return r;
-                log_info("op=DeregisterTaskDefinition taskdef=%s:%ld", family, rev);
-        }
-        *ret = json_pack("{s:O}", "taskDefinition", td);
-        return 0;
-}

@@ -5,12 +5,27 @@
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
-#include "sched.h"
+#include "ecsbox/store.h"
+#include "ecsbox/timeutil.h"
+#include "../front/req.h"
+#include "../sched.h"
+#include "arn.h"
+#include "cluster.h"
+#include "service.h"
+#include "task.h"
 
 const char *cluster_param(json_t *req)
 {
         const char *c = jstr(req, "cluster");
         return c && *c ? c : "default";
+}
+
+/* DescribeTasks, DescribeServices, DescribeContainerInstances: a cluster and references. */
+int describe_decode(json_t *req, const char *key, size_t max, struct describe_in *ret, struct err *err)
+{
+        ret->cluster = cluster_param(req);
+        ret->tags = req_include_tags(req);
+        return req_str_list(req, NULL, key, true, max, &ret->refs, err);
 }
 
 static void cluster_key(char *buf, size_t size, const char *name)
@@ -159,26 +174,39 @@ static int cluster_shape(struct sched *s, json_t *rec, bool tags, json_t **ret, 
         return 0;
 }
 
+struct create_cluster_in {
+        const char *name;
+        json_t *tags, *settings, *capacity_providers, *strategy, *configuration;   /* as given, or NULL */
+};
+
+static int create_cluster_decode(json_t *req, struct create_cluster_in *in, struct err *err)
+{
+        int r;
+        in->name = "default";
+        if ((r = req_str(req, NULL, "clusterName", false, &in->name, err)) < 0 || (r = req_tags(req, "tags", &in->tags, err)) < 0 ||
+            (r = req_array(req, NULL, "settings", false, &in->settings, err)) < 0 ||
+            (r = req_str_list(req, NULL, "capacityProviders", false, 0, &in->capacity_providers, err)) < 0 ||
+            (r = req_array(req, NULL, "defaultCapacityProviderStrategy", false, &in->strategy, err)) < 0 ||
+            (r = req_object(req, NULL, "configuration", false, &in->configuration, err)) < 0)
+                return r;
+        if (!name_valid(in->name))
+                return err_set(err, EINVAL, E_PARAM,
+                               "Invalid cluster name '%.300s': up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.",
+                               in->name);
+        return 0;
+}
+
 int op_create_cluster(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
-        const char *name = "default";
-        json_t *tags = NULL, *settings = NULL, *cps = NULL, *strategy = NULL, *configuration = NULL;
+        struct create_cluster_in in = { 0 };
         _cleanup_json_ json_t *rec = NULL;
         json_t *shape = NULL;
         char key[NAME_MAX_ECS + 16];
         int r;
 
-        if ((r = req_str(req, NULL, "clusterName", false, &name, err)) < 0 || (r = req_tags(req, "tags", &tags, err)) < 0 ||
-            (r = req_array(req, NULL, "settings", false, &settings, err)) < 0 ||
-            (r = req_str_list(req, NULL, "capacityProviders", false, 0, &cps, err)) < 0 ||
-            (r = req_array(req, NULL, "defaultCapacityProviderStrategy", false, &strategy, err)) < 0 ||
-            (r = req_object(req, NULL, "configuration", false, &configuration, err)) < 0)
+        if ((r = create_cluster_decode(req, &in, err)) < 0)
                 return r;
-        if (!name_valid(name))
-                return err_set(err, EINVAL, E_PARAM,
-                               "Invalid cluster name '%.300s': up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.",
-                               name);
-        cluster_key(key, sizeof key, name);
+        cluster_key(key, sizeof key, in.name);
         r = store_get(c->s->store, key, &rec, err);
         if (r < 0 && r != -ENOENT)
                 return r;
@@ -190,28 +218,40 @@ int op_create_cluster(struct api_ctx *c, json_t *req, json_t **ret, struct err *
                 return 0;
         }
         json_decref(rec);
-        rec = cluster_new(c, name, tags, settings, cps, strategy, configuration);
+        rec = cluster_new(c, in.name, in.tags, in.settings, in.capacity_providers, in.strategy, in.configuration);
         if (!rec)
                 return err_set(err, ENOMEM, NULL, "out of memory");
         if ((r = store_put(c->s->store, key, rec, err)) < 0)
                 return r;
-        log_info("op=CreateCluster cluster=%s", name);
+        log_info("op=CreateCluster cluster=%s", in.name);
         if ((r = cluster_shape(c->s, rec, true, &shape, err)) < 0)
                 return r;
         *ret = json_pack("{s:o}", "cluster", shape);
         return 0;
 }
 
+struct describe_clusters_in {
+        json_t *names;                       /* names or ARNs, at most 100 (none: the default cluster) */
+        bool tags;
+};
+
+static int describe_clusters_decode(json_t *req, struct describe_clusters_in *in, struct err *err)
+{
+        in->tags = req_include_tags(req);
+        return req_str_list(req, NULL, "clusters", false, 100, &in->names, err);
+}
+
 int op_describe_clusters(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
-        json_t *names = NULL, *e;
+        struct describe_clusters_in in = { 0 };
         _cleanup_json_ json_t *clusters = json_array(), *failures = json_array(), *dflt = NULL;
-        bool tags = req_include_tags(req);
+        json_t *names, *e;
         size_t i;
         int r;
 
-        if ((r = req_str_list(req, NULL, "clusters", false, 100, &names, err)) < 0)
+        if ((r = describe_clusters_decode(req, &in, err)) < 0)
                 return r;
+        names = in.names;
         if (!names || json_array_size(names) == 0)
                 names = dflt = json_pack("[s]", "default");
         json_array_foreach(names, i, e) {
@@ -225,7 +265,7 @@ int op_describe_clusters(struct api_ctx *c, json_t *req, json_t **ret, struct er
                         failure_missing(failures, ref, arn);
                         continue;
                 }
-                if (r < 0 || (r = cluster_shape(c->s, rec, tags, &shape, err)) < 0)
+                if (r < 0 || (r = cluster_shape(c->s, rec, in.tags, &shape, err)) < 0)
                         return r;
                 json_array_append_new(clusters, shape);
         }
@@ -243,10 +283,11 @@ static int collect_active_arn(const char *key, json_t *v, void *userdata)
 int op_list_clusters(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *all = json_array(), *page = NULL;
+        struct req_page pg;
         json_t *token = NULL;
         int r;
-        if ((r = store_list(c->s->store, "cluster/", collect_active_arn, all, err)) < 0 ||
-            (r = req_page(req, all, 100, &page, &token, err)) < 0)
+        if ((r = req_page_decode(req, 100, &pg, err)) < 0 || (r = store_list(c->s->store, "cluster/", collect_active_arn, all, err)) < 0 ||
+            (r = req_page_take(&pg, all, &page, &token, err)) < 0)
                 return r;
         *ret = json_pack("{s:O}", "clusterArns", page);
         json_set(*ret, "nextToken", token);
@@ -255,7 +296,7 @@ int op_list_clusters(struct api_ctx *c, json_t *req, json_t **ret, struct err *e
 
 int op_delete_cluster(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
-        const char *ref = NULL;
+        const char *ref = NULL;     /* DeleteCluster's one member */
         char name[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 16];
         _cleanup_json_ json_t *rec = NULL;
         json_t *shape = NULL;

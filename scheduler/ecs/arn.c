@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched.h"
+#include "../sched.h"
+#include "arn.h"
 
 bool name_valid(const char *s)
 {
@@ -84,6 +85,13 @@ void arn_attachment(const struct api_ctx *c, const char *uuid, char buf[ARN_MAX]
         char r[ARN_MAX];
         snprintf(r, sizeof r, "attachment/%s", uuid);
         arn_fmt(c, buf, r);
+}
+
+void arn_service(const struct api_ctx *c, const char *cluster, const char *name, char buf[ARN_MAX])
+{
+        char res[NAME_MAX_ECS * 2 + 16];
+        snprintf(res, sizeof res, "service/%s/%s", cluster, name);
+        arn_fmt(c, buf, res);
 }
 
 void private_dns_name(const char *region, const char *ip, char *buf, size_t size)

@@ -20,6 +20,8 @@
 
 #include "ecsbox/cleanup.h"
 #include "ecsbox/log.h"
+#include "../sched.h"
+#include "api.h"
 #include "http.h"
 
 struct http_server {

@@ -18,7 +18,8 @@
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
 #include "ecsbox/fsutil.h"
-#include "sched.h"
+#include "../sched.h"
+#include "launch.h"
 
 
 /* The last non-empty line of a file, for error messages. */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ecsbox/cql.h"
+#include "cql.h"
 
 enum node_kind { N_AND, N_OR, N_NOT, N_CMP };
 enum cmp_op { OP_EQ, OP_NE, OP_GT, OP_GE, OP_LT, OP_LE, OP_EXISTS, OP_NEXISTS, OP_IN, OP_NIN, OP_MATCH, OP_NMATCH };
@@ -136,11 +136,54 @@ static bool subject_valid(const char *s)
 
 static int parse_or(struct parser *ps, struct cql **ret);
 
+/* The comparison operator after a subject; -1 when there is none. */
+static int parse_op(struct parser *ps)
+{
+        const char *save;
+        if (sym(ps, "==")) return OP_EQ;
+        if (sym(ps, "!=")) return OP_NE;
+        if (sym(ps, ">=")) return OP_GE;
+        if (sym(ps, "<=")) return OP_LE;
+        if (sym(ps, ">")) return OP_GT;
+        if (sym(ps, "<")) return OP_LT;
+        if (sym(ps, "=~")) return OP_MATCH;
+        if (sym(ps, "!~")) return OP_NMATCH;
+        if (sym(ps, "!exists")) return OP_NEXISTS;
+        if (kw(ps, "exists")) return OP_EXISTS;
+        if (sym(ps, "!in")) return OP_NIN;
+        if (kw(ps, "in")) return OP_IN;
+        save = ps->p;
+        if (kw(ps, "not") && kw(ps, "in"))
+                return OP_NIN;
+        ps->p = save;
+        return -1;
+}
+
+/* "[" VALUE ("," VALUE)* "]" after in / !in. */
+static int parse_list(struct parser *ps, struct cql *n)
+{
+        int r;
+        if (!sym(ps, "["))
+                return fail(ps, "expected '[' after in");
+        for (;;) {
+                char *v = value(ps, true);
+                if (!v)
+                        return fail(ps, "expected a value in the list");
+                if ((r = add_arg(n, v)) < 0)
+                        return r;
+                if (sym(ps, ","))
+                        continue;
+                if (sym(ps, "]"))
+                        return 0;
+                return fail(ps, "expected ',' or ']'");
+        }
+}
+
 static int parse_cmp(struct parser *ps, struct cql **ret)
 {
         struct cql *n = calloc(1, sizeof *n);
         const char *at;
-        int r;
+        int r = 0, op;
         if (!n)
                 return -ENOMEM;
         n->kind = N_CMP;
@@ -157,64 +200,20 @@ static int parse_cmp(struct parser *ps, struct cql **ret)
                 return fail(ps, "unknown subject");
         }
         skip_ws(ps);
-        if (sym(ps, "==")) n->op = OP_EQ;
-        else if (sym(ps, "!=")) n->op = OP_NE;
-        else if (sym(ps, ">=")) n->op = OP_GE;
-        else if (sym(ps, "<=")) n->op = OP_LE;
-        else if (sym(ps, ">")) n->op = OP_GT;
-        else if (sym(ps, "<")) n->op = OP_LT;
-        else if (sym(ps, "=~")) n->op = OP_MATCH;
-        else if (sym(ps, "!~")) n->op = OP_NMATCH;
-        else if (sym(ps, "!exists")) n->op = OP_NEXISTS;
-        else if (kw(ps, "exists")) n->op = OP_EXISTS;
-        else if (sym(ps, "!in")) n->op = OP_NIN;
-        else if (kw(ps, "in")) n->op = OP_IN;
-        else {
-                const char *save = ps->p;
-                if (kw(ps, "not") && kw(ps, "in"))
-                        n->op = OP_NIN;
-                else {
-                        ps->p = save;
-                        cql_free(n);
-                        return fail(ps, "expected an operator (==, !=, >, >=, <, <=, exists, !exists, in, !in, =~, !~)");
-                }
+        if ((op = parse_op(ps)) < 0) {
+                cql_free(n);
+                return fail(ps, "expected an operator (==, !=, >, >=, <, <=, exists, !exists, in, !in, =~, !~)");
         }
-        if (n->op == OP_EXISTS || n->op == OP_NEXISTS) {
-                *ret = n;
-                return 0;
-        }
-        if (n->op == OP_IN || n->op == OP_NIN) {
-                if (!sym(ps, "[")) {
-                        cql_free(n);
-                        return fail(ps, "expected '[' after in");
-                }
-                for (;;) {
-                        char *v = value(ps, true);
-                        if (!v) {
-                                cql_free(n);
-                                return fail(ps, "expected a value in the list");
-                        }
-                        if ((r = add_arg(n, v)) < 0) {
-                                cql_free(n);
-                                return r;
-                        }
-                        if (sym(ps, ","))
-                                continue;
-                        if (sym(ps, "]"))
-                                break;
-                        cql_free(n);
-                        return fail(ps, "expected ',' or ']'");
-                }
-        } else {
+        n->op = op;
+        if (n->op == OP_IN || n->op == OP_NIN)
+                r = parse_list(ps, n);
+        else if (n->op != OP_EXISTS && n->op != OP_NEXISTS) {
                 char *v = value(ps, false);
-                if (!v) {
-                        cql_free(n);
-                        return fail(ps, "expected a value");
-                }
-                if ((r = add_arg(n, v)) < 0) {
-                        cql_free(n);
-                        return r;
-                }
+                r = v ? add_arg(n, v) : fail(ps, "expected a value");
+        }
+        if (r < 0) {
+                cql_free(n);
+                return r;
         }
         *ret = n;
         return 0;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ecsbox/cql.h"
+#include "cql.h"
 #include "ecsbox/err.h"
 
 struct place_attr {

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched.h"
+#include <stdint.h>
+
+#include "ecsbox/json.h"
+#include "../ecs/ecs.h"
+#include "req.h"
 
 static void member_path(char *buf, size_t size, const char *path, const char *key)
 {
@@ -160,38 +164,53 @@ int req_tags(json_t *o, const char *key, json_t **ret, struct err *err)
 }
 
 /* nextToken is "ebx1.<offset>": opaque to clients, which only hand it back. */
-int req_page(json_t *req, json_t *all, int default_max, json_t **ret, json_t **ret_token, struct err *err)
+int req_page_decode(json_t *req, int default_max, struct req_page *ret, struct err *err)
 {
-        long long max = default_max, off = 0;
-        const char *tok = NULL;
-        json_t *page;
-        size_t n = json_array_size(all);
+        struct req_page pg = { .max = default_max };
         int r;
-        if ((r = req_int(req, NULL, "maxResults", false, 1, 100, &max, err)) < 0 ||
-            (r = req_str(req, NULL, "nextToken", false, &tok, err)) < 0)
+        if ((r = req_int(req, NULL, "maxResults", false, 1, 100, &pg.max, err)) < 0 ||
+            (r = req_str(req, NULL, "nextToken", false, &pg.token, err)) < 0)
                 return r;
-        if (tok && *tok) {
+        if (pg.token && *pg.token) {
                 char *end;
-                if (strncmp(tok, "ebx1.", 5) != 0)
-                        return err_set(err, EINVAL, E_PARAM, "Invalid nextToken '%.64s'", tok);
+                long long off;
+                if (strncmp(pg.token, "ebx1.", 5) != 0)
+                        return err_set(err, EINVAL, E_PARAM, "Invalid nextToken '%.64s'", pg.token);
                 errno = 0;
-                off = strtoll(tok + 5, &end, 10);
+                off = strtoll(pg.token + 5, &end, 10);
                 if (errno || *end || off < 0)
-                        return err_set(err, EINVAL, E_PARAM, "Invalid nextToken '%.64s'", tok);
+                        return err_set(err, EINVAL, E_PARAM, "Invalid nextToken '%.64s'", pg.token);
+                pg.offset = (size_t) off;
         }
-        page = json_array();
+        *ret = pg;
+        return 0;
+}
+
+int req_page_take(const struct req_page *pg, json_t *all, json_t **ret, json_t **ret_token, struct err *err)
+{
+        size_t n = json_array_size(all), off = pg->offset;
+        json_t *page = json_array();
         if (!page)
                 return err_set(err, ENOMEM, NULL, "out of memory");
-        for (size_t i = (size_t) off; i < n && (long long) (i - (size_t) off) < max; i++)
+        for (size_t i = off; i < n && (long long) (i - off) < pg->max; i++)
                 json_array_append(page, json_array_get(all, i));
         *ret_token = NULL;
-        if ((size_t) off + json_array_size(page) < n) {
+        if (off + json_array_size(page) < n) {
                 char t[40];
-                snprintf(t, sizeof t, "ebx1.%zu", (size_t) off + json_array_size(page));
+                snprintf(t, sizeof t, "ebx1.%zu", off + json_array_size(page));
                 *ret_token = json_string(t);
         }
         *ret = page;
         return 0;
+}
+
+int req_page(json_t *req, json_t *all, int default_max, json_t **ret, json_t **ret_token, struct err *err)
+{
+        struct req_page pg;
+        int r;
+        if ((r = req_page_decode(req, default_max, &pg, err)) < 0)
+                return r;
+        return req_page_take(&pg, all, ret, ret_token, err);
 }
 
 bool req_include_tags(json_t *req)
@@ -202,4 +221,34 @@ bool req_include_tags(json_t *req)
                 if (json_is_string(e) && strcmp(json_string_value(e), "TAGS") == 0)
                         return true;
         return false;
+}
+
+/* FNV-1a over the canonical request without its clientToken: "same parameters" (RunTask's
+ * clientToken, CreateService's idempotence). */
+void req_hash(json_t *req, char buf[20])
+{
+        _cleanup_json_ json_t *copy = json_deep_copy(req);
+        _cleanup_free_ char *txt = NULL;
+        uint64_t h = 0xcbf29ce484222325ull;
+        json_object_del(copy, "clientToken");
+        txt = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+        for (const char *p = txt ? txt : ""; *p; p++) {
+                h ^= (unsigned char) *p;
+                h *= 0x100000001b3ull;
+        }
+        snprintf(buf, 20, "%016llx", (unsigned long long) h);
+}
+
+int req_check_keys(json_t *req, const char *const *allowed, struct err *err)
+{
+        const char *k;
+        json_t *v;
+        json_object_foreach(req, k, v) {
+                size_t i;
+                for (i = 0; allowed[i] && strcmp(allowed[i], k) != 0; i++)
+                        ;
+                if (!allowed[i])
+                        return err_set(err, EINVAL, E_PARAM, "Unknown parameter in input: \"%s\".", k);
+        }
+        return 0;
 }

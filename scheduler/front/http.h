@@ -4,7 +4,9 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
-#include "sched.h"
+#include "ecsbox/err.h"
+
+struct sched;
 
 struct http_server;
 

@@ -1,0 +1,30 @@
+/* arn.h: ECS ARNs, names and ids; the MISSING failure of Describe* answers. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ecsbox/err.h"
+#include "ecs.h"
+
+struct api_ctx;
+
+bool name_valid(const char *s);                      /* [A-Za-z0-9_-]{1,255} */
+bool hex32_valid(const char *s);
+/* The last path element of an ARN (or the string itself when it is no ARN). */
+const char *arn_last(const char *s);
+void arn_cluster(const struct api_ctx *c, const char *name, char buf[ARN_MAX]);
+void arn_taskdef(const struct api_ctx *c, const char *family, long rev, char buf[ARN_MAX]);
+void arn_task(const struct api_ctx *c, const char *cluster, const char *id, char buf[ARN_MAX]);
+void arn_instance(const struct api_ctx *c, const char *cluster, const char *id, char buf[ARN_MAX]);
+void arn_container(const struct api_ctx *c, const char *cluster, const char *task, const char *uuid, char buf[ARN_MAX]);
+void arn_attachment(const struct api_ctx *c, const char *uuid, char buf[ARN_MAX]);
+void arn_service(const struct api_ctx *c, const char *cluster, const char *name, char buf[ARN_MAX]);
+/* Appends a Describe* failure for a reference that names nothing: the reference itself when it
+ * is an ARN, else built_arn, with reason MISSING. */
+void failure_missing(json_t *failures, const char *ref, const char *built_arn);
+/* ip-A-B-C-D.ec2.internal in us-east-1, else ip-A-B-C-D.REGION.compute.internal */
+void private_dns_name(const char *region, const char *ip, char *buf, size_t size);
+/* Parses "family", "family:rev" or a task-definition ARN; rev 0 when absent. */
+int taskdef_ref_parse(const char *ref, char family[NAME_MAX_ECS + 1], long *ret_rev, struct err *err);

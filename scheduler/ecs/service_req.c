@@ -1,0 +1,122 @@
+/* service_req.c: CreateService and UpdateService decoded: member types and ranges, the values
+ * ECS accepts, deploymentConfiguration, placement and networkConfiguration, with ECS's codes and
+ * messages. What needs the cluster, the task definition or the service's record is service.c's. */
+#include <errno.h>
+#include <string.h>
+
+#include "ecsbox/json.h"
+#include "../front/req.h"
+#include "arn.h"
+#include "cluster.h"
+#include "service_req.h"
+
+static const char *const create_keys[] = {
+        "cluster", "serviceName", "taskDefinition", "desiredCount", "launchType", "networkConfiguration",
+        "placementConstraints", "placementStrategy", "schedulingStrategy", "deploymentConfiguration",
+        "deploymentController", "healthCheckGracePeriodSeconds", "tags", "clientToken", "loadBalancers",
+        "serviceRegistries", "capacityProviderStrategy", "platformVersion", "role", "enableECSManagedTags",
+        "propagateTags", "enableExecuteCommand", "serviceConnectConfiguration", "volumeConfigurations",
+        "availabilityZoneRebalancing", NULL,
+};
+static const char *const update_keys[] = {
+        "cluster", "service", "taskDefinition", "desiredCount", "networkConfiguration", "placementConstraints",
+        "placementStrategy", "deploymentConfiguration", "forceNewDeployment", "healthCheckGracePeriodSeconds",
+        "capacityProviderStrategy", "platformVersion", "enableExecuteCommand", "enableECSManagedTags",
+        "loadBalancers", "propagateTags", "serviceRegistries", "serviceConnectConfiguration",
+        "volumeConfigurations", "availabilityZoneRebalancing", NULL,
+};
+
+/* placementConstraints / placementStrategy checked as RunTask checks them; the tasks get them as given. */
+static int placement_check(json_t *req, bool daemon, struct err *err)
+{
+        struct task_placement p;
+        json_t *pcs = NULL, *pss = NULL;
+        int r;
+        if ((r = req_array(req, NULL, "placementConstraints", false, &pcs, err)) < 0 ||
+            (r = req_array(req, NULL, "placementStrategy", false, &pss, err)) < 0 ||
+            (r = task_placement_decode(pcs, pss, daemon, &p, err)) < 0)
+                return r;
+        task_placement_done(&p);
+        return 0;
+}
+
+/* The members whose values ECS restricts. */
+static int create_values_check(json_t *req, const struct service_create_in *in, struct err *err)
+{
+        json_t *ctl = NULL;
+        int r;
+        if ((r = req_object(req, NULL, "deploymentController", false, &ctl, err)) < 0)
+                return r;
+        if (!name_valid(in->name))
+                return err_set(err, EINVAL, E_PARAM,
+                               "serviceName '%s' is invalid: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.",
+                               in->name);
+        if (strcmp(in->strategy, "REPLICA") != 0 && strcmp(in->strategy, "DAEMON") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Invalid schedulingStrategy '%s': expected REPLICA or DAEMON.", in->strategy);
+        if (strcmp(in->launch, "EC2") != 0 && strcmp(in->launch, "FARGATE") != 0)
+                return err_set(err, EINVAL, E_PARAM, "Invalid launchType '%s': expected EC2 or FARGATE (EXTERNAL is not supported by ecsbox).",
+                               in->launch);
+        if (strcmp(in->strategy, "DAEMON") == 0 && strcmp(in->launch, "FARGATE") == 0)
+                return err_set(err, EINVAL, E_PARAM, "The DAEMON scheduling strategy does not support the FARGATE launch type.");
+        if (ctl && strcmp(jstr(ctl, "type") ?: "", "ECS") != 0)
+                return err_set(err, EINVAL, E_PARAM, "deploymentController.type '%s' is not supported by ecsbox: use ECS.", jstr(ctl, "type") ?: "");
+        if (!in->taskdef)
+                return err_set(err, EINVAL, E_PARAM, "Missing required parameter: taskDefinition (ecsbox has no external deployment controller).");
+        if (strcmp(in->strategy, "DAEMON") != 0 && !json_object_get(req, "desiredCount"))
+                return err_set(err, EINVAL, E_PARAM, "Missing required parameter: desiredCount (required for the REPLICA scheduling strategy).");
+        if (json_array_size(json_object_get(req, "loadBalancers")) > 0)
+                return err_set(err, EINVAL, E_PARAM, "loadBalancers are not supported by ecsbox.");
+        return 0;
+}
+
+int service_create_decode(json_t *req, struct service_create_in *ret, struct err *err)
+{
+        struct service_create_in in = { .launch = "EC2", .strategy = "REPLICA" };
+        int r;
+        if ((r = req_check_keys(req, create_keys, err)) < 0)
+                return r;
+        in.cluster = cluster_param(req);
+        if ((r = req_str(req, NULL, "serviceName", true, &in.name, err)) < 0 ||
+            (r = req_str(req, NULL, "taskDefinition", false, &in.taskdef, err)) < 0 ||
+            (r = req_str(req, NULL, "launchType", false, &in.launch, err)) < 0 ||
+            (r = req_str(req, NULL, "schedulingStrategy", false, &in.strategy, err)) < 0 ||
+            (r = req_int(req, NULL, "desiredCount", false, 0, 5000, &in.desired, err)) < 0 ||
+            (r = req_int(req, NULL, "healthCheckGracePeriodSeconds", false, 0, 2147483647, &in.grace, err)) < 0 ||
+            (r = req_tags(req, "tags", &in.tags, err)) < 0 || (r = create_values_check(req, &in, err)) < 0)
+                return r;
+        in.daemon = strcmp(in.strategy, "DAEMON") == 0;
+        in.has_grace = json_object_get(req, "healthCheckGracePeriodSeconds") != NULL;
+        if ((r = deploy_config_decode(req, &in.deploy, err)) < 0 || (r = placement_check(req, in.daemon, err)) < 0 ||
+            (r = task_network_decode(req, &in.net, err)) < 0)
+                return r;
+        in.constraints = json_object_get(req, "placementConstraints");
+        in.strategies = json_object_get(req, "placementStrategy");
+        in.net.config = json_object_get(req, "networkConfiguration");
+        req_hash(req, in.hash);
+        *ret = in;
+        return 0;
+}
+
+int service_update_decode(json_t *req, struct service_update_in *ret, struct err *err)
+{
+        struct service_update_in in = { .desired = -1 };
+        int r;
+        if ((r = req_check_keys(req, update_keys, err)) < 0)
+                return r;
+        in.cluster = cluster_param(req);
+        if ((r = req_str(req, NULL, "service", true, &in.service, err)) < 0 ||
+            (r = req_str(req, NULL, "taskDefinition", false, &in.taskdef, err)) < 0 ||
+            (r = req_int(req, NULL, "desiredCount", false, 0, 5000, &in.desired, err)) < 0 ||
+            (r = req_int(req, NULL, "healthCheckGracePeriodSeconds", false, 0, 2147483647, &in.grace, err)) < 0 ||
+            (r = req_bool(req, NULL, "forceNewDeployment", false, &in.force, err)) < 0 ||
+            (r = deploy_config_decode(req, &in.deploy, err)) < 0 || (r = placement_check(req, false, err)) < 0 ||
+            (r = task_network_decode(req, &in.net, err)) < 0)
+                return r;
+        in.has_grace = json_object_get(req, "healthCheckGracePeriodSeconds") != NULL;
+        in.constraints = json_object_get(req, "placementConstraints");
+        in.strategies = json_object_get(req, "placementStrategy");
+        in.has_strategies = json_array_size(in.strategies) > 0;
+        in.net.config = json_object_get(req, "networkConfiguration");
+        *ret = in;
+        return 0;
+}

@@ -1,0 +1,27 @@
+/* api.h: the ECS JSON 1.1 edge: X-Amz-Target routing, body parsing, error answers. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ecsbox/err.h"
+#include "ecsbox/ids.h"
+
+#define SCHED_BODY_MAX (1024 * 1024)    /* request bodies above this are refused */
+
+struct sched;
+struct api_ctx;
+
+struct api_response {
+        int status;                          /* 200, 400 or 500 */
+        char *body;                          /* malloc'ed JSON text */
+        char request_id[UUID_STR_MAX];
+};
+/* Handles one request completely; never fails (errors become 4xx/5xx bodies). */
+void api_handle(struct sched *s, const char *target, const char *body, size_t len, const char *authorization,
+                bool too_large, struct api_response *ret);
+/* The region in "AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/ecs/aws4_request, ..." or false. */
+bool api_auth_region(const char *authorization, char *buf, size_t size);
+/* Runs an operation on a parsed request (used by api_handle and unit tests). */
+int api_dispatch(struct api_ctx *c, const char *op, json_t *req, json_t **ret, struct err *err);
