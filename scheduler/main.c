@@ -21,6 +21,7 @@
 #include "ecsbox/fsutil.h"
 #include "ecs/cluster.h"
 #include "ecs/lifecycle.h"
+#include "front/auth.h"
 #include "front/http.h"
 #include "loop.h"
 #include "netd_client.h"
@@ -125,6 +126,7 @@ static void default_monitor(char *buf, size_t size)
 struct options {
         struct sched_options o;
         const char *listen_addr;
+        const char *credentials;        /* NULL: STATE_DIR/credentials */
         double retention;
         char monitor[SCHED_PATH_MAX];
 };
@@ -138,7 +140,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
                 { "image-store", required_argument, NULL, 'i' }, { "monitor", required_argument, NULL, 'm' },
                 { "region", required_argument, NULL, 'R' },      { "account-id", required_argument, NULL, 'a' },
                 { "log-level", required_argument, NULL, 'l' },   { "stopped-retention", required_argument, NULL, 'S' },
-                { "help", no_argument, NULL, 'h' },              { 0 },
+                { "credentials", required_argument, NULL, 'C' }, { "help", no_argument, NULL, 'h' },
+                { 0 },
         };
         struct sched_options *o = &opt->o;
         int c;
@@ -147,6 +150,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
                 case 's': o->state_dir = optarg; break;
                 case 'r': o->run_dir = optarg; break;
                 case 'L': opt->listen_addr = optarg; break;
+                case 'C': opt->credentials = optarg; break;
                 case 'n': o->netd_sock = optarg; break;
                 case 'i': o->image_store = optarg; break;
                 case 'm': o->monitor_bin = optarg; break;
@@ -238,6 +242,8 @@ int main(int argc, char **argv)
         struct sched s = { .netd_call = netd_socket_call, .notify_fd = -1 };
         char api_sock[SCHED_PATH_MAX + 32] = "";
         struct http_server *tcp = NULL, *unx = NULL;
+        char cred_path[SCHED_PATH_MAX + 32];
+        struct auth auth = { .creds = { 0 } };
         struct err err = { 0 };
         sd_event *ev = NULL;
         int r, rc = 1;
@@ -264,6 +270,14 @@ int main(int argc, char **argv)
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 goto out;
         }
+        snprintf(cred_path, sizeof cred_path, "%s", opt.credentials ? opt.credentials : "");
+        if (!opt.credentials)
+                snprintf(cred_path, sizeof cred_path, "%s/credentials", s.state_dir);
+        if (auth_open(&auth, cred_path, &err) < 0) {
+                log_error("msg=\"start-up failed: the API keys\" err=\"%s\"", err.msg);
+                goto out;
+        }
+        s.auth = &auth;
         snprintf(api_sock, sizeof api_sock, "%s/ecsboxd.sock", s.run_dir);
         if (http_start_tcp(&s, ev, opt.listen_addr, &tcp, &err) < 0 || http_start_unix(&s, ev, api_sock, &unx, &err) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
@@ -273,8 +287,8 @@ int main(int argc, char **argv)
                 log_error("msg=\"cannot drop privileges\" err=\"%s\"", err.msg);
                 goto out;
         }
-        log_info("msg=\"ready\" listen=%s socket=%s state=%s monitor=%s netd=%s", opt.listen_addr, api_sock, s.state_dir,
-                 s.monitor_bin, s.netd_sock);
+        log_info("msg=\"ready\" listen=%s socket=%s state=%s monitor=%s netd=%s credentials=%s", opt.listen_addr, api_sock,
+                 s.state_dir, s.monitor_bin, s.netd_sock, cred_path);
         r = sd_event_loop(ev);
         rc = r < 0 ? 1 : 0;
 out:
@@ -285,5 +299,6 @@ out:
         loop_done(&s);
         sd_event_unref(ev);
         sched_done(&s);
+        auth_close(&auth);
         return rc;
 }

@@ -12,6 +12,7 @@
 
 #define SCHED_PATH_MAX 512
 
+struct auth;
 struct sched;
 struct sd_event;
 struct sd_event_source;
@@ -35,6 +36,7 @@ struct sched {
         char account[16];
         double stopped_retention;            /* seconds a STOPPED task stays describable */
         netd_call_fn netd_call;              /* set before sched_init (main: netd_socket_call) */
+        struct auth *auth;                   /* the API keys (front/auth.c); main's, set before serving */
         void *test_data;                     /* for unit-test stubs */
 
         /* the loop (loop.c); ev and defer_src are NULL in unit tests: no asynchronous work */

@@ -136,7 +136,15 @@ static int parse_body(const char *body, size_t len, json_t **ret, struct err *er
         return 0;
 }
 
-void api_handle(struct sched *s, const char *target, const char *body, size_t len, const char *authorization,
+void api_error(struct api_response *ret, int status, const char *type, const char *msg)
+{
+        memset(ret, 0, sizeof *ret);
+        if (uuid_new(ret->request_id) < 0)
+                snprintf(ret->request_id, sizeof ret->request_id, "00000000-0000-4000-8000-000000000000");
+        error_answer(ret, status, type, msg);
+}
+
+void api_handle(struct sched *s, const char *target, const char *body, size_t len, const char *region,
                 bool too_large, struct api_response *ret)
 {
         struct api_ctx c = { .s = s, .op = "?" };
@@ -150,8 +158,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         memset(ret, 0, sizeof *ret);
         if (uuid_new(ret->request_id) < 0)
                 snprintf(ret->request_id, sizeof ret->request_id, "00000000-0000-4000-8000-000000000000");
-        snprintf(c.region, sizeof c.region, "%s", s->region);
-        (void) api_auth_region(authorization, c.region, sizeof c.region);
+        snprintf(c.region, sizeof c.region, "%s", region ? region : s->region);
 
         if (!target || strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) != 0 || !target[strlen(TARGET_PREFIX)]) {
                 char msg[300];

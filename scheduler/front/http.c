@@ -20,21 +20,29 @@
 
 #include "ecsbox/cleanup.h"
 #include "ecsbox/log.h"
+#include "ecsbox/peer.h"
+#include "ecsbox/sigv4.h"
+#include "ecsbox/timeutil.h"
 #include "../sched.h"
 #include "api.h"
+#include "auth.h"
 #include "http.h"
 
 struct http_server {
         struct sched *s;
         struct MHD_Daemon *d;
         sd_event_source *io, *timer;
+        bool unix_socket;        /* root peers may call unsigned, as on Docker's socket */
         char what[SCHED_PATH_MAX + 16];
 };
+
+#define HTTP_HEADERS_MAX 64
 
 struct http_req {
         char *buf;
         size_t len, cap;
         bool too_large;
+        char region[SIGV4_SCOPE_PART_MAX + 1];   /* the signer's region, "" = the daemon's */
 };
 
 static void req_free(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -64,6 +72,65 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct api_response *a
         ret = MHD_queue_response(conn, (unsigned) ar->status, resp);
         MHD_destroy_response(resp);
         return ret;
+}
+
+struct header_list {
+        struct sigv4_header h[HTTP_HEADERS_MAX];
+        size_t n;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+        struct header_list *l = cls;
+        if (l->n < HTTP_HEADERS_MAX)
+                l->h[l->n++] = (struct sigv4_header) { key, value ? value : "" };
+        return MHD_YES;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+        char **q = cls, *n = NULL;
+        if (asprintf(&n, "%s%s%s%s%s", *q ? *q : "", *q ? "&" : "", key, value ? "=" : "", value ? value : "") < 0)
+                return MHD_NO;
+        free(*q);
+        *q = n;
+        return MHD_YES;
+}
+
+static bool root_peer(struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct peer p;
+        return ci && peer_get(ci->connect_fd, (gid_t) -1, &p) == 0 && p.root;
+}
+
+/* 0 when the request may go on (r->region gets the signer's region); else ar holds the refusal, with
+ * AWS's error type and HTTP status. Root on the Unix socket needs no signature. */
+static int authenticate(struct http_server *srv, struct MHD_Connection *conn, const char *url, const char *method,
+                        struct http_req *r, struct api_response *ar)
+{
+        const char *authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        _cleanup_free_ char *query = NULL;
+        struct header_list hl = { .n = 0 };
+        struct auth_result res;
+        struct err e = { 0 };
+        int status = 403;
+
+        if (srv->unix_socket && root_peer(conn)) {
+                (void) api_auth_region(authorization, r->region, sizeof r->region);
+                return 0;
+        }
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hl);
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &query);
+        struct sigv4_msg m = { method, url, query, hl.h, hl.n, r->buf ? r->buf : "", r->len };
+        struct auth_request q = { &m, ECS_SIGNING_NAME, now_epoch() };
+        if (auth_verify(srv->s->auth, &q, &res, &status, &e) == 0) {
+                snprintf(r->region, sizeof r->region, "%s", res.region);
+                return 0;
+        }
+        api_error(ar, status, e.code[0] ? e.code : "InternalFailure", e.msg);
+        log_info("request=%s status=%d code=%s msg=\"%s\" server=%s", ar->request_id, status, e.code, e.msg, srv->what);
+        return -1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -117,9 +184,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                  "protocol: POST / with an X-Amz-Target header\"}");
                 return reply(conn, &ar);
         }
+        if (!r->too_large && authenticate(srv, conn, url, method, r, &ar) < 0)
+                return reply(conn, &ar);
         api_handle(srv->s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"), r->buf ? r->buf : "", r->len,
-                   MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), r->too_large, &ar);
+                   r->region[0] ? r->region : NULL, r->too_large, &ar);
         return reply(conn, &ar);
+}
+
+/* The URL and its arguments stay as sent: SigV4 signs them percent-encoded. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+        return strlen(s);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -175,7 +250,8 @@ struct http_server *http_server_free(struct http_server *srv)
 }
 
 /* Takes ownership of lfd (closed on failure too). */
-static int server_start(struct sched *s, sd_event *ev, int lfd, const char *what, struct http_server **ret, struct err *err)
+static int server_start(struct sched *s, sd_event *ev, int lfd, const char *what, bool unix_socket, struct http_server **ret,
+                        struct err *err)
 {
         struct http_server *srv = calloc(1, sizeof *srv);
         const union MHD_DaemonInfo *info;
@@ -185,10 +261,11 @@ static int server_start(struct sched *s, sd_event *ev, int lfd, const char *what
                 return err_set(err, ENOMEM, NULL, "out of memory");
         }
         srv->s = s;
+        srv->unix_socket = unix_socket;
         snprintf(srv->what, sizeof srv->what, "%s", what);
         srv->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket) lfd,
-                                  MHD_OPTION_NOTIFY_COMPLETED, req_free, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 120,
+                                  MHD_OPTION_NOTIFY_COMPLETED, req_free, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 120,
                                   MHD_OPTION_END);
         if (!srv->d) {
                 close(lfd);
@@ -295,15 +372,19 @@ int http_start_tcp(struct sched *s, sd_event *ev, const char *addr, struct http_
         if (fd < 0)
                 return fd;
         snprintf(what, sizeof what, "http://%s", addr);
-        return server_start(s, ev, fd, what, ret, err);
+        return server_start(s, ev, fd, what, false, ret, err);
 }
 
 int http_start_unix(struct sched *s, sd_event *ev, const char *path, struct http_server **ret, struct err *err)
 {
         char what[SCHED_PATH_MAX + 16];
-        int fd = unix_listen(path, SOCK_STREAM, 0660, err);
+        int r, fd = unix_listen(path, SOCK_STREAM, 0660, err);
         if (fd < 0)
                 return fd;
+        if ((r = peer_socket_mode(path, peer_ecsbox_group())) < 0) {
+                close(fd);
+                return err_set(err, -r, NULL, "socket '%s': group and mode: %s", path, strerror(-r));
+        }
         snprintf(what, sizeof what, "unix:%s", path);
-        return server_start(s, ev, fd, what, ret, err);
+        return server_start(s, ev, fd, what, true, ret, err);
 }

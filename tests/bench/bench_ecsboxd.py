@@ -24,11 +24,12 @@ INNER = r'''
 import json, socket, sys, time, http.client, subprocess
 mode, n = sys.argv[1], int(sys.argv[2])
 sys.path.insert(0, sys.argv[3])
-from sandbox import EcsError, ecs_call
+from sandbox import EcsError, ecs_call, sigv4_signer
+signer = sigv4_signer(sys.argv[4])   # signed as every SDK signs: the verification is part of the cost
 
 def call(op, **p):
     try:
-        return ecs_call(http.client.HTTPConnection("127.0.0.1", 5080, timeout=60), op, **p)
+        return ecs_call(http.client.HTTPConnection("127.0.0.1", 5080, timeout=60), op, signer=signer, **p)
     except EcsError as e:
         sys.exit(f"{op}: {e}")
 
@@ -94,8 +95,8 @@ def ms(x):
     return f"{x * 1e3:.1f} ms"
 
 
-def inner(sb, mode, n):
-    p = sb.run(["/usr/bin/python3", "-c", INNER, mode, str(n), HELPERS], timeout=3600)
+def inner(sb, d, mode, n):
+    p = sb.run(["/usr/bin/python3", "-c", INNER, mode, str(n), HELPERS, d.credentials], timeout=3600)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -110,9 +111,9 @@ def main():
             {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "100.64.0.0/10"}]}])
         d.call("RegisterTaskDefinition", **httpd_task_definition())
         rss0 = rss_kb(d.pid())
-        reach = inner(sb, "ecsboxd", reach_n)
-        single = inner(sb, "single", 50)
-        base = inner(sb, "baseline", reach_n)
+        reach = inner(sb, d, "ecsboxd", reach_n)
+        single = inner(sb, d, "single", 50)
+        base = inner(sb, d, "baseline", reach_n)
         bad = sum(1 for x in reach if x is None)
         reach = [x for x in reach if x is not None]
         base = [x for x in base if x is not None]
@@ -132,7 +133,7 @@ def main():
         while d.count_running() < total and time.monotonic() < deadline:
             time.sleep(1)
         fill = time.monotonic() - t0
-        desc = inner(sb, "describe", 200)
+        desc = inner(sb, d, "describe", 200)
         print(f"DescribeTasks of 100 tasks with {total} running: p50 {ms(pct(desc, 50))}  p99 {ms(pct(desc, 99))}")
         print(f"  ({total - reach_n - 50} more tasks started in {fill:.1f} s)")
         rss1 = rss_kb(d.pid())

@@ -409,11 +409,33 @@ def http_post(conn, headers, body):
         conn.close()
 
 
-def ecs_call(conn, op, **params):
+def sigv4_signer(credentials, profile="ecsbox", region="us-east-1", service="ecs"):
+    """A function (host, headers, body) -> headers that signs as botocore does, with a profile of a
+    shared-credentials file (what ecsboxd checks on TCP; root on its Unix socket needs none)."""
+    import configparser
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    cp = configparser.ConfigParser()
+    cp.read(credentials)
+    creds = Credentials(cp[profile]["aws_access_key_id"], cp[profile]["aws_secret_access_key"])
+
+    def sign(host, headers, body):
+        req = AWSRequest(method="POST", url=f"http://{host}/", headers=headers, data=body)
+        SigV4Auth(creds, service, region).add_auth(req)
+        return dict(req.headers.items())
+    return sign
+
+
+def ecs_call(conn, op, signer=None, **params):
     """One ECS JSON 1.1 call on an http.client connection (a Unix one, or TCP to 127.0.0.1:5080 as
-    the aws CLI uses inside a sandbox): the answer, or EcsError."""
-    status, body = http_post(conn, {"X-Amz-Target": ECS_TARGET + op, "Content-Type": "application/x-amz-json-1.1"},
-                             json.dumps(params).encode())
+    the aws CLI uses inside a sandbox, then signed by signer): the answer, or EcsError."""
+    headers = {"X-Amz-Target": ECS_TARGET + op, "Content-Type": "application/x-amz-json-1.1"}
+    body = json.dumps(params).encode()
+    if signer:
+        host = conn.host if conn.port in (None, 80) else f"{conn.host}:{conn.port}"
+        headers = signer(host, headers, body)
+    status, body = http_post(conn, headers, body)
     doc = json.loads(body) if body else {}
     if status != 200:
         raise EcsError(status, doc.get("__type", "?"), doc.get("message", doc.get("Message", "")))
@@ -426,9 +448,6 @@ class Ecsboxd(Daemon):
     STOP_TIMEOUT = 30
 
     TARGET = ECS_TARGET
-    ENV = {"AWS_ACCESS_KEY_ID": "AKIDECSBOXTEST", "AWS_SECRET_ACCESS_KEY": "secret",
-           "AWS_DEFAULT_REGION": "us-east-1", "HOME": "/tmp", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": ""}
 
     def __init__(self, sb, images, extra_args=()):
         self.sb = sb
@@ -438,6 +457,11 @@ class Ecsboxd(Daemon):
         self.sock = "/run/ecsbox/ecsboxd.sock"
         self.extra = list(extra_args)
         self.proc = None
+        # What a user sets to reach ecsboxd over TCP: the profile ecsboxd generated at its first start.
+        self.credentials = os.path.join(self.state, "credentials")
+        self.ENV = {"AWS_SHARED_CREDENTIALS_FILE": self.credentials, "AWS_PROFILE": "ecsbox",
+                    "AWS_DEFAULT_REGION": "us-east-1", "HOME": "/tmp", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                    "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "", "AWS_CONFIG_FILE": "/dev/null"}
         self.start()
 
     def start(self):

@@ -97,8 +97,7 @@ def test_boto3(ecs):
     open_port_80(ecs)
     script = r'''
 import json, boto3
-ecs = boto3.client("ecs", endpoint_url="http://127.0.0.1:5080", region_name="us-east-1",
-                   aws_access_key_id="AKID", aws_secret_access_key="x")
+ecs = boto3.Session(profile_name="ecsbox").client("ecs", endpoint_url="http://127.0.0.1:5080", region_name="us-east-1")
 ecs.create_cluster(clusterName="b3")
 td = json.loads(open("TD").read())
 rev = ecs.register_task_definition(**td)["taskDefinition"]["revision"]
