@@ -39,8 +39,11 @@ static json_t *sh_list(const char **p, int depth)
                         return NULL;
                 }
                 json_array_append_new(arr, v);
+                /* a value ends at ',' or the list's ']': anything else ("[a}") is no shorthand */
                 if (**p == ',')
                         (*p)++;
+                else if (**p != ']')
+                        break;
         }
         if (**p != ']') {
                 json_decref(arr);
@@ -73,6 +76,10 @@ static json_t *sh_object(const char **p, int depth, char close)
                 }
                 if (**p == ',')
                         (*p)++;
+                else if (**p != close) {
+                        json_decref(obj);   /* "a=b}c": a value ends at ',' or the closing brace */
+                        return NULL;
+                }
         }
         return obj;
 }

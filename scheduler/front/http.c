@@ -197,6 +197,8 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
         return strlen(s);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
         char buf[512];

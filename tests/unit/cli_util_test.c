@@ -59,6 +59,11 @@ static void test_shorthand(void **state)
         assert_null(cli_shorthand("a={b=1"));
         assert_null(cli_shorthand("noequals"));
         assert_null(cli_shorthand("a=[1,2"));
+        /* found by fuzz_cli_shorthand: a list closed by '}' looped, appending empty strings, until OOM */
+        assert_null(cli_shorthand("a=[g}"));
+        assert_null(cli_shorthand("=1,b=[x,y],,c={d=e^f=[g]\x0c" "f=[g}"));
+        assert_null(cli_shorthand("a=b}c=d"));
+        assert_null(cli_shorthand("a={b=c]d=e}"));
 }
 
 int main(void)

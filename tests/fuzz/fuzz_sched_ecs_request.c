@@ -1,0 +1,99 @@
+/* fuzz_sched_ecs_request.c: libFuzzer target for ecsboxd's request decoders, the part of the ECS API
+ * that reads what a client sends before anything is done: the first byte picks the decoder
+ * (RunTask, CreateService, UpdateService, RegisterTaskDefinition, Describe*, List* paging,
+ * deploymentConfiguration), the rest is the JSON body. The cluster query language and placement
+ * strategies are fuzzed from the same text. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../scheduler/ecs/cluster.h"
+#include "../../scheduler/ecs/cql.h"
+#include "../../scheduler/ecs/deployment.h"
+#include "../../scheduler/ecs/placement.h"
+#include "../../scheduler/ecs/runtask.h"
+#include "../../scheduler/ecs/service_req.h"
+#include "../../scheduler/ecs/taskdef.h"
+#include "../../scheduler/front/req.h"
+
+static void decode(uint8_t which, json_t *req)
+{
+        switch (which % 7) {
+        case 0: {
+                struct task_start t;
+                memset(&t, 0, sizeof t);
+                if (run_task_decode(req, &t, NULL) == 0 && (t.count < 1 || t.count > 10))
+                        abort();
+                task_start_done(&t);
+                break;
+        }
+        case 1: {
+                struct service_create_in s;
+                memset(&s, 0, sizeof s);
+                (void) service_create_decode(req, &s, NULL);
+                break;
+        }
+        case 2: {
+                struct service_update_in s;
+                memset(&s, 0, sizeof s);
+                (void) service_update_decode(req, &s, NULL);
+                break;
+        }
+        case 3: {
+                json_t *td = NULL;
+                if (taskdef_build(req, &td, NULL) == 0 && !json_is_object(td))
+                        abort();
+                json_decref(td);
+                break;
+        }
+        case 4: {
+                struct describe_in d;
+                (void) describe_decode(req, "tasks", 100, &d, NULL);
+                break;
+        }
+        case 5: {
+                struct req_page p;
+                if (req_page_decode(req, 100, &p, NULL) == 0 && (p.max < 1 || p.max > 100))
+                        abort();
+                break;
+        }
+        default: {
+                struct deploy_config_in c;
+                json_t *out = NULL;
+                memset(&c, 0, sizeof c);
+                if (deploy_config_decode(req, &c, NULL) == 0 && deploy_config_resolve(&c, which & 8, NULL, &out, NULL) == 0)
+                        json_decref(out);
+                break;
+        }
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        json_error_t jerr;
+        json_t *req;
+        if (size < 1)
+                return 0;
+        req = json_loadb((const char *) data + 1, size - 1, JSON_REJECT_DUPLICATES, &jerr);
+        if (req && json_is_object(req))
+                decode(data[0], req);
+        json_decref(req);
+
+        char *text = malloc(size);
+        if (!text)
+                return 0;
+        memcpy(text, data + 1, size - 1);
+        text[size - 1] = '\0';
+        struct cql *q = NULL;
+        if (cql_parse(text, &q, NULL) == 0)
+                (void) cql_is_static(q);
+        cql_free(q);
+        struct place_strategy ps;
+        char *sep = strchr(text, ',');
+        if (sep) {
+                *sep = '\0';
+                (void) place_strategy_parse(text, sep + 1, &ps, NULL);
+        }
+        free(text);
+        return 0;
+}
