@@ -610,7 +610,7 @@ void flowlog_eni_final(struct netd *d, json_t *eni)
                         if (log_covers(&FL.logs[j], eni))
                                 window_write(d, &FL.logs[j], eni, FL.logs[j].win_start, now);
         }
-        fl_read_forget(netns);
+        fl_read_forget(d->knet, netns);
 }
 
 /* ---- the API ---- */

@@ -39,4 +39,4 @@ int fl_acc_merge(struct fl_acc *dst, const struct fl_acc *src);
  * acc. eni_ip tells egress tcp-flags from ingress ones. A failed dump sets acc->skip and returns <0. */
 int fl_read_netns(struct knet *k, const char *netns, uint32_t eni_ip, struct fl_acc *acc, struct err *err);
 /* Forget the cached socket of a netns (its ENI is going). */
-void fl_read_forget(const char *netns);
+void fl_read_forget(struct knet *k, const char *netns);

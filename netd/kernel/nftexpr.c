@@ -1,9 +1,9 @@
 /* nftexpr.c: libnftnl expression builders shared by every nftables table netd makes. */
+#include <stdio.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <net/if.h>
 #include <libnftnl/expr.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "nftexpr.h"

@@ -1,4 +1,5 @@
 /* nlcore.c: the one netlink core: sockets per netns, acked batches (optionally one nf_tables transaction), single requests, extack errors. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -200,10 +201,11 @@ void nlc_batch_init(struct nlc_batch *b, struct nlc *s, uint16_t subsys)
 {
         memset(b, 0, sizeof *b);
         b->s = s;
+        b->seqp = s ? &s->seq : &b->seq_own;
         b->subsys = subsys;
         if (subsys)
-                put_frame(b, NFNL_MSG_BATCH_BEGIN, ++s->seq);
-        b->seq0 = s->seq + 1;
+                put_frame(b, NFNL_MSG_BATCH_BEGIN, ++*b->seqp);
+        b->seq0 = *b->seqp + 1;
 }
 
 void nlc_batch_fini(struct nlc_batch *b)
@@ -271,7 +273,7 @@ static struct nlmsghdr *add_v(struct nlc_batch *b, uint16_t type, uint16_t flags
         nlh = mnl_nlmsg_put_header(b->buf + b->cur);
         nlh->nlmsg_type = type;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        nlh->nlmsg_seq = ++b->s->seq;
+        nlh->nlmsg_seq = ++*b->seqp;
         b->building = true;
         return nlh;
 }
@@ -334,10 +336,10 @@ static int batch_write(struct nlc_batch *b, struct err *err)
 {
         struct nlc *s = b->s;
 
-        if (b->subsys) {
-                put_frame(b, NFNL_MSG_BATCH_END, s->seq + 1);
-                s->seq++;
-        }
+        if (!s)
+                return err_set(err, EINVAL, NULL, "netlink batch without a socket");
+        if (b->subsys)
+                put_frame(b, NFNL_MSG_BATCH_END, ++*b->seqp);
         if (b->build_err)
                 return err_set(err, -b->build_err, NULL, "%s in %s", b->build_what, s->where);
         if ((int) b->len + 4096 > s->sndbuf) {

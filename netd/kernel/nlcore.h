@@ -38,6 +38,8 @@ struct nlc_msg {
 
 struct nlc_batch {
         struct nlc *s;
+        uint32_t *seqp;          /* the socket's seq counter, or seq_own for a batch only counted */
+        uint32_t seq_own;
         char *buf;
         size_t len, cap, cur;    /* cur: offset of the message being built */
         bool building;
@@ -49,7 +51,7 @@ struct nlc_batch {
         char build_what[NLC_WHAT_MAX + 64];
 };
 
-/* A batch on s. subsys 0: plain messages (rtnetlink: the kernel runs each one, failed or not);
+/* A batch on s (NULL: built only to be looked at, never sent). subsys 0: plain messages (rtnetlink: the kernel runs each one, failed or not);
  * subsys NFNL_SUBSYS_NFTABLES: one nf_tables transaction, applied whole or not at all. */
 void nlc_batch_init(struct nlc_batch *b, struct nlc *s, uint16_t subsys);
 void nlc_batch_fini(struct nlc_batch *b);
