@@ -538,12 +538,15 @@ void rt_put_neigh4(struct nlc_batch *b, int ifindex, const char *ifname, uint32_
                 rtnl_neigh_set_family(n, AF_INET);
                 rtnl_neigh_set_ifindex(n, ifindex);
                 rtnl_neigh_set_state(n, NUD_REACHABLE);
-                rtnl_neigh_set_type(n, RTN_UNICAST);
                 rtnl_neigh_set_lladdr(n, ll);
                 rc = rtnl_neigh_set_dst(n, dst);
         }
-        if (rc == 0)
-                rc = rtnl_neigh_build_add_request(n, NLM_F_CREATE | NLM_F_REPLACE, &msg);
+        if (rc == 0 && (rc = rtnl_neigh_build_add_request(n, NLM_F_CREATE | NLM_F_REPLACE, &msg)) == 0) {
+                /* libnl 3.7's rtnl_neigh_set_type drops the state set on the object (and the state its type):
+                 * the type goes into the built header instead */
+                struct ndmsg *ndm = nlmsg_data(nlmsg_hdr(msg));
+                ndm->ndm_type = RTN_UNICAST;
+        }
         put_msg(b, rc, msg, NLM_F_CREATE | NLM_F_REPLACE, what);
         nl_addr_put(dst);
         nl_addr_put(ll);

@@ -1,4 +1,4 @@
-/* netd_nl_test.c: rtnetlink link parsing, batch message building and read-only requests (no privileges, no changes). */
+/* netd_nl_test.c: the netlink core and rtnetlink: link parsing, batch message building with libnl, nft framing and read-only requests (no privileges, no changes). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_link.h>
@@ -12,7 +12,16 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../netd/kernel/nl.h"
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/veth.h>
+#include <linux/ip.h>
+#include <linux/neighbour.h>
+
+#include "../../netd/kernel/nft.h"
+#include "../../netd/kernel/rtnl.h"
 
 static struct nlmsghdr *link_msg(char *buf, uint16_t type)
 {
@@ -39,9 +48,9 @@ static struct nlmsghdr *link_msg(char *buf, uint16_t type)
 static void test_link_parse(void **state)
 {
         char buf[512] __attribute__((aligned(8))) = { 0 };
-        struct nl_link l;
+        struct rt_link l;
 
-        assert_int_equal(nl_link_parse(link_msg(buf, RTM_NEWLINK), &l), 0);
+        assert_int_equal(rt_link_parse(link_msg(buf, RTM_NEWLINK), &l), 0);
         assert_int_equal(l.index, 7);
         assert_true(l.flags & IFF_UP);
         assert_string_equal(l.name, "v0123456789abcd");
@@ -57,19 +66,19 @@ static void test_link_parse_bad(void **state)
 {
         char buf[512] __attribute__((aligned(8))) = { 0 };
         struct nlmsghdr *nlh;
-        struct nl_link l;
+        struct rt_link l;
 
-        assert_int_equal(nl_link_parse(link_msg(buf, RTM_DELLINK), &l), -EBADMSG);
+        assert_int_equal(rt_link_parse(link_msg(buf, RTM_DELLINK), &l), -EBADMSG);
         /* no room for the ifinfomsg */
         nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_NEWLINK;
-        assert_int_equal(nl_link_parse(nlh, &l), -EBADMSG);
+        assert_int_equal(rt_link_parse(nlh, &l), -EBADMSG);
         /* a 4-byte address is not a MAC */
         nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_NEWLINK;
         mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
         mnl_attr_put_u32(nlh, IFLA_ADDRESS, 0x01020304);
-        assert_int_equal(nl_link_parse(nlh, &l), 0);
+        assert_int_equal(rt_link_parse(nlh, &l), 0);
         assert_false(l.has_mac);
         assert_string_equal(l.kind, "");
 }
@@ -85,20 +94,20 @@ static const struct nlattr *attr(const struct nlmsghdr *nlh, size_t hdrlen, uint
 
 static void test_batch_messages(void **state)
 {
-        _cleanup_nl_ struct nl *n = NULL;
+        _cleanup_nlc_ struct nlc *n = NULL;
         struct err err = { 0 };
-        struct nl_batch b;
+        struct nlc_batch b;
         const struct nlmsghdr *m;
         const struct ifaddrmsg *ifa;
         const struct rtmsg *rtm;
         uint32_t ip;
 
-        assert_int_equal(nl_open("the test netns", &n, &err), 0);
-        nl_batch_init(&b, n);
-        nl_put_addr4(&b, 5, "eth0", 0x0a000104, 24, false);
-        nl_put_route4(&b, false, 0, 0, 0x0a000101, 5, false);
-        nl_put_route4(&b, true, 0x0a000000, 16, 0x64400002, 0, false);
-        nl_put_link_del(&b, "v0123");
+        assert_int_equal(nlc_open(NETLINK_ROUTE, "the test netns", &n, &err), 0);
+        nlc_batch_init(&b, n, 0);
+        rt_put_addr4(&b, 5, "eth0", 0x0a000104, 24, false);
+        rt_put_route4(&b, false, 0, 0, 0x0a000101, 5, false);
+        rt_put_route4(&b, true, 0x0a000000, 16, 0x64400002, 0, false);
+        rt_put_link_del(&b, "v0123");
         assert_int_equal(b.n, 4);
         assert_string_equal(b.msg[0].what, "add address 10.0.1.4/24 to 'eth0'");
         assert_string_equal(b.msg[1].what, "add default route via 10.0.1.1");
@@ -136,11 +145,183 @@ static void test_batch_messages(void **state)
         assert_int_equal(ntohl(mnl_attr_get_u32(attr(m, sizeof *rtm, RTA_DST))), 0x0a000000);
         /* one seq per message, from the socket's counter */
         assert_int_equal(m->nlmsg_seq, ((const struct nlmsghdr *) b.buf)->nlmsg_seq + 2);
-        nl_batch_fini(&b);
+        nlc_batch_fini(&b);
+}
+
+
+static const struct nlmsghdr *next_msg(const struct nlmsghdr *m)
+{
+        return (const struct nlmsghdr *) ((const char *) m + NLMSG_ALIGN(m->nlmsg_len));
+}
+
+static const struct nlattr *nested(const struct nlattr *nest, uint16_t type)
+{
+        const struct nlattr *a;
+        mnl_attr_for_each_nested(a, nest)
+                if (mnl_attr_get_type(a) == type)
+                        return a;
+        return NULL;
+}
+
+/* veth, macvlan, bridge and link changes, built as libnl objects: the attributes the kernel needs and no flag
+ * changed but IFF_UP (libnl's add request would otherwise ask for every flag, clearing IFF_MULTICAST). */
+static void test_link_messages(void **state)
+{
+        static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 9 };
+        static const struct rt_inet_conf conf[] = { { IPV4_DEVCONF_ARP_NOTIFY, 1 }, { 0, 0 } };
+        _cleanup_nlc_ struct nlc *n = NULL;
+        const struct nlattr *li, *data, *peer, *a, *af, *inet, *ic;
+        const struct ifinfomsg *ifm, *pifm;
+        struct err err = { 0 };
+        struct nlc_batch b;
+        const struct nlmsghdr *m;
+
+        assert_int_equal(nlc_open(NETLINK_ROUTE, "the test netns", &n, &err), 0);
+        nlc_batch_init(&b, n, 0);
+        rt_put_veth(&b, "v0123", 4, "eth0", mac, 7, "netns 't'");
+        rt_put_macvlan(&b, "eth0", 5, "m0123", mac, 7, "netns 't'");
+        rt_put_bridge(&b, "b0123", mac);
+        rt_put_link_set(&b, 6, "eth0", true, NULL, -1, conf);
+        rt_put_link_set(&b, 0, "n0123", true, mac, 3, NULL);
+        rt_put_neigh4(&b, 8, "ecsbox0", 0xac110005, mac);
+        assert_int_equal(b.build_err, 0);
+        assert_int_equal(nlc_batch_count(&b), 6);
+        assert_string_equal(b.msg[0].what, "create veth 'v0123' (peer 'eth0' in netns 't')");
+        assert_string_equal(b.msg[1].what, "create macvlan 'eth0' on 'm0123' in netns 't'");
+        assert_string_equal(b.msg[2].what, "create bridge 'b0123'");
+        assert_string_equal(b.msg[3].what, "set link 'eth0' up");
+        assert_string_equal(b.msg[4].what, "set link 'n0123' up, MAC 02:00:00:00:00:09, master ifindex 3");
+        assert_string_equal(b.msg[5].what, "set neighbour 172.17.0.5 on 'ecsbox0'");
+
+        /* veth: up with master 4, the peer eth0 born in fd 7 with the MAC, not up */
+        m = (const struct nlmsghdr *) b.buf;
+        assert_int_equal(m->nlmsg_type, RTM_NEWLINK);
+        assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+        ifm = mnl_nlmsg_get_payload(m);
+        assert_int_equal(ifm->ifi_flags, IFF_UP);
+        assert_int_equal(ifm->ifi_change, IFF_UP);
+        assert_string_equal(mnl_attr_get_str(attr(m, sizeof *ifm, IFLA_IFNAME)), "v0123");
+        assert_int_equal(mnl_attr_get_u32(attr(m, sizeof *ifm, IFLA_MASTER)), 4);
+        li = attr(m, sizeof *ifm, IFLA_LINKINFO);
+        assert_non_null(li);
+        assert_string_equal(mnl_attr_get_str(nested(li, IFLA_INFO_KIND)), "veth");
+        data = nested(li, IFLA_INFO_DATA);
+        peer = data ? nested(data, VETH_INFO_PEER) : NULL;
+        assert_non_null(peer);
+        pifm = mnl_attr_get_payload(peer);
+        assert_int_equal(pifm->ifi_flags & IFF_UP, 0);
+        {
+                bool name = false, ns = false, addr = false;
+                int left = (int) (mnl_attr_get_payload_len(peer) - NLMSG_ALIGN(sizeof *pifm));
+                for (a = (const struct nlattr *) ((const char *) pifm + NLMSG_ALIGN(sizeof *pifm)); mnl_attr_ok(a, left);
+                     left -= (int) NLA_ALIGN(a->nla_len), a = mnl_attr_next(a)) {
+                        if (mnl_attr_get_type(a) == IFLA_IFNAME)
+                                name = strcmp(mnl_attr_get_str(a), "eth0") == 0;
+                        if (mnl_attr_get_type(a) == IFLA_NET_NS_FD)
+                                ns = mnl_attr_get_u32(a) == 7;
+                        if (mnl_attr_get_type(a) == IFLA_ADDRESS)
+                                addr = mnl_attr_get_payload_len(a) == 6 && memcmp(mnl_attr_get_payload(a), mac, 6) == 0;
+                }
+                assert_true(name && ns && addr);
+        }
+
+        /* macvlan: bridge mode on lower 5, in fd 7, no flag touched */
+        m = next_msg(m);
+        ifm = mnl_nlmsg_get_payload(m);
+        assert_int_equal(ifm->ifi_change, 0);
+        assert_int_equal(mnl_attr_get_u32(attr(m, sizeof *ifm, IFLA_LINK)), 5);
+        assert_int_equal(mnl_attr_get_u32(attr(m, sizeof *ifm, IFLA_NET_NS_FD)), 7);
+        li = attr(m, sizeof *ifm, IFLA_LINKINFO);
+        assert_string_equal(mnl_attr_get_str(nested(li, IFLA_INFO_KIND)), "macvlan");
+        assert_int_equal(mnl_attr_get_u32(nested(nested(li, IFLA_INFO_DATA), IFLA_MACVLAN_MODE)), MACVLAN_MODE_BRIDGE);
+
+        /* bridge: made or repaired (no EXCL), up, pinned MAC, forward_delay 0 */
+        m = next_msg(m);
+        assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE);
+        ifm = mnl_nlmsg_get_payload(m);
+        assert_int_equal(ifm->ifi_change, IFF_UP);
+        assert_memory_equal(mnl_attr_get_payload(attr(m, sizeof *ifm, IFLA_ADDRESS)), mac, 6);
+        li = attr(m, sizeof *ifm, IFLA_LINKINFO);
+        assert_string_equal(mnl_attr_get_str(nested(li, IFLA_INFO_KIND)), "bridge");
+        assert_int_equal(mnl_attr_get_u32(nested(nested(li, IFLA_INFO_DATA), IFLA_BR_FORWARD_DELAY)), 0);
+
+        /* a change by index: up, and arp_notify through IFLA_AF_SPEC, nothing else */
+        m = next_msg(m);
+        assert_int_equal(m->nlmsg_type, RTM_NEWLINK);
+        assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+        ifm = mnl_nlmsg_get_payload(m);
+        assert_int_equal(ifm->ifi_index, 6);
+        assert_int_equal(ifm->ifi_flags, IFF_UP);
+        assert_int_equal(ifm->ifi_change, IFF_UP);
+        assert_null(attr(m, sizeof *ifm, IFLA_IFNAME));
+        af = attr(m, sizeof *ifm, IFLA_AF_SPEC);
+        inet = af ? nested(af, AF_INET) : NULL;
+        ic = inet ? nested(inet, IFLA_INET_CONF) : NULL;
+        assert_non_null(ic);
+        assert_int_equal(mnl_attr_get_u32(nested(ic, IPV4_DEVCONF_ARP_NOTIFY)), 1);
+        {
+                int confs = 0;
+                mnl_attr_for_each_nested(a, ic)
+                        confs++;
+                assert_int_equal(confs, 1);
+        }
+
+        /* a change by name: MAC and master */
+        m = next_msg(m);
+        ifm = mnl_nlmsg_get_payload(m);
+        assert_int_equal(ifm->ifi_index, 0);
+        assert_string_equal(mnl_attr_get_str(attr(m, sizeof *ifm, IFLA_IFNAME)), "n0123");
+        assert_int_equal(mnl_attr_get_u32(attr(m, sizeof *ifm, IFLA_MASTER)), 3);
+        assert_memory_equal(mnl_attr_get_payload(attr(m, sizeof *ifm, IFLA_ADDRESS)), mac, 6);
+
+        /* neighbour: reachable, replaced */
+        m = next_msg(m);
+        assert_int_equal(m->nlmsg_type, RTM_NEWNEIGH);
+        assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+        {
+                const struct ndmsg *nd = mnl_nlmsg_get_payload(m);
+                assert_int_equal(nd->ndm_family, AF_INET);
+                assert_int_equal(nd->ndm_ifindex, 8);
+                assert_int_equal(nd->ndm_state, NUD_REACHABLE);
+                assert_int_equal(nd->ndm_type, RTN_UNICAST);
+                assert_int_equal(ntohl(mnl_attr_get_u32(attr(m, sizeof *nd, NDA_DST))), 0xac110005);
+                assert_memory_equal(mnl_attr_get_payload(attr(m, sizeof *nd, NDA_LLADDR)), mac, 6);
+        }
+        nlc_batch_fini(&b);
+}
+
+/* An nf_tables batch: BEGIN and END frames around the messages, one seq each, every message acked. */
+static void test_nft_framing(void **state)
+{
+        struct nft_batch b;
+        const struct nlmsghdr *m;
+        const struct nfgenmsg *nfg;
+        struct err err = { 0 };
+
+        nft_batch_init(&b, NULL);       /* counted, never sent */
+        nft_put_table(&b, NFT_MSG_NEWTABLE, NFPROTO_INET, "t", NULL, 0);
+        nft_put_rule(&b, nft_rule_new(NFPROTO_INET, "t", "c"));
+        assert_int_equal(nlc_batch_count(&b.b), 2);
+        assert_int_equal(b.rules, 1);
+        assert_string_equal(b.b.msg[0].what, "create table inet t");
+        assert_string_equal(b.b.msg[1].what, "add rule to chain 'c' of table inet t");
+        m = (const struct nlmsghdr *) b.b.buf;
+        assert_int_equal(m->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+        nfg = mnl_nlmsg_get_payload(m);
+        assert_int_equal(ntohs(nfg->res_id), NFNL_SUBSYS_NFTABLES);
+        m = next_msg(m);
+        assert_int_equal(m->nlmsg_type, NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWTABLE);
+        assert_true(m->nlmsg_flags & NLM_F_ACK);
+        assert_int_equal(m->nlmsg_seq, b.b.seq0);
+        m = next_msg(m);
+        assert_int_equal(m->nlmsg_type, NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE);
+        assert_int_equal(m->nlmsg_seq, b.b.seq0 + 1);
+        /* a batch without a socket cannot be sent */
+        assert_int_equal(nft_batch_run(&b, &err), -EINVAL);
 }
 
 /* Read-only requests against the kernel: need no privileges and change nothing. */
-static int count_lo(const struct nl_link *l, void *ud)
+static int count_lo(const struct rt_link *l, void *ud)
 {
         if (strcmp(l->name, "lo") == 0)
                 ++*(int *) ud;
@@ -154,18 +335,18 @@ static void reset(void *ud)
 
 static void test_kernel_read_only(void **state)
 {
-        _cleanup_nl_ struct nl *n = NULL;
+        _cleanup_nlc_ struct nlc *n = NULL;
         struct err err = { 0 };
-        struct nl_link l;
+        struct rt_link l;
         int found = -1;
 
-        assert_int_equal(nl_open("the test netns", &n, &err), 0);
-        assert_int_equal(nl_link_get(n, "lo", &l, &err), 0);
+        assert_int_equal(nlc_open(NETLINK_ROUTE, "the test netns", &n, &err), 0);
+        assert_int_equal(rt_link_get(n, "lo", &l, &err), 0);
         assert_int_equal(l.index, 1);
-        assert_int_equal(nl_link_get(n, "ebxnosuchlink0", &l, &err), -ENODEV);
+        assert_int_equal(rt_link_get(n, "ebxnosuchlink0", &l, &err), -ENODEV);
         assert_int_equal(err.errnum, ENODEV);
         assert_non_null(strstr(err.msg, "look up link 'ebxnosuchlink0' in the test netns: No such device"));
-        assert_int_equal(nl_link_dump(n, count_lo, reset, &found, &err), 0);
+        assert_int_equal(rt_link_dump(n, count_lo, reset, &found, &err), 0);
         assert_int_equal(found, 1);
 }
 
@@ -175,6 +356,8 @@ int main(void)
                 cmocka_unit_test(test_link_parse),
                 cmocka_unit_test(test_link_parse_bad),
                 cmocka_unit_test(test_batch_messages),
+                cmocka_unit_test(test_link_messages),
+                cmocka_unit_test(test_nft_framing),
                 cmocka_unit_test(test_kernel_read_only),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
