@@ -12,7 +12,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -23,25 +22,132 @@
 #include "../../netd/kernel/nft.h"
 #include "../../netd/kernel/rtnl.h"
 
+
+/* Just enough netlink message handling to build and read test messages (libmnl stays inside netd/kernel/). */
+static struct nlmsghdr *t_put_header(void *buf)
+{
+        struct nlmsghdr *nlh = buf;
+        memset(nlh, 0, NLMSG_HDRLEN);
+        nlh->nlmsg_len = NLMSG_HDRLEN;
+        return nlh;
+}
+
+static void *t_put_extra(struct nlmsghdr *nlh, size_t len)
+{
+        char *p = (char *) nlh + nlh->nlmsg_len;
+        memset(p, 0, NLMSG_ALIGN(len));
+        nlh->nlmsg_len += NLMSG_ALIGN(len);
+        return p;
+}
+
+static struct nlattr *t_put(struct nlmsghdr *nlh, uint16_t type, size_t len, const void *data)
+{
+        struct nlattr *a = (struct nlattr *) ((char *) nlh + nlh->nlmsg_len);
+        a->nla_type = type;
+        a->nla_len = (uint16_t) (NLA_HDRLEN + len);
+        if (len)
+                memcpy((char *) a + NLA_HDRLEN, data, len);
+        memset((char *) a + NLA_HDRLEN + len, 0, NLA_ALIGN(a->nla_len) - a->nla_len);
+        nlh->nlmsg_len += NLA_ALIGN(a->nla_len);
+        return a;
+}
+
+static void t_put_u32(struct nlmsghdr *nlh, uint16_t type, uint32_t v)
+{
+        t_put(nlh, type, sizeof v, &v);
+}
+
+static void t_put_strz(struct nlmsghdr *nlh, uint16_t type, const char *s)
+{
+        t_put(nlh, type, strlen(s) + 1, s);
+}
+
+static struct nlattr *t_nest_start(struct nlmsghdr *nlh, uint16_t type)
+{
+        return t_put(nlh, type | NLA_F_NESTED, 0, NULL);
+}
+
+static void t_nest_end(struct nlmsghdr *nlh, struct nlattr *a)
+{
+        a->nla_len = (uint16_t) ((char *) nlh + nlh->nlmsg_len - (char *) a);
+}
+
+static const void *t_payload(const struct nlmsghdr *nlh)
+{
+        return (const char *) nlh + NLMSG_HDRLEN;
+}
+
+static uint16_t t_type(const struct nlattr *a)
+{
+        return a->nla_type & NLA_TYPE_MASK;
+}
+
+static const void *t_apayload(const struct nlattr *a)
+{
+        return (const char *) a + NLA_HDRLEN;
+}
+
+static size_t t_alen(const struct nlattr *a)
+{
+        return a->nla_len - NLA_HDRLEN;
+}
+
+static uint32_t t_u32(const struct nlattr *a)
+{
+        uint32_t v;
+        memcpy(&v, t_apayload(a), sizeof v);
+        return v;
+}
+
+static const char *t_str(const struct nlattr *a)
+{
+        return t_apayload(a);
+}
+
+/* the attribute of type in [p, p + len), or NULL */
+static const struct nlattr *t_find(const void *p, size_t len, uint16_t type)
+{
+        const struct nlattr *a = p;
+        while (len >= (size_t) NLA_HDRLEN && a->nla_len >= (uint16_t) NLA_HDRLEN && a->nla_len <= len) {
+                if (t_type(a) == type)
+                        return a;
+                len -= (size_t) NLA_ALIGN(a->nla_len) < len ? (size_t) NLA_ALIGN(a->nla_len) : len;
+                a = (const struct nlattr *) ((const char *) a + NLA_ALIGN(a->nla_len));
+        }
+        return NULL;
+}
+
+static int t_count(const void *p, size_t len)
+{
+        const struct nlattr *a = p;
+        int n = 0;
+        while (len >= (size_t) NLA_HDRLEN && a->nla_len >= (uint16_t) NLA_HDRLEN && a->nla_len <= len) {
+                n++;
+                len -= (size_t) NLA_ALIGN(a->nla_len) < len ? (size_t) NLA_ALIGN(a->nla_len) : len;
+                a = (const struct nlattr *) ((const char *) a + NLA_ALIGN(a->nla_len));
+        }
+        return n;
+}
+
 static struct nlmsghdr *link_msg(char *buf, uint16_t type)
 {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct nlmsghdr *nlh = t_put_header(buf);
         struct ifinfomsg *ifm;
         struct nlattr *li;
         static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
 
         nlh->nlmsg_type = type;
-        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
+        ifm = t_put_extra(nlh, sizeof *ifm);
         ifm->ifi_index = 7;
         ifm->ifi_flags = IFF_UP;
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, "v0123456789abcd");
-        mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
-        mnl_attr_put_u32(nlh, IFLA_MASTER, 3);
-        mnl_attr_put_u32(nlh, IFLA_LINK, 9);
-        mnl_attr_put_u32(nlh, IFLA_MAX + 5, 42);     /* newer than our headers: ignored */
-        li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-        mnl_attr_nest_end(nlh, li);
+        t_put_strz(nlh, IFLA_IFNAME, "v0123456789abcd");
+        t_put(nlh, IFLA_ADDRESS, 6, mac);
+        t_put_u32(nlh, IFLA_MASTER, 3);
+        t_put_u32(nlh, IFLA_LINK, 9);
+        t_put_u32(nlh, IFLA_MAX + 5, 42);     /* newer than our headers: ignored */
+        li = t_nest_start(nlh, IFLA_LINKINFO);
+        t_put_strz(nlh, IFLA_INFO_KIND, "veth");
+        t_nest_end(nlh, li);
         return nlh;
 }
 
@@ -70,14 +176,14 @@ static void test_link_parse_bad(void **state)
 
         assert_int_equal(rt_link_parse(link_msg(buf, RTM_DELLINK), &l), -EBADMSG);
         /* no room for the ifinfomsg */
-        nlh = mnl_nlmsg_put_header(buf);
+        nlh = t_put_header(buf);
         nlh->nlmsg_type = RTM_NEWLINK;
         assert_int_equal(rt_link_parse(nlh, &l), -EBADMSG);
         /* a 4-byte address is not a MAC */
-        nlh = mnl_nlmsg_put_header(buf);
+        nlh = t_put_header(buf);
         nlh->nlmsg_type = RTM_NEWLINK;
-        mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
-        mnl_attr_put_u32(nlh, IFLA_ADDRESS, 0x01020304);
+        t_put_extra(nlh, sizeof(struct ifinfomsg));
+        t_put_u32(nlh, IFLA_ADDRESS, 0x01020304);
         assert_int_equal(rt_link_parse(nlh, &l), 0);
         assert_false(l.has_mac);
         assert_string_equal(l.kind, "");
@@ -85,11 +191,8 @@ static void test_link_parse_bad(void **state)
 
 static const struct nlattr *attr(const struct nlmsghdr *nlh, size_t hdrlen, uint16_t type)
 {
-        const struct nlattr *a;
-        mnl_attr_for_each(a, nlh, hdrlen)
-                if (mnl_attr_get_type(a) == type)
-                        return a;
-        return NULL;
+        size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(hdrlen);
+        return t_find((const char *) nlh + off, nlh->nlmsg_len - off, type);
 }
 
 static void test_batch_messages(void **state)
@@ -121,28 +224,28 @@ static void test_batch_messages(void **state)
         m = (const struct nlmsghdr *) b.buf;
         assert_int_equal(m->nlmsg_type, RTM_NEWADDR);
         assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
-        ifa = mnl_nlmsg_get_payload(m);
+        ifa = t_payload(m);
         assert_int_equal(ifa->ifa_index, 5);
         assert_int_equal(ifa->ifa_prefixlen, 24);
-        ip = mnl_attr_get_u32(attr(m, sizeof *ifa, IFA_LOCAL));
+        ip = t_u32(attr(m, sizeof *ifa, IFA_LOCAL));
         assert_int_equal(ntohl(ip), 0x0a000104);
-        ip = mnl_attr_get_u32(attr(m, sizeof *ifa, IFA_BROADCAST));
+        ip = t_u32(attr(m, sizeof *ifa, IFA_BROADCAST));
         assert_int_equal(ntohl(ip), 0x0a0001ff);
 
         m = (const struct nlmsghdr *) ((const char *) m + NLMSG_ALIGN(m->nlmsg_len));
         assert_int_equal(m->nlmsg_type, RTM_NEWROUTE);
-        rtm = mnl_nlmsg_get_payload(m);
+        rtm = t_payload(m);
         assert_int_equal(rtm->rtm_dst_len, 0);
         assert_null(attr(m, sizeof *rtm, RTA_DST));
-        assert_int_equal(ntohl(mnl_attr_get_u32(attr(m, sizeof *rtm, RTA_GATEWAY))), 0x0a000101);
-        assert_int_equal(mnl_attr_get_u32(attr(m, sizeof *rtm, RTA_OIF)), 5);
+        assert_int_equal(ntohl(t_u32(attr(m, sizeof *rtm, RTA_GATEWAY))), 0x0a000101);
+        assert_int_equal(t_u32(attr(m, sizeof *rtm, RTA_OIF)), 5);
 
         m = (const struct nlmsghdr *) ((const char *) m + NLMSG_ALIGN(m->nlmsg_len));
         assert_int_equal(m->nlmsg_type, RTM_DELROUTE);
-        rtm = mnl_nlmsg_get_payload(m);
+        rtm = t_payload(m);
         assert_int_equal(rtm->rtm_dst_len, 16);
         assert_int_equal(rtm->rtm_protocol, RTPROT_UNSPEC);  /* matches any protocol */
-        assert_int_equal(ntohl(mnl_attr_get_u32(attr(m, sizeof *rtm, RTA_DST))), 0x0a000000);
+        assert_int_equal(ntohl(t_u32(attr(m, sizeof *rtm, RTA_DST))), 0x0a000000);
         /* one seq per message, from the socket's counter */
         assert_int_equal(m->nlmsg_seq, ((const struct nlmsghdr *) b.buf)->nlmsg_seq + 2);
         nlc_batch_fini(&b);
@@ -156,11 +259,7 @@ static const struct nlmsghdr *next_msg(const struct nlmsghdr *m)
 
 static const struct nlattr *nested(const struct nlattr *nest, uint16_t type)
 {
-        const struct nlattr *a;
-        mnl_attr_for_each_nested(a, nest)
-                if (mnl_attr_get_type(a) == type)
-                        return a;
-        return NULL;
+        return t_find(t_apayload(nest), t_alen(nest), type);
 }
 
 /* veth, macvlan, bridge and link changes, built as libnl objects: the attributes the kernel needs and no flag
@@ -197,59 +296,57 @@ static void test_link_messages(void **state)
         m = (const struct nlmsghdr *) b.buf;
         assert_int_equal(m->nlmsg_type, RTM_NEWLINK);
         assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
-        ifm = mnl_nlmsg_get_payload(m);
+        ifm = t_payload(m);
         assert_int_equal(ifm->ifi_flags, IFF_UP);
         assert_int_equal(ifm->ifi_change, IFF_UP);
-        assert_string_equal(mnl_attr_get_str(attr(m, sizeof *ifm, IFLA_IFNAME)), "v0123");
-        assert_int_equal(mnl_attr_get_u32(attr(m, sizeof *ifm, IFLA_MASTER)), 4);
+        assert_string_equal(t_str(attr(m, sizeof *ifm, IFLA_IFNAME)), "v0123");
+        assert_int_equal(t_u32(attr(m, sizeof *ifm, IFLA_MASTER)), 4);
         li = attr(m, sizeof *ifm, IFLA_LINKINFO);
         assert_non_null(li);
-        assert_string_equal(mnl_attr_get_str(nested(li, IFLA_INFO_KIND)), "veth");
+        assert_string_equal(t_str(nested(li, IFLA_INFO_KIND)), "veth");
         data = nested(li, IFLA_INFO_DATA);
         peer = data ? nested(data, VETH_INFO_PEER) : NULL;
         assert_non_null(peer);
-        pifm = mnl_attr_get_payload(peer);
+        pifm = t_apayload(peer);
         assert_int_equal(pifm->ifi_flags & IFF_UP, 0);
         {
                 bool name = false, ns = false, addr = false;
-                int left = (int) (mnl_attr_get_payload_len(peer) - NLMSG_ALIGN(sizeof *pifm));
-                for (a = (const struct nlattr *) ((const char *) pifm + NLMSG_ALIGN(sizeof *pifm)); mnl_attr_ok(a, left);
-                     left -= (int) NLA_ALIGN(a->nla_len), a = mnl_attr_next(a)) {
-                        if (mnl_attr_get_type(a) == IFLA_IFNAME)
-                                name = strcmp(mnl_attr_get_str(a), "eth0") == 0;
-                        if (mnl_attr_get_type(a) == IFLA_NET_NS_FD)
-                                ns = mnl_attr_get_u32(a) == 7;
-                        if (mnl_attr_get_type(a) == IFLA_ADDRESS)
-                                addr = mnl_attr_get_payload_len(a) == 6 && memcmp(mnl_attr_get_payload(a), mac, 6) == 0;
-                }
+                const char *pa = (const char *) pifm + NLMSG_ALIGN(sizeof *pifm);
+                size_t plen = t_alen(peer) - NLMSG_ALIGN(sizeof *pifm);
+                if ((a = t_find(pa, plen, IFLA_IFNAME)))
+                        name = strcmp(t_str(a), "eth0") == 0;
+                if ((a = t_find(pa, plen, IFLA_NET_NS_FD)))
+                        ns = t_u32(a) == 7;
+                if ((a = t_find(pa, plen, IFLA_ADDRESS)))
+                        addr = t_alen(a) == 6 && memcmp(t_apayload(a), mac, 6) == 0;
                 assert_true(name && ns && addr);
         }
 
         /* macvlan: bridge mode on lower 5, in fd 7, no flag touched */
         m = next_msg(m);
-        ifm = mnl_nlmsg_get_payload(m);
+        ifm = t_payload(m);
         assert_int_equal(ifm->ifi_change, 0);
-        assert_int_equal(mnl_attr_get_u32(attr(m, sizeof *ifm, IFLA_LINK)), 5);
-        assert_int_equal(mnl_attr_get_u32(attr(m, sizeof *ifm, IFLA_NET_NS_FD)), 7);
+        assert_int_equal(t_u32(attr(m, sizeof *ifm, IFLA_LINK)), 5);
+        assert_int_equal(t_u32(attr(m, sizeof *ifm, IFLA_NET_NS_FD)), 7);
         li = attr(m, sizeof *ifm, IFLA_LINKINFO);
-        assert_string_equal(mnl_attr_get_str(nested(li, IFLA_INFO_KIND)), "macvlan");
-        assert_int_equal(mnl_attr_get_u32(nested(nested(li, IFLA_INFO_DATA), IFLA_MACVLAN_MODE)), MACVLAN_MODE_BRIDGE);
+        assert_string_equal(t_str(nested(li, IFLA_INFO_KIND)), "macvlan");
+        assert_int_equal(t_u32(nested(nested(li, IFLA_INFO_DATA), IFLA_MACVLAN_MODE)), MACVLAN_MODE_BRIDGE);
 
         /* bridge: made or repaired (no EXCL), up, pinned MAC, forward_delay 0 */
         m = next_msg(m);
         assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE);
-        ifm = mnl_nlmsg_get_payload(m);
+        ifm = t_payload(m);
         assert_int_equal(ifm->ifi_change, IFF_UP);
-        assert_memory_equal(mnl_attr_get_payload(attr(m, sizeof *ifm, IFLA_ADDRESS)), mac, 6);
+        assert_memory_equal(t_apayload(attr(m, sizeof *ifm, IFLA_ADDRESS)), mac, 6);
         li = attr(m, sizeof *ifm, IFLA_LINKINFO);
-        assert_string_equal(mnl_attr_get_str(nested(li, IFLA_INFO_KIND)), "bridge");
-        assert_int_equal(mnl_attr_get_u32(nested(nested(li, IFLA_INFO_DATA), IFLA_BR_FORWARD_DELAY)), 0);
+        assert_string_equal(t_str(nested(li, IFLA_INFO_KIND)), "bridge");
+        assert_int_equal(t_u32(nested(nested(li, IFLA_INFO_DATA), IFLA_BR_FORWARD_DELAY)), 0);
 
         /* a change by index: up, and arp_notify through IFLA_AF_SPEC, nothing else */
         m = next_msg(m);
         assert_int_equal(m->nlmsg_type, RTM_NEWLINK);
         assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
-        ifm = mnl_nlmsg_get_payload(m);
+        ifm = t_payload(m);
         assert_int_equal(ifm->ifi_index, 6);
         assert_int_equal(ifm->ifi_flags, IFF_UP);
         assert_int_equal(ifm->ifi_change, IFF_UP);
@@ -258,34 +355,31 @@ static void test_link_messages(void **state)
         inet = af ? nested(af, AF_INET) : NULL;
         ic = inet ? nested(inet, IFLA_INET_CONF) : NULL;
         assert_non_null(ic);
-        assert_int_equal(mnl_attr_get_u32(nested(ic, IPV4_DEVCONF_ARP_NOTIFY)), 1);
+        assert_int_equal(t_u32(nested(ic, IPV4_DEVCONF_ARP_NOTIFY)), 1);
         {
-                int confs = 0;
-                mnl_attr_for_each_nested(a, ic)
-                        confs++;
-                assert_int_equal(confs, 1);
+                assert_int_equal(t_count(t_apayload(ic), t_alen(ic)), 1);
         }
 
         /* a change by name: MAC and master */
         m = next_msg(m);
-        ifm = mnl_nlmsg_get_payload(m);
+        ifm = t_payload(m);
         assert_int_equal(ifm->ifi_index, 0);
-        assert_string_equal(mnl_attr_get_str(attr(m, sizeof *ifm, IFLA_IFNAME)), "n0123");
-        assert_int_equal(mnl_attr_get_u32(attr(m, sizeof *ifm, IFLA_MASTER)), 3);
-        assert_memory_equal(mnl_attr_get_payload(attr(m, sizeof *ifm, IFLA_ADDRESS)), mac, 6);
+        assert_string_equal(t_str(attr(m, sizeof *ifm, IFLA_IFNAME)), "n0123");
+        assert_int_equal(t_u32(attr(m, sizeof *ifm, IFLA_MASTER)), 3);
+        assert_memory_equal(t_apayload(attr(m, sizeof *ifm, IFLA_ADDRESS)), mac, 6);
 
         /* neighbour: reachable, replaced */
         m = next_msg(m);
         assert_int_equal(m->nlmsg_type, RTM_NEWNEIGH);
         assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
         {
-                const struct ndmsg *nd = mnl_nlmsg_get_payload(m);
+                const struct ndmsg *nd = t_payload(m);
                 assert_int_equal(nd->ndm_family, AF_INET);
                 assert_int_equal(nd->ndm_ifindex, 8);
                 assert_int_equal(nd->ndm_state, NUD_REACHABLE);
                 assert_int_equal(nd->ndm_type, RTN_UNICAST);
-                assert_int_equal(ntohl(mnl_attr_get_u32(attr(m, sizeof *nd, NDA_DST))), 0xac110005);
-                assert_memory_equal(mnl_attr_get_payload(attr(m, sizeof *nd, NDA_LLADDR)), mac, 6);
+                assert_int_equal(ntohl(t_u32(attr(m, sizeof *nd, NDA_DST))), 0xac110005);
+                assert_memory_equal(t_apayload(attr(m, sizeof *nd, NDA_LLADDR)), mac, 6);
         }
         nlc_batch_fini(&b);
 }
@@ -307,7 +401,7 @@ static void test_nft_framing(void **state)
         assert_string_equal(b.b.msg[1].what, "add rule to chain 'c' of table inet t");
         m = (const struct nlmsghdr *) b.b.buf;
         assert_int_equal(m->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
-        nfg = mnl_nlmsg_get_payload(m);
+        nfg = t_payload(m);
         assert_int_equal(ntohs(nfg->res_id), NFNL_SUBSYS_NFTABLES);
         m = next_msg(m);
         assert_int_equal(m->nlmsg_type, NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWTABLE);
