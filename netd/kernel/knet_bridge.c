@@ -80,7 +80,7 @@ int bridge_nf(struct knet *k, const char *instance_netns, bool sysctls, struct n
         if ((r = knet_path(k, instance_netns, path, sizeof path, err)) < 0)
                 return r;
         snprintf(where, sizeof where, "netns '%s'", instance_netns);
-        if (sysctls && (r = netns_run(path, where, k->host_fd, inst_sysctls, &c, NULL, err)) < 0)
+        if (sysctls && (r = netns_run(path, where, inst_sysctls, &c, NULL, err)) < 0)
                 return r;
         return knet_sock_for(k, instance_netns, NETLINK_NETFILTER, ret, ret_tmp, err);
 }
@@ -219,7 +219,7 @@ int knet_btask_create(struct knet *k, const struct knet_btask *t, const struct k
                 tc.rt = nlc_close(tc.rt);
                 err_clear(err);
                 created = false;
-                r = netns_run(path, where, k->host_fd, task_enter, &tc, &nsfd, err);
+                r = netns_run(path, where, task_enter, &tc, &nsfd, err);
         }
         if (r < 0) {
                 tc.rt = nlc_close(tc.rt);
@@ -395,7 +395,7 @@ int knet_in_instance(struct knet *k, const char *instance_netns, int (*fn)(void 
         if ((r = knet_path(k, instance_netns, path, sizeof path, err)) < 0)
                 return r;
         snprintf(where, sizeof where, "netns '%s'", instance_netns);
-        return netns_run(path, where, k->host_fd, fn, ud, NULL, err);
+        return netns_run(path, where, fn, ud, NULL, err);
 }
 
 int knet_port_busy(int proto, uint16_t port)

@@ -187,7 +187,7 @@ int knet_eni_attach(struct knet *k, const struct knet_eni *e, bool *ret_created_
                 struct rt_link l;
                 struct err e2 = { 0 };
                 t.rt = nlc_close(t.rt);
-                r = netns_run(path, where, k->host_fd, task_enter, &t, &nsfd, err);
+                r = netns_run(path, where, task_enter, &t, &nsfd, err);
                 if (r >= 0) {
                         r = rt_link_get(t.rt, ENI_IFNAME, &l, &e2);
                         if (r == 0)

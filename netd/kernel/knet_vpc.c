@@ -115,7 +115,7 @@ int knet_vpc_ensure(struct knet *k, const struct knet_vpc *v, struct err *err)
                 return r;
         snprintf(where, sizeof where, "netns '%s'", v->netns);
         if (netns_is_live(path))
-                r = netns_run(path, where, k->host_fd, vpc_setup, &c, &nsfd, err);
+                r = netns_run(path, where, vpc_setup, &c, &nsfd, err);
         else {
                 knet_ns_drop(k, v->netns);
                 r = netns_create(k->dir, v->netns, k->host_fd, vpc_setup, &c, &nsfd, err);
@@ -212,7 +212,7 @@ int knet_subnet_ensure(struct knet *k, const struct knet_subnet *s, struct err *
                 return r;
         if ((r = knet_ns_get(k, s->vpc_netns, &ns, err)) < 0)
                 return err_wrap(err, "subnet bridge '%s'", s->bridge);
-        if ((r = netns_run(path, ns->where, k->host_fd, subnet_sysctls, ns->where, NULL, err)) < 0)
+        if ((r = netns_run(path, ns->where, subnet_sysctls, ns->where, NULL, err)) < 0)
                 return r;
 
         /* The bridge, made or repaired in one message: NLM_F_CREATE without

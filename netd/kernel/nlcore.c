@@ -1,10 +1,8 @@
 /* nlcore.c: the one netlink core: sockets per netns, acked batches (optionally one nf_tables transaction), single requests, extack errors. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +10,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "netns.h"
 #include "nlcore.h"
@@ -76,25 +73,28 @@ int nlc_open(int proto, const char *where, struct nlc **ret, struct err *err)
         return 0;
 }
 
+struct open_ctx {
+        int proto;
+        const char *where;
+        struct nlc *s;
+};
+
+static int open_cb(void *ud, struct err *err)
+{
+        struct open_ctx *c = ud;
+        return nlc_open(c->proto, c->where, &c->s, err);
+}
+
 int nlc_open_at(const char *path, int proto, const char *where, struct nlc **ret, int *ret_fd, struct err *err)
 {
-        _cleanup_close_ int fd = -1, self = -1;
-        int r;
+        struct open_ctx c = { proto, where, NULL };
+        int r = netns_run(path, where, open_cb, &c, ret_fd, err);
 
-        if ((r = netns_open(path, where, &fd, err)) < 0)
+        if (r < 0) {
+                nlc_close(c.s);
                 return r;
-        /* thread-self: setns is per thread, /proc/self would name the main thread's netns */
-        self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        if (self < 0)
-                return err_set(err, errno, NULL, "open /proc/thread-self/ns/net: %s", strerror(errno));
-        if (setns(fd, CLONE_NEWNET) < 0)
-                return err_set(err, errno, NULL, "enter %s: setns: %s", where, strerror(errno));
-        r = nlc_open(proto, where, ret, err);
-        netns_return(self);
-        if (r < 0)
-                return r;
-        if (ret_fd)
-                *ret_fd = TAKE_FD(fd);
+        }
+        *ret = c.s;
         return 0;
 }
 

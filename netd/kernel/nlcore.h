@@ -19,10 +19,9 @@ struct nlc;
  * NETLINK_CAP_ACK) in the calling thread's current netns; it stays in that netns for its life.
  * `where` names the netns in error messages: "netns 'x'" or "the host netns". */
 int nlc_open(int proto, const char *where, struct nlc **ret, struct err *err);
-/* The same inside the netns at path, and the only code that switches namespaces to make a socket:
- * open path, remember /proc/thread-self/ns/net, setns() in, open the socket, setns() back (a failed
- * switch back aborts). -ENOENT (with err) when path is no netns. *ret_fd (may be NULL): an O_CLOEXEC
- * fd of that netns. */
+/* The same inside the netns at path: the one function that makes a socket in another netns (through
+ * netns_run: open path, remember /proc/thread-self/ns/net, setns() in, open the socket, setns()
+ * back). -ENOENT (with err) when path is no netns. *ret_fd (may be NULL): an O_CLOEXEC fd of it. */
 int nlc_open_at(const char *path, int proto, const char *where, struct nlc **ret, int *ret_fd, struct err *err);
 struct nlc *nlc_close(struct nlc *s);
 const char *nlc_where(const struct nlc *s);
