@@ -262,38 +262,54 @@ static const struct nlattr *nested(const struct nlattr *nest, uint16_t type)
         return t_find(t_apayload(nest), t_alen(nest), type);
 }
 
-/* veth, macvlan, bridge and link changes, built as libnl objects: the attributes the kernel needs and no flag
- * changed but IFF_UP (libnl's add request would otherwise ask for every flag, clearing IFF_MULTICAST). */
-static void test_link_messages(void **state)
+static const uint8_t test_mac[6] = { 2, 0, 0, 0, 0, 9 };
+
+/* veth, macvlan, bridge, link changes and a neighbour, built as libnl objects, in one batch */
+static void links_build(struct nlc_batch *b, struct nlc **ret)
 {
-        static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 9 };
         static const struct rt_inet_conf conf[] = { { IPV4_DEVCONF_ARP_NOTIFY, 1 }, { 0, 0 } };
-        _cleanup_nlc_ struct nlc *n = NULL;
-        const struct nlattr *li, *data, *peer, *a, *af, *inet, *ic;
-        const struct ifinfomsg *ifm, *pifm;
+        const uint8_t *mac = test_mac;
         struct err err = { 0 };
-        struct nlc_batch b;
+
+        assert_int_equal(nlc_open(NETLINK_ROUTE, "the test netns", ret, &err), 0);
+        nlc_batch_init(b, *ret, 0);
+        rt_put_veth(b, "v0123", 4, "eth0", mac, 7, "netns 't'");
+        rt_put_macvlan(b, "eth0", 5, "m0123", mac, 7, "netns 't'");
+        rt_put_bridge(b, "b0123", mac);
+        rt_put_link_set(b, 6, "eth0", true, NULL, -1, conf);
+        rt_put_link_set(b, 0, "n0123", true, mac, 3, NULL);
+        rt_put_neigh4(b, 8, "ecsbox0", 0xac110005, mac);
+        assert_int_equal(b->build_err, 0);
+        assert_int_equal(nlc_batch_count(b), 6);
+        assert_string_equal(b->msg[0].what, "create veth 'v0123' (peer 'eth0' in netns 't')");
+        assert_string_equal(b->msg[1].what, "create macvlan 'eth0' on 'm0123' in netns 't'");
+        assert_string_equal(b->msg[2].what, "create bridge 'b0123'");
+        assert_string_equal(b->msg[3].what, "set link 'eth0' up");
+        assert_string_equal(b->msg[4].what, "set link 'n0123' up, MAC 02:00:00:00:00:09, master ifindex 3");
+        assert_string_equal(b->msg[5].what, "set neighbour 172.17.0.5 on 'ecsbox0'");
+}
+
+static const struct nlmsghdr *msg_at(const struct nlc_batch *b, unsigned i)
+{
+        const struct nlmsghdr *m = (const struct nlmsghdr *) b->buf;
+        while (i--)
+                m = next_msg(m);
+        return m;
+}
+
+/* No flag changed but IFF_UP (libnl's add request would otherwise ask for every flag, clearing IFF_MULTICAST). */
+static void test_veth_message(void **state)
+{
+        const uint8_t *mac = test_mac;
+        _cleanup_nlc_ struct nlc *n = NULL;
+        const struct nlattr *li, *data, *peer, *a;
+        const struct ifinfomsg *ifm, *pifm;
         const struct nlmsghdr *m;
+        struct nlc_batch b;
 
-        assert_int_equal(nlc_open(NETLINK_ROUTE, "the test netns", &n, &err), 0);
-        nlc_batch_init(&b, n, 0);
-        rt_put_veth(&b, "v0123", 4, "eth0", mac, 7, "netns 't'");
-        rt_put_macvlan(&b, "eth0", 5, "m0123", mac, 7, "netns 't'");
-        rt_put_bridge(&b, "b0123", mac);
-        rt_put_link_set(&b, 6, "eth0", true, NULL, -1, conf);
-        rt_put_link_set(&b, 0, "n0123", true, mac, 3, NULL);
-        rt_put_neigh4(&b, 8, "ecsbox0", 0xac110005, mac);
-        assert_int_equal(b.build_err, 0);
-        assert_int_equal(nlc_batch_count(&b), 6);
-        assert_string_equal(b.msg[0].what, "create veth 'v0123' (peer 'eth0' in netns 't')");
-        assert_string_equal(b.msg[1].what, "create macvlan 'eth0' on 'm0123' in netns 't'");
-        assert_string_equal(b.msg[2].what, "create bridge 'b0123'");
-        assert_string_equal(b.msg[3].what, "set link 'eth0' up");
-        assert_string_equal(b.msg[4].what, "set link 'n0123' up, MAC 02:00:00:00:00:09, master ifindex 3");
-        assert_string_equal(b.msg[5].what, "set neighbour 172.17.0.5 on 'ecsbox0'");
-
+        links_build(&b, &n);
         /* veth: up with master 4, the peer eth0 born in fd 7 with the MAC, not up */
-        m = (const struct nlmsghdr *) b.buf;
+        m = msg_at(&b, 0);
         assert_int_equal(m->nlmsg_type, RTM_NEWLINK);
         assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
         ifm = t_payload(m);
@@ -322,8 +338,21 @@ static void test_link_messages(void **state)
                 assert_true(name && ns && addr);
         }
 
+        nlc_batch_fini(&b);
+}
+
+static void test_macvlan_bridge_messages(void **state)
+{
+        const uint8_t *mac = test_mac;
+        _cleanup_nlc_ struct nlc *n = NULL;
+        const struct ifinfomsg *ifm;
+        const struct nlmsghdr *m;
+        const struct nlattr *li;
+        struct nlc_batch b;
+
+        links_build(&b, &n);
         /* macvlan: bridge mode on lower 5, in fd 7, no flag touched */
-        m = next_msg(m);
+        m = msg_at(&b, 1);
         ifm = t_payload(m);
         assert_int_equal(ifm->ifi_change, 0);
         assert_int_equal(t_u32(attr(m, sizeof *ifm, IFLA_LINK)), 5);
@@ -333,7 +362,7 @@ static void test_link_messages(void **state)
         assert_int_equal(t_u32(nested(nested(li, IFLA_INFO_DATA), IFLA_MACVLAN_MODE)), MACVLAN_MODE_BRIDGE);
 
         /* bridge: made or repaired (no EXCL), up, pinned MAC, forward_delay 0 */
-        m = next_msg(m);
+        m = msg_at(&b, 2);
         assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE);
         ifm = t_payload(m);
         assert_int_equal(ifm->ifi_change, IFF_UP);
@@ -342,8 +371,21 @@ static void test_link_messages(void **state)
         assert_string_equal(t_str(nested(li, IFLA_INFO_KIND)), "bridge");
         assert_int_equal(t_u32(nested(nested(li, IFLA_INFO_DATA), IFLA_BR_FORWARD_DELAY)), 0);
 
+        nlc_batch_fini(&b);
+}
+
+static void test_link_change_messages(void **state)
+{
+        const uint8_t *mac = test_mac;
+        _cleanup_nlc_ struct nlc *n = NULL;
+        const struct nlattr *af, *inet, *ic;
+        const struct ifinfomsg *ifm;
+        const struct nlmsghdr *m;
+        struct nlc_batch b;
+
+        links_build(&b, &n);
         /* a change by index: up, and arp_notify through IFLA_AF_SPEC, nothing else */
-        m = next_msg(m);
+        m = msg_at(&b, 3);
         assert_int_equal(m->nlmsg_type, RTM_NEWLINK);
         assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
         ifm = t_payload(m);
@@ -361,15 +403,26 @@ static void test_link_messages(void **state)
         }
 
         /* a change by name: MAC and master */
-        m = next_msg(m);
+        m = msg_at(&b, 4);
         ifm = t_payload(m);
         assert_int_equal(ifm->ifi_index, 0);
         assert_string_equal(t_str(attr(m, sizeof *ifm, IFLA_IFNAME)), "n0123");
         assert_int_equal(t_u32(attr(m, sizeof *ifm, IFLA_MASTER)), 3);
         assert_memory_equal(t_apayload(attr(m, sizeof *ifm, IFLA_ADDRESS)), mac, 6);
 
+        nlc_batch_fini(&b);
+}
+
+static void test_neigh_message(void **state)
+{
+        const uint8_t *mac = test_mac;
+        _cleanup_nlc_ struct nlc *n = NULL;
+        const struct nlmsghdr *m;
+        struct nlc_batch b;
+
+        links_build(&b, &n);
         /* neighbour: reachable, replaced */
-        m = next_msg(m);
+        m = msg_at(&b, 5);
         assert_int_equal(m->nlmsg_type, RTM_NEWNEIGH);
         assert_int_equal(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
         {
@@ -450,7 +503,10 @@ int main(void)
                 cmocka_unit_test(test_link_parse),
                 cmocka_unit_test(test_link_parse_bad),
                 cmocka_unit_test(test_batch_messages),
-                cmocka_unit_test(test_link_messages),
+                cmocka_unit_test(test_veth_message),
+                cmocka_unit_test(test_macvlan_bridge_messages),
+                cmocka_unit_test(test_link_change_messages),
+                cmocka_unit_test(test_neigh_message),
                 cmocka_unit_test(test_nft_framing),
                 cmocka_unit_test(test_kernel_read_only),
         };
