@@ -28,4 +28,4 @@ void flowlog_eni_final(struct netd *d, json_t *eni);
  * acc. eni_ip tells egress tcp-flags from ingress ones. A failed dump sets acc->skip and returns <0. */
 int fl_read_netns(struct knet *k, const char *netns, uint32_t eni_ip, struct fl_acc *acc, struct err *err);
 /* Forget the cached socket of a netns (its ENI is going). */
-void fl_read_forget(const char *netns);
+void fl_read_forget(struct knet *k, const char *netns);

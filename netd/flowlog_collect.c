@@ -614,7 +614,7 @@ void flowlog_eni_final(struct netd *d, json_t *eni)
                         if (log_covers(&fl->logs[j], eni))
                                 window_write(d, &fl->logs[j], eni, fl->logs[j].win_start, now);
         }
-        fl_read_forget(netns);
+        fl_read_forget(d->knet, netns);
 }
 
 /* ---- flow logs come and go ---- */

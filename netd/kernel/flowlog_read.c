@@ -1,5 +1,5 @@
 /* flowlog_read.c: read-and-reset a task netns's flow meters (NFT_MSG_GETSETELEM_RESET dumps, the `unmetered`
- * counter with NFT_MSG_GETOBJ_RESET) over one cached NETLINK_NETFILTER socket per netns. */
+ * counter with NFT_MSG_GETOBJ_RESET) over the NETLINK_NETFILTER socket struct knet keeps per netns it reads. */
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/expr.h>
@@ -19,84 +19,13 @@
 #include "knet_int.h"
 #include "knet_sg.h"
 #include "netns.h"
-#include "nftbatch.h"
+#include "nft.h"
 
-/* Linux >= 6.5; libnftnl 1.2.4 and older uapi headers lack them, and as enum members #ifndef cannot tell. */
-#define ECSBOX_NFT_MSG_GETSETELEM_RESET 33
-#define ECSBOX_NFT_MSG_GETOBJ_RESET 21
 #define DUMP_RETRIES 3
 
-/* One socket per task netns, made inside it; the netns identity (dev, ino) notices a re-created name. */
-struct fl_sock {
-        char netns[NAME_MAX + 1];
-        dev_t dev;
-        ino_t ino;
-        struct nfsock *s;
-};
-
-static struct fl_sock *socks;
-static size_t n_socks;
-
-void fl_read_forget(const char *netns)
+void fl_read_forget(struct knet *k, const char *netns)
 {
-        for (size_t i = 0; i < n_socks; i++)
-                if (strcmp(socks[i].netns, netns) == 0) {
-                        nfsock_close(socks[i].s);
-                        socks[i] = socks[--n_socks];
-                        return;
-                }
-}
-
-struct open_ctx {
-        const char *where;
-        struct nfsock *s;
-};
-
-static int open_cb(void *ud, struct err *err)
-{
-        struct open_ctx *c = ud;
-        return nfsock_open(c->where, &c->s, err);
-}
-
-static int sock_get(struct knet *k, const char *netns, struct nfsock **ret, struct err *err)
-{
-        char path[PATH_MAX], where[NAME_MAX + 16];
-        struct open_ctx c = { where, NULL };
-        struct stat st;
-        struct fl_sock *n;
-        int r;
-
-        if ((r = knet_path(k, netns, path, sizeof path, err)) < 0)
-                return r;
-        if (stat(path, &st) < 0)
-                return err_set(err, errno, NULL, "netns '%s': %s", netns, strerror(errno));
-        for (size_t i = 0; i < n_socks; i++)
-                if (strcmp(socks[i].netns, netns) == 0) {
-                        if (socks[i].dev == st.st_dev && socks[i].ino == st.st_ino) {
-                                *ret = socks[i].s;
-                                return 0;
-                        }
-                        fl_read_forget(netns);
-                        break;
-                }
-        snprintf(where, sizeof where, "netns '%s'", netns);
-        if ((r = netns_run(path, where, k->host_fd, open_cb, &c, NULL, err)) < 0) {
-                nfsock_close(c.s);
-                return r;
-        }
-        n = realloc(socks, (n_socks + 1) * sizeof *socks);
-        if (!n) {
-                nfsock_close(c.s);
-                return err_set(err, ENOMEM, NULL, "flow log socket cache: %s", strerror(ENOMEM));
-        }
-        socks = n;
-        memset(&socks[n_socks], 0, sizeof *socks);
-        snprintf(socks[n_socks].netns, sizeof socks[n_socks].netns, "%s", netns);
-        socks[n_socks].dev = st.st_dev;
-        socks[n_socks].ino = st.st_ino;
-        socks[n_socks].s = c.s;
-        *ret = socks[n_socks++].s;
-        return 0;
+        knet_nf_forget(k, netns);
 }
 
 enum set_kind { K5, K3, KFLAGS };
@@ -181,9 +110,9 @@ static int dump_msg_cb(const struct nlmsghdr *nlh, void *ud)
         return r;
 }
 
-static int dump_set(struct nfsock *s, const char *name, struct dump_ctx *c, struct err *err)
+static int dump_set(struct nlc *s, const char *name, struct dump_ctx *c, struct err *err)
 {
-        char buf[MNL_SOCKET_BUFFER_SIZE];
+        char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
         char what[64];
         int r = 0;
 
@@ -195,16 +124,19 @@ static int dump_set(struct nfsock *s, const char *name, struct dump_ctx *c, stru
                         return err_set(err, ENOMEM, NULL, "%s: %s", what, strerror(ENOMEM));
                 nftnl_set_set_str(set, NFTNL_SET_TABLE, KNET_SG_TABLE);
                 nftnl_set_set_str(set, NFTNL_SET_NAME, name);
-                nlh = nftnl_nlmsg_build_hdr(buf, ECSBOX_NFT_MSG_GETSETELEM_RESET, NFPROTO_INET, NLM_F_DUMP,
-                                            nfsock_seq_next(s));
+                nlh = nft_req(buf, NFT_MSG_GETSETELEM_RESET_, NFPROTO_INET, NLM_F_DUMP);
                 nftnl_set_elems_nlmsg_build_payload(nlh, set);
                 nftnl_set_free(set);
                 c->intr = false;
-                r = nfsock_call(s, nlh, dump_msg_cb, c, what, err);
-                if (r < 0)
+                /* interrupted: the values in hand were reset, keep them and dump again */
+                r = nlc_call(s, nlh, dump_msg_cb, c, what, err);
+                if (r == -EINTR)
+                        c->intr = true;
+                else if (r < 0)
                         return r;
                 if (!c->intr)
                         return 0;
+                err_clear(err);
         }
         return 0;
 }
@@ -221,9 +153,9 @@ static int ctr_cb(const struct nlmsghdr *nlh, void *ud)
         return 0;
 }
 
-static int reset_unmetered(struct nfsock *s, uint64_t *ret, struct err *err)
+static int reset_unmetered(struct nlc *s, uint64_t *ret, struct err *err)
 {
-        char buf[MNL_SOCKET_BUFFER_SIZE];
+        char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
         struct nftnl_obj *o = nftnl_obj_alloc();
         struct nlmsghdr *nlh;
         if (!o)
@@ -231,11 +163,11 @@ static int reset_unmetered(struct nfsock *s, uint64_t *ret, struct err *err)
         nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, KNET_SG_TABLE);
         nftnl_obj_set_str(o, NFTNL_OBJ_NAME, "unmetered");
         nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-        nlh = nftnl_nlmsg_build_hdr(buf, ECSBOX_NFT_MSG_GETOBJ_RESET, NFPROTO_INET, 0, nfsock_seq_next(s));
+        nlh = nft_req(buf, NFT_MSG_GETOBJ_RESET_, NFPROTO_INET, 0);
         nftnl_obj_nlmsg_build_payload(nlh, o);
         nftnl_obj_free(o);
         *ret = 0;
-        return nfsock_call(s, nlh, ctr_cb, ret, "reset counter 'unmetered'", err);
+        return nlc_call(s, nlh, ctr_cb, ret, "reset counter 'unmetered'", err);
 }
 
 int fl_read_netns(struct knet *k, const char *netns, uint32_t eni_ip, struct fl_acc *acc, struct err *err)
@@ -251,11 +183,11 @@ int fl_read_netns(struct knet *k, const char *netns, uint32_t eni_ip, struct fl_
                 { "rej_in_np", K3, false, true },   { "rej_out_np", K3, true, true },
                 { "tflags", KFLAGS, false, false }, /* last: it ORs into the flows read above */
         };
-        struct nfsock *s = NULL;
+        struct nlc *s = NULL;
         uint64_t unmetered = 0;
         int r;
 
-        if ((r = sock_get(k, netns, &s, err)) < 0) {
+        if ((r = knet_nf_keep(k, netns, &s, err)) < 0) {
                 acc->skip = true;
                 return r;
         }
@@ -263,7 +195,7 @@ int fl_read_netns(struct knet *k, const char *netns, uint32_t eni_ip, struct fl_
                 struct dump_ctx c = { acc, sets[i].kind, sets[i].egress, sets[i].reject, false, eni_ip, 0 };
                 if ((r = dump_set(s, sets[i].name, &c, err)) < 0) {
                         acc->skip = true;
-                        fl_read_forget(netns);
+                        knet_nf_forget(k, netns);
                         return err_wrap(err, "flow log read of netns '%s'", netns);
                 }
                 if (c.bad) {

@@ -1,4 +1,4 @@
-/* knet.c: the kernel layer's handle: host netns, cached per-VPC rtnetlink sockets, named namespaces, link listing. */
+/* knet.c: the kernel layer's handle (host netns and socket), names and paths, named namespaces, link listing. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -78,7 +78,7 @@ int knet_open(const char *netns_dir, struct knet **ret, struct err *err)
                 r = err_set(err, errno, NULL, "open /proc/thread-self/ns/net: %s", strerror(errno));
                 goto fail;
         }
-        if ((r = nl_open("the host netns", &k->host, err)) < 0)
+        if ((r = nlc_open(NETLINK_ROUTE, "the host netns", &k->host, err)) < 0)
                 goto fail;
         *ret = k;
         return 0;
@@ -87,204 +87,16 @@ fail:
         return r;
 }
 
-static struct knet_ns *ns_free(struct knet_ns *ns)
-{
-        if (ns) {
-                nl_close(ns->nl);
-                free(ns->ifs);
-                free(ns);
-        }
-        return NULL;
-}
-
 struct knet *knet_close(struct knet *k)
 {
         if (!k)
                 return NULL;
-        while (k->ns) {
-                struct knet_ns *next = k->ns->next;
-                ns_free(k->ns);
-                k->ns = next;
-        }
-        nl_close(k->host);
+        knet_cache_free(k);
+        nlc_close(k->host);
         if (k->host_fd >= 0)
                 (void) close(k->host_fd);
         free(k);
         return NULL;
-}
-
-/* ---- cached VPC sockets ---- */
-
-void knet_ns_drop(struct knet *k, const char *name)
-{
-        for (struct knet_ns **p = &k->ns; *p; p = &(*p)->next)
-                if (strcmp((*p)->name, name) == 0) {
-                        struct knet_ns *ns = *p;
-                        *p = ns->next;
-                        k->n_ns--;
-                        ns_free(ns);
-                        return;
-                }
-}
-
-struct open_ctx {
-        const char *where;
-        struct nl *nl;
-};
-
-static int open_in_cb(void *ud, struct err *err)
-{
-        struct open_ctx *c = ud;
-        return nl_open(c->where, &c->nl, err);
-}
-
-int knet_nl_open_in(struct knet *k, const char *path, const char *where, struct nl **ret, int *ret_fd, struct err *err)
-{
-        struct open_ctx c = { where, NULL };
-        int r = netns_run(path, where, k->host_fd, open_in_cb, &c, ret_fd, err);
-        if (r < 0) {
-                nl_close(c.nl);
-                return r;
-        }
-        *ret = c.nl;
-        return 0;
-}
-
-int knet_ns_get(struct knet *k, const char *name, struct knet_ns **ret, struct err *err)
-{
-        _cleanup_close_ int fd = -1;
-        char path[PATH_MAX];
-        struct knet_ns *ns;
-        struct stat st;
-        int r;
-
-        if ((r = knet_path(k, name, path, sizeof path, err)) < 0)
-                return r;
-        /* a stat per use: notices a netns deleted, or deleted and made again, behind our back */
-        if (stat(path, &st) < 0) {
-                knet_ns_drop(k, name);
-                return err_set(err, errno, NULL, "netns '%s': %s: %s", name, path, strerror(errno));
-        }
-        for (struct knet_ns **p = &k->ns; *p; p = &(*p)->next) {
-                ns = *p;
-                if (strcmp(ns->name, name) != 0)
-                        continue;
-                if (ns->dev == st.st_dev && ns->ino == st.st_ino) {
-                        /* move to front */
-                        *p = ns->next;
-                        ns->next = k->ns;
-                        k->ns = ns;
-                        *ret = ns;
-                        return 0;
-                }
-                knet_ns_drop(k, name);
-                break;
-        }
-        ns = calloc(1, sizeof *ns);
-        if (!ns)
-                return err_set(err, ENOMEM, NULL, "netns '%s': %s", name, strerror(ENOMEM));
-        snprintf(ns->name, sizeof ns->name, "%s", name);
-        snprintf(ns->where, sizeof ns->where, "netns '%s'", name);
-        r = knet_nl_open_in(k, path, ns->where, &ns->nl, &fd, err);
-        if (r >= 0 && fstat(fd, &st) < 0)
-                r = err_set(err, errno, NULL, "netns '%s': fstat: %s", name, strerror(errno));
-        if (r < 0) {
-                ns_free(ns);
-                return r;
-        }
-        ns->dev = st.st_dev;
-        ns->ino = st.st_ino;
-        if (k->n_ns >= KNET_NS_CACHE_MAX) {
-                struct knet_ns **p = &k->ns;
-                while ((*p)->next)
-                        p = &(*p)->next;
-                ns_free(*p);
-                *p = NULL;
-                k->n_ns--;
-        }
-        ns->next = k->ns;
-        k->ns = ns;
-        k->n_ns++;
-        *ret = ns;
-        return 0;
-}
-
-static struct knet_ns *ns_cached(struct knet *k, const char *name)
-{
-        for (struct knet_ns *ns = k->ns; ns; ns = ns->next)
-                if (strcmp(ns->name, name) == 0)
-                        return ns;
-        return NULL;
-}
-
-int knet_ifindex(struct knet_ns *ns, const char *ifname, bool refresh, int *ret, struct err *err)
-{
-        struct knet_ifidx *slot = NULL;
-        struct nl_link l;
-        int r;
-
-        for (size_t i = 0; i < ns->n_ifs; i++)
-                if (strcmp(ns->ifs[i].name, ifname) == 0) {
-                        slot = &ns->ifs[i];
-                        break;
-                }
-        if (slot && !refresh) {
-                *ret = slot->index;
-                return 0;
-        }
-        r = nl_link_get(ns->nl, ifname, &l, err);
-        if (r < 0) {
-                knet_ifindex_forget(ns, ifname);
-                return r;
-        }
-        if (!slot) {
-                struct knet_ifidx *a = realloc(ns->ifs, (ns->n_ifs + 1) * sizeof *a);
-                if (!a) {
-                        *ret = l.index;    /* fine uncached */
-                        return 0;
-                }
-                ns->ifs = a;
-                slot = &a[ns->n_ifs++];
-                snprintf(slot->name, sizeof slot->name, "%s", ifname);
-        }
-        slot->index = l.index;
-        *ret = l.index;
-        return 0;
-}
-
-void knet_ifindex_forget(struct knet_ns *ns, const char *ifname)
-{
-        for (size_t i = 0; i < ns->n_ifs; i++)
-                if (strcmp(ns->ifs[i].name, ifname) == 0) {
-                        ns->ifs[i] = ns->ifs[--ns->n_ifs];
-                        return;
-                }
-}
-
-int knet_nl_for(struct knet *k, const char *netns, struct nl **ret, struct nl **ret_tmp, struct err *err)
-{
-        char path[PATH_MAX], where[NAME_MAX + 16];
-        struct knet_ns *ns;
-        int r;
-
-        *ret_tmp = NULL;
-        if (!netns) {
-                *ret = k->host;
-                return 0;
-        }
-        if (ns_cached(k, netns)) {
-                if ((r = knet_ns_get(k, netns, &ns, err)) < 0)
-                        return r;
-                *ret = ns->nl;
-                return 0;
-        }
-        if ((r = knet_path(k, netns, path, sizeof path, err)) < 0)
-                return r;
-        snprintf(where, sizeof where, "netns '%s'", netns);
-        if ((r = knet_nl_open_in(k, path, where, ret_tmp, NULL, err)) < 0)
-                return r;
-        *ret = *ret_tmp;
-        return 0;
 }
 
 /* ---- named namespaces ---- */
@@ -335,16 +147,16 @@ struct task_ns_ctx {
 static int task_ns_setup(void *ud, struct err *err)
 {
         struct task_ns_ctx *c = ud;
-        _cleanup_nl_ struct nl *n = NULL;
-        struct nl_batch b;
+        _cleanup_nlc_ struct nlc *n = NULL;
+        struct nlc_batch b;
         int r;
 
         /* sysctls first: lo comes up without IPv6 then */
-        if ((r = knet_task_sysctls(c->where, err)) < 0 || (r = nl_open(c->where, &n, err)) < 0)
+        if ((r = knet_task_sysctls(c->where, err)) < 0 || (r = nlc_open(NETLINK_ROUTE, c->where, &n, err)) < 0)
                 return r;
-        nl_batch_init(&b, n);
-        nl_put_link_set(&b, 1, "lo", true, NULL, -1);
-        return knet_send(&b, err);
+        nlc_batch_init(&b, n, 0);
+        rt_put_link_set(&b, 1, "lo", true, NULL, -1, NULL);
+        return nlc_batch_run(&b, err);
 }
 
 int knet_netns_create(struct knet *k, const char *name, struct err *err)
@@ -435,7 +247,7 @@ static void link_list_reset(void *ud)
         name_list_free(ud);
 }
 
-static int link_list_cb(const struct nl_link *lk, void *ud)
+static int link_list_cb(const struct rt_link *lk, void *ud)
 {
         return name_list_add(ud, lk->name, lk->kind);
 }
@@ -443,17 +255,17 @@ static int link_list_cb(const struct nl_link *lk, void *ud)
 int knet_link_list(struct knet *k, const char *netns, int (*cb)(const char *ifname, const char *kind, void *ud), void *ud,
                    struct err *err)
 {
-        _cleanup_nl_ struct nl *tmp = NULL;
+        _cleanup_nlc_ struct nlc *tmp = NULL;
         struct name_list l = { 0 };
-        struct nl *n;
+        struct nlc *n;
         int r;
 
-        if ((r = knet_nl_for(k, netns, &n, &tmp, err)) < 0)
+        if ((r = knet_sock_for(k, netns, NETLINK_ROUTE, &n, &tmp, err)) < 0)
                 return r;
         /* collect the whole dump first: callbacks may delete links on this same socket */
-        r = nl_link_dump(n, link_list_cb, link_list_reset, &l, err);
+        r = rt_link_dump(n, link_list_cb, link_list_reset, &l, err);
         if (r == -ENOMEM)
-                err_set(err, ENOMEM, NULL, "list links in %s: %s", nl_where(n), strerror(ENOMEM));
+                err_set(err, ENOMEM, NULL, "list links in %s: %s", nlc_where(n), strerror(ENOMEM));
         for (size_t i = 0; r >= 0 && i < l.n; i += 2)
                 r = cb(l.v[i], l.v[i + 1] ? l.v[i + 1] : "", ud);
         name_list_free(&l);
@@ -462,21 +274,17 @@ int knet_link_list(struct knet *k, const char *netns, int (*cb)(const char *ifna
 
 int knet_link_delete(struct knet *k, const char *netns, const char *ifname, struct err *err)
 {
-        _cleanup_nl_ struct nl *tmp = NULL;
-        struct knet_ns *ns;
-        struct nl_batch b;
-        struct nl *n;
+        _cleanup_nlc_ struct nlc *tmp = NULL;
+        struct nlc_batch b;
+        struct nlc *n;
         int r;
 
         if ((r = knet_check_ifname("link", ifname, err)) < 0)
                 return r;
-        if ((r = knet_nl_for(k, netns, &n, &tmp, err)) < 0)
+        if ((r = knet_sock_for(k, netns, NETLINK_ROUTE, &n, &tmp, err)) < 0)
                 return r;
-        if (netns && (ns = ns_cached(k, netns)))
-                knet_ifindex_forget(ns, ifname);
-        nl_batch_init(&b, n);
-        nl_put_link_del(&b, ifname);
-        r = nl_batch_send(&b, err);
-        nl_batch_fini(&b);
-        return r;
+        knet_ifindex_forget_in(k, netns, ifname);
+        nlc_batch_init(&b, n, 0);
+        rt_put_link_del(&b, ifname);
+        return nlc_batch_run(&b, err);
 }

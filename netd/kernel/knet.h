@@ -1,5 +1,6 @@
 /* knet.h: netd's kernel side: network namespaces, links, addresses and routes
- * over rtnetlink (libmnl), no `ip` and no shell. Every function is idempotent
+ * over rtnetlink (libnl-route messages on the netlink core, nlcore.h), no `ip`
+ * and no shell. Every function is idempotent
  * where the comment says so, returns 0 or -errno, and fills err with a message
  * that names the object (netns, interface) and carries the kernel's extack text.
  *

@@ -19,7 +19,6 @@
 #include "knet_bridge_int.h"
 #include "knet_int.h"
 #include "netns.h"
-#include "nftbatch.h"
 
 #define TASK_IFNAME "eth0"
 
@@ -38,13 +37,11 @@ static int safe_close_fd(int fd)
 
 struct inst_ctx {
         const char *where;
-        bool sysctls;
-        struct nfsock *nf;
 };
 
 /* Inside the instance netns: its router sysctls (set explicitly: a new netns
- * copies some from the initial one) and a netfilter socket. */
-static int inst_enter(void *ud, struct err *err)
+ * copies some from the initial one). */
+static int inst_sysctls(void *ud, struct err *err)
 {
         static const struct {
                 const char *key, *value;
@@ -66,82 +63,60 @@ static int inst_enter(void *ud, struct err *err)
         struct inst_ctx *c = ud;
         int r;
 
-        if (c->sysctls)
-                for (size_t i = 0; i < ELEMENTSOF(s); i++)
-                        if ((r = sysctl_write(s[i].key, s[i].value, s[i].optional, c->where, err)) < 0)
-                                return r;
-        return nfsock_open(c->where, &c->nf, err);
+        for (size_t i = 0; i < ELEMENTSOF(s); i++)
+                if ((r = sysctl_write(s[i].key, s[i].value, s[i].optional, c->where, err)) < 0)
+                        return r;
+        return 0;
 }
 
-int bridge_nfsock(struct knet *k, const char *instance_netns, bool sysctls, struct nfsock **ret, struct err *err)
+int bridge_nf(struct knet *k, const char *instance_netns, bool sysctls, struct nlc **ret, struct nlc **ret_tmp,
+              struct err *err)
 {
         char path[PATH_MAX], where[NAME_MAX + 16];
-        struct inst_ctx c = { where, sysctls, NULL };
+        struct inst_ctx c = { where };
         int r;
 
+        *ret_tmp = NULL;
         if ((r = knet_path(k, instance_netns, path, sizeof path, err)) < 0)
                 return r;
         snprintf(where, sizeof where, "netns '%s'", instance_netns);
-        r = netns_run(path, where, k->host_fd, inst_enter, &c, NULL, err);
-        if (r < 0) {
-                nfsock_close(c.nf);
+        if (sysctls && (r = netns_run(path, where, inst_sysctls, &c, NULL, err)) < 0)
                 return r;
-        }
-        *ret = c.nf;
-        return 0;
+        return knet_sock_for(k, instance_netns, NETLINK_NETFILTER, ret, ret_tmp, err);
 }
 
 /* ---- ecsbox0 ---- */
 
 static int bridge_link_ensure(struct knet_ns *ns, struct err *err)
 {
-        struct nlattr *li, *data, *af, *inet, *conf;
-        struct nlmsghdr *nlh;
-        struct ifinfomsg *ifm;
-        struct nl_batch b;
+        /* 127.0.0.1:hostPort from the instance: DNATed packets keep their loopback source until masqueraded */
+        static const struct rt_inet_conf conf[] = {
+                { IPV4_DEVCONF_ROUTE_LOCALNET, 1 }, { IPV4_DEVCONF_SEND_REDIRECTS, 0 }, { 0, 0 }
+        };
+        struct nlc_batch b;
         int br, r;
 
         /* NLM_F_CREATE without EXCL: made, or repaired when it exists */
         knet_ifindex_forget(ns, BRIDGE_IFNAME);
-        nl_batch_init(&b, ns->nl);
-        nlh = nl_batch_add(&b, RTM_NEWLINK, NLM_F_CREATE, "create bridge '" BRIDGE_IFNAME "'");
-        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
-        ifm->ifi_family = AF_UNSPEC;
-        ifm->ifi_flags = IFF_UP;
-        ifm->ifi_change = IFF_UP;
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, BRIDGE_IFNAME);
-        mnl_attr_put(nlh, IFLA_ADDRESS, 6, bridge_mac);
-        li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
-        data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-        mnl_attr_put_u32(nlh, IFLA_BR_FORWARD_DELAY, 0);
-        mnl_attr_nest_end(nlh, data);
-        mnl_attr_nest_end(nlh, li);
-        if ((r = knet_send(&b, err)) < 0)
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_bridge(&b, BRIDGE_IFNAME, bridge_mac);
+        if ((r = nlc_batch_run(&b, err)) < 0)
                 return r;
         if ((r = knet_ifindex(ns, BRIDGE_IFNAME, true, &br, err)) < 0)
                 return r;
-        nl_batch_init(&b, ns->nl);
-        nlh = nl_put_link_set(&b, br, BRIDGE_IFNAME, true, NULL, -1);
-        /* 127.0.0.1:hostPort from the instance: DNATed packets keep their loopback source until masqueraded */
-        af = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
-        inet = mnl_attr_nest_start(nlh, AF_INET);
-        conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
-        mnl_attr_put_u32(nlh, IPV4_DEVCONF_ROUTE_LOCALNET, 1);
-        mnl_attr_put_u32(nlh, IPV4_DEVCONF_SEND_REDIRECTS, 0);
-        mnl_attr_nest_end(nlh, conf);
-        mnl_attr_nest_end(nlh, inet);
-        mnl_attr_nest_end(nlh, af);
-        nl_put_addr4(&b, br, BRIDGE_IFNAME, BRIDGE_GW, BRIDGE_PREFIX, true);
-        return knet_send(&b, err);
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_link_set(&b, br, BRIDGE_IFNAME, true, NULL, -1, conf);
+        rt_put_addr4(&b, br, BRIDGE_IFNAME, BRIDGE_GW, BRIDGE_PREFIX, true);
+        return nlc_batch_run(&b, err);
 }
 
 int knet_bridge_ensure(struct knet *k, const char *instance_netns, bool rebuild, const struct knet_binding *all, size_t n,
                        struct err *err)
 {
-        _cleanup_nfsock_ struct nfsock *nf = NULL;
+        _cleanup_nlc_ struct nlc *tmp = NULL;
         struct knet_ns *ns;
-        struct nl_link l;
+        struct nlc *nf;
+        struct rt_link l;
         struct err e = { 0 };
         int r;
 
@@ -150,15 +125,14 @@ int knet_bridge_ensure(struct knet *k, const char *instance_netns, bool rebuild,
         if (!rebuild) {
                 /* the fast path of every create: both there, nothing to do */
                 int br;
-                if (knet_ifindex(ns, BRIDGE_IFNAME, false, &br, &e) == 0 && bridge_nfsock(k, instance_netns, false, &nf, &e) == 0 &&
+                if (knet_ifindex(ns, BRIDGE_IFNAME, false, &br, &e) == 0 && bridge_nf(k, instance_netns, false, &nf, &tmp, &e) == 0 &&
                     bridge_table_exists(nf, &e) == 0)
                         return 0;
-                nf = nfsock_close(nf);
                 return 1;
         }
-        if ((r = bridge_nfsock(k, instance_netns, true, &nf, err)) < 0)
+        if ((r = bridge_nf(k, instance_netns, true, &nf, &tmp, err)) < 0)
                 return r;
-        if (nl_link_get(ns->nl, BRIDGE_UPLINK, &l, &e) < 0)
+        if (rt_link_get(ns->rt, BRIDGE_UPLINK, &l, &e) < 0)
                 return err_set(err, ENODEV, NULL, "netns '%s' has no " BRIDGE_UPLINK " (the instance's ENI)", instance_netns);
         if ((r = bridge_link_ensure(ns, err)) < 0)
                 return r;
@@ -171,7 +145,7 @@ static int host_end_delete(struct knet_ns *ns, const char *ifname, struct err *e
 
 struct task_ctx {
         const char *where;
-        struct nl *nl;
+        struct nlc *rt;
 };
 
 static int task_enter(void *ud, struct err *err)
@@ -180,7 +154,7 @@ static int task_enter(void *ud, struct err *err)
         int r = knet_task_sysctls(t->where, err);
         if (r < 0)
                 return r;
-        return nl_open(t->where, &t->nl, err);
+        return nlc_open(NETLINK_ROUTE, t->where, &t->rt, err);
 }
 
 /* In the task netns: lo up, eth0 up (arp_notify), address, default route.
@@ -191,46 +165,27 @@ static int task_enter(void *ud, struct err *err)
  * FAILED entry left by an earlier probe of the address. An RTM_GETLINK of the
  * host end first runs its pending carrier change (linkwatch), so the bridge
  * port forwards before the answer goes out. */
-static int btask_configure(struct nl *n, struct knet_ns *ns, int br, const struct knet_btask *t, struct err *err)
+static int btask_configure(struct nlc *n, struct knet_ns *ns, int br, const struct knet_btask *t, struct err *err)
 {
-        struct nlattr *af, *inet, *conf;
-        struct nlmsghdr *nlh;
-        struct ndmsg *ndm;
-        struct nl_batch b;
-        struct nl_link l, h;
-        uint32_t be = htonl(t->ip);
-        char ips[16];
+        static const struct rt_inet_conf eth0_conf[] = { { IPV4_DEVCONF_ARP_NOTIFY, 1 }, { 0, 0 } };
+        struct nlc_batch b;
+        struct rt_link l, h;
         int r;
 
-        if ((r = nl_link_get(n, TASK_IFNAME, &l, err)) < 0)
+        if ((r = rt_link_get(n, TASK_IFNAME, &l, err)) < 0)
                 return r;
-        nl_batch_init(&b, n);
-        nl_put_link_set(&b, 1, "lo", true, NULL, -1);
-        nlh = nl_put_link_set(&b, l.index, TASK_IFNAME, true, NULL, -1);
-        af = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
-        inet = mnl_attr_nest_start(nlh, AF_INET);
-        conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
-        mnl_attr_put_u32(nlh, IPV4_DEVCONF_ARP_NOTIFY, 1);
-        mnl_attr_nest_end(nlh, conf);
-        mnl_attr_nest_end(nlh, inet);
-        mnl_attr_nest_end(nlh, af);
-        nl_put_addr4(&b, l.index, TASK_IFNAME, t->ip, BRIDGE_PREFIX, false);
-        nl_put_route4(&b, false, 0, 0, BRIDGE_GW, l.index, false);
-        if ((r = knet_send(&b, err)) < 0)
+        nlc_batch_init(&b, n, 0);
+        rt_put_link_set(&b, 1, "lo", true, NULL, -1, NULL);
+        rt_put_link_set(&b, l.index, TASK_IFNAME, true, NULL, -1, eth0_conf);
+        rt_put_addr4(&b, l.index, TASK_IFNAME, t->ip, BRIDGE_PREFIX, false);
+        rt_put_route4(&b, false, 0, 0, BRIDGE_GW, l.index, false);
+        if ((r = nlc_batch_run(&b, err)) < 0)
                 return r;
-        if ((r = nl_link_get(ns->nl, t->host_if, &h, err)) < 0)
+        if ((r = rt_link_get(ns->rt, t->host_if, &h, err)) < 0)
                 return r;
-        knet_fmt_ip(t->ip, ips);
-        nl_batch_init(&b, ns->nl);
-        nlh = nl_batch_add(&b, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, "set neighbour %s on '" BRIDGE_IFNAME "'", ips);
-        ndm = mnl_nlmsg_put_extra_header(nlh, sizeof *ndm);
-        ndm->ndm_family = AF_INET;
-        ndm->ndm_ifindex = br;
-        ndm->ndm_state = NUD_REACHABLE;
-        ndm->ndm_type = RTN_UNICAST;
-        mnl_attr_put(nlh, NDA_DST, 4, &be);
-        mnl_attr_put(nlh, NDA_LLADDR, 6, t->mac);
-        return knet_send(&b, err);
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_neigh4(&b, br, BRIDGE_IFNAME, t->ip, t->mac);
+        return nlc_batch_run(&b, err);
 }
 
 static int btask_check_args(const struct knet_btask *t, struct err *err)
@@ -248,7 +203,7 @@ int knet_btask_create(struct knet *k, const struct knet_btask *t, const struct k
         char path[PATH_MAX], where[NAME_MAX + 16];
         struct task_ctx tc = { where, NULL };
         struct knet_ns *ns;
-        struct nl_batch nb;
+        struct nlc_batch nb;
         bool linked = false, created = true;
         struct err e2 = { 0 };
         int br, r;
@@ -261,45 +216,45 @@ int knet_btask_create(struct knet *k, const struct knet_btask *t, const struct k
         r = netns_create(k->dir, t->netns, k->host_fd, task_enter, &tc, &nsfd, err);
         if (r == -EEXIST) {
                 /* repair: the task's processes may live in it; give it its eth0 back */
-                tc.nl = nl_close(tc.nl);
+                tc.rt = nlc_close(tc.rt);
                 err_clear(err);
                 created = false;
-                r = netns_run(path, where, k->host_fd, task_enter, &tc, &nsfd, err);
+                r = netns_run(path, where, task_enter, &tc, &nsfd, err);
         }
         if (r < 0) {
-                tc.nl = nl_close(tc.nl);
+                tc.rt = nlc_close(tc.rt);
                 return r;
         }
-        nl_batch_init(&nb, ns->nl);
-        knet_put_veth(&nb, t->host_if, br, TASK_IFNAME, t->mac, nsfd, where);
-        r = knet_send(&nb, err);
+        nlc_batch_init(&nb, ns->rt, 0);
+        rt_put_veth(&nb, t->host_if, br, TASK_IFNAME, t->mac, nsfd, where);
+        r = nlc_batch_run(&nb, err);
         if (r == -ENODEV || r == -EINVAL) {
                 /* a cached ecsbox0 index from before the instance netns was made again */
                 if (knet_ifindex(ns, BRIDGE_IFNAME, true, &br, &e2) == 0) {
-                        nl_batch_init(&nb, ns->nl);
-                        knet_put_veth(&nb, t->host_if, br, TASK_IFNAME, t->mac, nsfd, where);
-                        r = knet_send(&nb, err);
+                        nlc_batch_init(&nb, ns->rt, 0);
+                        rt_put_veth(&nb, t->host_if, br, TASK_IFNAME, t->mac, nsfd, where);
+                        r = nlc_batch_run(&nb, err);
                 }
         }
         if (r < 0)
                 goto fail;
         linked = true;
-        if ((r = btask_configure(tc.nl, ns, br, t, err)) < 0)
+        if ((r = btask_configure(tc.rt, ns, br, t, err)) < 0)
                 goto fail;
         /* both pin the task netns: closed before anything can delete it */
-        tc.nl = nl_close(tc.nl);
+        tc.rt = nlc_close(tc.rt);
         nsfd = safe_close_fd(nsfd);
         if ((r = knet_bridge_elements(k, t->instance_netns, true, b, n, err)) < 0)
                 goto fail;
         return 0;
 fail:
-        tc.nl = nl_close(tc.nl);
+        tc.rt = nlc_close(tc.rt);
         nsfd = safe_close_fd(nsfd);
         if (linked) {
                 /* synchronously, so the name and addresses are free for a retry at once */
-                nl_batch_init(&nb, ns->nl);
-                nl_put_link_del(&nb, t->host_if);
-                if (knet_send(&nb, &e2) < 0)
+                nlc_batch_init(&nb, ns->rt, 0);
+                rt_put_link_del(&nb, t->host_if);
+                if (nlc_batch_run(&nb, &e2) < 0)
                         log_warning("msg=\"rollback: cannot remove link, ignoring\" link=%s err=\"%s\"", t->host_if, e2.msg);
         }
         if (created && netns_delete(path, where, &e2) < 0)
@@ -311,7 +266,7 @@ int knet_btask_repair(struct knet *k, const struct knet_btask *t, struct err *er
 {
         char path[PATH_MAX], where[NAME_MAX + 16];
         struct knet_ns *ns;
-        struct nl_batch b;
+        struct nlc_batch b;
         int r;
 
         if ((r = btask_check_args(t, err)) < 0 || (r = knet_path(k, t->netns, path, sizeof path, err)) < 0)
@@ -323,12 +278,12 @@ int knet_btask_repair(struct knet *k, const struct knet_btask *t, struct err *er
         if ((r = host_end_delete(ns, t->host_if, err)) < 0)
                 return r;
         if (netns_is_live(path)) {
-                _cleanup_nl_ struct nl *tn = NULL;
-                if ((r = knet_nl_open_in(k, path, where, &tn, NULL, err)) < 0)
+                _cleanup_nlc_ struct nlc *tn = NULL;
+                if ((r = nlc_open_at(path, NETLINK_ROUTE, where, &tn, NULL, err)) < 0)
                         return r;
-                nl_batch_init(&b, tn);
-                nl_put_link_del(&b, TASK_IFNAME);
-                if ((r = knet_send(&b, err)) < 0)
+                nlc_batch_init(&b, tn, 0);
+                rt_put_link_del(&b, TASK_IFNAME);
+                if ((r = nlc_batch_run(&b, err)) < 0)
                         return r;
         }
         return knet_btask_create(k, t, NULL, 0, err);
@@ -358,10 +313,10 @@ int knet_btask_delete(struct knet *k, const struct knet_btask *t, const struct k
 /* The host end left behind by a task netns that is gone (reconcile). */
 static int host_end_delete(struct knet_ns *ns, const char *ifname, struct err *err)
 {
-        struct nl_batch b;
-        nl_batch_init(&b, ns->nl);
-        nl_put_link_del(&b, ifname);
-        return knet_send(&b, err);
+        struct nlc_batch b;
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_link_del(&b, ifname);
+        return nlc_batch_run(&b, err);
 }
 
 struct addr_find {
@@ -379,11 +334,11 @@ static int addr_find_cb(uint32_t ip, uint8_t len, int ifindex, void *ud)
 
 int knet_btask_check(struct knet *k, const struct knet_btask *t, struct err *err)
 {
-        _cleanup_nl_ struct nl *tn = NULL;
+        _cleanup_nlc_ struct nlc *tn = NULL;
         char path[PATH_MAX], where[NAME_MAX + 16];
         struct addr_find f = { t->ip, false };
         struct knet_ns *ns;
-        struct nl_link l, h;
+        struct rt_link l, h;
         int br, r;
 
         if ((r = btask_check_args(t, err)) < 0 || (r = knet_path(k, t->netns, path, sizeof path, err)) < 0)
@@ -391,22 +346,22 @@ int knet_btask_check(struct knet *k, const struct knet_btask *t, struct err *err
         snprintf(where, sizeof where, "netns '%s'", t->netns);
         if (!netns_is_live(path))
                 return err_set(err, ENOENT, NULL, "%s does not exist", where);
-        if ((r = knet_nl_open_in(k, path, where, &tn, NULL, err)) < 0)
+        if ((r = nlc_open_at(path, NETLINK_ROUTE, where, &tn, NULL, err)) < 0)
                 return r;
-        r = nl_link_get(tn, TASK_IFNAME, &l, err);
+        r = rt_link_get(tn, TASK_IFNAME, &l, err);
         if (r == -ENODEV)
                 return err_set(err, ENOENT, NULL, "%s has no " TASK_IFNAME, where);
         if (r < 0)
                 return r;
         if (strcmp(l.kind, "veth") != 0 || !l.has_mac || memcmp(l.mac, t->mac, 6) != 0 || !(l.flags & IFF_UP))
                 return err_set(err, ESTALE, NULL, TASK_IFNAME " in %s is not the recorded veth (kind, MAC or state differ)", where);
-        if ((r = nl_addr4_dump(tn, l.index, addr_find_cb, &f, err)) < 0)
+        if ((r = rt_addr4_dump(tn, l.index, addr_find_cb, &f, err)) < 0)
                 return r;
         if (!f.found)
                 return err_set(err, ESTALE, NULL, TASK_IFNAME " in %s lacks its address", where);
         if ((r = knet_ns_get(k, t->instance_netns, &ns, err)) < 0)
                 return r;
-        if ((r = nl_link_get(ns->nl, t->host_if, &h, err)) < 0)
+        if ((r = rt_link_get(ns->rt, t->host_if, &h, err)) < 0)
                 return err_set(err, ESTALE, NULL, "host end '%s' of %s: %s", t->host_if, where, err->msg);
         if ((r = knet_ifindex(ns, BRIDGE_IFNAME, true, &br, err)) < 0)
                 return r;
@@ -440,7 +395,7 @@ int knet_in_instance(struct knet *k, const char *instance_netns, int (*fn)(void 
         if ((r = knet_path(k, instance_netns, path, sizeof path, err)) < 0)
                 return r;
         snprintf(where, sizeof where, "netns '%s'", instance_netns);
-        return netns_run(path, where, k->host_fd, fn, ud, NULL, err);
+        return netns_run(path, where, fn, ud, NULL, err);
 }
 
 int knet_port_busy(int proto, uint16_t port)

@@ -35,14 +35,14 @@ static int eni_check_args(const struct knet_eni *e, struct err *err)
 
 struct task_ctx {
         const char *where;
-        struct nl *nl;           /* socket inside the task netns, closed as soon as the call ends */
+        struct nlc *rt;           /* socket inside the task netns, closed as soon as the call ends */
 };
 
 /* Inside the task netns (new or existing): its socket and its sysctls. */
 static int task_enter(void *ud, struct err *err)
 {
         struct task_ctx *t = ud;
-        int r = nl_open(t->where, &t->nl, err);
+        int r = nlc_open(NETLINK_ROUTE, t->where, &t->rt, err);
         if (r < 0)
                 return r;
         return knet_task_sysctls(t->where, err);
@@ -52,30 +52,14 @@ static int task_enter(void *ud, struct err *err)
 static int eni_link_create(struct knet_ns *ns, const struct knet_eni *e, int lower, int nsfd, const char *task_where,
                            struct err *err)
 {
-        struct nl_batch b;
+        struct nlc_batch b;
 
-        nl_batch_init(&b, ns->nl);
-        if (e->macvlan) {
-                struct nlmsghdr *nlh = nl_batch_add(&b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
-                                                    "create macvlan '" ENI_IFNAME "' on '%s' in %s", e->mv_parent, task_where);
-                struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
-                struct nlattr *li, *data;
-
-                ifm->ifi_family = AF_UNSPEC;
-                mnl_attr_put_strz(nlh, IFLA_IFNAME, ENI_IFNAME);
-                mnl_attr_put(nlh, IFLA_ADDRESS, 6, e->mac);
-                mnl_attr_put_u32(nlh, IFLA_LINK, (uint32_t) lower);
-                mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t) nsfd);
-                li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-                mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "macvlan");
-                data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-                /* children switch to each other in the kernel, the rest goes via the parent into the bridge */
-                mnl_attr_put_u32(nlh, IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE);
-                mnl_attr_nest_end(nlh, data);
-                mnl_attr_nest_end(nlh, li);
-        } else
-                knet_put_veth(&b, e->host_if, lower, ENI_IFNAME, e->mac, nsfd, task_where);
-        return knet_send(&b, err);
+        nlc_batch_init(&b, ns->rt, 0);
+        if (e->macvlan)
+                rt_put_macvlan(&b, ENI_IFNAME, lower, e->mv_parent, e->mac, nsfd, task_where);
+else
+                rt_put_veth(&b, e->host_if, lower, ENI_IFNAME, e->mac, nsfd, task_where);
+        return nlc_batch_run(&b, err);
 }
 
 static void sleep_ms(long ms)
@@ -94,15 +78,15 @@ static int eni_link_make(struct knet_ns *ns, const struct knet_eni *e, int lower
 {
         const char *lname = e->macvlan ? e->mv_parent : e->bridge;
         struct err e2 = { 0 };
-        struct nl_link l;
+        struct rt_link l;
         int r = eni_link_create(ns, e, lower, nsfd, task_where, err);
 
-        if (r == -EEXIST && !e->macvlan && nl_link_get(ns->nl, e->host_if, &l, &e2) == 0) {
-                struct nl_batch b;
+        if (r == -EEXIST && !e->macvlan && rt_link_get(ns->rt, e->host_if, &l, &e2) == 0) {
+                struct nlc_batch b;
                 log_notice("msg=\"removing stale ENI host end\" link=%s netns=%s", e->host_if, ns->name);
-                nl_batch_init(&b, ns->nl);
-                nl_put_link_del(&b, e->host_if);
-                if ((r = knet_send(&b, err)) < 0)
+                nlc_batch_init(&b, ns->rt, 0);
+                rt_put_link_del(&b, e->host_if);
+                if ((r = nlc_batch_run(&b, err)) < 0)
                         return r;
                 return eni_link_create(ns, e, lower, nsfd, task_where, err);
         }
@@ -128,37 +112,30 @@ static int eni_link_make(struct knet_ns *ns, const struct knet_eni *e, int lower
  * linkwatch_sync_dev; 60 of 60 announced), so the MAC goes in a second batch
  * after it. again: an earlier try failed part-way and left its address and
  * route. */
-static int eni_configure(struct nl *n, struct knet_ns *ns, const struct knet_eni *e, bool again, struct err *err)
+static int eni_configure(struct nlc *n, struct knet_ns *ns, const struct knet_eni *e, bool again, struct err *err)
 {
-        struct nlattr *af, *inet, *conf;
-        struct nlmsghdr *nlh;
-        struct nl_batch b;
-        struct nl_link l, h;
+        /* arp_notify on eth0 too, for a netns netd did not make */
+        static const struct rt_inet_conf eth0_conf[] = { { IPV4_DEVCONF_ARP_NOTIFY, 1 }, { 0, 0 } };
+        struct nlc_batch b;
+        struct rt_link l, h;
         int r;
 
-        if ((r = nl_link_get(n, ENI_IFNAME, &l, err)) < 0)
+        if ((r = rt_link_get(n, ENI_IFNAME, &l, err)) < 0)
                 return r;
-        nl_batch_init(&b, n);
-        nl_put_link_set(&b, 1, "lo", true, NULL, -1);
-        nlh = nl_put_link_set(&b, l.index, ENI_IFNAME, true, NULL, -1);
-        af = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
-        inet = mnl_attr_nest_start(nlh, AF_INET);
-        conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
-        mnl_attr_put_u32(nlh, IPV4_DEVCONF_ARP_NOTIFY, 1);
-        mnl_attr_nest_end(nlh, conf);
-        mnl_attr_nest_end(nlh, inet);
-        mnl_attr_nest_end(nlh, af);
-        nl_put_addr4(&b, l.index, ENI_IFNAME, e->ip, e->prefix_len, again);
-        nl_put_route4(&b, false, 0, 0, e->gw_ip, l.index, again);
+        nlc_batch_init(&b, n, 0);
+        rt_put_link_set(&b, 1, "lo", true, NULL, -1, NULL);
+        rt_put_link_set(&b, l.index, ENI_IFNAME, true, NULL, -1, eth0_conf);
+        rt_put_addr4(&b, l.index, ENI_IFNAME, e->ip, e->prefix_len, again);
+        rt_put_route4(&b, false, 0, 0, e->gw_ip, l.index, again);
         if (!e->macvlan) {
-                if ((r = knet_send(&b, err)) < 0)
+                if ((r = nlc_batch_run(&b, err)) < 0)
                         return r;
-                if ((r = nl_link_get(ns->nl, e->host_if, &h, err)) < 0)
+                if ((r = rt_link_get(ns->rt, e->host_if, &h, err)) < 0)
                         return r;
-                nl_batch_init(&b, n);
+                nlc_batch_init(&b, n, 0);
         }
-        nl_put_link_set(&b, l.index, ENI_IFNAME, false, e->mac, -1);
-        return knet_send(&b, err);
+        rt_put_link_set(&b, l.index, ENI_IFNAME, false, e->mac, -1, NULL);
+        return nlc_batch_run(&b, err);
 }
 
 /* Undo a failed attach: the link synchronously (so its names and MAC are free
@@ -167,17 +144,17 @@ static void attach_rollback(struct knet_ns *ns, const struct knet_eni *e, struct
                             const char *path, bool created, bool linked)
 {
         struct err e2 = { 0 };
-        struct nl_batch b;
+        struct nlc_batch b;
 
-        if (linked && (!e->macvlan || t->nl)) {
-                nl_batch_init(&b, e->macvlan ? t->nl : ns->nl);
+        if (linked && (!e->macvlan || t->rt)) {
+                nlc_batch_init(&b, e->macvlan ? t->rt : ns->rt, 0);
                 /* for a veth the host end takes eth0 along */
-                nl_put_link_del(&b, e->macvlan ? ENI_IFNAME : e->host_if);
-                if (knet_send(&b, &e2) < 0)
+                rt_put_link_del(&b, e->macvlan ? ENI_IFNAME : e->host_if);
+                if (nlc_batch_run(&b, &e2) < 0)
                         log_warning("msg=\"rollback: cannot remove link, ignoring\" err=\"%s\"", e2.msg);
         }
         /* both pin the netns */
-        t->nl = nl_close(t->nl);
+        t->rt = nlc_close(t->rt);
         if (*nsfd >= 0) {
                 (void) close(*nsfd);
                 *nsfd = -1;
@@ -207,12 +184,12 @@ int knet_eni_attach(struct knet *k, const struct knet_eni *e, bool *ret_created_
         if (r >= 0)
                 created = true;
         else if (r == -EEXIST) {
-                struct nl_link l;
+                struct rt_link l;
                 struct err e2 = { 0 };
-                t.nl = nl_close(t.nl);
-                r = netns_run(path, where, k->host_fd, task_enter, &t, &nsfd, err);
+                t.rt = nlc_close(t.rt);
+                r = netns_run(path, where, task_enter, &t, &nsfd, err);
                 if (r >= 0) {
-                        r = nl_link_get(t.nl, ENI_IFNAME, &l, &e2);
+                        r = rt_link_get(t.rt, ENI_IFNAME, &l, &e2);
                         if (r == 0)
                                 r = err_set(err, EEXIST, NULL, "%s already has an " ENI_IFNAME, where);
                         else if (r == -ENODEV)
@@ -226,18 +203,18 @@ int knet_eni_attach(struct knet *k, const struct knet_eni *e, bool *ret_created_
         if ((r = eni_link_make(ns, e, lower, nsfd, where, err)) < 0)
                 goto fail;
         linked = true;
-        r = eni_configure(t.nl, ns, e, false, err);
+        r = eni_configure(t.rt, ns, e, false, err);
         for (long wait = 1, waited = 0; r == -EADDRINUSE && e->macvlan && waited < ENI_MAC_BUSY_WAIT_MS; wait *= 2) {
                 sleep_ms(wait);
                 waited += wait;
-                r = eni_configure(t.nl, ns, e, true, err);
+                r = eni_configure(t.rt, ns, e, true, err);
                 if (r >= 0)
                         log_notice("msg=\"ENI MAC was still held by a destroyed netns\" netns=%s waited_ms=%ld", e->netns, waited);
         }
         if (r < 0)
                 goto fail;
         /* an open socket would keep the netns alive after its file is gone */
-        t.nl = nl_close(t.nl);
+        t.rt = nlc_close(t.rt);
         *ret_created_netns = created;
         return 0;
 fail:
@@ -249,7 +226,7 @@ int knet_eni_detach(struct knet *k, const struct knet_eni *e, bool delete_netns,
 {
         char path[PATH_MAX], where[NAME_MAX + 16];
         struct knet_ns *ns;
-        struct nl_batch b;
+        struct nlc_batch b;
         int r;
 
         if ((r = knet_path(k, e->netns, path, sizeof path, err)) < 0)
@@ -261,15 +238,15 @@ int knet_eni_detach(struct knet *k, const struct knet_eni *e, bool delete_netns,
                 return netns_delete(path, where, err);
 
         if (netns_is_live(path)) {
-                _cleanup_nl_ struct nl *tn = NULL;
-                r = knet_nl_open_in(k, path, where, &tn, NULL, err);
+                _cleanup_nlc_ struct nlc *tn = NULL;
+                r = nlc_open_at(path, NETLINK_ROUTE, where, &tn, NULL, err);
                 if (r < 0 && r != -ENOENT)
                         return r;
                 if (r >= 0) {
-                        nl_batch_init(&b, tn);
-                        nl_put_link_del(&b, ENI_IFNAME);
-                        nl_batch_tolerate(&b, EINVAL);
-                        if ((r = knet_send(&b, err)) < 0)
+                        nlc_batch_init(&b, tn, 0);
+                        rt_put_link_del(&b, ENI_IFNAME);
+                        nlc_batch_tolerate(&b, EINVAL);
+                        if ((r = nlc_batch_run(&b, err)) < 0)
                                 return r;
                 }
         }
@@ -285,9 +262,9 @@ int knet_eni_detach(struct knet *k, const struct knet_eni *e, bool delete_netns,
         }
         if (r < 0)
                 return r;
-        nl_batch_init(&b, ns->nl);
-        nl_put_link_del(&b, e->host_if);
-        return knet_send(&b, err);
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_link_del(&b, e->host_if);
+        return nlc_batch_run(&b, err);
 }
 
 struct addr_find {
@@ -317,13 +294,13 @@ static bool index_is(struct knet_ns *ns, const char *lname, int want)
 
 int knet_eni_check(struct knet *k, const struct knet_eni *e, struct err *err)
 {
-        _cleanup_nl_ struct nl *tn = NULL;
+        _cleanup_nlc_ struct nlc *tn = NULL;
         char path[PATH_MAX], where[NAME_MAX + 16], have[18], want[18], ip[16];
         struct addr_find f = { e->ip, e->prefix_len, false };
         const char *kind = e->macvlan ? "macvlan" : "veth";
         struct err e2 = { 0 };
         struct knet_ns *ns;
-        struct nl_link l, h;
+        struct rt_link l, h;
         int r;
 
         if ((r = eni_check_args(e, err)) < 0 || (r = knet_path(k, e->netns, path, sizeof path, err)) < 0)
@@ -331,9 +308,9 @@ int knet_eni_check(struct knet *k, const struct knet_eni *e, struct err *err)
         snprintf(where, sizeof where, "netns '%s'", e->netns);
         if (!netns_is_live(path))
                 return err_set(err, ENOENT, NULL, "%s does not exist", where);
-        if ((r = knet_nl_open_in(k, path, where, &tn, NULL, err)) < 0)
+        if ((r = nlc_open_at(path, NETLINK_ROUTE, where, &tn, NULL, err)) < 0)
                 return r;
-        r = nl_link_get(tn, ENI_IFNAME, &l, err);
+        r = rt_link_get(tn, ENI_IFNAME, &l, err);
         if (r == -ENODEV)
                 return err_set(err, ENOENT, NULL, "%s has no " ENI_IFNAME, where);
         if (r < 0)
@@ -346,7 +323,7 @@ int knet_eni_check(struct knet *k, const struct knet_eni *e, struct err *err)
                 return err_set(err, ESTALE, NULL, ENI_IFNAME " in %s has MAC %s, not %s", where, have, want);
         if (!(l.flags & IFF_UP))
                 return err_set(err, ESTALE, NULL, ENI_IFNAME " in %s is down", where);
-        if ((r = nl_addr4_dump(tn, l.index, addr_find_cb, &f, err)) < 0)
+        if ((r = rt_addr4_dump(tn, l.index, addr_find_cb, &f, err)) < 0)
                 return r;
         if (!f.found) {
                 knet_fmt_ip(e->ip, ip);
@@ -361,7 +338,7 @@ int knet_eni_check(struct knet *k, const struct knet_eni *e, struct err *err)
                                        ns->where);
                 return 0;
         }
-        r = nl_link_get(ns->nl, e->host_if, &h, &e2);
+        r = rt_link_get(ns->rt, e->host_if, &h, &e2);
         if (r == -ENODEV || (r == 0 && h.index != l.link))
                 return err_set(err, ESTALE, NULL, ENI_IFNAME " in %s: its peer is not '%s' in %s", where, e->host_if, ns->where);
         if (r < 0)

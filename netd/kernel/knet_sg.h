@@ -1,6 +1,7 @@
-/* knet_sg.h: nftables in netd's namespaces over libnftnl + libmnl, one atomic batch per change:
- * a task's `table inet ecsbox` (stateful SG + flow meters) and `table netdev ecsbox` (egress check on
- * eth0), and a VPC's `table bridge ecsbox` (source/destination check on the subnet bridges). */
+/* knet_sg.h: nftables in netd's namespaces (libnftnl objects on the netlink core), one atomic batch per
+ * change: a task's `table inet ecsbox` (stateful SG, knet_sg.c, + flow meters, knet_meter.c) and
+ * `table netdev ecsbox` (egress check on eth0), and a VPC's `table bridge ecsbox` (source/destination
+ * check on the subnet bridges; both knet_guard.c). */
 #pragma once
 
 #include <stdbool.h>

@@ -42,87 +42,50 @@ static int vpc_setup(void *ud, struct err *err)
                 { "net.ipv6.conf.default.disable_ipv6", "1", true },
         };
         struct vpc_setup_ctx *c = ud;
-        _cleanup_nl_ struct nl *n = NULL;
-        struct nl_batch b;
+        _cleanup_nlc_ struct nlc *n = NULL;
+        struct nlc_batch b;
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(s); i++)
                 if ((r = sysctl_write(s[i].key, s[i].value, s[i].optional, c->where, err)) < 0)
                         return r;
-        if ((r = nl_open(c->where, &n, err)) < 0)
+        if ((r = nlc_open(NETLINK_ROUTE, c->where, &n, err)) < 0)
                 return r;
-        nl_batch_init(&b, n);
-        nl_put_link_set(&b, 1, "lo", true, NULL, -1);
-        r = nl_batch_send(&b, err);
-        nl_batch_fini(&b);
-        return r;
-}
-
-void knet_put_veth(struct nl_batch *b, const char *name, int master, const char *peer, const uint8_t *peer_mac,
-                     int peer_ns_fd, const char *peer_where)
-{
-        struct nlmsghdr *nlh;
-        struct ifinfomsg *ifm;
-        struct nlattr *li, *data, *pe;
-
-        if (peer_where)
-                nlh = nl_batch_add(b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, "create veth '%s' (peer '%s' in %s)", name, peer,
-                                   peer_where);
-        else
-                nlh = nl_batch_add(b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, "create veth '%s' (peer '%s')", name, peer);
-        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
-        ifm->ifi_family = AF_UNSPEC;
-        ifm->ifi_flags = IFF_UP;
-        ifm->ifi_change = IFF_UP;
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-        if (master > 0)
-                mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) master);
-        li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-        data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-        pe = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
-        ifm->ifi_family = AF_UNSPEC;
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
-        if (peer_mac)
-                mnl_attr_put(nlh, IFLA_ADDRESS, 6, peer_mac);
-        if (peer_ns_fd >= 0)
-                mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t) peer_ns_fd);
-        mnl_attr_nest_end(nlh, pe);
-        mnl_attr_nest_end(nlh, data);
-        mnl_attr_nest_end(nlh, li);
+        nlc_batch_init(&b, n, 0);
+        rt_put_link_set(&b, 1, "lo", true, NULL, -1, NULL);
+        return nlc_batch_run(&b, err);
 }
 
 /* A veth pair a (in na) / b (in nb) is whole when both exist and a's peer is
  * b. Anything else (one end left over, a name taken by something else) is
  * removed so the pair can be made again. Returns 1 when whole, 0 when absent. */
-static int pair_state(struct nl *na, const char *a, struct nl *nb, const char *bname, struct err *err)
+static int pair_state(struct nlc *na, const char *a, struct nlc *nb, const char *bname, struct err *err)
 {
-        struct nl_link la, lb;
+        struct rt_link la, lb;
         struct err e = { 0 };
-        struct nl_batch b;
+        struct nlc_batch b;
         int ra, rb, r;
 
-        ra = nl_link_get(na, a, &la, &e);
+        ra = rt_link_get(na, a, &la, &e);
         if (ra < 0 && ra != -ENODEV)
                 return err_set(err, -ra, NULL, "%s", e.msg);
-        rb = nl_link_get(nb, bname, &lb, &e);
+        rb = rt_link_get(nb, bname, &lb, &e);
         if (rb < 0 && rb != -ENODEV)
                 return err_set(err, -rb, NULL, "%s", e.msg);
         if (ra == 0 && rb == 0 && strcmp(la.kind, "veth") == 0 && la.link == lb.index)
                 return 1;
         if (ra == 0) {
-                log_notice("msg=\"removing incomplete veth pair\" link=%s peer=%s where=\"%s\"", a, bname, nl_where(na));
-                nl_batch_init(&b, na);
-                nl_put_link_del(&b, a);
-                if ((r = knet_send(&b, err)) < 0)
+                log_notice("msg=\"removing incomplete veth pair\" link=%s peer=%s where=\"%s\"", a, bname, nlc_where(na));
+                nlc_batch_init(&b, na, 0);
+                rt_put_link_del(&b, a);
+                if ((r = nlc_batch_run(&b, err)) < 0)
                         return r;
         }
         if (rb == 0) {
-                log_notice("msg=\"removing incomplete veth pair\" link=%s peer=%s where=\"%s\"", bname, a, nl_where(nb));
-                nl_batch_init(&b, nb);
-                nl_put_link_del(&b, bname);
-                if ((r = knet_send(&b, err)) < 0)
+                log_notice("msg=\"removing incomplete veth pair\" link=%s peer=%s where=\"%s\"", bname, a, nlc_where(nb));
+                nlc_batch_init(&b, nb, 0);
+                rt_put_link_del(&b, bname);
+                if ((r = nlc_batch_run(&b, err)) < 0)
                         return r;
         }
         return 0;
@@ -144,15 +107,15 @@ int knet_vpc_ensure(struct knet *k, const struct knet_vpc *v, struct err *err)
         char path[PATH_MAX], where[NAME_MAX + 16];
         struct vpc_setup_ctx c = { where };
         struct knet_ns *ns;
-        struct nl_link hl, vl;
-        struct nl_batch b;
+        struct rt_link hl, vl;
+        struct nlc_batch b;
         int r;
 
         if ((r = vpc_check(v, err)) < 0 || (r = knet_path(k, v->netns, path, sizeof path, err)) < 0)
                 return r;
         snprintf(where, sizeof where, "netns '%s'", v->netns);
         if (netns_is_live(path))
-                r = netns_run(path, where, k->host_fd, vpc_setup, &c, &nsfd, err);
+                r = netns_run(path, where, vpc_setup, &c, &nsfd, err);
         else {
                 knet_ns_drop(k, v->netns);
                 r = netns_create(k->dir, v->netns, k->host_fd, vpc_setup, &c, &nsfd, err);
@@ -163,49 +126,49 @@ int knet_vpc_ensure(struct knet *k, const struct knet_vpc *v, struct err *err)
                 return r;
 
         /* the uplink pair: host end in the host netns, "uplink" in the VPC */
-        r = pair_state(k->host, v->uplink_host, ns->nl, UPLINK_PEER, err);
+        r = pair_state(k->host, v->uplink_host, ns->rt, UPLINK_PEER, err);
         if (r < 0)
                 return r;
         if (r == 0) {
-                nl_batch_init(&b, k->host);
-                knet_put_veth(&b, v->uplink_host, 0, UPLINK_PEER, NULL, nsfd, where);
-                if ((r = knet_send(&b, err)) < 0)
+                nlc_batch_init(&b, k->host, 0);
+                rt_put_veth(&b, v->uplink_host, 0, UPLINK_PEER, NULL, nsfd, where);
+                if ((r = nlc_batch_run(&b, err)) < 0)
                         return r;
         }
-        if ((r = nl_link_get(k->host, v->uplink_host, &hl, err)) < 0 || (r = nl_link_get(ns->nl, UPLINK_PEER, &vl, err)) < 0)
+        if ((r = rt_link_get(k->host, v->uplink_host, &hl, err)) < 0 || (r = rt_link_get(ns->rt, UPLINK_PEER, &vl, err)) < 0)
                 return r;
 
         /* VPC side first: its end up gives the host end carrier */
-        nl_batch_init(&b, ns->nl);
-        nl_put_link_set(&b, vl.index, UPLINK_PEER, true, NULL, -1);
-        nl_put_addr4(&b, vl.index, UPLINK_PEER, v->uplink_router_ip, 30, true);
-        if ((r = knet_send(&b, err)) < 0)
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_link_set(&b, vl.index, UPLINK_PEER, true, NULL, -1, NULL);
+        rt_put_addr4(&b, vl.index, UPLINK_PEER, v->uplink_router_ip, 30, true);
+        if ((r = nlc_batch_run(&b, err)) < 0)
                 return r;
 
-        nl_batch_init(&b, k->host);
-        nl_put_link_set(&b, hl.index, v->uplink_host, true, NULL, -1);
-        nl_put_addr4(&b, hl.index, v->uplink_host, v->uplink_host_ip, 30, true);
+        nlc_batch_init(&b, k->host, 0);
+        rt_put_link_set(&b, hl.index, v->uplink_host, true, NULL, -1, NULL);
+        rt_put_addr4(&b, hl.index, v->uplink_host, v->uplink_host_ip, 30, true);
         /* EEXIST: an older VPC with an overlapping CIDR keeps the route */
         if (v->host_route)
-                nl_put_route4(&b, false, v->cidr.addr, v->cidr.len, v->uplink_router_ip, hl.index, true);
-        return knet_send(&b, err);
+                rt_put_route4(&b, false, v->cidr.addr, v->cidr.len, v->uplink_router_ip, hl.index, true);
+        return nlc_batch_run(&b, err);
 }
 
 int knet_vpc_delete(struct knet *k, const struct knet_vpc *v, struct err *err)
 {
         char path[PATH_MAX], where[NAME_MAX + 16];
-        struct nl_batch b;
+        struct nlc_batch b;
         int r;
 
         if ((r = vpc_check(v, err)) < 0 || (r = knet_path(k, v->netns, path, sizeof path, err)) < 0)
                 return r;
         /* The route names its gateway, so a route of another VPC to the same
          * CIDR stays; deleting the uplink would take ours anyway. */
-        nl_batch_init(&b, k->host);
-        nl_put_route4(&b, true, v->cidr.addr, v->cidr.len, v->uplink_router_ip, 0, false);
-        nl_batch_tolerate(&b, ENODEV);
-        nl_put_link_del(&b, v->uplink_host);
-        if ((r = knet_send(&b, err)) < 0)
+        nlc_batch_init(&b, k->host, 0);
+        rt_put_route4(&b, true, v->cidr.addr, v->cidr.len, v->uplink_router_ip, 0, false);
+        nlc_batch_tolerate(&b, ENODEV);
+        rt_put_link_del(&b, v->uplink_host);
+        if ((r = nlc_batch_run(&b, err)) < 0)
                 return r;
         knet_ns_drop(k, v->netns);
         snprintf(where, sizeof where, "VPC netns '%s'", v->netns);
@@ -240,18 +203,16 @@ static int subnet_sysctls(void *ud, struct err *err)
 int knet_subnet_ensure(struct knet *k, const struct knet_subnet *s, struct err *err)
 {
         char peer[KNET_IFNAME_MAX + 1], path[PATH_MAX];
+        static const struct rt_inet_conf parent_conf[] = { { IPV4_DEVCONF_ARP_IGNORE, 1 }, { 0, 0 } };
         struct knet_ns *ns;
-        struct nlmsghdr *nlh;
-        struct ifinfomsg *ifm;
-        struct nlattr *li, *data, *af, *inet, *conf;
-        struct nl_batch b;
+        struct nlc_batch b;
         int br, mv, r;
 
         if ((r = subnet_check(s, peer, err)) < 0 || (r = knet_path(k, s->vpc_netns, path, sizeof path, err)) < 0)
                 return r;
         if ((r = knet_ns_get(k, s->vpc_netns, &ns, err)) < 0)
                 return err_wrap(err, "subnet bridge '%s'", s->bridge);
-        if ((r = netns_run(path, ns->where, k->host_fd, subnet_sysctls, ns->where, NULL, err)) < 0)
+        if ((r = netns_run(path, ns->where, subnet_sysctls, ns->where, NULL, err)) < 0)
                 return r;
 
         /* The bridge, made or repaired in one message: NLM_F_CREATE without
@@ -259,56 +220,37 @@ int knet_subnet_ensure(struct knet *k, const struct knet_subnet *s, struct err *
          * bridge takes a port's MAC and changes it as ports come and go) and
          * forward_delay 0 makes new ports forward at once. */
         knet_ifindex_forget(ns, s->bridge);
-        nl_batch_init(&b, ns->nl);
-        nlh = nl_batch_add(&b, RTM_NEWLINK, NLM_F_CREATE, "create bridge '%s'", s->bridge);
-        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
-        ifm->ifi_family = AF_UNSPEC;
-        ifm->ifi_flags = IFF_UP;
-        ifm->ifi_change = IFF_UP;
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, s->bridge);
-        mnl_attr_put(nlh, IFLA_ADDRESS, 6, s->bridge_mac);
-        li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
-        data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-        mnl_attr_put_u32(nlh, IFLA_BR_FORWARD_DELAY, 0);
-        mnl_attr_nest_end(nlh, data);
-        mnl_attr_nest_end(nlh, li);
-        if ((r = knet_send(&b, err)) < 0)
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_bridge(&b, s->bridge, s->bridge_mac);
+        if ((r = nlc_batch_run(&b, err)) < 0)
                 return r;
         if ((r = knet_ifindex(ns, s->bridge, true, &br, err)) < 0)
                 return r;
 
         /* the macvlan parent pair: the parent stays outside the bridge, its peer is a port */
         knet_ifindex_forget(ns, s->mv_parent);
-        r = pair_state(ns->nl, s->mv_parent, ns->nl, peer, err);
+        r = pair_state(ns->rt, s->mv_parent, ns->rt, peer, err);
         if (r < 0)
                 return r;
         if (r == 0) {
-                nl_batch_init(&b, ns->nl);
-                knet_put_veth(&b, s->mv_parent, 0, peer, NULL, -1, NULL);
-                if ((r = knet_send(&b, err)) < 0)
+                nlc_batch_init(&b, ns->rt, 0);
+                rt_put_veth(&b, s->mv_parent, 0, peer, NULL, -1, NULL);
+                if ((r = nlc_batch_run(&b, err)) < 0)
                         return r;
         }
         if ((r = knet_ifindex(ns, s->mv_parent, true, &mv, err)) < 0)
                 return r;
 
-        nl_batch_init(&b, ns->nl);
-        nl_put_addr4(&b, br, s->bridge, s->gw_ip, s->prefix_len, true);
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_addr4(&b, br, s->bridge, s->gw_ip, s->prefix_len, true);
         /* both ends up: macvlan children's carrier follows the parent's */
-        nl_put_link_set(&b, 0, peer, true, NULL, br);
-        nlh = nl_put_link_set(&b, mv, s->mv_parent, true, NULL, -1);
+        rt_put_link_set(&b, 0, peer, true, NULL, br, NULL);
         /* The parent has no address but sits in the router's netns: with the
          * default arp_ignore 0 it answered the tasks' ARP for the gateway
          * (flooded to it through its peer) with its own MAC. arp_ignore 1:
          * answer only for addresses on the parent itself, i.e. never. */
-        af = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
-        inet = mnl_attr_nest_start(nlh, AF_INET);
-        conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
-        mnl_attr_put_u32(nlh, IPV4_DEVCONF_ARP_IGNORE, 1);
-        mnl_attr_nest_end(nlh, conf);
-        mnl_attr_nest_end(nlh, inet);
-        mnl_attr_nest_end(nlh, af);
-        return knet_send(&b, err);
+        rt_put_link_set(&b, mv, s->mv_parent, true, NULL, -1, parent_conf);
+        return nlc_batch_run(&b, err);
 }
 
 int knet_subnet_delete(struct knet *k, const struct knet_subnet *s, struct err *err)
@@ -316,7 +258,7 @@ int knet_subnet_delete(struct knet *k, const struct knet_subnet *s, struct err *
         char peer[KNET_IFNAME_MAX + 1];
         struct knet_ns *ns;
         struct err e = { 0 };
-        struct nl_batch b;
+        struct nlc_batch b;
         int r;
 
         if ((r = subnet_check(s, peer, err)) < 0)
@@ -329,9 +271,9 @@ int knet_subnet_delete(struct knet *k, const struct knet_subnet *s, struct err *
         knet_ifindex_forget(ns, s->mv_parent);
         knet_ifindex_forget(ns, s->bridge);
         /* the parent first: it takes its peer and every macvlan child along */
-        nl_batch_init(&b, ns->nl);
-        nl_put_link_del(&b, s->mv_parent);
-        nl_put_link_del(&b, peer);
-        nl_put_link_del(&b, s->bridge);
-        return knet_send(&b, err);
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_link_del(&b, s->mv_parent);
+        rt_put_link_del(&b, peer);
+        rt_put_link_del(&b, s->bridge);
+        return nlc_batch_run(&b, err);
 }

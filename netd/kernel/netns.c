@@ -139,17 +139,21 @@ int netns_open(const char *path, const char *label, int *ret_fd, struct err *err
         return 0;
 }
 
-int netns_run(const char *path, const char *label, int host_fd, netns_fn fn, void *ud, int *ret_fd, struct err *err)
+int netns_run(const char *path, const char *label, netns_fn fn, void *ud, int *ret_fd, struct err *err)
 {
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int fd = -1, self = -1;
         int r;
 
         if ((r = netns_open(path, label, &fd, err)) < 0)
                 return r;
+        /* thread-self: setns is per thread, /proc/self would name the main thread's netns */
+        self = open(SELF_NETNS, O_RDONLY | O_CLOEXEC);
+        if (self < 0)
+                return err_set(err, errno, NULL, "enter %s: open %s: %s", label, SELF_NETNS, strerror(errno));
         if (setns(fd, CLONE_NEWNET) < 0)
                 return err_set(err, errno, NULL, "enter %s: setns: %s", label, strerror(errno));
         r = fn ? fn(ud, err) : 0;
-        netns_return(host_fd);
+        netns_return(self);
         if (r < 0)
                 return r;
         if (ret_fd)

@@ -23,9 +23,11 @@ typedef int (*netns_fn)(void *ud, struct err *err);
  * to close. *ret_fd (may be NULL): an O_CLOEXEC fd of the new netns. */
 int netns_create(const char *dir, const char *name, int host_fd, netns_fn fn, void *ud, int *ret_fd, struct err *err);
 
-/* Enter the netns at path, run fn, return to host_fd. -ENOENT when there is
- * no netns at path. *ret_fd (may be NULL): an O_CLOEXEC fd of that netns. */
-int netns_run(const char *path, const char *label, int host_fd, netns_fn fn, void *ud, int *ret_fd, struct err *err);
+/* The one place that switches this thread into another netns (for sockets and sysctls made there):
+ * open the netns at path, remember /proc/thread-self/ns/net, setns() in, run fn, setns() back (a
+ * failed switch back aborts). -ENOENT when there is no netns at path. *ret_fd (may be NULL): an
+ * O_CLOEXEC fd of that netns. */
+int netns_run(const char *path, const char *label, netns_fn fn, void *ud, int *ret_fd, struct err *err);
 
 /* Open the netns at path (O_CLOEXEC); -ENOENT when missing or not a netns. */
 int netns_open(const char *path, const char *label, int *ret_fd, struct err *err);
