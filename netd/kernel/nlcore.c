@@ -254,6 +254,9 @@ static struct nlc_msg *msg_next(struct nlc_batch *b)
 }
 
 static struct nlmsghdr *add_v(struct nlc_batch *b, uint16_t type, uint16_t flags, size_t room, const char *fmt, va_list ap)
+        __attribute__((format(printf, 5, 0)));
+
+static struct nlmsghdr *add_v(struct nlc_batch *b, uint16_t type, uint16_t flags, size_t room, const char *fmt, va_list ap)
 {
         struct nlmsghdr *nlh;
         struct nlc_msg *m;

@@ -7,25 +7,12 @@ Runs inside a private sandbox (unshare), side by side in one run:
 Reports p50/p99 for the first 200 and the last 200 of N (the state at N live ENIs), teardown
 times, and netd's RSS with N ENIs. Usage: bench_netd.py [N] (default 1000).
 """
-import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from sandbox import Netd, Sandbox  # noqa: E402
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
-
-
-def fmt(xs):
-    return f"p50 {pct(xs, 50) * 1e3:.2f} ms, p99 {pct(xs, 99) * 1e3:.2f} ms"
+from sandbox import Netd, bench_sandbox, fmt_ms, pct, rss_kb  # noqa: E402
 
 
 def ip_setup(sb, i, mac, ip, script):
@@ -46,25 +33,11 @@ def ip_setup(sb, i, mac, ip, script):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    tmp = tempfile.mkdtemp(prefix="ecsbox-bench-")
-    sb = Sandbox(tmp)
-    try:
+    with bench_sandbox() as sb:
+        tmp = sb.tmp
         netd = Netd(sb, extra_args=["--no-default-vpc", "--log-level", "warning"])
-        vpc = netd.ok("CreateVpc", CidrBlock="10.0.0.0/16")["Vpc"]
-        sub = netd.ok("CreateSubnet", VpcId=vpc["VpcId"], CidrBlock="10.0.0.0/21")["Subnet"]
-        import socket
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(netd.path(netd.sock))
-        f = s.makefile("rwb")
-
-        def call(action, **kw):
-            kw["Action"] = action
-            f.write(json.dumps(kw).encode() + b"\n")
-            f.flush()
-            ans = json.loads(f.readline())
-            if "Error" in ans:
-                raise RuntimeError(f"{action}: {ans}")
-            return ans
+        vpc, sub = netd.vpc_and_subnet("10.0.0.0/16", "10.0.0.0/21")
+        call = netd.session().call
 
         setup, enis = [], []
         for i in range(n):
@@ -72,7 +45,7 @@ def main():
             e = call("CreateTaskNetwork", SubnetId=sub["SubnetId"], Netns=f"t{i}")["NetworkInterface"]
             setup.append(time.perf_counter() - t0)
             enis.append(e)
-        rss_kb = int([l for l in open(f"/proc/{netd.netd_pid()}/status") if l.startswith("VmRSS")][0].split()[1])
+        rss = rss_kb(netd.pid())
 
         # baseline: the same steps with `ip`, one process per step, timed inside the sandbox
         script = ["set -e", "ip netns add basevpc", "ip -n basevpc link add br0 type bridge",
@@ -97,20 +70,18 @@ def main():
 
         first = min(200, n)
         rows = [
-            ("set-up, first 200", fmt(setup[:first]), fmt(base[:first]), pct(base[:first], 50) / pct(setup[:first], 50)),
-            (f"set-up, last 200 (at {n})", fmt(setup[-first:]), fmt(base[-first:]), pct(base[-first:], 50) / pct(setup[-first:], 50)),
-            ("teardown", fmt(teardown), fmt(base_del), pct(base_del, 50) / pct(teardown, 50)),
+            ("set-up, first 200", fmt_ms(setup[:first]), fmt_ms(base[:first]), pct(base[:first], 50) / pct(setup[:first], 50)),
+            (f"set-up, last 200 (at {n})", fmt_ms(setup[-first:]), fmt_ms(base[-first:]), pct(base[-first:], 50) / pct(setup[-first:], 50)),
+            ("teardown", fmt_ms(teardown), fmt_ms(base_del), pct(base_del, 50) / pct(teardown, 50)),
         ]
         print(f"## netd ENI set-up, {n} ENIs (this run, {time.strftime('%Y-%m-%d %H:%M')})")
         print("| what | netd | `ip` per step | ip/netd (p50) |")
         print("|---|---|---|---|")
         for r in rows:
             print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f}x |")
-        print(f"| netd RSS with {n} ENIs | {rss_kb / 1024:.1f} MB | | |")
-        ok = pct(setup[-first:], 50) <= 0.002 and pct(setup[-first:], 99) <= 0.005 and rss_kb <= 50 * 1024
+        print(f"| netd RSS with {n} ENIs | {rss / 1024:.1f} MB | | |")
+        ok = pct(setup[-first:], 50) <= 0.002 and pct(setup[-first:], 99) <= 0.005 and rss <= 50 * 1024
         print(f"\ntargets (p50 <= 2 ms, p99 <= 5 ms at {n}, RSS <= 50 MB): {'met' if ok else 'NOT met'}")
-    finally:
-        sb.close()
 
 
 if __name__ == "__main__":

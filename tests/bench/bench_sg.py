@@ -15,28 +15,12 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from sandbox import Netd, Sandbox, wait_for  # noqa: E402
+from sandbox import Netd, bench_sandbox, kernel_kb, mem_available_kb, wait_for  # noqa: E402
 
 SECS = 4
-
-
-def meminfo_kb(key="MemAvailable"):
-    for line in open("/proc/meminfo"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise RuntimeError("no " + key)
-
-
-def mem_available_kb():
-    return meminfo_kb("MemAvailable")
-
-
-def kernel_kb():
-    return meminfo_kb("Slab") + meminfo_kb("Percpu")
 
 
 def iperf(sb, server_ns, client_ns, ip, udp):
@@ -73,13 +57,10 @@ def has_table(sb, ns):
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 6
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    tmp = tempfile.mkdtemp(prefix="ecsbox-bench-sg-")
-    sb = Sandbox(tmp)
-    try:
+    with bench_sandbox(prefix="ecsbox-bench-sg-") as sb:
         netd = Netd(sb, extra_args=["--no-default-vpc", "--log-level", "warning"])
-        vpc = netd.ok("CreateVpc", CidrBlock="10.0.0.0/16")["Vpc"]
+        vpc, sub = netd.vpc_and_subnet("10.0.0.0/16", "10.0.0.0/20")
         vpc_ns = "ebx-" + vpc["VpcId"]
-        sub = netd.ok("CreateSubnet", VpcId=vpc["VpcId"], CidrBlock="10.0.0.0/20")["Subnet"]
         g = netd.ok("CreateSecurityGroup", GroupName="bench", Description="bench", VpcId=vpc["VpcId"])["GroupId"]
         netd.ok("AuthorizeSecurityGroupIngress", GroupId=g, IpPermissions=[
             {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
@@ -141,8 +122,6 @@ def main():
               f"median {kdelta / 1024:.1f} MiB = {kdelta / n:.0f} KiB per task")
         print(f"netd restart rebuilding {n + 2} task tables and the bridge table: "
               f"median {statistics.median(rebuilds):.2f} s")
-    finally:
-        sb.close()
 
 
 if __name__ == "__main__":
