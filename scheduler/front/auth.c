@@ -46,6 +46,8 @@ int auth_open(struct auth *a, const char *path, struct err *err)
         if (strlen(path) >= sizeof a->path)
                 return err_set(err, ENAMETOOLONG, NULL, "credentials file '%s': %s", path, strerror(ENAMETOOLONG));
         strcpy(a->path, path);
+        if ((r = sigv4_init()) < 0)
+                return err_set(err, -r, NULL, "libcrypto: cannot compute HMAC-SHA256: %s", strerror(-r));
         if ((r = credentials_ensure(path, err)) < 0)
                 return r;
         if (stat(path, &st) < 0)
