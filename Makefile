@@ -126,13 +126,21 @@ fuzz-bins: $(FUZZ_BINS)
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# The integration tests run the binaries of $(BUILD) (the sandbox reads ECSBOX_BUILD).
+INTEGRATION_TESTS ?= tests/integration
 integration: all
-	$(PYTHON) -m pytest -v tests/integration
+	ECSBOX_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v $(INTEGRATION_TESTS)
 
+# make check: every unit and integration test, then the unit tests and a chosen part of the
+# integration tests again under ASan+UBSan (the daemons' front doors, netd's kernel layer, the CLI).
+ASAN_INTEGRATION_TESTS := tests/integration/test_auth.py tests/integration/test_netd.py \
+	tests/integration/test_sg.py tests/integration/test_netd_bridge.py tests/integration/test_ecsboxd.py
 check: deps all unit integration
+	$(MAKE) BUILD=build-asan ASAN=1 all unit integration INTEGRATION_TESTS="$(ASAN_INTEGRATION_TESTS)"
 
+# Everything under ASan+UBSan.
 asan:
-	$(MAKE) BUILD=build-asan ASAN=1 check
+	$(MAKE) BUILD=build-asan ASAN=1 all unit integration
 
 # Every libFuzzer target for FUZZ_SECONDS each, from the seeds in tests/fuzz/corpus/NAME.
 fuzz: deps
