@@ -310,11 +310,11 @@ try:
     s.connect(sys.argv[1])
 except PermissionError:
     print("connect: EACCES"); sys.exit(0)
-s.sendall(b'{"Action":"DescribeVpcs"}\n')
 try:
+    s.sendall(b'{"Action":"DescribeVpcs"}\n')
     print("answer:", repr(s.recv(65536)))
-except ConnectionResetError:
-    print("answer: reset")
+except (BrokenPipeError, ConnectionResetError):
+    print("answer: closed")
 """
 
 
@@ -326,7 +326,7 @@ def test_socket_refuses_other_users(sb, netd):
     assert sb.run(nobody).stdout.strip() == "connect: EACCES"
     sb.run(["chmod", "0666", netd.sock])
     out = sb.run(nobody).stdout.strip()
-    assert out in ("answer: b''", "answer: reset"), out
+    assert out in ("answer: b''", "answer: closed"), out   # closed unanswered, however fast
     assert netd.ok("DescribeVpcs")["Vpcs"] == []      # root still served
 
 
