@@ -37,6 +37,9 @@ struct http_server {
 };
 
 #define HTTP_HEADERS_MAX 64
+/* Open connections per server. libmicrohttpd's default (FD_SETSIZE - 4) reset the 1000th client of a
+ * burst (tests/load/load.py clients 1000); main raises RLIMIT_NOFILE to 65536. */
+#define HTTP_CONNECTIONS_MAX 16384
 
 struct http_req {
         char *buf;
@@ -268,6 +271,7 @@ static int server_start(struct sched *s, sd_event *ev, int lfd, const char *what
         srv->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket) lfd,
                                   MHD_OPTION_NOTIFY_COMPLETED, req_free, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 120,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) HTTP_CONNECTIONS_MAX,
                                   MHD_OPTION_END);
         if (!srv->d) {
                 close(lfd);
@@ -334,7 +338,7 @@ static int tcp_listen(const char *addr, struct err *err)
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, &sa.sa, salen) < 0)
                 return err_set(err, errno, NULL, "bind '%s': %s", addr, strerror(errno));
-        if (listen(fd, 128) < 0)
+        if (listen(fd, SOMAXCONN) < 0)
                 return err_set(err, errno, NULL, "listen on '%s': %s", addr, strerror(errno));
         return TAKE_FD(fd);
 }
@@ -362,7 +366,7 @@ int unix_listen(const char *path, int type, mode_t mode, struct err *err)
                 return err_set(err, errno, NULL, "bind '%s': %s", path, strerror(errno));
         if (chmod(path, mode) < 0)
                 return err_set(err, errno, NULL, "chmod '%s': %s", path, strerror(errno));
-        if (type == SOCK_STREAM && listen(fd, 128) < 0)
+        if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
                 return err_set(err, errno, NULL, "listen on '%s': %s", path, strerror(errno));
         return TAKE_FD(fd);
 }

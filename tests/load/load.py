@@ -10,7 +10,8 @@
 
 Run as root: /usr/bin/python3 tests/load/load.py clients 1000 60. Prints a summary; exits non-zero when
 an answer other than 200 (or an error a real ECS endpoint gives under load: ThrottlingException)
-came back, or when RSS or fds grew between the second sample and the last by more than 10 %."""
+came back, or when ecsboxd's RSS grew by more than 10 % in the third burst (clients), or RSS or fds
+grew between the second sample and the last by more than 10 % (churn)."""
 import collections
 import http.client
 import json
@@ -77,18 +78,27 @@ def run_clients(n, seconds):
     with bench_sandbox(images=True) as sb:
         netd = Netd(sb)
         d = Ecsboxd(sb, sb.images, extra_args=["--log-level", "warning"])
-        rss0, fd0 = rss_kb(d.pid()), fds(d.pid())
-        p = sb.run(["/usr/bin/python3", "-c", CLIENTS, HELPERS, str(n), str(seconds), d.credentials],
-                   timeout=seconds + 600)
-        out = json.loads(p.stdout.strip().splitlines()[-1])
-        rss1, fd1 = rss_kb(d.pid()), fds(d.pid())
-        ok = out["counts"].get("200", 0)
-        bad = {k: v for k, v in out["counts"].items() if k != "200" and "ThrottlingException" not in k}
-        print(f"{n} concurrent clients for {seconds} s: {out['calls']} calls, {ok} answered 200 "
-              f"({out['calls'] / seconds:.0f}/s), latency p50 {out['p50'] * 1e3:.1f} ms p99 {out['p99'] * 1e3:.1f} ms")
-        print(f"  other answers: {dict(out['counts']) if len(out['counts']) > 1 else 'none'}; clients still running: {out['alive']}")
-        print(f"  ecsboxd RSS {rss0} -> {rss1} KiB, fds {fd0} -> {fd1}")
-        return 1 if bad or out["alive"] else 0
+        failed = 0
+        rss = [rss_kb(d.pid())]
+        # three bursts: memory that a burst's connections take stays as the heap's high-water mark (the
+        # first bursts raise it); a leak would keep growing in the third
+        for burst in (1, 2, 3):
+            fd0 = fds(d.pid())
+            p = sb.run(["/usr/bin/python3", "-c", CLIENTS, HELPERS, str(n), str(seconds), d.credentials],
+                       timeout=seconds + 600)
+            out = json.loads(p.stdout.strip().splitlines()[-1])
+            rss.append(rss_kb(d.pid()))
+            ok = out["counts"].get("200", 0)
+            bad = {k: v for k, v in out["counts"].items() if k != "200" and "ThrottlingException" not in k}
+            print(f"burst {burst}: {n} concurrent clients for {seconds:.0f} s: {out['calls']} calls, {ok} answered 200 "
+                  f"({out['calls'] / seconds:.0f}/s), latency p50 {out['p50'] * 1e3:.1f} ms p99 {out['p99'] * 1e3:.1f} ms")
+            print(f"  other answers: {bad or 'none'}; clients still running: {out['alive']}")
+            print(f"  ecsboxd RSS {rss[-2]} -> {rss[-1]} KiB, fds {fd0} -> {fds(d.pid())}")
+            failed |= bool(bad or out["alive"])
+        if rss[3] > rss[2] * 1.10:
+            print(f"ecsboxd RSS grew again in the third burst: {rss}")
+            failed = 1
+        return 1 if failed else 0
 
 
 def run_churn(tasks, seconds):
