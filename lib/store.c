@@ -13,22 +13,59 @@ struct store {
         sqlite3_stmt *put, *get, *del, *count;
         int depth;
         /* Parsed documents by key, private copies that nobody changes: reads skip SQLite and
-         * the JSON parser. Writes update it, deletes drop the key, a rollback drops it all. */
-        json_t *cache;
+         * the JSON parser. Writes update it, deletes drop the key, a rollback drops it all. Two
+         * generations: when `cache` is full it becomes `old` (the previous `old` is freed) and a
+         * document found in `old` moves back to `cache`, so hot documents stay, memory is bounded
+         * (a task record parses to ~20 KiB: one cache of 50,000 grew ecsboxd by ~20 KiB per
+         * churned task, towards 1 GB; tests/load/load.py churn), and a pointer from store_peek lives until the second rotation. */
+        json_t *cache, *old;
 };
 
-#define CACHE_MAX 50000
+#define CACHE_GEN_MAX 2048
+
+static void cache_rotate_if_full(struct store *s)
+{
+        if (json_object_size(s->cache) < CACHE_GEN_MAX)
+                return;
+        json_decref(s->old);
+        s->old = s->cache;
+        s->cache = json_object();
+}
+
+static void cache_clear(struct store *s)
+{
+        json_object_clear(s->cache);
+        json_object_clear(s->old);
+}
+
+/* The cached document of key (borrowed), moved to the young generation; NULL when not cached. */
+static json_t *cache_get(struct store *s, const char *key)
+{
+        json_t *v = json_object_get(s->cache, key);
+        if (v || !(v = json_object_get(s->old, key)))
+                return v;
+        json_incref(v);
+        json_object_del(s->old, key);
+        cache_rotate_if_full(s);
+        if (!s->cache || json_object_set_new(s->cache, key, v) < 0)
+                return NULL;
+        return v;
+}
 
 static void cache_set(struct store *s, const char *key, json_t *v)
 {
         if (!s->cache)
                 return;
-        if (json_object_size(s->cache) >= CACHE_MAX)
-                json_object_clear(s->cache);
-        if (v)
+        json_object_del(s->old, key);
+        if (!v) {
+                json_object_del(s->cache, key);
+                return;
+        }
+        cache_rotate_if_full(s);
+        if (s->cache)
                 json_object_set_new(s->cache, key, v);
         else
-                json_object_del(s->cache, key);
+                json_decref(v);
 }
 
 static int db_err(struct store *s, struct err *err, const char *what)
@@ -46,6 +83,7 @@ struct store *store_close(struct store *s)
         sqlite3_finalize(s->count);
         sqlite3_close(s->db);
         json_decref(s->cache);
+        json_decref(s->old);
         free(s);
         return NULL;
 }
@@ -103,7 +141,7 @@ int store_commit(struct store *s, struct err *err)
         if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
                 int r = db_err(s, err, "commit");
                 (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-                json_object_clear(s->cache);
+                cache_clear(s);
                 return r;
         }
         return 0;
@@ -115,7 +153,7 @@ void store_rollback(struct store *s)
                 return;
         s->depth = 0;
         (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        json_object_clear(s->cache);
+        cache_clear(s);
 }
 
 int store_put(struct store *s, const char *key, json_t *val, struct err *err)
@@ -140,7 +178,7 @@ int store_put(struct store *s, const char *key, json_t *val, struct err *err)
 
 int store_peek(struct store *s, const char *key, json_t **ret, struct err *err)
 {
-        json_t *v = json_object_get(s->cache, key);
+        json_t *v = cache_get(s, key);
         int r;
         if (v) {
                 *ret = v;
@@ -149,14 +187,14 @@ int store_peek(struct store *s, const char *key, json_t **ret, struct err *err)
         if ((r = store_get(s, key, &v, err)) < 0)
                 return r;
         json_decref(v);
-        *ret = json_object_get(s->cache, key);
+        *ret = cache_get(s, key);
         return *ret ? 0 : err_set(err, ENOMEM, NULL, "out of memory");
 }
 
 int store_get(struct store *s, const char *key, json_t **ret, struct err *err)
 {
         json_error_t jerr;
-        json_t *v = json_object_get(s->cache, key);
+        json_t *v = cache_get(s, key);
         int r;
         if (v) {
                 *ret = json_deep_copy(v);

@@ -4,9 +4,10 @@
                                   call, every call SigV4-signed as botocore signs) calling ListClusters,
                                   DescribeClusters, ListTasks and DescribeTasks for SECONDS; every answer
                                   counted by status and error type.
-  churn [TASKS=1000] [SECONDS=600]   TASKS running awsvpc tasks churned (StopTask of a random tenth,
-                                  RunTask to refill) for SECONDS, sampling ecsboxd's and netd's RSS and
-                                  open fds every 30 s.
+  churn [TASKS=1000] [SECONDS=600] [RETENTION=3600]   TASKS running awsvpc tasks churned (StopTask
+                                  of a random tenth, RunTask to refill) for SECONDS, sampling ecsboxd's
+                                  and netd's RSS and open fds every 30 s; STOPPED tasks stay describable
+                                  for RETENTION seconds (ecsboxd --stopped-retention).
 
 Run as root: /usr/bin/python3 tests/load/load.py clients 1000 60. Prints a summary; exits non-zero when
 an answer other than 200 (or an error a real ECS endpoint gives under load: ThrottlingException)
@@ -101,10 +102,10 @@ def run_clients(n, seconds):
         return 1 if failed else 0
 
 
-def run_churn(tasks, seconds):
+def run_churn(tasks, seconds, retention):
     with bench_sandbox(images=True) as sb:
         netd = Netd(sb)
-        d = Ecsboxd(sb, sb.images, extra_args=["--log-level", "warning"])
+        d = Ecsboxd(sb, sb.images, extra_args=["--log-level", "warning", "--stopped-retention", str(retention)])
         sg = netd.ok("DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
         netd.ok("AuthorizeSecurityGroupIngress", GroupId=sg, IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "100.64.0.0/10"}]}])
@@ -130,7 +131,9 @@ def run_churn(tasks, seconds):
                 s = (round(time.monotonic() - (end - seconds)), rss_kb(d.pid()), fds(d.pid()), rss_kb(netd.pid()),
                      fds(netd.pid()), d.count_running())
                 samples.append(s)
-                print("  t=%4d s  ecsboxd RSS %6d KiB fds %4d   netd RSS %6d KiB fds %4d   running %d" % s, flush=True)
+                print("  t=%4d s  ecsboxd RSS %6d KiB fds %4d   netd RSS %6d KiB fds %4d   running %d" % s,
+                      f"(ecsboxd anon {rss_kb(d.pid(), 'RssAnon')} file {rss_kb(d.pid(), 'RssFile')} "
+                      f"shmem {rss_kb(d.pid(), 'RssShmem')} KiB)", flush=True)
                 next_sample += 30
             victims = rng.sample(running, max(1, tasks // 10))
             for arn in victims:
@@ -153,7 +156,8 @@ def main():
     if mode == "clients":
         return run_clients(int(sys.argv[2]) if len(sys.argv) > 2 else 1000, float(sys.argv[3]) if len(sys.argv) > 3 else 60)
     if mode == "churn":
-        return run_churn(int(sys.argv[2]) if len(sys.argv) > 2 else 1000, float(sys.argv[3]) if len(sys.argv) > 3 else 600)
+        return run_churn(int(sys.argv[2]) if len(sys.argv) > 2 else 1000, float(sys.argv[3]) if len(sys.argv) > 3 else 600,
+                         int(sys.argv[4]) if len(sys.argv) > 4 else 3600)
     raise SystemExit(__doc__)
 
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "ecsbox/json.h"
 #include "ecsbox/store.h"
 
 static char dir[64];
@@ -122,6 +123,43 @@ static void test_cache(void **state)
         json_decref(v);
 }
 
+/* Many more documents than one cache generation (2048): every one still reads back right, a
+ * peeked document survives the next rotation, and the latest write wins over an older cached copy. */
+static void test_cache_generations(void **state)
+{
+        struct store *s = *state;
+        json_t *peek = NULL, *got = NULL;
+        char key[32];
+        assert_int_equal(store_begin(s, NULL), 0);
+        for (int i = 0; i < 12000; i++) {
+                _cleanup_json_ json_t *v = json_pack("{s:i}", "n", i);
+                snprintf(key, sizeof key, "g/%05d", i);
+                assert_int_equal(store_put(s, key, v, NULL), 0);
+        }
+        assert_int_equal(store_commit(s, NULL), 0);
+        assert_int_equal(store_peek(s, "g/00007", &peek, NULL), 0);     /* long gone from the cache: read again */
+        assert_int_equal(json_integer_value(json_object_get(peek, "n")), 7);
+        for (int i = 4000; i < 5500; i++) {                              /* at most one rotation */
+                snprintf(key, sizeof key, "g/%05d", i);
+                assert_int_equal(store_get(s, key, &got, NULL), 0);
+                assert_int_equal(json_integer_value(json_object_get(got, "n")), i);
+                json_decref(got);
+        }
+        assert_int_equal(json_integer_value(json_object_get(peek, "n")), 7);   /* still valid (ASan would say) */
+        {
+                _cleanup_json_ json_t *v = json_pack("{s:i}", "n", -7);
+                assert_int_equal(store_put(s, "g/00007", v, NULL), 0);
+        }
+        assert_int_equal(store_peek(s, "g/00007", &peek, NULL), 0);
+        assert_int_equal(json_integer_value(json_object_get(peek, "n")), -7);
+        for (int i = 0; i < 12000; i += 997) {
+                snprintf(key, sizeof key, "g/%05d", i);
+                assert_int_equal(store_get(s, key, &got, NULL), 0);
+                assert_int_equal(json_integer_value(json_object_get(got, "n")), i == 7 ? -7 : i);
+                json_decref(got);
+        }
+}
+
 static void test_corrupt_open(void **state)
 {
         struct store *s = NULL;
@@ -137,6 +175,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_prefix_list, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cache_generations, setup, teardown),
                 cmocka_unit_test(test_corrupt_open),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
