@@ -7,8 +7,8 @@ after every restart that what was acknowledged is still true and the records agr
 One sandbox (tests/integration/sandbox.py) holds netd (default VPC) and ecsboxd. A cluster `chaos`
 (tagged ecsbox:flow-logs=ALL, 5 s windows) runs a busybox httpd task definition in awsvpc mode, a
 REPLICA service `base` and up to three more services. Each round:
-  1. a churn thread calls RunTask (1-3), StopTask, CreateService, UpdateService (desiredCount,
-     forceNewDeployment) on ecsboxd's Unix socket as root and records every acknowledged result;
+  1. two churn threads call RunTask (1-3), StopTask, CreateService, UpdateService (desiredCount,
+     forceNewDeployment) on ecsboxd's Unix socket as root and record every acknowledged result;
   2. a UDP sender in a fixed flow-log ENI pair (not ecsboxd's; 1 s windows) starts a flow of its own
      (a source port per round);
   3. at a seeded random moment one victim is killed with SIGKILL: netd, ecsboxd or a random monitor;
@@ -45,6 +45,7 @@ CLUSTER = "chaos"
 ROUND_DEADLINE = 150          # s: churn + kill + settle + checks of one round
 SETTLE_DEADLINE = 120         # s: from the restart until everything is steady
 MAX_SERVICES = 4
+CHURN_THREADS = 2             # callers at once, so that a kill finds requests in flight
 MAX_STANDALONE = 6            # RunTask tasks alive at once (the churn stops some when above)
 FLOW_PORT = 9000
 FLOW_GAP = 0.005              # s between datagrams of the round's flow (200/s)
@@ -158,14 +159,17 @@ class World:
             op = "stop"
         if op == "create" and len(self.services) >= MAX_SERVICES:
             op = "update"
-        self.calls += 1
+        with self.lock:
+            self.calls += 1
         if op == "run":
             r = ecs.call("RunTask", cluster=CLUSTER, taskDefinition="web", count=rng.randint(1, 3))
             with self.lock:
                 for t in r["tasks"]:
                     self.acked_tasks[t["taskArn"]] = rnd
-        elif op == "stop" and live:
-            arn = rng.choice(live)
+        elif op == "stop" and (live or self.running_tasks):
+            # mostly a RunTask task of ours; sometimes any RUNNING task (a service's: it is replaced)
+            pool = live if live and rng.random() < 0.7 else [t["taskArn"] for t in self.running_tasks] or live
+            arn = rng.choice(pool)
             ecs.call("StopTask", cluster=CLUSTER, task=arn, reason="chaos churn")
             with self.lock:
                 self.stopped_by_us.add(arn)
@@ -378,6 +382,7 @@ class World:
         if task_enis != want_enis:
             bad.append(f"I2 in-use task ENIs {sorted(task_enis - want_enis)} have no RUNNING task; "
                        f"RUNNING tasks' ENIs {sorted(want_enis - task_enis)} not in-use")
+        bad += self.check_links(enis)
         avail = [i for i, e in enis.items() if e.get("Status") != "in-use"]
         if avail:
             bad.append(f"I2 ENIs left {[(i, enis[i].get('Status')) for i in avail]}")
@@ -389,6 +394,25 @@ class World:
         for ns, (arn, eni_id, _, _) in want.items():
             if per.get(eni_id, 0) != 1:
                 bad.append(f"I2 task {arn}: {per.get(eni_id, 0)} flow logs on {eni_id} (cluster tagged ecsbox:flow-logs)")
+        return bad
+
+    def check_links(self, enis):
+        """I2, links: the veth host ends (`v` + the ENI id's last 14 hex) in each VPC namespace are
+        exactly those of the VPC's in-use veth ENIs."""
+        bad = []
+        for v in self.netd.ok("DescribeVpcs")["Vpcs"]:
+            ns = "ebx-vpc-" + v["VpcId"][4:]
+            out = self.sb.run(["ip", "-j", "-n", ns, "link"], check=False).stdout
+            try:
+                have = {l["ifname"] for l in json.loads(out) if l["ifname"].startswith("v") and len(l["ifname"]) == 15}
+            except ValueError:
+                bad.append(f"I2 cannot list links of {ns}: {out[:200]}")
+                continue
+            want = {"v" + i[-14:] for i, e in enis.items() if e.get("VpcId") == v["VpcId"] and e.get("Status") == "in-use"
+                    and e.get("InterfaceType", "veth") == "veth"}
+            if have != want:
+                bad.append(f"I2 {ns}: veth ends without an in-use ENI {sorted(have - want)}, "
+                           f"in-use ENIs without their veth end {sorted(want - have)}")
         return bad
 
     def check_processes(self):
@@ -540,8 +564,10 @@ def one_round(w, rnd, rng):
     sender = w.sb.spawn(["ip", "netns", "exec", "chaos-fla", "python3", "-c", RATE_SEND, w.fb["PrivateIpAddress"],
                          str(FLOW_PORT), str(sport), str(moment + down + 1.5), str(FLOW_GAP)])
     stop = threading.Event()
-    th = threading.Thread(target=w.churn, args=(stop, rnd, random.Random(rng.random())), daemon=True)
-    th.start()
+    churners = [threading.Thread(target=w.churn, args=(stop, rnd, random.Random(rng.random())), daemon=True)
+                for _ in range(CHURN_THREADS)]
+    for th in churners:
+        th.start()
     time.sleep(moment)
     killed = kill_victim(w, victim, rng)
     if killed is None:
@@ -555,8 +581,9 @@ def one_round(w, rnd, rng):
     t_up = time.monotonic()
     time.sleep(rng.uniform(0.0, 1.0))           # the churn goes on against the restarted daemon
     stop.set()
-    th.join(timeout=60)
-    if th.is_alive():
+    for th in churners:
+        th.join(timeout=60)
+    if any(th.is_alive() for th in churners):
         return victim, moment, None, [f"churn thread stuck in a call for 60 s after stop ({killed})"]
     sender.wait(timeout=60)
     t_end = int(time.time())
