@@ -20,8 +20,9 @@ Invariants (each failure prints its evidence; the exit status is 1 when any brok
   I2 records agree with the kernel: every RUNNING task's ENI is in-use in netd, in the task's netns,
      and the netns has eth0 with the ENI's MAC and IP and `table inet ecsbox`; every netns in
      /run/netns is owned by netd (a VPC, an in-use ENI, a task network); in-use task ENIs are exactly
-     the RUNNING awsvpc tasks' ENIs; no ENI is left available; each RUNNING task of the tagged cluster
-     has exactly one flow log;
+     the RUNNING awsvpc tasks' ENIs, and their veth ends in the VPC namespaces exactly theirs; no ENI
+     is left available; each RUNNING task of the tagged cluster has exactly one flow log, and no flow
+     log names an ENI that is gone;
   I3 no orphan process: every live ecsbox-monitor runs a task ecsboxd lists as not STOPPED, one
      monitor per such task; every process in a task netns descends from that task's live monitor;
   I4 every ACTIVE service is back at desiredCount RUNNING tasks, one deployment, COMPLETED;
@@ -391,6 +392,9 @@ class World:
         per = {}
         for f in fls:
             per[f["ResourceId"]] = per.get(f["ResourceId"], 0) + 1
+        gone = [f["FlowLogId"] for f in fls if f["ResourceId"].startswith("eni-") and f["ResourceId"] not in enis]
+        if gone:
+            bad.append(f"I2 {len(gone)} flow logs on ENIs that no longer exist: {gone[:5]}")
         for ns, (arn, eni_id, _, _) in want.items():
             if per.get(eni_id, 0) != 1:
                 bad.append(f"I2 task {arn}: {per.get(eni_id, 0)} flow logs on {eni_id} (cluster tagged ecsbox:flow-logs)")
@@ -597,7 +601,13 @@ def one_round(w, rnd, rng):
     return victim, moment, settle, bad + fbad
 
 
+def on_term(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)      # the sandbox is closed on the way out
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else int(time.time())
     overall = time.monotonic() + rounds * ROUND_DEADLINE / 2 + 600
