@@ -96,6 +96,7 @@ class World:
         self.netd = Netd(sb)
         self.ecs = Ecsboxd(sb, sb.images, extra_args=["--stopped-retention", "7200"])
         self.lock = threading.Lock()
+        self.svc_lock = threading.Lock()
         self.acked_tasks = {}         # arn -> round acknowledged
         self.stopped_by_us = set()
         self.services = {}            # name -> desiredCount last acknowledged
@@ -174,23 +175,29 @@ class World:
             ecs.call("StopTask", cluster=CLUSTER, task=arn, reason="chaos churn")
             with self.lock:
                 self.stopped_by_us.add(arn)
-        elif op == "create":
+        elif op in ("create", "update"):
+            # one service call at a time, so that the order of acknowledgements is the order applied
+            with self.svc_lock:
+                self.service_op(op, rng)
+
+    def service_op(self, op, rng):
+        if op == "create" and len(self.services) < MAX_SERVICES:
             name = f"svc{len(self.services)}"
             n = rng.randint(0, 3)
-            ecs.call("CreateService", cluster=CLUSTER, serviceName=name, taskDefinition="web", desiredCount=n)
+            self.ecs.call("CreateService", cluster=CLUSTER, serviceName=name, taskDefinition="web", desiredCount=n)
             with self.lock:
                 self.services[name] = n
-        elif op == "update":
-            name = rng.choice(sorted(self.services))
-            kw = {}
-            if rng.random() < 0.7:
-                kw["desiredCount"] = rng.randint(0, 3)
-            if rng.random() < 0.4 or not kw:
-                kw["forceNewDeployment"] = True
-            ecs.call("UpdateService", cluster=CLUSTER, service=name, **kw)
-            with self.lock:
-                if "desiredCount" in kw:
-                    self.services[name] = kw["desiredCount"]
+            return
+        name = rng.choice(sorted(self.services))
+        kw = {}
+        if rng.random() < 0.7:
+            kw["desiredCount"] = rng.randint(0, 3)
+        if rng.random() < 0.4 or not kw:
+            kw["forceNewDeployment"] = True
+        self.ecs.call("UpdateService", cluster=CLUSTER, service=name, **kw)
+        with self.lock:
+            if "desiredCount" in kw:
+                self.services[name] = kw["desiredCount"]
 
     # ---- reading the world ----------------------------------------------------------------------
     def list_tasks(self, status):

@@ -629,6 +629,22 @@ def test_tagged_flow_log_goes_with_the_task(ecs):
     assert ecs.netd.ok("DescribeFlowLogs")["FlowLogs"] == []
 
 
+def test_flow_log_that_cannot_be_made_fails_the_start(ecs):
+    """A task whose tags ask for a flow log that netd refuses does not run unlogged: it stops with
+    ResourceInitializationError, and nothing of its network is left (tests/chaos found tasks running
+    without their flow log after a netd kill -9 between CreateTaskNetwork and CreateFlowLogs)."""
+    ecs.call("CreateCluster", clusterName="badlog", tags=[{"key": "ecsbox:flow-logs", "value": "SOME"}])
+    ecs.call("RegisterTaskDefinition", **web_td())
+    arn = ecs.call("RunTask", cluster="badlog", taskDefinition="web")["tasks"][0]["taskArn"]
+    t = ecs.wait_task(arn, "STOPPED", cluster="badlog", timeout=30)
+    assert t["stopCode"] == "TaskFailedToStart", t
+    assert t["stoppedReason"].startswith("ResourceInitializationError: failed to create the flow log"), t
+    assert not [n for n in ecs.sb.run(["ip", "netns", "list"]).stdout.split() if n.startswith("ebx-task-")]
+    assert not [e for e in ecs.netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"]
+                if e["Attachment"]["Netns"].startswith("ebx-task-")]
+    assert not monitors(ecs)
+
+
 def test_attributes_and_draining(ecs):
     """PutAttributes/ListAttributes/DeleteAttributes on container instances steer memberOf placement;
     a DRAINING instance takes no new tasks."""
