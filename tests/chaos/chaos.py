@@ -252,14 +252,28 @@ class World:
             if not (len(d) == 1 and d[0]["rolloutState"] == "COMPLETED" and s["runningCount"] == s["desiredCount"]
                     and s["pendingCount"] == 0):
                 why.append(f"service {name} running {s['runningCount']}/{s['desiredCount']} deployments {len(d)}")
-        nonstop = sum(1 for t in tasks if t["lastStatus"] != "STOPPED")
-        mons = len(self.sb.monitor_pids())
-        if mons != nonstop:
-            why.append(f"{mons} monitors for {nonstop} live tasks")
+        live = {t["taskArn"].rsplit("/", 1)[1] for t in tasks if t["lastStatus"] != "STOPPED"}
+        mons = self.monitor_tasks()
+        if sorted(mons) != sorted(live):
+            why.append(f"monitors of {len(mons)} tasks for {len(live)} live tasks "
+                       f"(monitors without a live task {sorted(set(mons) - live)[:3]}, live tasks without one {sorted(live - set(mons))[:3]})")
         for t in tasks:
             if t["lastStatus"] == "STOPPED":
                 self.final.add(t["taskArn"])
         return why
+
+    def monitor_tasks(self):
+        """The task id of every live ecsbox-monitor in the sandbox (one entry per monitor)."""
+        out = []
+        for pid in self.sb.monitor_pids():
+            try:
+                argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+                state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z" and b"--spec" in argv:
+                out.append(os.path.basename(os.path.dirname(argv[argv.index(b"--spec") + 1].decode())))
+        return out
 
     def settle(self, deadline):
         last = None
@@ -595,6 +609,7 @@ def one_round(w, rnd, rng):
     killed = kill_victim(w, victim, rng)
     if killed is None:
         victim, killed = "none", "no monitor to kill"
+    w.killed = killed
     t_kill = time.monotonic()
     time.sleep(down)
     if victim == "netd":
@@ -616,7 +631,7 @@ def one_round(w, rnd, rng):
         return victim, moment, None, [f"not settled {settle:.0f} s after the restart ({killed}): " + "; ".join(why[:10])]
     bad = w.check()
     fbad, flow = w.check_flow(sport, before, t_start, t_end, deadline)
-    w.last = f"tasks {len(w.running_tasks)}, flow {flow[0]} pkts"
+    w.last = f"{w.killed}; tasks {len(w.running_tasks)}, flow {flow[0]} pkts"
     return victim, moment, settle, bad + fbad
 
 
