@@ -66,7 +66,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps check unit integration demo bench install clean asan fuzz fuzz-bins
+.PHONY: all deps check unit integration demo bench install clean asan fuzz fuzz-bins chaos
 all: $(BINS)
 
 # Installs missing Debian packages (idempotent); the stamp is refreshed when the script changes.
@@ -146,6 +146,11 @@ asan:
 fuzz: deps
 	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzz-bins
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh build-fuzz
+
+# kill -9 of netd, ecsboxd or a monitor during an API churn, invariants after each restart (not in check).
+CHAOS_ROUNDS ?= 100
+chaos: deps all
+	$(PYTHON) tests/chaos/chaos.py $(CHAOS_ROUNDS) $(CHAOS_SEED)
 
 demo: deps all
 	bash scripts/demo.sh

@@ -2,6 +2,8 @@
  * their records), the meters read into accumulators, windows written to files, the spool. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <jansson.h>
 #include <limits.h>
 #include <stddef.h>
@@ -32,6 +34,7 @@ struct fl_log {
         int64_t win_start, last_poll;
         struct fl_eni_acc *e;
         size_t ne;
+        bool cut;                    /* a crash cut a pass that had read (and reset) its meters: next window SKIPDATA */
 };
 
 /* "ALL", "ACCEPT", "REJECT" -> TT_*; anything else -1. */

@@ -37,10 +37,52 @@ const char *netd_code(const struct err *err)
         return strncmp(err->code, "netd:", 5) == 0 ? err->code + 5 : "";
 }
 
+/* The ids in member `field` of every object of array `member` of doc, as a new JSON array. */
+static json_t *ids_of(json_t *doc, const char *member, const char *field)
+{
+        json_t *out = json_array(), *o;
+        size_t i;
+        json_array_foreach(json_object_get(doc, member), i, o)
+                if (jstr(o, field))
+                        json_array_append_new(out, json_string(jstr(o, field)));
+        return out;
+}
+
+/* The flow logs on the ENI in netns go before it: a flow log that ecsboxd made for a task (tag
+ * ecsbox:flow-logs) or that someone put on the task's ENI would outlive the ENI in netd's records
+ * otherwise. DeleteFlowLogs writes what the meters still hold first. Called before every release,
+ * so a release retried after a crash finishes what the crash cut. */
+static int delete_eni_flow_logs(struct sched *s, const char *netns, struct err *err)
+{
+        _cleanup_json_ json_t *req = json_pack("{s:s, s:[{s:s, s:[s]}]}", "Action", "DescribeNetworkInterfaces", "Filters", "Name",
+                                               "attachment.netns", "Values", netns);
+        _cleanup_json_ json_t *ans = NULL, *enis = NULL, *fl_req = NULL, *fl_ans = NULL, *fls = NULL, *del = NULL, *del_ans = NULL;
+        int r;
+        if ((r = s->netd_call(s, req, &ans, err)) < 0)
+                return r;
+        enis = ids_of(ans, "NetworkInterfaces", "NetworkInterfaceId");
+        if (json_array_size(enis) == 0)
+                return 0;
+        fl_req = json_pack("{s:s, s:[{s:s, s:O}]}", "Action", "DescribeFlowLogs", "Filters", "Name", "resource-id", "Values", enis);
+        if ((r = s->netd_call(s, fl_req, &fl_ans, err)) < 0)
+                return r;
+        fls = ids_of(fl_ans, "FlowLogs", "FlowLogId");
+        if (json_array_size(fls) == 0)
+                return 0;
+        del = json_pack("{s:s, s:O}", "Action", "DeleteFlowLogs", "FlowLogIds", fls);
+        if ((r = s->netd_call(s, del, &del_ans, err)) < 0)
+                return r;
+        log_info("msg=\"flow logs of a released task network deleted\" netns=%s count=%zu", netns, json_array_size(fls));
+        return 0;
+}
+
 int netd_release(struct sched *s, const char *netns, struct err *err)
 {
         _cleanup_json_ json_t *req = json_pack("{s:s, s:s}", "Action", "DeleteTaskNetwork", "Netns", netns), *ans = NULL;
-        int r = s->netd_call(s, req, &ans, err);
+        int r = delete_eni_flow_logs(s, netns, err);
+        if (r < 0)
+                return r;
+        r = s->netd_call(s, req, &ans, err);
         if (r < 0 && strcmp(netd_code(err), "InvalidNetworkInterfaceID.NotFound") == 0) {
                 err_clear(err);
                 return 0;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <spawn.h>
 #include <signal.h>
@@ -91,6 +92,18 @@ int launch_monitor(struct sched *s, json_t *spec, const char *dir, pid_t *ret_pi
         return 0;
 }
 
+/* An empty cmdline from a user process (one with an executable): it is inside execve, between the
+ * switch to its new memory and the setting of its arguments. The kernel wakes posix_spawn's parent at
+ * that switch, so a monitor looked at just after it was spawned is seen so; it counts as alive (tests/chaos
+ * found ecsboxd declaring such a monitor dead, releasing the task's network under it and leaving the
+ * monitor and its container running unowned). A kernel thread (no executable) is not a monitor. */
+static bool exec_in_progress(pid_t pid)
+{
+        char path[64], exe[PATH_MAX];
+        snprintf(path, sizeof path, "/proc/%ld/exe", (long) pid);
+        return readlink(path, exe, sizeof exe) > 0;
+}
+
 bool monitor_alive(pid_t pid, const char *spec_path)
 {
         char path[64], buf[4096], stat[512];
@@ -121,8 +134,10 @@ bool monitor_alive(pid_t pid, const char *spec_path)
         if (fd < 0)
                 return false;
         n = read(fd, buf, sizeof buf - 1);
-        if (n <= 0)
+        if (n < 0)
                 return false;
+        if (n == 0)
+                return exec_in_progress(pid);
         buf[n] = '\0';
         for (char *a = buf; a < buf + n; a += strlen(a) + 1)
                 if (strcmp(a, spec_path) == 0)

@@ -187,7 +187,8 @@ void adv_netns_name(struct adv *a, char buf[32])
 /* Flow logs without extra steps (an ecsbox extension): a task whose own tags, task definition's
  * tags or cluster's tags hold `ecsbox:flow-logs` = ALL, ACCEPT or REJECT gets a flow log on its ENI,
  * written to STATE/flow-logs/<eni>.log, every `ecsbox:flow-logs-interval` seconds (1-600, default 60).
- * The first of task, definition, cluster that has the tag wins. */
+ * The first of task, definition, cluster that has the tag wins. The flow log goes when the task's network
+ * is released (netd_release), after its last window is written; the file stays. */
 static const char *tag_value(json_t *tags, const char *key)
 {
         json_t *t;
@@ -228,27 +229,33 @@ static json_t *flow_log_tags(struct adv *a)
         return NULL;
 }
 
-static void provision_flow_log(struct adv *a, const char *eni_id)
+static int provision_flow_log(struct adv *a, const char *eni_id)
 {
         struct sched *s = a->s;
         _cleanup_json_ json_t *fl = flow_log_tags(a), *req = NULL, *ans = NULL;
         char dir[SCHED_PATH_MAX + 16];
         struct err err = { 0 };
         if (!fl)
-                return;
+                return 0;
         snprintf(dir, sizeof dir, "%s/flow-logs", s->state_dir);
         (void) mkdir_p(dir, 0750);
         req = json_pack("{s:s, s:s, s:[s], s:O, s:s, s:s, s:O}", "Action", "CreateFlowLogs", "ResourceType", "NetworkInterface",
                         "ResourceIds", eni_id, "TrafficType", json_object_get(fl, "TrafficType"), "LogDestinationType", "file",
                         "LogDestination", dir, "MaxAggregationInterval", json_object_get(fl, "MaxAggregationInterval"));
         if (s->netd_call(s, req, &ans, &err) < 0) {
-                log_warning("task=%s msg=\"cannot create the flow log its tags ask for, ignoring\" eni=%s err=\"%s\"", adv_tid(a), eni_id,
-                            err.msg);
-                return;
+                /* A task must not run unlogged when its tags ask for a flow log (tests/chaos found tasks
+                 * running without one after a netd kill -9 between the two requests): it fails to start,
+                 * and its release deletes whatever netd made. */
+                char reason[ERR_MSG_MAX + 100];
+                snprintf(reason, sizeof reason, "ResourceInitializationError: failed to create the flow log the task's tags ask for: %s%s%s%s",
+                         err.msg, *netd_code(&err) ? " (" : "", netd_code(&err), *netd_code(&err) ? ")" : "");
+                adv_fail_start(a, reason);
+                return -EIO;
         }
         json_object_set_new(adv_ebx(a), "flowLogId", json_copy(json_array_get(json_object_get(ans, "FlowLogIds"), 0)));
         log_info("task=%s msg=\"flow log created\" eni=%s flowlog=%s dir=%s", adv_tid(a), eni_id,
                  json_string_value(json_array_get(json_object_get(ans, "FlowLogIds"), 0)) ?: "?", dir);
+        return 0;
 }
 
 static int provision_awsvpc(struct adv *a)
@@ -311,8 +318,7 @@ static int provision_awsvpc(struct adv *a)
                                     json_pack("[{s:s, s:s}]", "attachmentId", att_id, "privateIpv4Address", ip));
         log_info("task=%s msg=\"task network created\" netns=%s eni=%s ip=%s", adv_tid(a), netns, jstr(eni, "NetworkInterfaceId") ?: "",
                  ip);
-        provision_flow_log(a, jstr(eni, "NetworkInterfaceId") ?: "");
-        return 0;
+        return provision_flow_log(a, jstr(eni, "NetworkInterfaceId") ?: "");
 }
 
 /* none: a namespace with only loopback. bridge: a namespace on the instance's ecsbox0 bridge,

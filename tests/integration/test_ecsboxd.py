@@ -598,6 +598,53 @@ def test_flow_logs_for_tagged_cluster(ecs):
     assert p.returncode == 254 and "no flow log covers" in p.stderr
 
 
+def test_tagged_flow_log_goes_with_the_task(ecs):
+    """The flow log ecsboxd made for a task of a tagged cluster is deleted when the task's network is
+    released (found by tests/chaos: every stopped task left one in netd, read by every collector pass),
+    also when the task stops while ecsboxd is down; the records written stay."""
+    open_port_80(ecs)
+    ecs.call("CreateCluster", clusterName="logged",
+             tags=[{"key": "ecsbox:flow-logs", "value": "ALL"}, {"key": "ecsbox:flow-logs-interval", "value": "1"}])
+    ecs.call("RegisterTaskDefinition", **web_td())
+    arns = [t["taskArn"] for t in ecs.call("RunTask", cluster="logged", taskDefinition="web", count=2)["tasks"]]
+    tasks = [ecs.wait_task(a, cluster="logged") for a in arns]
+    enis = [eni_of(t)["networkInterfaceId"] for t in tasks]
+
+    def flow_logs(eni):
+        return ecs.netd.ok("DescribeFlowLogs", Filter=[{"Name": "resource-id", "Values": [eni]}])["FlowLogs"]
+    assert [len(flow_logs(e)) for e in enis] == [1, 1]
+    assert fetch(ecs, eni_of(tasks[0])["privateIPv4Address"]) == task_id(arns[0])
+    ecs.call("StopTask", cluster="logged", task=arns[0])
+    ecs.wait_task(arns[0], "STOPPED", cluster="logged", timeout=30)
+    assert flow_logs(enis[0]) == []
+    log = os.path.join(ecs.state, "flow-logs", enis[0] + ".log")
+    assert any(l.split()[6:8] == ["80", "6"] for l in open(log).read().splitlines()[1:]), open(log).read()
+    # stopped while ecsboxd is down: the restarted ecsboxd releases the network and its flow log
+    ecs.kill9()
+    pids = ecs.sb.run(["sh", "-c", f"ip netns pids {eni_netns(ecs, tasks[1])}"]).stdout.split()
+    ecs.sb.run(["kill", "-9"] + pids)
+    ecs.start()
+    ecs.wait_task(arns[1], "STOPPED", cluster="logged", timeout=40)
+    assert flow_logs(enis[1]) == []
+    assert ecs.netd.ok("DescribeFlowLogs")["FlowLogs"] == []
+
+
+def test_flow_log_that_cannot_be_made_fails_the_start(ecs):
+    """A task whose tags ask for a flow log that netd refuses does not run unlogged: it stops with
+    ResourceInitializationError, and nothing of its network is left (tests/chaos found tasks running
+    without their flow log after a netd kill -9 between CreateTaskNetwork and CreateFlowLogs)."""
+    ecs.call("CreateCluster", clusterName="badlog", tags=[{"key": "ecsbox:flow-logs", "value": "SOME"}])
+    ecs.call("RegisterTaskDefinition", **web_td())
+    arn = ecs.call("RunTask", cluster="badlog", taskDefinition="web")["tasks"][0]["taskArn"]
+    t = ecs.wait_task(arn, "STOPPED", cluster="badlog", timeout=30)
+    assert t["stopCode"] == "TaskFailedToStart", t
+    assert t["stoppedReason"].startswith("ResourceInitializationError: failed to create the flow log"), t
+    assert not [n for n in ecs.sb.run(["ip", "netns", "list"]).stdout.split() if n.startswith("ebx-task-")]
+    assert not [e for e in ecs.netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"]
+                if e["Attachment"]["Netns"].startswith("ebx-task-")]
+    assert not monitors(ecs)
+
+
 def test_attributes_and_draining(ecs):
     """PutAttributes/ListAttributes/DeleteAttributes on container instances steer memberOf placement;
     a DRAINING instance takes no new tasks."""
