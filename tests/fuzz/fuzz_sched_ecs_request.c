@@ -16,13 +16,15 @@
 #include "../../scheduler/ecs/taskdef.h"
 #include "../../scheduler/front/req.h"
 
+/* The product always passes an error object (the decoders write codes into it). */
 static void decode(uint8_t which, json_t *req)
 {
+        struct err e = { 0 };
         switch (which % 7) {
         case 0: {
                 struct task_start t;
                 memset(&t, 0, sizeof t);
-                if (run_task_decode(req, &t, NULL) == 0 && (t.count < 1 || t.count > 10))
+                if (run_task_decode(req, &t, &e) == 0 && (t.count < 1 || t.count > 10))
                         abort();
                 task_start_done(&t);
                 break;
@@ -30,30 +32,30 @@ static void decode(uint8_t which, json_t *req)
         case 1: {
                 struct service_create_in s;
                 memset(&s, 0, sizeof s);
-                (void) service_create_decode(req, &s, NULL);
+                (void) service_create_decode(req, &s, &e);
                 break;
         }
         case 2: {
                 struct service_update_in s;
                 memset(&s, 0, sizeof s);
-                (void) service_update_decode(req, &s, NULL);
+                (void) service_update_decode(req, &s, &e);
                 break;
         }
         case 3: {
                 json_t *td = NULL;
-                if (taskdef_build(req, &td, NULL) == 0 && !json_is_object(td))
+                if (taskdef_build(req, &td, &e) == 0 && !json_is_object(td))
                         abort();
                 json_decref(td);
                 break;
         }
         case 4: {
                 struct describe_in d;
-                (void) describe_decode(req, "tasks", 100, &d, NULL);
+                (void) describe_decode(req, "tasks", 100, &d, &e);
                 break;
         }
         case 5: {
                 struct req_page p;
-                if (req_page_decode(req, 100, &p, NULL) == 0 && (p.max < 1 || p.max > 100))
+                if (req_page_decode(req, 100, &p, &e) == 0 && (p.max < 1 || p.max > 100))
                         abort();
                 break;
         }
@@ -61,7 +63,7 @@ static void decode(uint8_t which, json_t *req)
                 struct deploy_config_in c;
                 json_t *out = NULL;
                 memset(&c, 0, sizeof c);
-                if (deploy_config_decode(req, &c, NULL) == 0 && deploy_config_resolve(&c, which & 8, NULL, &out, NULL) == 0)
+                if (deploy_config_decode(req, &c, &e) == 0 && deploy_config_resolve(&c, which & 8, NULL, &out, &e) == 0)
                         json_decref(out);
                 break;
         }
@@ -84,15 +86,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         memcpy(text, data + 1, size - 1);
         text[size - 1] = '\0';
+        struct err e = { 0 };
         struct cql *q = NULL;
-        if (cql_parse(text, &q, NULL) == 0)
+        if (cql_parse(text, &q, &e) == 0)
                 (void) cql_is_static(q);
         cql_free(q);
         struct place_strategy ps;
         char *sep = strchr(text, ',');
         if (sep) {
                 *sep = '\0';
-                (void) place_strategy_parse(text, sep + 1, &ps, NULL);
+                (void) place_strategy_parse(text, sep + 1, &ps, &e);
         }
         free(text);
         return 0;
