@@ -136,12 +136,8 @@ integration: all
 # integration tests again under ASan+UBSan (the daemons' front doors, netd's kernel layer, the CLI).
 ASAN_INTEGRATION_TESTS := tests/integration/test_auth.py tests/integration/test_netd.py \
 	tests/integration/test_sg.py tests/integration/test_netd_bridge.py tests/integration/test_ecsboxd.py
-# Left out under ASan (the normal run above keeps it): a known defect that ASan's slowness makes
-# likely, security-group membership refreshed just after netd answers (docs/reliability.md).
-ASAN_DESELECT := --deselect tests/integration/test_netd.py::test_ping_within_and_across_subnets_and_from_host
 check: deps all unit integration
-	$(MAKE) BUILD=build-asan ASAN=1 all unit integration INTEGRATION_TESTS="$(ASAN_INTEGRATION_TESTS)" \
-		PYTEST_ARGS="$(ASAN_DESELECT)"
+	$(MAKE) BUILD=build-asan ASAN=1 all unit integration INTEGRATION_TESTS="$(ASAN_INTEGRATION_TESTS)"
 
 # Everything under ASan+UBSan.
 asan:

@@ -317,7 +317,9 @@ static int task_nf(struct knet *k, const char *netns, struct nlc **ret, struct n
         return knet_sock_for(k, netns, NETLINK_NETFILTER, ret, ret_tmp, err);
 }
 
-int knet_sg_task_build(struct knet *k, const struct knet_sg_task *t, struct err *err)
+/* One nf_tables transaction in a task's netns, its messages put by fill. */
+static int task_transaction(struct knet *k, const struct knet_sg_task *t,
+                            int (*fill)(struct nft_batch *b, const struct knet_sg_task *t), struct err *err)
 {
         _cleanup_nlc_ struct nlc *tmp = NULL;
         struct nft_batch b;
@@ -327,28 +329,27 @@ int knet_sg_task_build(struct knet *k, const struct knet_sg_task *t, struct err 
         if ((r = task_nf(k, t->netns, &nf, &tmp, err)) < 0)
                 return r;
         nft_batch_init(&b, nf);
-        if ((r = task_batch(&b, t)) < 0) {
+        if ((r = fill(&b, t)) < 0) {
                 nft_batch_fini(&b);
                 return err_set(err, -r, NULL, "build nftables batch for netns '%s': %s", t->netns, strerror(-r));
         }
         return nft_batch_run(&b, err);
 }
 
+static int refill_batch(struct nft_batch *b, const struct knet_sg_task *t)
+{
+        int r = sg_sets_fill(b, t->in, true, true);
+        return r < 0 ? r : sg_sets_fill(b, t->out, false, true);
+}
+
+int knet_sg_task_build(struct knet *k, const struct knet_sg_task *t, struct err *err)
+{
+        return task_transaction(k, t, task_batch, err);
+}
+
 int knet_sg_task_refill(struct knet *k, const struct knet_sg_task *t, struct err *err)
 {
-        _cleanup_nlc_ struct nlc *tmp = NULL;
-        struct nft_batch b;
-        struct nlc *nf;
-        int r;
-
-        if ((r = task_nf(k, t->netns, &nf, &tmp, err)) < 0)
-                return r;
-        nft_batch_init(&b, nf);
-        if ((r = sg_sets_fill(&b, t->in, true, true)) < 0 || (r = sg_sets_fill(&b, t->out, false, true)) < 0) {
-                nft_batch_fini(&b);
-                return err_set(err, -r, NULL, "build nftables batch for netns '%s': %s", t->netns, strerror(-r));
-        }
-        return nft_batch_run(&b, err);
+        return task_transaction(k, t, refill_batch, err);
 }
 
 int knet_sg_task_remove(struct knet *k, const char *netns, struct err *err)

