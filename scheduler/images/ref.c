@@ -202,7 +202,13 @@ static char *ref_format(const struct image_ref *r, bool familiar, bool with_tag)
         char *s = NULL;
         const char *repo = r->repository;
         bool hub = !strcmp(r->registry, REF_DOCKER_HUB);
+        size_t first = strcspn(repo, "/");
 
+        /* "docker.io/a.b/c" stays whole: "a.b/c" would name the registry a.b (Docker's familiar form
+         * has this ambiguity; found by fuzz_sched_images). */
+        if (familiar && hub && repo[first] == '/' &&
+            (memchr(repo, '.', first) || memchr(repo, ':', first) || (first == 9 && !strncmp(repo, "localhost", 9))))
+                familiar = false;
         if (familiar && hub && !strncmp(repo, "library/", 8) && !strchr(repo + 8, '/'))
                 repo += 8;
         if (asprintf(&s, "%s%s%s%s%s%s%s", familiar && hub ? "" : r->registry, familiar && hub ? "" : "/", repo,

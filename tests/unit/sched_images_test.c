@@ -59,6 +59,10 @@ static void test_ref_normalise(void **state)
         check_ref("localhost/app", "localhost/app:latest", "localhost/app:latest");
         check_ref("localhost:5000/app", "localhost:5000/app:latest", "localhost:5000/app:latest");
         check_ref("Registry/app", "Registry/app:latest", "Registry/app:latest");
+        /* found by fuzz_sched_images: a Docker Hub repository whose first component looks like a
+         * registry keeps "docker.io/" in its familiar form, or it would name another registry */
+        check_ref("docker.io/x.er.io/y", "docker.io/x.er.io/y:latest", "docker.io/x.er.io/y:latest");
+        check_ref("docker.io/localhost/y", "docker.io/localhost/y:latest", "docker.io/localhost/y:latest");
         check_ref("a__b/c.d-e---f", "docker.io/a__b/c.d-e---f:latest", "a__b/c.d-e---f:latest");
         const char *d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         char in[200], want[200];
