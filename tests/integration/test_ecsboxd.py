@@ -170,8 +170,18 @@ def test_essential_exit_stops_task(ecs):
     codes = {c["name"]: c.get("exitCode") for c in t["containers"]}
     assert codes["main"] == 3
     assert codes["side"] in (137, 143), codes
-    for k in ("createdAt", "startedAt", "stoppingAt", "stoppedAt"):
-        assert k in t, k
+    # The times are the monitor's record even when ecsboxd first read its status already stopped
+    # (the race of docs/reliability.md): the task did start, so it has startedAt.
+    for k in ("createdAt", "startedAt", "stoppingAt", "executionStoppedAt", "stoppedAt"):
+        assert k in t, (k, t)
+    assert t["createdAt"] <= t["startedAt"] <= t["stoppingAt"] <= t["executionStoppedAt"] <= t["stoppedAt"], t
+    ctrs = {c["name"]: c for c in t["containers"]}
+    for name, c in ctrs.items():
+        assert "startedAt" in c and "finishedAt" in c, (name, c)
+        assert t["createdAt"] <= c["startedAt"] <= t["startedAt"], (name, c, t)
+        assert c["startedAt"] <= c["finishedAt"] <= t["executionStoppedAt"], (name, c, t)
+    # main's exit stopped the task; side was stopped after it
+    assert ctrs["main"]["finishedAt"] <= t["stoppingAt"] <= ctrs["side"]["finishedAt"], t
     assert t["attachments"][0]["status"] == "DELETED"
     eni = eni_of(t)["networkInterfaceId"]
     assert ecs.netd.err("DescribeNetworkInterfaces", NetworkInterfaceIds=[eni]) == "InvalidNetworkInterfaceID.NotFound"
