@@ -612,7 +612,11 @@ static bool step_active(struct adv *a)
                         attachment_status(a, "ATTACHED");
                         log_info("task=%s msg=\"task running\"", adv_tid(a));
                 }
-                if (essential_state(a, "STOPPED", false))
+                /* The monitor's own stop code first: a container that could not start shows STOPPED
+                 * too, and its task is TaskFailedToStart with the CannotStartContainerError, not an exit. */
+                if (jstr(st, "stopCode"))
+                        decide_stop(a, jstr(st, "stopCode"), jstr(st, "stoppedReason") ?: "The task monitor stopped the task");
+                else if (essential_state(a, "STOPPED", false))
                         decide_stop(a, "EssentialContainerExited", "Essential container in task exited");
                 else if (strcmp(jstr(st, "lastStatus") ?: "", "STOPPED") == 0)
                         decide_stop(a, jstr(st, "stopCode") ?: (strcmp(last, "RUNNING") == 0 ? "EssentialContainerExited" : "TaskFailedToStart"),

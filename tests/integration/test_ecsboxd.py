@@ -189,6 +189,21 @@ def test_essential_exit_stops_task(ecs):
     assert [e["line"].strip() for e in ev] == ["bye"]
 
 
+def test_task_that_never_started_has_no_started_at(ecs):
+    """ECS: a task whose containers could not start has no startedAt, nor have they; the monitor's
+    own times of the stop are still there."""
+    td = {"family": "noimage", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "main", "image": "no-such-image", "memory": 32, "command": ["true"]}]}
+    arn = run1(ecs, td)
+    t = ecs.wait_task(arn, "STOPPED", timeout=40)
+    assert t["stopCode"] == "TaskFailedToStart", t
+    assert t["stoppedReason"].startswith("CannotStartContainerError: image 'no-such-image' not found"), t
+    assert "startedAt" not in t, t
+    c = t["containers"][0]
+    assert "startedAt" not in c and c.get("exitCode") is None, c
+    assert t["createdAt"] <= t["stoppingAt"] <= t["executionStoppedAt"] <= t["stoppedAt"], t
+
+
 def test_stop_task_honours_stop_timeout(ecs):
     """busybox httpd as PID 1 ignores SIGTERM: StopTask waits stopTimeout, then SIGKILL (exit 137)."""
     td = web_td(family="stubborn")
