@@ -36,6 +36,7 @@
 #include "lifecycle_internal.h"
 #include "service.h"
 #include "task.h"
+#include "task_status.h"
 
 #define STEADY_SWEEP 10          /* ticks between full looks at a RUNNING task (notifications cover the rest) */
 #define KILL_GRACE 15.0          /* seconds past the longest stopTimeout before the monitor is killed */
@@ -96,6 +97,7 @@ static void set_last(struct adv *a, const char *st)
                 set_time_once(rec, "pullStartedAt", a->now);
                 set_time_once(rec, "pullStoppedAt", a->now);
         } else if (strcmp(st, "RUNNING") == 0) {
+                /* apply_status took the monitor's own startedAt first; now is for a status without one */
                 set_time_once(rec, "startedAt", a->now);
                 json_object_set_new(rec, "connectivity", json_string("CONNECTED"));
                 set_time_once(rec, "connectivityAt", a->now);
@@ -487,13 +489,16 @@ static int status_rank(const char *st)
         return -1;
 }
 
-/* Containers from the monitor's status.json; the task's healthStatus from the essential ones. */
+/* Containers from the monitor's status.json; the task's healthStatus from the essential ones.
+ * The times come from the monitor's record of them, whichever status ecsboxd first sees: a task
+ * whose essential container exits at once may be STOPPED by then, and was never seen RUNNING. */
 static void apply_status(struct adv *a, json_t *st)
 {
         json_t *c, *defs = json_object_get(adv_ebx(a), "containers");
         const char *mode = jstr(adv_ebx(a), "mode") ?: "";
         bool any_unhealthy = false, any_unknown = false, any_checked = false;
         size_t i;
+        (void) task_status_times(a->rec, st);
         json_array_foreach(json_object_get(a->rec, "containers"), i, c) {
                 const char *name = jstr(c, "name") ?: "";
                 json_t *sc = jfind(json_object_get(st, "containers"), "name", name), *def = jfind(defs, "name", name), *v;
@@ -607,7 +612,11 @@ static bool step_active(struct adv *a)
                         attachment_status(a, "ATTACHED");
                         log_info("task=%s msg=\"task running\"", adv_tid(a));
                 }
-                if (essential_state(a, "STOPPED", false))
+                /* The monitor's own stop code first: a container that could not start shows STOPPED
+                 * too, and its task is TaskFailedToStart with the CannotStartContainerError, not an exit. */
+                if (jstr(st, "stopCode"))
+                        decide_stop(a, jstr(st, "stopCode"), jstr(st, "stoppedReason") ?: "The task monitor stopped the task");
+                else if (essential_state(a, "STOPPED", false))
                         decide_stop(a, "EssentialContainerExited", "Essential container in task exited");
                 else if (strcmp(jstr(st, "lastStatus") ?: "", "STOPPED") == 0)
                         decide_stop(a, jstr(st, "stopCode") ?: (strcmp(last, "RUNNING") == 0 ? "EssentialContainerExited" : "TaskFailedToStart"),

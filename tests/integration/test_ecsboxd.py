@@ -6,6 +6,7 @@ addresses inside it.
 import json
 import os
 import re
+import signal
 import time
 
 import pytest
@@ -170,13 +171,79 @@ def test_essential_exit_stops_task(ecs):
     codes = {c["name"]: c.get("exitCode") for c in t["containers"]}
     assert codes["main"] == 3
     assert codes["side"] in (137, 143), codes
-    for k in ("createdAt", "startedAt", "stoppingAt", "stoppedAt"):
-        assert k in t, k
+    # The times are the monitor's record even when ecsboxd first read its status already stopped
+    # (the race of docs/reliability.md): the task did start, so it has startedAt.
+    for k in ("createdAt", "startedAt", "stoppingAt", "executionStoppedAt", "stoppedAt"):
+        assert k in t, (k, t)
+    assert t["createdAt"] <= t["startedAt"] <= t["stoppingAt"] <= t["executionStoppedAt"] <= t["stoppedAt"], t
+    ctrs = {c["name"]: c for c in t["containers"]}
+    for name, c in ctrs.items():
+        assert "startedAt" in c and "finishedAt" in c, (name, c)
+        assert t["createdAt"] <= c["startedAt"] <= t["startedAt"], (name, c, t)
+        assert c["startedAt"] <= c["finishedAt"] <= t["executionStoppedAt"], (name, c, t)
+    # main's exit stopped the task; side was stopped after it
+    assert ctrs["main"]["finishedAt"] <= t["stoppingAt"] <= ctrs["side"]["finishedAt"], t
     assert t["attachments"][0]["status"] == "DELETED"
     eni = eni_of(t)["networkInterfaceId"]
     assert ecs.netd.err("DescribeNetworkInterfaces", NetworkInterfaceIds=[eni]) == "InvalidNetworkInterfaceID.NotFound"
     ev = ecs.call("GetTaskLogs", task=arn, container="main")["events"]
     assert [e["line"].strip() for e in ev] == ["bye"]
+
+
+def test_task_stopped_before_ecsboxd_saw_it_run(ecs):
+    """The race of docs/reliability.md made certain: ecsboxd is frozen (SIGSTOP) while the monitor runs
+    the task to STOPPED, so the first status it reads after PENDING is already STOPPED. The task did
+    start: it has the monitor's startedAt, and so have its containers."""
+    td = {"family": "unseen", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "init", "image": "busybox", "memory": 32, "essential": False, "command": ["sleep", "2"]},
+        {"name": "main", "image": "busybox", "memory": 32, "command": ["sh", "-c", "exit 3"],
+         "dependsOn": [{"containerName": "init", "condition": "COMPLETE"}]}]}
+    arn = run1(ecs, td)
+
+    def init_running():
+        t = ecs.call("DescribeTasks", tasks=[arn])["tasks"][0]
+        return t if {c["name"]: c["lastStatus"] for c in t["containers"]}["init"] == "RUNNING" else None
+    # main waits for init's exit, so the task is PENDING here, in ecsboxd and in its monitor
+    assert wait_for(init_running, 30, interval=0.05, what="init RUNNING")["lastStatus"] == "PENDING"
+    path = os.path.join(ecs.state, "tasks", task_id(arn), "status.json")
+
+    def monitor_stopped():
+        try:
+            doc = json.load(open(path))
+        except (OSError, ValueError):
+            return None
+        return doc if doc["lastStatus"] == "STOPPED" else None
+    os.kill(ecs.pid(), signal.SIGSTOP)
+    try:
+        doc = wait_for(monitor_stopped, 30, interval=0.05, what="the monitor's STOPPED")
+    finally:
+        os.kill(ecs.pid(), signal.SIGCONT)
+    t = ecs.wait_task(arn, "STOPPED", timeout=40)
+    # the path of the race: ecsboxd never logged the task RUNNING
+    assert f'task={task_id(arn)} msg="task running"' not in open(ecs.log).read()
+    assert t["stopCode"] == "EssentialContainerExited", t
+    assert doc["startedAt"] and abs(t["startedAt"] - doc["startedAt"]) < 0.001, (t, doc)
+    assert abs(t["executionStoppedAt"] - doc["stoppedAt"]) < 0.001, (t, doc)
+    assert t["createdAt"] <= t["startedAt"] <= t["stoppingAt"] <= t["executionStoppedAt"] <= t["stoppedAt"], t
+    ctrs = {c["name"]: c for c in t["containers"]}
+    assert ctrs["main"]["exitCode"] == 3 and ctrs["init"]["exitCode"] == 0, ctrs
+    assert ctrs["init"]["startedAt"] + 1.9 <= ctrs["init"]["finishedAt"] <= ctrs["main"]["startedAt"], ctrs
+    assert ctrs["main"]["startedAt"] <= t["startedAt"] and ctrs["main"]["finishedAt"] <= t["stoppingAt"], (ctrs, t)
+
+
+def test_task_that_never_started_has_no_started_at(ecs):
+    """ECS: a task whose containers could not start has no startedAt, nor have they; the monitor's
+    own times of the stop are still there."""
+    td = {"family": "noimage", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "main", "image": "no-such-image", "memory": 32, "command": ["true"]}]}
+    arn = run1(ecs, td)
+    t = ecs.wait_task(arn, "STOPPED", timeout=40)
+    assert t["stopCode"] == "TaskFailedToStart", t
+    assert t["stoppedReason"].startswith("CannotStartContainerError: image 'no-such-image' not found"), t
+    assert "startedAt" not in t, t
+    c = t["containers"][0]
+    assert "startedAt" not in c and c.get("exitCode") is None, c
+    assert t["createdAt"] <= t["stoppingAt"] <= t["executionStoppedAt"] <= t["stoppedAt"], t
 
 
 def test_stop_task_honours_stop_timeout(ecs):
