@@ -144,7 +144,10 @@ def run_churn(tasks, seconds, retention):
         print(f"churned {churned} tasks in {seconds} s")
         if len(samples) < 3:
             return 0
-        ref, last = samples[1], samples[-1]
+        # STOPPED tasks accumulate for RETENTION seconds and are pruned every 60 s: compare from the
+        # first sample after that warm-up (or the second sample when the run is too short for one).
+        warm = [x for x in samples if x[0] >= retention + 60]
+        ref, last = (warm[0] if len(warm) >= 2 else samples[1]), samples[-1]
         grew = [name for name, i in (("ecsboxd RSS", 1), ("ecsboxd fds", 2), ("netd RSS", 3), ("netd fds", 4))
                 if last[i] > ref[i] * 1.10 + 64]
         print("flat" if not grew else f"grew: {grew} (second sample {ref}, last {last})")
