@@ -1,6 +1,7 @@
 /* netd_req_test.c: netd's request decoders (netd/req.c and the netd/<area>_req.c files): for every operation a good request decoded into
  * its struct, and the refusals (missing member, wrong type, bad CIDR, bad enum, ...) with their exact EC2
  * code and message. */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "../../netd/subnet_req.h"
 #include "../../netd/tasknet_req.h"
 #include "../../netd/vpc_req.h"
+#include "../fuzz/netd_request_ops.h"
 
 #define VPC "vpc-0123456789abcdef0"
 #define SUBNET "subnet-0123456789abcdef0"
@@ -697,6 +699,53 @@ static void test_flowlog_describe_delete_get(void **state)
         refuse(fl_get, "{\"NetworkInterfaceId\": \"" ENI "\", \"FlowLogId\": \"fl-x\"}", "InvalidFlowLogId.NotFound", "Flow log ID 'fl-x' does not exist");
 }
 
+/* The seeds of fuzz_netd_request (run from the top of the tree, as make unit does): each names the
+ * Action of its operation byte and is accepted by that operation's decoder, its invariants holding; every
+ * operation has one. */
+#define SEEDS "tests/fuzz/corpus/netd_request"
+static void test_fuzz_seeds_accepted(void **state)
+{
+        bool seen[NETD_REQ_OPS] = { false };
+        DIR *dir = opendir(SEEDS);
+        struct dirent *de;
+        size_t n = 0;
+        assert_non_null(dir);
+        while ((de = readdir(dir))) {
+                char path[512], buf[8192];
+                struct err err = { 0 };
+                json_error_t jerr;
+                json_t *req;
+                size_t len;
+                unsigned op;
+                FILE *f;
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof path, SEEDS "/%s", de->d_name);
+                f = fopen(path, "re");
+                assert_non_null(f);
+                len = fread(buf, 1, sizeof buf, f);
+                fclose(f);
+                assert_true(len > 1 && len < sizeof buf);
+                op = netd_req_op_of((unsigned char) buf[0]);
+                req = json_loadb(buf + 1, len - 1, JSON_REJECT_DUPLICATES, &jerr);
+                if (!req)
+                        fail_msg("seed %s: %s", de->d_name, jerr.text);
+                if (strcmp(jstr(req, "Action") ?: "", netd_req_op_names[op]) != 0)
+                        fail_msg("seed %s: Action %s, operation byte %c (%s)", de->d_name, jstr(req, "Action") ?: "-", buf[0],
+                                 netd_req_op_names[op]);
+                if (netd_req_decode_checked(op, req, &err) != 0)
+                        fail_msg("seed %s refused: %s: %s", de->d_name, err.code, err.msg);
+                seen[op] = true;
+                json_decref(req);
+                n++;
+        }
+        closedir(dir);
+        assert_true(n >= NETD_REQ_OPS);
+        for (unsigned op = 0; op < NETD_REQ_OPS; op++)
+                if (!seen[op])
+                        fail_msg("no seed for %s", netd_req_op_names[op]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -718,6 +767,7 @@ int main(void)
                 cmocka_unit_test(test_sg_modify_eni),
                 cmocka_unit_test(test_flowlog_create),
                 cmocka_unit_test(test_flowlog_describe_delete_get),
+                cmocka_unit_test(test_fuzz_seeds_accepted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
