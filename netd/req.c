@@ -149,8 +149,9 @@ json_t *req_tags(json_t *req, const char *rtype)
         size_t i;
         json_array_foreach(specs, i, s) {
                 const char *t = jstr(s, "ResourceType");
+                /* a spec without a Tags list adds none (json_array_extend refuses what is not a list) */
                 if (!t || strcmp(t, rtype) == 0)
-                        json_array_extend(tags, json_object_get(s, "Tags") ?: json_array());
+                        (void) json_array_extend(tags, json_object_get(s, "Tags"));
         }
         return tags;
 }
