@@ -94,13 +94,14 @@ static int perms_of(json_t *req, json_t **ret, struct err *err)
         }
         if (!json_object_get(req, "IpProtocol") && !json_object_get(req, "CidrIp"))
                 return err_set(err, EINVAL, JERR_MISSING, "The request must contain the parameter IpPermissions");
+        /* every protocol from everywhere unless said; json_object_set and "O" take references of their own */
         p = json_object();
-        json_object_set(p, "IpProtocol", json_object_get(req, "IpProtocol") ?: json_string("-1"));
+        json_object_set_new(p, "IpProtocol", json_incref(json_object_get(req, "IpProtocol")) ?: json_string("-1"));
         if (json_object_get(req, "FromPort"))
                 json_object_set(p, "FromPort", json_object_get(req, "FromPort"));
         if (json_object_get(req, "ToPort"))
                 json_object_set(p, "ToPort", json_object_get(req, "ToPort"));
-        json_object_set_new(p, "IpRanges", json_pack("[{s:O}]", "CidrIp", json_object_get(req, "CidrIp") ?: json_string("0.0.0.0/0")));
+        json_object_set_new(p, "IpRanges", json_pack("[{s:o}]", "CidrIp", json_incref(json_object_get(req, "CidrIp")) ?: json_string("0.0.0.0/0")));
         *ret = json_pack("[o]", p);
         return 0;
 }
