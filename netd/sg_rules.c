@@ -43,7 +43,15 @@ static int proto_norm(json_t *v, char buf[8], struct err *err)
                 if (!*s || *end || errno || n < 0 || n > 255 || !isdigit((unsigned char) s[0]))
                         return err_set(err, EINVAL, SG_ERR_MALFORMED,
                                        "Invalid IpProtocol '%s': expecting tcp, udp, icmp, -1 or a protocol number 0-255", s);
-                snprintf(buf, 8, "%ld", n);
+                /* by number, so that "06" is tcp with its ports (as "6" is), not protocol 6 on every port */
+                if (n == 6)
+                        snprintf(buf, 8, "tcp");
+                else if (n == 17)
+                        snprintf(buf, 8, "udp");
+                else if (n == 1)
+                        snprintf(buf, 8, "icmp");
+                else
+                        snprintf(buf, 8, "%ld", n);
         }
         return 0;
 }
