@@ -143,10 +143,13 @@ check: deps all unit integration
 asan:
 	$(MAKE) BUILD=build-asan ASAN=1 all unit integration
 
-# Every libFuzzer target for FUZZ_SECONDS each, from the seeds in tests/fuzz/corpus/NAME.
+# Every libFuzzer target (or those of FUZZ_TARGETS, names without fuzz_) for FUZZ_SECONDS each, from the
+# seeds in tests/fuzz/corpus/NAME, built in FUZZ_BUILD.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TARGETS ?=
 fuzz: deps
-	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzz-bins
-	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh build-fuzz
+	$(MAKE) BUILD=$(FUZZ_BUILD) FUZZ=1 fuzz-bins
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
 # kill -9 of netd, ecsboxd or a monitor during an API churn, invariants after each restart (not in check).
 CHAOS_ROUNDS ?= 100
@@ -165,4 +168,4 @@ install: all
 	install -m 0755 $(filter-out $(BUILD)/ecsbox,$(BINS)) $(DESTDIR)$(PREFIX)/sbin/
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz $(FUZZ_BUILD)

@@ -8,6 +8,7 @@
 #include "eni.h"
 #include "flowlog.h"
 #include "netd.h"
+#include "req.h"
 #include "sg.h"
 #include "subnet.h"
 #include "tasknet.h"
@@ -49,9 +50,7 @@ int netd_dispatch(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
         const char *action = NULL;
         int r;
-        if (!json_is_object(req))
-                return err_set(err, EINVAL, "InvalidRequest", "The request must be a JSON object");
-        if ((r = json_get_string(req, "Action", true, &action, err)) < 0)
+        if ((r = req_action(req, &action, err)) < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(ops); i++)
                 if (strcmp(ops[i].action, action) == 0)

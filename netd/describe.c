@@ -1,47 +1,13 @@
-/* describe.c: what the Describe* operations share: Filters, id lists, and one walk over a kind's records. */
+/* describe.c: what the Describe* operations share: Filters matched, and one walk over a kind's records. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "describe.h"
-#include "ecsbox/ids.h"
 #include "ecsbox/json.h"
 #include "ecsbox/store.h"
 #include "netd.h"
 #include "record.h"
-
-int filters_parse(json_t *req, const char *const *names, json_t **ret, struct err *err)
-{
-        json_t *filters = NULL, *f;
-        size_t i;
-        int r = json_get_array(req, "Filters", false, &filters, err);
-        if (r < 0)
-                return r;
-        if (!filters) {
-                *ret = NULL;
-                return 0;
-        }
-        json_array_foreach(filters, i, f) {
-                const char *name = NULL;
-                json_t *values = NULL, *v;
-                size_t j;
-                bool known = false;
-                if (!json_is_object(f))
-                        return err_set(err, EINVAL, JERR_INVALID, "Filters.%zu must be a structure with Name and Values", i + 1);
-                if (json_get_string(f, "Name", true, &name, err) < 0 || json_get_array(f, "Values", true, &values, err) < 0)
-                        return err_wrap(err, "Filters.%zu", i + 1);
-                for (const char *const *n = names; *n; n++)
-                        if (strcmp(*n, name) == 0)
-                                known = true;
-                if (!known && strncmp(name, "tag:", 4) != 0)
-                        return err_set(err, EINVAL, JERR_INVALID, "The filter '%s' is invalid", name);
-                json_array_foreach(values, j, v)
-                        if (!json_is_string(v))
-                                return err_set(err, EINVAL, JERR_INVALID, "Filters.%zu.Values must be strings", i + 1);
-        }
-        *ret = filters;
-        return 0;
-}
 
 static bool tag_match(json_t *obj, const char *key, json_t *values)
 {
@@ -85,23 +51,6 @@ bool filters_match(json_t *filters, json_t *(*values)(json_t *obj, const char *n
                         return false;
         }
         return true;
-}
-
-int ids_param(json_t *req, const char *key, const char *prefix, const char *code, json_t **ret, struct err *err)
-{
-        json_t *ids = NULL, *v;
-        size_t i;
-        int r = json_get_array(req, key, false, &ids, err);
-        if (r < 0)
-                return r;
-        json_array_foreach(ids, i, v) {
-                if (!json_is_string(v))
-                        return err_set(err, EINVAL, JERR_INVALID, "%s.%zu must be a string", key, i + 1);
-                if (!id_valid(prefix, json_string_value(v)))
-                        return err_set(err, EINVAL, code, "Invalid id: \"%s\"", json_string_value(v));
-        }
-        *ret = ids;
-        return 0;
 }
 
 struct describe_ctx {

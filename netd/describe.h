@@ -1,4 +1,5 @@
-/* describe.h: what the Describe* operations share: Filters, id lists, and one walk over a kind's records. */
+/* describe.h: what the Describe* operations share: Filters matched, and one walk over a kind's records
+ * (their requests are decoded with req.h). */
 #pragma once
 
 #include <jansson.h>
@@ -8,12 +9,8 @@
 
 struct netd;
 
-/* Validate Filters (names from `names` or tag:KEY, string values): *ret borrowed from req, NULL when none. */
-int filters_parse(json_t *req, const char *const *names, json_t **ret, struct err *err);
-/* true when obj passes every filter; values(obj, name) returns the object's values for a filter name (a new array). */
+/* true when obj passes every filter (decoded by req_filters); values(obj, name) returns the object's values for a filter name (a new array). */
 bool filters_match(json_t *filters, json_t *(*values)(json_t *obj, const char *name), json_t *obj);
-/* Validate the id list member `key` (e.g. "VpcIds") against prefix; *ret borrowed, NULL when absent. */
-int ids_param(json_t *req, const char *key, const char *prefix, const char *code, json_t **ret, struct err *err);
 
 /* The records under "prefix/" whose id_key is in ids (all when ids is empty) and that pass the filters,
  * each through shape(): a new array in *ret. Every id in ids must exist (EC2 fails the call otherwise:

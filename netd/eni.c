@@ -12,6 +12,7 @@
 #include "ecsbox/store.h"
 #include "ecsbox/timeutil.h"
 #include "eni.h"
+#include "eni_req.h"
 #include "flowlog.h"
 #include "intent.h"
 #include "ipam.h"
@@ -152,8 +153,8 @@ static int mac_index_put(struct netd *d, const char *macs, const char *id, struc
 }
 
 /* Inside a transaction: the new ENI record with its lease, MAC index and the subnet cursor. */
-static int eni_new(struct netd *d, json_t *subnet, const char *want_ip, json_t *groups, const char *desc,
-                   const char *type, json_t *metadata, json_t **ret_eni, struct err *err)
+static int eni_new(struct netd *d, json_t *subnet, const struct eni_create_req *q, json_t *groups, json_t *metadata,
+                   json_t **ret_eni, struct err *err)
 {
         const char *subnet_id = rec_str(subnet, "SubnetId");
         char id[ID_MAX], ips[IP4_STR_MAX], macs[MAC_STR_MAX], host_if[16];
@@ -161,14 +162,14 @@ static int eni_new(struct netd *d, json_t *subnet, const char *want_ip, json_t *
         uint32_t ip;
         int r;
 
-        if ((r = id_with_mac(d, id, macs, err)) < 0 || (r = ipam_eni_take(d, subnet, want_ip, id, &ip, err)) < 0)
+        if ((r = id_with_mac(d, id, macs, err)) < 0 || (r = ipam_eni_take(d, subnet, q->ip_s ? &q->ip : NULL, id, &ip, err)) < 0)
                 return r;
         ip4_format(ip, ips);
         snprintf(host_if, sizeof host_if, "v%s", id + strlen(id) - 14);
         eni = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:b, s:s, s:[], s:s, s:s}",
                         "NetworkInterfaceId", id, "SubnetId", subnet_id, "VpcId", rec_str(subnet, "VpcId"),
-                        "AvailabilityZone", rec_str(subnet, "AvailabilityZone"), "Description", desc ? desc : "",
-                        "InterfaceType", type, "MacAddress", macs, "PrivateIpAddress", ips, "Groups", groups,
+                        "AvailabilityZone", rec_str(subnet, "AvailabilityZone"), "Description", q->desc ? q->desc : "",
+                        "InterfaceType", q->type, "MacAddress", macs, "PrivateIpAddress", ips, "Groups", groups,
                         "Status", "available", "RequesterManaged", 0, "OwnerId", d->account, "TagSet",
                         "ebxHostIf", host_if, "ebxState", "ok");
         if (metadata)
@@ -206,60 +207,41 @@ static void eni_members_changed(struct netd *d, json_t *eni)
         sg_members_changed_later(d, json_object_get(eni, "Groups"));
 }
 
-static int create_params(struct netd *d, json_t *req, json_t **ret_subnet, json_t **ret_vpc, const char **ret_ip,
-                         json_t **ret_groups, const char **ret_desc, const char **ret_type, struct err *err)
+/* The subnet, its VPC and the groups (a new array: the checked Groups, or the VPC's default group) of a new ENI. */
+static int create_params(struct netd *d, const struct eni_create_req *q, json_t **ret_subnet, json_t **ret_vpc, json_t **ret_groups,
+                         struct err *err)
 {
-        const char *subnet_id, *type = "veth";
-        json_t *groups = NULL;
         int r;
-        *ret_ip = *ret_desc = NULL;
-        if ((r = json_get_string(req, "SubnetId", true, &subnet_id, err)) < 0 ||
-            (r = json_get_string(req, "PrivateIpAddress", false, ret_ip, err)) < 0 ||
-            (r = json_get_string(req, "Description", false, ret_desc, err)) < 0 ||
-            (r = json_get_string(req, "InterfaceType", false, &type, err)) < 0 ||
-            (r = json_get_array(req, "Groups", false, &groups, err)) < 0)
-                return r;
-        if (strcmp(type, "veth") != 0 && strcmp(type, "macvlan") != 0)
-                return err_set(err, EINVAL, JERR_INVALID, "Invalid value '%s' for InterfaceType: ecsbox supports 'veth' and 'macvlan'", type);
-        if (*ret_desc && strlen(*ret_desc) > 255)
-                return err_set(err, EINVAL, JERR_INVALID, "Description is longer than 255 characters");
-        if ((r = subnet_load(d, subnet_id, ret_subnet, err)) < 0)
+        if ((r = subnet_load(d, q->subnet_id, ret_subnet, err)) < 0)
                 return r;
         if ((r = vpc_load(d, rec_str(*ret_subnet, "VpcId"), ret_vpc, err)) < 0)
                 return r;
-        if (groups && json_array_size(groups) > 0)
-                r = sg_validate_groups(d, groups, rec_str(*ret_subnet, "VpcId"), ret_groups, err);
+        if (json_array_size(q->groups) > 0)
+                r = sg_validate_groups(d, q->groups, rec_str(*ret_subnet, "VpcId"), ret_groups, err);
         else
                 *ret_groups = json_pack("[O]", json_object_get(*ret_vpc, "ebxDefaultSg") ?: json_null());
         if (r >= 0 && json_is_null(json_array_get(*ret_groups, 0)))
                 json_array_clear(*ret_groups);
-        *ret_type = type;
         return r < 0 ? r : 0;
 }
 
 int op_create_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "SubnetId", "PrivateIpAddress", "Groups", "Description",
-                                            "InterfaceType", "TagSpecifications", "ClientToken", "DryRun",
-                                            "SecondaryPrivateIpAddressCount", NULL };
         _cleanup_json_ json_t *subnet = NULL, *vpc = NULL, *groups = NULL;
+        struct eni_create_req q;
         json_t *eni = NULL;
-        const char *ip, *desc, *type;
-        long long secondary = 0;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 ||
-            (r = json_get_int(req, "SecondaryPrivateIpAddressCount", false, 0, 0, &secondary, err)) < 0 ||
-            (r = create_params(d, req, &subnet, &vpc, &ip, &groups, &desc, &type, err)) < 0)
+        if ((r = eni_create_req_decode(req, &q, err)) < 0 || (r = create_params(d, &q, &subnet, &vpc, &groups, err)) < 0)
                 return r;
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
-        if ((r = eni_new(d, subnet, ip, groups, desc, type, NULL, &eni, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+        if ((r = eni_new(d, subnet, &q, groups, NULL, &eni, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
                 store_rollback(d->store);
                 json_decref(eni);
                 return r;
         }
         log_info("op=CreateNetworkInterface eni=%s subnet=%s ip=%s mac=%s type=%s", rec_str(eni, "NetworkInterfaceId"),
-                 rec_str(subnet, "SubnetId"), rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"), type);
+                 rec_str(subnet, "SubnetId"), rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"), q.type);
         eni_members_changed(d, eni);
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
         json_decref(eni);
@@ -292,22 +274,12 @@ static json_t *eni_values(json_t *e, const char *name)
 
 int op_describe_network_interfaces(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "NetworkInterfaceIds", "Filters", "DryRun", "MaxResults",
-                                            "NextToken", NULL };
-        static const char *const fnames[] = { "network-interface-id", "subnet-id", "vpc-id", "status",
-                                              "private-ip-address", "addresses.private-ip-address", "mac-address",
-                                              "availability-zone", "description", "interface-type", "owner-id",
-                                              "group-id", "attachment.netns", "attachment.attachment-id",
-                                              "attachment.instance-id", NULL };
-        json_t *ids = NULL, *filters = NULL, *out = NULL;
+        struct req_describe q;
+        json_t *out = NULL;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 ||
-            (r = ids_param(req, "NetworkInterfaceIds", "eni", "InvalidNetworkInterfaceID.Malformed", &ids, err)) < 0 ||
-            (r = filters_parse(req, fnames, &filters, err)) < 0)
-                return r;
-        r = describe_objects(d, "eni", "NetworkInterfaceId", ids, filters, eni_values, eni_shape,
-                             "InvalidNetworkInterfaceID.NotFound", "networkInterface ID", &out, err);
-        if (r < 0)
+        if ((r = eni_describe_req_decode(req, &q, err)) < 0 ||
+            (r = describe_objects(d, "eni", "NetworkInterfaceId", q.ids, q.filters, eni_values, eni_shape,
+                                  "InvalidNetworkInterfaceID.NotFound", "networkInterface ID", &out, err)) < 0)
                 return r;
         *ret = json_pack("{s:o}", "NetworkInterfaces", out);
         return 0;
@@ -315,12 +287,14 @@ int op_describe_network_interfaces(struct netd *d, json_t *req, json_t **ret, st
 
 int op_delete_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "NetworkInterfaceId", "DryRun", NULL };
         _cleanup_json_ json_t *eni = NULL;
+        struct eni_delete_req q;
         const char *id;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "NetworkInterfaceId", true, &id, err)) < 0 ||
-            (r = eni_load(d, id, &eni, err)) < 0)
+        if ((r = eni_delete_req_decode(req, &q, err)) < 0)
+                return r;
+        id = q.eni_id;
+        if ((r = eni_load(d, id, &eni, err)) < 0)
                 return r;
         if (json_object_get(eni, "ebxAttachment") || strcmp(rec_str(eni, "Status"), "available") != 0)
                 return err_set(err, EBUSY, "InvalidNetworkInterface.InUse", "Network interface '%s' is currently in use (attached to netns '%s')", id,
@@ -414,18 +388,16 @@ static int attach_done(struct netd *d, json_t *eni, const char *ikey, struct err
 
 int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "NetworkInterfaceId", "Netns", "InstanceId", "DeviceIndex",
-                                            "NetworkCardIndex", "DryRun", NULL };
         _cleanup_json_ json_t *eni = NULL, *subnet = NULL, *vpc = NULL;
-        const char *id, *netns, *instance = NULL;
-        long long devidx = 0;
+        struct eni_attach_req q;
+        const char *id, *netns;
         char ikey[64];
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "NetworkInterfaceId", true, &id, err)) < 0 ||
-            (r = json_get_string(req, "Netns", true, &netns, err)) < 0 ||
-            (r = json_get_string(req, "InstanceId", false, &instance, err)) < 0 ||
-            (r = json_get_int(req, "DeviceIndex", false, 0, 0, &devidx, err)) < 0 ||
-            (r = tasknet_name_check(netns, "netns name", err)) < 0 || (r = eni_load(d, id, &eni, err)) < 0)
+        if ((r = eni_attach_req_decode(req, &q, err)) < 0)
+                return r;
+        id = q.eni_id;
+        netns = q.netns;
+        if ((r = eni_load(d, id, &eni, err)) < 0)
                 return r;
         if (json_object_get(eni, "ebxAttachment"))
                 return err_set(err, EBUSY, "InvalidNetworkInterface.InUse", "Network interface '%s' is already attached to netns '%s'", id,
@@ -434,7 +406,7 @@ int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struc
                 return r;
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
-        if ((r = begin_attach(d, eni, netns, instance, "AttachNetworkInterface", ikey, err)) < 0 ||
+        if ((r = begin_attach(d, eni, netns, q.instance_id, "AttachNetworkInterface", ikey, err)) < 0 ||
             (r = store_commit(d->store, err)) < 0) {
                 store_rollback(d->store);
                 return r;
@@ -512,14 +484,10 @@ int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey
         return 0;
 }
 
-static int find_eni(struct netd *d, json_t *req, json_t **ret, struct err *err)
+static int find_eni(struct netd *d, const struct eni_find_req *q, json_t **ret, struct err *err)
 {
-        const char *id = NULL, *netns = NULL, *aid = NULL;
+        const char *id = q->eni_id, *netns = q->netns, *aid = q->attachment_id;
         int r;
-        if ((r = json_get_string(req, "NetworkInterfaceId", false, &id, err)) < 0 ||
-            (r = json_get_string(req, "Netns", false, &netns, err)) < 0 ||
-            (r = json_get_string(req, "AttachmentId", false, &aid, err)) < 0)
-                return r;
         if (id)
                 return eni_load(d, id, ret, err);
         if (netns) {
@@ -535,8 +503,8 @@ static int find_eni(struct netd *d, json_t *req, json_t **ret, struct err *err)
                 json_decref(idx);
                 return r;
         }
-        if (aid) {
-                /* eni-attach-<17 hex>: find it by walking the attached ENIs. */
+        {
+                /* eni-attach-<17 hex> (the decoder leaves no other case): find it by walking the attached ENIs. */
                 json_t *out = NULL, *e;
                 json_t *f = json_pack("{s:[{s:s, s:[s]}]}", "Filters", "Name", "attachment.attachment-id", "Values", aid);
                 size_t i;
@@ -550,17 +518,17 @@ static int find_eni(struct netd *d, json_t *req, json_t **ret, struct err *err)
                         return r;
                 }
                 json_decref(out);
-                return err_set(err, ENOENT, "InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist", aid);
         }
-        return err_set(err, EINVAL, JERR_MISSING, "The request must contain the parameter NetworkInterfaceId, AttachmentId or Netns");
+        return err_set(err, ENOENT, "InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist", aid);
 }
 
-static int detach_or_delete(struct netd *d, json_t *req, bool forget, const char *op, json_t **ret, struct err *err)
+static int detach_or_delete(struct netd *d, const struct eni_find_req *q, bool forget, const char *op, json_t **ret,
+                            struct err *err)
 {
         _cleanup_json_ json_t *eni = NULL, *intent = NULL;
         char ikey[64];
         int r;
-        if ((r = find_eni(d, req, &eni, err)) < 0)
+        if ((r = find_eni(d, q, &eni, err)) < 0)
                 return r;
         if ((r = tasknet_instance_check(d, eni, err)) < 0)
                 return r;
@@ -578,31 +546,29 @@ static int detach_or_delete(struct netd *d, json_t *req, bool forget, const char
 
 int op_detach_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "AttachmentId", "NetworkInterfaceId", "Netns", "Force", "DryRun", NULL };
-        bool force = false;
+        struct eni_detach_req q;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_bool(req, "Force", false, &force, err)) < 0)
+        if ((r = eni_detach_req_decode(req, &q, err)) < 0)
                 return r;
-        return detach_or_delete(d, req, false, "DetachNetworkInterface", ret, err);
+        return detach_or_delete(d, &q.find, false, "DetachNetworkInterface", ret, err);
 }
 
-int eni_task_delete(struct netd *d, json_t *req, json_t **ret, struct err *err)
+int eni_task_delete(struct netd *d, const struct eni_find_req *q, json_t **ret, struct err *err)
 {
-        return detach_or_delete(d, req, true, "DeleteTaskNetwork", ret, err);
+        return detach_or_delete(d, q, true, "DeleteTaskNetwork", ret, err);
 }
 
-int eni_task_create(struct netd *d, json_t *req, const char *netns, const char *instance, json_t *metadata,
+int eni_task_create(struct netd *d, const struct eni_create_req *q, const char *netns, const char *instance, json_t *metadata,
                     json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *subnet = NULL, *vpc = NULL, *groups = NULL, *eni = NULL;
-        const char *ip, *desc, *type;
         char ikey[64];
         int r;
-        if ((r = create_params(d, req, &subnet, &vpc, &ip, &groups, &desc, &type, err)) < 0)
+        if ((r = create_params(d, q, &subnet, &vpc, &groups, err)) < 0)
                 return r;
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
-        if ((r = eni_new(d, subnet, ip, groups, desc, type, metadata, &eni, err)) < 0 ||
+        if ((r = eni_new(d, subnet, q, groups, metadata, &eni, err)) < 0 ||
             (r = begin_attach(d, eni, netns, instance, "CreateTaskNetwork", ikey, err)) < 0 ||
             (r = store_commit(d->store, err)) < 0) {
                 store_rollback(d->store);

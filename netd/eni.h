@@ -8,6 +8,8 @@
 
 struct netd;
 struct knet_eni;
+struct eni_create_req;
+struct eni_find_req;
 
 int op_create_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err);
 int op_describe_network_interfaces(struct netd *d, json_t *req, json_t **ret, struct err *err);
@@ -15,12 +17,12 @@ int op_delete_network_interface(struct netd *d, json_t *req, json_t **ret, struc
 int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err);
 int op_detach_network_interface(struct netd *d, json_t *req, json_t **ret, struct err *err);
 
-/* CreateTaskNetwork awsvpc (tasknet.c has checked Action, NetworkMode and the names): a new ENI attached
- * to netns, with metadata (borrowed, may be NULL) kept for flow logs. *ret is the answer. */
-int eni_task_create(struct netd *d, json_t *req, const char *netns, const char *instance_id, json_t *metadata,
+/* CreateTaskNetwork awsvpc (decoded by tasknet_req.c): a new ENI attached to netns, with metadata (borrowed,
+ * may be NULL) kept for flow logs. *ret is the answer. */
+int eni_task_create(struct netd *d, const struct eni_create_req *q, const char *netns, const char *instance_id, json_t *metadata,
                     json_t **ret, struct err *err);
 /* DeleteTaskNetwork awsvpc: detach the ENI named by NetworkInterfaceId or Netns and forget it. */
-int eni_task_delete(struct netd *d, json_t *req, json_t **ret, struct err *err);
+int eni_task_delete(struct netd *d, const struct eni_find_req *q, json_t **ret, struct err *err);
 
 /* Fill a knet_eni from records; strings point into the json objects. */
 int eni_knet(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, struct knet_eni *ret, struct err *err);

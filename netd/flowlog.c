@@ -15,6 +15,7 @@
 #include "ecsbox/timeutil.h"
 #include "flowlog.h"
 #include "flowlog_collect.h"
+#include "flowlog_req.h"
 #include "netd.h"
 #include "record.h"
 #include "subnet.h"
@@ -66,57 +67,28 @@ static int dup_cb(const char *key, json_t *rec, void *ud)
         return 0;
 }
 
+/* A resource of a decoded request (a well-formed id of its type) exists. */
 static int resource_check(struct netd *d, const char *type, const char *id, struct err *err)
 {
         _cleanup_json_ json_t *o = NULL;
         char key[KEY_MAX];
         int r;
         if (strcmp(type, "NetworkInterface") == 0) {
-                if (!id_valid("eni", id))
-                        return err_set(err, EINVAL, "InvalidNetworkInterfaceID.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", id);
                 key_fmt(key, "eni", id);
                 r = store_get(d->store, key, &o, err);
                 if (r == -ENOENT)
                         return err_set(err, ENOENT, "InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", id);
                 return r;
         }
-        if (strcmp(type, "Subnet") == 0) {
-                if (!id_valid("subnet", id))
-                        return err_set(err, EINVAL, "InvalidSubnetID.Malformed", "Invalid id: \"%s\" (expecting \"subnet-...\")", id);
+        if (strcmp(type, "Subnet") == 0)
                 return subnet_load(d, id, &o, err);
-        }
-        if (!id_valid("vpc", id))
-                return err_set(err, EINVAL, "InvalidVpcID.Malformed", "Invalid id: \"%s\" (expecting \"vpc-...\")", id);
         return vpc_load(d, id, &o, err);
 }
 
-/* Tags of TagSpecifications for ResourceType vpc-flow-log (or none named): a new array. */
-static json_t *spec_tags(json_t *req)
-{
-        json_t *specs = json_object_get(req, "TagSpecifications"), *sp, *tags = json_array();
-        size_t i;
-        json_array_foreach(specs, i, sp)
-                if (!rec_str(sp, "ResourceType") || !strcmp(rec_str(sp, "ResourceType"), "vpc-flow-log"))
-                        json_array_extend(tags, json_object_get(sp, "Tags") ?: json_array());
-        return tags;
-}
-
-/* CreateFlowLogs, decoded. Strings borrowed from the request. */
-struct create_req {
-        const char *type, *traffic, *format, *dtype, *dest, *token;
-        json_t *ids;
-        long long interval;
-};
-
-/* LogDestination: an absolute path to a directory netd may write. */
+/* LogDestination (an absolute path, decoded): a directory netd may write. */
 static int dest_check(const char *dest, struct err *err)
 {
         struct stat st;
-        if (!dest || dest[0] != '/')
-                return err_set(err, EINVAL, "InvalidParameter", "LogDestination must be an absolute directory path, got '%s'",
-                               dest ? dest : "");
-        if (strlen(dest) > PATH_MAX - 64)
-                return err_set(err, EINVAL, "InvalidParameter", "LogDestination '%s' is too long", dest);
         if (stat(dest, &st) < 0)
                 return err_set(err, EINVAL, "InvalidParameter", "LogDestination '%s': %s", dest, strerror(errno));
         if (!S_ISDIR(st.st_mode))
@@ -126,62 +98,14 @@ static int dest_check(const char *dest, struct err *err)
         return 0;
 }
 
-/* The members of CreateFlowLogs and their values (the resources come next). */
-static int create_decode(json_t *req, struct create_req *c, struct err *err)
-{
-        static const char *const keys[] = { "Action", "ResourceType", "ResourceIds", "TrafficType", "LogFormat",
-                                            "MaxAggregationInterval", "LogDestinationType", "LogDestination",
-                                            "TagSpecifications", "ClientToken", "DryRun", "DeliverLogsPermissionArn",
-                                            "DeliverCrossAccountRole", "LogGroupName", "DestinationOptions", NULL };
-        struct fl_format fmt;
-        int r;
-
-        *c = (struct create_req) { .interval = 600 };
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "ResourceType", true, &c->type, err)) < 0 ||
-            (r = json_get_array(req, "ResourceIds", true, &c->ids, err)) < 0 ||
-            (r = json_get_string(req, "TrafficType", false, &c->traffic, err)) < 0 ||
-            (r = json_get_string(req, "LogFormat", false, &c->format, err)) < 0 ||
-            (r = json_get_string(req, "LogDestinationType", false, &c->dtype, err)) < 0 ||
-            (r = json_get_string(req, "LogDestination", false, &c->dest, err)) < 0 ||
-            (r = json_get_string(req, "ClientToken", false, &c->token, err)) < 0)
-                return r;
-        if (json_object_get(req, "MaxAggregationInterval") &&
-            (r = json_get_int(req, "MaxAggregationInterval", false, 1, 600, &c->interval, err)) < 0)
-                return err_set(err, EINVAL, "InvalidParameter",
-                               "MaxAggregationInterval must be 60 or 600 (ecsbox also accepts 1 to 600 seconds)");
-        if (strcmp(c->type, "NetworkInterface") != 0 && strcmp(c->type, "Subnet") != 0 && strcmp(c->type, "VPC") != 0)
-                return err_set(err, EINVAL, "InvalidParameter",
-                               "Invalid ResourceType '%s': expected NetworkInterface, Subnet or VPC", c->type);
-        if (json_array_size(c->ids) == 0)
-                return err_set(err, EINVAL, "InvalidParameter", "ResourceIds must name at least one resource");
-        if (json_array_size(c->ids) > 1000)
-                return err_set(err, EINVAL, "InvalidParameter", "At most 1000 ResourceIds per request");
-        if (!c->traffic)
-                return err_set(err, EINVAL, "InvalidParameter", "TrafficType is required (ACCEPT, REJECT or ALL)");
-        if (fl_traffic_parse(c->traffic) < 0)
-                return err_set(err, EINVAL, "InvalidParameter", "Invalid TrafficType '%s': expected ACCEPT, REJECT or ALL", c->traffic);
-        if (!c->dtype || strcmp(c->dtype, "file") != 0)
-                return err_set(err, EINVAL, "InvalidParameter",
-                               "Invalid LogDestinationType '%s': ecsbox delivers flow logs to local files only (LogDestinationType 'file')",
-                               c->dtype ? c->dtype : "cloud-watch-logs");
-        if ((r = dest_check(c->dest, err)) < 0)
-                return r;
-        return fl_format_parse(c->format, &fmt, err);
-}
-
-/* Every resource is a string, named once, exists, and has no flow log of this traffic type and destination. */
-static int resources_check(struct netd *d, const struct create_req *c, struct err *err)
+/* Every resource exists and has no flow log of this traffic type and destination. */
+static int resources_check(struct netd *d, const struct flowlog_create_req *c, struct err *err)
 {
         json_t *v;
         size_t i;
         int r;
         json_array_foreach(c->ids, i, v) {
                 struct dup_ctx dc = { json_string_value(v), c->dest, c->traffic, NULL, NULL };
-                if (!json_is_string(v))
-                        return err_set(err, EINVAL, JERR_INVALID, "ResourceIds.%zu must be a string", i + 1);
-                for (size_t j = 0; j < i; j++)
-                        if (strcmp(json_string_value(json_array_get(c->ids, j)), dc.resource) == 0)
-                                return err_set(err, EINVAL, "InvalidParameter", "Resource '%s' is listed twice", dc.resource);
                 if ((r = resource_check(d, c->type, dc.resource, err)) < 0)
                         return r;
                 r = store_list(d->store, "fl/", dup_cb, &dc, err);
@@ -199,7 +123,7 @@ static int resources_check(struct netd *d, const struct create_req *c, struct er
 }
 
 /* One record per resource, appended to recs, their ids to ids_out. */
-static int records_new(json_t *req, const struct create_req *c, json_t *recs, json_t *ids_out, struct err *err)
+static int records_new(const struct flowlog_create_req *c, json_t *recs, json_t *ids_out, struct err *err)
 {
         char now[32];
         json_t *v;
@@ -210,13 +134,13 @@ static int records_new(json_t *req, const struct create_req *c, json_t *recs, js
                 char id[ID_MAX];
                 if ((r = id_new("fl", id)) < 0)
                         return err_set(err, -r, NULL, "random id: %s", strerror(-r));
-                json_array_append_new(recs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:s}",
+                json_array_append_new(recs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O, s:s}",
                                                       "FlowLogId", id, "CreationTime", now, "DeliverLogsStatus", "SUCCESS",
                                                       "FlowLogStatus", "ACTIVE", "ResourceId", json_string_value(v),
                                                       "TrafficType", c->traffic, "LogDestinationType", "file",
                                                       "LogDestination", c->dest, "LogFormat",
                                                       c->format && *c->format ? c->format : FL_DEFAULT_FORMAT,
-                                                      "MaxAggregationInterval", c->interval, "Tags", spec_tags(req),
+                                                      "MaxAggregationInterval", c->interval, "Tags", c->tags,
                                                       "ebxResourceType", c->type));
                 json_array_append_new(ids_out, json_string(id));
         }
@@ -268,16 +192,17 @@ static int records_store(struct netd *d, json_t *recs, struct err *err)
 int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *ids_out = json_array(), *recs = json_array();
+        _cleanup_(flowlog_create_req_done) struct flowlog_create_req c = { 0 };
         _cleanup_free_ struct fl_log *logs = NULL;
-        struct create_req c;
         json_t *v;
         size_t i;
         int r;
 
         if (!d->fl)
                 return err_set(err, EAGAIN, NULL, "CreateFlowLogs: the flow log collector is not running yet");
-        if ((r = create_decode(req, &c, err)) < 0 || (r = resources_check(d, &c, err)) < 0 ||
-            (r = records_new(req, &c, recs, ids_out, err)) < 0 || (r = logs_prepare(d, recs, &logs, err)) < 0 ||
+        if ((r = flowlog_create_req_decode(req, &c, err)) < 0 || (r = dest_check(c.dest, err)) < 0 ||
+            (r = resources_check(d, &c, err)) < 0 || (r = records_new(&c, recs, ids_out, err)) < 0 ||
+            (r = logs_prepare(d, recs, &logs, err)) < 0 ||
             (r = records_store(d, recs, err)) < 0)
                 return r;
         flowlog_add(d, logs, json_array_size(recs));
@@ -292,23 +217,12 @@ int op_create_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *e
 
 int op_describe_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "FlowLogIds", "Filter", "Filters", "DryRun", "MaxResults", "NextToken", NULL };
-        static const char *const fnames[] = { "flow-log-id", "resource-id", "traffic-type", "log-destination-type",
-                                              "deliver-log-status", "log-group-name", NULL };
-        json_t *ids = NULL, *filters = NULL, *out = NULL;
+        struct req_describe q;
+        json_t *out = NULL;
         int r;
-        if (json_object_get(req, "Filter") && !json_object_get(req, "Filters")) {
-                /* DescribeFlowLogs names its list Filter in the EC2 API */
-                json_object_set(req, "Filters", json_object_get(req, "Filter"));
-                json_object_del(req, "Filter");
-        }
-        if ((r = json_check_keys(req, keys, err)) < 0 ||
-            (r = ids_param(req, "FlowLogIds", "fl", "InvalidFlowLogId.NotFound", &ids, err)) < 0 ||
-            (r = filters_parse(req, fnames, &filters, err)) < 0)
-                return r;
-        r = describe_objects(d, "fl", "FlowLogId", ids, filters, fl_values, fl_shape, "InvalidFlowLogId.NotFound",
-                             "flow log ID", &out, err);
-        if (r < 0)
+        if ((r = flowlog_describe_req_decode(req, &q, err)) < 0 ||
+            (r = describe_objects(d, "fl", "FlowLogId", q.ids, q.filters, fl_values, fl_shape, "InvalidFlowLogId.NotFound",
+                                  "flow log ID", &out, err)) < 0)
                 return r;
         *ret = json_pack("{s:o}", "FlowLogs", out);
         return 0;
@@ -316,17 +230,15 @@ int op_describe_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err 
 
 int op_delete_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "FlowLogIds", "DryRun", NULL };
-        json_t *ids = NULL, *v;
+        struct flowlog_delete_req q;
+        json_t *ids, *v;
         size_t i;
         int r;
         if (!d->fl)
                 return err_set(err, EAGAIN, NULL, "DeleteFlowLogs: the flow log collector is not running yet");
-        if ((r = json_check_keys(req, keys, err)) < 0 ||
-            (r = ids_param(req, "FlowLogIds", "fl", "InvalidFlowLogId.NotFound", &ids, err)) < 0)
+        if ((r = flowlog_delete_req_decode(req, &q, err)) < 0)
                 return r;
-        if (json_array_size(ids) == 0)
-                return err_set(err, EINVAL, JERR_MISSING, "The request must contain the parameter FlowLogIds");
+        ids = q.ids;
         json_array_foreach(ids, i, v) {
                 char key[KEY_MAX];
                 key_fmt(key, "fl", json_string_value(v));
@@ -416,20 +328,16 @@ static int get_cb(const char *key, json_t *rec, void *ud)
 
 int op_get_flow_logs(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "NetworkInterfaceId", "FlowLogId", NULL };
         _cleanup_json_ json_t *paths = json_array();
+        struct flowlog_get_req q;
         struct get_ctx c = { 0 };
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 ||
-            (r = json_get_string(req, "NetworkInterfaceId", true, &c.eni, err)) < 0 ||
-            (r = json_get_string(req, "FlowLogId", false, &c.want, err)) < 0)
+        if ((r = flowlog_get_req_decode(req, &q, err)) < 0)
                 return r;
-        if (!id_valid("eni", c.eni))
-                return err_set(err, EINVAL, "InvalidNetworkInterfaceID.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", c.eni);
+        c.eni = q.eni_id;
+        c.want = q.flow_log_id;
         if (c.want) {
                 char key[KEY_MAX];
-                if (!id_valid("fl", c.want))
-                        return err_set(err, EINVAL, "InvalidFlowLogId.NotFound", "Flow log ID '%s' does not exist", c.want);
                 key_fmt(key, "fl", c.want);
                 if ((r = store_exists(d->store, key)) == 0)
                         return err_set(err, ENOENT, "InvalidFlowLogId.NotFound", "Flow log ID '%s' does not exist", c.want);

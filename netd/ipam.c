@@ -85,16 +85,14 @@ static int lease_put(struct netd *d, const char *subnet_id, uint32_t ip, const c
         return store_put(d->store, key, lease, err);
 }
 
-/* PrivateIpAddress asked for: in the subnet, not reserved, not leased. */
-static int want_check(struct netd *d, json_t *subnet, const struct cidr4 *c, const char *want_ip, uint32_t *ret_ip,
-                      struct err *err)
+/* PrivateIpAddress asked for (parsed by eni_req.c): in the subnet, not reserved, not leased. */
+static int want_check(struct netd *d, json_t *subnet, const struct cidr4 *c, uint32_t ip, struct err *err)
 {
         const char *subnet_id = rec_str(subnet, "SubnetId");
         struct probe probe = { d, "lease", subnet_id };
-        uint32_t ip;
+        char want_ip[IP4_STR_MAX];
         int r;
-        if (ip4_parse(want_ip, &ip) < 0)
-                return err_set(err, EINVAL, JERR_INVALID, "Invalid value '%s' for PrivateIpAddress: not an IPv4 address", want_ip);
+        ip4_format(ip, want_ip);
         if (!cidr4_contains_ip(c, ip))
                 return err_set(err, EINVAL, JERR_INVALID, "Address %s does not fall within the subnet's address range (%s)", want_ip,
                                rec_str(subnet, "CidrBlock"));
@@ -108,7 +106,6 @@ static int want_check(struct netd *d, json_t *subnet, const struct cidr4 *c, con
         if (r > 0)
                 return err_set(err, EEXIST, "InvalidIPAddress.InUse", "The specified address %s is already in use in subnet %s", want_ip,
                                subnet_id);
-        *ret_ip = ip;
         return 0;
 }
 
@@ -139,14 +136,18 @@ void ipam_subnet_init(json_t *subnet)
         json_object_set_new(subnet, "ebxCursor", json_integer(0));
 }
 
-int ipam_eni_take(struct netd *d, json_t *subnet, const char *want_ip, const char *eni_id, uint32_t *ret_ip,
+int ipam_eni_take(struct netd *d, json_t *subnet, const uint32_t *want_ip, const char *eni_id, uint32_t *ret_ip,
                   struct err *err)
 {
         struct cidr4 c;
         uint32_t ip = 0;
         int r;
         (void) cidr4_parse(rec_str(subnet, "CidrBlock"), &c);
-        r = want_ip ? want_check(d, subnet, &c, want_ip, &ip, err) : next_pick(d, subnet, &c, &ip, err);
+        if (want_ip) {
+                ip = *want_ip;
+                r = want_check(d, subnet, &c, ip, err);
+        } else
+                r = next_pick(d, subnet, &c, &ip, err);
         if (r < 0 || (r = lease_put(d, rec_str(subnet, "SubnetId"), ip, eni_id, err)) < 0)
                 return r;
         *ret_ip = ip;

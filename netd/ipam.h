@@ -41,11 +41,11 @@ int ipam_bridge_next(uint32_t cursor, ipam_taken_fn taken, void *userdata, uint3
 
 /* A new subnet record: its cursor (ebxCursor 0: the first lease is the first usable address). */
 void ipam_subnet_init(json_t *subnet);
-/* Inside a transaction: lease an address of subnet (a record) to eni_id: want_ip when given (it must be
- * in the subnet, not reserved, not leased), else the next free one after the subnet's cursor (the cursor
+/* Inside a transaction: lease an address of subnet (a record) to eni_id: *want_ip when given (parsed by
+ * the request's decoder; it must be in the subnet, not reserved, not leased), else the next free one after the subnet's cursor (the cursor
  * is moved and the subnet record stored). EC2 errors: InvalidParameterValue, InvalidIPAddress.InUse,
  * InsufficientFreeAddressesInSubnet. */
-int ipam_eni_take(struct netd *d, json_t *subnet, const char *want_ip, const char *eni_id, uint32_t *ret_ip,
+int ipam_eni_take(struct netd *d, json_t *subnet, const uint32_t *want_ip, const char *eni_id, uint32_t *ret_ip,
                   struct err *err);
 /* Inside a transaction: give back the lease of an ENI record (its SubnetId and PrivateIpAddress). */
 int ipam_eni_release(struct netd *d, json_t *eni, struct err *err);

@@ -27,9 +27,12 @@
 #include "kernel/knet.h"
 #include "netd.h"
 #include "reconcile.h"
+#include "req.h"
 #include "sg_enforce.h"
 #include "subnet.h"
+#include "subnet_req.h"
 #include "vpc.h"
+#include "vpc_req.h"
 
 struct conn {
         struct netd *d;
@@ -206,19 +209,24 @@ static int drop_privileges(struct err *err)
 
 static int ensure_defaults(struct netd *d, struct err *err)
 {
+        static const char *const subnet_cidrs[] = { "172.31.0.0/20", "172.31.16.0/20" };
         _cleanup_json_ json_t *mark = NULL;
+        struct vpc_create_req vq = { .cidr_s = "172.31.0.0/16" };
         json_t *vpc = NULL, *s = NULL;
         char az[40];
         int r;
         if (store_get(d->store, "meta/defaults", &mark, NULL) == 0)
                 return 0;
         /* As on a new AWS account: a default VPC with a default subnet per zone. */
-        if ((r = vpc_create(d, "172.31.0.0/16", true, &vpc, err)) < 0)
+        if ((r = vpc_req_cidr(vq.cidr_s, &vq.cidr, err)) < 0 || (r = vpc_create(d, &vq, true, &vpc, err)) < 0)
                 return err_wrap(err, "create the default VPC");
         for (int z = 0; z < 2; z++) {
+                struct subnet_create_req sq = { .vpc_id = json_string_value(json_object_get(vpc, "VpcId")),
+                                                .cidr_s = subnet_cidrs[z], .az = az };
                 snprintf(az, sizeof az, "%s%c", d->region, 'a' + z);
-                r = subnet_create(d, json_string_value(json_object_get(vpc, "VpcId")), z == 0 ? "172.31.0.0/20" : "172.31.16.0/20",
-                                  az, true, &s, err);
+                r = req_cidr(sq.cidr_s, &sq.cidr, err);
+                if (r >= 0)
+                        r = subnet_create(d, &sq, true, &s, err);
                 json_decref(s);
                 s = NULL;
                 if (r < 0) {
@@ -226,7 +234,7 @@ static int ensure_defaults(struct netd *d, struct err *err)
                         return err_wrap(err, "create the default subnet in %s", az);
                 }
         }
-        log_info("msg=\"created the default VPC\" vpc=%s cidr=172.31.0.0/16", json_string_value(json_object_get(vpc, "VpcId")));
+        log_info("msg=\"created the default VPC\" vpc=%s cidr=%s", json_string_value(json_object_get(vpc, "VpcId")), vq.cidr_s);
         json_decref(vpc);
         mark = json_pack("{s:b}", "Done", 1);
         return store_put(d->store, "meta/defaults", mark, err);

@@ -13,6 +13,7 @@
 #include "record.h"
 #include "sg.h"
 #include "sg_enforce.h"
+#include "sg_req.h"
 #include "sg_rules.h"
 #include "vpc.h"
 
@@ -135,27 +136,20 @@ json_t *sg_shape(struct netd *d, json_t *sg)
 
 int op_describe_security_groups(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "GroupIds", "GroupNames", "Filters", "DryRun", "MaxResults",
-                                            "NextToken", NULL };
-        static const char *const fnames[] = { "group-id", "group-name", "vpc-id", "description", "owner-id", NULL };
-        json_t *ids = NULL, *filters = NULL, *names = NULL, *out = NULL, *v;
+        struct sg_describe_req q;
+        json_t *out = NULL, *v;
         size_t i;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 ||
-            (r = ids_param(req, "GroupIds", "sg", "InvalidGroupId.Malformed", &ids, err)) < 0 ||
-            (r = json_get_array(req, "GroupNames", false, &names, err)) < 0 ||
-            (r = filters_parse(req, fnames, &filters, err)) < 0)
+        if ((r = sg_describe_req_decode(req, &q, err)) < 0 ||
+            (r = describe_objects(d, "sg", "GroupId", q.ids, q.filters, sg_values, sg_shape, "InvalidGroup.NotFound", "security group",
+                                  &out, err)) < 0)
                 return r;
-        r = describe_objects(d, "sg", "GroupId", ids, filters, sg_values, sg_shape, "InvalidGroup.NotFound",
-                             "security group", &out, err);
-        if (r < 0)
-                return r;
-        if (names && json_array_size(names) > 0) {
+        if (json_array_size(q.names) > 0) {
                 json_t *kept = json_array();
                 json_array_foreach(out, i, v) {
                         json_t *n;
                         size_t j;
-                        json_array_foreach(names, j, n)
+                        json_array_foreach(q.names, j, n)
                                 if (json_is_string(n) && strcmp(json_string_value(n), json_string_value(json_object_get(v, "GroupName"))) == 0)
                                         json_array_append(kept, v);
                 }
@@ -166,51 +160,39 @@ int op_describe_security_groups(struct netd *d, json_t *req, json_t **ret, struc
         return 0;
 }
 
+static bool groups_have(json_t *groups, const char *id)
+{
+        json_t *g;
+        size_t i;
+        json_array_foreach(groups, i, g)
+                if (json_is_string(g) && !strcmp(json_string_value(g), id))
+                        return true;
+        return false;
+}
+
 int sg_validate_groups(struct netd *d, json_t *groups, const char *vpc_id, json_t **ret_ids, struct err *err)
 {
-        json_t *ids = json_array(), *g;
+        _cleanup_json_ json_t *ids = json_array();
+        json_t *g;
         size_t i;
         int r;
         json_array_foreach(groups, i, g) {
+                _cleanup_json_ json_t *sg = NULL;
                 char key[KEY_MAX];
-                json_t *sg = NULL;
                 const char *id = json_string_value(g);
-                if (!id || !id_valid("sg", id)) {
-                        json_decref(ids);
-                        return err_set(err, EINVAL, "InvalidGroupId.Malformed", "Invalid id: \"%s\" (expecting \"sg-...\")", id ? id : "(not a string)");
-                }
                 key_fmt(key, "sg", id);
                 r = store_get(d->store, key, &sg, err);
-                if (r == -ENOENT) {
-                        json_decref(ids);
+                if (r == -ENOENT)
                         return err_set(err, ENOENT, "InvalidGroup.NotFound", "The security group '%s' does not exist", id);
-                }
-                if (r < 0) {
-                        json_decref(ids);
+                if (r < 0)
                         return r;
-                }
-                if (strcmp(json_string_value(json_object_get(sg, "VpcId")) ?: "", vpc_id) != 0) {
-                        json_decref(sg);
-                        json_decref(ids);
+                if (strcmp(json_string_value(json_object_get(sg, "VpcId")) ?: "", vpc_id) != 0)
                         return err_set(err, EINVAL, JERR_INVALID, "The security group '%s' belongs to another VPC than the subnet's (%s)", id, vpc_id);
-                }
-                json_decref(sg);
                 /* the same group twice counts once */
-                {
-                        json_t *x;
-                        size_t j;
-                        bool dup = false;
-                        json_array_foreach(ids, j, x)
-                                dup |= strcmp(json_string_value(x), id) == 0;
-                        if (!dup)
-                                json_array_append_new(ids, json_string(id));
-                }
+                if (!groups_have(ids, id))
+                        json_array_append_new(ids, json_string(id));
         }
-        if (json_array_size(groups) > 5) {
-                json_decref(ids);
-                return err_set(err, EINVAL, "SecurityGroupsPerInterfaceLimitExceeded", "At most 5 security groups per network interface");
-        }
-        *ret_ids = ids;
+        *ret_ids = TAKE_PTR(ids);
         return 0;
 }
 
@@ -229,71 +211,48 @@ static int default_vpc_id(struct netd *d, char buf[ID_MAX], struct err *err)
         return err_set(err, EINVAL, "VPCIdNotSpecified", "No default VPC for this user; specify VpcId");
 }
 
-/* GroupId, or GroupName (in the default VPC, as EC2 resolves it). */
-static int sg_find(struct netd *d, json_t *req, bool id_only, json_t **ret, struct err *err)
+/* The group of a decoded GroupId, or GroupName (in the default VPC, as EC2 resolves it). */
+static int sg_find(struct netd *d, const struct sg_ref *ref, json_t **ret, struct err *err)
 {
-        const char *id = NULL, *name = NULL;
         char vpc_id[ID_MAX];
         json_t *all, *g;
         size_t i;
         int r;
-        if ((r = json_get_string(req, "GroupId", false, &id, err)) < 0 || (r = json_get_string(req, "GroupName", false, &name, err)) < 0)
-                return r;
-        if (id)
-                return sg_load(d, id, ret, err);
-        if (!name || id_only)
-                return err_set(err, EINVAL, JERR_MISSING, "The request must contain the parameter GroupId");
+        if (ref->group_id)
+                return sg_load(d, ref->group_id, ret, err);
         if ((r = default_vpc_id(d, vpc_id, err)) < 0)
                 return r;
         if (!(all = netd_records(d, "sg/", err)))
                 return -EIO;
         json_array_foreach(all, i, g)
-                if (!strcmp(rec_str(g, "VpcId"), vpc_id) && !strcmp(rec_str(g, "GroupName"), name)) {
+                if (!strcmp(rec_str(g, "VpcId"), vpc_id) && !strcmp(rec_str(g, "GroupName"), ref->group_name)) {
                         *ret = json_incref(g);
                         json_decref(all);
                         return 0;
                 }
         json_decref(all);
-        return err_set(err, ENOENT, "InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", name, vpc_id);
+        return err_set(err, ENOENT, "InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", ref->group_name, vpc_id);
 }
 
 /* ---- CreateSecurityGroup / DeleteSecurityGroup ---- */
-static json_t *tags_of(json_t *req, const char *rtype)
-{
-        json_t *specs = json_object_get(req, "TagSpecifications"), *s, *tags = json_array();
-        size_t i;
-        json_array_foreach(specs, i, s)
-                if (!rec_str(s, "ResourceType") || !strcmp(rec_str(s, "ResourceType"), rtype))
-                        json_array_extend(tags, json_object_get(s, "Tags") ?: json_array());
-        return tags;
-}
-
 int op_create_security_group(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "GroupName", "Description", "GroupDescription", "VpcId",
-                                            "TagSpecifications", "DryRun", NULL };
+        _cleanup_(sg_create_req_done) struct sg_create_req q = { 0 };
         _cleanup_json_ json_t *vpc = NULL, *all = NULL, *sg = NULL;
-        const char *name, *desc = NULL, *vpc_id = NULL;
+        const char *name, *vpc_id;
         char id[ID_MAX], dvpc[ID_MAX];
         json_t *g;
         size_t i;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "GroupName", true, &name, err)) < 0 ||
-            (r = json_get_string(req, "Description", false, &desc, err)) < 0 ||
-            (!desc && (r = json_get_string(req, "GroupDescription", true, &desc, err)) < 0) ||
-            (r = json_get_string(req, "VpcId", false, &vpc_id, err)) < 0)
+        if ((r = sg_create_req_decode(req, &q, err)) < 0)
                 return r;
+        name = q.name;
+        vpc_id = q.vpc_id;
         if (!vpc_id) {
                 if ((r = default_vpc_id(d, dvpc, err)) < 0)
                         return r;
                 vpc_id = dvpc;
         }
-        if (!name[0] || strlen(name) > 255 || !desc[0] || strlen(desc) > 255)
-                return err_set(err, EINVAL, JERR_INVALID, "GroupName and Description must be 1 to 255 characters");
-        if (!strcmp(name, "default"))
-                return err_set(err, EINVAL, "InvalidGroup.Reserved", "The security group 'default' is reserved");
-        if (!strncmp(name, "sg-", 3))
-                return err_set(err, EINVAL, JERR_INVALID, "Group names may not be in the format sg-*");
         if ((r = vpc_load(d, vpc_id, &vpc, err)) < 0)
                 return r;
         if (!(all = netd_records(d, "sg/", err)))
@@ -303,8 +262,8 @@ int op_create_security_group(struct netd *d, json_t *req, json_t **ret, struct e
                         return err_set(err, EEXIST, "InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpc_id);
         if ((r = id_new("sg", id)) < 0)
                 return err_set(err, -r, NULL, "random id: %s", strerror(-r));
-        sg = sg_new(d, id, name, desc, vpc_id);
-        json_object_set_new(sg, "Tags", tags_of(req, "security-group"));
+        sg = sg_new(d, id, name, q.desc, vpc_id);
+        json_object_set(sg, "Tags", q.tags);
         /* a new group: no ingress, all egress (as on AWS) */
         json_array_append_new(sg_rules_of(sg), json_pack("{s:b, s:s, s:i, s:i, s:s}", "Egress", 1, "IpProtocol", "-1",
                                                          "FromPort", -1, "ToPort", -1, "CidrIp", "0.0.0.0/0"));
@@ -316,26 +275,16 @@ int op_create_security_group(struct netd *d, json_t *req, json_t **ret, struct e
         return 0;
 }
 
-static bool groups_have(json_t *groups, const char *id)
-{
-        json_t *g;
-        size_t i;
-        json_array_foreach(groups, i, g)
-                if (json_is_string(g) && !strcmp(json_string_value(g), id))
-                        return true;
-        return false;
-}
-
 int op_delete_security_group(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "GroupId", "GroupName", "DryRun", NULL };
         _cleanup_json_ json_t *sg = NULL, *enis = NULL, *all = NULL;
+        struct sg_ref ref;
         const char *id;
         char key[KEY_MAX];
         json_t *x, *rule;
         size_t i, j;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = sg_find(d, req, false, &sg, err)) < 0)
+        if ((r = sg_delete_req_decode(req, &ref, err)) < 0 || (r = sg_find(d, &ref, &sg, err)) < 0)
                 return r;
         id = rec_str(sg, "GroupId");
         if (!strcmp(rec_str(sg, "GroupName"), "default"))
@@ -374,29 +323,6 @@ static json_t *rule_shape(struct netd *d, json_t *sg, json_t *rule)
         if (rec_str(rule, "Description"))
                 json_object_set_new(o, "Description", json_string(rec_str(rule, "Description")));
         return o;
-}
-
-/* IpPermissions, or the flat IpProtocol/FromPort/ToPort/CidrIp form. New reference. */
-static int perms_of(json_t *req, json_t **ret, struct err *err)
-{
-        json_t *perms = json_object_get(req, "IpPermissions"), *p;
-        if (perms) {
-                if (json_object_get(req, "IpProtocol") || json_object_get(req, "CidrIp"))
-                        return err_set(err, EINVAL, JERR_INVALID, "Use either IpPermissions or IpProtocol/FromPort/ToPort/CidrIp, not both");
-                *ret = json_incref(perms);
-                return 0;
-        }
-        if (!json_object_get(req, "IpProtocol") && !json_object_get(req, "CidrIp"))
-                return err_set(err, EINVAL, JERR_MISSING, "The request must contain the parameter IpPermissions");
-        p = json_object();
-        json_object_set(p, "IpProtocol", json_object_get(req, "IpProtocol") ?: json_string("-1"));
-        if (json_object_get(req, "FromPort"))
-                json_object_set(p, "FromPort", json_object_get(req, "FromPort"));
-        if (json_object_get(req, "ToPort"))
-                json_object_set(p, "ToPort", json_object_get(req, "ToPort"));
-        json_object_set_new(p, "IpRanges", json_pack("[{s:O}]", "CidrIp", json_object_get(req, "CidrIp") ?: json_string("0.0.0.0/0")));
-        *ret = json_pack("[o]", p);
-        return 0;
 }
 
 /* Peer groups must exist in the group's VPC. */
@@ -453,16 +379,15 @@ static int sg_commit_rules(struct netd *d, json_t *sg, json_t *new_rules, struct
 
 static int rules_authorize(struct netd *d, json_t *req, bool egress, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "GroupId", "GroupName", "IpPermissions", "IpProtocol", "FromPort",
-                                            "ToPort", "CidrIp", "DryRun", "TagSpecifications", NULL };
-        _cleanup_json_ json_t *sg = NULL, *perms = NULL, *add = NULL, *rules = NULL;
-        json_t *rule, *out;
+        _cleanup_(sg_rules_req_done) struct sg_rules_req q = { 0 };
+        _cleanup_json_ json_t *sg = NULL, *rules = NULL;
+        json_t *rule, *out, *add;
         size_t i;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = sg_find(d, req, egress, &sg, err)) < 0 ||
-            (r = perms_of(req, &perms, err)) < 0 || (r = sg_perms_parse(perms, egress, &add, err)) < 0 ||
-            (r = peers_check(d, sg, add, err)) < 0)
+        if ((r = sg_authorize_req_decode(req, egress, &q, err)) < 0 || (r = sg_find(d, &q.ref, &sg, err)) < 0 ||
+            (r = peers_check(d, sg, q.rules, err)) < 0)
                 return r;
+        add = q.rules;
         rules = json_deep_copy(sg_rules_of(sg));
         json_array_foreach(add, i, rule) {
                 if (rule_find(rules, rule) >= 0) {
@@ -486,19 +411,17 @@ static int rules_authorize(struct netd *d, json_t *req, bool egress, json_t **re
 
 static int rules_revoke(struct netd *d, json_t *req, bool egress, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "GroupId", "GroupName", "IpPermissions", "IpProtocol", "FromPort",
-                                            "ToPort", "CidrIp", "DryRun", "SecurityGroupRuleIds", NULL };
-        _cleanup_json_ json_t *sg = NULL, *perms = NULL, *del = NULL, *rules = NULL, *out = json_array();
-        json_t *rule, *ruleids = NULL;
+        _cleanup_(sg_rules_req_done) struct sg_rules_req q = { 0 };
+        _cleanup_json_ json_t *sg = NULL, *rules = NULL, *out = json_array();
+        json_t *rule;
         size_t i;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = sg_find(d, req, egress, &sg, err)) < 0 ||
-            (r = json_get_array(req, "SecurityGroupRuleIds", false, &ruleids, err)) < 0)
+        if ((r = sg_revoke_req_decode(req, egress, &q, err)) < 0 || (r = sg_find(d, &q.ref, &sg, err)) < 0)
                 return r;
         rules = json_deep_copy(sg_rules_of(sg));
-        if (ruleids && !json_object_get(req, "IpPermissions")) {
+        if (q.rule_ids) {
                 json_t *x;
-                json_array_foreach(ruleids, i, x) {
+                json_array_foreach(q.rule_ids, i, x) {
                         long at = -1;
                         json_t *o;
                         size_t j;
@@ -512,9 +435,7 @@ static int rules_revoke(struct netd *d, json_t *req, bool egress, json_t **ret, 
                         json_array_remove(rules, (size_t) at);
                 }
         } else {
-                if ((r = perms_of(req, &perms, err)) < 0 || (r = sg_perms_parse(perms, egress, &del, err)) < 0)
-                        return r;
-                json_array_foreach(del, i, rule) {
+                json_array_foreach(q.rules, i, rule) {
                         long at = rule_find(rules, rule);
                         if (at < 0) {
                                 char key[160];
@@ -563,48 +484,34 @@ static int eni_store(struct netd *d, json_t *eni, struct err *err)
 
 int op_modify_network_interface_attribute(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "NetworkInterfaceId", "Groups", "Description", "SourceDestCheck",
-                                            "DryRun", NULL };
         _cleanup_json_ json_t *eni = NULL, *ids = NULL, *old = NULL, *changed = NULL;
-        json_t *groups = NULL, *desc = NULL, *sdc = NULL, *g;
+        struct sg_modify_eni_req q;
+        json_t *g;
         const char *id;
         char key[KEY_MAX];
         size_t i;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "NetworkInterfaceId", true, &id, err)) < 0 ||
-            (r = json_get_array(req, "Groups", false, &groups, err)) < 0 ||
-            (r = json_get_object(req, "Description", false, &desc, err)) < 0 ||
-            (r = json_get_object(req, "SourceDestCheck", false, &sdc, err)) < 0)
+        if ((r = sg_modify_eni_req_decode(req, &q, err)) < 0)
                 return r;
-        if (!id_valid("eni", id))
-                return err_set(err, EINVAL, "InvalidNetworkInterfaceID.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", id);
+        id = q.eni_id;
         key_fmt(key, "eni", id);
         r = store_get(d->store, key, &eni, err);
         if (r == -ENOENT)
                 return err_set(err, ENOENT, "InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", id);
         if (r < 0)
                 return r;
-        if (!!groups + !!desc + !!sdc != 1)
-                return err_set(err, EINVAL, JERR_INVALID, "Specify exactly one attribute: Groups, Description or SourceDestCheck");
-        if (sdc) {
-                if (!json_is_true(json_object_get(sdc, "Value")))
-                        return err_set(err, EINVAL, JERR_INVALID, "ecsbox always checks source and destination; SourceDestCheck cannot be turned off");
+        if (q.attr == SG_ENI_SOURCE_DEST_CHECK) {
                 *ret = json_pack("{s:b}", "Return", 1);
                 return 0;
         }
-        if (desc) {
-                const char *v = rec_str(desc, "Value");
-                if (!v || strlen(v) > 255)
-                        return err_set(err, EINVAL, JERR_INVALID, "Description.Value must be a string of at most 255 characters");
-                json_object_set_new(eni, "Description", json_string(v));
+        if (q.attr == SG_ENI_DESCRIPTION) {
+                json_object_set_new(eni, "Description", json_string(q.desc));
                 if ((r = eni_store(d, eni, err)) < 0)
                         return r;
                 *ret = json_pack("{s:b}", "Return", 1);
                 return 0;
         }
-        if (json_array_size(groups) == 0)
-                return err_set(err, EINVAL, JERR_MISSING, "The request must contain at least one security group in Groups");
-        if ((r = sg_validate_groups(d, groups, rec_str(eni, "VpcId"), &ids, err)) < 0)
+        if ((r = sg_validate_groups(d, q.groups, rec_str(eni, "VpcId"), &ids, err)) < 0)
                 return r;
         old = json_incref(json_object_get(eni, "Groups") ?: json_array());
         changed = json_deep_copy(old);

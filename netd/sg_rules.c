@@ -10,6 +10,7 @@
 #include "ecsbox/ids.h"
 #include "ecsbox/json.h"
 #include "record.h"
+#include "req.h"
 #include "sg_rules.h"
 
 
@@ -42,7 +43,15 @@ static int proto_norm(json_t *v, char buf[8], struct err *err)
                 if (!*s || *end || errno || n < 0 || n > 255 || !isdigit((unsigned char) s[0]))
                         return err_set(err, EINVAL, SG_ERR_MALFORMED,
                                        "Invalid IpProtocol '%s': expecting tcp, udp, icmp, -1 or a protocol number 0-255", s);
-                snprintf(buf, 8, "%ld", n);
+                /* by number, so that "06" is tcp with its ports (as "6" is), not protocol 6 on every port */
+                if (n == 6)
+                        snprintf(buf, 8, "tcp");
+                else if (n == 17)
+                        snprintf(buf, 8, "udp");
+                else if (n == 1)
+                        snprintf(buf, 8, "icmp");
+                else
+                        snprintf(buf, 8, "%ld", n);
         }
         return 0;
 }
@@ -110,16 +119,6 @@ void sg_rule_key(json_t *rule, char *buf, size_t len)
                  rec_str(rule, "CidrIp") ?: rec_str(rule, "GroupId") ?: "");
 }
 
-static int desc_check(json_t *o, const char **ret, struct err *err)
-{
-        int r = json_get_string(o, "Description", false, ret, err);
-        if (r < 0)
-                return err_set(err, EINVAL, JERR_INVALID, "%s", err->msg);
-        if (*ret && strlen(*ret) > 255)
-                return err_set(err, EINVAL, JERR_INVALID, "Description is longer than 255 characters");
-        return 0;
-}
-
 static int rule_append(json_t *rules, json_t *rule, struct err *err)
 {
         char key[160], other[160];
@@ -178,7 +177,7 @@ static int perm_parse(json_t *perm, size_t idx, bool egress, json_t *rules, stru
                 if (!json_is_object(x))
                         return err_set(err, EINVAL, SG_ERR_MALFORMED, "IpPermissions.%zu.IpRanges.%zu must be a structure", idx + 1, i + 1);
                 if ((r = json_check_keys(x, rkeys, err)) < 0 || (r = json_get_string(x, "CidrIp", true, &cidr, err)) < 0 ||
-                    (r = desc_check(x, &desc, err)) < 0)
+                    (r = req_description(x, &desc, err)) < 0)
                         return r;
                 if (cidr4_parse(cidr, &c) < 0)
                         return err_set(err, EINVAL, JERR_INVALID, "CIDR block %s is malformed", cidr);
@@ -199,7 +198,7 @@ static int perm_parse(json_t *perm, size_t idx, bool egress, json_t *rules, stru
                 if (!json_is_object(x))
                         return err_set(err, EINVAL, SG_ERR_MALFORMED, "IpPermissions.%zu.UserIdGroupPairs.%zu must be a structure", idx + 1, i + 1);
                 if ((r = json_check_keys(x, gkeys, err)) < 0 || (r = json_get_string(x, "GroupId", true, &gid, err)) < 0 ||
-                    (r = desc_check(x, &desc, err)) < 0)
+                    (r = req_description(x, &desc, err)) < 0)
                         return r;
                 if (!id_valid("sg", gid))
                         return err_set(err, EINVAL, "InvalidGroupId.Malformed", "Invalid id: \"%s\" (expecting \"sg-...\")", gid);

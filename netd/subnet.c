@@ -15,6 +15,7 @@
 #include "netd.h"
 #include "record.h"
 #include "subnet.h"
+#include "subnet_req.h"
 #include "vpc.h"
 
 int subnet_load(struct netd *d, const char *subnet_id, json_t **ret, struct err *err)
@@ -87,18 +88,6 @@ static void az_id(const char *az, char *buf, size_t len)
         snprintf(buf, len, "%s-az%d", abbr, az[l - 1] - 'a' + 1);
 }
 
-static bool az_valid(const char *az)
-{
-        /* region-style label: letters, digits and dashes, ending in one zone letter */
-        size_t l = strlen(az);
-        if (l < 3 || l > 32 || !islower((unsigned char) az[l - 1]) || !isdigit((unsigned char) az[l - 2]))
-                return false;
-        for (const char *p = az; *p; p++)
-                if (!islower((unsigned char) *p) && !isdigit((unsigned char) *p) && *p != '-')
-                        return false;
-        return true;
-}
-
 struct sib_scan {
         const char *vpc_id;
         struct cidr4 cidr;
@@ -116,10 +105,10 @@ static int sib_cb(const char *key, json_t *s, void *ud)
         return 0;
 }
 
-int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const char *az, bool default_for_az,
-                  json_t **ret_subnet, struct err *err)
+int subnet_create(struct netd *d, const struct subnet_create_req *q, bool default_for_az, json_t **ret_subnet, struct err *err)
 {
-        struct sib_scan scan = { .vpc_id = vpc_id };
+        const char *vpc_id = q->vpc_id, *cidr_s = q->cidr_s, *az = q->az;
+        struct sib_scan scan = { .vpc_id = vpc_id, .cidr = q->cidr };
         struct cidr4 vpc_cidr;
         struct knet_subnet ks;
         char id[ID_MAX], key[KEY_MAX], ikey[64], bridge[16], mvp[16], arn[160], azid[32], azbuf[40];
@@ -130,9 +119,6 @@ int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const 
 
         if ((r = vpc_load(d, vpc_id, &vpc, err)) < 0)
                 return r;
-        if (cidr4_parse(cidr_s, &scan.cidr) < 0)
-                return err_set(err, EINVAL, JERR_INVALID,
-                               "Value (%s) for parameter cidrBlock is invalid. This is not a valid CIDR block.", cidr_s);
         (void) cidr4_parse(json_string_value(json_object_get(vpc, "CidrBlock")), &vpc_cidr);
         if (scan.cidr.len < 16 || scan.cidr.len > 28 || !cidr4_contains(&vpc_cidr, &scan.cidr))
                 return err_set(err, EINVAL, "InvalidSubnet.Range", "The CIDR '%s' is invalid for vpc '%s' (%s): it must lie inside the VPC with a prefix from /16 to /28",
@@ -144,8 +130,7 @@ int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const 
         if (!az) {
                 snprintf(azbuf, sizeof azbuf, "%sa", d->region);
                 az = azbuf;
-        } else if (!az_valid(az))
-                return err_set(err, EINVAL, JERR_INVALID, "Value (%s) for parameter availabilityZone is invalid: expected a zone name such as %sa", az, d->region);
+        }
         az_id(az, azid, sizeof azid);
 
         if ((r = id_new("subnet", id)) < 0)
@@ -186,16 +171,10 @@ int subnet_create(struct netd *d, const char *vpc_id, const char *cidr_s, const 
 
 int op_create_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "VpcId", "CidrBlock", "AvailabilityZone", "AvailabilityZoneId",
-                                            "TagSpecifications", "DryRun", NULL };
-        const char *vpc_id, *cidr, *az = NULL;
+        struct subnet_create_req q;
         json_t *s = NULL;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "VpcId", true, &vpc_id, err)) < 0 ||
-            (r = json_get_string(req, "CidrBlock", true, &cidr, err)) < 0 ||
-            (r = json_get_string(req, "AvailabilityZone", false, &az, err)) < 0)
-                return r;
-        if ((r = subnet_create(d, vpc_id, cidr, az, false, &s, err)) < 0)
+        if ((r = subnet_create_req_decode(req, d->region, &q, err)) < 0 || (r = subnet_create(d, &q, false, &s, err)) < 0)
                 return r;
         *ret = json_pack("{s:o}", "Subnet", subnet_shape(d, s));
         json_decref(s);
@@ -219,18 +198,12 @@ static json_t *subnet_values(json_t *s, const char *name)
 
 int op_describe_subnets(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "SubnetIds", "Filters", "DryRun", "MaxResults", "NextToken", NULL };
-        static const char *const fnames[] = { "subnet-id", "vpc-id", "cidr-block", "cidr", "availability-zone",
-                                              "availability-zone-id", "state", "owner-id", "default-for-az", NULL };
-        json_t *ids = NULL, *filters = NULL, *out = NULL;
+        struct req_describe q;
+        json_t *out = NULL;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 ||
-            (r = ids_param(req, "SubnetIds", "subnet", "InvalidSubnetID.Malformed", &ids, err)) < 0 ||
-            (r = filters_parse(req, fnames, &filters, err)) < 0)
-                return r;
-        r = describe_objects(d, "subnet", "SubnetId", ids, filters, subnet_values, subnet_shape,
-                             "InvalidSubnetID.NotFound", "subnet ID", &out, err);
-        if (r < 0)
+        if ((r = subnet_describe_req_decode(req, &q, err)) < 0 ||
+            (r = describe_objects(d, "subnet", "SubnetId", q.ids, q.filters, subnet_values, subnet_shape, "InvalidSubnetID.NotFound",
+                                  "subnet ID", &out, err)) < 0)
                 return r;
         *ret = json_pack("{s:o}", "Subnets", out);
         return 0;
@@ -251,15 +224,17 @@ static int eni_cb(const char *key, json_t *e, void *ud)
 
 int op_delete_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "SubnetId", "DryRun", NULL };
+        struct subnet_delete_req q;
         const char *id;
         struct eni_scan scan = { 0 };
         struct knet_subnet ks;
         char key[KEY_MAX], ikey[64];
         _cleanup_json_ json_t *s = NULL, *vpc = NULL, *intent = NULL;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "SubnetId", true, &id, err)) < 0 ||
-            (r = subnet_load(d, id, &s, err)) < 0)
+        if ((r = subnet_delete_req_decode(req, &q, err)) < 0)
+                return r;
+        id = q.subnet_id;
+        if ((r = subnet_load(d, id, &s, err)) < 0)
                 return r;
         scan.subnet_id = id;
         if ((r = store_list(d->store, "eni/", eni_cb, &scan, err)) < 0)

@@ -8,12 +8,14 @@
 
 struct netd;
 struct knet_subnet;
+struct subnet_create_req;
 
 int op_create_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err);
 int op_describe_subnets(struct netd *d, json_t *req, json_t **ret, struct err *err);
 int op_delete_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err);
-int subnet_create(struct netd *d, const char *vpc_id, const char *cidr, const char *az, bool default_for_az,
-                  json_t **ret_subnet, struct err *err);
+/* A new subnet from a decoded CreateSubnet (subnet_req.h): the VPC exists, the block lies in it with a
+ * prefix of /16 to /28 and overlaps no other subnet of it. *ret_subnet is the record. */
+int subnet_create(struct netd *d, const struct subnet_create_req *q, bool default_for_az, json_t **ret_subnet, struct err *err);
 /* The record of subnet_id, or InvalidSubnetID.Malformed / InvalidSubnetID.NotFound. */
 int subnet_load(struct netd *d, const char *subnet_id, json_t **ret, struct err *err);
 /* The kernel description of a subnet record; strings point into the record and vpc_netns. */

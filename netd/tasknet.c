@@ -33,6 +33,7 @@
 #include "record.h"
 #include "tasknet.h"
 #include "tasknet_int.h"
+#include "tasknet_req.h"
 
 #define CODE_NETNS_NOTFOUND "InvalidNetns.NotFound"
 #define CODE_PORT_IN_USE "PortInUse"
@@ -53,22 +54,6 @@ int tasknet_owner_put(struct netd *d, const char *key, const char *netns, struct
         int r = store_put(d->store, key, v, err);
         json_decref(v);
         return r;
-}
-
-/* ---- names ---- */
-
-int tasknet_name_check(const char *name, const char *member, struct err *err)
-{
-        size_t n = strlen(name);
-        bool ok = n > 0 && n <= 64 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
-        for (const char *p = name; ok && *p; p++)
-                ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
-                     *p == '-';
-        if (!ok)
-                return err_set(err, EINVAL, JERR_INVALID, "Invalid %s '%s': 1 to 64 characters from [A-Za-z0-9_.-]", member, name);
-        if (strncmp(name, "ebx-vpc-", 8) == 0)
-                return err_set(err, EPERM, JERR_INVALID, "Invalid %s '%s': names starting with 'ebx-vpc-' belong to netd's VPC routers", member, name);
-        return 0;
 }
 
 /* A new task netns name: not a task network, not an ENI's netns, not any existing namespace. */
@@ -485,26 +470,21 @@ static int reserve_in_instance(void *ud, struct err *err)
         return bridge_reserve(c->d, c->netns, c->inst, c->inst_eni, c->pm, c->npm, c->metadata, &c->tn, c->ikey, err);
 }
 
-static int bridge_create(struct netd *d, json_t *req, const char *netns, json_t *metadata, json_t **ret, struct err *err)
+static int bridge_create(struct netd *d, const struct tasknet_create_req *q, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *inst_eni = NULL, *tn = NULL;
-        struct portmap pm[PORTMAP_MAX];
+        const char *netns = q->netns, *inst = q->instance_netns;
         struct bindings b = { 0 };
         struct knet_btask bt;
-        const char *inst;
-        size_t npm = 0;
         char key[KEY_MAX], ikey[64];
         int r;
 
-        if ((r = json_get_string(req, "InstanceNetns", true, &inst, err)) < 0 ||
-            (r = tasknet_name_check(inst, "InstanceNetns", err)) < 0 ||
-            (r = portmap_parse(json_object_get(req, "PortMappings"), pm, &npm, err)) < 0 ||
-            (r = instance_load(d, inst, &inst_eni, err)) < 0 || (r = netns_free(d, netns, err)) < 0)
+        if ((r = instance_load(d, inst, &inst_eni, err)) < 0 || (r = netns_free(d, netns, err)) < 0)
                 return r;
         if ((r = store_begin(d->store, err)) < 0)
                 return r;
         {
-                struct reserve_ctx c = { d, netns, inst, inst_eni, metadata, pm, npm, NULL, ikey };
+                struct reserve_ctx c = { d, netns, inst, inst_eni, q->metadata, q->pm, q->npm, NULL, ikey };
                 r = knet_in_instance(d->knet, inst, reserve_in_instance, &c, err);
                 tn = c.tn;
         }
@@ -561,69 +541,46 @@ int tasknet_delete_finish(struct netd *d, json_t *tn, const char *ikey, struct e
 
 /* ---- CreateTaskNetwork, DeleteTaskNetwork ---- */
 
-/* NetworkMode awsvpc (the default): a new ENI attached to Netns, made by eni.c. */
-static int awsvpc_create(struct netd *d, json_t *req, json_t **ret, struct err *err)
+int op_create_task_network(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "SubnetId", "Netns", "PrivateIpAddress", "Groups", "Description",
-                                            "InterfaceType", "Metadata", "InstanceId", NULL };
-        const char *netns = NULL, *instance = NULL;
-        json_t *metadata = NULL;
+        struct tasknet_create_req q;
         char key[KEY_MAX];
         int r;
 
-        if ((r = json_get_string(req, "Netns", false, &netns, err)) < 0)
+        if ((r = tasknet_create_req_decode(req, &q, err)) < 0)
                 return r;
-        if (netns) {
-                tasknet_key(key, netns);
+        switch (q.mode) {
+        case TASKNET_AWSVPC:
+                /* a new ENI attached to Netns, made by eni.c */
+                tasknet_key(key, q.netns);
                 if (store_exists(d->store, key) > 0)
-                        return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has a task network", netns);
+                        return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has a task network", q.netns);
+                return eni_task_create(d, &q.eni, q.netns, q.instance_id, q.metadata, ret, err);
+        case TASKNET_BRIDGE:
+                return bridge_create(d, &q, ret, err);
+        case TASKNET_NONE:
+                return none_create(d, q.netns, q.metadata, ret, err);
         }
-        json_object_del(req, "NetworkMode");
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "Netns", true, &netns, err)) < 0 ||
-            (r = json_get_string(req, "InstanceId", false, &instance, err)) < 0 ||
-            (r = json_get_object(req, "Metadata", false, &metadata, err)) < 0 || (r = tasknet_name_check(netns, "netns name", err)) < 0)
-                return r;
-        return eni_task_create(d, req, netns, instance, metadata, ret, err);
-}
-
-int op_create_task_network(struct netd *d, json_t *req, json_t **ret, struct err *err)
-{
-        static const char *const bridge_keys[] = { "Action", "NetworkMode", "Netns", "InstanceNetns", "PortMappings", "Metadata", NULL };
-        static const char *const none_keys[] = { "Action", "NetworkMode", "Netns", "Metadata", NULL };
-        const char *mode = "awsvpc", *netns = NULL;
-        json_t *metadata = NULL;
-        int r;
-
-        if ((r = json_get_string(req, "NetworkMode", false, &mode, err)) < 0)
-                return r;
-        if (strcmp(mode, "awsvpc") == 0)
-                return awsvpc_create(d, req, ret, err);
-        if (strcmp(mode, "bridge") != 0 && strcmp(mode, "none") != 0)
-                return err_set(err, EINVAL, JERR_INVALID, "Invalid value '%s' for NetworkMode: expected awsvpc, bridge or none%s", mode,
-                               strcmp(mode, "host") == 0 ? " (host mode shares the instance's namespace: there is nothing for netd to make)" : "");
-        if ((r = json_check_keys(req, strcmp(mode, "bridge") == 0 ? bridge_keys : none_keys, err)) < 0 ||
-            (r = json_get_string(req, "Netns", true, &netns, err)) < 0 || (r = tasknet_name_check(netns, "Netns", err)) < 0 ||
-            (r = json_get_object(req, "Metadata", false, &metadata, err)) < 0)
-                return r;
-        return strcmp(mode, "bridge") == 0 ? bridge_create(d, req, netns, metadata, ret, err) : none_create(d, netns, metadata, ret, err);
+        return err_set(err, EINVAL, NULL, "CreateTaskNetwork: unknown mode %d", (int) q.mode);
 }
 
 int op_delete_task_network(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "NetworkInterfaceId", "Netns", NULL };
         _cleanup_json_ json_t *tn = NULL, *intent = NULL;
-        const char *netns = NULL;
+        struct eni_find_req q;
+        const char *netns;
         char key[KEY_MAX], ikey[64];
         int r;
 
-        if ((r = json_check_keys(req, keys, err)) < 0)
+        if ((r = tasknet_delete_req_decode(req, &q, err)) < 0)
                 return r;
         /* a bridge or none task network is named by its Netns alone; anything else is an ENI's (eni.c) */
-        if (json_get_string(req, "Netns", false, &netns, NULL) <= 0 || json_object_get(req, "NetworkInterfaceId"))
-                return eni_task_delete(d, req, ret, err);
+        netns = q.netns;
+        if (!netns || q.eni_id)
+                return eni_task_delete(d, &q, ret, err);
         tasknet_key(key, netns);
         if (store_get(d->store, key, &tn, NULL) < 0)
-                return eni_task_delete(d, req, ret, err);
+                return eni_task_delete(d, &q, ret, err);
         intent = json_pack("{s:s, s:s}", "Op", strcmp(rec_str(tn, "NetworkMode") ?: "", "bridge") == 0 ? "DeleteBridgeTask" : "DeleteNoneTask",
                            "Netns", netns);
         if ((r = intent_add(d, intent, ikey, err)) < 0 || (r = tasknet_delete_finish(d, tn, ikey, err)) < 0)
@@ -686,23 +643,20 @@ static int awsvpc_cb(const char *key, json_t *e, void *ud)
 
 int op_describe_task_networks(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "Netns", "InstanceNetns", NULL };
         _cleanup_json_ json_t *want = NULL, *all = NULL;
-        json_t *names = NULL, *out, *tn, *v;
-        const char *inst = NULL;
+        struct tasknet_describe_req q;
+        json_t *out, *tn, *v;
+        const char *inst;
         size_t i;
         int r;
 
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_array(req, "Netns", false, &names, err)) < 0 ||
-            (r = json_get_string(req, "InstanceNetns", false, &inst, err)) < 0)
+        if ((r = tasknet_describe_req_decode(req, &q, err)) < 0)
                 return r;
-        if (names) {
+        inst = q.instance_netns;
+        if (q.names) {
                 want = json_object();
-                json_array_foreach(names, i, v) {
-                        if (!json_is_string(v))
-                                return err_set(err, EINVAL, JERR_INVALID, "Netns.%zu must be a string", i + 1);
+                json_array_foreach(q.names, i, v)
                         json_object_set_new(want, json_string_value(v), json_false());
-                }
         }
         if ((r = tasknet_list(d, inst, NULL, &all, err)) < 0)
                 return r;

@@ -12,9 +12,6 @@ int op_create_task_network(struct netd *d, json_t *req, json_t **ret, struct err
 int op_delete_task_network(struct netd *d, json_t *req, json_t **ret, struct err *err);
 int op_describe_task_networks(struct netd *d, json_t *req, json_t **ret, struct err *err);
 
-/* A namespace name of a request (member names it in the error: "Netns", "netns name", ...): 1 to 64 of
- * [A-Za-z0-9_.-], not "." or "..", not netd's own "ebx-vpc-*". */
-int tasknet_name_check(const char *name, const char *member, struct err *err);
 /* An ENI may not be attached to a bridge/none task's netns: -EEXIST with err. */
 int tasknet_netns_check(struct netd *d, const char *netns, struct err *err);
 /* An instance ENI (its netns) with bridge tasks may not go: DependencyViolation. */

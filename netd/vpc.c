@@ -15,6 +15,7 @@
 #include "record.h"
 #include "sg.h"
 #include "vpc.h"
+#include "vpc_req.h"
 
 #define UPLINK_BASE 0x64400000u   /* 100.64.0.0/10: transit /30 per VPC, host .1, router .2 */
 
@@ -73,15 +74,10 @@ static int scan_cb(const char *key, json_t *vpc, void *ud)
         return 0;
 }
 
-/* A new VPC's CIDR (checked), uplink index (the first free one) and whether it overlaps an older VPC. */
-static int vpc_slot(struct netd *d, const char *cidr_s, struct vpc_scan *scan, int *ret_idx, struct err *err)
+/* A new VPC's uplink index (the first free one) and whether its CIDR overlaps an older VPC's. */
+static int vpc_slot(struct netd *d, struct vpc_scan *scan, int *ret_idx, struct err *err)
 {
         int r;
-        if (cidr4_parse(cidr_s, &scan->cidr) < 0)
-                return err_set(err, EINVAL, JERR_INVALID, "Value (%s) for parameter cidrBlock is invalid. This is not a valid CIDR block.",
-                               cidr_s);
-        if (scan->cidr.len < 16 || scan->cidr.len > 28)
-                return err_set(err, EINVAL, "InvalidVpc.Range", "The CIDR '%s' is invalid: the prefix length must be between /16 and /28", cidr_s);
         if ((r = store_list(d->store, "vpc/", scan_cb, scan, err)) < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(scan->used); i++)
@@ -136,8 +132,9 @@ static int vpc_finish(struct netd *d, const char *key, json_t *vpc, const char *
         return 0;
 }
 
-int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret_vpc, struct err *err)
+int vpc_create(struct netd *d, const struct vpc_create_req *q, bool is_default, json_t **ret_vpc, struct err *err)
 {
+        const char *cidr_s = q->cidr_s;
         _cleanup_free_ struct vpc_scan *scan = calloc(1, sizeof *scan);
         _cleanup_json_ json_t *vpc = NULL, *intent = NULL;
         struct knet_vpc kv;
@@ -146,7 +143,8 @@ int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret
 
         if (!scan)
                 return err_set(err, ENOMEM, NULL, "out of memory");
-        if ((r = vpc_slot(d, cidr_s, scan, &idx, err)) < 0 || (r = vpc_record(d, cidr_s, is_default, idx, !scan->overlap, &vpc, err)) < 0)
+        scan->cidr = q->cidr;
+        if ((r = vpc_slot(d, scan, &idx, err)) < 0 || (r = vpc_record(d, cidr_s, is_default, idx, !scan->overlap, &vpc, err)) < 0)
                 return r;
         key_fmt(key, "vpc", rec_str(vpc, "VpcId"));
         intent = json_pack("{s:s, s:s}", "Op", "CreateVpc", "VpcId", rec_str(vpc, "VpcId"));
@@ -174,15 +172,10 @@ int vpc_create(struct netd *d, const char *cidr_s, bool is_default, json_t **ret
 
 int op_create_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "CidrBlock", "TagSpecifications", "DryRun",
-                                            "InstanceTenancy", "AmazonProvidedIpv6CidrBlock", NULL };
-        const char *cidr;
+        struct vpc_create_req q;
         json_t *vpc = NULL;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "CidrBlock", true, &cidr, err)) < 0)
-                return r;
-        r = vpc_create(d, cidr, false, &vpc, err);
-        if (r < 0)
+        if ((r = vpc_create_req_decode(req, &q, err)) < 0 || (r = vpc_create(d, &q, false, &vpc, err)) < 0)
                 return r;
         *ret = json_pack("{s:o}", "Vpc", vpc_shape(d, vpc));
         json_decref(vpc);
@@ -206,18 +199,12 @@ static json_t *vpc_values(json_t *vpc, const char *name)
 
 int op_describe_vpcs(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "VpcIds", "Filters", "DryRun", "MaxResults", "NextToken", NULL };
-        static const char *const fnames[] = { "vpc-id", "cidr", "cidr-block-association.cidr-block", "is-default",
-                                              "state", "owner-id", NULL };
-        json_t *ids = NULL, *filters = NULL, *out = NULL;
+        struct req_describe q;
+        json_t *out = NULL;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 ||
-            (r = ids_param(req, "VpcIds", "vpc", "InvalidVpcID.Malformed", &ids, err)) < 0 ||
-            (r = filters_parse(req, fnames, &filters, err)) < 0)
-                return r;
-        r = describe_objects(d, "vpc", "VpcId", ids, filters, vpc_values, vpc_shape, "InvalidVpcID.NotFound", "vpc ID",
-                             &out, err);
-        if (r < 0)
+        if ((r = vpc_describe_req_decode(req, &q, err)) < 0 ||
+            (r = describe_objects(d, "vpc", "VpcId", q.ids, q.filters, vpc_values, vpc_shape, "InvalidVpcID.NotFound", "vpc ID",
+                                  &out, err)) < 0)
                 return r;
         *ret = json_pack("{s:o}", "Vpcs", out);
         return 0;
@@ -247,15 +234,17 @@ static int dep_cb(const char *key, json_t *obj, void *ud)
 
 int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        static const char *const keys[] = { "Action", "VpcId", "DryRun", NULL };
+        struct vpc_delete_req q;
         struct dep_scan s = { 0 };
         struct knet_vpc kv;
         const char *id;
         char key[KEY_MAX], ikey[64];
         _cleanup_json_ json_t *vpc = NULL, *intent = NULL;
         int r;
-        if ((r = json_check_keys(req, keys, err)) < 0 || (r = json_get_string(req, "VpcId", true, &id, err)) < 0 ||
-            (r = vpc_load(d, id, &vpc, err)) < 0)
+        if ((r = vpc_delete_req_decode(req, &q, err)) < 0)
+                return r;
+        id = q.vpc_id;
+        if ((r = vpc_load(d, id, &vpc, err)) < 0)
                 return r;
         s.vpc_id = id;
         s.default_sg = json_string_value(json_object_get(vpc, "ebxDefaultSg"));

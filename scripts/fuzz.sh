@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# fuzz.sh BUILD: runs every libFuzzer target in BUILD/fuzz for FUZZ_SECONDS (default 60) each. The
-# seeds in tests/fuzz/corpus/NAME stay as they are; the fuzzer grows a copy in BUILD/fuzz/corpus/NAME.
-# A crash leaves its input in BUILD/fuzz/artifacts/ and fails the run.
+# fuzz.sh BUILD [NAME...]: runs every libFuzzer target in BUILD/fuzz (or only fuzz_NAME for each NAME
+# given) for FUZZ_SECONDS (default 60) each. The seeds in tests/fuzz/corpus/NAME stay as they are; the
+# fuzzer grows a copy in BUILD/fuzz/corpus/NAME. A crash leaves its input in BUILD/fuzz/artifacts/ and
+# fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-fuzz}
+shift || true
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 status=0
 mkdir -p "$BUILD/fuzz/artifacts"
 for bin in "$BUILD"/fuzz/fuzz_*; do
   [ -x "$bin" ] || continue
   name=$(basename "$bin"); name=${name#fuzz_}
+  if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then
+    continue
+  fi
   work="$BUILD/fuzz/corpus/$name"
   mkdir -p "$work"
   seeds="tests/fuzz/corpus/$name"

@@ -57,6 +57,24 @@ static void test_protocols_normalised(void **state)
         assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 4), "ToPort")), -1);
         assert_string_equal(json_string_value(json_object_get(json_array_get(r, 4), "GroupId")), "sg-0123456789abcdef0");
         json_decref(r);
+        /* fuzz_netd_request: "06", "017", "01" were kept as protocols 6, 17, 1 with their ports dropped, so
+         * "06" with FromPort/ToPort 22 let every TCP port through; by number they are tcp, udp and icmp */
+        r = parse_ok("[{\"IpProtocol\": \"06\", \"FromPort\": 22, \"ToPort\": 22, \"IpRanges\": [{\"CidrIp\": \"10.0.0.0/8\"}]},"
+                     " {\"IpProtocol\": \"017\", \"FromPort\": 53, \"ToPort\": 53, \"IpRanges\": [{\"CidrIp\": \"10.0.0.0/8\"}]},"
+                     " {\"IpProtocol\": \"01\", \"FromPort\": 8, \"ToPort\": 0, \"IpRanges\": [{\"CidrIp\": \"10.0.0.0/8\"}]},"
+                     " {\"IpProtocol\": \"047\", \"IpRanges\": [{\"CidrIp\": \"10.0.0.0/8\"}]}]", false);
+        assert_int_equal(json_array_size(r), 4);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "IpProtocol")), "tcp");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 0), "FromPort")), 22);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 0), "ToPort")), 22);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(r, 1), "IpProtocol")), "udp");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 1), "ToPort")), 53);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(r, 2), "IpProtocol")), "icmp");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 2), "FromPort")), 8);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(r, 3), "IpProtocol")), "47");
+        json_decref(r);
+        /* and "06" without ports is refused as "tcp" without ports is */
+        assert_string_equal(parse_err("[{\"IpProtocol\": \"06\", \"IpRanges\": [{\"CidrIp\": \"10.0.0.0/8\"}]}]"), SG_ERR_MALFORMED);
 }
 
 static void test_one_rule_per_peer_and_keys(void **state)
