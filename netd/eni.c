@@ -199,11 +199,20 @@ static int eni_forget(struct netd *d, json_t *eni, struct err *err)
         return store_del(d->store, key, err);
 }
 
-/* Groups whose rules name this ENI's groups as peers follow its address (sg_enforce.c), from the
- * event loop right after this request, coalesced with other changes. */
-static void eni_members_changed(struct netd *d, json_t *eni)
+/* Tables whose rules name the ENI's groups as peers learn (before = NULL) or forget (after = NULL) its
+ * address before the request is answered (sg_enforce.c). On failure every peer is put back as it was
+ * (best effort, logged) and the caller fails the request. */
+static int eni_members_move(struct netd *d, json_t *before, json_t *after, const char *op, struct err *err)
 {
-        sg_members_changed_later(d, json_object_get(eni, "Groups"));
+        struct err e2 = { 0 };
+        json_t *rec = after ?: before;
+        int r = sg_member_moved(d, before, after, err);
+        if (r >= 0)
+                return r;
+        if (sg_member_moved(d, after, before, &e2) < 0)
+                log_error("op=%s eni=%s msg=\"security group peers not rolled back\" err=\"%s\"", op,
+                          rec_str(rec, "NetworkInterfaceId"), e2.msg);
+        return err_wrap(err, "%s %s: security group peers", op, rec_str(rec, "NetworkInterfaceId"));
 }
 
 static int create_params(struct netd *d, json_t *req, json_t **ret_subnet, json_t **ret_vpc, const char **ret_ip,
@@ -258,9 +267,18 @@ int op_create_network_interface(struct netd *d, json_t *req, json_t **ret, struc
                 json_decref(eni);
                 return r;
         }
+        if ((r = eni_members_move(d, NULL, eni, "CreateNetworkInterface", err)) < 0) {
+                struct err e2 = { 0 };
+                if (store_begin(d->store, &e2) < 0 || eni_forget(d, eni, &e2) < 0 || store_commit(d->store, &e2) < 0) {
+                        store_rollback(d->store);
+                        log_error("op=CreateNetworkInterface eni=%s msg=\"rollback incomplete\" err=\"%s\"",
+                                  rec_str(eni, "NetworkInterfaceId"), e2.msg);
+                }
+                json_decref(eni);
+                return r;
+        }
         log_info("op=CreateNetworkInterface eni=%s subnet=%s ip=%s mac=%s type=%s", rec_str(eni, "NetworkInterfaceId"),
                  rec_str(subnet, "SubnetId"), rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"), type);
-        eni_members_changed(d, eni);
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
         json_decref(eni);
         return 0;
@@ -325,14 +343,17 @@ int op_delete_network_interface(struct netd *d, json_t *req, json_t **ret, struc
         if (json_object_get(eni, "ebxAttachment") || strcmp(rec_str(eni, "Status"), "available") != 0)
                 return err_set(err, EBUSY, "InvalidNetworkInterface.InUse", "Network interface '%s' is currently in use (attached to netns '%s')", id,
                                rec_str(json_object_get(eni, "ebxAttachment"), "Netns") ?: "?");
-        if ((r = store_begin(d->store, err)) < 0)
+        /* its peers forget it first: if they cannot, nothing has changed */
+        if ((r = eni_members_move(d, eni, NULL, "DeleteNetworkInterface", err)) < 0)
                 return r;
-        if ((r = eni_forget(d, eni, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+        if ((r = store_begin(d->store, err)) < 0 || (r = eni_forget(d, eni, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+                struct err e2 = { 0 };
                 store_rollback(d->store);
+                if (sg_member_moved(d, NULL, eni, &e2) < 0)
+                        log_error("op=DeleteNetworkInterface eni=%s msg=\"security group peers not rolled back\" err=\"%s\"", id, e2.msg);
                 return r;
         }
         log_info("op=DeleteNetworkInterface eni=%s ip=%s", id, rec_str(eni, "PrivateIpAddress"));
-        eni_members_changed(d, eni);
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;
 }
@@ -368,6 +389,20 @@ static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vp
         json_object_set_new(att, "Status", json_string("attached"));
         json_object_set_new(eni, "Status", json_string("in-use"));
         return 0;
+}
+
+/* Take back what a successful attach_kernel made (its links, the netns it made, the bridge's
+ * elements); the records are the caller's. */
+static void attach_kernel_undo(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc)
+{
+        json_t *att = json_object_get(eni, "ebxAttachment");
+        struct err e2 = { 0 };
+        struct knet_eni ke;
+        if (eni_knet(d, eni, subnet, vpc, &ke, &e2) < 0 ||
+            knet_eni_detach(d->knet, &ke, json_is_true(json_object_get(att, "NetnsCreated")), &e2) < 0 ||
+            (!json_is_true(json_object_get(att, "NetnsCreated")) && sg_task_detach(d, eni, &e2) < 0) ||
+            sg_guard_eni(d, eni, false, &e2) < 0)
+                log_error("eni=%s msg=\"attach not fully undone\" err=\"%s\"", rec_str(eni, "NetworkInterfaceId"), e2.msg);
 }
 
 static int begin_attach(struct netd *d, json_t *eni, const char *netns, const char *instance_id, const char *op,
@@ -507,8 +542,6 @@ int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey
                 store_rollback(d->store);
                 return r;
         }
-        if (forget)
-                eni_members_changed(d, eni);
         return 0;
 }
 
@@ -566,11 +599,18 @@ static int detach_or_delete(struct netd *d, json_t *req, bool forget, const char
                 return r;
         if (!forget && !json_object_get(eni, "ebxAttachment"))
                 return err_set(err, EINVAL, "IncorrectState", "Network interface '%s' is not attached", rec_str(eni, "NetworkInterfaceId"));
+        /* deleting: its peers forget it first (a start-up replay of the intent leaves that to sg_reconcile) */
+        if (forget && (r = eni_members_move(d, eni, NULL, op, err)) < 0)
+                return r;
         intent = json_pack("{s:s, s:s}", "Op", op, "NetworkInterfaceId", rec_str(eni, "NetworkInterfaceId"));
-        if ((r = intent_add(d, intent, ikey, err)) < 0)
+        if ((r = intent_add(d, intent, ikey, err)) < 0 || (r = eni_detach_finish(d, eni, forget, ikey, err)) < 0) {
+                struct err e2 = { 0 };
+                /* the ENI is still there (a recorded intent finishes the delete at the next start) */
+                if (forget && sg_member_moved(d, NULL, eni, &e2) < 0)
+                        log_error("op=%s eni=%s msg=\"security group peers not rolled back\" err=\"%s\"", op,
+                                  rec_str(eni, "NetworkInterfaceId"), e2.msg);
                 return r;
-        if ((r = eni_detach_finish(d, eni, forget, ikey, err)) < 0)
-                return r;
+        }
         log_info("op=%s eni=%s ip=%s", op, rec_str(eni, "NetworkInterfaceId"), rec_str(eni, "PrivateIpAddress"));
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;
@@ -609,6 +649,9 @@ int eni_task_create(struct netd *d, json_t *req, const char *netns, const char *
                 return r;
         }
         r = attach_kernel(d, eni, subnet, vpc, err);
+        /* its own table is built; now every peer whose rules name its groups learns its address */
+        if (r >= 0 && (r = eni_members_move(d, NULL, eni, "CreateTaskNetwork", err)) < 0)
+                attach_kernel_undo(d, eni, subnet, vpc);
         if (r < 0) {
                 struct err e2 = { 0 };
                 (void) store_begin(d->store, &e2);
@@ -621,7 +664,6 @@ int eni_task_create(struct netd *d, json_t *req, const char *netns, const char *
                 return r;
         log_info("op=CreateTaskNetwork eni=%s netns=%s ip=%s mac=%s", rec_str(eni, "NetworkInterfaceId"), netns,
                  rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"));
-        eni_members_changed(d, eni);
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
         return 0;
 }
