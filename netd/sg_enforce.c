@@ -388,6 +388,12 @@ int sg_member_moved(struct netd *d, json_t *before, json_t *after, struct err *e
                         continue;
                 if (knet_sg_task_members(d->knet, netns, ip, ops, n, &e2) >= 0)
                         continue;
+                if (!knet_netns_exists(d->knet, netns)) {
+                        /* deleted behind netd's back: no table there to keep in force (its ENI is
+                         * still recorded; DeleteTaskNetwork or the next start cleans up) */
+                        log_warning("msg=\"peer netns is gone, ignoring\" eni=%s peer=%s netns=%s", id, peer, netns);
+                        continue;
+                }
                 log_notice("msg=\"security group member update refused, refilling\" eni=%s peer=%s netns=%s why=\"%s\"", id, peer,
                            netns, e2.msg);
                 if (!members)

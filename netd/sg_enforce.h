@@ -22,9 +22,10 @@ int sg_groups_changed(struct netd *d, json_t *group_ids, struct err *err);
  * is now (NULL: it is gone). Every attached ENI but this one whose rules name a group it joined or
  * left gets its address added to or removed from that group's member set, one small transaction
  * per netns; a netns that refuses it is refilled from the records (with the ENI as after says).
- * Returns when every peer's transaction is acknowledged: the change is in force. Stops at the
- * first peer that cannot be updated at all and fails; the caller rolls back (the same call with
- * before and after swapped). */
+ * Returns when every peer's transaction is acknowledged: the change is in force. A peer whose netns
+ * is gone (deleted behind netd's back) has no table to update and is skipped with a warning. Stops
+ * at the first peer that cannot be updated at all and fails; the caller rolls back (the same call
+ * with before and after swapped). */
 int sg_member_moved(struct netd *d, json_t *before, json_t *after, struct err *err);
 /* Start-up: bridge tables rebuilt, task tables checked and repaired, unowned ones removed. Returns repairs. */
 int sg_reconcile(struct netd *d);
