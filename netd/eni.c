@@ -361,7 +361,7 @@ int op_delete_network_interface(struct netd *d, json_t *req, json_t **ret, struc
 /* Attach `eni` (whose record is already stored with ebxAttachment status
  * "attaching" and an intent) to its netns in the kernel, then record it as
  * in-use and drop the intent. On failure the caller's rollback runs. */
-static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, struct err *err)
+static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, bool join, struct err *err)
 {
         struct knet_eni ke;
         bool created = false;
@@ -380,29 +380,17 @@ static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vp
                 return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has an eth0; one ENI per namespace", ke.netns);
         if (r < 0)
                 return err_wrap(err, "attach %s to netns '%s'", rec_str(eni, "NetworkInterfaceId"), ke.netns);
-        r = sg_task_attach(d, eni, err);
+        r = sg_task_attach(d, eni, join, err);
         if (r < 0) {
                 (void) knet_eni_detach(d->knet, &ke, created, &e2);
+                if (!created)        /* a netns netd keeps: its table may have been built */
+                        (void) sg_task_detach(d, eni, &e2);
                 (void) sg_guard_eni(d, eni, false, &e2);
                 return err_wrap(err, "attach %s: security groups", rec_str(eni, "NetworkInterfaceId"));
         }
         json_object_set_new(att, "Status", json_string("attached"));
         json_object_set_new(eni, "Status", json_string("in-use"));
         return 0;
-}
-
-/* Take back what a successful attach_kernel made (its links, the netns it made, the bridge's
- * elements); the records are the caller's. */
-static void attach_kernel_undo(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc)
-{
-        json_t *att = json_object_get(eni, "ebxAttachment");
-        struct err e2 = { 0 };
-        struct knet_eni ke;
-        if (eni_knet(d, eni, subnet, vpc, &ke, &e2) < 0 ||
-            knet_eni_detach(d->knet, &ke, json_is_true(json_object_get(att, "NetnsCreated")), &e2) < 0 ||
-            (!json_is_true(json_object_get(att, "NetnsCreated")) && sg_task_detach(d, eni, &e2) < 0) ||
-            sg_guard_eni(d, eni, false, &e2) < 0)
-                log_error("eni=%s msg=\"attach not fully undone\" err=\"%s\"", rec_str(eni, "NetworkInterfaceId"), e2.msg);
 }
 
 static int begin_attach(struct netd *d, json_t *eni, const char *netns, const char *instance_id, const char *op,
@@ -474,7 +462,7 @@ int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struc
                 store_rollback(d->store);
                 return r;
         }
-        r = attach_kernel(d, eni, subnet, vpc, err);
+        r = attach_kernel(d, eni, subnet, vpc, false, err);   /* an available ENI is a member already */
         if (r < 0) {
                 /* knet removed what it made; restore the records. */
                 struct err e2 = { 0 };
@@ -648,10 +636,8 @@ int eni_task_create(struct netd *d, json_t *req, const char *netns, const char *
                 store_rollback(d->store);
                 return r;
         }
-        r = attach_kernel(d, eni, subnet, vpc, err);
-        /* its own table is built; now every peer whose rules name its groups learns its address */
-        if (r >= 0 && (r = eni_members_move(d, NULL, eni, "CreateTaskNetwork", err)) < 0)
-                attach_kernel_undo(d, eni, subnet, vpc);
+        /* a new member: every peer whose rules name its groups learns its address before the answer */
+        r = attach_kernel(d, eni, subnet, vpc, true, err);
         if (r < 0) {
                 struct err e2 = { 0 };
                 (void) store_begin(d->store, &e2);

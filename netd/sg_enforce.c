@@ -231,14 +231,23 @@ int sg_eni_refresh(struct netd *d, json_t *eni, struct err *err)
         return task_apply(d, eni, members, TASK_REFILL, err);
 }
 
-int sg_task_attach(struct netd *d, json_t *eni, struct err *err)
+static int member_moved_in(struct netd *d, json_t *enis, json_t *before, json_t *after, struct err *err);
+
+int sg_task_attach(struct netd *d, json_t *eni, bool join, struct err *err)
 {
         _cleanup_json_ json_t *enis = NULL, *members = NULL;
+        struct err e2 = { 0 };
+        int r;
         if (!(enis = netd_records(d, "eni/", err)))
                 return -EIO;
         /* the record in hand may be newer than the stored one */
         members = members_with(enis, rec_str(eni, "NetworkInterfaceId"), eni);
-        return task_apply(d, eni, members, TASK_BUILD, err);
+        if ((r = task_apply(d, eni, members, TASK_BUILD, err)) < 0 || !join)
+                return r;
+        /* the same records serve the peers: one read of every ENI per request */
+        if ((r = member_moved_in(d, enis, NULL, eni, err)) < 0 && sg_member_moved(d, eni, NULL, &e2) < 0)
+                log_error("eni=%s msg=\"security group peers not rolled back\" err=\"%s\"", rec_str(eni, "NetworkInterfaceId"), e2.msg);
+        return r;
 }
 
 int sg_task_detach(struct netd *d, json_t *eni, struct err *err)
@@ -354,23 +363,37 @@ static bool address_stays(json_t *enis, const char *id, const char *ip, const ch
 
 #define MOVED_MAX 16             /* an ENI has at most 5 groups: 10 moves at most */
 
-int sg_member_moved(struct netd *d, json_t *before, json_t *after, struct err *err)
+/* sg_member_moved on records already read (enis: every ENI record; NULL: read them here, when
+ * some group names a moved one at all). */
+static int member_moved_in(struct netd *d, json_t *enis_in, json_t *before, json_t *after, struct err *err)
 {
         json_t *rec = after ?: before;
         const char *id = rec_str(rec, "NetworkInterfaceId") ?: "", *ips = rec_str(rec, "PrivateIpAddress") ?: "";
-        _cleanup_json_ json_t *moved = groups_moved(before, after), *sgs = NULL, *refs = NULL, *enis = NULL, *members = NULL;
+        _cleanup_json_ json_t *moved = groups_moved(before, after), *sgs = NULL, *refs = NULL, *own = NULL, *members = NULL;
         struct knet_sg_member ops[MOVED_MAX];
+        json_t *eni, *mv, *enis = enis_in;
+        bool named = false;
         uint32_t ip;
-        json_t *eni, *mv;
         size_t i;
 
         if (json_array_size(moved) == 0)
                 return 0;
         if (ip4_parse(ips, &ip) < 0)
                 return err_set(err, EIO, NULL, "network interface %s: corrupt record", id);
-        if (!(sgs = netd_records(d, "sg/", err)) || !(enis = netd_records(d, "eni/", err)))
+        if (!(sgs = netd_records(d, "sg/", err)))
                 return -EIO;
         refs = peer_refs(sgs);
+        {
+                const char *k;
+                json_t *peers;
+                json_object_foreach(refs, k, peers)
+                        json_array_foreach(moved, i, mv)
+                                named |= json_object_get(peers, rec_str(mv, "id")) != NULL;
+        }
+        if (!named)             /* no rule names a group it joined or left: no table changes */
+                return 0;
+        if (!enis && !(enis = own = netd_records(d, "eni/", err)))
+                return -EIO;
         json_array_foreach(moved, i, mv)
                 if (!json_is_true(json_object_get(mv, "add")) && address_stays(enis, id, ips, rec_str(mv, "id"))) {
                         json_array_remove(moved, i);
@@ -402,6 +425,11 @@ int sg_member_moved(struct netd *d, json_t *before, json_t *after, struct err *e
                         return err_wrap(err, "security groups of peer %s", peer);
         }
         return 0;
+}
+
+int sg_member_moved(struct netd *d, json_t *before, json_t *after, struct err *err)
+{
+        return member_moved_in(d, NULL, before, after, err);
 }
 
 /* ---- the VPC bridge guard ---- */

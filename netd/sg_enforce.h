@@ -10,8 +10,11 @@ struct netd;
 
 /* Before an ENI's link exists (add) / after it is gone: its port, MAC and IP in the VPC's bridge table. */
 int sg_guard_eni(struct netd *d, json_t *eni, bool add, struct err *err);
-/* After the link exists: build the task netns's inet + netdev tables. */
-int sg_task_attach(struct netd *d, json_t *eni, struct err *err);
+/* After the link exists: build the task netns's inet + netdev tables. join: the ENI is new (a member
+ * of its groups from now on): its peers learn its address too, as sg_member_moved(NULL, eni) does,
+ * before this returns; when they cannot, they are put back and this fails (the caller removes the
+ * ENI's own table with its netns or links). */
+int sg_task_attach(struct netd *d, json_t *eni, bool join, struct err *err);
 /* Detach from a netns netd keeps: remove the tables. */
 int sg_task_detach(struct netd *d, json_t *eni, struct err *err);
 /* Refill the SG sets of one attached ENI (its groups changed). */

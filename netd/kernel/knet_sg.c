@@ -602,10 +602,13 @@ static int task_batch(struct nft_batch *b, const struct knet_sg_task *t)
         nft_put_table(b, NFT_MSG_DESTROYTABLE_, NFPROTO_INET, KNET_SG_TABLE, NULL, 0);
         nft_put_table(b, NFT_MSG_DESTROYTABLE_, NFPROTO_NETDEV, KNET_SG_TABLE, NULL, 0);
         nft_put_table(b, NFT_MSG_NEWTABLE, NFPROTO_INET, KNET_SG_TABLE, SG_LAYOUT_TAG, sizeof SG_LAYOUT_TAG);
+        /* the group sets first: the kernel finds a set by name walking the table's list, and member
+         * changes name m_* once per peer and change */
+        if ((r = group_sets_put(b, t, NULL)) < 0)
+                return r;
         meter_objects_put(b);
         sg_sets_put(b);
-        if ((r = sg_sets_fill(b, t->in, true, false)) < 0 || (r = sg_sets_fill(b, t->out, false, false)) < 0 ||
-            (r = group_sets_put(b, t, NULL)) < 0)
+        if ((r = sg_sets_fill(b, t->in, true, false)) < 0 || (r = sg_sets_fill(b, t->out, false, false)) < 0)
                 return r;
         task_chains_put(b);
         meter_verdict_rules_put(b, "in");
