@@ -200,11 +200,20 @@ static int eni_forget(struct netd *d, json_t *eni, struct err *err)
         return store_del(d->store, key, err);
 }
 
-/* Groups whose rules name this ENI's groups as peers follow its address (sg_enforce.c), from the
- * event loop right after this request, coalesced with other changes. */
-static void eni_members_changed(struct netd *d, json_t *eni)
+/* Tables whose rules name the ENI's groups as peers learn (before = NULL) or forget (after = NULL) its
+ * address before the request is answered (sg_enforce.c). On failure every peer is put back as it was
+ * (best effort, logged) and the caller fails the request. */
+static int eni_members_move(struct netd *d, json_t *before, json_t *after, const char *op, struct err *err)
 {
-        sg_members_changed_later(d, json_object_get(eni, "Groups"));
+        struct err e2 = { 0 };
+        json_t *rec = after ?: before;
+        int r = sg_member_moved(d, before, after, err);
+        if (r >= 0)
+                return r;
+        if (sg_member_moved(d, after, before, &e2) < 0)
+                log_error("op=%s eni=%s msg=\"security group peers not rolled back\" err=\"%s\"", op,
+                          rec_str(rec, "NetworkInterfaceId"), e2.msg);
+        return err_wrap(err, "%s %s: security group peers", op, rec_str(rec, "NetworkInterfaceId"));
 }
 
 /* The subnet, its VPC and the groups (a new array: the checked Groups, or the VPC's default group) of a new ENI. */
@@ -240,9 +249,18 @@ int op_create_network_interface(struct netd *d, json_t *req, json_t **ret, struc
                 json_decref(eni);
                 return r;
         }
+        if ((r = eni_members_move(d, NULL, eni, "CreateNetworkInterface", err)) < 0) {
+                struct err e2 = { 0 };
+                if (store_begin(d->store, &e2) < 0 || eni_forget(d, eni, &e2) < 0 || store_commit(d->store, &e2) < 0) {
+                        store_rollback(d->store);
+                        log_error("op=CreateNetworkInterface eni=%s msg=\"rollback incomplete\" err=\"%s\"",
+                                  rec_str(eni, "NetworkInterfaceId"), e2.msg);
+                }
+                json_decref(eni);
+                return r;
+        }
         log_info("op=CreateNetworkInterface eni=%s subnet=%s ip=%s mac=%s type=%s", rec_str(eni, "NetworkInterfaceId"),
                  rec_str(subnet, "SubnetId"), rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"), q.type);
-        eni_members_changed(d, eni);
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
         json_decref(eni);
         return 0;
@@ -299,14 +317,17 @@ int op_delete_network_interface(struct netd *d, json_t *req, json_t **ret, struc
         if (json_object_get(eni, "ebxAttachment") || strcmp(rec_str(eni, "Status"), "available") != 0)
                 return err_set(err, EBUSY, "InvalidNetworkInterface.InUse", "Network interface '%s' is currently in use (attached to netns '%s')", id,
                                rec_str(json_object_get(eni, "ebxAttachment"), "Netns") ?: "?");
-        if ((r = store_begin(d->store, err)) < 0)
+        /* its peers forget it first: if they cannot, nothing has changed */
+        if ((r = eni_members_move(d, eni, NULL, "DeleteNetworkInterface", err)) < 0)
                 return r;
-        if ((r = eni_forget(d, eni, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+        if ((r = store_begin(d->store, err)) < 0 || (r = eni_forget(d, eni, err)) < 0 || (r = store_commit(d->store, err)) < 0) {
+                struct err e2 = { 0 };
                 store_rollback(d->store);
+                if (sg_member_moved(d, NULL, eni, &e2) < 0)
+                        log_error("op=DeleteNetworkInterface eni=%s msg=\"security group peers not rolled back\" err=\"%s\"", id, e2.msg);
                 return r;
         }
         log_info("op=DeleteNetworkInterface eni=%s ip=%s", id, rec_str(eni, "PrivateIpAddress"));
-        eni_members_changed(d, eni);
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;
 }
@@ -314,7 +335,7 @@ int op_delete_network_interface(struct netd *d, json_t *req, json_t **ret, struc
 /* Attach `eni` (whose record is already stored with ebxAttachment status
  * "attaching" and an intent) to its netns in the kernel, then record it as
  * in-use and drop the intent. On failure the caller's rollback runs. */
-static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, struct err *err)
+static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, bool join, struct err *err)
 {
         struct knet_eni ke;
         bool created = false;
@@ -333,9 +354,11 @@ static int attach_kernel(struct netd *d, json_t *eni, json_t *subnet, json_t *vp
                 return err_set(err, EEXIST, JERR_INVALID, "netns '%s' already has an eth0; one ENI per namespace", ke.netns);
         if (r < 0)
                 return err_wrap(err, "attach %s to netns '%s'", rec_str(eni, "NetworkInterfaceId"), ke.netns);
-        r = sg_task_attach(d, eni, err);
+        r = sg_task_attach(d, eni, join, err);
         if (r < 0) {
                 (void) knet_eni_detach(d->knet, &ke, created, &e2);
+                if (!created)        /* a netns netd keeps: its table may have been built */
+                        (void) sg_task_detach(d, eni, &e2);
                 (void) sg_guard_eni(d, eni, false, &e2);
                 return err_wrap(err, "attach %s: security groups", rec_str(eni, "NetworkInterfaceId"));
         }
@@ -411,7 +434,7 @@ int op_attach_network_interface(struct netd *d, json_t *req, json_t **ret, struc
                 store_rollback(d->store);
                 return r;
         }
-        r = attach_kernel(d, eni, subnet, vpc, err);
+        r = attach_kernel(d, eni, subnet, vpc, false, err);   /* an available ENI is a member already */
         if (r < 0) {
                 /* knet removed what it made; restore the records. */
                 struct err e2 = { 0 };
@@ -479,8 +502,6 @@ int eni_detach_finish(struct netd *d, json_t *eni, bool forget, const char *ikey
                 store_rollback(d->store);
                 return r;
         }
-        if (forget)
-                eni_members_changed(d, eni);
         return 0;
 }
 
@@ -534,11 +555,18 @@ static int detach_or_delete(struct netd *d, const struct eni_find_req *q, bool f
                 return r;
         if (!forget && !json_object_get(eni, "ebxAttachment"))
                 return err_set(err, EINVAL, "IncorrectState", "Network interface '%s' is not attached", rec_str(eni, "NetworkInterfaceId"));
+        /* deleting: its peers forget it first (a start-up replay of the intent leaves that to sg_reconcile) */
+        if (forget && (r = eni_members_move(d, eni, NULL, op, err)) < 0)
+                return r;
         intent = json_pack("{s:s, s:s}", "Op", op, "NetworkInterfaceId", rec_str(eni, "NetworkInterfaceId"));
-        if ((r = intent_add(d, intent, ikey, err)) < 0)
+        if ((r = intent_add(d, intent, ikey, err)) < 0 || (r = eni_detach_finish(d, eni, forget, ikey, err)) < 0) {
+                struct err e2 = { 0 };
+                /* the ENI is still there (a recorded intent finishes the delete at the next start) */
+                if (forget && sg_member_moved(d, NULL, eni, &e2) < 0)
+                        log_error("op=%s eni=%s msg=\"security group peers not rolled back\" err=\"%s\"", op,
+                                  rec_str(eni, "NetworkInterfaceId"), e2.msg);
                 return r;
-        if ((r = eni_detach_finish(d, eni, forget, ikey, err)) < 0)
-                return r;
+        }
         log_info("op=%s eni=%s ip=%s", op, rec_str(eni, "NetworkInterfaceId"), rec_str(eni, "PrivateIpAddress"));
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;
@@ -574,7 +602,8 @@ int eni_task_create(struct netd *d, const struct eni_create_req *q, const char *
                 store_rollback(d->store);
                 return r;
         }
-        r = attach_kernel(d, eni, subnet, vpc, err);
+        /* a new member: every peer whose rules name its groups learns its address before the answer */
+        r = attach_kernel(d, eni, subnet, vpc, true, err);
         if (r < 0) {
                 struct err e2 = { 0 };
                 (void) store_begin(d->store, &e2);
@@ -587,7 +616,6 @@ int eni_task_create(struct netd *d, const struct eni_create_req *q, const char *
                 return r;
         log_info("op=CreateTaskNetwork eni=%s netns=%s ip=%s mac=%s", rec_str(eni, "NetworkInterfaceId"), netns,
                  rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"));
-        eni_members_changed(d, eni);
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
         return 0;
 }

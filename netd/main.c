@@ -345,11 +345,26 @@ static int start_up(struct netd *d, bool defaults, const char *db, const char *s
         return 0;
 }
 
-/* The event loop (signals, the socket, the flow log collector) until SIGTERM or SIGINT. Logs what failed. */
+#define SWEEP_USEC (10 * 1000000ull)
+
+/* Every SWEEP_USEC: kept netlink sockets of namespaces deleted behind netd's back are closed, so none
+ * pins a deleted namespace for longer. */
+static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct netd *d = userdata;
+        knet_sweep(d->knet);
+        (void) sd_event_source_set_time(s, usec + SWEEP_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+}
+
+/* The event loop (signals, the socket, the flow log collector, the socket sweep) until SIGTERM or SIGINT. Logs what failed. */
 static int serve(struct netd *d, int lfd, const char *db, const char *sock)
 {
         struct err err = { 0 };
         sd_event *ev = NULL;
+        sd_event_source *sweep = NULL;
+        uint64_t now = 0;
         sigset_t mask;
         int r;
 
@@ -360,7 +375,9 @@ static int serve(struct netd *d, int lfd, const char *db, const char *sock)
         signal(SIGPIPE, SIG_IGN);
         if ((r = sd_event_new(&ev)) < 0 || (r = sd_event_add_signal(ev, NULL, SIGTERM, on_signal, NULL)) < 0 ||
             (r = sd_event_add_signal(ev, NULL, SIGINT, on_signal, NULL)) < 0 ||
-            (r = sd_event_add_io(ev, NULL, lfd, EPOLLIN, listen_io, d)) < 0) {
+            (r = sd_event_add_io(ev, NULL, lfd, EPOLLIN, listen_io, d)) < 0 || (r = sd_event_now(ev, CLOCK_MONOTONIC, &now)) < 0 ||
+            (r = sd_event_add_time(ev, &sweep, CLOCK_MONOTONIC, now + SWEEP_USEC, 1000000, on_sweep, d)) < 0 ||
+            (r = sd_event_source_set_enabled(sweep, SD_EVENT_ON)) < 0) {
                 log_error_errno(r, "msg=\"event loop set-up failed\"");
                 return r;
         }
@@ -371,8 +388,8 @@ static int serve(struct netd *d, int lfd, const char *db, const char *sock)
         }
         log_info("msg=\"ready\" socket=%s state=%s netns_dir=%s", sock, db, d->netns_dir);
         r = sd_event_loop(ev);
-        sg_refresh_free(d);
         flowlog_stop(d);
+        sd_event_source_disable_unref(sweep);
         d->event = NULL;
         (void) unlink(sock);
         sd_event_unref(ev);

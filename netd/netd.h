@@ -10,7 +10,6 @@
 struct store;
 struct knet;
 struct flowlog_state;   /* flowlog.c: the flow logs being collected */
-struct sg_refresh;      /* sg_enforce.c: coalesced security group peer refreshes */
 
 struct netd {
         struct store *store;
@@ -23,7 +22,6 @@ struct netd {
         uint64_t intent_seq;            /* intent.c: the last intent number handed out */
         void *event;                    /* the sd_event loop once it runs (NULL at start-up): deferred work */
         struct flowlog_state *fl;       /* from flowlog_start() to flowlog_stop(); NULL before */
-        struct sg_refresh *sg_refresh;  /* made on first use once the loop runs; sg_refresh_free() */
         gid_t socket_group;             /* the ecsbox group, admitted to the socket besides root; -1: none */
 };
 

@@ -484,12 +484,10 @@ static int eni_store(struct netd *d, json_t *eni, struct err *err)
 
 int op_modify_network_interface_attribute(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
-        _cleanup_json_ json_t *eni = NULL, *ids = NULL, *old = NULL, *changed = NULL;
+        _cleanup_json_ json_t *eni = NULL, *ids = NULL, *before = NULL;
         struct sg_modify_eni_req q;
-        json_t *g;
         const char *id;
         char key[KEY_MAX];
-        size_t i;
         int r;
         if ((r = sg_modify_eni_req_decode(req, &q, err)) < 0)
                 return r;
@@ -513,22 +511,18 @@ int op_modify_network_interface_attribute(struct netd *d, json_t *req, json_t **
         }
         if ((r = sg_validate_groups(d, q.groups, rec_str(eni, "VpcId"), &ids, err)) < 0)
                 return r;
-        old = json_incref(json_object_get(eni, "Groups") ?: json_array());
-        changed = json_deep_copy(old);
-        json_array_foreach(ids, i, g)
-                if (!groups_have(changed, json_string_value(g)))
-                        json_array_append(changed, g);
+        before = json_deep_copy(eni);
         json_object_set(eni, "Groups", ids);
         if ((r = eni_store(d, eni, err)) < 0)
                 return r;
-        /* this ENI's own table, then every table whose rules name one of its old or new groups as a peer */
+        /* this ENI's own table, then every table whose rules name a group it joined or left as a peer:
+         * its address added there or removed before the answer */
         r = sg_eni_refresh(d, eni, err);
         if (r >= 0)
-                r = sg_members_changed(d, changed, err);
+                r = sg_member_moved(d, before, eni, err);
         if (r < 0) {
                 struct err e2 = { 0 };
-                json_object_set(eni, "Groups", old);
-                if (eni_store(d, eni, &e2) < 0 || sg_eni_refresh(d, eni, &e2) < 0 || sg_members_changed(d, changed, &e2) < 0)
+                if (eni_store(d, before, &e2) < 0 || sg_eni_refresh(d, before, &e2) < 0 || sg_member_moved(d, eni, before, &e2) < 0)
                         log_error("op=ModifyNetworkInterfaceAttribute eni=%s msg=\"rollback incomplete\" err=\"%s\"", id, e2.msg);
                 return err_wrap(err, "ModifyNetworkInterfaceAttribute %s", id);
         }

@@ -1,11 +1,10 @@
 /* sg_enforce.c: security groups in the kernel: each attached ENI's task tables follow its groups' rules
- * and the members of peer groups; each VPC's bridge table knows every attached ENI's port, MAC and IP. */
+ * and the members of peer groups (a membership change is in force in every peer's table before the
+ * answer); each VPC's bridge table knows every attached ENI's port, MAC and IP. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-event.h>
-#include <time.h>
 
 #include "ecsbox/ids.h"
 #include "ecsbox/json.h"
@@ -37,12 +36,16 @@ static bool has_group(json_t *groups, const char *id)
         return false;
 }
 
-/* {group id: [member IPs]} over every ENI, attached or not (membership is by ENI, as on AWS). */
-static json_t *members_of(json_t *enis)
+/* {group id: [member IPs]} over every ENI, attached or not (membership is by ENI, as on AWS); the ENI
+ * `id` counts as rec says (its record replaced by rec, or left out when rec is NULL; id NULL: every
+ * record as it is). */
+static json_t *members_with(json_t *enis, const char *id, json_t *rec)
 {
         json_t *m = json_object(), *eni, *g;
         size_t i, j;
-        json_array_foreach(enis, i, eni)
+        json_array_foreach(enis, i, eni) {
+                if (id && !strcmp(rec_str(eni, "NetworkInterfaceId") ?: "", id))
+                        continue;
                 json_array_foreach(json_object_get(eni, "Groups"), j, g) {
                         json_t *ips;
                         if (!json_is_string(g))
@@ -52,7 +55,25 @@ static json_t *members_of(json_t *enis)
                                 json_object_set_new(m, json_string_value(g), ips = json_array());
                         json_array_append_new(ips, json_string(rec_str(eni, "PrivateIpAddress")));
                 }
+        }
+        if (id && rec) {
+                _cleanup_json_ json_t *one = json_pack("[O]", rec), *mo = members_with(one, NULL, NULL);
+                const char *k;
+                json_t *v;
+                json_object_foreach(mo, k, v) {
+                        json_t *ips = json_object_get(m, k);
+                        if (!ips)
+                                json_object_set(m, k, v);
+                        else
+                                json_array_extend(ips, v);
+                }
+        }
         return m;
+}
+
+static json_t *members_of(json_t *enis)
+{
+        return members_with(enis, NULL, NULL);
 }
 
 /* The rules of every group of the ENI, one flat list. */
@@ -71,11 +92,37 @@ static json_t *rules_of(struct netd *d, json_t *eni)
 
 enum task_op { TASK_BUILD, TASK_REFILL, TASK_CHECK };
 
+/* What one ENI's table holds: the CIDR rules' boxes per direction and the peer groups. */
+struct task_elems {
+        struct sg_dir_elems in, out;
+        struct sg_peer_groups groups;
+};
+
+static void task_elems_free(struct task_elems *e)
+{
+        sg_dir_elems_free(&e->in);
+        sg_dir_elems_free(&e->out);
+        sg_peer_groups_free(&e->groups);
+}
+
+static int task_elems_build(json_t *rules, json_t *members, struct task_elems *ret)
+{
+        struct task_elems e = { 0 };
+        int r;
+        if ((r = sg_dir_elems_build(rules, false, &e.in)) < 0 || (r = sg_dir_elems_build(rules, true, &e.out)) < 0 ||
+            (r = sg_peer_groups_build(rules, members, &e.groups)) < 0) {
+                task_elems_free(&e);
+                return r;
+        }
+        *ret = e;
+        return 0;
+}
+
 /* Elements by group combination: ENIs with the same groups get the same sets, computed once per pass. */
 #define ELEM_CACHE_MAX 16
 struct elem_cache_entry {
         char key[6 * 24];
-        struct sg_dir_elems in, out;
+        struct task_elems e;
 };
 
 struct elem_cache {
@@ -85,10 +132,8 @@ struct elem_cache {
 
 static void elem_cache_free(struct elem_cache *c)
 {
-        for (size_t i = 0; i < c->n; i++) {
-                sg_dir_elems_free(&c->e[i].in);
-                sg_dir_elems_free(&c->e[i].out);
-        }
+        for (size_t i = 0; i < c->n; i++)
+                task_elems_free(&c->e[i].e);
         c->n = 0;
 }
 
@@ -102,12 +147,11 @@ static void groups_key(json_t *eni, char *buf, size_t len)
                         o += (size_t) snprintf(buf + o, len - o, "%s,", json_string_value(g));
 }
 
-/* The ENI's elements: from the cache (c may be NULL), or computed into *in and *out (owned by the cache
- * when there is room, else by the caller: *own = true). */
-static int elems_for(struct netd *d, json_t *eni, json_t *members, struct elem_cache *c, struct sg_dir_elems *in,
-                     struct sg_dir_elems *out, bool *own)
+/* The ENI's elements: from the cache (c may be NULL), or computed into *e (owned by the cache when
+ * there is room, else by the caller: *own = true). */
+static int elems_for(struct netd *d, json_t *eni, json_t *members, struct elem_cache *c, struct task_elems *e, bool *own)
 {
-        _cleanup_json_ json_t *rules = rules_of(d, eni);
+        _cleanup_json_ json_t *rules = NULL;
         char key[sizeof c->e[0].key];
         int r;
 
@@ -115,21 +159,16 @@ static int elems_for(struct netd *d, json_t *eni, json_t *members, struct elem_c
         *own = true;
         for (size_t i = 0; c && i < c->n; i++)
                 if (!strcmp(c->e[i].key, key)) {
-                        *in = c->e[i].in;
-                        *out = c->e[i].out;
+                        *e = c->e[i].e;
                         *own = false;
                         return 0;
                 }
-        if ((r = sg_dir_elems_build(rules, false, members, in)) < 0)
+        rules = rules_of(d, eni);
+        if ((r = task_elems_build(rules, members, e)) < 0)
                 return r;
-        if ((r = sg_dir_elems_build(rules, true, members, out)) < 0) {
-                sg_dir_elems_free(in);
-                return r;
-        }
         if (c && c->n < ELEM_CACHE_MAX && strlen(key) < sizeof key - 1) {
                 snprintf(c->e[c->n].key, sizeof c->e[c->n].key, "%s", key);
-                c->e[c->n].in = *in;
-                c->e[c->n].out = *out;
+                c->e[c->n].e = *e;
                 c->n++;
                 *own = false;
         }
@@ -140,8 +179,8 @@ static int elems_for(struct netd *d, json_t *eni, json_t *members, struct elem_c
 static int task_apply_cached(struct netd *d, json_t *eni, json_t *members, struct elem_cache *c, enum task_op op,
                              struct err *err)
 {
-        struct sg_dir_elems in = { 0 }, out = { 0 };
-        struct knet_sg_task t = { .in = &in, .out = &out };
+        struct task_elems e = { 0 };
+        struct knet_sg_task t = { .in = &e.in, .out = &e.out, .groups = &e.groups };
         json_t *att = json_object_get(eni, "ebxAttachment");
         bool own = true;
         int r;
@@ -149,7 +188,7 @@ static int task_apply_cached(struct netd *d, json_t *eni, json_t *members, struc
         t.netns = rec_str(att, "Netns");
         if (!t.netns || ip4_parse(rec_str(eni, "PrivateIpAddress") ?: "", &t.ip) < 0 || mac_parse(rec_str(eni, "MacAddress") ?: "", t.mac) < 0)
                 return err_set(err, EIO, NULL, "network interface %s: corrupt record", rec_str(eni, "NetworkInterfaceId"));
-        if ((r = elems_for(d, eni, members, c, &in, &out, &own)) < 0)
+        if ((r = elems_for(d, eni, members, c, &e, &own)) < 0)
                 return err_set(err, -r, NULL, "security group elements for %s: %s", rec_str(eni, "NetworkInterfaceId"), strerror(-r));
         if (op == TASK_CHECK) {
                 struct err e2 = { 0 };
@@ -171,10 +210,8 @@ static int task_apply_cached(struct netd *d, json_t *eni, json_t *members, struc
                 }
         } else
                 r = knet_sg_task_build(d->knet, &t, err);
-        if (own) {
-                sg_dir_elems_free(&in);
-                sg_dir_elems_free(&out);
-        }
+        if (own)
+                task_elems_free(&e);
         return r;
 }
 
@@ -190,23 +227,27 @@ int sg_eni_refresh(struct netd *d, json_t *eni, struct err *err)
                 return 0;
         if (!(enis = netd_records(d, "eni/", err)))
                 return -EIO;
-        members = members_of(enis);
+        members = members_with(enis, rec_str(eni, "NetworkInterfaceId"), eni);
         return task_apply(d, eni, members, TASK_REFILL, err);
 }
 
-int sg_task_attach(struct netd *d, json_t *eni, struct err *err)
+static int member_moved_in(struct netd *d, json_t *enis, json_t *before, json_t *after, struct err *err);
+
+int sg_task_attach(struct netd *d, json_t *eni, bool join, struct err *err)
 {
         _cleanup_json_ json_t *enis = NULL, *members = NULL;
-        size_t i;
-        json_t *e;
+        struct err e2 = { 0 };
+        int r;
         if (!(enis = netd_records(d, "eni/", err)))
                 return -EIO;
         /* the record in hand may be newer than the stored one */
-        json_array_foreach(enis, i, e)
-                if (!strcmp(rec_str(e, "NetworkInterfaceId"), rec_str(eni, "NetworkInterfaceId")))
-                        json_array_set(enis, i, eni);
-        members = members_of(enis);
-        return task_apply(d, eni, members, TASK_BUILD, err);
+        members = members_with(enis, rec_str(eni, "NetworkInterfaceId"), eni);
+        if ((r = task_apply(d, eni, members, TASK_BUILD, err)) < 0 || !join)
+                return r;
+        /* the same records serve the peers: one read of every ENI per request */
+        if ((r = member_moved_in(d, enis, NULL, eni, err)) < 0 && sg_member_moved(d, eni, NULL, &e2) < 0)
+                log_error("eni=%s msg=\"security group peers not rolled back\" err=\"%s\"", rec_str(eni, "NetworkInterfaceId"), e2.msg);
+        return r;
 }
 
 int sg_task_detach(struct netd *d, json_t *eni, struct err *err)
@@ -259,170 +300,136 @@ int sg_groups_changed(struct netd *d, json_t *group_ids, struct err *err)
         return refill_where(d, uses_any, group_ids, err);
 }
 
-/* The groups whose rules name one of group_ids as a peer: a new array, NULL on error. */
-static json_t *referrers_of(struct netd *d, json_t *group_ids, struct err *err)
+/* ---- one ENI's membership, in force in its peers' tables before the answer ---- */
+
+/* The groups the ENI is in on one side only: [{"id": ..., "add": bool}]. */
+static json_t *groups_moved(json_t *before, json_t *after)
 {
-        _cleanup_json_ json_t *sgs = netd_records(d, "sg/", err);
-        json_t *referrers, *sg, *rule;
+        json_t *gb = before ? json_object_get(before, "Groups") : NULL, *ga = after ? json_object_get(after, "Groups") : NULL;
+        json_t *out = json_array(), *g;
+        size_t i;
+        json_array_foreach(gb, i, g)
+                if (json_is_string(g) && !has_group(ga, json_string_value(g)))
+                        json_array_append_new(out, json_pack("{s:O, s:b}", "id", g, "add", 0));
+        json_array_foreach(ga, i, g)
+                if (json_is_string(g) && !has_group(gb, json_string_value(g)))
+                        json_array_append_new(out, json_pack("{s:O, s:b}", "id", g, "add", 1));
+        return out;
+}
+
+/* {group id: {peer group id: true}}: the groups each group's rules name as peers. */
+static json_t *peer_refs(json_t *sgs)
+{
+        json_t *refs = json_object(), *sg, *rule;
         size_t i, j;
-        if (!sgs)
-                return NULL;
-        referrers = json_array();
-        json_array_foreach(sgs, i, sg)
+        json_array_foreach(sgs, i, sg) {
+                json_t *peers = json_object();
                 json_array_foreach(sg_rules_of(sg), j, rule)
-                        if (rec_str(rule, "GroupId") && has_group(group_ids, rec_str(rule, "GroupId"))) {
-                                json_array_append_new(referrers, json_string(rec_str(sg, "GroupId")));
-                                break;
-                        }
-        return referrers;
+                        if (rec_str(rule, "GroupId"))
+                                json_object_set_new(peers, rec_str(rule, "GroupId"), json_true());
+                json_object_set_new(refs, rec_str(sg, "GroupId") ?: "", peers);
+        }
+        return refs;
 }
 
-int sg_members_changed(struct netd *d, json_t *group_ids, struct err *err)
+/* The member sets of one peer that change: the moved groups its groups' rules name. */
+static size_t peer_ops(json_t *eni, json_t *refs, json_t *moved, struct knet_sg_member *ops, size_t max)
 {
-        _cleanup_json_ json_t *referrers = referrers_of(d, group_ids, err);
-        if (!referrers)
-                return -EIO;
-        if (json_array_size(referrers) == 0)
+        json_t *mv, *g;
+        size_t i, j, n = 0;
+        json_array_foreach(moved, i, mv) {
+                const char *id = rec_str(mv, "id");
+                json_array_foreach(json_object_get(eni, "Groups"), j, g)
+                        if (json_is_string(g) && json_object_get(json_object_get(refs, json_string_value(g)), id)) {
+                                if (n < max)
+                                        ops[n++] = (struct knet_sg_member) { id, json_is_true(json_object_get(mv, "add")) };
+                                break;
+                        }
+        }
+        return n;
+}
+
+/* Another ENI than `id` with address ip is in group gid: the address stays a member. */
+static bool address_stays(json_t *enis, const char *id, const char *ip, const char *gid)
+{
+        json_t *e;
+        size_t i;
+        json_array_foreach(enis, i, e)
+                if (strcmp(rec_str(e, "NetworkInterfaceId") ?: "", id) && !strcmp(rec_str(e, "PrivateIpAddress") ?: "", ip) &&
+                    has_group(json_object_get(e, "Groups"), gid))
+                        return true;
+        return false;
+}
+
+#define MOVED_MAX 16             /* an ENI has at most 5 groups: 10 moves at most */
+
+/* sg_member_moved on records already read (enis: every ENI record; NULL: read them here, when
+ * some group names a moved one at all). */
+static int member_moved_in(struct netd *d, json_t *enis_in, json_t *before, json_t *after, struct err *err)
+{
+        json_t *rec = after ?: before;
+        const char *id = rec_str(rec, "NetworkInterfaceId") ?: "", *ips = rec_str(rec, "PrivateIpAddress") ?: "";
+        _cleanup_json_ json_t *moved = groups_moved(before, after), *sgs = NULL, *refs = NULL, *own = NULL, *members = NULL;
+        struct knet_sg_member ops[MOVED_MAX];
+        json_t *eni, *mv, *enis = enis_in;
+        bool named = false;
+        uint32_t ip;
+        size_t i;
+
+        if (json_array_size(moved) == 0)
                 return 0;
-        return refill_where(d, uses_any, referrers, err);
-}
-
-/* ---- coalesced membership refreshes ---- */
-#define SLICE_USEC 4000          /* at most this much refilling per loop iteration */
-
-/* d->sg_refresh: made on the first change once the event loop runs. */
-struct sg_refresh {
-        json_t *pending_groups;  /* {group id: true} whose members changed since the last pass began */
-        json_t *queue;           /* [eni id] left in the current pass */
-        sd_event_source *src;    /* the deferred pass, when armed */
-};
-
-static int pending_run(sd_event_source *s, void *ud);
-
-/* A pass starts right after the request that caused it has been answered (and after requests the
- * client already sent, which it then covers too): before the next request when it is small. A long
- * pass continues in slices behind the requests that arrive meanwhile. */
-static void pending_arm(struct netd *d, bool first_slice)
-{
-        struct sg_refresh *q = d->sg_refresh;
-        int r;
-        if (q->src)
-                return;
-        r = sd_event_add_defer(d->event, &q->src, pending_run, d);
-        if (r >= 0)
-                r = sd_event_source_set_priority(q->src, first_slice ? SD_EVENT_PRIORITY_IMPORTANT : SD_EVENT_PRIORITY_IDLE);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(q->src, SD_EVENT_ONESHOT);
-        if (r < 0) {
-                q->src = sd_event_source_unref(q->src);
-                log_warning("msg=\"cannot schedule security group refresh, ignoring\" err=\"%s\"", strerror(-r));
-        }
-}
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-/* Start a pass: every attached ENI whose groups name a pending group as a peer. */
-static int queue_fill(struct netd *d, struct err *err)
-{
-        struct sg_refresh *q = d->sg_refresh;
-        _cleanup_json_ json_t *ids = json_array(), *referrers = NULL, *enis = NULL;
-        const char *k;
-        json_t *v, *eni;
-        size_t i;
-        json_object_foreach(q->pending_groups, k, v)
-                json_array_append_new(ids, json_string(k));
-        json_object_clear(q->pending_groups);
-        if (!(referrers = referrers_of(d, ids, err)) || !(enis = netd_records(d, "eni/", err)))
+        if (ip4_parse(ips, &ip) < 0)
+                return err_set(err, EIO, NULL, "network interface %s: corrupt record", id);
+        if (!(sgs = netd_records(d, "sg/", err)))
                 return -EIO;
-        json_array_foreach(enis, i, eni)
-                if (attached(eni) && uses_any(eni, referrers))
-                        json_array_append_new(q->queue, json_string(rec_str(eni, "NetworkInterfaceId")));
+        refs = peer_refs(sgs);
+        {
+                const char *k;
+                json_t *peers;
+                json_object_foreach(refs, k, peers)
+                        json_array_foreach(moved, i, mv)
+                                named |= json_object_get(peers, rec_str(mv, "id")) != NULL;
+        }
+        if (!named)             /* no rule names a group it joined or left: no table changes */
+                return 0;
+        if (!enis && !(enis = own = netd_records(d, "eni/", err)))
+                return -EIO;
+        json_array_foreach(moved, i, mv)
+                if (!json_is_true(json_object_get(mv, "add")) && address_stays(enis, id, ips, rec_str(mv, "id"))) {
+                        json_array_remove(moved, i);
+                        i--;
+                }
+        json_array_foreach(enis, i, eni) {
+                const char *peer = rec_str(eni, "NetworkInterfaceId") ?: "";
+                const char *netns = rec_str(json_object_get(eni, "ebxAttachment"), "Netns");
+                struct err e2 = { 0 };
+                size_t n;
+                int r;
+
+                /* the ENI's own table is built or refilled by its caller */
+                if (!attached(eni) || !strcmp(peer, id) || (n = peer_ops(eni, refs, moved, ops, MOVED_MAX)) == 0)
+                        continue;
+                if (knet_sg_task_members(d->knet, netns, ip, ops, n, &e2) >= 0)
+                        continue;
+                if (!knet_netns_exists(d->knet, netns)) {
+                        /* deleted behind netd's back: no table there to keep in force (its ENI is
+                         * still recorded; DeleteTaskNetwork or the next start cleans up) */
+                        log_warning("msg=\"peer netns is gone, ignoring\" eni=%s peer=%s netns=%s", id, peer, netns);
+                        continue;
+                }
+                log_notice("msg=\"security group member update refused, refilling\" eni=%s peer=%s netns=%s why=\"%s\"", id, peer,
+                           netns, e2.msg);
+                if (!members)
+                        members = members_with(enis, id, after);
+                if ((r = task_apply(d, eni, members, TASK_REFILL, err)) < 0)
+                        return err_wrap(err, "security groups of peer %s", peer);
+        }
         return 0;
 }
 
-static int pending_run(sd_event_source *s, void *ud)
+int sg_member_moved(struct netd *d, json_t *before, json_t *after, struct err *err)
 {
-        struct netd *d = ud;
-        struct sg_refresh *q = d->sg_refresh;
-        json_t *queue = q->queue;
-        _cleanup_json_ json_t *enis = NULL, *members = NULL;
-        struct elem_cache cache = { .n = 0 };
-        struct err e = { 0 };
-        uint64_t start = now_usec();
-        size_t done = 0;
-
-        q->src = sd_event_source_unref(q->src);
-        if (json_array_size(queue) == 0 && queue_fill(d, &e) < 0)
-                log_error("msg=\"cannot refresh security group peers\" err=\"%s\"", e.msg);
-        if (json_array_size(queue) > 0 && (enis = netd_records(d, "eni/", &e))) {
-                members = members_of(enis);
-                while (json_array_size(queue) > 0 && (done == 0 || now_usec() - start < SLICE_USEC)) {
-                        const char *id = json_string_value(json_array_get(queue, 0));
-                        json_t *eni;
-                        size_t i;
-                        json_array_foreach(enis, i, eni) {
-                                if (strcmp(rec_str(eni, "NetworkInterfaceId"), id) != 0 || !attached(eni))
-                                        continue;
-                                err_clear(&e);
-                                if (task_apply_cached(d, eni, members, &cache, TASK_REFILL, &e) < 0)
-                                        log_error("msg=\"cannot refresh security group peers\" eni=%s err=\"%s\"", id, e.msg);
-                                break;
-                        }
-                        json_array_remove(queue, 0);
-                        done++;
-                }
-                elem_cache_free(&cache);
-        }
-        if (json_array_size(queue) > 0)
-                pending_arm(d, false);
-        else if (json_object_size(q->pending_groups) > 0)
-                pending_arm(d, true);
-        return 0;
-}
-
-void sg_members_changed_later(struct netd *d, json_t *group_ids)
-{
-        struct sg_refresh *q = d->sg_refresh;
-        json_t *g;
-        size_t i;
-        if (!d->event) {
-                struct err e = { 0 };
-                if (sg_members_changed(d, group_ids, &e) < 0)
-                        log_warning("msg=\"cannot update security group peers, ignoring\" err=\"%s\"", e.msg);
-                return;
-        }
-        if (!q) {
-                if (!(q = calloc(1, sizeof *q))) {
-                        log_warning("msg=\"cannot queue security group refresh, ignoring\" err=\"%s\"", strerror(ENOMEM));
-                        return;
-                }
-                q->pending_groups = json_object();
-                q->queue = json_array();
-                d->sg_refresh = q;
-        }
-        json_array_foreach(group_ids, i, g)
-                if (json_is_string(g))
-                        json_object_set_new(q->pending_groups, json_string_value(g), json_true());
-        /* a pass under way picks the new members up when it reaches each ENI; the rest comes next pass */
-        if (json_array_size(q->queue) == 0)
-                pending_arm(d, true);
-}
-
-void sg_refresh_free(struct netd *d)
-{
-        struct sg_refresh *q = d->sg_refresh;
-        if (!q)
-                return;
-        sd_event_source_disable_unref(q->src);
-        json_decref(q->pending_groups);
-        json_decref(q->queue);
-        free(q);
-        d->sg_refresh = NULL;
+        return member_moved_in(d, NULL, before, after, err);
 }
 
 /* ---- the VPC bridge guard ---- */

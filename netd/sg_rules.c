@@ -426,42 +426,163 @@ static int rule_boxes(json_t *rule, uint32_t lo, uint32_t hi, struct sg_dir_elem
         }
 }
 
-int sg_dir_elems_build(json_t *rules, bool egress, json_t *members, struct sg_dir_elems *ret)
+static int dir_elems_disjoint(const struct sg_dir_elems *raw, struct sg_dir_elems *ret)
 {
-        struct sg_dir_elems raw = { 0 }, out = { 0 };
+        struct sg_dir_elems out = { 0 };
+        int r;
+
+        if ((r = sg_boxes_disjoint(&raw->tcp, &out.tcp)) < 0 || (r = sg_boxes_disjoint(&raw->udp, &out.udp)) < 0 ||
+            (r = sg_boxes_disjoint(&raw->proto, &out.proto)) < 0 || (r = sg_boxes_disjoint(&raw->icmp, &out.icmp)) < 0) {
+                sg_dir_elems_free(&out);
+                return r;
+        }
+        *ret = out;
+        return 0;
+}
+
+int sg_dir_elems_build(json_t *rules, bool egress, struct sg_dir_elems *ret)
+{
+        struct sg_dir_elems raw = { 0 };
         json_t *rule;
         size_t i;
         int r = 0;
 
         json_array_foreach(rules, i, rule) {
-                if (json_is_true(json_object_get(rule, "Egress")) != egress)
+                struct cidr4 c;
+                if (json_is_true(json_object_get(rule, "Egress")) != egress || !rec_str(rule, "CidrIp"))
                         continue;
-                if (rec_str(rule, "CidrIp")) {
-                        struct cidr4 c;
-                        if (cidr4_parse(rec_str(rule, "CidrIp"), &c) < 0)
-                                continue;
-                        r = rule_boxes(rule, c.addr, cidr4_last(&c), &raw);
-                } else {
-                        json_t *ips = json_object_get(members, rec_str(rule, "GroupId") ?: ""), *ip;
-                        size_t j;
-                        json_array_foreach(ips, j, ip) {
-                                uint32_t a;
-                                if (ip4_parse(json_string_value(ip) ?: "", &a) < 0)
-                                        continue;
-                                if ((r = rule_boxes(rule, a, a, &raw)) < 0)
-                                        break;
-                        }
-                }
-                if (r < 0)
+                if (cidr4_parse(rec_str(rule, "CidrIp"), &c) < 0)
+                        continue;
+                if ((r = rule_boxes(rule, c.addr, cidr4_last(&c), &raw)) < 0)
                         goto out;
         }
-        if ((r = sg_boxes_disjoint(&raw.tcp, &out.tcp)) < 0 || (r = sg_boxes_disjoint(&raw.udp, &out.udp)) < 0 ||
-            (r = sg_boxes_disjoint(&raw.proto, &out.proto)) < 0 || (r = sg_boxes_disjoint(&raw.icmp, &out.icmp)) < 0) {
-                sg_dir_elems_free(&out);
-                goto out;
-        }
-        *ret = out;
+        r = dir_elems_disjoint(&raw, ret);
 out:
         sg_dir_elems_free(&raw);
+        return r;
+}
+
+/* ---- peer groups ---- */
+
+void sg_peer_groups_free(struct sg_peer_groups *g)
+{
+        for (size_t i = 0; i < g->n; i++) {
+                free(g->v[i].ips);
+                for (int d = 0; d < 2; d++)
+                        sg_dir_elems_free(&g->v[i].perm[d]);
+        }
+        free(g->v);
+        *g = (struct sg_peer_groups) { 0 };
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+        return strcmp(((const struct sg_peer_group *) a)->id, ((const struct sg_peer_group *) b)->id);
+}
+
+const struct sg_peer_group *sg_peer_groups_find(const struct sg_peer_groups *g, const char *id)
+{
+        struct sg_peer_group key;
+        if (strlen(id) >= sizeof key.id)
+                return NULL;
+        snprintf(key.id, sizeof key.id, "%s", id);
+        return g->n ? bsearch(&key, g->v, g->n, sizeof *g->v, cmp_group) : NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* The addresses of ips (JSON strings) sorted and unique; unparsable ones skipped. */
+static int ips_of(json_t *ips, uint32_t **ret, size_t *ret_n)
+{
+        size_t n = 0, u = 0, i;
+        uint32_t *v;
+        json_t *ip;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (json_array_size(ips) == 0)
+                return 0;
+        if (!(v = malloc(json_array_size(ips) * sizeof *v)))
+                return -ENOMEM;
+        json_array_foreach(ips, i, ip)
+                if (ip4_parse(json_string_value(ip) ?: "", &v[n]) == 0)
+                        n++;
+        qsort(v, n, sizeof *v, cmp_u32);
+        for (i = 0; i < n; i++)
+                if (u == 0 || v[u - 1] != v[i])
+                        v[u++] = v[i];
+        *ret = v;
+        *ret_n = u;
+        return 0;
+}
+
+/* The entry of group id in g (appended, unsorted, when new); NULL when out of memory. */
+static struct sg_peer_group *group_entry(struct sg_peer_groups *g, size_t *cap, const char *id)
+{
+        for (size_t i = 0; i < g->n; i++)
+                if (!strcmp(g->v[i].id, id))
+                        return &g->v[i];
+        if (g->n == *cap) {
+                size_t ncap = *cap ? *cap * 2 : 4;
+                struct sg_peer_group *nv = realloc(g->v, ncap * sizeof *nv);
+                if (!nv)
+                        return NULL;
+                g->v = nv;
+                *cap = ncap;
+        }
+        g->v[g->n] = (struct sg_peer_group) { 0 };
+        snprintf(g->v[g->n].id, sizeof g->v[g->n].id, "%s", id);
+        return &g->v[g->n++];
+}
+
+int sg_peer_groups_build(json_t *rules, json_t *members, struct sg_peer_groups *ret)
+{
+        struct sg_peer_groups g = { 0 };
+        size_t cap = 0, i;
+        json_t *rule;
+        int r = 0;
+
+        json_array_foreach(rules, i, rule) {
+                const char *id = rec_str(rule, "GroupId");
+                int d = json_is_true(json_object_get(rule, "Egress"));
+                struct sg_peer_group *pg;
+                if (!id || strlen(id) >= SG_GROUP_ID_MAX)
+                        continue;
+                if (!(pg = group_entry(&g, &cap, id))) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                pg->used[d] = true;
+                if (!strcmp(rec_str(rule, "IpProtocol") ?: "", "-1"))
+                        pg->all[d] = true;
+                else if ((r = rule_boxes(rule, 0, 0, &pg->perm[d])) < 0)
+                        goto fail;
+        }
+        for (i = 0; i < g.n; i++) {
+                struct sg_peer_group *pg = &g.v[i];
+                for (int d = 0; d < 2; d++) {
+                        struct sg_dir_elems merged = { 0 };
+                        if (pg->all[d]) {     /* every protocol: the other permissions add nothing */
+                                sg_dir_elems_free(&pg->perm[d]);
+                                continue;
+                        }
+                        if ((r = dir_elems_disjoint(&pg->perm[d], &merged)) < 0)
+                                goto fail;
+                        sg_dir_elems_free(&pg->perm[d]);
+                        pg->perm[d] = merged;
+                }
+                if ((r = ips_of(json_object_get(members, pg->id), &pg->ips, &pg->n_ips)) < 0)
+                        goto fail;
+        }
+        if (g.n)
+                qsort(g.v, g.n, sizeof *g.v, cmp_group);
+        *ret = g;
+        return 0;
+fail:
+        sg_peer_groups_free(&g);
         return r;
 }

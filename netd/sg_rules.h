@@ -1,5 +1,6 @@
 /* sg_rules.h: security group rules without I/O: IpPermissions parsed into flat rules and back, and the
- * disjoint set elements a task's nftables sets get from its groups' rules. */
+ * set elements a task's nftables sets get from its groups' rules: disjoint boxes for CIDR rules, and
+ * per peer group its members and what the rules grant them. */
 #pragma once
 
 #include <jansson.h>
@@ -50,7 +51,7 @@ void sg_boxes_free(struct sg_boxes *b);
  * ranges. A sweep: O(n log n) when few boxes overlap. */
 int sg_boxes_disjoint(const struct sg_boxes *in, struct sg_boxes *out);
 
-/* What one direction of a task's table holds. */
+/* What one direction of a task's table holds for its CIDR rules (IpRanges), in sets sg_<d>_port/proto/icmp. */
 struct sg_dir_elems {
         struct sg_boxes tcp;     /* sg_*_port, protocol 6: x = peer address, y = port */
         struct sg_boxes udp;     /* sg_*_port, protocol 17 */
@@ -61,6 +62,31 @@ struct sg_dir_elems {
 void sg_dir_elems_free(struct sg_dir_elems *e);
 
 /* Flat rules (both directions may be mixed; only those with Egress == egress count) -> disjoint
- * elements. members: {"sg-...": ["10.0.1.4", ...]} gives the addresses of a peer group; a group
- * missing there has no members. */
-int sg_dir_elems_build(json_t *rules, bool egress, json_t *members, struct sg_dir_elems *ret);
+ * elements of their CIDR rules. Rules that name a group (UserIdGroupPairs) are not here: see
+ * sg_peer_groups_build. */
+int sg_dir_elems_build(json_t *rules, bool egress, struct sg_dir_elems *ret);
+
+/* A group named as a peer by a task's rules (UserIdGroupPairs). Its members' addresses live in a set
+ * of their own (m_<id>), so a member joining or leaving is one element there; what the rules grant
+ * the group is kept apart from them, per direction ([0] ingress, [1] egress). */
+#define SG_GROUP_ID_MAX 24
+struct sg_peer_group {
+        char id[SG_GROUP_ID_MAX];        /* "sg-" + 17 hex */
+        uint32_t *ips;                   /* the members' primary addresses, sorted, unique */
+        size_t n_ips;
+        bool used[2];                    /* some rule of that direction names the group */
+        bool all[2];                     /* one of them allows every protocol ("-1"): perm[] stays empty */
+        struct sg_dir_elems perm[2];     /* x is 0; y as in sg_dir_elems: ports, protocols, ICMP type<<8|code */
+};
+
+struct sg_peer_groups {
+        struct sg_peer_group *v;         /* sorted by id */
+        size_t n;
+};
+
+/* The groups the rules name as peers (both directions), with their members from members
+ * ({"sg-...": ["10.0.1.4", ...]}; a group missing there has none) and their merged permissions. */
+int sg_peer_groups_build(json_t *rules, json_t *members, struct sg_peer_groups *ret);
+void sg_peer_groups_free(struct sg_peer_groups *g);
+/* The group of that id, or NULL. */
+const struct sg_peer_group *sg_peer_groups_find(const struct sg_peer_groups *g, const char *id);

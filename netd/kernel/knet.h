@@ -27,6 +27,11 @@ struct knet;
 int knet_open(const char *netns_dir, struct knet **ret, struct err *err);
 struct knet *knet_close(struct knet *k);
 
+/* Close the sockets kept in namespaces deleted (or deleted and made again) behind netd's back: a
+ * kept socket pins its netns, links and all, until it is closed. A stat per kept netns; netd calls
+ * it from a timer. */
+void knet_sweep(struct knet *k);
+
 /* ---- namespaces ---- */
 /* Path of a named netns: "<netns_dir>/<name>". */
 int knet_netns_path(struct knet *k, const char *name, char *buf, size_t len);

@@ -100,6 +100,22 @@ static int ns_lookup(struct knet *k, const char *name, char path[PATH_MAX], bool
         return 0;
 }
 
+void knet_sweep(struct knet *k)
+{
+        char path[PATH_MAX];
+        struct stat st;
+
+        for (struct knet_ns **p = &k->ns; *p;) {
+                struct knet_ns *ns = *p;
+                if (knet_path(k, ns->name, path, sizeof path, NULL) < 0 || stat(path, &st) < 0 || st.st_dev != ns->dev ||
+                    st.st_ino != ns->ino) {
+                        ns_unlink(k, p);
+                        continue;
+                }
+                p = &ns->next;
+        }
+}
+
 /* Drop an entry that ended up holding no socket. */
 static void ns_forget_empty(struct knet *k, struct knet_ns *ns)
 {

@@ -22,8 +22,13 @@ struct knet_ifidx {
  * socket pins its netns, so what is kept follows one rule per user:
  *   rt: VPC and container instance namespaces (knet_ns_get), at most KNET_NS_CACHE_MAX, least
  *       recently used dropped first; task namespaces get a socket per call (knet_sock_for);
- *   nf: the flow reader's, per task netns it reads (knet_nf_keep), until fl_read_forget;
- * and knet_ns_drop closes both before netd deletes the netns. */
+ *   nf: per task netns of an attached ENI (knet_nf_keep), opened by its first security-group batch
+ *       (or flow read) and kept until the ENI leaves: knet_eni_detach drops the entry,
+ *       knet_sg_task_remove, fl_read_forget and a failed batch close it early. Closing a netfilter
+ *       socket that ran a transaction waits for nf_tables's deferred destruction (an RCU grace
+ *       period); membership changes run one transaction in every peer's netns, so they need them kept;
+ * and knet_ns_drop closes both before netd deletes the netns. A netns deleted behind netd's back
+ * is noticed by the next use (a stat per use) or by knet_sweep, netd's timer, whichever is first. */
 struct knet_ns {
         struct knet_ns *next;
         char name[NAME_MAX + 1];

@@ -1,5 +1,6 @@
 /* knet_sg.h: nftables in netd's namespaces (libnftnl objects on the netlink core), one atomic batch per
- * change: a task's `table inet ecsbox` (stateful SG, knet_sg.c, + flow meters, knet_meter.c) and
+ * change, on a netfilter socket kept per task netns (knet_int.h): a task's `table inet ecsbox`
+ * (stateful SG, knet_sg.c, + flow meters, knet_meter.c) and
  * `table netdev ecsbox` (egress check on eth0), and a VPC's `table bridge ecsbox` (source/destination
  * check on the subnet bridges; both knet_guard.c). */
 #pragma once
@@ -18,20 +19,32 @@ struct knet_sg_task {
         const char *netns;
         uint8_t mac[6];                  /* the ENI: the only source eth0 may send from */
         uint32_t ip;
-        const struct sg_dir_elems *in;   /* peers allowed in (source addresses) */
-        const struct sg_dir_elems *out;  /* peers allowed out (destination addresses) */
+        const struct sg_dir_elems *in;   /* CIDR rules: peers allowed in (source addresses) */
+        const struct sg_dir_elems *out;  /* CIDR rules: peers allowed out (destination addresses) */
+        const struct sg_peer_groups *groups;  /* groups named as peers: members and what they may */
 };
 
 /* Replace both tables of the task netns with fresh ones in one transaction (a missing table is
  * created, a different one replaced). */
 int knet_sg_task_build(struct knet *k, const struct knet_sg_task *t, struct err *err);
-/* Flush and refill the SG sets in one transaction; the chains, flow sets and their counters stay.
- * -ENOENT when the table is missing (the caller builds it). */
+/* Replace the security-group part of the table in one transaction: the CIDR sets flushed and
+ * refilled, the peer groups' sets made, refilled or deleted (the ones there are read first) and the
+ * rules of task_in, task_out and task_fwd put again; the flow meters, their counters and the other
+ * chains stay. -ENOENT when the table is missing (the caller builds it). */
 int knet_sg_task_refill(struct knet *k, const struct knet_sg_task *t, struct err *err);
+/* One address joins (add) or leaves the member set of peer groups in a task netns: one transaction,
+ * an element per group (NEWSETELEM, or DESTROYSETELEM, which tolerates a missing element). Fails
+ * as a whole (-ENOENT: the table or a group's set is missing) and leaves the sets as they were. */
+struct knet_sg_member {
+        const char *group;               /* "sg-..." */
+        bool add;
+};
+int knet_sg_task_members(struct knet *k, const char *netns, uint32_t ip, const struct knet_sg_member *m, size_t n,
+                         struct err *err);
 /* 0 when the task's tables exist with netd's layout (chains, sets and rule count as built);
  * -ENOENT missing, -ESTALE different. */
 int knet_sg_task_check(struct knet *k, const struct knet_sg_task *t, struct err *err);
-/* Remove both tables from the netns (missing ones are fine). */
+/* Remove both tables from the netns (missing ones are fine) and close its kept netfilter socket. */
 int knet_sg_task_remove(struct knet *k, const char *netns, struct err *err);
 /* 1 when the netns holds `table inet ecsbox`, 0 when not. */
 int knet_sg_task_exists(struct knet *k, const char *netns, struct err *err);

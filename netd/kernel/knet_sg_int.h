@@ -8,14 +8,16 @@
 #include "nft.h"
 
 /* the tables' userdata: a table without it was not made by this netd (or by an older layout) */
-#define SG_LAYOUT_TAG "ecsbox-netd sg layout 1"
+#define SG_LAYOUT_TAG "ecsbox-netd sg layout 2"   /* 2: peer groups in sets of their own */
 
 /* nft datatype ids, for set key types nft can print (concatenations: 6 bits per field) */
 #define DT_IPADDR 7
 #define DT_ETHERADDR 9
 #define DT_INET_PROTO 12
 #define DT_INET_SERVICE 13
+#define DT_ICMP_TYPE 14
 #define DT_TCP_FLAG 15
+#define DT_ICMP_CODE 32
 #define DT_IFNAME 41
 
 uint32_t sg_concat_type(const int *types, size_t n);

@@ -148,6 +148,36 @@ void nft_put_set(struct nft_batch *nb, struct nftnl_set *s)
                 nftnl_set_nlmsg_build_payload(nlh, s);
 }
 
+void nft_put_set_del(struct nft_batch *nb, uint16_t family, const char *table, const char *set)
+{
+        struct nftnl_set *s = nft_set_new(family, table, set, 0);
+        struct nlmsghdr *nlh;
+
+        if (!s)
+                return oom(nb, "nftables set");
+        nlh = nft_add(nb, NFT_MSG_DELSET, family, 0, OBJ_ROOM, "delete set '%s'", set);
+        if (nlh)
+                nftnl_set_nlmsg_build_payload(nlh, s);
+        nftnl_set_free(s);
+}
+
+void nft_put_chain_flush(struct nft_batch *nb, uint16_t family, const char *table, const char *chain)
+{
+        struct nftnl_rule *r = nftnl_rule_alloc();
+        struct nlmsghdr *nlh;
+
+        if (!r)
+                return oom(nb, "nftables rule");
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, family);
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+        nlh = nft_add(nb, NFT_MSG_DELRULE, family, 0, OBJ_ROOM, "flush chain '%s' of table %s %s", chain, nft_family_name(family),
+                      table);
+        if (nlh)
+                nftnl_rule_nlmsg_build_payload(nlh, r);
+        nftnl_rule_free(r);
+}
+
 struct nftnl_rule *nft_rule_new(uint16_t family, const char *table, const char *chain)
 {
         struct nftnl_rule *r = nftnl_rule_alloc();

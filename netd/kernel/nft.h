@@ -48,6 +48,10 @@ void nft_put_chain(struct nft_batch *nb, uint16_t family, const char *table, con
 /* A set object to fill: family, table, name, and its batch id when id != 0. NULL: ENOMEM. */
 struct nftnl_set *nft_set_new(uint16_t family, const char *table, const char *name, uint32_t id);
 void nft_put_set(struct nft_batch *nb, struct nftnl_set *s);
+/* Delete a set (NFT_MSG_DELSET: it must exist and no rule may use it once the batch has run). */
+void nft_put_set_del(struct nft_batch *nb, uint16_t family, const char *table, const char *set);
+/* Delete every rule of a chain (NFT_MSG_DELRULE without a handle): the chain stays. */
+void nft_put_chain_flush(struct nft_batch *nb, uint16_t family, const char *table, const char *chain);
 /* A rule object to fill with nftexpr.h's expressions, then nft_put_rule (which frees it). */
 struct nftnl_rule *nft_rule_new(uint16_t family, const char *table, const char *chain);
 void nft_put_rule(struct nft_batch *nb, struct nftnl_rule *r);

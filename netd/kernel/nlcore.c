@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -59,7 +60,11 @@ static int sock_setup(struct nlc *s, struct err *err)
 int nlc_open(int proto, const char *where, struct nlc **ret, struct err *err)
 {
         size_t rlen = proto == NETLINK_ROUTE ? NLC_RECV_RT : NLC_RECV_NF;
-        _cleanup_nlc_ struct nlc *s = calloc(1, sizeof *s + rlen);
+        /* its own mapping: the receive buffer's pages stay untouched until replies need them (an ack
+         * uses the first), so a socket kept per task netns costs a page or two, not 64 KiB (calloc
+         * from the heap zeroes, and neighbouring allocations touch, the whole buffer) */
+        void *m = mmap(NULL, sizeof(struct nlc) + rlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        _cleanup_nlc_ struct nlc *s = m == MAP_FAILED ? NULL : m;
         int r;
 
         if (!s)
@@ -103,7 +108,7 @@ struct nlc *nlc_close(struct nlc *s)
         if (s) {
                 if (s->sock)
                         (void) mnl_socket_close(s->sock);
-                free(s);
+                (void) munmap(s, sizeof *s + s->rlen);
         }
         return NULL;
 }

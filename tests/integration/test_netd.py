@@ -114,9 +114,6 @@ def test_eni_in_namespace_matches_kernel(sb, netd, itype):
     assert netd.ok("DescribeSubnets", SubnetIds=[s["SubnetId"]])["Subnets"][0]["AvailableIpAddressCount"] == 251
 
 
-@pytest.mark.xfail(strict=False, reason="known defect, issue 11: netd refreshes peer security-group member sets just "
-                   "after answering, so the first ping that needs an older ENI to know a newer member can be "
-                   "dropped (docs/reliability.md; the fix, with its cost, is docs/wip/sgsync-membership-in-force.patch)")
 def test_ping_within_and_across_subnets_and_from_host(sb, netd):
     vpc = make_vpc(netd)
     s1 = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
@@ -132,6 +129,94 @@ def test_ping_within_and_across_subnets_and_from_host(sb, netd):
     open_from_host(netd, vpc, "icmp", -1, -1)
     for e in (a, b, c):
         assert sb.run(["ping", "-c", "1", "-W", "1", e["PrivateIpAddress"]], check=False).returncode == 0
+
+
+def ip_num(s):
+    a = [int(x) for x in s.split(".")]
+    return a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3]
+
+
+def ip_str(n):
+    return ".".join(str(n >> k & 255) for k in (24, 16, 8, 0))
+
+
+def admitted(sb, netns, group_id):
+    """The addresses a task's table admits as members of peer group group_id, read with `nft -j` (the
+    witness): its member set m_<id>. A table of layout 1 (netd before the member sets, which folded
+    members into the interval sets) has none: there, the addresses of sg_in_proto's elements that
+    allow every protocol stand for them, so this test shows the defect on such a netd too."""
+    def nft_set(name):
+        p = sb.run(["ip", "netns", "exec", netns, "nft", "-j", "list", "set", "inet", "ecsbox", name], check=False)
+        return [e for item in json.loads(p.stdout)["nftables"] if "set" in item
+                for e in item["set"].get("elem", [])] if p.returncode == 0 else None
+
+    elems = nft_set("m_" + group_id[3:])
+    if elems is not None:
+        return {e for e in elems if isinstance(e, str)}
+    got = set()
+    for e in nft_set("sg_in_proto") or []:                     # layout 1: proto 0-255 . address range
+        proto, addr = e["concat"]
+        if proto != {"range": [0, 255]}:
+            continue
+        if isinstance(addr, str):
+            lo = hi = ip_num(addr)
+        elif "range" in addr:
+            lo, hi = ip_num(addr["range"][0]), ip_num(addr["range"][1])
+        else:
+            lo = ip_num(addr["prefix"]["addr"])
+            hi = lo + (1 << (32 - addr["prefix"]["len"])) - 1
+        got |= {ip_str(n) for n in range(lo, hi + 1)}
+    return got
+
+
+def test_membership_is_in_force_when_netd_answers(sb, netd):
+    """An answer means the change is in force: right after each CreateTaskNetwork, DeleteTaskNetwork,
+    CreateNetworkInterface, DeleteNetworkInterface and ModifyNetworkInterfaceAttribute answer (no
+    sleep, no retry) every peer's member set of the default group, which names itself, holds exactly
+    the group's members."""
+    vpc = make_vpc(netd)
+    s1 = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
+    s2 = make_subnet(netd, vpc["VpcId"], "10.0.2.0/24")
+    dflt = netd.ok("DescribeSecurityGroups", Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+                                                      {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
+    tasks, members = {}, set()          # netns -> ENI of the attached members; the members' addresses
+
+    def in_force(what):
+        for ns in tasks:
+            got = admitted(sb, ns, dflt)
+            assert got == members, f"after {what}: {ns} admits {sorted(got)}, the members are {sorted(members)}"
+
+    for i in range(8):                  # each newer member must be in every older member's table at once
+        e = task_eni(netd, (s1 if i % 3 else s2)["SubnetId"], f"n{i}", InterfaceType="macvlan" if i % 2 else "veth")
+        tasks[f"n{i}"] = e
+        members.add(e["PrivateIpAddress"])
+        in_force(f"CreateTaskNetwork n{i}")
+    assert ping(sb, "n7", tasks["n0"]["PrivateIpAddress"])   # a single probe each way, newest <-> oldest
+    assert ping(sb, "n0", tasks["n7"]["PrivateIpAddress"])
+    # a member leaves when DeleteTaskNetwork answers; its neighbours stay
+    gone = tasks.pop("n3")
+    netd.ok("DeleteTaskNetwork", NetworkInterfaceId=gone["NetworkInterfaceId"])
+    members.discard(gone["PrivateIpAddress"])
+    in_force("DeleteTaskNetwork n3")
+    # an ENI that is only created (not attached) is a member too, and leaves when deleted
+    e = netd.ok("CreateNetworkInterface", SubnetId=s1["SubnetId"])["NetworkInterface"]
+    members.add(e["PrivateIpAddress"])
+    in_force("CreateNetworkInterface")
+    netd.ok("DeleteNetworkInterface", NetworkInterfaceId=e["NetworkInterfaceId"])
+    members.discard(e["PrivateIpAddress"])
+    in_force("DeleteNetworkInterface")
+    # leaving and joining through ModifyNetworkInterfaceAttribute: a group that names nobody
+    web = netd.ok("CreateSecurityGroup", GroupName="web", Description="web", VpcId=vpc["VpcId"])["GroupId"]
+    moved = tasks.pop("n5")
+    netd.ok("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=moved["NetworkInterfaceId"], Groups=[web])
+    members.discard(moved["PrivateIpAddress"])
+    in_force("ModifyNetworkInterfaceAttribute n5 -> web")
+    assert not ping(sb, "n0", moved["PrivateIpAddress"])
+    netd.ok("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=moved["NetworkInterfaceId"], Groups=[web, dflt])
+    tasks["n5"] = moved
+    members.add(moved["PrivateIpAddress"])
+    in_force("ModifyNetworkInterfaceAttribute n5 -> web, default")
+    assert ping(sb, "n0", moved["PrivateIpAddress"]) and ping(sb, "n5", tasks["n6"]["PrivateIpAddress"])
 
 
 def test_vpcs_are_isolated_even_when_overlapping(sb, netd):

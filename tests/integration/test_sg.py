@@ -167,6 +167,12 @@ def set_elems(sb, netns, name):
     return " ".join(m.group(1).split()) if m else ""
 
 
+def set_members(sb, netns, group_id):
+    """The addresses in a task table's member set of peer group group_id (m_<id>)."""
+    out = json.loads(nft(sb, netns, "-j", "list", "set", "inet", "ecsbox", "m_" + group_id[3:]).stdout)
+    return {e for item in out["nftables"] if "set" in item for e in item["set"].get("elem", [])}
+
+
 def rule_count(sb, netns, chain):
     # nft 1.0.6 aborts listing anything of the table once tflags holds multi-bit flags (fin|ack, after
     # TCP traffic; flow-logs.md 4): empty that set first, the witness only needs the rules
@@ -200,7 +206,17 @@ def test_layout_and_default_group(sb, netd):
     assert lines[0] == 'iif "lo" accept' and lines[1] == "meta nfproto ipv6 drop"
     assert lines[2].startswith("tcp flags fin,syn,rst update @tflags")
     assert lines[3] == "ct state established,related goto allow_in" and lines[4] == "ct state invalid goto deny_in"
-    assert lines[-1] == "goto deny_in" and len(lines) == 9
+    # CIDR rules: three lookups in the interval sets; the default group names itself as a peer for
+    # every protocol: one rule looking up its member set
+    assert lines[5:8] == ["meta l4proto . ip saddr . th dport @sg_in_port goto allow_in",
+                          "meta l4proto . ip saddr @sg_in_proto goto allow_in", "ip saddr . th sport @sg_in_icmp goto allow_in"]
+    dflt = default_sg(netd, vpc)["GroupId"]
+    assert lines[8] == f"ip saddr @m_{dflt[3:]} goto allow_in"
+    assert lines[-1] == "goto deny_in" and len(lines) == 10
+    m = re.search(r"set m_%s \{(.*?)\}" % dflt[3:], t, re.S).group(1)
+    assert "type ipv4_addr\n" in m and "flags" not in m                      # a plain hash set
+    assert set_members(sb, "a", dflt) == {a["PrivateIpAddress"], b["PrivateIpAddress"]}
+    assert set_elems(sb, "a", "sg_in_proto") == ""                          # members are not in the interval sets
     assert 'meta l4proto { tcp, udp, sctp } update @acc_in { ip saddr . ip daddr . meta l4proto . th sport . th dport } return' in t
     assert 'counter name "unmetered" drop' in t
     assert 'hook egress device "eth0"' in nft(sb, "a", "list", "table", "netdev", "ecsbox").stdout
@@ -282,22 +298,36 @@ def test_source_group_follows_members(sb, netd):
     serve(sb, "db", "db", 5432)
     assert probe(sb, "app1", d["PrivateIpAddress"], 5432) == "db"
     assert probe(sb, "other", d["PrivateIpAddress"], 5432) is None
-    # a member created later is let in; the peer set follows it (from netd's loop, within milliseconds)
+    # the rule is db's permission for the app group; app's members are in a set of their own
+    assert set_elems(sb, "db", f"gp_{app[3:]}_in_port") == "tcp . 5432"
+    assert set_members(sb, "db", app) == {a1["PrivateIpAddress"]}
+    # a member created later is let in: the member set holds it when netd answers, no wait
     a2 = task(netd, s, "app2", Groups=[app])
-    port_set = lambda: set_elems(sb, "db", "sg_in_port")
-    wait_for(lambda: port_set() == f"tcp . {a1['PrivateIpAddress']} . 5432, tcp . {a2['PrivateIpAddress']} . 5432", 2,
-             what="new member in the peer set")
+    assert set_members(sb, "db", app) == {a1["PrivateIpAddress"], a2["PrivateIpAddress"]}
     assert probe(sb, "app2", d["PrivateIpAddress"], 5432) == "db"
     # and a deleted member leaves it
     netd.ok("DeleteTaskNetwork", NetworkInterfaceId=a1["NetworkInterfaceId"])
-    wait_for(lambda: port_set() == f"tcp . {a2['PrivateIpAddress']} . 5432", 2, what="member gone from the peer set")
+    assert set_members(sb, "db", app) == {a2["PrivateIpAddress"]}
     assert probe(sb, "app2", d["PrivateIpAddress"], 5432) == "db"
     # a member that is only created (not attached) counts too, as on AWS
     e = netd.ok("CreateNetworkInterface", SubnetId=s["SubnetId"], Groups=[app])["NetworkInterface"]
-    wait_for(lambda: e["PrivateIpAddress"] in port_set(), 2, what="available ENI in the peer set")
+    assert set_members(sb, "db", app) == {a2["PrivateIpAddress"], e["PrivateIpAddress"]}
     netd.ok("DeleteNetworkInterface", NetworkInterfaceId=e["NetworkInterfaceId"])
-    wait_for(lambda: e["PrivateIpAddress"] not in port_set(), 2, what="deleted ENI out of the peer set")
-
+    assert set_members(sb, "db", app) == {a2["PrivateIpAddress"]}
+    # joining and leaving through ModifyNetworkInterfaceAttribute: in force at the answer as well
+    o = netd.ok("DescribeNetworkInterfaces", Filters=[{"Name": "attachment.netns", "Values": ["other"]}])["NetworkInterfaces"][0]
+    dflt = default_sg(netd, vpc)["GroupId"]
+    netd.ok("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=o["NetworkInterfaceId"], Groups=[dflt, app])
+    assert set_members(sb, "db", app) == {a2["PrivateIpAddress"], o["PrivateIpAddress"]}
+    assert probe(sb, "other", d["PrivateIpAddress"], 5432) == "db"
+    netd.ok("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=o["NetworkInterfaceId"], Groups=[dflt])
+    assert set_members(sb, "db", app) == {a2["PrivateIpAddress"]}
+    assert probe(sb, "other", d["PrivateIpAddress"], 5432) is None
+    # a rule change that drops the last rule naming app removes its sets and its rule from db's table
+    netd.ok("RevokeSecurityGroupIngress", GroupId=db, IpPermissions=[perm("tcp", 5432, group=app)])
+    assert rule_count(sb, "db", "task_in") == 9
+    assert nft(sb, "db", "list", "set", "inet", "ecsbox", "m_" + app[3:], check=False).returncode != 0
+    assert probe(sb, "app2", d["PrivateIpAddress"], 5432) is None
 
 def test_rules_are_set_lookups_whatever_their_number(sb, netd):
     vpc = make_vpc(netd)
@@ -361,7 +391,7 @@ def test_modify_network_interface_groups(sb, netd):
     assert [g["GroupName"] for g in e["Groups"]] == ["web"]
     assert probe(sb, None, x["PrivateIpAddress"]) == "x"
     assert not ping(sb, "y", x["PrivateIpAddress"])              # not a member of default any more
-    assert x["PrivateIpAddress"] not in set_elems(sb, "y", "sg_in_proto")
+    assert x["PrivateIpAddress"] not in set_members(sb, "y", default_sg(netd, vpc)["GroupId"])
     assert not ping(sb, "x", y["PrivateIpAddress"])              # y's default group no longer knows x
     # a connection that is flowing while the groups change keeps flowing
     log = "/tmp/hold-modify.log"
@@ -450,7 +480,7 @@ def test_task_cannot_change_its_table(sb, netd):
     p = sb.run(["ip", "netns", "exec", "t", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                 "--inh-caps=-all", "nft", "flush", "table", "inet", "ecsbox"], check=False)
     assert p.returncode != 0 and "Operation not permitted" in p.stderr
-    assert rule_count(sb, "t", "task_in") == 9
+    assert rule_count(sb, "t", "task_in") == 10     # 9 + the default group's member rule
 
 
 def neigh_mac(sb, netns, ip):
@@ -505,10 +535,15 @@ def test_restart_repairs_tables(sb, netd):
     vpc = make_vpc(netd)
     s = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
     a = task(netd, s, "a")
-    task(netd, s, "b")
+    b = task(netd, s, "b")
+    c = task(netd, s, "c")
+    dflt = default_sg(netd, vpc)["GroupId"]
     serve(sb, "a", "a", 80)
     assert probe(sb, None, a["PrivateIpAddress"]) is None
     netd.kill9()
+    # a crash in the middle of a membership change: c's member set lost b and holds a stranger
+    nft(sb, "c", "delete", "element", "inet", "ecsbox", "m_" + dflt[3:], "{ %s }" % b["PrivateIpAddress"])
+    nft(sb, "c", "add", "element", "inet", "ecsbox", "m_" + dflt[3:], "{ 10.0.1.99 }")
     nft(sb, "a", "delete", "table", "inet", "ecsbox")
     assert probe(sb, None, a["PrivateIpAddress"]) == "a"              # unprotected while netd is down
     nft(sb, "b", "add", "rule", "inet", "ecsbox", "task_in", "accept")   # a different table
@@ -517,14 +552,86 @@ def test_restart_repairs_tables(sb, netd):
     vpc_ns = "ebx-" + vpc["VpcId"]
     nft(sb, vpc_ns, "delete", "table", "bridge", "ecsbox")
     netd.start()
-    assert rule_count(sb, "a", "task_in") == 9 and rule_count(sb, "b", "task_in") == 9
+    assert rule_count(sb, "a", "task_in") == 10 and rule_count(sb, "b", "task_in") == 10
     assert probe(sb, None, a["PrivateIpAddress"]) is None
     assert ping(sb, "b", a["PrivateIpAddress"])
+    assert set_members(sb, "c", dflt) == {a["PrivateIpAddress"], b["PrivateIpAddress"], c["PrivateIpAddress"]}
+    assert ping(sb, "b", c["PrivateIpAddress"])
     assert nft(sb, "stray", "list", "tables").stdout.strip() == ""
     assert "10.0.1.4" in nft(sb, vpc_ns, "list", "set", "bridge", "ecsbox", "ip_ok").stdout
     log = open(netd.log).read()
     assert "rebuilding" in log and "removed unowned security group tables" in log
 
+
+def hold_table(sb, netns):
+    """Replace netd's table inet ecsbox in netns by one an `nft -i` process owns (flags owner): nobody
+    else may change it, so every netd transaction there fails. Closing the returned pipe ends that
+    process; the kernel then drops its table."""
+    fifo = os.path.join(sb.tmp, f"hold-{netns}")
+    sb.run(["rm", "-f", fifo])
+    os.mkfifo(fifo)
+    nft(sb, netns, "delete", "table", "inet", "ecsbox")
+    sb.spawn(["sh", "-c", f"exec ip netns exec {netns} nft -i < {fifo}"])
+    w = open(fifo, "w")
+    w.write("add table inet ecsbox { flags owner; }\n")
+    w.flush()
+    wait_for(lambda: nft(sb, netns, "list", "table", "inet", "ecsbox", check=False).returncode == 0, 10, what="owned table")
+    return w
+
+
+def test_membership_change_refused_by_a_peer_fails_and_rolls_back(sb, netd):
+    vpc = make_vpc(netd)
+    s = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
+    dflt = default_sg(netd, vpc)["GroupId"]
+    web = new_sg(netd, vpc, "web")
+    a = task(netd, s, "a")
+    b = task(netd, s, "b")
+    both = {a["PrivateIpAddress"], b["PrivateIpAddress"]}
+    holder = hold_table(sb, "b")
+    n_enis = len(netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"])
+    free = lambda: netd.ok("DescribeSubnets", SubnetIds=[s["SubnetId"]])["Subnets"][0]["AvailableIpAddressCount"]
+    n_free = free()
+    # b can take neither the small transaction nor a refill nor a rebuild: the call fails, nothing stays
+    got = netd.call("CreateTaskNetwork", SubnetId=s["SubnetId"], Netns="c")
+    assert got["Error"]["Code"] == "InternalError"
+    assert "Operation not permitted" in got["Error"]["Message"] and b["NetworkInterfaceId"] in got["Error"]["Message"]
+    assert len(netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"]) == n_enis and free() == n_free
+    assert "c" not in sb.run(["ls", "/run/netns"]).stdout.split()
+    assert set_members(sb, "a", dflt) == both                         # a learnt c's address and forgot it again
+    got = netd.call("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=a["NetworkInterfaceId"], Groups=[web])
+    assert "Error" in got and "Operation not permitted" in got["Error"]["Message"]
+    e = netd.ok("DescribeNetworkInterfaces", NetworkInterfaceIds=[a["NetworkInterfaceId"]])["NetworkInterfaces"][0]
+    assert [g["GroupId"] for g in e["Groups"]] == [dflt]
+    assert set_members(sb, "a", dflt) == both and rule_count(sb, "a", "task_in") == 10
+    got = netd.call("DeleteTaskNetwork", NetworkInterfaceId=a["NetworkInterfaceId"])
+    assert "Error" in got and "Operation not permitted" in got["Error"]["Message"]
+    assert netd.ok("DescribeNetworkInterfaces", NetworkInterfaceIds=[a["NetworkInterfaceId"]])["NetworkInterfaces"]
+    # once the owner is gone, the small transaction finds no set in b: b is rebuilt and knows c
+    holder.close()
+    wait_for(lambda: nft(sb, "b", "list", "table", "inet", "ecsbox", check=False).returncode != 0, 10, what="owned table gone")
+    c = task(netd, s, "c")
+    assert set_members(sb, "b", dflt) == both | {c["PrivateIpAddress"]} == set_members(sb, "a", dflt)
+    assert ping(sb, "b", c["PrivateIpAddress"]) and ping(sb, "c", b["PrivateIpAddress"])
+    assert "security group member update refused, refilling" in open(netd.log).read()
+
+
+def test_netns_deleted_behind_netds_back_is_not_pinned(sb, netd):
+    vpc = make_vpc(netd)
+    s = make_subnet(netd, vpc["VpcId"], "10.0.1.0/24")
+    vpc_ns = "ebx-" + vpc["VpcId"]
+    a = task(netd, s, "a")
+    task(netd, s, "b")
+    host_end = "v" + a["NetworkInterfaceId"][-14:]
+    links = lambda: sb.run(["ip", "-n", vpc_ns, "-o", "link"]).stdout
+    assert host_end in links()
+    sb.run(["ip", "netns", "delete", "a"])
+    # netd's kept socket there is closed within its sweep period (10 s), though nothing uses it: the
+    # netns goes, and its veth with it
+    wait_for(lambda: host_end not in links(), 25, what="veth of the deleted netns gone")
+    # a peer whose netns is gone holds no table to update: membership changes go on
+    c = task(netd, s, "c")
+    assert ping(sb, "b", c["PrivateIpAddress"])
+    assert "peer netns is gone, ignoring" in open(netd.log).read()
 
 def test_cli_security_groups(sb, netd):
     cli = sb.ec2

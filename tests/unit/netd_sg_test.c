@@ -1,4 +1,4 @@
-/* netd_sg_test.c: IpPermissions parsing and normalising, the shape back, and the disjoint set elements. */
+/* netd_sg_test.c: IpPermissions parsing and normalising, the shape back, the disjoint set elements of CIDR rules and the peer groups of group rules. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -199,31 +199,107 @@ static void test_elements_from_rules(void **state)
                              " {\"IpProtocol\": \"-1\", \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0123456789abcdef0\"}]},"
                              " {\"IpProtocol\": \"udp\", \"FromPort\": 53, \"ToPort\": 53, \"UserIdGroupPairs\": [{\"GroupId\": \"sg-00000000000000000\"}]}]",
                              false);
-        json_t *members = json_pack("{s:[s, s, s]}", "sg-0123456789abcdef0", "10.0.1.4", "10.0.1.5", "10.0.2.9");
         struct sg_dir_elems in = { 0 }, out = { 0 };
-        assert_int_equal(sg_dir_elems_build(r, false, members, &in), 0);
-        assert_int_equal(sg_dir_elems_build(r, true, members, &out), 0);
+        assert_int_equal(sg_dir_elems_build(r, false, &in), 0);
+        assert_int_equal(sg_dir_elems_build(r, true, &out), 0);
         assert_int_equal(in.tcp.n, 1);
         assert_int_equal(in.tcp.v[0].xlo, 0x0a000000);
         assert_int_equal(in.tcp.v[0].ylo, 80);
-        assert_int_equal(in.udp.n, 0);                  /* a peer group without members */
+        assert_int_equal(in.udp.n, 0);                  /* the udp rule names a group: not a CIDR box */
         /* icmp type 8 any code -> 0x800-0x8ff; type 3 code 4 -> 0x304 */
         assert_int_equal(in.icmp.n, 2);
         assert_int_equal(in.icmp.v[0].ylo, 0x304);
         assert_int_equal(in.icmp.v[0].yhi, 0x304);
         assert_int_equal(in.icmp.v[1].ylo, 0x800);
         assert_int_equal(in.icmp.v[1].yhi, 0x8ff);
-        /* whole ICMP for 1.2.3.4 and all protocols for the members: 10.0.1.4-5 merged, 10.0.2.9 apart */
-        assert_int_equal(in.proto.n, 3);
+        /* whole ICMP for 1.2.3.4 only: the group's "-1" rule is not folded into the interval sets */
+        assert_int_equal(in.proto.n, 1);
         assert_int_equal(in.proto.v[0].xlo, 0x01020304);
         assert_int_equal(in.proto.v[0].ylo, 1);
-        assert_int_equal(in.proto.v[1].xlo, 0x0a000104);
-        assert_int_equal(in.proto.v[1].xhi, 0x0a000105);
-        assert_int_equal(in.proto.v[1].ylo, 0);
-        assert_int_equal(in.proto.v[1].yhi, 255);
         assert_int_equal(out.tcp.n + out.udp.n + out.proto.n + out.icmp.n, 0);
         sg_dir_elems_free(&in);
         sg_dir_elems_free(&out);
+        json_decref(r);
+}
+
+/* Group rules: per peer group its members (sorted, unique) and its merged permissions per direction,
+ * apart from the CIDR boxes. */
+static void test_peer_groups_from_rules(void **state)
+{
+        json_t *r = parse_ok("[{\"IpProtocol\": \"tcp\", \"FromPort\": 1000, \"ToPort\": 1010, \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0000000000000000b\"}]},"
+                             " {\"IpProtocol\": \"tcp\", \"FromPort\": 1005, \"ToPort\": 1020, \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0000000000000000b\"}]},"
+                             " {\"IpProtocol\": \"udp\", \"FromPort\": 53, \"ToPort\": 53, \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0000000000000000b\"}]},"
+                             " {\"IpProtocol\": \"icmp\", \"FromPort\": 8, \"ToPort\": -1, \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0000000000000000b\"}]},"
+                             " {\"IpProtocol\": \"icmp\", \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0000000000000000c\"}]},"
+                             " {\"IpProtocol\": \"47\", \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0000000000000000c\"}]},"
+                             " {\"IpProtocol\": \"tcp\", \"FromPort\": 80, \"ToPort\": 80, \"IpRanges\": [{\"CidrIp\": \"10.0.0.0/8\"}],"
+                             "  \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0000000000000000a\"}]}]",
+                             false);
+        json_t *out = parse_ok("[{\"IpProtocol\": \"-1\", \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0000000000000000b\"}]},"
+                               " {\"IpProtocol\": \"tcp\", \"FromPort\": 22, \"ToPort\": 22, \"UserIdGroupPairs\": [{\"GroupId\": \"sg-0000000000000000b\"}]}]",
+                               true);
+        json_t *members = json_pack("{s:[s, s, s, s], s:[s]}", "sg-0000000000000000b", "10.0.1.9", "10.0.1.4", "10.0.1.9", "bad",
+                                    "sg-0000000000000000a", "10.0.2.7");
+        struct sg_peer_groups g = { 0 };
+        struct sg_dir_elems cidr = { 0 };
+        const struct sg_peer_group *a, *b, *c;
+
+        json_array_extend(r, out);
+        json_decref(out);
+        assert_int_equal(sg_peer_groups_build(r, members, &g), 0);
+        assert_int_equal(g.n, 3);
+        /* sorted by id, found by id */
+        assert_string_equal(g.v[0].id, "sg-0000000000000000a");
+        assert_string_equal(g.v[2].id, "sg-0000000000000000c");
+        a = sg_peer_groups_find(&g, "sg-0000000000000000a");
+        b = sg_peer_groups_find(&g, "sg-0000000000000000b");
+        c = sg_peer_groups_find(&g, "sg-0000000000000000c");
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_non_null(c);
+        assert_null(sg_peer_groups_find(&g, "sg-0000000000000000d"));
+        /* members: sorted, the duplicate and the unparsable one dropped; a group nobody is in has none */
+        assert_int_equal(b->n_ips, 2);
+        assert_int_equal(b->ips[0], 0x0a000104);
+        assert_int_equal(b->ips[1], 0x0a000109);
+        assert_int_equal(a->n_ips, 1);
+        assert_int_equal(c->n_ips, 0);
+        /* b ingress: tcp 1000-1010 and 1005-1020 merged, udp 53, icmp type 8 any code */
+        assert_true(b->used[0] && !b->all[0]);
+        assert_int_equal(b->perm[0].tcp.n, 1);
+        assert_int_equal(b->perm[0].tcp.v[0].ylo, 1000);
+        assert_int_equal(b->perm[0].tcp.v[0].yhi, 1020);
+        assert_int_equal(b->perm[0].tcp.v[0].xlo, 0);
+        assert_int_equal(b->perm[0].tcp.v[0].xhi, 0);
+        assert_int_equal(b->perm[0].udp.n, 1);
+        assert_int_equal(b->perm[0].icmp.n, 1);
+        assert_int_equal(b->perm[0].icmp.v[0].ylo, 0x800);
+        assert_int_equal(b->perm[0].icmp.v[0].yhi, 0x8ff);
+        assert_int_equal(b->perm[0].proto.n, 0);
+        /* b egress: every protocol, which makes the tcp/22 rule moot */
+        assert_true(b->used[1] && b->all[1]);
+        assert_int_equal(b->perm[1].tcp.n + b->perm[1].udp.n + b->perm[1].proto.n + b->perm[1].icmp.n, 0);
+        /* c: all ICMP and GRE are whole protocols */
+        assert_true(c->used[0] && !c->used[1] && !c->all[0]);
+        assert_int_equal(c->perm[0].proto.n, 2);
+        assert_int_equal(c->perm[0].proto.v[0].ylo, 1);
+        assert_int_equal(c->perm[0].proto.v[1].ylo, 47);
+        /* a: the rule's group peer is here, its CIDR peer only in the CIDR boxes */
+        assert_int_equal(a->perm[0].tcp.n, 1);
+        assert_int_equal(sg_dir_elems_build(r, false, &cidr), 0);
+        assert_int_equal(cidr.tcp.n, 1);
+        assert_int_equal(cidr.tcp.v[0].xlo, 0x0a000000);
+        assert_int_equal(cidr.udp.n + cidr.proto.n + cidr.icmp.n, 0);
+        sg_dir_elems_free(&cidr);
+        sg_peer_groups_free(&g);
+        assert_int_equal(g.n, 0);
+        assert_null(g.v);
+        /* no group rules: no groups */
+        assert_int_equal(sg_peer_groups_build(out = parse_ok("[{\"IpProtocol\": \"-1\", \"IpRanges\": [{\"CidrIp\": \"0.0.0.0/0\"}]}]", true),
+                                              members, &g), 0);
+        assert_int_equal(g.n, 0);
+        sg_peer_groups_free(&g);
+        json_decref(out);
         json_decref(members);
         json_decref(r);
 }
@@ -238,6 +314,7 @@ int main(void)
                 cmocka_unit_test(test_boxes_disjoint_same_points),
                 cmocka_unit_test(test_boxes_empty_and_adjacent),
                 cmocka_unit_test(test_elements_from_rules),
+                cmocka_unit_test(test_peer_groups_from_rules),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
