@@ -62,12 +62,14 @@ endif
 ifneq ($(wildcard scheduler/monitor/main.c),)
 BINS += $(BUILD)/ecsbox-monitor
 endif
+# Tools for the tests and benchmarks (tests/tools/NAME.c, linked like a sched_ unit test).
+TOOLS := $(BUILD)/tools/ecsbox-pull
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all deps check unit integration demo bench install clean asan fuzz fuzz-bins chaos
-all: $(BINS)
+all: $(BINS) $(TOOLS)
 
 # Installs missing Debian packages (idempotent); the stamp is refreshed when the script changes.
 deps: $(DEPS_STAMP)
@@ -110,6 +112,10 @@ comp_pkgs = $(if $(filter netd_%,$(1)),$(NETD_PKGS),$(if $(filter sched_%,$(1)),
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $$(call comp_archive,$$*) $(BUILD)/libecsbox.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(call comp_pkgs,$*) cmocka)
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libsched.a $(BUILD)/libecsbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SCHED_PKGS))
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $$(call comp_archive,$$*) $(BUILD)/libecsbox.a
 	@mkdir -p $(dir $@)
