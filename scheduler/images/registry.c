@@ -1,7 +1,9 @@
 /* registry.c: the OCI distribution client (libcurl): manifests, an index resolved to this host's
  * platform, blobs streamed into the blob store; bearer/basic auth, mirrors, insecure registries. */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,7 @@ struct pull {
         const struct registry_config *cfg;
         const struct image_ref *ref;
         const char *root;
+        CURLM *m;                       /* the pull's one transfer at a time; keeps its connections */
         CURL *c;
         char errbuf[CURL_ERROR_SIZE];
         registry_progress_fn progress;
@@ -245,6 +248,77 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
         return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* curl_easy_perform on the pull's multi handle (whose wakeup pair is close-on-exec, multi_new). */
+static CURLcode transfer(struct pull *p)
+{
+        CURLMcode mc;
+        CURLMsg *msg;
+        CURLcode rc = CURLE_OK;
+        int running = 1, left;
+
+        if ((mc = curl_multi_add_handle(p->m, p->c)) != CURLM_OK)
+                return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+        while (running) {
+                if ((mc = curl_multi_perform(p->m, &running)) != CURLM_OK)
+                        break;
+                if (running && (mc = curl_multi_poll(p->m, NULL, 0, 1000, NULL)) != CURLM_OK)
+                        break;
+        }
+        if (mc != CURLM_OK) {
+                snprintf(p->errbuf, sizeof p->errbuf, "%s", curl_multi_strerror(mc));
+                rc = CURLE_RECV_ERROR;
+        }
+        while ((msg = curl_multi_info_read(p->m, &left)))
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == p->c)
+                        rc = msg->data.result;
+        (void) curl_multi_remove_handle(p->m, p->c);
+        return rc;
+}
+
+/* A socket fd open now without FD_CLOEXEC, not in before[] (n_before entries): made close-on-exec. */
+static size_t fds_scan(int *v, size_t max, const int *before, size_t n_before)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        size_t n = 0;
+
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                int fd = atoi(de->d_name), fl;
+                bool seen = false;
+                if (de->d_name[0] == '.' || fd == dirfd(d) || (fl = fcntl(fd, F_GETFD)) < 0 || (fl & FD_CLOEXEC))
+                        continue;
+                for (size_t i = 0; i < n_before && !seen; i++)
+                        seen = before[i] == fd;
+                if (before && !seen) {
+                        char link[64], target[64] = "";
+                        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+                        if (readlink(link, target, sizeof target - 1) > 0 && !strncmp(target, "socket:", 7))
+                                (void) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+                } else if (!before && n < max)
+                        v[n++] = fd;
+        }
+        closedir(d);
+        return n;
+}
+
+/* curl_multi_init, its wakeup socketpair made close-on-exec: libcurl before 8.8 creates it without
+ * SOCK_CLOEXEC (curl issue 13618) and offers no hook for it. The sockets it opens in the pair's
+ * place are told apart by a scan of /proc/self/fd before and after; the window between socketpair()
+ * and the fcntl() is the one left (the other is the threaded resolver's pair, while a host name is
+ * resolved). */
+static CURLM *multi_new(void)
+{
+        int before[1024];
+        size_t n = fds_scan(before, ELEMENTSOF(before), NULL, 0);
+        CURLM *m = curl_multi_init();
+
+        if (m)
+                (void) fds_scan(NULL, 0, before, n);
+        return m;
+}
+
 static int curl_errno(CURLcode rc)
 {
         switch (rc) {
@@ -325,7 +399,7 @@ static int perform(struct pull *p, const struct req *rq, struct answer *a, struc
                 curl_easy_setopt(p->c, CURLOPT_USERNAME, rq->basic->user);
                 curl_easy_setopt(p->c, CURLOPT_PASSWORD, rq->basic->pass);
         }
-        rc = curl_easy_perform(p->c);
+        rc = transfer(p);
         curl_easy_setopt(p->c, CURLOPT_HTTPHEADER, NULL);
         curl_slist_free_all(h);
         if (rc == CURLE_OK)
@@ -594,6 +668,7 @@ static int fetch_blob(struct pull *p, const struct reg_endpoint *ep, const struc
         struct answer a = { .sink = SINK_BLOB };
         _cleanup_free_ char *url = NULL;
         struct blob_writer *w = NULL;
+        uint64_t base = p->prog.bytes_done;
         int r;
 
         if (!blob_exists(p->root, d->digest)) {
@@ -606,7 +681,7 @@ static int fetch_blob(struct pull *p, const struct reg_endpoint *ep, const struc
                         return -ENOMEM;
                 }
                 a.w = p->cur = w;
-                p->blob_base = p->prog.bytes_done;
+                p->blob_base = base;
                 r = request(p, ep, "GET", url, NULL, &a, err);
                 p->cur = NULL;
                 if (r >= 0 && a.status == 404)
@@ -621,7 +696,7 @@ static int fetch_blob(struct pull *p, const struct reg_endpoint *ep, const struc
                 if ((r = blob_writer_commit(w, NULL, err)) < 0)
                         return err_wrap(err, "%s %s (%s %s)", what, d->digest, where(ep), ep->host);
         }
-        p->prog.bytes_done = p->blob_base = p->prog.bytes_done + (uint64_t) d->size;
+        p->prog.bytes_done = p->blob_base = base + (uint64_t) d->size;
         report(p, true);
         return p->cancelled ? err_set(err, ECANCELED, NULL, "pull cancelled") : 0;
 }
@@ -722,6 +797,8 @@ static void pull_done(struct pull *p)
         free(p->auth);
         if (p->c)
                 curl_easy_cleanup(p->c);
+        if (p->m)
+                (void) curl_multi_cleanup(p->m);
 }
 
 typedef int (*endpoint_fn)(struct pull *p, const struct reg_endpoint *ep, void *out, struct err *err);
@@ -763,6 +840,8 @@ static int each_endpoint(struct pull *p, endpoint_fn fn, void *out, struct err *
                 for (int i = 0; i < last; i++) {
                         /* what the mirrors said before the registry answered */
                         char prev[ERR_MSG_MAX];
+                        if (!eps[i].mirror)
+                                continue;
                         snprintf(prev, sizeof prev, "%s", err->msg);
                         snprintf(err->msg, sizeof err->msg, "%s; before: %s: %s", prev, eps[i].base, errs[i].msg);
                 }
@@ -793,8 +872,10 @@ static int pull_init(struct pull *p, const struct registry_config *cfg, const st
         memset(p, 0, sizeof *p);
         p->cfg = cfg;
         p->ref = ref;
-        if (!(p->c = curl_easy_init()))
+        if (!(p->m = multi_new()) || !(p->c = curl_easy_init())) {
+                pull_done(p);
                 return -ENOMEM;
+        }
         return 0;
 }
 
