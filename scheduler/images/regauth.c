@@ -36,6 +36,10 @@ int regauth_b64decode(const char *in, char **ret, size_t *ret_len)
         /* EVP_DecodeBlock wants whole quanta: add the padding some writers leave out. */
         while (n && (in[n - 1] == '\n' || in[n - 1] == ' '))
                 n--;
+        /* '=' only as padding at the end (EVP_DecodeBlock takes it inside too) */
+        for (size_t i = 0; i < n; i++)
+                if (in[i] == '=' && strspn(in + i, "=") != n - i)
+                        return -EINVAL;
         padded = (n + 3) / 4 * 4;
         if (!(src = malloc(padded + 1)) || !(out = malloc(padded / 4 * 3 + 1)))
                 return -ENOMEM;
