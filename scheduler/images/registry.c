@@ -739,14 +739,18 @@ static int pull_from(struct pull *p, const struct reg_endpoint *ep, struct regis
         if (m->kind == MANIFEST_INDEX) {
                 struct platform host;
                 const struct descriptor *d;
+                char want[BLOB_DIGEST_MAX];
+                int64_t want_size;
 
                 memcpy(res->index_digest, digest, sizeof digest);
                 platform_host(&host);
                 if (!(d = manifest_select(m, &host)))
                         return platform_error(m, &host, err);
+                memcpy(want, d->digest, sizeof want);   /* d lives in m, freed now */
+                want_size = d->size;
                 free(TAKE_PTR(buf));
                 m = manifest_free(m);
-                if ((r = get_manifest(p, ep, d->digest, d->digest, d->size, &buf, &len, type, digest, err)) < 0)
+                if ((r = get_manifest(p, ep, want, want, want_size, &buf, &len, type, digest, err)) < 0)
                         return r;
                 if ((r = manifest_parse(buf, len, type[0] ? type : NULL, &m, err)) < 0) {
                         err_default_code(err, REG_E_PROTOCOL);
