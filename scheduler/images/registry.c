@@ -519,9 +519,10 @@ static int fetch_token(struct pull *p, const struct reg_endpoint *ep, struct aut
         else {
                 free(as->bearer);
                 as->bearer = NULL;
-                r = reg_token_parse(a.body.data ?: "", a.body.len, &as->bearer, err);
+                struct err perr = { 0 };
+                r = reg_token_parse(a.body.data ?: "", a.body.len, &as->bearer, &perr);
                 if (r < 0)
-                        r = err_set(err, EPROTO, REG_E_PROTOCOL, "token server %s: %s", ch->realm, err ? err->msg : "bad answer");
+                        r = err_set(err, EPROTO, REG_E_PROTOCOL, "token server %s: %s", ch->realm, perr.msg);
         }
         answer_done(&a);
         return r;

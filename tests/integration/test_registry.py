@@ -395,7 +395,45 @@ def test_cancel_from_progress(sb, reg, layers):
     push(sb, reg, lay, desc, "big")
     Front(sb, 5100, reg.url, blobs="slow", rate=8 << 20)
     root = os.path.join(sb.tmp, "store")
-    rc, _, err = pull(sb, f"127.0.0.1:5100/{REPO}:big", root, "--insecure", "127.0.0.1:5100", "--cancel-after", str(3 << 20))
-    assert rc == 1 and "pull cancelled" in err, err
+    rc, _, err = pull(sb, f"127.0.0.1:5100/{REPO}:big", root, "--insecure", "127.0.0.1:5100", "--cancel-after", str(3 << 20),
+                      "--progress")
+    assert rc == 1 and err.strip().splitlines()[-1].endswith("pull cancelled"), err
+    # progress while the layer streamed: growing, within the total, cancelled soon after 3 MiB
+    prog = [json.loads(l) for l in err.strip().splitlines()[:-1]]
+    assert prog[0]["bytesTotal"] == 0        # reported (and cancellable) while the manifest is read
+    prog = [p for p in prog if p["bytesTotal"]]
+    done = [p["bytesDone"] for p in prog]
+    assert len(prog) >= 3 and done == sorted(done) and all(p["bytesTotal"] == prog[0]["bytesTotal"] for p in prog)
+    assert 3 << 20 <= done[-1] < prog[0]["bytesTotal"], done
     big = json.loads(lay.blobs[desc["digest"]])["layers"][1]["digest"]
     assert big not in stored(root) and tmp_leftovers(root) == []
+
+
+def test_two_pulls_at_once_fetch_each_blob_once(sb, reg, layers):
+    lay, desc = big_image(sb.tmp, layers, mb=8)
+    push(sb, reg, lay, desc, "big")
+    front = Front(sb, 5100, reg.url, blobs="slow", rate=8 << 20)
+    root = os.path.join(sb.tmp, "store")
+    ref = f"127.0.0.1:5100/{REPO}:big"
+    procs = [pull_proc(sb, ref, root, "--insecure", "127.0.0.1:5100") for _ in range(2)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outs.append(json.loads(out))
+    assert outs[0] == outs[1] and outs[0]["manifestDigest"] == desc["digest"]
+    assert stored(root) == image_blobs(lay, desc) and tmp_leftovers(root) == []
+    # the second waited on the blob's lock and found it stored: every blob crossed the wire once
+    big = json.loads(lay.blobs[desc["digest"]])["layers"][1]["digest"]
+    assert [r[1] for r in front.requests].count(f"/v2/{REPO}/blobs/{big}") == 1, front.requests
+
+
+def test_token_answer_without_token(sb, reg, layers):
+    lay, desc = simple_image(sb.tmp, layers)
+    push(sb, reg, lay, desc, "v1")
+    front = Front(sb, 5100, reg.url, auth="bearer", token_field="nothing")
+    rc, _, err = pull(sb, f"127.0.0.1:5100/{REPO}:v1", os.path.join(sb.tmp, "store"), "--insecure", "127.0.0.1:5100")
+    code, msg = error_of(err)
+    assert rc == 1 and code == "RegistryProtocolError", err
+    assert "token server http://127.0.0.1:5100/token: token answer has neither" in msg, msg
+    front.stop()
