@@ -199,8 +199,14 @@ static int walk_dir(int dir_fd, const char *rel, bool create)
                 if (create && mkdirat(fd, comp, 0755) < 0 && errno != EEXIST)
                         return -errno;
                 nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (nfd < 0)
-                        return -errno;
+                if (nfd < 0) {
+                        struct stat st;
+                        int e = errno;
+                        /* O_DIRECTORY answers ENOTDIR for a symlink too */
+                        if (e == ENOTDIR && fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                                e = ELOOP;
+                        return -e;
+                }
                 (void) close(fd);
                 fd = nfd;
                 p = *q ? q + 1 : q;
