@@ -63,11 +63,14 @@ struct images;
 
 struct images_options {
         const char *root;                       /* STATE_DIR/images */
-        struct registry_config registry;        /* mirrors, insecure registries, auth file */
-        enum pull_policy policy;
+        struct registry_config registry;        /* mirrors, insecure registries, auth file; kept by reference:
+                                                 * what it points to must outlive the store */
+        enum pull_policy policy;                /* the daemon's choice, for callers to pass to images_ensure */
 };
 
-/* Open (create) the store; remove what a crash left (.tmp, blobs without a name, unfinished layers). */
+/* Open (create) the store; remove what a crash left: blobs/.tmp and layers/.tmp (nothing there carries
+ * a digest's name), unfinished images.json and lease writes. Complete blobs and layers that no record
+ * names (a pull killed before its record) wait for images_prune. */
 int images_open(const struct images_options *o, struct images **ret, struct err *err);
 struct images *images_close(struct images *im);
 
