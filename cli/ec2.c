@@ -133,6 +133,7 @@ void ec2_usage(FILE *f)
         fprintf(f, "usage: ecsbox [--socket PATH] ec2 VERB [--flag VALUE ...]\n"
                    "       ecsbox [--endpoint URL|SOCKET] ecs VERB [--flag VALUE ...]   (ecsbox ecs help)\n"
                    "       ecsbox [--endpoint URL|SOCKET] ps [--cluster NAME] [-a]\n"
+                   "       ecsbox [--endpoint URL|SOCKET] image pull|import|ls|rm|prune ...   (ecsbox image help)\n"
                    "       ecsbox [--socket PATH] netd-request   (one JSON request on stdin)\n"
                    "ec2 verbs:");
         for (const char *const *v = ec2_verbs; *v; v++)

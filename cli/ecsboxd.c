@@ -45,7 +45,11 @@ int cli_ecs_call(const char *endpoint, const char *op, json_t *req, json_t **ret
         c = curl_easy_init();
         if (!c || !body)
                 return -1;
-        snprintf(target, sizeof target, "X-Amz-Target: " TARGET "%s", op);
+        /* an op with a prefix names another service on the endpoint (EcsboxImages_20261201.ListImages) */
+        if (strchr(op, '.'))
+                snprintf(target, sizeof target, "X-Amz-Target: %s", op);
+        else
+                snprintf(target, sizeof target, "X-Amz-Target: " TARGET "%s", op);
         h = curl_slist_append(h, target);
         h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
         if (endpoint[0] == '/') {

@@ -6,6 +6,7 @@
 #include "ec2.h"
 #include "ecs.h"
 #include "exitcode.h"
+#include "image.h"
 #include "ps.h"
 
 int main(int argc, char **argv)
@@ -38,8 +39,10 @@ int main(int argc, char **argv)
                 return cli_netd_request(sock);
         if (!strcmp(argv[i], "ecs"))
                 return cli_ecs(endpoint, sock, argc - i - 1, argv + i + 1);
+        if (!strcmp(argv[i], "image"))
+                return cli_image(endpoint, argc - i - 1, argv + i + 1);
         if (!strcmp(argv[i], "ps"))
                 return cli_ps(endpoint, argc - i - 1, argv + i + 1);
-        fprintf(stderr, "ecsbox: unknown command '%s' (ec2, ecs, ps, netd-request)\n", argv[i]);
+        fprintf(stderr, "ecsbox: unknown command '%s' (ec2, ecs, image, ps, netd-request)\n", argv[i]);
         return EXIT_USAGE;
 }

@@ -23,6 +23,8 @@
 #include "ecs/lifecycle.h"
 #include "front/auth.h"
 #include "front/http.h"
+#include "images/images.h"
+#include "imgsvc/jobs.h"
 #include "loop.h"
 #include "netd_client.h"
 #include "sched.h"
@@ -98,7 +100,13 @@ static void usage(FILE *f)
                    "  --run-dir DIR       runtime files; DIR/ecsboxd.sock serves the API (default /run/ecsbox)\n"
                    "  --listen IP:PORT    TCP address of the API (default 127.0.0.1:5080)\n"
                    "  --netd-socket PATH  ecsbox-netd's socket (default RUNDIR/netd.sock)\n"
-                   "  --image-store DIR   root filesystems by image name (default STATE/images)\n"
+                   "  --image-store DIR   the image store: blobs, layers, names (default STATE/images)\n"
+                   "  --registry-mirror URL     Docker Hub pulls try URL first (repeatable, as dockerd)\n"
+                   "  --insecure-registry HOST:PORT  plain HTTP or unverified TLS for it (repeatable)\n"
+                   "  --registry-auth-file FILE  a Docker config.json (default $DOCKER_CONFIG/config.json,\n"
+                   "                      else ~/.docker/config.json)\n"
+                   "  --image-pull-behavior default|always|once|prefer-cached  as ECS_IMAGE_PULL_BEHAVIOR\n"
+                   "                      (default: that variable, else default)\n"
                    "  --monitor PATH      the task monitor binary (default: ecsbox-monitor beside ecsboxd)\n"
                    "  --region NAME       region for ARNs when a request names none (default us-east-1)\n"
                    "  --account-id ID     12-digit account id for ARNs (default 000000000000)\n"
@@ -123,13 +131,35 @@ static void default_monitor(char *buf, size_t size)
         snprintf(buf, size, "%s/ecsbox-monitor", self);
 }
 
+#define MAX_REGISTRY_OPTS 16
+
 struct options {
         struct sched_options o;
+        const char *mirrors[MAX_REGISTRY_OPTS + 1];
+        size_t n_mirrors;
+        const char *insecure[MAX_REGISTRY_OPTS + 1];
+        size_t n_insecure;
+        const char *auth_file;
+        enum pull_policy policy;
         const char *listen_addr;
         const char *credentials;        /* NULL: STATE_DIR/credentials */
         double retention;
         char monitor[SCHED_PATH_MAX];
 };
+
+static int pull_policy_parse(const char *v, enum pull_policy *ret)
+{
+        static const struct {
+                const char *name;
+                enum pull_policy p;
+        } t[] = { { "default", PULL_DEFAULT }, { "always", PULL_ALWAYS }, { "once", PULL_ONCE }, { "prefer-cached", PULL_PREFER_CACHED } };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                if (strcmp(v, t[i].name) == 0) {
+                        *ret = t[i].p;
+                        return 0;
+                }
+        return -EINVAL;
+}
 
 /* Returns -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, struct options *opt)
@@ -141,10 +171,17 @@ static int parse_options(int argc, char **argv, struct options *opt)
                 { "region", required_argument, NULL, 'R' },      { "account-id", required_argument, NULL, 'a' },
                 { "log-level", required_argument, NULL, 'l' },   { "stopped-retention", required_argument, NULL, 'S' },
                 { "credentials", required_argument, NULL, 'C' }, { "help", no_argument, NULL, 'h' },
+                { "registry-mirror", required_argument, NULL, 'M' }, { "insecure-registry", required_argument, NULL, 'I' },
+                { "registry-auth-file", required_argument, NULL, 'A' }, { "image-pull-behavior", required_argument, NULL, 'P' },
                 { 0 },
         };
         struct sched_options *o = &opt->o;
+        const char *env = getenv("ECS_IMAGE_PULL_BEHAVIOR");
         int c;
+        if (env && *env && pull_policy_parse(env, &opt->policy) < 0) {
+                fprintf(stderr, "ecsboxd: ECS_IMAGE_PULL_BEHAVIOR must be default, always, once or prefer-cached, got '%s'\n", env);
+                return 2;
+        }
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
                 case 's': o->state_dir = optarg; break;
@@ -180,6 +217,31 @@ static int parse_options(int argc, char **argv, struct options *opt)
                         log_set_max_level(lvl);
                         break;
                 }
+                case 'M':
+                        if (opt->n_mirrors == MAX_REGISTRY_OPTS ||
+                            (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)) {
+                                fprintf(stderr, "ecsboxd: --registry-mirror wants an http:// or https:// URL (at most %d), got '%s'\n",
+                                        MAX_REGISTRY_OPTS, optarg);
+                                return 2;
+                        }
+                        opt->mirrors[opt->n_mirrors++] = optarg;
+                        break;
+                case 'I':
+                        if (opt->n_insecure == MAX_REGISTRY_OPTS || !optarg[0] || strchr(optarg, '/')) {
+                                fprintf(stderr, "ecsboxd: --insecure-registry wants HOST[:PORT] (at most %d), got '%s'\n",
+                                        MAX_REGISTRY_OPTS, optarg);
+                                return 2;
+                        }
+                        opt->insecure[opt->n_insecure++] = optarg;
+                        break;
+                case 'A': opt->auth_file = optarg; break;
+                case 'P':
+                        if (pull_policy_parse(optarg, &opt->policy) < 0) {
+                                fprintf(stderr, "ecsboxd: --image-pull-behavior must be default, always, once or prefer-cached, got '%s'\n",
+                                        optarg);
+                                return 2;
+                        }
+                        break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -212,8 +274,33 @@ static int signals_setup(sd_event *ev, struct err *err)
         return 0;
 }
 
+/* The image store (what a crash left is removed at open) and the worker jobs' eventfd. Docker Hub's
+ * mirrors are tried in order before registry-1.docker.io, as dockerd's registry-mirrors. */
+static struct registry_mirror hub_mirror;
+
+static int images_start(struct sched *s, struct options *opt, sd_event *ev, struct err *err)
+{
+        struct images_options io = { .root = s->image_store, .policy = opt->policy };
+        int r;
+        if (opt->n_mirrors) {
+                hub_mirror = (struct registry_mirror) { .registry = "docker.io", .endpoints = opt->mirrors };
+                io.registry.mirrors = &hub_mirror;
+                io.registry.n_mirrors = 1;
+        }
+        io.registry.insecure = opt->n_insecure ? opt->insecure : NULL;
+        io.registry.auth_file = opt->auth_file;
+        if ((r = images_open(&io, &s->images, err)) < 0)
+                return r;
+        s->pull_policy = (int) opt->policy;
+        if ((r = img_jobs_new(s, (struct sd_event *) ev, &s->img_jobs, err)) < 0)
+                return r;
+        log_info("msg=\"image store open\" root=%s mirrors=%zu insecure=%zu pull_behavior=%d", s->image_store, opt->n_mirrors,
+                 opt->n_insecure, (int) opt->policy);
+        return 0;
+}
+
 /* State, loop, recovery: everything before the API is served. */
-static int startup(struct sched *s, const struct options *opt, sd_event **ret_ev, struct err *err)
+static int startup(struct sched *s, struct options *opt, sd_event **ret_ev, struct err *err)
 {
         sd_event *ev = NULL;
         int r;
@@ -222,6 +309,8 @@ static int startup(struct sched *s, const struct options *opt, sd_event **ret_ev
         if ((r = sd_event_new(&ev)) < 0)
                 return err_set(err, -r, NULL, "event loop set-up: %s", strerror(-r));
         *ret_ev = ev;
+        if ((r = images_start(s, opt, ev, err)) < 0)
+                return err_wrap(err, "start-up: image store '%s'", s->image_store);
         if ((r = signals_setup(ev, err)) < 0 || (r = loop_init(s, (struct sd_event *) ev, err)) < 0)
                 return r;
         /* Best effort: netd may start after us; the tick keeps trying. */
@@ -297,6 +386,9 @@ out:
         if (unx == NULL && api_sock[0] && rc == 0)
                 (void) unlink(api_sock);
         loop_done(&s);
+        /* workers first (they are cancelled and joined), then the store they used */
+        s.img_jobs = img_jobs_free(s.img_jobs);
+        s.images = images_close(s.images);
         sd_event_unref(ev);
         sched_done(&s);
         auth_close(&auth);

@@ -13,6 +13,8 @@
 #define SCHED_PATH_MAX 512
 
 struct auth;
+struct images;
+struct img_jobs;
 struct sched;
 struct sd_event;
 struct sd_event_source;
@@ -38,6 +40,11 @@ struct sched {
         netd_call_fn netd_call;              /* set before sched_init (main: netd_socket_call) */
         struct auth *auth;                   /* the API keys (front/auth.c); main's, set before serving */
         void *test_data;                     /* for unit-test stubs */
+
+        /* images (scheduler/images/, imgsvc/): main's, NULL in unit tests (only "host" runs then) */
+        struct images *images;
+        struct img_jobs *img_jobs;           /* pulls and imports in worker threads */
+        int pull_policy;                     /* enum pull_policy (images.h), --image-pull-behavior */
 
         /* the loop (loop.c); ev and defer_src are NULL in unit tests: no asynchronous work */
         struct sd_event *ev;

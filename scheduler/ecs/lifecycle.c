@@ -3,7 +3,7 @@
  * STOPPED tasks. Start-up recovery is task_recover.c's.
  *
  *   PROVISIONING  netd CreateTaskNetwork (awsvpc, bridge, none)
- *   PENDING       monitor spawned, containers starting
+ *   PENDING       images pulled (task_images.c, a worker thread), monitor spawned, containers starting
  *   RUNNING       the monitor reports the essential containers running
  *   DEACTIVATING  stop decided (stop-request.json written)
  *   STOPPING      monitor signalled; waiting for it to exit
@@ -37,6 +37,7 @@
 #include "service.h"
 #include "task.h"
 #include "task_status.h"
+#include "task_images.h"
 
 #define STEADY_SWEEP 10          /* ticks between full looks at a RUNNING task (notifications cover the rest) */
 #define KILL_GRACE 15.0          /* seconds past the longest stopTimeout before the monitor is killed */
@@ -93,10 +94,7 @@ static void set_last(struct adv *a, const char *st)
 {
         json_t *rec = a->rec;
         json_object_set_new(rec, "lastStatus", json_string(st));
-        if (strcmp(st, "PENDING") == 0) {
-                set_time_once(rec, "pullStartedAt", a->now);
-                set_time_once(rec, "pullStoppedAt", a->now);
-        } else if (strcmp(st, "RUNNING") == 0) {
+        if (strcmp(st, "RUNNING") == 0) {
                 /* apply_status took the monitor's own startedAt first; now is for a status without one */
                 set_time_once(rec, "startedAt", a->now);
                 json_object_set_new(rec, "connectivity", json_string("CONNECTED"));
@@ -407,6 +405,7 @@ static json_t *spec_build(struct adv *a, const char *dir)
         const char *netns = jstr(adv_ebx(a), "netns");
         char netns_path[128];
         size_t i;
+        task_images_apply(a, containers);
         json_array_foreach(containers, i, c) {
                 json_t *env = json_object_get(c, "environment");
                 if (!json_is_array(env)) {
@@ -417,10 +416,10 @@ static json_t *spec_build(struct adv *a, const char *dir)
                 env_put(env, "ECSBOX_TASK_ARN", jstr(a->rec, "taskArn") ?: "");
                 env_put(env, "AWS_EXECUTION_ENV", strcmp(jstr(a->rec, "launchType") ?: "", "FARGATE") == 0 ? "AWS_ECS_FARGATE" : "AWS_ECS_EC2");
         }
-        spec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "taskId", adv_tid(a), "taskArn",
+        spec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "taskId", adv_tid(a), "taskArn",
                          jstr(a->rec, "taskArn") ?: "", "clusterArn", jstr(a->rec, "clusterArn") ?: "", "taskDefinitionArn",
-                         jstr(a->rec, "taskDefinitionArn") ?: "", "networkMode", jstr(adv_ebx(a), "mode") ?: "", "dir", dir, "imageStore",
-                         s->image_store, "notifySocket", s->notify_path, "cpu", jstr(a->rec, "cpu") ?: "0", "memory",
+                         jstr(a->rec, "taskDefinitionArn") ?: "", "networkMode", jstr(adv_ebx(a), "mode") ?: "", "dir", dir,
+                         "notifySocket", s->notify_path, "cpu", jstr(a->rec, "cpu") ?: "0", "memory",
                          jstr(a->rec, "memory") ?: "0", "containers", containers);
         if (!spec)
                 return NULL;
@@ -589,6 +588,7 @@ static bool step_active(struct adv *a)
         _cleanup_json_ json_t *st = NULL;
         const char *last = jstr(a->rec, "lastStatus") ?: "";
         bool alive, stopping = strcmp(jstr(a->rec, "desiredStatus") ?: "", "STOPPED") == 0;
+        int r;
 
         if (!jstr(adv_ebx(a), "spawn")) {
                 if (stopping) {
@@ -598,6 +598,12 @@ static bool step_active(struct adv *a)
                         (void) adv_save(a);
                         return true;
                 }
+                /* ECS: the images are fetched while PENDING, before any container starts */
+                r = task_images_step(a);
+                if (r < 0)
+                        return true;
+                if (r == 0)
+                        return false;
                 spawn(a);
                 return jstr(adv_ebx(a), "spawn") && strcmp(jstr(adv_ebx(a), "spawn"), "spawned") == 0 ? false : true;
         }
@@ -714,6 +720,8 @@ static bool step_deprovisioning(struct adv *a)
                 attachment_status(a, "DELETED");
                 log_info("task=%s msg=\"task network released\" netns=%s", adv_tid(a), netns);
         }
+        /* the monitor is gone (or never ran): its containers' layers may go now */
+        task_images_release(a);
         set_last(a, "STOPPED");
         (void) adv_save(a);
         log_info("task=%s msg=\"task stopped\" stopCode=%s reason=\"%s\"", adv_tid(a), jstr(a->rec, "stopCode") ?: "",

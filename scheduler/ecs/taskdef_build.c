@@ -99,7 +99,7 @@ static int check_port_mappings(json_t *out, const char *path, const char *cname,
                 return err_set(err, EINVAL, E_CLIENT,
                                "Invalid setting for container '%s'. Port mappings are not allowed when networkMode=none.", cname);
         json_array_foreach(pms, i, pm) {
-                char p[300], seenkey[40];
+                char p[300], seenkey[40], protobuf[8];
                 long long cport = -1, hport = -1;
                 const char *proto = "tcp", *range = NULL, *s = NULL;
                 snprintf(p, sizeof p, "%s.portMappings[%zu]", path, i);
@@ -115,6 +115,9 @@ static int check_port_mappings(json_t *out, const char *path, const char *cname,
                         return err_set(err, EINVAL, E_CLIENT,
                                        "Invalid setting for container '%s'. Port mapping protocol must be tcp or udp, got '%s'.",
                                        cname, proto);
+                /* proto may point into pm's own "protocol" string, which the set below frees */
+                snprintf(protobuf, sizeof protobuf, "%s", proto);
+                proto = protobuf;
                 json_object_set_new(pm, "protocol", json_string(proto));
                 if (range) {
                         unsigned a, b;

@@ -16,6 +16,7 @@
 #include "../ecs/starttask.h"
 #include "../ecs/task.h"
 #include "../ecs/taskdef.h"
+#include "../imgsvc/api.h"
 #include "../sched.h"
 #include "api.h"
 
@@ -152,6 +153,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         _cleanup_json_ json_t *req = NULL, *out = NULL;
         const char *op;
         struct timespec t0, t1;
+        bool images_target = false;
         int r;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -160,7 +162,11 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
                 snprintf(ret->request_id, sizeof ret->request_id, "00000000-0000-4000-8000-000000000000");
         snprintf(c.region, sizeof c.region, "%s", region ? region : s->region);
 
-        if (!target || strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) != 0 || !target[strlen(TARGET_PREFIX)]) {
+        /* The images service (an ecsbox extension) shares the endpoint and its signature rules. */
+        if (target && strncmp(target, IMGSVC_TARGET_PREFIX, strlen(IMGSVC_TARGET_PREFIX)) == 0 &&
+            target[strlen(IMGSVC_TARGET_PREFIX)])
+                images_target = true;
+        else if (!target || strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) != 0 || !target[strlen(TARGET_PREFIX)]) {
                 char msg[300];
                 if (target)
                         snprintf(msg, sizeof msg, "Unknown X-Amz-Target '%.200s': expected " TARGET_PREFIX "<Operation>",
@@ -171,7 +177,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
                 log_debug("request=%s status=400 code=%s", ret->request_id, E_UNKNOWN_OP);
                 return;
         }
-        op = target + strlen(TARGET_PREFIX);
+        op = target + strlen(images_target ? IMGSVC_TARGET_PREFIX : TARGET_PREFIX);
         if (too_large) {
                 char msg[200];
                 snprintf(msg, sizeof msg, "The request body exceeds the limit of %d bytes; nothing was done",
@@ -182,7 +188,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         }
         r = parse_body(body, len, &req, &err);
         if (r >= 0)
-                r = api_dispatch(&c, op, req, &out, &err);
+                r = images_target ? imgsvc_dispatch(&c, op, req, &out, &err) : api_dispatch(&c, op, req, &out, &err);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r < 0) {
                 if (!err.code[0] || strcmp(err.code, E_SERVER) == 0 || strncmp(err.code, "netd:", 5) == 0) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ecsbox/cleanup.h"
+#include "ecsbox/fsutil.h"
 #include "ecsbox/log.h"
 #include "monitor.h"
 
@@ -97,15 +98,13 @@ static void setup_dev(int efd, const char *root)
                 child_fail(efd, "mount tmpfs on '%s': %s", dst, strerror(errno));
 }
 
-/* The image as a read-only root with proc, /dev and a writable /tmp, then pivot_root into it. */
-static void setup_rootfs(int efd, const char *root)
+/* proc and /dev in the new root; the mount points are made first (in the upper layer), while the
+ * root is writable. /tmp is the image's own, as in Docker. */
+static void setup_mounts(int efd, const char *root)
 {
         static const char *const dirs[] = { "proc", "dev", "tmp" };
         char path[4096];
 
-        if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-                child_fail(efd, "bind-mount image '%s': %s", root, strerror(errno));
-        /* Mount points must exist before the root turns read-only (they land in the image dir). */
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
                 if (mkdir(path, strcmp(dirs[i], "tmp") == 0 ? 01777 : 0755) < 0 && errno != EEXIST)
@@ -115,12 +114,11 @@ static void setup_rootfs(int efd, const char *root)
         if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 child_fail(efd, "mount proc on '%s': %s", path, strerror(errno));
         setup_dev(efd, root);
-        snprintf(path, sizeof path, "%s/tmp", root);
-        if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
-                child_fail(efd, "mount tmpfs on '%s': %s", path, strerror(errno));
-        if (mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
-                child_fail(efd, "remount image '%s' read-only: %s", root, strerror(errno));
-        /* pivot_root(".", "."): the old root ends up stacked on the new one and is detached at once. */
+}
+
+/* pivot_root(".", "."): the old root ends up stacked on the new one and is detached at once. */
+static void enter_root(int efd, const char *root)
+{
         if (chdir(root) < 0)
                 child_fail(efd, "chdir '%s': %s", root, strerror(errno));
         if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -129,6 +127,25 @@ static void setup_rootfs(int efd, const char *root)
                 child_fail(efd, "detach the old root: %s", strerror(errno));
         if (chdir("/") < 0)
                 child_fail(efd, "chdir '/': %s", strerror(errno));
+}
+
+/* An image's layers: overlayfs with the container's own upper directory, writable as Docker's root
+ * (read-only with readonlyRootFilesystem); mounted here, in the container's mount namespace, so it
+ * goes away with the container's last process. */
+static void setup_overlay_rootfs(int efd, const struct container *c)
+{
+        const char *root = c->overlay.merged;
+        char msg[600];
+
+        if (rootfs_mount_overlay(c->spec, &c->overlay, msg, sizeof msg) < 0)
+                child_fail(efd, "%s", msg);
+        setup_mounts(efd, root);
+        if (c->spec->readonly_root &&
+            mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+                child_fail(efd, "bind-mount root '%s': %s", root, strerror(errno));
+        if (c->spec->readonly_root && mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                child_fail(efd, "remount root '%s' read-only: %s", root, strerror(errno));
+        enter_root(efd, root);
 }
 
 /* As Docker: parts of /proc that reach the host stay read-only or hidden (root in the container is
@@ -242,11 +259,14 @@ static int child_main(void *arg)
                 child_fail(efd, "set up stdio: %s", strerror(errno));
         /* Everything but 0, 1, 2 closes on exec, whatever a library may have opened. */
         (void) syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-        if (c->rootfs)
-                setup_rootfs(efd, c->rootfs);
+        if (c->overlay.merged)
+                setup_overlay_rootfs(efd, c);
         else if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 child_fail(efd, "mount proc on /proc: %s", strerror(errno));
         mask_proc(efd);
+        /* Docker creates a missing working directory in a writable root. */
+        if (c->overlay.merged && !cs->readonly_root && (r = mkdir_p(wd, 0755)) < 0)
+                child_fail(efd, "workingDirectory '%s': %s", wd, strerror(-r));
         if (chdir(wd) < 0)
                 child_fail(efd, "workingDirectory '%s': %s", wd, strerror(errno));
         if (container_enter_privileges(cs, &c->user, msg, sizeof msg) < 0)
@@ -256,30 +276,53 @@ static int child_main(void *arg)
         child_fail(efd, "exec '%s': %s", cs->argv[0], strerror(errno));
 }
 
+/* Through the layers for an overlay root (the merged view exists only in the container's namespace);
+ * an image without the file resolves as an empty one. */
 static int resolve_user(const struct container *c, struct user_ids *ret, struct err *err)
 {
         char passwd[4096], group[4096];
         const char *root = c->rootfs ? c->rootfs : "";
-        snprintf(passwd, sizeof passwd, "%s/etc/passwd", root);
-        snprintf(group, sizeof group, "%s/etc/group", root);
+        if (c->spec->lowerdirs) {
+                const char *const *l = (const char *const *) c->spec->lowerdirs;
+                if (rootfs_lookup(l, "etc/passwd", passwd, sizeof passwd) < 0)
+                        snprintf(passwd, sizeof passwd, "%s/.ecsbox-none/passwd", c->overlay.base);
+                if (rootfs_lookup(l, "etc/group", group, sizeof group) < 0)
+                        snprintf(group, sizeof group, "%s/.ecsbox-none/group", c->overlay.base);
+        } else {
+                snprintf(passwd, sizeof passwd, "%s/etc/passwd", root);
+                snprintf(group, sizeof group, "%s/etc/group", root);
+        }
         return user_resolve(c->spec->user, passwd, group, ret, err);
 }
 
-static int prepare(struct monitor *m, struct container *c, char *hostname, size_t hlen, struct err *err)
+static int prepare_overlay(struct monitor *m, struct container *c, struct err *err)
 {
         const struct container_spec *cs = c->spec;
         struct stat st;
         int r;
 
-        if (strcmp(cs->image, SPEC_IMAGE_HOST) != 0) {
-                if (asprintf(&c->rootfs, "%s/%s", m->spec->image_store, cs->image) < 0) {
-                        c->rootfs = NULL;
-                        return err_set(err, ENOMEM, NULL, "out of memory");
-                }
-                r = stat(c->rootfs, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        for (char **l = cs->lowerdirs; *l; l++) {
+                r = stat(*l, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
                 if (r)
-                        return err_set(err, r, NULL, "image '%s' not found: '%s': %s", cs->image, c->rootfs,
-                                       strerror(r));
+                        return err_set(err, r, NULL, "image '%s': layer '%s': %s", cs->image, *l, strerror(r));
+        }
+        if ((r = rootfs_paths(m->spec->dir, cs->name, &c->overlay)) < 0)
+                return err_set(err, -r, NULL, "out of memory");
+        if ((r = rootfs_create(&c->overlay, err)) < 0)
+                return err_wrap(err, "image '%s'", cs->image);
+        if (!(c->rootfs = strdup(c->overlay.merged)))
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        return 0;
+}
+
+static int prepare(struct monitor *m, struct container *c, char *hostname, size_t hlen, struct err *err)
+{
+        const struct container_spec *cs = c->spec;
+        int r;
+
+        if (cs->lowerdirs) {
+                if ((r = prepare_overlay(m, c, err)) < 0)
+                        return r;
         }
         if ((r = resolve_user(c, &c->user, err)) < 0)
                 return err_wrap(err, "user '%s'", cs->user ? cs->user : "root");
@@ -358,6 +401,7 @@ void container_free_runtime(struct container *c)
                 free(*e);
         free(c->env);
         free(c->rootfs);
+        rootfs_paths_done(&c->overlay);
         free(c->reason);
         free(c->cg.mem_dir);
         free(c->cg.cpu_dir);

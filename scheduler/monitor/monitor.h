@@ -24,6 +24,11 @@ struct ctr_cgroup {
         char *limits;                   /* "none", "enforced", "unavailable: ..." */
 };
 
+/* A container's overlay root in the task dir: DIR/rootfs/NAME/{upper,work,merged}. */
+struct rootfs_paths {
+        char *base, *upper, *work, *merged;
+};
+
 struct container {
         const struct container_spec *spec;
         char runtime_id[RUNTIME_ID_MAX];
@@ -37,7 +42,8 @@ struct container {
         struct ctr_cgroup cg;
         struct user_ids user;           /* resolved at start, reused by health checks */
         char **env;                     /* the child's environment, owned */
-        char *rootfs;                   /* image directory, NULL for "host" */
+        char *rootfs;                   /* the root to pivot into (image directory or overlay merged), NULL for "host" */
+        struct rootfs_paths overlay;    /* set when the spec gives rootfs.lowerdirs */
         bool ever_healthy;              /* a check passed once (dependsOn HEALTHY) */
 
         /* stop sequence */
@@ -89,6 +95,23 @@ int cgroup_setup(struct monitor *m, struct container *c);
 bool cgroup_oom_killed(const struct container *c);
 /* Remove every container's cgroup, then the task's; after all processes were reaped. */
 void cgroup_task_cleanup(struct monitor *m);
+
+/* rootfs.c: overlay roots. */
+int rootfs_paths(const char *task_dir, const char *name, struct rootfs_paths *ret);
+void rootfs_paths_done(struct rootfs_paths *p);
+/* The overlay mount options; *ret_chdir (or NULL) is the directory the layers are named relative to,
+ * when the absolute names do not fit in the one page mount(2) takes. -E2BIG when nothing fits. */
+int rootfs_overlay_options(const char *const *lowerdirs, const char *upper, const char *work, char **ret_opts,
+                           char **ret_chdir);
+/* rel (e.g. "etc/passwd") as the overlay would show it, found in the lowerdirs (top first): the path of
+ * the regular file in its layer into ret_path; -ENOENT when absent, whited out or not a regular file. */
+int rootfs_lookup(const char *const *lowerdirs, const char *rel, char *ret_path, size_t len);
+/* Make upper, work and merged (a stale upper and work are removed first). */
+int rootfs_create(const struct rootfs_paths *p, struct err *err);
+/* In the container's child, in its own mount namespace: mount the overlay on merged. */
+int rootfs_mount_overlay(const struct container_spec *cs, const struct rootfs_paths *p, char *msg, size_t len);
+/* Remove upper, work and the empty directories, once the container's mount namespace is gone. */
+void rootfs_cleanup(const struct rootfs_paths *p);
 
 /* container.c: start a container; on failure fills err with the detail (no prefix) and returns < 0. */
 int container_spawn(struct monitor *m, struct container *c, struct err *err);

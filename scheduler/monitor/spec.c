@@ -1,8 +1,10 @@
 /* spec.c: parse and validate the task spec ecsboxd writes for the monitor. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ecsbox/cleanup.h"
 #include "ecsbox/json.h"
@@ -52,6 +54,7 @@ struct task_spec *spec_free(struct task_spec *s)
                 struct container_spec *c = &s->containers[i];
                 free(c->name);
                 free(c->image);
+                strv_free(c->lowerdirs);
                 strv_free(c->argv);
                 strv_free(c->env);
                 free(c->workdir);
@@ -66,7 +69,6 @@ struct task_spec *spec_free(struct task_spec *s)
         free(s->task_arn);
         free(s->netns);
         free(s->dir);
-        free(s->image_store);
         free(s->notify_socket);
         free(s->hostname);
         free(s->cgroup_parent);
@@ -104,16 +106,116 @@ static bool container_name_valid(const char *s)
         return true;
 }
 
-/* An image is one directory name in the store: no '/', not "." or "..", no leading dot. */
-static bool image_name_valid(const char *s)
+/* An image reference as a label (with rootfs): printable, no spaces, as long as Docker allows. */
+static bool image_label_valid(const char *s)
 {
         size_t n = strlen(s);
-        if (n == 0 || n > 255 || s[0] == '.')
+        if (n == 0 || n > 512)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (s[i] == '/' || s[i] == ' ' || (unsigned char) s[i] < 0x20)
+                if ((unsigned char) s[i] <= 0x20 || (unsigned char) s[i] == 0x7f)
                         return false;
         return true;
+}
+
+static const struct {
+        const char *name;
+        int sig;
+} signals[] = {
+        { "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "ILL", SIGILL },     { "TRAP", SIGTRAP },
+        { "ABRT", SIGABRT }, { "BUS", SIGBUS },   { "FPE", SIGFPE },   { "KILL", SIGKILL },   { "USR1", SIGUSR1 },
+        { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM },   { "TERM", SIGTERM },
+        { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "TSTP", SIGTSTP },   { "TTIN", SIGTTIN },
+        { "TTOU", SIGTTOU }, { "URG", SIGURG },   { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },   { "VTALRM", SIGVTALRM },
+        { "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO },   { "PWR", SIGPWR },     { "SYS", SIGSYS },
+};
+
+int spec_signal_parse(const char *s, int *ret)
+{
+        char *end;
+        long v;
+        if (!s || !*s)
+                return -EINVAL;
+        if (s[0] >= '0' && s[0] <= '9') {
+                errno = 0;
+                v = strtol(s, &end, 10);
+                if (errno || *end || v < 1 || v >= NSIG)
+                        return -EINVAL;
+                *ret = (int) v;
+                return 0;
+        }
+        if (strncasecmp(s, "SIG", 3) == 0)
+                s += 3;
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++)
+                if (strcasecmp(s, signals[i].name) == 0) {
+                        *ret = signals[i].sig;
+                        return 0;
+                }
+        if (strncasecmp(s, "RTMIN+", 6) == 0) {
+                errno = 0;
+                v = strtol(s + 6, &end, 10);
+                if (!errno && !*end && end != s + 6 && v >= 0 && SIGRTMIN + v <= SIGRTMAX) {
+                        *ret = SIGRTMIN + (int) v;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+const char *spec_signal_name(int sig)
+{
+        static char buf[ELEMENTSOF(signals)][12];
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++)
+                if (signals[i].sig == sig) {
+                        if (!buf[i][0])
+                                snprintf(buf[i], sizeof buf[i], "SIG%s", signals[i].name);
+                        return buf[i];
+                }
+        return NULL;
+}
+
+/* rootfs.lowerdirs: absolute paths without the characters overlayfs' option string gives a meaning
+ * (',' between options, ':' between layers, a backslash escapes), at most SPEC_MAX_LOWERDIRS. */
+static int parse_rootfs(json_t *c, struct container_spec *cs, struct err *err)
+{
+        json_t *rootfs = NULL, *arr = NULL, *e;
+        size_t i;
+        int r = json_get_object(c, "rootfs", false, &rootfs, err);
+        if (r <= 0)
+                return r < 0 ? err_wrap(err, "container %s", cs->name) : 0;
+        if ((r = json_get_array(rootfs, "lowerdirs", true, &arr, err)) < 0)
+                return err_wrap(err, "container %s: rootfs", cs->name);
+        if (json_array_size(arr) == 0 || json_array_size(arr) > SPEC_MAX_LOWERDIRS)
+                return err_set(err, EINVAL, SPEC_ERR, "container %s: rootfs.lowerdirs must hold 1 to %d layers, not %zu",
+                               cs->name, SPEC_MAX_LOWERDIRS, json_array_size(arr));
+        if (!(cs->lowerdirs = calloc(json_array_size(arr) + 1, sizeof(char *))))
+                return -ENOMEM;
+        json_array_foreach(arr, i, e) {
+                const char *d = json_string_value(e);
+                if (!d)
+                        return err_set(err, EINVAL, SPEC_ERR, "container %s: rootfs.lowerdirs[%zu] must be a string",
+                                       cs->name, i);
+                if (d[0] != '/' || strpbrk(d, ",:\\") || strlen(d) >= 4096)
+                        return err_set(err, EINVAL, SPEC_ERR,
+                                       "container %s: rootfs.lowerdirs[%zu] '%s' must be an absolute path without ',', ':' or '\\'",
+                                       cs->name, i, d);
+                if (!(cs->lowerdirs[i] = strdup(d)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int parse_stop_signal(json_t *c, struct container_spec *cs, struct err *err)
+{
+        const char *s = NULL;
+        int r = json_get_string(c, "stopSignal", false, &s, err);
+        cs->stop_signal = SIGTERM;
+        if (r <= 0)
+                return r < 0 ? err_wrap(err, "container %s", cs->name) : 0;
+        if (spec_signal_parse(s, &cs->stop_signal) < 0 || cs->stop_signal == SIGKILL || cs->stop_signal == SIGSTOP)
+                return err_set(err, EINVAL, SPEC_ERR, "container %s: stopSignal '%s' is not a signal that can stop a container",
+                               cs->name, s);
+        return 0;
 }
 
 /* A relative cgroup path without "." or ".." components or empty ones. */
@@ -376,12 +478,22 @@ static int parse_container(json_t *c, size_t idx, struct container_spec *cs, str
                 return -ENOMEM;
         if (json_get_string(c, "image", true, &image, err) < 0)
                 return err_wrap(err, "container %s", name);
-        if (!image_name_valid(image))
+        if ((r = parse_rootfs(c, cs, err)) < 0)
+                return r;
+        if (!image_label_valid(image))
                 return err_set(err, EINVAL, SPEC_ERR,
-                               "container %s: invalid image '%s' (a directory name in the image store, or \"host\")",
+                               "container %s: invalid image '%s' (no spaces or control characters, at most 512)", name, image);
+        if (cs->lowerdirs && strcmp(image, SPEC_IMAGE_HOST) == 0)
+                return err_set(err, EINVAL, SPEC_ERR, "container %s: image \"host\" takes no rootfs", name);
+        if (!cs->lowerdirs && strcmp(image, SPEC_IMAGE_HOST) != 0)
+                return err_set(err, EINVAL, SPEC_ERR, "container %s: image '%s' needs rootfs.lowerdirs (its layers) unless it is \"host\"",
                                name, image);
         if (!(cs->image = strdup(image)))
                 return -ENOMEM;
+        if ((r = parse_stop_signal(c, cs, err)) < 0)
+                return r;
+        if (json_get_bool(c, "readonlyRootFilesystem", false, &cs->readonly_root, err) < 0)
+                return err_wrap(err, "container %s", name);
         if ((r = parse_argv(c, cs, err)) < 0 || (r = parse_env(c, cs, err)) < 0)
                 return r;
         if ((r = json_get_string(c, "workingDirectory", false, &s, err)) < 0)
@@ -494,7 +606,6 @@ static int parse_task_strings(json_t *root, struct task_spec *s, struct err *err
                 return -ENOMEM;
         if ((r = get_abs_path(root, "netns", false, &s->netns, err)) < 0 ||
             (r = get_abs_path(root, "dir", true, &s->dir, err)) < 0 ||
-            (r = get_abs_path(root, "imageStore", false, &s->image_store, err)) < 0 ||
             (r = get_abs_path(root, "notifySocket", false, &s->notify_socket, err)) < 0)
                 return r;
         if (s->notify_socket && strlen(s->notify_socket) >= 108)
@@ -526,7 +637,6 @@ static int parse_task(json_t *root, struct task_spec *s, struct err *err)
 {
         json_t *arr = NULL, *c;
         size_t i, n_essential = 0;
-        bool need_store = false;
         int r;
 
         if (!json_is_object(root))
@@ -549,12 +659,9 @@ static int parse_task(json_t *root, struct task_spec *s, struct err *err)
                         return err_set(err, EINVAL, SPEC_ERR, "containers[%zu]: duplicate container name '%s'", i,
                                        cs->name);
                 n_essential += cs->essential;
-                need_store |= strcmp(cs->image, SPEC_IMAGE_HOST) != 0;
         }
         if (n_essential == 0)
                 return err_set(err, EINVAL, SPEC_ERR, "at least one container must be essential");
-        if (need_store && !s->image_store)
-                return err_set(err, EINVAL, SPEC_ERR, "imageStore is required when an image is not \"host\"");
         return validate_deps(s, err);
 }
 

@@ -14,6 +14,12 @@
 
 #define SPEC_MAX_CONTAINERS 64
 #define SPEC_IMAGE_HOST "host"
+#define SPEC_MAX_LOWERDIRS 500         /* overlayfs' own limit on lower layers */
+
+/* "SIGQUIT", "QUIT", "sigquit" or "3" (Docker's StopSignal forms) into a signal number; -EINVAL if unknown. */
+int spec_signal_parse(const char *s, int *ret);
+/* The signal's name with "SIG" ("SIGTERM"), or NULL. */
+const char *spec_signal_name(int sig);
 
 enum dep_condition { DEP_START, DEP_COMPLETE, DEP_SUCCESS, DEP_HEALTHY };
 
@@ -31,7 +37,10 @@ struct health_spec {
 
 struct container_spec {
         char *name;
-        char *image;                    /* a directory name in the image store, or "host" */
+        char *image;                    /* the image's name (a label; its layers are lowerdirs), or "host" */
+        char **lowerdirs;               /* rootfs.lowerdirs: overlayfs layers, top first, NULL-terminated; NULL for "host" */
+        bool readonly_root;             /* readonlyRootFilesystem */
+        int stop_signal;                /* stopSignal, default SIGTERM */
         char **argv;                    /* entryPoint then command, NULL-terminated, never empty */
         char **env;                     /* NAME=VALUE, NULL-terminated */
         char *workdir;                  /* NULL = "/" */
@@ -53,7 +62,6 @@ struct task_spec {
         char *task_arn;                 /* may be NULL */
         char *netns;                    /* NULL = stay in the caller's netns (host mode) */
         char *dir;                      /* absolute */
-        char *image_store;              /* absolute; NULL only when every image is "host" */
         char *notify_socket;            /* may be NULL */
         char *hostname;                 /* may be NULL */
         char *cgroup_parent;            /* relative to the monitor's own cgroup; NULL = "ecsbox-<taskId>" */

@@ -229,9 +229,9 @@ static void stop_progress(struct monitor *m)
                 struct container *c = &m->ctrs[i];
                 if (c->state != CTR_RUNNING || c->term_sent || has_running_dependent(m, i))
                         continue;
-                log_info("task=%s container=%s pid=%d signal=SIGTERM stopTimeout=%d", m->spec->task_id, c->spec->name,
-                         (int) c->pid, c->spec->stop_timeout);
-                (void) kill(c->pid, SIGTERM);
+                log_info("task=%s container=%s pid=%d signal=%s stopTimeout=%d", m->spec->task_id, c->spec->name,
+                         (int) c->pid, spec_signal_name(c->spec->stop_signal) ?: "?", c->spec->stop_timeout);
+                (void) kill(c->pid, c->spec->stop_signal);
                 c->term_sent = true;
                 c->kill_at = now_mono_ms() + (uint64_t) c->spec->stop_timeout * 1000;
         }
@@ -464,5 +464,9 @@ int monitor_run(struct monitor *m)
                 step(m);
         }
         cgroup_task_cleanup(m);
+        /* Every container process was reaped: their mount namespaces, and the overlays in them, are gone. */
+        for (size_t i = 0; i < m->n; i++)
+                if (m->ctrs[i].overlay.base)
+                        rootfs_cleanup(&m->ctrs[i].overlay);
         return 0;
 }

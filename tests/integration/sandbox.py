@@ -96,10 +96,14 @@ def cpu_s(pid):
 
 
 def build_images(dest):
-    """An image store holding the busybox image (scripts/build-image.sh); returns dest."""
+    """The busybox image (scripts/build-image.sh): dest/busybox (its root) and dest/busybox.tar (the
+    archive ecsboxd imports as busybox:latest); returns dest."""
     subprocess.run(["bash", os.path.join(ROOT, "scripts", "build-image.sh"), str(dest)], check=True,
                    capture_output=True)
     return str(dest)
+
+
+IMAGES_TARGET = "EcsboxImages_20261201."
 
 
 def httpd_task_definition(family="web"):
@@ -450,6 +454,8 @@ class Ecsboxd(Daemon):
     TARGET = ECS_TARGET
 
     def __init__(self, sb, images, extra_args=()):
+        """images: a build_images() directory whose busybox.tar is imported as busybox:latest once
+        ecsboxd is up (the image store lives in ecsboxd's state directory), or None."""
         self.sb = sb
         self.images = images
         self.log = os.path.join(sb.tmp, "ecsboxd.log")
@@ -463,11 +469,39 @@ class Ecsboxd(Daemon):
                     "AWS_DEFAULT_REGION": "us-east-1", "HOME": "/tmp", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                     "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "", "AWS_CONFIG_FILE": "/dev/null"}
         self.start()
+        if images:
+            self.import_image(os.path.join(images, "busybox.tar"))
 
     def start(self):
         os.makedirs(self.state, exist_ok=True)
-        self.spawn([ECSBOXD, "--state-dir", self.state, "--run-dir", self.sb.run_dir, "--image-store", self.images,
+        self.spawn([ECSBOXD, "--state-dir", self.state, "--run-dir", self.sb.run_dir,
                     "--log-level", "debug"] + self.extra, self._ready, "ecsboxd socket")
+
+    def images_call(self, op, **params):
+        """One call of ecsboxd's images service (EcsboxImages_20261201.*): the answer, or EcsError."""
+        headers = {"X-Amz-Target": IMAGES_TARGET + op, "Content-Type": "application/x-amz-json-1.1"}
+        status, body = http_post(self.connection(), headers, json.dumps(params).encode())
+        doc = json.loads(body) if body else {}
+        if status != 200:
+            raise EcsError(status, doc.get("__type", "?"), doc.get("message", ""))
+        return doc
+
+    def wait_pull(self, pull_id, timeout=120):
+        """Poll ListPulls until the job ends: its record (status COMPLETE or FAILED)."""
+        def done():
+            p = self.images_call("ListPulls", pullId=pull_id)["pulls"]
+            assert p, f"pull {pull_id} is gone"
+            return p[0] if p[0]["status"] != "IN_PROGRESS" else None
+        return wait_for(done, timeout, interval=0.05, what=f"image job {pull_id}")
+
+    def import_image(self, path, name=None):
+        """ImportImage and wait: the image ids imported."""
+        params = {"path": path}
+        if name:
+            params["name"] = name
+        job = self.wait_pull(self.images_call("ImportImage", **params)["pullId"])
+        assert job["status"] == "COMPLETE", job
+        return [i["imageId"] for i in job["images"]]
 
     def _ready(self):
         try:

@@ -1,7 +1,9 @@
 """ecsbox-monitor end to end: busybox containers in a task netns inside the test sandbox.
 
 Each test starts the real monitor (it daemonises inside the sandbox) and watches what a user of
-ecsboxd would: status.json, the logs, and the task's network namespace.
+ecsboxd would: status.json, the logs, and the task's network namespace. Containers whose image is
+"busybox" run on an overlay of the busybox root (scripts/build-image.sh) as their one lowerdir, as
+ecsboxd hands the monitor an image's layers.
 """
 import json
 import os
@@ -41,9 +43,12 @@ class Task:
             sb.run(["ip", "-n", self.ns, "link", "set", "lo", "up"])
             # netd sets this in every task netns so that ping works without CAP_NET_RAW
             sb.run(["ip", "netns", "exec", self.ns, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
+        for c in containers:
+            if c.get("image") == "busybox" and "rootfs" not in c:
+                c["rootfs"] = {"lowerdirs": [os.path.join(store, "busybox")]}
         self.spec = {"taskId": self.id, "taskArn": f"arn:aws:ecs:us-east-1:000000000000:task/c/{self.id}",
                      "netns": f"/run/netns/{self.ns}" if self.ns else None, "dir": self.dir,
-                     "imageStore": store, "containers": containers}
+                     "containers": containers}
         self.spec.update(extra)
         self.spec_path = os.path.join(sb.tmp, name + "-spec.json")
         with open(self.spec_path, "w") as f:
@@ -285,11 +290,13 @@ def test_start_timeout_bounds_the_wait(sb, store):
 
 
 @pytest.mark.parametrize("case,container,detail", [
-    ("image", {"image": "no-such-image", "command": ["true"]}, "image 'no-such-image' not found"),
+    ("image", {"image": "no-such-image", "command": ["true"], "rootfs": {"lowerdirs": ["/no/such/layer"]}},
+     "image 'no-such-image': layer '/no/such/layer': No such file or directory"),
     ("user", {"image": "busybox", "command": ["true"], "user": "ghost"}, "unable to find user ghost"),
     ("exec", {"image": "busybox", "command": ["/bin/no-such-program"]},
      "exec '/bin/no-such-program': No such file or directory"),
-    ("workdir", {"image": "busybox", "command": ["true"], "workingDirectory": "/nope"},
+    # a writable root gets a missing working directory made (Docker); a read-only one cannot
+    ("workdir", {"image": "busybox", "command": ["true"], "workingDirectory": "/nope", "readonlyRootFilesystem": True},
      "workingDirectory '/nope': No such file or directory"),
 ])
 def test_start_failures(sb, store, case, container, detail):
@@ -305,6 +312,64 @@ def test_start_failures(sb, store, case, container, detail):
     assert detail in app["reason"] and app["exitCode"] is None and app["lastStatus"] == "STOPPED"
     assert ctr(s, "side")["lastStatus"] == "STOPPED" and ctr(s, "side")["startedAt"] is None
     wait_for(t.monitor_gone, 5, what="monitor exit")
+
+
+def test_overlay_root_whiteout_upper_and_cleanup(sb, store):
+    """Two hand-made lowerdirs: the top one's whiteout (a 0/0 character device) hides the bottom one's
+    file; the container's writes land in its upper directory only, which goes with the task."""
+    top, bottom = os.path.join(sb.tmp, "layer-top"), os.path.join(sb.tmp, "layer-bottom")
+    os.makedirs(os.path.join(bottom, "data"))
+    os.makedirs(os.path.join(top, "data"))
+    with open(os.path.join(bottom, "data", "hidden"), "w") as f:
+        f.write("from the bottom layer\n")
+    with open(os.path.join(bottom, "data", "kept"), "w") as f:
+        f.write("kept\n")
+    with open(os.path.join(top, "data", "new"), "w") as f:
+        f.write("from the top layer\n")
+    os.mknod(os.path.join(top, "data", "hidden"), 0o600 | 0o020000, os.makedev(0, 0))
+    script = ("ls /data; cat /data/kept /data/new; test -e /data/hidden && echo VISIBLE; "
+              "echo written >/data/out; mkdir /made; rm /data/kept; echo done; sleep 1000")
+    lowers = [top, bottom, os.path.join(store, "busybox")]
+    t = Task(sb, store, [{"name": "app", "image": "example/layers:1", "command": ["sh", "-c", script],
+                          "rootfs": {"lowerdirs": lowers}, "stopSignal": "SIGINT",
+                          "stopTimeout": 2}]).start()
+    t.wait_status("RUNNING")
+    wait_for(lambda: "done" in t.log("app"), 5, what="script output")
+    out = t.log("app")
+    assert out.split("done")[0].split() == ["kept", "new", "kept", "from", "the", "top", "layer"], out
+    assert "VISIBLE" not in out
+    upper = os.path.join(t.dir, "rootfs", "app", "upper")
+    assert open(os.path.join(upper, "data", "out")).read() == "written\n"
+    assert os.path.isdir(os.path.join(upper, "made"))
+    # the removal is a whiteout in upper; the layers are untouched
+    st = os.lstat(os.path.join(upper, "data", "kept"))
+    assert (st.st_mode & 0o170000) == 0o020000 and st.st_rdev == 0
+    assert os.path.exists(os.path.join(bottom, "data", "kept"))
+    assert not os.path.exists(os.path.join(top, "data", "out")) and not os.path.exists(os.path.join(bottom, "data", "out"))
+    # the overlay is mounted only in the container's mount namespace
+    assert "overlay" not in sb.run(["sh", "-c", f"grep ' {t.dir}/' /proc/self/mountinfo || true"]).stdout
+    # stopSignal SIGINT is sent instead of SIGTERM; sh as PID 1 has no handler for it, so SIGKILL follows
+    t.signal("TERM")
+    s = t.wait_status("STOPPED", 15)
+    assert "signal=SIGINT" in t.monitor_log()
+    assert ctr(s, "app")["exitCode"] == 137
+    wait_for(t.monitor_gone, 5, what="monitor exit")
+    assert not os.path.exists(upper)
+    assert not os.path.exists(os.path.join(t.dir, "rootfs", "app", "work"))
+
+
+def test_stop_signal_reaches_a_handler(sb, store):
+    """The image's StopSignal replaces SIGTERM: a container trapping only SIGUSR1 exits on it at once."""
+    script = "trap 'echo got usr1; exit 7' USR1; trap '' TERM; echo ready; while :; do sleep 0.1; done"
+    t = Task(sb, store, [{"name": "app", "image": "busybox", "command": ["sh", "-c", script],
+                          "stopSignal": "USR1", "stopTimeout": 20}]).start()
+    t.wait_status("RUNNING")
+    wait_for(lambda: "ready" in t.log("app"), 5, what="trap set")
+    start = time.monotonic()
+    t.signal("TERM")
+    s = t.wait_status("STOPPED", 15)
+    assert time.monotonic() - start < 10
+    assert ctr(s, "app")["exitCode"] == 7 and "got usr1" in t.log("app")
 
 
 def test_missing_netns_fails_the_task(sb, store):
