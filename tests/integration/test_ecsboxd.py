@@ -239,7 +239,10 @@ def test_task_that_never_started_has_no_started_at(ecs):
     arn = run1(ecs, td)
     t = ecs.wait_task(arn, "STOPPED", timeout=40)
     assert t["stopCode"] == "TaskFailedToStart", t
-    assert t["stoppedReason"].startswith("CannotStartContainerError: image 'no-such-image' not found"), t
+    # the image is fetched in PENDING: an unknown one never reaches the monitor
+    assert t["stoppedReason"].startswith("CannotPullContainerError: "), t
+    assert "no-such-image" in t["stoppedReason"], t
+    assert t["pullStartedAt"] <= t["pullStoppedAt"] <= t["stoppedAt"], t
     assert "startedAt" not in t, t
     c = t["containers"][0]
     assert "startedAt" not in c and c.get("exitCode") is None, c
