@@ -25,7 +25,6 @@
 #define PROGRESS_EVERY_NS 100000000LL   /* 100 ms */
 #define USER_AGENT "ecsbox (libcurl)"
 
-DEFINE_TRIVIAL_CLEANUP(CURL *, curl_easy_cleanup)
 DEFINE_TRIVIAL_CLEANUP(struct manifest *, manifest_free)
 
 struct buf {
