@@ -146,7 +146,7 @@ static int rr_delete(struct rr_del *x, const char *prefix, struct err *err)
 int op_delete_dns_zone(struct netd *d, json_t *req, json_t **ret, struct err *err)
 {
         struct dns_zone_req q;
-        _cleanup_json_ json_t *vpc = NULL, *zones = NULL;
+        _cleanup_json_ json_t *vpc = NULL;
         char key[DNS_KEY_MAX], prefix[DNS_KEY_MAX];
         struct rr_del x = { d, NULL, NULL, 0 };
         int r;
