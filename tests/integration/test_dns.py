@@ -179,8 +179,10 @@ def test_attributes_restart_and_delete(sb, vpcdns):
     assert netd.err("ModifyVpcAttribute", VpcId=vid, EnableDnsSupport={"Value": False},
                     EnableDnsHostnames={"Value": False}) == "InvalidParameterCombination"
     assert netd.err("ModifyVpcAttribute", VpcId=vid, EnableDnsSupport={"Value": False}) == "InvalidParameterValue"
-    # hostnames off: ip- names are no longer answered
-    netd.ok("ModifyVpcAttribute", VpcId=vid, EnableDnsHostnames={"Value": False})
+    # hostnames off (through the CLI, as `aws ec2` spells it): ip- names are no longer answered
+    sb.ec2("modify-vpc-attribute", "--vpc-id", vid, "--enable-dns-hostnames", "false")
+    out = json.loads(sb.ec2("describe-vpc-attribute", "--vpc-id", vid, "--attribute", "enableDnsHostnames").stdout)
+    assert out == {"VpcId": vid, "EnableDnsHostnames": {"Value": False}}, out
     assert dig(sb, "t0", res, enis[1]["PrivateDnsName"])["rcode"] == "NXDOMAIN"
     netd.ok("ModifyVpcAttribute", VpcId=vid, EnableDnsSupport={"Value": False})
     off = dig(sb, "t0", res, enis[1]["PrivateDnsName"])
