@@ -268,16 +268,26 @@ static const char *type_name(uint16_t t)
         }
 }
 
-/* A name of a private zone: 1 answered, 0 NODATA (the name exists), -ENOENT NXDOMAIN. */
+/* A name of a private zone: 1 answered, 0 NODATA (the name exists), -ENOENT NXDOMAIN. The asked type
+ * first: only a miss reads the other types (to tell NODATA from NXDOMAIN). */
 static int zone_lookup(const struct dns_view *v, struct reply *a, const char *name, const char *zone, uint16_t qtype)
 {
+        const char *want = type_name(qtype);
         bool exists = strcmp(name, zone) == 0, answered = false;
+        if (want) {
+                json_t *set = v->rrset(v->ud, name, want);
+                if (set && push_rrset(a, name, want, set))
+                        return 1;
+        }
         for (size_t i = 0; i < sizeof local_types / sizeof local_types[0]; i++) {
-                json_t *set = v->rrset(v->ud, name, local_types[i]);
+                json_t *set;
+                if (want && strcmp(want, local_types[i]) == 0)
+                        continue;
+                set = v->rrset(v->ud, name, local_types[i]);
                 if (!set || json_array_size(json_object_get(set, "Records")) == 0)
                         continue;
                 exists = true;
-                if (qtype == LDNS_RR_TYPE_ANY || (type_name(qtype) && strcmp(type_name(qtype), local_types[i]) == 0))
+                if (qtype == LDNS_RR_TYPE_ANY)
                         answered |= push_rrset(a, name, local_types[i], set);
         }
         if (strcmp(name, zone) == 0 && qtype == LDNS_RR_TYPE_SOA) {
