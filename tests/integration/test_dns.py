@@ -219,3 +219,23 @@ def test_attributes_restart_and_delete(sb, vpcdns):
     out = sb.run(["sqlite3", os.path.join(sb.state, "netd.db"), "SELECT k FROM kv WHERE k LIKE 'dns%'"], check=False)
     if out.returncode == 0:
         assert v2["VpcId"] not in out.stdout
+
+
+def test_security_groups_do_not_filter_amazon_dns(sb, vpcdns):
+    """As on AWS: DNS to the VPC resolver passes whatever the groups say (and flow logs do not count it)."""
+    netd, vpc, enis = vpcdns
+    res = base2(vpc)
+    sg = enis[0]["Groups"][0]["GroupId"]
+    netd.ok("RevokeSecurityGroupEgress", GroupId=sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    # no egress at all: the neighbour is unreachable ...
+    p = sb.run(["ip", "netns", "exec", "t0", "ping", "-c", "1", "-W", "1", enis[1]["PrivateIpAddress"]], check=False)
+    assert p.returncode != 0
+    # ... and DNS still answers, over UDP and TCP, at both addresses, forwarded names too
+    for server in (res, "169.254.169.253"):
+        for proto in ("udp", "tcp"):
+            a = dig(sb, "t0", server, enis[1]["PrivateDnsName"], "A", proto)
+            assert [r["data"] for r in a["answer"]] == [enis[1]["PrivateIpAddress"]], a
+    assert dig(sb, "t0", res, "www.example.test")["answer"]
+    # only port 53: anything else to the resolver address is still the group's to decide
+    p = sb.run(["ip", "netns", "exec", "t0", "ping", "-c", "1", "-W", "1", res], check=False)
+    assert p.returncode != 0
