@@ -134,16 +134,17 @@ bool resolv_is_loopback(const char *s)
         return strncmp(s, "127.", 4) == 0 || strcmp(s, "::1") == 0;
 }
 
-static char *stream_done(FILE *f, char *buf, bool ok)
+/* Close a memstream; its buffer (valid only after fclose) or NULL when a write failed. */
+static char *stream_done(FILE *f, char **buf)
 {
-        ok = !ferror(f) && ok;
+        bool ok = !ferror(f);
         if (fclose(f) != 0)
                 ok = false;
         if (!ok) {
-                free(buf);
-                return NULL;
+                free(*buf);
+                *buf = NULL;
         }
-        return buf;
+        return *buf;
 }
 
 static void put_list(FILE *f, const char *kw, const char *const *v)
@@ -167,7 +168,7 @@ char *resolv_conf_format(const char *const *servers, const char *const *search, 
                 fprintf(f, "nameserver %s\n", *s);
         put_list(f, "search", search);
         put_list(f, "options", options);
-        return stream_done(f, buf, true);
+        return stream_done(f, &buf);
 }
 
 static bool has_any(char *const *v)
@@ -203,8 +204,9 @@ static int host_resolv(const struct etc_host_files *host, bool drop_loopback, st
                                         r = strv_push(&rc.servers, up.servers[i], strlen(up.servers[i]));
                         resolv_conf_done(&up);
                 }
-                for (const char *const *d = docker_default_servers; r == 0 && !has_any(rc.servers) && *d; d++)
-                        r = strv_push(&rc.servers, *d, strlen(*d));
+                if (!has_any(rc.servers))
+                        for (const char *const *d = docker_default_servers; r == 0 && *d; d++)
+                                r = strv_push(&rc.servers, *d, strlen(*d));
                 if (r == 0)
                         r = ensure(&rc.servers);
                 if (r < 0) {
@@ -244,7 +246,7 @@ static char *hosts_docker(const struct container_spec *cs, const char *base, con
                 fprintf(f, "%s\t%s\n", cs->extra_hosts[i].ip, cs->extra_hosts[i].host);
         if (ip && *ip && hostname && *hostname)
                 fprintf(f, "%s\t%s\n", ip, hostname);
-        return stream_done(f, buf, true);
+        return stream_done(f, &buf);
 }
 
 /* Fargate's files (agent netlib/platform/common_linux.go): no header, no options. */

@@ -312,8 +312,8 @@ static int parse_ns_list(json_t *obj, const char *key, const char *who, char ***
                 return who && r != -ENOMEM ? err_wrap(err, "container %s", who) : r;
         for (size_t i = 0; i < n; i++)
                 if (!ns_word_valid((*ret)[i]))
-                        return err_set(err, EINVAL, SPEC_ERR, "%s%s%s[%zu] '%s' must be 1-255 characters without spaces",
-                                       who ? "container " : "", who ? who : "", who ? ": " : "", i, (*ret)[i]);
+                        return err_set(err, EINVAL, SPEC_ERR, "%s%s%s%s[%zu] '%s' must be 1-255 characters without spaces",
+                                       who ? "container " : "", who ? who : "", who ? ": " : "", key, i, (*ret)[i]);
         return 0;
 }
 
