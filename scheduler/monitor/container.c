@@ -388,8 +388,8 @@ static int prepare_etc(struct monitor *m, struct container *c, const char *hostn
                 host.resolv_upstream = upstream;
         if (read_file_small("/etc/hosts", hosts, sizeof hosts) >= 0)
                 host.hosts = hosts;
-        if (etc_files_build(m->spec, c->spec, hostname, &host, &f) < 0)
-                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = etc_files_build(m->spec, c->spec, hostname, &host, &f)) < 0)
+                return err_set(err, -r, NULL, "resolv.conf and hosts: %s", strerror(-r));
         if (!f.resolv && !f.hosts)
                 return 0;
         if (asprintf(&dir, "%s/etc/%s", m->spec->dir, c->spec->name) < 0) {
