@@ -244,6 +244,15 @@ static char *hosts_docker(const struct container_spec *cs, const char *base, con
                 fputc('\n', f);
         for (size_t i = 0; i < cs->n_extra_hosts; i++)
                 fprintf(f, "%s\t%s\n", cs->extra_hosts[i].ip, cs->extra_hosts[i].host);
+        /* links: a bridge task's containers share its one namespace, so a linked container is at the
+         * task's own address (Docker writes "IP alias name" for each link) */
+        for (char **l = cs->links; ip && *ip && l && *l; l++) {
+                const char *colon = strchr(*l, ':');
+                if (colon && colon[1])
+                        fprintf(f, "%s\t%s %.*s\n", ip, colon + 1, (int) (colon - *l), *l);
+                else
+                        fprintf(f, "%s\t%.*s\n", ip, colon ? (int) (colon - *l) : (int) strlen(*l), *l);
+        }
         if (ip && *ip && hostname && *hostname)
                 fprintf(f, "%s\t%s\n", ip, hostname);
         return stream_done(f, &buf);

@@ -66,6 +66,7 @@ struct task_spec *spec_free(struct task_spec *s)
                 free(c->hostname);
                 strv_free(c->dns_servers);
                 strv_free(c->dns_search);
+                strv_free(c->links);
                 for (size_t h = 0; h < c->n_extra_hosts; h++) {
                         free(c->extra_hosts[h].host);
                         free(c->extra_hosts[h].ip);
@@ -338,7 +339,8 @@ static int parse_container_dns(json_t *c, struct container_spec *cs, struct err 
         int r;
         if ((r = parse_hostname(c, cs->name, &cs->hostname, err)) < 0 ||
             (r = parse_ns_list(c, "dnsServers", cs->name, &cs->dns_servers, err)) < 0 ||
-            (r = parse_ns_list(c, "dnsSearchDomains", cs->name, &cs->dns_search, err)) < 0)
+            (r = parse_ns_list(c, "dnsSearchDomains", cs->name, &cs->dns_search, err)) < 0 ||
+            (r = parse_ns_list(c, "links", cs->name, &cs->links, err)) < 0)
                 return r;
         if ((r = json_get_array(c, "extraHosts", false, &arr, err)) < 0)
                 return err_wrap(err, "container %s", cs->name);

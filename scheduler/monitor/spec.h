@@ -67,6 +67,7 @@ struct container_spec {
         char **dns_search;              /* dnsSearchDomains, NULL-terminated, or NULL */
         struct host_entry *extra_hosts; /* extraHosts */
         size_t n_extra_hosts;
+        char **links;                   /* links "name[:alias]" (bridge), NULL-terminated, or NULL */
 };
 
 struct task_spec {

@@ -125,7 +125,8 @@ static void test_bridge(void **state)
                                      "{\"name\":\"a\",\"image\":\"host\",\"command\":[\"true\"]},"
                                      "{\"name\":\"b\",\"image\":\"host\",\"command\":[\"true\"],\"hostname\":\"bee\","
                                      "\"dnsServers\":[\"10.0.0.53\",\"10.0.0.54\"],\"dnsSearchDomains\":[\"x.test\"],"
-                                     "\"extraHosts\":[{\"hostname\":\"db.test\",\"ipAddress\":\"10.2.3.4\"}]}]}";
+                                     "\"extraHosts\":[{\"hostname\":\"db.test\",\"ipAddress\":\"10.2.3.4\"}],"
+                                     "\"links\":[\"a:web\",\"c\"]}]}";
         struct etc_files f;
         (void) state;
 
@@ -137,7 +138,8 @@ static void test_bridge(void **state)
 
         build(spec, 1, "bee", &host, &f);
         assert_string_equal(f.resolv, "nameserver 10.0.0.53\nnameserver 10.0.0.54\nsearch x.test\noptions ndots:2\n");
-        assert_non_null(strstr(f.hosts, "ff02::2\tip6-allrouters\n10.2.3.4\tdb.test\n172.17.0.5\tbee\n"));
+        assert_non_null(strstr(f.hosts, "ff02::2\tip6-allrouters\n10.2.3.4\tdb.test\n172.17.0.5\tweb a\n172.17.0.5\tc\n"
+                                        "172.17.0.5\tbee\n"));
         etc_files_done(&f);
 
         /* behind systemd-resolved's stub: its upstream list, as Docker reads it */
