@@ -7,6 +7,7 @@ Each test runs netd (with its default VPC, 172.31.0.0/16) and ecsboxd in a priva
 """
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -148,3 +149,19 @@ def test_host_task_sees_host_files(ecs, host_files):
         assert sec[0] == f.read().rstrip("\n").split("\n")
     with open("/etc/hosts") as f:
         assert sec[1] == f.read().rstrip("\n").split("\n")
+
+
+def test_python_http_server_answers_at_once(ecs, host_files):
+    """Issue 13's measurement: `python3 -m http.server` calls getfqdn() before listen(); with the task's
+    own name in /etc/hosts it serves within a second of RUNNING instead of after the resolver's 5 s."""
+    from test_ecsboxd import fetch, open_port_80
+    open_port_80(ecs)
+    td = {"family": "pyweb", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "web", "image": "host", "memory": 64, "stopTimeout": 2, "portMappings": [{"containerPort": 80}],
+         "command": ["/usr/bin/python3", "-m", "http.server", "80", "--directory", "/usr/share"]}]}
+    arn = run1(ecs, td)
+    t = ecs.wait_task(arn)
+    ip = details(t)["privateIPv4Address"]
+    t0 = time.monotonic()
+    wait_for(lambda: "Directory listing" in fetch(ecs, ip), 5, interval=0.05, what="http.server answering")
+    assert time.monotonic() - t0 < 1.0
