@@ -59,6 +59,25 @@ static void dns_name(struct netd *d, const char *ip, char *buf, size_t len)
                 snprintf(buf, len, "ip-%s.%s.compute.internal", dashed, d->region);
 }
 
+void eni_task_dns(struct netd *d, const char *vpc_id, json_t *o)
+{
+        _cleanup_json_ json_t *vpc = NULL;
+        char key[KEY_MAX], ip[IP4_STR_MAX], search[64];
+        struct cidr4 c;
+
+        key_fmt(key, "vpc", vpc_id ?: "");
+        if (store_get(d->store, key, &vpc, NULL) < 0 || cidr4_parse(rec_str(vpc, "CidrBlock") ?: "", &c) < 0)
+                return;
+        /* AmazonProvidedDNS at the VPC's base + 2, the DHCP options' domain-name as the search list */
+        ip4_format(c.addr + 2, ip);
+        if (strcmp(d->region, "us-east-1") == 0)
+                snprintf(search, sizeof search, "ec2.internal");
+        else
+                snprintf(search, sizeof search, "%s.compute.internal", d->region);
+        json_object_set_new(o, "DnsServers", json_pack("[s]", ip));
+        json_object_set_new(o, "DnsSearch", json_pack("[s]", search));
+}
+
 json_t *eni_shape(struct netd *d, json_t *e)
 {
         char dns[96];
@@ -617,6 +636,7 @@ int eni_task_create(struct netd *d, const struct eni_create_req *q, const char *
         log_info("op=CreateTaskNetwork eni=%s netns=%s ip=%s mac=%s", rec_str(eni, "NetworkInterfaceId"), netns,
                  rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"));
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
+        eni_task_dns(d, rec_str(eni, "VpcId"), *ret);
         return 0;
 }
 
