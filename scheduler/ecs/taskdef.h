@@ -7,6 +7,7 @@
 #include "ecsbox/err.h"
 
 struct api_ctx;
+struct sched;
 
 /* Validates a RegisterTaskDefinition request and builds the TaskDefinition
  * (defaults filled in, revision and ARN left to the caller). Pure. */
@@ -16,6 +17,8 @@ int taskdef_get(struct api_ctx *c, const char *ref, json_t **ret, struct err *er
 /* taskdef_get for RunTask, StartTask and services: an ACTIVE one, else InvalidParameterException
  * ("TaskDefinition not found." / "TaskDefinition is inactive: ARN."). */
 int taskdef_get_active(struct api_ctx *c, const char *ref, json_t **ret, struct err *err);
+/* The tags of the task definition with this ARN (a new reference), NULL when it has none. */
+json_t *taskdef_tags(struct sched *s, const char *arn);
 /* Parses a task cpu/memory value ("1024", "1 vCPU", "0.5 GB", "2GB", or a number) into units/MiB. */
 int taskdef_units(json_t *v, bool memory, long *ret);
 int op_register_task_definition(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);

@@ -14,6 +14,7 @@
 #include "../ecs/runtask.h"
 #include "../ecs/service.h"
 #include "../ecs/starttask.h"
+#include "../ecs/tags.h"
 #include "../ecs/task.h"
 #include "../ecs/taskdef.h"
 #include "../imgsvc/api.h"
@@ -56,6 +57,10 @@ static const struct {
         { "DeleteService", op_delete_service },
         { "DescribeServices", op_describe_services },
         { "ListServices", op_list_services },
+        /* tags, account settings, cluster updates, task definition deletion, task protection */
+        { "TagResource", op_tag_resource },
+        { "UntagResource", op_untag_resource },
+        { "ListTagsForResource", op_list_tags_for_resource },
 };
 
 bool api_auth_region(const char *auth, char *buf, size_t size)
