@@ -15,6 +15,7 @@
 #include "ecs/instance.h"
 #include "ecs/lifecycle.h"
 #include "ecs/service.h"
+#include "ecs/taskdef.h"
 #include "front/http.h"
 #include "loop.h"
 #include "netd_client.h"
@@ -54,6 +55,7 @@ static int on_tick(sd_event_source *es, uint64_t usec, void *userdata)
                 s->last_prune = now;
                 tasks_prune(s);
                 instance_release_pending(s);
+                taskdefs_sweep(s);
         }
         /* a time source is one-shot: re-arm it for the next tick */
         (void) sd_event_source_set_time(es, usec + TICK_USEC);

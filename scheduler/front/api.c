@@ -7,6 +7,7 @@
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "../ecs/account.h"
 #include "../ecs/attributes.h"
 #include "../ecs/cluster.h"
 #include "../ecs/ecs.h"
@@ -61,6 +62,13 @@ static const struct {
         { "TagResource", op_tag_resource },
         { "UntagResource", op_untag_resource },
         { "ListTagsForResource", op_list_tags_for_resource },
+        { "PutAccountSetting", op_put_account_setting },
+        { "PutAccountSettingDefault", op_put_account_setting_default },
+        { "DeleteAccountSetting", op_delete_account_setting },
+        { "ListAccountSettings", op_list_account_settings },
+        { "UpdateCluster", op_update_cluster },
+        { "UpdateClusterSettings", op_update_cluster_settings },
+        { "DeleteTaskDefinitions", op_delete_task_definitions },
 };
 
 bool api_auth_region(const char *auth, char *buf, size_t size)
