@@ -132,3 +132,172 @@ def test_tags_on_every_resource_and_errors(ecs):
     ecs.aws("ecs", "tag-resource", "--resource-arn", ca, "--tags", "key=cli,value=yes")
     ecs.aws("ecs", "untag-resource", "--resource-arn", ca, "--tag-keys", "env")
     assert tags_of(ecs, ca) == {"cli": "yes"}
+
+
+ALL_SETTINGS = {"serviceLongArnFormat": "enabled", "taskLongArnFormat": "enabled",
+                "containerInstanceLongArnFormat": "enabled", "awsvpcTrunking": "disabled",
+                "containerInsights": "disabled", "fargateFIPSMode": "disabled", "tagResourceAuthorization": "on",
+                "fargateTaskRetirementWaitPeriod": "7", "guardDutyActivate": "disabled",
+                "defaultLogDriverMode": "non-blocking"}
+
+
+def effective(ecs, **kw):
+    out, tok = [], None
+    while True:
+        page = ecs.call("ListAccountSettings", effectiveSettings=True, **kw, **({"nextToken": tok} if tok else {}))
+        out += page["settings"]
+        tok = page.get("nextToken")
+        if not tok:
+            return out
+
+
+def test_account_settings(ecs):
+    """Every setting name with ECS's default; a principal's own setting over the account default
+    over ECS's; filters, paging, errors; kept across a restart; containerInsights reaches new
+    clusters."""
+    eff = effective(ecs)
+    assert {s["name"]: s["value"] for s in eff} == ALL_SETTINGS
+    assert all(s["principalArn"] == ROOT for s in eff)
+    assert ecs.call("ListAccountSettings") == {"settings": []}
+    page = ecs.call("ListAccountSettings", effectiveSettings=True, maxResults=3)
+    assert len(page["settings"]) == 3 and page["nextToken"]
+
+    s = ecs.call("PutAccountSettingDefault", name="containerInsights", value="enabled")["setting"]
+    assert (s["name"], s["value"], s["principalArn"]) == ("containerInsights", "enabled", ROOT)
+    user = f"arn:aws:iam::{ACCT}:user/alice"
+    s = ecs.call("PutAccountSetting", name="containerInsights", value="disabled", principalArn=user)["setting"]
+    assert s == {"name": "containerInsights", "value": "disabled", "principalArn": user, "type": "user"}
+    ecs.call("PutAccountSetting", name="awsvpcTrunking", value="enabled")
+    assert ecs.call("ListAccountSettings", name="containerInsights", effectiveSettings=True)["settings"][0]["value"] == "enabled"
+    assert ecs.call("ListAccountSettings", name="containerInsights", principalArn=user,
+                    effectiveSettings=True)["settings"][0]["value"] == "disabled"
+    # alice has one setting of her own; the others she sees are the account's
+    assert [x["name"] for x in ecs.call("ListAccountSettings", principalArn=user)["settings"]] == ["containerInsights"]
+    ueff = {x["name"]: x for x in effective(ecs, principalArn=user)}
+    assert ueff["awsvpcTrunking"]["value"] == "enabled" and ueff["awsvpcTrunking"]["principalArn"] == ROOT
+    assert [x["name"] for x in ecs.call("ListAccountSettings", name="awsvpcTrunking", value="enabled")["settings"]] == [
+        "awsvpcTrunking"]
+    assert ecs.call("ListAccountSettings", name="awsvpcTrunking", value="disabled")["settings"] == []
+
+    # the account's containerInsights reaches a new cluster's settings
+    c = ecs.call("CreateCluster", clusterName="insights")["cluster"]
+    assert c["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+    ecs.call("PutAccountSettingDefault", name="fargateTaskRetirementWaitPeriod", value="14")
+    for op, kw, word in [
+            ("PutAccountSetting", dict(name="bogus", value="enabled"), "bogus"),
+            ("PutAccountSetting", dict(name="awsvpcTrunking", value="maybe"), "maybe"),
+            ("PutAccountSetting", dict(name="awsvpcTrunking"), "value"),
+            ("PutAccountSetting", dict(name="awsvpcTrunking", value="enabled", principalArn="alice"), "principalArn"),
+            ("PutAccountSetting", dict(name="fargateTaskRetirementWaitPeriod", value="0"), "PutAccountSettingDefault"),
+            ("PutAccountSettingDefault", dict(name="guardDutyActivate", value="enabled"), "read only"),
+            ("PutAccountSettingDefault", dict(name="fargateTaskRetirementWaitPeriod", value="3"), "0, 7, 14"),
+            ("ListAccountSettings", dict(value="enabled"), "name"),
+            ("ListAccountSettings", dict(maxResults=11), "maxResults"),
+            ("DeleteAccountSetting", dict(), "name")]:
+        e = ecs.err(op, **kw)
+        assert e.type == "InvalidParameterException" and word in e.message, (op, kw, e)
+
+    ecs.stop()
+    ecs.start()
+    eff = {x["name"]: x["value"] for x in effective(ecs)}
+    assert eff["containerInsights"] == "enabled" and eff["awsvpcTrunking"] == "enabled"
+    assert eff["fargateTaskRetirementWaitPeriod"] == "14"
+
+    d = ecs.call("DeleteAccountSetting", name="containerInsights", principalArn=user)["setting"]
+    assert d["value"] == "disabled" and d["principalArn"] == user
+    assert ecs.call("ListAccountSettings", principalArn=user) == {"settings": []}
+    assert ecs.call("ListAccountSettings", name="containerInsights", principalArn=user,
+                    effectiveSettings=True)["settings"][0]["value"] == "enabled"
+    ecs.call("DeleteAccountSetting", name="containerInsights")
+    assert ecs.call("ListAccountSettings", name="containerInsights", effectiveSettings=True)["settings"][0]["value"] == "disabled"
+
+    # the AWS CLI
+    out = ecs.aws("ecs", "put-account-setting", "--name", "taskLongArnFormat", "--value", "enabled")
+    assert out["setting"]["name"] == "taskLongArnFormat"
+    out = ecs.aws("ecs", "list-account-settings", "--name", "taskLongArnFormat")
+    assert [x["value"] for x in out["settings"]] == ["enabled"]
+
+
+def test_update_cluster(ecs):
+    """UpdateCluster (settings, executeCommandConfiguration, serviceConnectDefaults) and
+    UpdateClusterSettings, answered and kept; ECS's errors."""
+    ecs.call("CreateCluster", clusterName="u")
+    conf = {"executeCommandConfiguration": {"kmsKeyId": "k1", "logging": "OVERRIDE", "logConfiguration": {
+        "cloudWatchLogGroupName": "/ecs/exec", "cloudWatchEncryptionEnabled": True}}}
+    c = ecs.call("UpdateCluster", cluster="u", settings=[{"name": "containerInsights", "value": "enabled"}],
+                 configuration=conf, serviceConnectDefaults={"namespace": "local"})["cluster"]
+    assert c["clusterName"] == "u" and c["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    assert c["configuration"] == conf
+    ns = c["serviceConnectDefaults"]["namespace"]
+    assert ns.startswith(f"arn:aws:servicediscovery:{REGION}:{ACCT}:namespace/ns-")
+    c = ecs.call("UpdateClusterSettings", cluster=arn("cluster/u"),
+                 settings=[{"name": "containerInsights", "value": "disabled"}])["cluster"]
+    assert c["settings"] == [{"name": "containerInsights", "value": "disabled"}] and c["configuration"] == conf
+    for kw, word in [
+            (dict(cluster="u", settings=[{"name": "other", "value": "x"}]), "other"),
+            (dict(cluster="u", settings=[{"name": "containerInsights", "value": "maybe"}]), "maybe"),
+            (dict(cluster="u", configuration={"executeCommandConfiguration": {"logging": "OVERRIDE"}}), "OVERRIDE"),
+            (dict(cluster="u", configuration={"executeCommandConfiguration": {"logging": "NONE", "logConfiguration": {}}}),
+             "OVERRIDE"),
+            (dict(cluster="u", configuration={"executeCommandConfiguration": {"logging": "LOUD"}}), "LOUD"),
+            (dict(cluster="u", serviceConnectDefaults={"namespace": "a/b"}), "namespace")]:
+        e = ecs.err("UpdateCluster", **kw)
+        assert e.type == "InvalidParameterException" and word in e.message, (kw, e)
+    assert ecs.err("UpdateCluster", cluster="nope").type == "ClusterNotFoundException"
+    assert ecs.err("UpdateClusterSettings", cluster="u").type == "InvalidParameterException"
+    e = ecs.err("CreateCluster", clusterName="bad", settings=[{"name": "containerInsights", "value": "x"}])
+    assert e.type == "InvalidParameterException"
+    ecs.stop()
+    ecs.start()
+    d = ecs.call("DescribeClusters", clusters=["u"])["clusters"][0]
+    assert d["configuration"] == conf and d["serviceConnectDefaults"] == {"namespace": ns}
+    c = ecs.call("UpdateCluster", cluster="u", serviceConnectDefaults={"namespace": ""})["cluster"]
+    assert "serviceConnectDefaults" not in c
+    out = ecs.aws("ecs", "update-cluster-settings", "--cluster", "u", "--settings", "name=containerInsights,value=enabled")
+    assert out["cluster"]["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+def test_delete_task_definitions(ecs):
+    """Only INACTIVE revisions are deleted (DELETE_IN_PROGRESS in the answer, then gone); ACTIVE,
+    missing and malformed ones are failures with ECS's reasons. A revision a running task uses
+    stays DELETE_IN_PROGRESS until the task stops."""
+    for _ in range(3):
+        ecs.call("RegisterTaskDefinition", **sleeper_td())
+    ecs.call("DeregisterTaskDefinition", taskDefinition="sleeper:1")
+    r = ecs.call("DeleteTaskDefinitions", taskDefinitions=["sleeper:1", arn("task-definition/sleeper:2"), "sleeper:9", "sleeper"])
+    assert [t["taskDefinitionArn"] for t in r["taskDefinitions"]] == [arn("task-definition/sleeper:1")]
+    assert r["taskDefinitions"][0]["status"] == "DELETE_IN_PROGRESS"
+    reasons = {f["arn"]: f["reason"] for f in r["failures"]}
+    assert reasons == {
+        arn("task-definition/sleeper:2"):
+            "The specified task definition is still in ACTIVE status. Please deregister the target and try again.",
+        arn("task-definition/sleeper:9"):
+            "The specified task definition does not exist. Specify a valid account, family, revision and try again.",
+        "sleeper": "The specified task definition identifier is invalid. Specify a valid name or ARN and try again."}
+    assert ecs.err("DescribeTaskDefinition", taskDefinition="sleeper:1").type == "ClientException"
+    for st in ("ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"):
+        assert arn("task-definition/sleeper:1") not in ecs.call("ListTaskDefinitions", status=st)["taskDefinitionArns"]
+
+    # in use by a running task: stays DELETE_IN_PROGRESS, goes after the task stopped
+    ta = ecs.call("RunTask", taskDefinition="sleeper:2")["tasks"][0]["taskArn"]
+    ecs.wait_task(ta)
+    ecs.call("DeregisterTaskDefinition", taskDefinition="sleeper:2")
+    r = ecs.call("DeleteTaskDefinitions", taskDefinitions=["sleeper:2"])
+    assert r["failures"] == [] and r["taskDefinitions"][0]["status"] == "DELETE_IN_PROGRESS"
+    assert ecs.call("DescribeTaskDefinition", taskDefinition="sleeper:2")["taskDefinition"]["status"] == "DELETE_IN_PROGRESS"
+    assert ecs.call("ListTaskDefinitions", status="DELETE_IN_PROGRESS")["taskDefinitionArns"] == [arn("task-definition/sleeper:2")]
+    ecs.call("StopTask", task=ta)
+    ecs.wait_task(ta, "STOPPED", timeout=30)
+    r = ecs.call("DeleteTaskDefinitions", taskDefinitions=["sleeper:2"])
+    assert r["taskDefinitions"][0]["status"] == "DELETE_IN_PROGRESS"
+    assert ecs.err("DescribeTaskDefinition", taskDefinition="sleeper:2").type == "ClientException"
+    # revisions are not reused
+    assert ecs.call("RegisterTaskDefinition", **sleeper_td())["taskDefinition"]["revision"] == 4
+    assert ecs.err("DeleteTaskDefinitions", taskDefinitions=[]).type == "InvalidParameterException"
+    assert ecs.err("DeleteTaskDefinitions", taskDefinitions=["a:1"] * 11).type == "InvalidParameterException"
+    ecs.stop()
+    ecs.start()
+    assert ecs.err("DescribeTaskDefinition", taskDefinition="sleeper:1").type == "ClientException"
+    assert ecs.call("ListTaskDefinitions")["taskDefinitionArns"] == [arn("task-definition/sleeper:3"),
+                                                                      arn("task-definition/sleeper:4")]
