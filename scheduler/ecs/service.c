@@ -31,6 +31,7 @@
 #include "runtask.h"
 #include "service.h"
 #include "task.h"
+#include "task_protect.h"
 #include "taskdef.h"
 
 #define EVENTS_MAX 100
@@ -578,11 +579,14 @@ static int cmp_stop_order(const void *a, const void *b)
         return tx < ty ? 1 : tx > ty ? -1 : 0;
 }
 
-/* Stops up to n live tasks of deployment dep (unhealthy ones first when only_unhealthy is false). */
+/* Stops up to n live tasks of deployment dep (unhealthy ones first when only_unhealthy is false).
+ * As on ECS, scale-in and deployments leave tasks with scale-in protection alone (until it
+ * expires); a task failing its health checks is replaced all the same (stop_unhealthy). */
 static int stop_some(struct pass *p, const char *dep, int n, bool only_unhealthy, const char *reason)
 {
         json_t *t, **v;
         size_t i, m = 0;
+        double now = now_epoch();
         int done = 0;
         if (n <= 0)
                 return 0;
@@ -590,7 +594,8 @@ static int stop_some(struct pass *p, const char *dep, int n, bool only_unhealthy
         if (!v)
                 return 0;
         json_array_foreach(p->tasks, i, t)
-                if (task_live(t) && strcmp(jstr(t, "startedBy") ?: "", dep) == 0 && (!only_unhealthy || !task_healthy(t)))
+                if (task_live(t) && strcmp(jstr(t, "startedBy") ?: "", dep) == 0 && (!only_unhealthy || !task_healthy(t)) &&
+                    !task_protected(t, now))
                         v[m++] = t;
         qsort(v, m, sizeof *v, cmp_stop_order);
         for (i = 0; i < m && done < n; i++)

@@ -17,6 +17,7 @@
 #include "../ecs/starttask.h"
 #include "../ecs/tags.h"
 #include "../ecs/task.h"
+#include "../ecs/task_protect.h"
 #include "../ecs/taskdef.h"
 #include "../imgsvc/api.h"
 #include "../sched.h"
@@ -69,6 +70,8 @@ static const struct {
         { "UpdateCluster", op_update_cluster },
         { "UpdateClusterSettings", op_update_cluster_settings },
         { "DeleteTaskDefinitions", op_delete_task_definitions },
+        { "GetTaskProtection", op_get_task_protection },
+        { "UpdateTaskProtection", op_update_task_protection },
 };
 
 bool api_auth_region(const char *auth, char *buf, size_t size)

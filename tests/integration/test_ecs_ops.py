@@ -301,3 +301,59 @@ def test_delete_task_definitions(ecs):
     assert ecs.err("DescribeTaskDefinition", taskDefinition="sleeper:1").type == "ClientException"
     assert ecs.call("ListTaskDefinitions")["taskDefinitionArns"] == [arn("task-definition/sleeper:3"),
                                                                       arn("task-definition/sleeper:4")]
+
+
+def test_task_protection_and_scale_in(ecs):
+    """UpdateTaskProtection / GetTaskProtection on a service's tasks (default 120 minutes, up to
+    2880), failures for standalone and missing tasks, and the service scheduler leaving a protected
+    task alone when it scales in, until the protection is taken away."""
+    import time
+    ecs.call("RegisterTaskDefinition", **sleeper_td())
+    ecs.call("CreateService", serviceName="p", taskDefinition="sleeper", desiredCount=2)
+
+    def live():
+        arns = ecs.call("ListTasks", serviceName="p", desiredStatus="RUNNING")["taskArns"]
+        return [t for t in ecs.call("DescribeTasks", tasks=arns)["tasks"]] if arns else []
+    tasks = wait_for(lambda: (lambda ts: ts if len(ts) == 2 and all(t["lastStatus"] == "RUNNING" for t in ts) else None)(live()),
+                     30, what="2 running tasks")
+    keep, other = sorted(t["taskArn"] for t in tasks)
+    t0 = time.time()
+    r = ecs.call("UpdateTaskProtection", cluster="default", tasks=[keep.rsplit("/", 1)[1]], protectionEnabled=True)
+    assert r["failures"] == [] and len(r["protectedTasks"]) == 1
+    pt = r["protectedTasks"][0]
+    assert pt["taskArn"] == keep and pt["protectionEnabled"] is True
+    assert abs(pt["expirationDate"] - (t0 + 120 * 60)) < 30
+    g = ecs.call("GetTaskProtection", cluster="default", tasks=[keep, other])
+    assert [(x["taskArn"], x["protectionEnabled"]) for x in g["protectedTasks"]] == [(keep, True), (other, False)]
+    assert "expirationDate" not in g["protectedTasks"][1]
+
+    # standalone and missing tasks are failures, not errors
+    solo = ecs.call("RunTask", taskDefinition="sleeper")["tasks"][0]["taskArn"]
+    missing = arn("task/default/" + "0" * 32)
+    r = ecs.call("UpdateTaskProtection", cluster="default", tasks=[solo, missing], protectionEnabled=True, expiresInMinutes=5)
+    assert r["protectedTasks"] == []
+    assert {f["arn"]: f["reason"] for f in r["failures"]} == {solo: "TASK_NOT_VALID", missing: "MISSING"}
+    for kw in [dict(expiresInMinutes=0), dict(expiresInMinutes=2881), dict(tasks=[])]:
+        req = dict(cluster="default", tasks=[keep], protectionEnabled=True)
+        req.update(kw)
+        assert ecs.err("UpdateTaskProtection", **req).type == "InvalidParameterException", kw
+    assert ecs.err("UpdateTaskProtection", cluster="default", tasks=[keep]).type == "InvalidParameterException"
+    assert ecs.err("GetTaskProtection", cluster="nope", tasks=[keep]).type == "ClusterNotFoundException"
+    r = ecs.call("UpdateTaskProtection", cluster="default", tasks=[keep], protectionEnabled=True, expiresInMinutes=2880)
+    assert abs(r["protectedTasks"][0]["expirationDate"] - (time.time() + 2880 * 60)) < 30
+
+    # scale in to 0: the unprotected task goes, the protected one stays
+    ecs.call("UpdateService", service="p", desiredCount=0)
+    ecs.wait_task(other, "STOPPED", timeout=30)
+    time.sleep(3)   # several scheduler passes (1 s each) that must leave it alone
+    assert [t["taskArn"] for t in live()] == [keep]
+    # kept across a restart
+    ecs.stop()
+    ecs.start()
+    g = ecs.call("GetTaskProtection", cluster="default")
+    assert [(x["taskArn"], x["protectionEnabled"]) for x in g["protectedTasks"]] == [(keep, True)]
+    time.sleep(2)
+    assert [t["taskArn"] for t in live()] == [keep]
+    out = ecs.aws("ecs", "update-task-protection", "--cluster", "default", "--tasks", keep, "--no-protection-enabled")
+    assert out["protectedTasks"] == [{"taskArn": keep, "protectionEnabled": False}]
+    ecs.wait_task(keep, "STOPPED", timeout=30)
