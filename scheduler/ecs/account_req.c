@@ -27,6 +27,7 @@ static const struct account_setting_def defs[] = {
         { "fargateTaskRetirementWaitPeriod", wait_days, "7", true, false },
         { "guardDutyActivate", on_off, "disabled", false, true },
         { "defaultLogDriverMode", log_mode, "non-blocking", false, false },
+        { "fargateEventWindows", on_off, "disabled", false, false },
 };
 
 const struct account_setting_def *account_setting_defs(size_t *ret_n)

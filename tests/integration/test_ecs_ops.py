@@ -138,7 +138,7 @@ ALL_SETTINGS = {"serviceLongArnFormat": "enabled", "taskLongArnFormat": "enabled
                 "containerInstanceLongArnFormat": "enabled", "awsvpcTrunking": "disabled",
                 "containerInsights": "disabled", "fargateFIPSMode": "disabled", "tagResourceAuthorization": "on",
                 "fargateTaskRetirementWaitPeriod": "7", "guardDutyActivate": "disabled",
-                "defaultLogDriverMode": "non-blocking"}
+                "defaultLogDriverMode": "non-blocking", "fargateEventWindows": "disabled"}
 
 
 def effective(ecs, **kw):
@@ -357,3 +357,71 @@ def test_task_protection_and_scale_in(ecs):
     out = ecs.aws("ecs", "update-task-protection", "--cluster", "default", "--tasks", keep, "--no-protection-enabled")
     assert out["protectedTasks"] == [{"taskArn": keep, "protectionEnabled": False}]
     ecs.wait_task(keep, "STOPPED", timeout=30)
+
+
+NEW_PY = "/root/.pyenv/versions/3.11.7/bin/python3.11"
+
+NEWER_BOTOCORE_SCRIPT = r'''
+import datetime, json, boto3, botocore
+ecs = boto3.Session(profile_name="ecsbox").client("ecs", endpoint_url="http://127.0.0.1:5080", region_name="us-east-1")
+model = ecs.meta.service_model
+TYPES = {"string": str, "boolean": bool, "integer": int, "long": int, "list": list, "structure": dict, "map": dict,
+         "timestamp": datetime.datetime, "double": float, "float": float}
+
+def check(shape, v, path):
+    """Every member the answer holds is one the model's output shape has, with its type."""
+    want = TYPES[shape.type_name]
+    assert isinstance(v, want), (path, shape.type_name, v)
+    if shape.type_name == "structure":
+        for k, x in v.items():
+            assert k in shape.members, (path, "unknown member", k)
+            check(shape.members[k], x, path + "." + k)
+    elif shape.type_name == "list":
+        for i, x in enumerate(v):
+            check(shape.member, x, "%s[%d]" % (path, i))
+    elif shape.type_name == "string" and shape.enum:
+        assert v in shape.enum, (path, v, shape.enum)
+
+def call(op, **kw):
+    out = getattr(ecs, botocore.xform_name(op))(**kw)
+    out.pop("ResponseMetadata", None)
+    check(model.operation_model(op).output_shape, out, op)
+    return out
+
+c = call("CreateCluster", clusterName="nb", tags=[{"key": "a", "value": "1"}])["cluster"]
+call("TagResource", resourceArn=c["clusterArn"], tags=[{"key": "b", "value": "2"}])
+call("UntagResource", resourceArn=c["clusterArn"], tagKeys=["a"])
+assert call("ListTagsForResource", resourceArn=c["clusterArn"])["tags"] == [{"key": "b", "value": "2"}]
+call("DescribeClusters", clusters=["nb"], include=["TAGS"])
+for name in model.shape_for("SettingName").enum:
+    call("ListAccountSettings", name=name, effectiveSettings=True)
+names = [s["name"] for s in call("ListAccountSettings", effectiveSettings=True, maxResults=10)["settings"]]
+call("PutAccountSetting", name="containerInsights", value="enhanced")
+call("PutAccountSettingDefault", name="fargateEventWindows", value="enabled")
+call("DeleteAccountSetting", name="containerInsights")
+call("UpdateCluster", cluster="nb", settings=[{"name": "containerInsights", "value": "enhanced"}],
+     configuration={"executeCommandConfiguration": {"logging": "NONE"}}, serviceConnectDefaults={"namespace": "ns1"})
+call("UpdateClusterSettings", cluster="nb", settings=[{"name": "containerInsights", "value": "disabled"}])
+td = call("RegisterTaskDefinition", family="nbtd", containerDefinitions=[{"name": "c", "image": "busybox", "memory": 32}],
+          tags=[{"key": "t", "value": "d"}])["taskDefinition"]
+call("DescribeTaskDefinition", taskDefinition="nbtd:1", include=["TAGS"])
+call("DeregisterTaskDefinition", taskDefinition="nbtd:1")
+d = call("DeleteTaskDefinitions", taskDefinitions=["nbtd:1", "nbtd:7"])
+assert d["taskDefinitions"][0]["status"] == "DELETE_IN_PROGRESS" and len(d["failures"]) == 1
+call("GetTaskProtection", cluster="nb")
+p = call("UpdateTaskProtection", cluster="nb", tasks=["0" * 32], protectionEnabled=True)
+assert p["failures"][0]["reason"] == "MISSING"
+print(json.dumps({"settings": names, "version": botocore.__version__}))
+'''
+
+
+def test_newer_botocore_shapes(ecs):
+    """The operations here through a newer botocore (1.43 when installed): every answer holds only
+    members of the model's output shape, with their types and enum values."""
+    if not os.path.exists(NEW_PY):
+        import pytest
+        pytest.skip(f"no newer Python with boto3 at {NEW_PY}")
+    p = ecs.sb.run([NEW_PY, "-c", NEWER_BOTOCORE_SCRIPT], env=ecs.ENV, timeout=120, check=False)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert len(out["settings"]) == 10   # a page of 10 of the 11
