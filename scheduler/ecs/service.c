@@ -73,6 +73,8 @@ static json_t *service_shape(json_t *rec, bool tags)
         json_object_del(out, "ebx");
         if (!tags)
                 json_object_del(out, "tags");
+        else if (!json_object_get(out, "tags"))
+                json_object_set_new(out, "tags", json_array());   /* include TAGS: the list, even empty */
         return out;
 }
 

@@ -71,6 +71,10 @@ def test_tags_on_every_resource_and_errors(ecs):
     t = ecs.call("DescribeTasks", cluster="tagged", tasks=[ta], include=["TAGS"])["tasks"][0]
     assert {x["key"]: x["value"] for x in t["tags"]}["k"] == ""
     assert "tags" not in ecs.call("DescribeTasks", cluster="tagged", tasks=[ta])["tasks"][0]
+    # include TAGS answers the list even when it is empty
+    bare = ecs.call("RunTask", cluster="tagged", taskDefinition="sleeper")["tasks"][0]["taskArn"]
+    assert ecs.call("DescribeTasks", cluster="tagged", tasks=[bare], include=["TAGS"])["tasks"][0]["tags"] == []
+    assert tags_of(ecs, bare) == {}
 
     s = ecs.call("CreateService", cluster="tagged", serviceName="svc", taskDefinition="sleeper", desiredCount=1,
                  tags=[{"key": "svc", "value": "1"}], propagateTags="SERVICE", enableECSManagedTags=True)["service"]
