@@ -8,6 +8,7 @@
 #include "dns/dns.h"
 #include "eni.h"
 #include "flowlog.h"
+#include "metadata.h"
 #include "netd.h"
 #include "req.h"
 #include "sg.h"
@@ -52,6 +53,7 @@ static const struct {
         { "PutDnsRecords", op_put_dns_records },
         { "DeleteDnsRecords", op_delete_dns_records },
         { "ListDnsRecords", op_list_dns_records },
+        { "OpenMetadataListener", op_open_metadata_listener },
 };
 
 int netd_dispatch(struct netd *d, json_t *req, json_t **ret, struct err *err)

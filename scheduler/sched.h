@@ -14,6 +14,7 @@
 
 struct auth;
 struct query_model;
+struct tmds;
 struct images;
 struct img_jobs;
 struct sched;
@@ -41,6 +42,8 @@ struct sched {
         netd_call_fn netd_call;              /* set before sched_init (main: netd_socket_call) */
         struct auth *auth;                   /* the API keys (front/auth.c); main's, set before serving */
         struct query_model *ec2_model;       /* query/: botocore's EC2 model, parsed at first use */
+        struct tmds *tmds;                   /* tmds/: the metadata endpoint's servers, made at first use */
+        char task_role_credentials[SCHED_PATH_MAX];  /* role ARN or name -> keys (shared-credentials format) */
         void *test_data;                     /* for unit-test stubs */
 
         /* images (scheduler/images/, imgsvc/): main's, NULL in unit tests (only "host" runs then) */

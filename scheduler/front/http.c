@@ -34,6 +34,8 @@ struct http_server {
         struct MHD_Daemon *d;
         sd_event_source *io, *timer;
         bool unix_socket;        /* root peers may call unsigned, as on Docker's socket */
+        http_get_fn get;         /* a plain server (the task metadata endpoint): GET only, no signature */
+        void *get_ud;
         char what[SCHED_PATH_MAX + 16];
 };
 
@@ -147,6 +149,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct http_req *r = *con_cls;
         struct api_response ar;
 
+        if (srv->get) {
+                /* the metadata endpoint: every request is a GET answered at once; bodies are ignored */
+                if (!r) {
+                        *con_cls = calloc(1, sizeof(struct http_req));
+                        return *con_cls ? MHD_YES : MHD_NO;
+                }
+                if (*upload_data_size > 0) {
+                        *upload_data_size = 0;
+                        return MHD_YES;
+                }
+                memset(&ar, 0, sizeof ar);
+                (void) uuid_new(ar.request_id);
+                srv->get(srv->get_ud, method, url, &ar);
+                return reply(conn, &ar);
+        }
         if (!r) {
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 r = calloc(1, sizeof *r);
@@ -384,6 +401,17 @@ int unix_listen(const char *path, int type, mode_t mode, struct err *err)
         if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
                 return err_set(err, errno, NULL, "listen on '%s': %s", path, strerror(errno));
         return TAKE_FD(fd);
+}
+
+int http_start_get(struct sched *s, sd_event *ev, int lfd, const char *what, http_get_fn fn, void *ud, struct http_server **ret,
+                   struct err *err)
+{
+        int r = server_start(s, ev, lfd, what, false, ret, err);
+        if (r >= 0) {
+                (*ret)->get = fn;
+                (*ret)->get_ud = ud;
+        }
+        return r;
 }
 
 int http_start_tcp(struct sched *s, sd_event *ev, const char *addr, struct http_server **ret, struct err *err)
