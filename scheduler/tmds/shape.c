@@ -140,8 +140,11 @@ json_t *tmds_container(json_t *rec, json_t *c, json_t *def, const struct tmds_ne
         if (!o)
                 return NULL;
         family_rev(rec, fam, rev);
-        /* the runtime id: the container's uuid, twice, without dashes (64 hex as Docker's) */
-        for (int pass = 0; pass < 2 && uuid; pass++)
+        /* the runtime id (DescribeTasks' runtimeId, 64 hex as Docker's); before the monitor reported it,
+         * the container's uuid twice without dashes */
+        if (jstr(c, "runtimeId"))
+                k = (size_t) snprintf(docker_id, sizeof docker_id, "%s", jstr(c, "runtimeId"));
+        for (int pass = 0; !jstr(c, "runtimeId") && pass < 2 && uuid; pass++)
                 for (const char *p = uuid + 1; *p && k < sizeof docker_id - 1; p++)
                         if (*p != '-')
                                 docker_id[k++] = *p;

@@ -21,6 +21,7 @@
 #include "../netd_client.h"
 #include "../sched.h"
 #include "shape.h"
+#include "stats.h"
 #include "tmds.h"
 
 #define NETD_TIMEOUT_MS 10000
@@ -34,6 +35,7 @@ struct tmds_vpc {
 
 struct tmds {
         struct tmds_vpc *vpcs;
+        json_t *prev;                   /* DockerId -> {"s": the last stats sample, "t": when (monotonic s)} */
 };
 
 static struct tmds *state(struct sched *s)
@@ -202,6 +204,53 @@ static void credentials_answer(struct sched *s, json_t *rec, struct api_response
         credentials_free(&creds);
 }
 
+/* The stats of one container (name) or, name NULL, of the task's containers keyed by DockerId. */
+static json_t *stats_answer(struct sched *s, json_t *rec, const char *name)
+{
+        struct tmds *t = state(s);
+        char path[SCHED_PATH_MAX + 32];
+        _cleanup_json_ json_t *st = NULL;
+        json_t *out = name ? NULL : json_object(), *sc, *rc;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        double now = (double) now_mono_ms() / 1000.0;
+        size_t i, j;
+        snprintf(path, sizeof path, "%s/status.json", jstr(json_object_get(rec, "ebx"), "dir") ?: "/nonexistent");
+        st = json_load_file(path, 0, NULL);
+        if (!t->prev)
+                t->prev = json_object();
+        if (json_object_size(t->prev) > 4096) {
+                /* samples of containers nobody asked about for 10 minutes go */
+                const char *k;
+                json_t *v, *tmp;
+                json_object_foreach_safe(t->prev, tmp, k, v)
+                        if (now - json_real_value(json_object_get(v, "t")) > 600)
+                                json_object_del(t->prev, k);
+        }
+        json_array_foreach(json_object_get(rec, "containers"), i, rc) {
+                const char *cn = jstr(rc, "name") ?: "", *id = jstr(rc, "runtimeId") ?: "";
+                json_t *entry = NULL, *sample, *prev;
+                char dname[300];
+                if (name && strcmp(name, cn) != 0)
+                        continue;
+                json_array_foreach(json_object_get(st, "containers"), j, sc)
+                        if (!strcmp(jstr(sc, "name") ?: "", cn))
+                                entry = sc;
+                snprintf(dname, sizeof dname, "/ecs-%s", cn);
+                sample = tmds_stats_sample(id, dname, (long) jint(entry, "pid", 0), jstr(entry, "memoryCgroup"), jstr(entry, "cpuCgroup"),
+                                           cpus > 0 ? cpus : 1);
+                if (!sample)
+                        continue;
+                prev = json_object_get(t->prev, id);
+                tmds_stats_pair(sample, json_object_get(prev, "s"),
+                                prev ? now - json_real_value(json_object_get(prev, "t")) : 0);
+                json_object_set_new(t->prev, id, json_pack("{s:O, s:f}", "s", sample, "t", now));
+                if (name)
+                        return sample;
+                json_object_set_new(out, id, sample);
+        }
+        return out ? out : json_null();
+}
+
 static void on_get(void *ud, const char *method, const char *url, struct api_response *ret)
 {
         struct sched *s = ud;
@@ -251,8 +300,12 @@ static void on_get(void *ud, const char *method, const char *url, struct api_res
         case TMDS_TASK_TAGS:
                 answer(ret, 200, tmds_task(rec, &net, p.version, p.route == TMDS_TASK_TAGS, NULL));
                 return;
+        case TMDS_STATS:
+        case TMDS_TASK_STATS:
+                answer(ret, 200, stats_answer(s, rec, p.route == TMDS_STATS ? cname : NULL));
+                return;
         default:
-                answer(ret, 404, tmds_error("Stats are not served yet by ecsbox's metadata endpoint"));
+                answer(ret, 404, tmds_error("Not found"));
                 return;
         }
 }
@@ -332,6 +385,7 @@ void tmds_free(struct sched *s)
                 http_server_free(v->srv);
                 free(v);
         }
+        json_decref(t->prev);
         free(t);
         s->tmds = NULL;
 }

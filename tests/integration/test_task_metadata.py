@@ -25,6 +25,12 @@ out = {"env": env, "container": get(v4), "task": get(v4 + "/task"), "tags": get(
        "v3": get(env.get("ECS_CONTAINER_METADATA_URI", "")), "guess": get(v4[:-4] + "0000"),
        "other_port": get("http://169.254.170.2:5080/"), "api": get("http://169.254.170.2/"),
        "stats": get(v4 + "/stats")}
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(200):
+    s.sendto(b"x" * 1000, ("169.254.169.253", 9))
+out["stats2"] = get(v4 + "/stats")
+out["task_stats"] = get(v4 + "/task/stats")
 rel = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
 if rel:
     out["creds"] = get("http://169.254.170.2" + rel)
@@ -80,6 +86,7 @@ def test_v4_container_and_task_agree_with_describe_tasks(ecs):
     assert c["Labels"] == {"com.amazonaws.ecs.cluster": "default", "com.amazonaws.ecs.container-name": "app",
                            "com.amazonaws.ecs.task-arn": task["taskArn"], "com.amazonaws.ecs.task-definition-family": "meta",
                            "com.amazonaws.ecs.task-definition-version": task["taskDefinitionArn"].rsplit(":", 1)[1]}
+    assert c["DockerId"] == task["containers"][0]["runtimeId"]
     assert c["Limits"]["Memory"] == 64 and len(c["DockerId"]) == 64 and c["CreatedAt"].endswith("Z") and "StartedAt" in c
     net = c["Networks"][0]
     assert net["NetworkMode"] == "awsvpc" and net["IPv4Addresses"] == [d["privateIPv4Address"]]
@@ -104,7 +111,16 @@ def test_v4_container_and_task_agree_with_describe_tasks(ecs):
     # the id is the only key: a guessed one is refused; nothing else of ecsboxd answers there
     assert out["guess"]["status"] == 404, out["guess"]
     assert out["api"]["status"] == 404 and out["other_port"]["status"] == 0, out
-    assert out["stats"]["status"] == 404
+    # stats in Docker's shape: the second sample's pre* are the first's; the 200 datagrams sent show
+    s1, s2 = out["stats"]["body"], out["stats2"]["body"]
+    assert out["stats"]["status"] == 200 and s1["id"] == c["DockerId"] and s1["preread"] == "0001-01-01T00:00:00Z"
+    assert s2["preread"] == s1["read"] and s2["precpu_stats"] == s1["cpu_stats"]
+    assert s2["memory_stats"]["usage"] > 0 and s2["memory_stats"]["limit"] > 0 and s2["cpu_stats"]["cpu_usage"]["total_usage"] > 0
+    assert s2["pids_stats"]["current"] >= 1 and s2["cpu_stats"]["online_cpus"] >= 1
+    tx = s2["networks"]["eth0"]["tx_bytes"] - s1["networks"]["eth0"]["tx_bytes"]
+    assert tx >= 200 * 1000, (s1["networks"], s2["networks"])
+    assert "network_rate_stats" in s2 and "lo" not in s2["networks"]
+    assert list(out["task_stats"]["body"]) == [c["DockerId"]]
     # credentials for the mapped role, and boto3's container provider takes them as they are
     cr = out["creds"]
     assert cr["status"] == 200 and cr["body"]["RoleArn"] == ROLE and cr["body"]["AccessKeyId"] == "AKIAAPPROLEEXAMPLE01"
