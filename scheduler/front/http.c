@@ -126,7 +126,8 @@ static int authenticate(struct http_server *srv, struct MHD_Connection *conn, co
         MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hl);
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &query);
         struct sigv4_msg m = { method, url, query, hl.h, hl.n, r->buf ? r->buf : "", r->len };
-        struct auth_request q = { &m, ECS_SIGNING_NAME, now_epoch() };
+        struct auth_request q = { &m, api_signing_name(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target")),
+                                  now_epoch() };
         if (auth_verify(srv->s->auth, &q, &res, &status, &e) == 0) {
                 snprintf(r->region, sizeof r->region, "%s", res.region);
                 return 0;
