@@ -4,10 +4,10 @@
  * marked and is pushed again on the next tick, and every zone and RRset is pushed again every
  * REPUSH_S seconds and after ecsboxd starts (netd may have restarted and lost them).
  *
- * What a service's RRsets are (AWS's rules): A at SERVICE.NAMESPACE with the IPv4 addresses of the
+ * What a service's RRsets are (AWS's rules): A (AAAA) at SERVICE.NAMESPACE with the IPv4 (IPv6) addresses of the
  * healthy instances (all of them when none is healthy; netd's resolver answers at most 8, picked at
  * random); SRV there with "1 1 PORT INSTANCE.SERVICE.NAMESPACE." per such instance, and an A record
- * at INSTANCE.SERVICE.NAMESPACE for every instance. The sets last pushed are kept in sd/dns/<srv-id>
+ * (and AAAA) at INSTANCE.SERVICE.NAMESPACE for every instance. The sets last pushed are kept in sd/dns/<srv-id>
  * so that a set no longer wanted is emptied (deleted) in netd. */
 #include <errno.h>
 #include <stdio.h>
@@ -108,7 +108,7 @@ static json_t *rrset(const char *name, const char *type, long long ttl, json_t *
 
 json_t *sd_dns_rrsets(json_t *svc, json_t *ns, json_t *instances)
 {
-        json_t *out = json_array(), *i, *a = json_array(), *srv = json_array();
+        json_t *out = json_array(), *i, *a = json_array(), *aaaa = json_array(), *srv = json_array();
         struct sd_records rec;
         char zone[300], name[600];
         size_t k, healthy = 0;
@@ -126,11 +126,13 @@ json_t *sd_dns_rrsets(json_t *svc, json_t *ns, json_t *instances)
                         healthy++;
         json_array_foreach(instances, k, i) {
                 json_t *attrs = json_object_get(i, "Attributes");
-                const char *ip = jstr(attrs, "AWS_INSTANCE_IPV4"), *port = jstr(attrs, "AWS_INSTANCE_PORT"), *id = jstr(i, "Id") ?: "";
+                const char *ip = jstr(attrs, "AWS_INSTANCE_IPV4"), *ip6 = jstr(attrs, "AWS_INSTANCE_IPV6"), *port = jstr(attrs, "AWS_INSTANCE_PORT"), *id = jstr(i, "Id") ?: "";
                 bool chosen = healthy == 0 || strcmp(sd_instance_health(svc, i), "UNHEALTHY") != 0;
                 char host[700], target[720];
                 if (rec.a && ip && chosen)
                         json_array_append_new(a, json_string(ip));
+                if (rec.aaaa && ip6 && chosen)
+                        json_array_append_new(aaaa, json_string(ip6));
                 if (!rec.srv || !port || !dns_label(id))
                         continue;
                 snprintf(host, sizeof host, "%s.%s", id, name);
@@ -143,13 +145,19 @@ json_t *sd_dns_rrsets(json_t *svc, json_t *ns, json_t *instances)
                 }
                 if (ip)
                         json_array_append_new(out, rrset(host, "A", rec.a ? rec.ttl_a : rec.ttl_srv, json_pack("[s]", ip)));
+                if (ip6)
+                        json_array_append_new(out, rrset(host, "AAAA", rec.aaaa ? rec.ttl_aaaa : rec.ttl_srv, json_pack("[s]", ip6)));
         }
+        if (json_array_size(aaaa))
+                json_array_insert_new(out, 0, rrset(name, "AAAA", rec.ttl_aaaa, aaaa));
+        else
+                json_decref(aaaa);
         if (json_array_size(a))
                 json_array_insert_new(out, 0, rrset(name, "A", rec.ttl_a, a));
         else
                 json_decref(a);
         if (json_array_size(srv))
-                json_array_insert_new(out, json_array_size(out) && rec.a ? 1 : 0, rrset(name, "SRV", rec.ttl_srv, srv));
+                json_array_insert_new(out, 0, rrset(name, "SRV", rec.ttl_srv, srv));
         else
                 json_decref(srv);
         return out;
