@@ -162,7 +162,8 @@ def test_boto3_every_operation_errors_and_paging(ecs):
     assert o["ns_in_use"][0] == "ResourceInUse"
     assert o["missing_ip"][0] == "InvalidInput" and "AWS_INSTANCE_IPV4" in o["missing_ip"][1]
     assert o["reg_op"]["Type"] == "REGISTER_INSTANCE" and o["reg_op"]["Targets"]["INSTANCE"] == "i1"
-    assert o["get_inst"] == {"Id": "i2", "Attributes": {"AWS_INSTANCE_IPV4": "10.9.0.2", "AWS_INSTANCE_PORT": "8080", "color": "blue"}}
+    assert o["get_inst"]["Id"] == "i2" and o["get_inst"]["CreatorRequestId"]   # botocore adds one
+    assert o["get_inst"]["Attributes"] == {"AWS_INSTANCE_IPV4": "10.9.0.2", "AWS_INSTANCE_PORT": "8080", "color": "blue"}
     assert o["inst_nf"][0] == "InstanceNotFound"
     assert o["inst_pages"] == [["i1", "i2"], ["i3"]] and o["svc_count"] == 3
     assert sorted(i["InstanceId"] for i in o["disc_all"]) == ["i1", "i2", "i3"]
