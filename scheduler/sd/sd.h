@@ -58,7 +58,7 @@ int sd_instance_put(struct sched *s, json_t *svc, const char *instance_id, json_
 /* Deregisters; -ENOENT (InstanceNotFound) when absent. */
 int sd_instance_delete(struct sched *s, json_t *svc, const char *instance_id, char *ret_op_id, struct err *err);
 
-/* An operation that finished at once (SUCCESS); targets: {"NAMESPACE": id, ...}. ret_id gets its id. */
+/* An operation that finished at once (SUCCESS); targets (stolen): {"NAMESPACE": id, ...}. ret_id gets its id. */
 int sd_operation_record(struct sched *s, const char *type, json_t *targets, char ret_id[SD_OP_ID_MAX], struct err *err);
 
 /* DNS: marks what changed for the next push to netd (dns.c); the push runs at once and again on the

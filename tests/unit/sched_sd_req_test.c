@@ -284,7 +284,7 @@ static void test_rrsets(void **state)
                               *insts = parse("[{\"Id\": \"t1\", \"Attributes\": {\"AWS_INSTANCE_IPV4\": \"10.0.0.1\", \"AWS_INSTANCE_PORT\": \"80\"}, \"ebx\": {\"health\": \"HEALTHY\"}},"
                                              " {\"Id\": \"t2\", \"Attributes\": {\"AWS_INSTANCE_IPV4\": \"10.0.0.2\", \"AWS_INSTANCE_PORT\": \"80\"}, \"ebx\": {\"health\": \"UNHEALTHY\"}}]"),
                               *sick = parse("[{\"Id\": \"t2\", \"Attributes\": {\"AWS_INSTANCE_IPV4\": \"10.0.0.2\", \"AWS_INSTANCE_PORT\": \"80\"}, \"ebx\": {\"health\": \"UNHEALTHY\"}}]"),
-                              *sets = sd_dns_rrsets(svc, ns, insts), *sets2 = sd_dns_rrsets(svc, ns, sick), *none = sd_dns_rrsets(svc, ns, json_array()),
+                              *sets = sd_dns_rrsets(svc, ns, insts), *sets2 = sd_dns_rrsets(svc, ns, sick), *empty = json_array(), *none = sd_dns_rrsets(svc, ns, empty),
                               *want = parse("[{\"Name\": \"web.corp.local\", \"Type\": \"SRV\", \"Ttl\": 30, \"Records\": [\"1 1 80 t1.web.corp.local.\"]},"
                                             " {\"Name\": \"web.corp.local\", \"Type\": \"A\", \"Ttl\": 60, \"Records\": [\"10.0.0.1\"]},"
                                             " {\"Name\": \"t1.web.corp.local\", \"Type\": \"A\", \"Ttl\": 60, \"Records\": [\"10.0.0.1\"]},"
