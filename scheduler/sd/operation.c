@@ -58,7 +58,11 @@ int sd_operation_record(struct sched *s, const char *type, json_t *targets, char
         char id[SD_OP_ID_MAX], key[SD_KEY_MAX];
         double now = now_epoch();
         int r;
-XX, "Id", id, "Type", type, "Status", "SUCCESS", "CreateDate", jtime(now),
+        if ((r = sd_op_id_new(id)) < 0) {
+                json_decref(targets);
+                return err_set(err, -r, NULL, "operation id: %s", strerror(-r));
+        }
+        rec = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "Id", id, "Type", type, "Status", "SUCCESS", "CreateDate", jtime(now),
                         "UpdateDate", jtime(now), "Targets", targets);
         if (!rec)
                 return err_set(err, ENOMEM, NULL, "out of memory");
