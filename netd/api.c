@@ -5,6 +5,7 @@
 #include "api.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "dns/dns.h"
 #include "eni.h"
 #include "flowlog.h"
 #include "netd.h"
@@ -44,6 +45,13 @@ static const struct {
         { "DescribeFlowLogs", op_describe_flow_logs },
         { "DeleteFlowLogs", op_delete_flow_logs },
         { "GetFlowLogs", op_get_flow_logs },
+        { "ModifyVpcAttribute", op_modify_vpc_attribute },
+        { "DescribeVpcAttribute", op_describe_vpc_attribute },
+        { "PutDnsZone", op_put_dns_zone },
+        { "DeleteDnsZone", op_delete_dns_zone },
+        { "PutDnsRecords", op_put_dns_records },
+        { "DeleteDnsRecords", op_delete_dns_records },
+        { "ListDnsRecords", op_list_dns_records },
 };
 
 int netd_dispatch(struct netd *d, json_t *req, json_t **ret, struct err *err)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "describe.h"
+#include "dns/dns.h"
 #include "ecsbox/ids.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
@@ -164,6 +165,10 @@ int vpc_create(struct netd *d, const struct vpc_create_req *q, bool is_default, 
         }
         if ((r = vpc_finish(d, key, vpc, ikey, err)) < 0)
                 return r;
+        /* the VPC exists without its resolver when that fails: logged, repaired at the next start */
+        struct err e2 = { 0 };
+        if (dns_vpc_sync(d, vpc, &e2) < 0)
+                log_warning("msg=\"VPC resolver not started\" vpc=%s err=\"%s\"", rec_str(vpc, "VpcId"), e2.msg);
         log_info("op=CreateVpc vpc=%s cidr=%s netns=%s host_route=%s", rec_str(vpc, "VpcId"), cidr_s, kv.netns,
                  scan->overlap ? "no" : "yes");
         *ret_vpc = TAKE_PTR(vpc);
@@ -261,6 +266,7 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
         if ((r = intent_begin(d, key, vpc, intent, ikey, err)) < 0)
                 return r;
         vpc_knet(vpc, &kv);
+        dns_vpc_forget(d, id);
         /* Rolled forward at start-up if this fails half-way: the intent stays. */
         if ((r = knet_vpc_delete(d->knet, &kv, err)) < 0)
                 return err_wrap(err, "DeleteVpc %s", id);
@@ -271,6 +277,8 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
                 key_fmt(sgkey, "sg", s.default_sg);
                 r = store_del(d->store, sgkey, err);
         }
+        if (r >= 0)
+                r = dns_vpc_records_delete(d, id, err);
         if (r < 0 || (r = store_del(d->store, key, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 ||
             (r = store_commit(d->store, err)) < 0) {
                 store_rollback(d->store);
