@@ -13,6 +13,7 @@ import socket
 import pytest
 
 from sandbox import EcsError, http_post, wait_for
+from test_dns import base2, dig
 from test_ecsboxd import eni_netns, task_id, web_td
 
 SD_TARGET = "Route53AutoNaming_v20170314."
@@ -43,12 +44,8 @@ def default_vpc(ecs):
 
 
 def netd_records(ecs, vpc):
-    """netd's ListDnsRecords for the VPC as {(name, type): sorted records}, or None when this netd has no
-    resolver yet (InvalidAction)."""
-    doc = ecs.netd.call("ListDnsRecords", VpcId=vpc)
-    if "Error" in doc:
-        assert doc["Error"]["Code"] == "InvalidAction", doc
-        return None
+    """netd's ListDnsRecords for the VPC as {(name, type): sorted records}."""
+    doc = ecs.netd.ok("ListDnsRecords", VpcId=vpc)
     return {(r["Name"].rstrip(".").lower(), r["Type"]): sorted(r["Records"]) for r in doc["Records"]}
 
 
@@ -179,12 +176,11 @@ def test_boto3_every_operation_errors_and_paging(ecs):
     assert o["ops"] >= 11 and o["ops_reg"] == 4
     assert o["bad_token"][0] == "InvalidInput" and o["op_nf"][0] == "OperationNotFound"
 
-    # the zone and the RRsets in netd (when this netd has the resolver)
+    # the zone and the RRsets in netd
     recs = netd_records(ecs, vpc)
-    if recs is not None:
-        assert recs[("web.corp.local", "A")] == ["10.9.0.2", "10.9.0.3"]   # i1 is unhealthy
-        assert recs[("web.corp.local", "SRV")] == ["1 1 8080 i2.web.corp.local.", "1 1 8080 i3.web.corp.local."]
-        assert recs[("i1.web.corp.local", "A")] == ["10.9.0.1"]
+    assert recs[("web.corp.local", "A")] == ["10.9.0.2", "10.9.0.3"]   # i1 is unhealthy
+    assert recs[("web.corp.local", "SRV")] == ["1 1 8080 i2.web.corp.local.", "1 1 8080 i3.web.corp.local."]
+    assert recs[("i1.web.corp.local", "A")] == ["10.9.0.1"]
 
     # deregister everything, delete service and namespace: the records go
     s = svc["Id"]
@@ -197,8 +193,7 @@ def test_boto3_every_operation_errors_and_paging(ecs):
     plain = [x["Id"] for x in sd(ecs, "ListServices")["Services"] if x["Name"] == "plain"][0]
     sd(ecs, "DeregisterInstance", ServiceId=plain, InstanceId="p1")
     sd(ecs, "DeleteService", Id=plain)
-    if recs is not None:
-        assert not [k for k in netd_records(ecs, vpc) if k[0].endswith("corp.local")]
+    assert not [k for k in netd_records(ecs, vpc) if k[0].endswith("corp.local")]
     op = sd(ecs, "DeleteNamespace", Id=ns["Id"])["OperationId"]
     assert sd(ecs, "GetOperation", OperationId=op)["Operation"]["Type"] == "DELETE_NAMESPACE"
     assert sd_err(ecs, "GetNamespace", Id=ns["Id"]).type == "NamespaceNotFound"
@@ -274,8 +269,18 @@ def wait_instances_match(ecs, sid, n, what):
     return wait_for(probe, 90, interval=0.3, what=what)
 
 
+def resolved(ecs, netns, server, name, rtype="A"):
+    """What the VPC resolver answers from inside netns: sorted rdata, or the rcode."""
+    a = dig(ecs.sb, netns, server, name, rtype)
+    assert "error" not in a, a
+    if a["rcode"] != "NOERROR":
+        return a["rcode"]
+    return sorted(r["data"] for r in a["answer"] if r["type"] == rtype)
+
+
 def test_ecs_service_registries_follow_the_tasks(ecs):
     ns, vpc = make_dns_namespace(ecs)
+    resolver = base2(default_vpc(ecs))
     svc = sd(ecs, "CreateService", Name="web", NamespaceId=ns,
              DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}]})["Service"]
     a_only = sd(ecs, "CreateService", Name="aonly", NamespaceId=ns, DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 10}]})["Service"]
@@ -314,20 +319,29 @@ def test_ecs_service_registries_follow_the_tasks(ecs):
 
     def dns_follows(ips):
         recs = netd_records(ecs, vpc)
-        if recs is None:
-            return True
         want_srv = sorted(f"1 1 80 {t}.web.corp.local." for t in ips)
         return (recs.get(("web.corp.local", "A")) == sorted(ips.values()) and recs.get(("web.corp.local", "SRV")) == want_srv
                 and all(recs.get((f"{t}.web.corp.local", "A")) == [ip] for t, ip in ips.items()))
     wait_for(lambda: dns_follows(ips), 10, interval=0.2, what="RRsets of 3 tasks in netd")
 
+    # the names resolve in the VPC's resolver, from inside a task
+    def answers(ips, netns):
+        return (resolved(ecs, netns, resolver, "web.corp.local") == sorted(ips.values())
+                and resolved(ecs, netns, resolver, "web.corp.local", "SRV") == sorted(f"1 1 80 {t}.web.corp.local." for t in ips))
+    probe_ns = eni_netns(ecs, ecs.call("DescribeTasks", tasks=[next(iter(ips))])["tasks"][0])
+    wait_for(lambda: answers(ips, probe_ns), 10, interval=0.2, what="web.corp.local resolves to the 3 tasks")
+    t0 = next(iter(ips))
+    assert resolved(ecs, probe_ns, resolver, f"{t0}.web.corp.local") == [ips[t0]]
+    assert resolved(ecs, probe_ns, resolver, "nope.corp.local") == "NXDOMAIN"
+
     # scale out
     ecs.call("UpdateService", service="web", desiredCount=5)
     ips = wait_instances_match(ecs, svc["Id"], 5, "5 tasks registered")
     wait_for(lambda: dns_follows(ips), 10, interval=0.2, what="RRsets of 5 tasks in netd")
+    wait_for(lambda: answers(ips, probe_ns), 10, interval=0.2, what="web.corp.local resolves to the 5 tasks")
 
     # a task killed from outside: deregistered, its replacement registered
-    victim = next(iter(ips))
+    victim = [t for t in ips if eni_netns(ecs, ecs.call("DescribeTasks", tasks=[t])["tasks"][0]) != probe_ns][0]
     t = ecs.call("DescribeTasks", tasks=[victim])["tasks"][0]
     pids = ecs.sb.run(["sh", "-c", f"ip netns pids {eni_netns(ecs, t)}"]).stdout.split()
     assert pids
@@ -337,14 +351,13 @@ def test_ecs_service_registries_follow_the_tasks(ecs):
     ips = wait_instances_match(ecs, svc["Id"], 5, "replacement registered")
     assert victim not in ips
     wait_for(lambda: dns_follows(ips), 10, interval=0.2, what="RRsets after the kill")
+    wait_for(lambda: answers(ips, probe_ns), 10, interval=0.2, what="web.corp.local without the killed task")
 
     # the service goes: so do its instances and records
     ecs.call("UpdateService", service="web", desiredCount=0)
     ecs.call("DeleteService", service="web")
     wait_for(lambda: instances(ecs, svc["Id"]) == {}, 60, interval=0.3, what="every instance deregistered")
-    recs = netd_records(ecs, vpc)
-    if recs is not None:
-        wait_for(lambda: not [k for k in netd_records(ecs, vpc) if k[0].endswith("web.corp.local")], 10, what="RRsets gone")
+    wait_for(lambda: not [k for k in netd_records(ecs, vpc) if k[0].endswith("web.corp.local")], 10, what="RRsets gone")
     assert sd(ecs, "DeleteService", Id=svc["Id"]) == {}
 
 
