@@ -383,3 +383,27 @@ def test_bridge_service_registers_host_port_srv(ecs):
         b = tasks[tid]["containers"][0]["networkBindings"][0]
         assert a["AWS_INSTANCE_PORT"] == str(b["hostPort"]) and int(a["AWS_INSTANCE_PORT"]) > 0
         assert a["AWS_INSTANCE_IPV4"] not in ("", "0.0.0.0")
+
+
+def test_push_survives_netd_down_and_ecsboxd_restart(ecs):
+    """A change made while netd is away reaches it once netd is back (the tick retries); a zone netd
+    lost comes back when ecsboxd starts (every zone and RRset is pushed again)."""
+    ns, vpc = make_dns_namespace(ecs)
+    sid = sd(ecs, "CreateService", Name="db", NamespaceId=ns, DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 5}]})["Service"]["Id"]
+    sd(ecs, "RegisterInstance", ServiceId=sid, InstanceId="d1", Attributes={"AWS_INSTANCE_IPV4": "10.7.0.1"})
+    assert netd_records(ecs, vpc)[("db.corp.local", "A")] == ["10.7.0.1"]
+
+    ecs.netd.stop()
+    sd(ecs, "RegisterInstance", ServiceId=sid, InstanceId="d2", Attributes={"AWS_INSTANCE_IPV4": "10.7.0.2"})
+    assert sorted(instances(ecs, sid)) == ["d1", "d2"]     # the Cloud Map change is not lost
+    ecs.netd.start()
+    wait_for(lambda: netd_records(ecs, vpc).get(("db.corp.local", "A")) == ["10.7.0.1", "10.7.0.2"], 10, interval=0.2,
+             what="the change pushed once netd is back")
+
+    # netd loses the zone (as a netd with a fresh state would): ecsboxd's start pushes it again
+    ecs.stop()
+    ecs.netd.ok("DeleteDnsZone", VpcId=vpc, Name="corp.local")
+    assert ("db.corp.local", "A") not in netd_records(ecs, vpc)
+    ecs.start()
+    wait_for(lambda: netd_records(ecs, vpc).get(("db.corp.local", "A")) == ["10.7.0.1", "10.7.0.2"], 10, interval=0.2,
+             what="zone and RRsets pushed again at start-up")
