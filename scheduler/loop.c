@@ -56,6 +56,7 @@ static int on_tick(sd_event_source *es, uint64_t usec, void *userdata)
                 s->last_prune = now;
                 tasks_prune(s);
                 instance_release_pending(s);
+                sd_operations_prune(s);
         }
         /* a time source is one-shot: re-arm it for the next tick */
         (void) sd_event_source_set_time(es, usec + TICK_USEC);

@@ -17,6 +17,8 @@
 #include "sd_req.h"
 
 
+#define OPS_KEEP_S (7 * 86400.0)   /* finished operations stay this long (GetOperation, ListOperations) */
+
 static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 static int random_alnum(char *buf, size_t n)
@@ -74,6 +76,37 @@ int sd_operation_record(struct sched *s, const char *type, json_t *targets, char
         return 0;
 }
 
+struct prune_walk {
+        double before;
+        json_t *keys;
+};
+
+static int prune_one(const char *key, json_t *v, void *userdata)
+{
+        struct prune_walk *w = userdata;
+        if (json_number_value(json_object_get(v, "UpdateDate")) < w->before)
+                json_array_append_new(w->keys, json_string(key));
+        return 0;
+}
+
+void sd_operations_prune(struct sched *s)
+{
+        _cleanup_json_ json_t *keys = json_array();
+        struct prune_walk w = { now_epoch() - OPS_KEEP_S, keys };
+        struct err err = { 0 };
+        json_t *k;
+        size_t i;
+        if (store_list(s->store, SD_OP_PREFIX, prune_one, &w, &err) < 0) {
+                log_warning("msg=\"cannot list Cloud Map operations, ignoring\" err=\"%s\"", err.msg);
+                return;
+        }
+        json_array_foreach(keys, i, k)
+                if (store_del(s->store, json_string_value(k), &err) < 0)
+                        log_warning("msg=\"cannot prune a Cloud Map operation, ignoring\" key=%s err=\"%s\"", json_string_value(k), err.msg);
+        if (json_array_size(keys))
+                log_debug("msg=\"Cloud Map operations pruned\" count=%zu", json_array_size(keys));
+}
+
 int sd_op_get_operation(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *rec = NULL;
@@ -127,11 +160,14 @@ static int ops_one(const char *key, json_t *v, void *userdata)
         return 0;
 }
 
+/* Oldest first; operations of the same millisecond by id, so that pages do not move. */
 static int by_date(const void *a, const void *b)
 {
-        double x = json_number_value(json_object_get(*(json_t *const *) a, "c")),
-               y = json_number_value(json_object_get(*(json_t *const *) b, "c"));
-        return x < y ? -1 : x > y;
+        json_t *p = *(json_t *const *) a, *q = *(json_t *const *) b;
+        double x = json_number_value(json_object_get(p, "c")), y = json_number_value(json_object_get(q, "c"));
+        if (x != y)
+                return x < y ? -1 : 1;
+        return strcmp(jstr(p, "Id") ?: "", jstr(q, "Id") ?: "");
 }
 
 int sd_op_list_operations(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)

@@ -60,6 +60,8 @@ int sd_instance_delete(struct sched *s, json_t *svc, const char *instance_id, ch
 
 /* An operation that finished at once (SUCCESS); targets (stolen): {"NAMESPACE": id, ...}. ret_id gets its id. */
 int sd_operation_record(struct sched *s, const char *type, json_t *targets, char ret_id[SD_OP_ID_MAX], struct err *err);
+/* Drops operations older than a week (ECS's registrations make two per task); the loop's prune. */
+void sd_operations_prune(struct sched *s);
 
 /* DNS: marks what changed for the next push to netd (dns.c); the push runs at once and again on the
  * tick until netd took it. */

@@ -218,7 +218,6 @@ int sd_ns_create_decode(json_t *req, bool private_dns, struct sd_ns_create_in *r
         if (!printable(o.name))
                 return bad(err, "Name '%s' is invalid: printable ASCII characters without spaces only", o.name);
         if (private_dns) {
-                size_t n = strlen(o.name);
                 if ((r = str(req, NULL, "Vpc", true, 64, &o.vpc, err)) < 0 ||
                     (r = in(req_object(req, NULL, "Properties", false, &props, err), err)) < 0 ||
                     (props && (r = in(req_object(props, "Properties", "DnsProperties", true, &dnsp, err), err)) < 0) ||
@@ -233,7 +232,6 @@ int sd_ns_create_decode(json_t *req, bool private_dns, struct sd_ns_create_in *r
                         if (dot - p > 63)
                                 return bad(err, "Name '%s' is not a valid DNS name: a label is longer than 63 characters", o.name);
                 }
-                (void) n;
         }
         *ret = o;
         return 0;

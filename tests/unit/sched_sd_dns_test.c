@@ -1,6 +1,6 @@
 /* sched_sd_dns_test.c: the Cloud Map DNS pushes to netd (sd/dns.c) against a stub netd: the zone of
  * a DNS_PRIVATE namespace, the RRsets after each instance change, a failed push kept and retried,
- * sets no longer wanted emptied, the zone deleted, everything pushed again after a restart. */
+ * sets no longer wanted emptied, the zone deleted, everything pushed again after a restart; operations older than a week pruned. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -214,11 +214,27 @@ static void test_http_namespace_pushes_nothing(void **state)
         assert_int_equal(json_array_size(log), 0);
 }
 
+/* Operations older than a week go; newer ones stay. */
+static void test_operations_prune(void **state)
+{
+        struct sched *s = *state;
+        _cleanup_json_ json_t *old = json_pack("{s:s, s:s, s:f}", "Id", "old", "Status", "SUCCESS", "UpdateDate", 1000.0), *op = NULL,
+                              *got = NULL;
+        struct err err = { 0 };
+        assert_int_equal(store_put(s->store, SD_OP_PREFIX "old", old, &err), 0);
+        op = ok(s, "CreateHttpNamespace", "{\"Name\": \"apps\"}");
+        sd_operations_prune(s);
+        assert_int_equal(store_exists(s->store, SD_OP_PREFIX "old"), 0);
+        got = ok(s, "GetOperation", "{\"OperationId\": \"%s\"}", jstr(op, "OperationId"));
+        assert_string_equal(jstr(json_object_get(got, "Operation"), "Status"), "SUCCESS");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_pushes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_namespace_pushes_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_operations_prune, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
