@@ -407,3 +407,34 @@ def test_push_survives_netd_down_and_ecsboxd_restart(ecs):
     ecs.start()
     wait_for(lambda: netd_records(ecs, vpc).get(("db.corp.local", "A")) == ["10.7.0.1", "10.7.0.2"], 10, interval=0.2,
              what="zone and RRsets pushed again at start-up")
+
+
+def test_tasks_with_a_health_check_register_only_when_healthy(ecs):
+    """A task with a container health check is an instance only while HEALTHY; one that turns UNHEALTHY
+    is deregistered."""
+    ns, vpc = make_dns_namespace(ecs)
+    svc = sd(ecs, "CreateService", Name="hc", NamespaceId=ns, DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 5}]})["Service"]
+    td = web_td(family="hc")
+    td["containerDefinitions"][0]["healthCheck"] = {"command": ["CMD-SHELL", "test ! -f /tmp/sick"], "interval": 5,
+                                                      "timeout": 2, "retries": 1}
+    ecs.call("RegisterTaskDefinition", **td)
+    ecs.call("CreateService", serviceName="hc", taskDefinition="hc", desiredCount=2, healthCheckGracePeriodSeconds=0,
+             serviceRegistries=[{"registryArn": svc["Arn"]}])
+
+    def described():
+        arns = ecs.call("ListTasks", serviceName="hc")["taskArns"]
+        return {task_id(t["taskArn"]): t for t in ecs.call("DescribeTasks", tasks=arns)["tasks"]} if arns else {}
+
+    def both_registered():
+        got, tasks = instances(ecs, svc["Id"]), described()
+        for tid in got:   # never an instance before its task is HEALTHY
+            assert tid not in tasks or tasks[tid]["healthStatus"] == "HEALTHY" or tasks[tid]["desiredStatus"] == "STOPPED", tasks.get(tid)
+        return got if len(got) == 2 else None
+    got = wait_for(both_registered, 60, interval=0.2, what="2 healthy tasks registered")
+    sick = next(iter(got))
+    t = described()[sick]
+    pid = ecs.sb.run(["sh", "-c", f"ip netns pids {eni_netns(ecs, t)}"]).stdout.split()[0]
+    ecs.sb.run(["sh", "-c", f"touch /proc/{pid}/root/tmp/sick"])
+    wait_for(lambda: sick not in instances(ecs, svc["Id"]), 40, interval=0.2, what="the unhealthy task deregistered")
+    t = ecs.call("DescribeTasks", tasks=[sick])["tasks"][0]
+    assert t["healthStatus"] == "UNHEALTHY", t
