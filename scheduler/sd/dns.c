@@ -169,6 +169,25 @@ static int netd(struct sched *s, json_t *req, struct err *err)
         return s->netd_call(s, req, &ans, err);
 }
 
+int sd_dns_zone_check(struct sched *s, const char *vpc, const char *name, struct err *err)
+{
+        _cleanup_json_ json_t *req = NULL;
+        char zone[300];
+        int r;
+        zone_name(name, zone, sizeof zone);
+        req = json_pack("{s:s, s:s, s:s}", "Action", "PutDnsZone", "VpcId", vpc, "Name", zone);
+        r = netd(s, req, err);
+        if (r < 0 && *netd_code(err)) {
+                char msg[ERR_MSG_MAX];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                return err_set(err, EINVAL, SD_E_INPUT, "Namespace name '%s' cannot be a zone of VPC %s: %s", name, vpc, msg);
+        }
+        if (r < 0)
+                log_warning("msg=\"netd unreachable; the zone will be pushed later\" vpc=%s zone=%s err=\"%s\"", vpc, zone, err->msg);
+        err_clear(err);
+        return 0;
+}
+
 static int push_zone(struct sched *s, const char *ns_id, struct err *err)
 {
         _cleanup_json_ json_t *ns = NULL, *req = NULL;

@@ -148,7 +148,7 @@ static int create_namespace(struct api_ctx *c, json_t *req, bool private_dns, js
                 }
                 return err_set(err, EEXIST, SD_E_NS_EXISTS, "Namespace with name %s already exists (%s).", in.name, jstr(old, "Id"));
         }
-        if (private_dns && (r = vpc_check(s, in.vpc, err)) < 0)
+        if (private_dns && ((r = vpc_check(s, in.vpc, err)) < 0 || (r = sd_dns_zone_check(s, in.vpc, in.name, err)) < 0))
                 return r;
         if ((r = sd_id_new("ns", id)) < 0 || (r = sd_id_new("Z", zone)) < 0)
                 return err_set(err, -r, NULL, "namespace id: %s", strerror(-r));

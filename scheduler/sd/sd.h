@@ -68,6 +68,9 @@ void sd_operations_prune(struct sched *s);
 void sd_dns_zone_changed(struct sched *s, const char *ns_id);
 void sd_dns_zone_deleted(struct sched *s, const char *vpc, const char *name);
 void sd_dns_service_changed(struct sched *s, const char *service_id);
+/* PutDnsZone before a namespace is recorded: a zone netd refuses (its error code) is InvalidInput with
+ * netd's reason; netd unreachable is not an error (the zone is pushed later). */
+int sd_dns_zone_check(struct sched *s, const char *vpc, const char *name, struct err *err);
 /* Pushes what is pending; returns quickly when nothing is. */
 void sd_dns_flush(struct sched *s);
 /* Marks every zone and service for a push (start-up: netd may have restarted). */

@@ -188,6 +188,8 @@ def test_boto3_every_operation_errors_and_paging(ecs):
         op = sd(ecs, "DeregisterInstance", ServiceId=s, InstanceId=i)["OperationId"]
         assert sd(ecs, "GetOperation", OperationId=op)["Operation"]["Type"] == "DEREGISTER_INSTANCE"
     assert sd_err(ecs, "DeregisterInstance", ServiceId=s, InstanceId="i1").type == "InstanceNotFound"
+    e = sd_err(ecs, "CreatePrivateDnsNamespace", Name="ec2.internal", Vpc=vpc)   # netd's own domain of the VPC
+    assert e.type == "InvalidInput" and "cannot be a zone of VPC" in e.message, e
     assert sd(ecs, "DeleteService", Id=s) == {}
     assert sd_err(ecs, "GetService", Id=s).type == "ServiceNotFound"
     plain = [x["Id"] for x in sd(ecs, "ListServices")["Services"] if x["Name"] == "plain"][0]

@@ -29,6 +29,8 @@ static int stub_netd(struct sched *s, json_t *req, json_t **ret, struct err *err
         const char *action = jstr(req, "Action") ?: "";
         if (st->down)
                 return err_set(err, ECONNREFUSED, NULL, "connect netd: Connection refused");
+        if (strcmp(action, "PutDnsZone") == 0 && strcmp(jstr(req, "Name") ?: "", "ec2.internal") == 0)
+                return err_set(err, EIO, "netd:InvalidParameterValue", "Zone 'ec2.internal' is the VPC's own domain");
         if (strcmp(action, "DescribeVpcs") == 0) {
                 const char *id = json_string_value(json_array_get(json_object_get(req, "VpcIds"), 0));
                 if (strcmp(id ?: "", "vpc-1") != 0)
@@ -133,10 +135,13 @@ static void test_pushes(void **state)
         get = ok(s, "GetOperation", "{\"OperationId\": \"%s\"}", jstr(op, "OperationId"));
         ns = jstr(json_object_get(json_object_get(get, "Operation"), "Targets"), "NAMESPACE");
         log = take_log(s);
-        assert_int_equal(json_array_size(log), 1);
-        assert_string_equal(jstr(json_array_get(log, 0), "Action"), "PutDnsZone");
-        assert_string_equal(jstr(json_array_get(log, 0), "VpcId"), "vpc-1");
-        assert_string_equal(jstr(json_array_get(log, 0), "Name"), "corp.local");
+        /* the check before the record, then the push (idempotent) */
+        assert_int_equal(json_array_size(log), 2);
+        for (size_t i = 0; i < 2; i++) {
+                assert_string_equal(jstr(json_array_get(log, i), "Action"), "PutDnsZone");
+                assert_string_equal(jstr(json_array_get(log, i), "VpcId"), "vpc-1");
+                assert_string_equal(jstr(json_array_get(log, i), "Name"), "corp.local");
+        }
         json_decref(log);
 
         svc = ok(s, "CreateService", "{\"Name\": \"web\", \"NamespaceId\": \"%s\", \"DnsConfig\": {\"DnsRecords\": "
@@ -190,7 +195,7 @@ static void test_pushes(void **state)
         sd_dns_mark_all(s);
         sd_dns_flush(s);
         log = take_log(s);
-        assert_int_equal(json_array_size(log), 2);
+        assert_int_equal(json_array_size(log), 2);   /* both zones; the service has no sets left */
         json_decref(log);
 
         x = ok(s, "DeleteService", "{\"Id\": \"%s\"}", sid);
@@ -210,6 +215,40 @@ static void test_http_namespace_pushes_nothing(void **state)
         _cleanup_json_ json_t *op = NULL, *log = NULL;
         op = ok(s, "CreateHttpNamespace", "{\"Name\": \"apps\"}");
         sd_dns_flush(s);
+        log = take_log(s);
+        assert_int_equal(json_array_size(log), 0);
+}
+
+static void fails(struct sched *s, const char *op, const char *body, const char *code, const char *frag)
+{
+        struct api_ctx c = { .s = s, .region = "us-east-1" };
+        json_error_t jerr;
+        _cleanup_json_ json_t *req = json_loads(body, 0, &jerr);
+        json_t *ret = NULL;
+        struct err err = { 0 };
+        assert_non_null(req);
+        if (sd_dispatch(&c, op, req, &ret, &err) >= 0)
+                fail_msg("%s %s should fail", op, body);
+        if (strcmp(err.code, code) != 0 || !strstr(err.msg, frag))
+                fail_msg("%s: got %s '%s', want %s '%s'", op, err.code, err.msg, code, frag);
+}
+
+/* A zone netd refuses, or a VPC it does not have, fails the create; so does netd away (the VPC check). */
+static void test_zone_refused(void **state)
+{
+        struct sched *s = *state;
+        struct stub *st = s->test_data;
+        _cleanup_json_ json_t *list = NULL, *log = NULL;
+        fails(s, "CreatePrivateDnsNamespace", "{\"Name\": \"ec2.internal\", \"Vpc\": \"vpc-1\"}", "InvalidInput",
+              "cannot be a zone of VPC vpc-1: Zone 'ec2.internal' is the VPC's own domain");
+        fails(s, "CreatePrivateDnsNamespace", "{\"Name\": \"x.local\", \"Vpc\": \"vpc-2\"}", "InvalidInput", "VPC vpc-2 does not exist");
+        list = ok(s, "ListNamespaces", "{}");
+        assert_int_equal(json_array_size(json_object_get(list, "Namespaces")), 0);
+        json_decref(take_log(s));
+        /* the VPC check needs netd: with netd away the create fails as an internal error */
+        st->down = true;
+        fails(s, "CreatePrivateDnsNamespace", "{\"Name\": \"x.local\", \"Vpc\": \"vpc-1\"}", "", "Connection refused");
+        st->down = false;
         log = take_log(s);
         assert_int_equal(json_array_size(log), 0);
 }
@@ -235,6 +274,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_pushes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_namespace_pushes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_operations_prune, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_zone_refused, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
