@@ -12,6 +12,7 @@
 #include "ecsbox/store.h"
 #include "../ecs/deployment.h"
 #include "../ecs/ecs.h"
+#include "../ecs/instance.h"
 #include "../sched.h"
 #include "ecs.h"
 #include "sd.h"
@@ -112,9 +113,23 @@ static void family_of(const char *tdarn, char *buf, size_t size)
         snprintf(buf, size, "%.*s", (int) (colon ? (size_t) (colon - p) : strlen(p)), p);
 }
 
-/* The instance attributes of task t, or NULL while what the records need is not known yet. */
-static json_t *task_attributes(json_t *t, json_t *reg, json_t *svc, json_t *rec)
+/* The address of the container instance a host-mode task runs on (its record's), or NULL. */
+static const char *instance_ip(struct sched *s, json_t *t, json_t **keep)
 {
+        json_t *ebx = json_object_get(t, "ebx");
+        char key[512];
+        if (!jstr(ebx, "instanceId"))
+                return NULL;
+        instance_key(key, sizeof key, jstr(ebx, "cluster") ?: "default", jstr(ebx, "instanceId"));
+        if (store_get(s->store, key, keep, NULL) < 0)
+                return NULL;
+        return jstr(json_object_get(*keep, "ebx"), "privateIp");
+}
+
+/* The instance attributes of task t, or NULL while what the records need is not known yet. */
+static json_t *task_attributes(struct sched *s, json_t *t, json_t *reg, json_t *svc, json_t *rec)
+{
+        _cleanup_json_ json_t *inst = NULL;
         json_t *ebx = json_object_get(t, "ebx"), *sebx = json_object_get(rec, "ebx"), *attrs, *c, *b;
         const char *mode = jstr(ebx, "mode") ?: "bridge", *cname = jstr(reg, "containerName"), *ip;
         long long port = -1, cport = jint(reg, "containerPort", -1);
@@ -126,7 +141,10 @@ static json_t *task_attributes(json_t *t, json_t *reg, json_t *svc, json_t *rec)
                 ip = jstr(ebx, "privateIp");
                 port = jint(reg, "port", cport);
         } else {
-                ip = jstr(ebx, "hostIp") && *jstr(ebx, "hostIp") ? jstr(ebx, "hostIp") : jstr(ebx, "privateIp");
+                /* bridge: the instance's address netd answered; host: the instance's own */
+                ip = jstr(ebx, "hostIp") && *jstr(ebx, "hostIp") ? jstr(ebx, "hostIp")
+                     : strcmp(mode, "host") == 0                 ? instance_ip(s, t, &inst)
+                                                                 : jstr(ebx, "privateIp");
                 json_array_foreach(json_object_get(t, "containers"), i, c)
                         if (cname && strcmp(jstr(c, "name") ?: "", cname) == 0)
                                 json_array_foreach(json_object_get(c, "networkBindings"), k, b)
@@ -201,7 +219,7 @@ void sd_ecs_sync(struct sched *s, const char *key, json_t *rec, json_t *tasks)
                 _cleanup_json_ json_t *attrs = NULL, *cur = NULL;
                 const char *tid = jstr(json_object_get(t, "ebx"), "id");
                 char ikey[SD_KEY_MAX];
-                if (!tid || !wanted(t) || !(attrs = task_attributes(t, reg, svc, rec)))
+                if (!tid || !wanted(t) || !(attrs = task_attributes(s, t, reg, svc, rec)))
                         continue;
                 json_object_set_new(keep, tid, json_true());
                 snprintf(ikey, sizeof ikey, SD_INST_PREFIX "%s/%s", id, tid);

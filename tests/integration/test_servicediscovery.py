@@ -386,6 +386,21 @@ def test_bridge_service_registers_host_port_srv(ecs):
         assert a["AWS_INSTANCE_PORT"] == str(b["hostPort"]) and int(a["AWS_INSTANCE_PORT"]) > 0
         assert a["AWS_INSTANCE_IPV4"] not in ("", "0.0.0.0")
 
+    # host mode: the container instance's own address and the port itself
+    hsvc = sd(ecs, "CreateService", Name="h", NamespaceId=ns, DnsConfig={"DnsRecords": [{"Type": "SRV", "TTL": 10}]})["Service"]
+    td = web_td(family="hostm", mode="host")
+    td["containerDefinitions"][0]["command"] = ["sh", "-c", "mkdir -p /tmp/h && exec httpd -f -p 8081 -h /tmp/h"]
+    td["containerDefinitions"][0]["portMappings"] = [{"containerPort": 8081, "hostPort": 8081}]
+    ecs.call("RegisterTaskDefinition", **td)
+    ecs.call("CreateService", serviceName="h", taskDefinition="hostm", desiredCount=1,
+             serviceRegistries=[{"registryArn": hsvc["Arn"], "containerName": "web", "containerPort": 8081}])
+    hgot = wait_for(lambda: instances(ecs, hsvc["Id"]) or None, 60, interval=0.3, what="the host-mode task registered")
+    (a,) = hgot.values()
+    assert a["AWS_INSTANCE_PORT"] == "8081"
+    assert a["AWS_INSTANCE_IPV4"] == next(iter(got.values()))["AWS_INSTANCE_IPV4"]   # the same instance as the bridge tasks
+    recs = netd_records(ecs, vpc)
+    assert recs[("h.br.local", "SRV")] == [f"1 1 8081 {next(iter(hgot))}.h.br.local."]
+
 
 def test_push_survives_netd_down_and_ecsboxd_restart(ecs):
     """A change made while netd is away reaches it once netd is back (the tick retries); a zone netd
