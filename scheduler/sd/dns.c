@@ -7,8 +7,10 @@
  * What a service's RRsets are (AWS's rules): A (AAAA) at SERVICE.NAMESPACE with the IPv4 (IPv6) addresses of the
  * healthy instances (all of them when none is healthy; netd's resolver answers at most 8, picked at
  * random); SRV there with "1 1 PORT INSTANCE.SERVICE.NAMESPACE." per such instance, and an A record
- * (and AAAA) at INSTANCE.SERVICE.NAMESPACE for every instance. The sets last pushed are kept in sd/dns/<srv-id>
- * so that a set no longer wanted is emptied (deleted) in netd. */
+ * (and AAAA) at INSTANCE.SERVICE.NAMESPACE for every instance. The sets last pushed are kept in
+ * sd/dns/<srv-id>: a set no longer wanted is emptied (deleted) in netd, and only the sets that changed
+ * are pushed, so one instance among hundreds costs the service's A/SRV sets and its own (every set
+ * is pushed on the forced passes: start-up and each minute). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +28,21 @@
 #define REPUSH_S 60.0
 #define LOG_EVERY 60            /* a failing push is logged on its first attempt and every this many */
 
-static void mark(struct sched *s, const char *key)
+/* s->sd_dirty: key -> {"tries": failed pushes so far, "force": push every set, even those netd took before}. */
+static void mark_as(struct sched *s, const char *key, bool force)
 {
+        json_t *v;
         if (!s->sd_dirty && !(s->sd_dirty = json_object()))
                 return;
-        if (!json_object_get(s->sd_dirty, key))
-                json_object_set_new(s->sd_dirty, key, json_integer(0));
+        if (!(v = json_object_get(s->sd_dirty, key)))
+                json_object_set_new(s->sd_dirty, key, json_pack("{s:i, s:b}", "tries", 0, "force", force));
+        else if (force)
+                json_object_set_new(v, "force", json_true());
+}
+
+static void mark(struct sched *s, const char *key)
+{
+        mark_as(s, key, false);
 }
 
 void sd_dns_zone_changed(struct sched *s, const char *ns_id)
@@ -57,14 +68,20 @@ void sd_dns_service_changed(struct sched *s, const char *service_id)
 
 static int mark_ns(const char *key, json_t *v, void *userdata)
 {
-        if (strcmp(jstr(v, "Type") ?: "", "DNS_PRIVATE") == 0)
-                sd_dns_zone_changed(userdata, jstr(v, "Id") ?: "");
+        char k[SD_KEY_MAX];
+        if (strcmp(jstr(v, "Type") ?: "", "DNS_PRIVATE") == 0) {
+                snprintf(k, sizeof k, "zone:%s", jstr(v, "Id") ?: "");
+                mark_as(userdata, k, true);
+        }
         return 0;
 }
 
 static int mark_svc(const char *key, json_t *v, void *userdata)
 {
-        sd_dns_service_changed(userdata, key + strlen(strncmp(key, SD_DNS_PREFIX, strlen(SD_DNS_PREFIX)) == 0 ? SD_DNS_PREFIX : SD_SVC_PREFIX));
+        char k[SD_KEY_MAX];
+        /* sd/svc/<id> and sd/dns/<id> have prefixes of the same length */
+        snprintf(k, sizeof k, "svc:%s", key + strlen(SD_SVC_PREFIX));
+        mark_as(userdata, k, true);
         return 0;
 }
 
@@ -226,18 +243,26 @@ static int push_unzone(struct sched *s, const char *spec, struct err *err)
         return 0;
 }
 
-static bool has_set(json_t *sets, const char *vpc, const char *name, const char *type)
+/* The entry of sets for vpc/name/type, or NULL. */
+static json_t *find_set(json_t *sets, const char *vpc, const char *name, const char *type)
 {
         json_t *x;
         size_t i;
         json_array_foreach(sets, i, x)
                 if (strcmp(jstr(x, "VpcId") ?: "", vpc) == 0 && strcmp(jstr(x, "Name") ?: "", name) == 0 &&
                     strcmp(jstr(x, "Type") ?: "", type) == 0)
-                        return true;
-        return false;
+                        return x;
+        return NULL;
 }
 
-static int push_service(struct sched *s, const char *svc_id, struct err *err)
+static bool has_set(json_t *sets, const char *vpc, const char *name, const char *type)
+{
+        return find_set(sets, vpc, name, type) != NULL;
+}
+
+/* Pushes the service's sets that differ from what netd took last (all of them with force): a change
+ * of one instance among hundreds costs the service's A/SRV sets and that instance's own. */
+static int push_service(struct sched *s, const char *svc_id, bool force, struct err *err)
 {
         _cleanup_json_ json_t *svc = NULL, *ns = NULL, *insts = NULL, *want = NULL, *pushed = NULL, *now = json_array();
         const char *vpc = NULL;
@@ -263,12 +288,17 @@ static int push_service(struct sched *s, const char *svc_id, struct err *err)
         }
         err_clear(err);
         json_array_foreach(want, i, x) {
-                _cleanup_json_ json_t *req = json_deep_copy(x);
-                json_object_set_new(req, "Action", json_string("PutDnsRecords"));
-                json_object_set_new(req, "VpcId", json_string(vpc));
-                if ((r = netd(s, req, err)) < 0)
-                        return err_wrap(err, "PutDnsRecords %s %s in %s", jstr(x, "Name"), jstr(x, "Type"), vpc);
-                json_array_append_new(now, json_pack("{s:s, s:s, s:s}", "VpcId", vpc, "Name", jstr(x, "Name"), "Type", jstr(x, "Type")));
+                _cleanup_json_ json_t *set = json_deep_copy(x), *req = NULL;
+                json_t *before = find_set(json_object_get(pushed, "Sets"), vpc, jstr(x, "Name") ?: "", jstr(x, "Type") ?: "");
+                json_object_set_new(set, "VpcId", json_string(vpc));
+                if (force || !before || !json_equal(before, set)) {
+                        req = json_deep_copy(set);
+                        json_object_set_new(req, "Action", json_string("PutDnsRecords"));
+                        /* on failure the last state stays: the retry pushes again what differs from it (idempotent) */
+                        if ((r = netd(s, req, err)) < 0)
+                                return err_wrap(err, "PutDnsRecords %s %s in %s", jstr(x, "Name"), jstr(x, "Type"), vpc);
+                }
+                json_array_append_new(now, TAKE_PTR(set));
         }
         /* the sets pushed before and no longer wanted are emptied */
         json_array_foreach(json_object_get(pushed, "Sets"), i, x) {
@@ -309,16 +339,19 @@ static void flush_kind(struct sched *s, const char *kind)
                         json_array_append_new(keys, json_string(k));
         json_array_foreach(keys, i, v) {
                 const char *key = json_string_value(v);
+                json_t *st = json_object_get(s->sd_dirty, key);
+                bool force = json_is_true(json_object_get(st, "force"));
                 struct err err = { 0 };
+                long long tries;
                 int r = strcmp(kind, "zone:") == 0     ? push_zone(s, key + n, &err)
-                        : strcmp(kind, "svc:") == 0    ? push_service(s, key + n, &err)
+                        : strcmp(kind, "svc:") == 0    ? push_service(s, key + n, force, &err)
                                                        : push_unzone(s, key + n, &err);
                 if (r >= 0) {
                         json_object_del(s->sd_dirty, key);
                         continue;
                 }
-                long long tries = jint(s->sd_dirty, key, 0) + 1;
-                json_object_set_new(s->sd_dirty, key, json_integer(tries));
+                tries = jint(st, "tries", 0) + 1;
+                json_object_set_new(st, "tries", json_integer(tries));
                 if (tries == 1 || tries % LOG_EVERY == 0)
                         log_warning("msg=\"DNS push to netd failed; will retry\" what=%s tries=%lld err=\"%s\"", key, tries, err.msg);
         }

@@ -163,7 +163,7 @@ static void test_pushes(void **state)
         snprintf(key, sizeof key, "svc:%s", sid);
         assert_non_null(json_object_get(s->sd_dirty, key));
         sd_dns_flush(s);
-        assert_int_equal(jint(s->sd_dirty, key, 0), 2);
+        assert_int_equal(jint(json_object_get(s->sd_dirty, key), "tries", 0), 2);
         st->down = false;
         sd_dns_flush(s);
         assert_null(json_object_get(s->sd_dirty, key));
@@ -171,6 +171,27 @@ static void test_pushes(void **state)
         want_records(log, "web.corp.local", "A", "[\"10.0.0.1\", \"10.0.0.2\"]");
         want_records(log, "t2.web.corp.local", "A", "[\"10.0.0.2\"]");
         json_decref(log);
+
+        /* only what changed is pushed again: t1's own record stays as netd has it */
+        x = ok(s, "RegisterInstance", "{\"ServiceId\": \"%s\", \"InstanceId\": \"t3\", \"Attributes\": {\"AWS_INSTANCE_IPV4\": \"10.0.0.3\", \"AWS_INSTANCE_PORT\": \"80\"}}", sid);
+        json_decref(x);
+        log = take_log(s);
+        assert_int_equal(json_array_size(log), 3);
+        want_records(log, "web.corp.local", "A", "[\"10.0.0.1\", \"10.0.0.2\", \"10.0.0.3\"]");
+        want_records(log, "t3.web.corp.local", "A", "[\"10.0.0.3\"]");
+        assert_null(records(log, "t1.web.corp.local", "A"));
+        json_decref(log);
+        x = ok(s, "DeregisterInstance", "{\"ServiceId\": \"%s\", \"InstanceId\": \"t3\"}", sid);
+        json_decref(x);
+        json_decref(take_log(s));
+        /* a forced pass (start-up, each minute) pushes every set */
+        sd_dns_mark_all(s);
+        sd_dns_flush(s);
+        log = take_log(s);
+        want_records(log, "t1.web.corp.local", "A", "[\"10.0.0.1\"]");
+        assert_int_equal(json_array_size(log), 1 + 4);   /* the zone, web A and SRV, t1 and t2 */
+        json_decref(log);
+        x = NULL;
 
         /* a deregistered instance's own A record is emptied */
         d1 = ok(s, "DeregisterInstance", "{\"ServiceId\": \"%s\", \"InstanceId\": \"t1\"}", sid);
