@@ -1,5 +1,5 @@
-/* loop.c: ecsboxd's loop: the 1 s tick (tasks, services, Cloud Map DNS pushes, default network, pruning), the
- * deferred turn after kicks (queued tasks, a service pass), SIGCHLD and the monitors'
+/* loop.c: ecsboxd's loop: the 1 s tick (tasks, services, Cloud Map DNS pushes, default network,
+ * pruning), the deferred turn after kicks (queued tasks, a service pass), SIGCHLD and the monitors'
  * notifications. Nothing else drives the tasks, services and instances. */
 #include <errno.h>
 #include <stdio.h>
