@@ -455,3 +455,27 @@ def test_tasks_with_a_health_check_register_only_when_healthy(ecs):
     wait_for(lambda: sick not in instances(ecs, svc["Id"]), 40, interval=0.2, what="the unhealthy task deregistered")
     t = ecs.call("DescribeTasks", tasks=[sick])["tasks"][0]
     assert t["healthStatus"] == "UNHEALTHY", t
+
+
+def test_multivalue_answers_at_most_eight_healthy(ecs):
+    """12 registered instances: the VPC resolver answers 8 of them, all healthy ones, at the record's TTL;
+    with none healthy it answers unhealthy ones (AWS's rule)."""
+    ns, vpc = make_dns_namespace(ecs)
+    sid = sd(ecs, "CreateService", Name="many", NamespaceId=ns, DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 42}]},
+             HealthCheckCustomConfig={"FailureThreshold": 1})["Service"]["Id"]
+    for i in range(12):
+        sd(ecs, "RegisterInstance", ServiceId=sid, InstanceId=f"m{i}", Attributes={"AWS_INSTANCE_IPV4": f"10.8.0.{i + 1}"})
+    for i in range(2):
+        sd(ecs, "UpdateInstanceCustomHealthStatus", ServiceId=sid, InstanceId=f"m{i}", Status="UNHEALTHY")
+    sub = ecs.netd.ok("DescribeSubnets", Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"][0]
+    ecs.netd.ok("CreateTaskNetwork", SubnetId=sub["SubnetId"], Netns="probe")
+    server = base2(default_vpc(ecs))
+    healthy = {f"10.8.0.{i + 1}" for i in range(2, 12)}
+    a = dig(ecs.sb, "probe", server, "many.corp.local")
+    got = [r for r in a["answer"] if r["type"] == "A"]
+    assert a["rcode"] == "NOERROR" and a["aa"] and len(got) == 8, a
+    assert {r["data"] for r in got} <= healthy and all(r["ttl"] == 42 for r in got)
+    for i in range(2, 12):
+        sd(ecs, "UpdateInstanceCustomHealthStatus", ServiceId=sid, InstanceId=f"m{i}", Status="UNHEALTHY")
+    a = dig(ecs.sb, "probe", server, "many.corp.local")
+    assert a["rcode"] == "NOERROR" and len([r for r in a["answer"] if r["type"] == "A"]) == 8, a
