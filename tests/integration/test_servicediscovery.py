@@ -479,3 +479,23 @@ def test_multivalue_answers_at_most_eight_healthy(ecs):
         sd(ecs, "UpdateInstanceCustomHealthStatus", ServiceId=sid, InstanceId=f"m{i}", Status="UNHEALTHY")
     a = dig(ecs.sb, "probe", server, "many.corp.local")
     assert a["rcode"] == "NOERROR" and len([r for r in a["answer"] if r["type"] == "A"]) == 8, a
+
+
+def test_registrations_converge_after_ecsboxd_kill9(ecs):
+    """A task dies while ecsboxd is down (kill -9): after the restart its instance goes and its
+    replacement comes, from the records alone."""
+    ns, vpc = make_dns_namespace(ecs)
+    svc = sd(ecs, "CreateService", Name="web", NamespaceId=ns, DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 10}]})["Service"]
+    ecs.call("RegisterTaskDefinition", **web_td())
+    ecs.call("CreateService", serviceName="web", taskDefinition="web", desiredCount=2, serviceRegistries=[{"registryArn": svc["Arn"]}])
+    ips = wait_instances_match(ecs, svc["Id"], 2, "2 tasks registered")
+    victim = next(iter(ips))
+    netns = eni_netns(ecs, ecs.call("DescribeTasks", tasks=[victim])["tasks"][0])
+    ecs.kill9()
+    for p in ecs.sb.run(["sh", "-c", f"ip netns pids {netns}"]).stdout.split():
+        ecs.sb.run(["kill", "-9", p], check=False)
+    ecs.start()
+    ips = wait_instances_match(ecs, svc["Id"], 2, "registrations after the restart")
+    assert victim not in ips
+    wait_for(lambda: netd_records(ecs, vpc).get(("web.corp.local", "A")) == sorted(ips.values()), 10, interval=0.2,
+             what="RRsets after the restart")
