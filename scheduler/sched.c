@@ -74,6 +74,8 @@ void sched_done(struct sched *s)
         json_decref(s->active);
         json_decref(s->steady);
         json_decref(s->children);
+        json_decref(s->sd_dirty);
+        s->sd_dirty = NULL;
         s->todo = s->active = s->steady = s->children = NULL;
 }
 

@@ -69,6 +69,10 @@ struct sched {
         bool services_due;                   /* a service's task changed: run the service scheduler soon */
         double services_last;                /* when the last pass over the services ran */
 
+        /* Cloud Map DNS (sd/dns.c): what netd has yet to take */
+        json_t *sd_dirty;                    /* "zone:ns-…", "svc:srv-…", "unzone:VPC:NAME" -> attempts */
+        double sd_last_all;                  /* when every zone and RRset was last marked for a push */
+
         /* the default network (netd_client.c) */
         bool net_defaults_ok;                /* default VPC/subnet known */
         char default_vpc[ID_MAX];
