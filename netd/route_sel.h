@@ -9,7 +9,7 @@
 
 struct route_ent {
         struct cidr4 dst;
-        const void *ud;                /* the caller's route (a json_t in routetable.c) */
+        void *ud;                      /* the caller's route (a json_t in egress.c) */
 };
 
 /* The index of the route with the longest prefix covering ip (the first of equal ones), -1 when none. */

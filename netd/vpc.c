@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "describe.h"
+#include "egress.h"
 #include "ecsbox/ids.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
@@ -164,6 +165,9 @@ int vpc_create(struct netd *d, const struct vpc_create_req *q, bool is_default, 
         }
         if ((r = vpc_finish(d, key, vpc, ikey, err)) < 0)
                 return r;
+        /* its main route table; a crash before it is stored makes it at the next start (egress_reconcile) */
+        if ((r = egress_vpc_created(d, vpc, err)) < 0)
+                return err_wrap(err, "CreateVpc %s: main route table", rec_str(vpc, "VpcId"));
         log_info("op=CreateVpc vpc=%s cidr=%s netns=%s host_route=%s", rec_str(vpc, "VpcId"), cidr_s, kv.netns,
                  scan->overlap ? "no" : "yes");
         *ret_vpc = TAKE_PTR(vpc);
@@ -255,6 +259,8 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
                 return err_set(err, EBUSY, "DependencyViolation",
                                "The vpc '%s' has dependencies and cannot be deleted: %d subnet(s), %d network interface(s), %d security group(s) remain",
                                id, s.subnets, s.enis, s.sgs);
+        if ((r = egress_vpc_dependencies(d, id, err)) < 0)
+                return r;
         key_fmt(key, "vpc", id);
         intent = json_pack("{s:s, s:s}", "Op", "DeleteVpc", "VpcId", id);
         json_object_set_new(vpc, "State", json_string("deleting"));
@@ -276,6 +282,7 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
                 store_rollback(d->store);
                 return r;
         }
+        egress_vpc_deleted(d, id);
         log_info("op=DeleteVpc vpc=%s", id);
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;
