@@ -154,16 +154,38 @@ def test_public_private_nat_and_routes_follow(sb, netd, internet):
     assert a["PrivateIpAddress"] and b["PrivateIpAddress"]
 
 
-def test_security_group_egress_covers_the_way_out(sb, netd, internet):
+def flow_records(netd, eni):
+    """The flow log records of an ENI as dicts (default format)."""
+    names = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+             "action log-status").split()
+    out = []
+    for f in netd.ok("GetFlowLogs", NetworkInterfaceId=eni)["FlowLogRecords"]:
+        out += [dict(zip(names, line.split())) for line in f["Records"]]
+    return out
+
+
+def test_security_group_egress_and_flow_logs_cover_the_way_out(sb, netd, internet):
     vpc, pub, priv, igw, rtb = public_vpc(netd)
     t = task(netd, pub, "t")
+    dest = f"{sb.tmp}/fl"
+    sb.run(["mkdir", "-p", dest])
+    doc = netd.ok("CreateFlowLogs", ResourceType="NetworkInterface", ResourceIds=[t["NetworkInterfaceId"]], TrafficType="ALL",
+                  LogDestinationType="file", LogDestination=dest, MaxAggregationInterval=1)
+    assert doc["Unsuccessful"] == []
     assert reaches(sb, "t")
+    # the flow to the internet is in the ENI's flow log, with the task's own address (NAT is beyond eth0)
+    wait_for(lambda: [r for r in flow_records(netd, t["NetworkInterfaceId"])
+                      if r["dstaddr"] == INET_IP and r["dstport"] == "80" and r["action"] == "ACCEPT"
+                      and r["srcaddr"] == t["PrivateIpAddress"]], 15, what="an ACCEPT record to the internet")
     gid = netd.ok("CreateSecurityGroup", GroupName="tight", Description="no internet", VpcId=vpc["VpcId"])["GroupId"]
     netd.ok("RevokeSecurityGroupEgress", GroupId=gid, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     netd.ok("AuthorizeSecurityGroupEgress", GroupId=gid,
             IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
     netd.ok("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=t["NetworkInterfaceId"], Groups=[gid])
     assert not reaches(sb, "t")
+    wait_for(lambda: [r for r in flow_records(netd, t["NetworkInterfaceId"])
+                      if r["dstaddr"] == INET_IP and r["dstport"] == "80" and r["action"] == "REJECT"], 15,
+             what="a REJECT record to the internet")
     netd.ok("AuthorizeSecurityGroupEgress", GroupId=gid,
             IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "198.18.0.0/15"}]}])
     assert reaches(sb, "t")
