@@ -223,7 +223,12 @@ int egress_commit(struct netd *d, const char *vpc_id, json_t *changes, struct er
 
 int egress_intent_replay(struct netd *d, json_t *intent, struct err *err)
 {
-        return egress_apply(d, rec_str(intent, "VpcId"), err);
+        /* Intents are replayed before the VPC namespaces are repaired; egress_reconcile applies every
+         * VPC (this one too) once they are, later in the same start-up. */
+        (void) err;
+        log_debug("msg=\"routes applied again by egress_reconcile\" vpc=%s", rec_str(intent, "VpcId") ?: "?");
+        (void) d;
+        return 0;
 }
 
 /* ---- hooks ---- */
@@ -241,7 +246,7 @@ int egress_vpc_created(struct netd *d, json_t *vpc, struct err *err)
 
 int egress_vpc_dependencies(struct netd *d, const char *vpc_id, struct err *err)
 {
-        _cleanup_json_ json_t *igws = json_array(), *all = egress_records_where(d, "igw/", NULL, NULL),
+        _cleanup_json_ json_t *all = egress_records_where(d, "igw/", NULL, NULL),
                               *rtbs = egress_records_where(d, "rtb/", "VpcId", vpc_id);
         json_t *v;
         size_t i;

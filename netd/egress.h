@@ -17,7 +17,7 @@ int egress_apply(struct netd *d, const char *vpc_id, struct err *err);
  * transaction, then egress_apply and the intent dropped. A kernel failure keeps the intent: start-up
  * applies it again. */
 int egress_commit(struct netd *d, const char *vpc_id, json_t *changes, struct err *err);
-/* Start-up: an EgressApply left behind is applied again. */
+/* Start-up: an EgressApply left behind is dropped; egress_reconcile applies its VPC again. */
 int egress_intent_replay(struct netd *d, json_t *intent, struct err *err);
 
 /* "active" or "blackhole": a route of rtb to an internet gateway attached to its VPC, to an available

@@ -302,8 +302,13 @@ def test_errors(sb, netd):
     assert netd.err("CreateRoute", RouteTableId=other_rtb, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat) == "InvalidParameterValue"
     # undone in order, everything goes
     netd.ok("DeleteNatGateway", NatGatewayId=nat)
+    ns = "ebx-" + vid
+    assert [r["src"] for r in json.loads(sb.run(["ip", "-j", "-n", ns, "rule"]).stdout) if r.get("priority") == 40000] == ["10.5.1.0"]
     netd.ok("DeleteSubnet", SubnetId=s["SubnetId"])
     assert netd.ok("DescribeRouteTables", RouteTableIds=[rtb])["RouteTables"][0]["Associations"] == []
+    # its rule and table are gone from the VPC router
+    assert [r for r in json.loads(sb.run(["ip", "-j", "-n", ns, "rule"]).stdout) if r.get("priority") == 40000] == []
+    assert sb.run(["ip", "-n", ns, "route", "show", "table", "all", "proto", "static"]).stdout.strip() == ""
     netd.ok("DeleteRouteTable", RouteTableId=rtb)
     netd.ok("DetachInternetGateway", InternetGatewayId=igw, VpcId=vid)
     netd.ok("DeleteInternetGateway", InternetGatewayId=igw)
