@@ -214,10 +214,8 @@ int egress_commit(struct netd *d, const char *vpc_id, json_t *changes, struct er
                 return r;
         }
         /* from here the records stand; a kernel failure leaves the intent for the next start */
-        if ((r = egress_apply(d, vpc_id, err)) < 0) {
-                log_error("msg=\"cannot apply routes, repaired at the next start\" vpc=%s err=\"%s\"", vpc_id, err->msg);
-                return err_wrap(err, "vpc %s", vpc_id);
-        }
+        if ((r = egress_apply(d, vpc_id, err)) < 0)
+                return err_wrap(err, "vpc %s (records kept, routes applied at the next start)", vpc_id);
         return intent_done(d, ikey, err);
 }
 

@@ -212,6 +212,19 @@ def test_restart_and_crash_keep_it_working(sb, netd, internet):
     rules = json.loads(sb.run(["ip", "-j", "-n", ns, "rule"]).stdout)
     ours = sorted(r["src"] for r in rules if r.get("priority") == 40000)
     assert ours == ["10.77.1.0", "10.77.2.0"]
+    # the kernel fails under a change (the uplink gone behind netd's back): the records stand, the
+    # intent stays, and the next start finishes the change
+    sb.run(["ip", "-n", ns, "link", "del", "uplink"])
+    main = main_table(netd, vpc["VpcId"])["RouteTableId"]
+    got = netd.call("CreateRoute", RouteTableId=main, DestinationCidrBlock="198.18.0.0/24", GatewayId=igw)
+    assert got["Error"]["Code"] == "InternalError"
+    assert f"CreateRoute {main} 198.18.0.0/24: vpc {vpc['VpcId']}" in got["Error"]["Message"]
+    assert "'uplink'" in got["Error"]["Message"]
+    assert "198.18.0.0/24" in {r["DestinationCidrBlock"] for r in main_table(netd, vpc["VpcId"])["Routes"]}
+    netd.stop()
+    netd.start()
+    assert reaches(sb, "pub") and reaches(sb, "priv")
+    assert "repaired interrupted operation" in open(netd.log).read()
 
 
 def test_default_vpc_is_public(sb, internet):
