@@ -1,5 +1,6 @@
 /* netd_egress_test.c: the egress request decoders (netd/igw_req.c, natgw_req.c, rtb_req.c) with their exact
  * EC2 codes and messages, and route selection (netd/route_sel.c): the longest prefix among a table's routes. */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -270,6 +271,71 @@ static void test_route_select(void **state)
         assert_int_equal(route_select(v + 4, 1, ip("198.18.0.7")), 0);
 }
 
+/* Every seed of fuzz_netd_egress_request is a request its decoder accepts (byte 'A' + k: operation k). */
+static int seed_decode(unsigned op, json_t *req, struct err *err)
+{
+        struct igw_attach_req ia;
+        struct igw_delete_req id;
+        struct natgw_create_req nc;
+        struct natgw_delete_req nd;
+        struct rtb_create_req rc;
+        struct rtb_delete_req rd;
+        struct route_req rr;
+        struct rtb_assoc_req ra;
+        struct rtb_disassoc_req rx;
+        struct req_describe q;
+        switch (op) {
+        case 0: return igw_create_req_decode(req, err);
+        case 1: case 2: return igw_attach_req_decode(req, &ia, err);
+        case 3: return igw_delete_req_decode(req, &id, err);
+        case 4: return igw_describe_req_decode(req, &q, err);
+        case 5: return natgw_create_req_decode(req, &nc, err);
+        case 6: return natgw_describe_req_decode(req, &q, err);
+        case 7: return natgw_delete_req_decode(req, &nd, err);
+        case 8: return rtb_create_req_decode(req, &rc, err);
+        case 9: return rtb_delete_req_decode(req, &rd, err);
+        case 10: return rtb_describe_req_decode(req, &q, err);
+        case 11: case 12: return route_create_req_decode(req, &rr, err);
+        case 13: return route_delete_req_decode(req, &rr, err);
+        case 14: return rtb_assoc_req_decode(req, &ra, err);
+        default: return rtb_disassoc_req_decode(req, &rx, err);
+        }
+}
+
+#define SEEDS "tests/fuzz/corpus/netd_egress_request"
+
+static void test_fuzz_seeds_accepted(void **state)
+{
+        DIR *dir = opendir(SEEDS);
+        struct dirent *de;
+        unsigned seen = 0;
+        (void) state;
+        assert_non_null(dir);
+        while ((de = readdir(dir))) {
+                char path[512], buf[4096];
+                struct err err = { 0 };
+                json_error_t jerr;
+                json_t *req;
+                size_t len;
+                FILE *f;
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof path, SEEDS "/%s", de->d_name);
+                assert_non_null(f = fopen(path, "re"));
+                len = fread(buf, 1, sizeof buf, f);
+                fclose(f);
+                assert_true(len > 1 && len < sizeof buf && buf[0] >= 'A' && buf[0] < 'A' + 16);
+                if (!(req = json_loadb(buf + 1, len - 1, JSON_REJECT_DUPLICATES, &jerr)))
+                        fail_msg("seed %s: %s", de->d_name, jerr.text);
+                if (seed_decode((unsigned) (buf[0] - 'A'), req, &err) != 0)
+                        fail_msg("seed %s refused: %s: %s", de->d_name, err.code, err.msg);
+                seen |= 1u << (buf[0] - 'A');
+                json_decref(req);
+        }
+        closedir(dir);
+        assert_int_equal(seen, 0xffffu);   /* a seed per operation */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -277,6 +343,7 @@ int main(void)
                 cmocka_unit_test(test_natgw),
                 cmocka_unit_test(test_routes_and_tables),
                 cmocka_unit_test(test_route_select),
+                cmocka_unit_test(test_fuzz_seeds_accepted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
