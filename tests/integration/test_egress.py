@@ -345,3 +345,15 @@ def test_cli(sb, netd):
     assert [n["NatGatewayId"] for n in got] == [nat]
     p = cli("delete-route-table", "--route-table-id", "rtb-0123456789abcdef0", check=False)
     assert p.returncode != 0 and "(InvalidRouteTableID.NotFound)" in p.stderr
+
+
+def test_ecs_task_in_the_default_vpc_gets_out(ecs, internet):
+    """A real awsvpc task (ecsboxd, busybox) in the default VPC fetches from the internet; its exit code says so."""
+    td = {"family": "out", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "get", "image": "busybox", "memory": 32,
+         "command": ["sh", "-c", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {INET_IP} 80 | head -1 | grep -q ' 200 '"]}]}
+    ecs.call("RegisterTaskDefinition", **td)
+    r = ecs.call("RunTask", cluster="default", taskDefinition="out")
+    assert r["failures"] == [], r
+    t = ecs.wait_task(r["tasks"][0]["taskArn"], "STOPPED", timeout=60)
+    assert t["containers"][0].get("exitCode") == 0, t["containers"][0]
