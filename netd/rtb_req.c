@@ -36,7 +36,7 @@ int rtb_describe_req_decode(json_t *req, struct req_describe *ret, struct err *e
         static const char *const fnames[] = { "route-table-id", "vpc-id", "owner-id", "association.main", "association.subnet-id",
                                               "association.route-table-association-id", "association.route-table-id",
                                               "route.destination-cidr-block", "route.gateway-id", "route.nat-gateway-id",
-                                              "route.state", "route.origin", NULL };
+                                              "route.origin", NULL };
         return req_describe_decode(req, keys, "RouteTableIds", "rtb", RTB_MALFORMED, fnames, ret, err);
 }
 
