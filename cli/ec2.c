@@ -20,7 +20,8 @@ static const char *const ec2_verbs[] = {
         "describe-security-groups", "create-security-group", "delete-security-group",
         "authorize-security-group-ingress", "authorize-security-group-egress", "revoke-security-group-ingress",
         "revoke-security-group-egress", "modify-network-interface-attribute", "create-flow-logs",
-        "describe-flow-logs", "delete-flow-logs", "get-flow-logs", "create-internet-gateway", "attach-internet-gateway",
+        "describe-flow-logs", "delete-flow-logs", "get-flow-logs",
+        "modify-vpc-attribute", "describe-vpc-attribute", "create-internet-gateway", "attach-internet-gateway",
         "detach-internet-gateway", "delete-internet-gateway", "describe-internet-gateways", "create-nat-gateway",
         "describe-nat-gateways", "delete-nat-gateway", "create-route-table", "delete-route-table", "describe-route-tables",
         "create-route", "replace-route", "delete-route", "associate-route-table", "disassociate-route-table", NULL,
@@ -48,6 +49,18 @@ static json_t *ec2_scalar(const char *flag, const char *v)
                         return j;
         }
         return json_string(v);
+}
+
+/* aws ec2 modify-vpc-attribute --enable-dns-support true|false: the attribute as {"Value": bool}, as the
+ * aws CLI sends its --[no-]enable-dns-support switches. */
+static void vpc_attribute_shorthand(json_t *req)
+{
+        static const char *const keys[] = { "EnableDnsSupport", "EnableDnsHostnames", "EnableNetworkAddressUsageMetrics" };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                json_t *v = json_object_get(req, keys[i]);
+                if (json_is_boolean(v))
+                        json_object_set_new(req, keys[i], json_pack("{s:O}", "Value", v));
+        }
 }
 
 /* aws ec2 authorize-/revoke-security-group-*: --protocol, --port N|A-B|-1, --cidr, --source-group make
@@ -183,6 +196,8 @@ int cli_ec2(const char *sock, int argc, char **argv)
                 ec2_usage(stdout);
                 return 0;
         }
+        if (r >= 0 && strcmp(argv[0], "modify-vpc-attribute") == 0)
+                vpc_attribute_shorthand(req);
         if (r < 0 || sg_shorthand(req, argv[0]) < 0)
                 return EXIT_USAGE;
         json_object_set_new(req, "Action", json_string(action));

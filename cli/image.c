@@ -1,6 +1,6 @@
 /* image.c: `ecsbox image pull|import|ls|rm|prune`, through ecsboxd's images service
- * (EcsboxImages_20261201.*). Pulls and imports run in ecsboxd; the CLI polls ListPulls, showing
- * progress on a terminal and nothing otherwise. */
+ * (EcsboxImages_20261201.*). Pulls and imports run in ecsboxd; the CLI polls ListPulls, showing a
+ * pull's layers as docker pull does: redrawn in place on a terminal, a line per change otherwise. */
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -84,20 +84,87 @@ static void human_ago(double t, char *buf, size_t len)
                 snprintf(buf, len, "%ld seconds ago", (long) d);
 }
 
-static void show_progress(json_t *p, const char *what)
+#define VIEW_MAX_LAYERS 256
+
+/* What a pull's display showed last: per layer its state (plain lines: one per change), and on a
+ * terminal how many lines to go back up to redraw them. */
+struct pull_view {
+        bool tty;
+        size_t drawn;
+        char state[VIEW_MAX_LAYERS][16];
+};
+
+/* docker pull's words for the images service's layer states. */
+static const char *state_label(const char *st)
 {
-        char done[32], total[32];
-        human_size((double) jint(p, "bytesDone", 0), done, sizeof done);
-        human_size((double) jint(p, "bytesTotal", 0), total, sizeof total);
-        fprintf(stderr, "\r\033[K%s: layers %lld/%lld, %s/%s", what, jint(p, "layersDone", 0), jint(p, "layersTotal", 0), done,
-                total);
-        fflush(stderr);
+        static const char *const map[][2] = { { "waiting", "Waiting" },
+                                              { "downloading", "Downloading" },
+                                              { "verifying", "Verifying Checksum" },
+                                              { "downloaded", "Download complete" },
+                                              { "extracting", "Extracting" },
+                                              { "done", "Pull complete" },
+                                              { "exists", "Already exists" } };
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+                if (strcmp(st, map[i][0]) == 0)
+                        return map[i][1];
+        return st;
+}
+
+/* "sha256:0123456789abcdef..." -> "0123456789ab", as docker names layers. */
+static void short_digest(const char *d, char buf[13])
+{
+        const char *c = strchr(d, ':');
+        snprintf(buf, 13, "%s", c ? c + 1 : d);
+}
+
+static void layer_line(FILE *f, json_t *l, bool sizes)
+{
+        const char *st = jstr(l, "state") ?: "?";
+        char id[13], done[32], total[32];
+        short_digest(jstr(l, "digest") ?: "?", id);
+        fprintf(f, "%s: %s", id, state_label(st));
+        if (sizes && strcmp(st, "downloading") == 0) {
+                human_size((double) jint(l, "bytesDone", 0), done, sizeof done);
+                human_size((double) jint(l, "size", 0), total, sizeof total);
+                fprintf(f, "  %s/%s", done, total);
+        }
+        fputc('\n', f);
+}
+
+/* One line per layer (docker pull's display): on a terminal the lines are redrawn in place, else a
+ * plain line is printed each time a layer changes state. On stdout, as docker pull prints it. */
+static void show_progress(struct pull_view *v, json_t *p)
+{
+        json_t *layers = json_object_get(p, "layers"), *l;
+        size_t i;
+
+        if (v->tty) {
+                if (v->drawn)
+                        printf("\033[%zuA", v->drawn);
+                json_array_foreach(layers, i, l) {
+                        fputs("\r\033[K", stdout);
+                        layer_line(stdout, l, true);
+                }
+                v->drawn = json_array_size(layers);
+        } else {
+                json_array_foreach(layers, i, l) {
+                        const char *st = jstr(l, "state") ?: "?";
+                        if (i >= VIEW_MAX_LAYERS || strcmp(v->state[i], st) == 0)
+                                continue;
+                        snprintf(v->state[i], sizeof v->state[i], "%s", st);
+                        layer_line(stdout, l, false);
+                }
+        }
+        fflush(stdout);
 }
 
 /* Poll the job until it ends; 0 when it completed (its record in *ret), else an exit code. */
 static int wait_job(const char *endpoint, const char *id, const char *what, json_t **ret)
 {
-        bool tty = isatty(STDERR_FILENO);
+        _cleanup_free_ struct pull_view *v = calloc(1, sizeof *v);
+        if (!v)
+                return EXIT_OTHER;
+        v->tty = isatty(STDOUT_FILENO);
         for (;;) {
                 json_t *ans = NULL, *p;
                 _cleanup_json_ json_t *req = json_pack("{s:s}", "pullId", id);
@@ -112,11 +179,9 @@ static int wait_job(const char *endpoint, const char *id, const char *what, json
                         return EXIT_OTHER;
                 }
                 st = jstr(p, "status") ?: "";
-                if (tty && strcmp(jstr(p, "kind") ?: "", "pull") == 0)
-                        show_progress(p, what);
+                if (strcmp(jstr(p, "kind") ?: "", "pull") == 0)
+                        show_progress(v, p);
                 if (strcmp(st, "IN_PROGRESS") != 0) {
-                        if (tty)
-                                fprintf(stderr, "\r\033[K");
                         if (strcmp(st, "COMPLETE") != 0) {
                                 fprintf(stderr, "ecsbox: %s: %s (%s)\n", what, jstr(p, "errorMessage") ?: "failed",
                                         jstr(p, "errorCode") ?: "?");

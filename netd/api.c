@@ -5,6 +5,7 @@
 #include "api.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "dns/dns.h"
 #include "eni.h"
 #include "flowlog.h"
 #include "igw.h"
@@ -47,6 +48,13 @@ static const struct {
         { "DescribeFlowLogs", op_describe_flow_logs },
         { "DeleteFlowLogs", op_delete_flow_logs },
         { "GetFlowLogs", op_get_flow_logs },
+        { "ModifyVpcAttribute", op_modify_vpc_attribute },
+        { "DescribeVpcAttribute", op_describe_vpc_attribute },
+        { "PutDnsZone", op_put_dns_zone },
+        { "DeleteDnsZone", op_delete_dns_zone },
+        { "PutDnsRecords", op_put_dns_records },
+        { "DeleteDnsRecords", op_delete_dns_records },
+        { "ListDnsRecords", op_list_dns_records },
         { "CreateInternetGateway", op_create_internet_gateway },
         { "AttachInternetGateway", op_attach_internet_gateway },
         { "DetachInternetGateway", op_detach_internet_gateway },

@@ -11,6 +11,7 @@
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
 #include "ecsbox/timeutil.h"
+#include "dns/dns.h"
 #include "eni.h"
 #include "eni_req.h"
 #include "flowlog.h"
@@ -57,6 +58,22 @@ static void dns_name(struct netd *d, const char *ip, char *buf, size_t len)
                 snprintf(buf, len, "ip-%s.ec2.internal", dashed);
         else
                 snprintf(buf, len, "ip-%s.%s.compute.internal", dashed, d->region);
+}
+
+void eni_task_dns(struct netd *d, const char *vpc_id, json_t *o)
+{
+        _cleanup_json_ json_t *vpc = NULL;
+        char key[KEY_MAX], ip[IP4_STR_MAX], search[96];
+
+        key_fmt(key, "vpc", vpc_id ?: "");
+        if (store_get(d->store, key, &vpc, NULL) < 0)
+                return;
+        /* AmazonProvidedDNS at the VPC's base + 2, the DHCP options' domain-name as the search list. As on
+         * AWS the DHCP options name it whatever enableDnsSupport says (off, it answers nothing). */
+        ip4_format(dns_vpc_resolver_ip(vpc), ip);
+        dns_domain(d, search, sizeof search);
+        json_object_set_new(o, "DnsServers", json_pack("[s]", ip));
+        json_object_set_new(o, "DnsSearch", json_pack("[s]", search));
 }
 
 json_t *eni_shape(struct netd *d, json_t *e)
@@ -617,6 +634,7 @@ int eni_task_create(struct netd *d, const struct eni_create_req *q, const char *
         log_info("op=CreateTaskNetwork eni=%s netns=%s ip=%s mac=%s", rec_str(eni, "NetworkInterfaceId"), netns,
                  rec_str(eni, "PrivateIpAddress"), rec_str(eni, "MacAddress"));
         *ret = json_pack("{s:o}", "NetworkInterface", eni_shape(d, eni));
+        eni_task_dns(d, rec_str(eni, "VpcId"), *ret);
         return 0;
 }
 

@@ -26,6 +26,9 @@ int eni_task_delete(struct netd *d, const struct eni_find_req *q, json_t **ret, 
 
 /* Fill a knet_eni from records; strings point into the json objects. */
 int eni_knet(struct netd *d, json_t *eni, json_t *subnet, json_t *vpc, struct knet_eni *ret, struct err *err);
+/* A task network answer's DnsServers (the VPC CIDR's base + 2) and DnsSearch (ec2.internal in us-east-1,
+ * REGION.compute.internal elsewhere), added to o; nothing when the VPC record cannot be read. */
+void eni_task_dns(struct netd *d, const char *vpc_id, json_t *o);
 /* The API's NetworkInterface structure: a new object. */
 json_t *eni_shape(struct netd *d, json_t *eni);
 /* Remove links, then record detached (or forget the ENI); drops intent ikey (may be NULL). Idempotent. */

@@ -20,6 +20,8 @@
 #include "ecsbox/fsutil.h"
 #include "ecsbox/peer.h"
 #include "api.h"
+#include "dns/dns.h"
+#include "dns/forward.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
@@ -262,6 +264,8 @@ static void usage(FILE *f)
                    "  --region NAME       region for names and ARNs (default us-east-1)\n"
                    "  --account-id ID     12-digit owner id (default 000000000000)\n"
                    "  --no-default-vpc    do not create the default VPC on first start\n"
+                   "  --dns-upstream LIST where the VPC resolvers forward names they do not own:\n"
+                   "                      IP[:PORT],... (default: the nameservers of /etc/resolv.conf)\n"
                    "  --log-level LEVEL   error, warning, notice, info (default) or debug\n"
                    "  -h, --help          this text\n");
 }
@@ -273,7 +277,7 @@ static int options_parse(int argc, char **argv, struct netd *d, bool *defaults)
                 { "state-dir", required_argument, NULL, 's' }, { "run-dir", required_argument, NULL, 'r' },
                 { "netns-dir", required_argument, NULL, 'n' }, { "region", required_argument, NULL, 'R' },
                 { "account-id", required_argument, NULL, 'a' }, { "log-level", required_argument, NULL, 'l' },
-                { "no-default-vpc", no_argument, NULL, 'N' }, { "help", no_argument, NULL, 'h' }, { 0 },
+                { "no-default-vpc", no_argument, NULL, 'N' }, { "dns-upstream", required_argument, NULL, 'D' }, { "help", no_argument, NULL, 'h' }, { 0 },
         };
         int c;
 
@@ -305,6 +309,18 @@ static int options_parse(int argc, char **argv, struct netd *d, bool *defaults)
                         break;
                 }
                 case 'N': *defaults = false; break;
+                case 'D': {
+                        struct sockaddr_storage ss[DNS_FWD_MAX_UPSTREAMS];
+                        socklen_t sl[DNS_FWD_MAX_UPSTREAMS];
+                        size_t n;
+                        if (strlen(optarg) >= sizeof d->dns_upstream || dns_fwd_parse(optarg, ss, sl, &n) < 0) {
+                                fprintf(stderr, "ecsbox-netd: --dns-upstream '%s': expected IP[:PORT] or [IPv6]:PORT, comma-separated, at most %d\n",
+                                        optarg, DNS_FWD_MAX_UPSTREAMS);
+                                return 2;
+                        }
+                        snprintf(d->dns_upstream, sizeof d->dns_upstream, "%s", optarg);
+                        break;
+                }
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -388,12 +404,13 @@ static int serve(struct netd *d, int lfd, const char *db, const char *sock)
                 return r;
         }
         d->event = ev;
-        if ((r = flowlog_start(d, ev, &err)) < 0) {
+        if ((r = flowlog_start(d, ev, &err)) < 0 || (r = dns_start(d, &err)) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 return r;
         }
         log_info("msg=\"ready\" socket=%s state=%s netns_dir=%s", sock, db, d->netns_dir);
         r = sd_event_loop(ev);
+        dns_stop(d);
         flowlog_stop(d);
         sd_event_source_disable_unref(sweep);
         d->event = NULL;

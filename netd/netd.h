@@ -10,6 +10,7 @@
 struct store;
 struct knet;
 struct flowlog_state;   /* flowlog.c: the flow logs being collected */
+struct dns_state;       /* dns/server.c: the VPC resolvers and the forwarder */
 
 struct netd {
         struct store *store;
@@ -22,6 +23,8 @@ struct netd {
         uint64_t intent_seq;            /* intent.c: the last intent number handed out */
         void *event;                    /* the sd_event loop once it runs (NULL at start-up): deferred work */
         struct flowlog_state *fl;       /* from flowlog_start() to flowlog_stop(); NULL before */
+        struct dns_state *dns;          /* from dns_start() to dns_stop(); NULL before */
+        char dns_upstream[256];         /* --dns-upstream, "": the host's resolv.conf */
         gid_t socket_group;             /* the ecsbox group, admitted to the socket besides root; -1: none */
 };
 

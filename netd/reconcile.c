@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dns/dns.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
@@ -168,6 +169,10 @@ static int index_sweep(struct netd *d, struct err *err)
                 return r;
         n += r;
         if ((r = records_sweep(d, "netns/", record_eni_exists, NULL, "ENI", err)) < 0)
+                return r;
+        n += r;
+        /* private zones and records of VPCs gone (a DeleteVpc finished at start-up) */
+        if ((r = dns_records_sweep(d, err)) < 0)
                 return r;
         return n + r;
 }

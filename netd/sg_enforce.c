@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/dns.h"
 #include "ecsbox/ids.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "ecsbox/store.h"
 #include "kernel/knet.h"
 #include "kernel/knet_sg.h"
 #include "netd.h"
@@ -175,6 +177,17 @@ static int elems_for(struct netd *d, json_t *eni, json_t *members, struct elem_c
         return 0;
 }
 
+/* The resolver address of the ENI's VPC (its DNS passes the table unfiltered), 0 when unknown. */
+static uint32_t eni_dns_ip(struct netd *d, json_t *eni)
+{
+        char key[KEY_MAX];
+        json_t *vpc = NULL;
+        key_fmt(key, "vpc", rec_str(eni, "VpcId") ?: "");
+        if (store_peek(d->store, key, &vpc, NULL) < 0)
+                return 0;
+        return dns_vpc_resolver_ip(vpc);
+}
+
 /* Compute the ENI's elements and build, refill (building when the table is missing) or check-then-repair. */
 static int task_apply_cached(struct netd *d, json_t *eni, json_t *members, struct elem_cache *c, enum task_op op,
                              struct err *err)
@@ -186,6 +199,7 @@ static int task_apply_cached(struct netd *d, json_t *eni, json_t *members, struc
         int r;
 
         t.netns = rec_str(att, "Netns");
+        t.dns_ip = eni_dns_ip(d, eni);
         if (!t.netns || ip4_parse(rec_str(eni, "PrivateIpAddress") ?: "", &t.ip) < 0 || mac_parse(rec_str(eni, "MacAddress") ?: "", t.mac) < 0)
                 return err_set(err, EIO, NULL, "network interface %s: corrupt record", rec_str(eni, "NetworkInterfaceId"));
         if ((r = elems_for(d, eni, members, c, &e, &own)) < 0)

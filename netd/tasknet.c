@@ -638,6 +638,7 @@ static int awsvpc_cb(const char *key, json_t *e, void *ud)
                       rec_str(e, "PrivateIpAddress"), "MacAddress", rec_str(e, "MacAddress"));
         if (json_object_get(e, "ebxMetadata"))
                 json_object_set(o, "Metadata", json_object_get(e, "ebxMetadata"));
+        eni_task_dns(c->d, rec_str(e, "VpcId"), o);
         return json_array_append_new(c->out, o);
 }
 

@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "describe.h"
-#include "egress.h"
+#include "dns/dns.h"
 #include "ecsbox/ids.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
+#include "egress.h"
 #include "intent.h"
 #include "kernel/knet.h"
 #include "netd.h"
@@ -165,9 +166,14 @@ int vpc_create(struct netd *d, const struct vpc_create_req *q, bool is_default, 
         }
         if ((r = vpc_finish(d, key, vpc, ikey, err)) < 0)
                 return r;
-        /* its main route table; a crash before it is stored makes it at the next start (egress_reconcile) */
-        if ((r = egress_vpc_created(d, vpc, err)) < 0)
-                return err_wrap(err, "CreateVpc %s: main route table", rec_str(vpc, "VpcId"));
+        /* the VPC exists without its resolver when that fails: logged, repaired at the next start */
+        struct err e2 = { 0 };
+        if (dns_vpc_sync(d, vpc, &e2) < 0)
+                log_warning("msg=\"VPC resolver not started\" vpc=%s err=\"%s\"", rec_str(vpc, "VpcId"), e2.msg);
+        /* its main route table; when that fails, egress_reconcile makes it at the next start */
+        err_clear(&e2);
+        if (egress_vpc_created(d, vpc, &e2) < 0)
+                log_warning("msg=\"main route table not made, ignoring\" vpc=%s err=\"%s\"", rec_str(vpc, "VpcId"), e2.msg);
         log_info("op=CreateVpc vpc=%s cidr=%s netns=%s host_route=%s", rec_str(vpc, "VpcId"), cidr_s, kv.netns,
                  scan->overlap ? "no" : "yes");
         *ret_vpc = TAKE_PTR(vpc);
@@ -267,6 +273,7 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
         if ((r = intent_begin(d, key, vpc, intent, ikey, err)) < 0)
                 return r;
         vpc_knet(vpc, &kv);
+        dns_vpc_forget(d, id);
         /* Rolled forward at start-up if this fails half-way: the intent stays. */
         if ((r = knet_vpc_delete(d->knet, &kv, err)) < 0)
                 return err_wrap(err, "DeleteVpc %s", id);
@@ -277,6 +284,8 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
                 key_fmt(sgkey, "sg", s.default_sg);
                 r = store_del(d->store, sgkey, err);
         }
+        if (r >= 0)
+                r = dns_vpc_records_delete(d, id, err);
         if (r < 0 || (r = store_del(d->store, key, err)) < 0 || (r = intent_done(d, ikey, err)) < 0 ||
             (r = store_commit(d->store, err)) < 0) {
                 store_rollback(d->store);

@@ -7,6 +7,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "query/model.h"
 #include "ecsbox/fsutil.h"
 #include "ecsbox/store.h"
 #include "sched.h"
@@ -60,6 +61,11 @@ int sched_init(struct sched *s, const struct sched_options *o, struct err *err)
 void sched_done(struct sched *s)
 {
         s->store = store_close(s->store);
+        if (s->ec2_model) {
+                query_model_free(s->ec2_model);
+                free(s->ec2_model);
+                s->ec2_model = NULL;
+        }
         json_decref(s->todo);
         json_decref(s->active);
         json_decref(s->steady);

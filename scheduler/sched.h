@@ -13,6 +13,7 @@
 #define SCHED_PATH_MAX 512
 
 struct auth;
+struct query_model;
 struct images;
 struct img_jobs;
 struct sched;
@@ -39,6 +40,7 @@ struct sched {
         double stopped_retention;            /* seconds a STOPPED task stays describable */
         netd_call_fn netd_call;              /* set before sched_init (main: netd_socket_call) */
         struct auth *auth;                   /* the API keys (front/auth.c); main's, set before serving */
+        struct query_model *ec2_model;       /* query/: botocore's EC2 model, parsed at first use */
         void *test_data;                     /* for unit-test stubs */
 
         /* images (scheduler/images/, imgsvc/): main's, NULL in unit tests (only "host" runs then) */

@@ -7,8 +7,8 @@ PKGS=(
   build-essential pkg-config make gcc
   libmnl-dev libnftnl-dev libnl-3-dev libnl-route-3-dev
   libmicrohttpd-dev libsqlite3-dev libjansson-dev libcap-dev libcurl4-openssl-dev libsystemd-dev libssl-dev
-  libcmocka-dev clang libarchive-dev libzstd-dev zstd
-  docker-registry skopeo apache2-utils nginx-light
+  libcmocka-dev clang libarchive-dev libzstd-dev zstd libldns-dev libxml2-dev
+  docker-registry skopeo apache2-utils nginx-light dnsmasq-base python3-dnspython dnsperf ldnsutils
   python3 python3-pytest python3-boto3 awscli
   iproute2 iputils-ping nftables iperf3 busybox-static util-linux procps curl conntrack
 )

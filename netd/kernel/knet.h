@@ -109,3 +109,11 @@ int knet_eni_check(struct knet *k, const struct knet_eni *e, struct err *err);
 int knet_link_list(struct knet *k, const char *netns, int (*cb)(const char *ifname, const char *kind, void *ud),
                    void *ud, struct err *err);
 int knet_link_delete(struct knet *k, const char *netns, const char *ifname, struct err *err);
+
+/* ---- the VPC resolver ---- */
+/* Put the n addresses (host order) on lo of the VPC netns (idempotent) and open, inside it, one UDP
+ * and one listening TCP socket bound to each address's port 53 (non-blocking, O_CLOEXEC; port 53 made
+ * unprivileged in that netns). udp[i]/tcp[i] are the caller's; all -1 on failure. */
+int knet_dns_listen(struct knet *k, const char *netns, const uint32_t *ips, size_t n, int *udp, int *tcp, struct err *err);
+/* Remove those addresses again (the resolver turned off); a missing netns or address is fine. */
+int knet_dns_unlisten(struct knet *k, const char *netns, const uint32_t *ips, size_t n, struct err *err);

@@ -467,6 +467,24 @@ void rt_put_addr4(struct nlc_batch *b, int ifindex, const char *ifname, uint32_t
         rtnl_addr_put(a);
 }
 
+void rt_put_addr4_del(struct nlc_batch *b, int ifindex, const char *ifname, uint32_t ip, uint8_t prefix_len)
+{
+        struct rtnl_addr *a = rtnl_addr_alloc();
+        struct nl_msg *msg = NULL;
+        char what[NLC_WHAT_MAX], ips[INET_ADDRSTRLEN];
+        int rc = a ? 0 : -NLE_NOMEM;
+
+        fmt_ip(ip, ips);
+        snprintf(what, sizeof what, "delete address %s/%u from '%s'", ips, prefix_len, ifname);
+        if (rc == 0)
+                rc = addr_fill(a, ifindex, ip, prefix_len);
+        if (rc == 0)
+                rc = rtnl_addr_build_delete_request(a, 0, &msg);
+        put_msg(b, rc, msg, 0, what);
+        nlc_batch_tolerate(b, EADDRNOTAVAIL);
+        rtnl_addr_put(a);
+}
+
 static int route_fill(struct rtnl_route *rt, bool del, uint32_t dst, uint8_t len, uint32_t gw, int oif)
 {
         /* a default route has no RTA_DST: a zero-length address */

@@ -64,6 +64,8 @@ void rt_put_macvlan(struct nlc_batch *b, const char *name, int lower, const char
 void rt_put_bridge(struct nlc_batch *b, const char *name, const uint8_t *mac);
 /* RTM_NEWADDR ip/prefix_len on ifindex (with broadcast); EEXIST counts as success when tolerate_exists. */
 void rt_put_addr4(struct nlc_batch *b, int ifindex, const char *ifname, uint32_t ip, uint8_t prefix_len, bool tolerate_exists);
+/* Delete an IPv4 address; an address that is not there counts as success. */
+void rt_put_addr4_del(struct nlc_batch *b, int ifindex, const char *ifname, uint32_t ip, uint8_t prefix_len);
 /* RTM_NEWROUTE (or RTM_DELROUTE when del) dst/len via gw, oif (0 = any).
  * Create tolerates EEXIST when tolerate; delete always tolerates ESRCH. */
 void rt_put_route4(struct nlc_batch *b, bool del, uint32_t dst, uint8_t len, uint32_t gw, int oif, bool tolerate);

@@ -307,6 +307,12 @@ static int provision_awsvpc(struct adv *a)
                 private_dns_name(region_of(a, region, sizeof region), ip, dns, sizeof dns);
         json_object_set_new(adv_ebx(a), "eniId", json_string(jstr(eni, "NetworkInterfaceId") ?: ""));
         json_object_set_new(adv_ebx(a), "privateIp", json_string(ip));
+        /* what the ENI's DHCP options give the task's resolv.conf, hosts and hostname (docs/taskdns.md) */
+        json_object_set_new(adv_ebx(a), "privateDnsName", json_string(dns));
+        if (json_is_array(json_object_get(ans, "DnsServers")))
+                json_object_set(adv_ebx(a), "dnsServers", json_object_get(ans, "DnsServers"));
+        if (json_is_array(json_object_get(ans, "DnsSearch")))
+                json_object_set(adv_ebx(a), "dnsSearch", json_object_get(ans, "DnsSearch"));
         details = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "subnetId", "value",
                             jstr(eni, "SubnetId") ?: jstr(adv_ebx(a), "subnetId") ?: "", "name", "networkInterfaceId", "value",
                             jstr(eni, "NetworkInterfaceId") ?: "", "name", "macAddress", "value", jstr(eni, "MacAddress") ?: "", "name",
@@ -429,6 +435,17 @@ static json_t *spec_build(struct adv *a, const char *dir)
         } else {
                 json_object_set_new(spec, "netns", json_null());
         }
+        /* the task's name service (the monitor writes resolv.conf and hosts from these, docs/taskdns.md) */
+        if (jstr(adv_ebx(a), "privateIp") && *jstr(adv_ebx(a), "privateIp"))
+                json_object_set_new(spec, "privateIp", json_string(jstr(adv_ebx(a), "privateIp")));
+        if (strcmp(jstr(adv_ebx(a), "mode") ?: "", "awsvpc") == 0 && jstr(adv_ebx(a), "privateDnsName")) {
+                json_object_set_new(spec, "privateDnsName", json_string(jstr(adv_ebx(a), "privateDnsName")));
+                json_object_set_new(spec, "hostname", json_string(jstr(adv_ebx(a), "privateDnsName")));
+        }
+        if (json_is_array(json_object_get(adv_ebx(a), "dnsServers")))
+                json_object_set(spec, "dnsServers", json_object_get(adv_ebx(a), "dnsServers"));
+        if (json_is_array(json_object_get(adv_ebx(a), "dnsSearch")))
+                json_object_set(spec, "dnsSearch", json_object_get(adv_ebx(a), "dnsSearch"));
         if (jstr(adv_ebx(a), "pidMode"))
                 json_object_set_new(spec, "pidMode", json_string(jstr(adv_ebx(a), "pidMode")));
         if (jstr(adv_ebx(a), "ipcMode"))

@@ -284,6 +284,77 @@ static int check_linux_params(json_t *out, const char *path, const char *cname, 
         return 0;
 }
 
+/* A resolv.conf or hosts word: no spaces or control characters, which would add lines of their own. */
+static bool ns_word_ok(const char *s)
+{
+        if (!*s || strlen(s) > 255)
+                return false;
+        for (; *s; s++)
+                if ((unsigned char) *s <= ' ' || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+/* hostname, dnsServers, dnsSearchDomains, extraHosts and links. awsvpc (as Fargate; Docker refuses them in
+ * the agent's container:<pause> mode): all but dnsSearchDomains are refused up front, naming the field. */
+static int check_name_service(json_t *out, const char *path, const char *cname, const char *mode, struct err *err)
+{
+        static const struct {
+                const char *key, *docker;
+        } refused[] = {
+                { "dnsServers", "dns" }, { "extraHosts", "custom host-to-IP mapping" }, { "hostname", "hostname" },
+                { "links", "links" },
+        };
+        static const char *const lists[] = { "dnsServers", "dnsSearchDomains", "links" };
+        json_t *list = NULL, *e;
+        const char *s = NULL;
+        size_t i;
+        int r;
+
+        if ((r = req_str(out, path, "hostname", false, &s, err)) < 0)
+                return r;
+        if (s && (!ns_word_ok(s) || strlen(s) > 64))
+                return err_set(err, EINVAL, E_CLIENT,
+                               "Invalid setting for container '%s'. hostname '%.100s' must be 1-64 characters without spaces.", cname, s);
+        for (i = 0; i < ELEMENTSOF(lists); i++) {
+                size_t k;
+                list = NULL;
+                if ((r = req_str_list(out, path, lists[i], false, 0, &list, err)) < 0)
+                        return r;
+                json_array_foreach(list, k, e)
+                        if (!ns_word_ok(json_string_value(e)))
+                                return err_set(err, EINVAL, E_CLIENT,
+                                               "Invalid setting for container '%s'. %s[%zu] '%.100s' must be 1-255 characters without spaces.",
+                                               cname, lists[i], k, json_string_value(e));
+        }
+        list = NULL;
+        if ((r = req_array(out, path, "extraHosts", false, &list, err)) < 0)
+                return r;
+        json_array_foreach(list, i, e) {
+                char p[96];
+                const char *h = NULL, *ip = NULL;
+                snprintf(p, sizeof p, "%s.extraHosts[%zu]", path, i);
+                if (!json_is_object(e))
+                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
+                if ((r = req_str(e, p, "hostname", true, &h, err)) < 0 || (r = req_str(e, p, "ipAddress", true, &ip, err)) < 0)
+                        return r;
+                if (!ns_word_ok(h) || !ns_word_ok(ip))
+                        return err_set(err, EINVAL, E_CLIENT,
+                                       "Invalid setting for container '%s'. extraHosts[%zu] hostname and ipAddress must be 1-255 characters without spaces.",
+                                       cname, i);
+        }
+        if (strcmp(mode, "awsvpc") != 0)
+                return 0;
+        for (i = 0; i < ELEMENTSOF(refused); i++) {
+                json_t *v = json_object_get(out, refused[i].key);
+                if (v && !json_is_null(v))
+                        return err_set(err, EINVAL, E_CLIENT,
+                                       "Invalid setting for container '%s'. %s is not supported when networkMode=awsvpc (conflicting options: %s and the network mode).",
+                                       cname, refused[i].key, refused[i].docker);
+        }
+        return 0;
+}
+
 /* Checks one container definition in place (defaults filled in). */
 static int check_container(json_t *out, size_t idx, const char *mode, json_t *seen_ports, struct cinfo *ci, struct err *err)
 {
@@ -334,6 +405,7 @@ static int check_container(json_t *out, size_t idx, const char *mode, json_t *se
                 return r;
         ci->health = r > 0;
         if ((r = check_log_config(out, path, name, err)) < 0 || (r = check_linux_params(out, path, name, err)) < 0 ||
+            (r = check_name_service(out, path, name, mode, err)) < 0 ||
             (r = req_array(out, path, "dependsOn", false, &list, err)) < 0)
                 return r;
         if (!json_object_get(out, "mountPoints"))

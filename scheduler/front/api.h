@@ -16,7 +16,8 @@ struct api_ctx;
 
 struct api_response {
         int status;                          /* 200, 400, 403 or 500 */
-        char *body;                          /* malloc'ed JSON text */
+        char *body;                          /* malloc'ed JSON text (or XML: content_type) */
+        const char *content_type;            /* NULL: application/x-amz-json-1.1 */
         char request_id[UUID_STR_MAX];
 };
 /* Handles one request (already authenticated) completely; never fails (errors become 4xx/5xx bodies).

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../query/query.h"
 #include "ecsbox/cleanup.h"
 #include "ecsbox/log.h"
 #include "ecsbox/peer.h"
@@ -70,7 +71,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct api_response *a
                 return MHD_NO;
         }
         ar->body = NULL;
-        MHD_add_response_header(resp, "Content-Type", "application/x-amz-json-1.1");
+        MHD_add_response_header(resp, "Content-Type", ar->content_type ? ar->content_type : "application/x-amz-json-1.1");
         MHD_add_response_header(resp, "x-amzn-RequestId", ar->request_id);
         ret = MHD_queue_response(conn, (unsigned) ar->status, resp);
         MHD_destroy_response(resp);
@@ -110,7 +111,7 @@ static bool root_peer(struct MHD_Connection *conn)
 /* 0 when the request may go on (r->region gets the signer's region); else ar holds the refusal, with
  * AWS's error type and HTTP status. Root on the Unix socket needs no signature. */
 static int authenticate(struct http_server *srv, struct MHD_Connection *conn, const char *url, const char *method,
-                        struct http_req *r, struct api_response *ar)
+                        const char *service, struct http_req *r, struct api_response *ar)
 {
         const char *authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         _cleanup_free_ char *query = NULL;
@@ -126,12 +127,15 @@ static int authenticate(struct http_server *srv, struct MHD_Connection *conn, co
         MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hl);
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &query);
         struct sigv4_msg m = { method, url, query, hl.h, hl.n, r->buf ? r->buf : "", r->len };
-        struct auth_request q = { &m, ECS_SIGNING_NAME, now_epoch() };
+        struct auth_request q = { &m, service, now_epoch() };
         if (auth_verify(srv->s->auth, &q, &res, &status, &e) == 0) {
                 snprintf(r->region, sizeof r->region, "%s", res.region);
                 return 0;
         }
-        api_error(ar, status, e.code[0] ? e.code : "InternalFailure", e.msg);
+        if (strcmp(service, ECS_SIGNING_NAME) != 0)
+                query_auth_error(ar, status, e.code, e.msg);
+        else
+                api_error(ar, status, e.code[0] ? e.code : "InternalFailure", e.msg);
         log_info("request=%s status=%d code=%s msg=\"%s\" server=%s", ar->request_id, status, e.code, e.msg, srv->what);
         return -1;
 }
@@ -187,7 +191,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                  "protocol: POST / with an X-Amz-Target header\"}");
                 return reply(conn, &ar);
         }
-        if (!r->too_large && authenticate(srv, conn, url, method, r, &ar) < 0)
+        if (query_is_form(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+                /* the Query protocol (EC2, ELBv2): signed for the service its Version names */
+                _cleanup_free_ char *q = NULL;
+                const char *svc;
+                MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+                svc = query_signing_name(r->buf ? r->buf : "", r->len, q);
+                if (!r->too_large && authenticate(srv, conn, url, method, svc ? svc : "ec2", r, &ar) < 0)
+                        return reply(conn, &ar);
+                query_handle(srv->s, r->buf ? r->buf : "", r->len, q, r->too_large, &ar);
+                return reply(conn, &ar);
+        }
+        if (!r->too_large && authenticate(srv, conn, url, method, ECS_SIGNING_NAME, r, &ar) < 0)
                 return reply(conn, &ar);
         api_handle(srv->s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"), r->buf ? r->buf : "", r->len,
                    r->region[0] ? r->region : NULL, r->too_large, &ar);

@@ -406,7 +406,7 @@ static int import_docker(struct source *s, const char *name, json_t *recs, struc
                 if (r < 0)
                         break;
                 manifest_digest_for(s, index, config, mdigest);
-                if ((r = images_build_record(s->im, config, layers, n, mdigest, "", &rec, err)) < 0) {
+                if ((r = images_build_record(s->im, config, layers, n, mdigest, "", NULL, &rec, err)) < 0) {
                         err_wrap(err, "import '%s'", s->path);
                         break;
                 }
@@ -512,7 +512,7 @@ static int import_oci(struct source *s, json_t *recs, struct err *err)
                         r = blob_by_digest(s, m->layers[k].digest, m->layers[k].size, err);
                 }
                 if (r >= 0)
-                        r = images_build_record(s->im, m->config.digest, layers, m->n_layers, mdigest, "", &rec, err);
+                        r = images_build_record(s->im, m->config.digest, layers, m->n_layers, mdigest, "", NULL, &rec, err);
                 manifest_free(m);
                 if (r < 0) {
                         err_wrap(err, "import '%s'", s->path);

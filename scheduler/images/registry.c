@@ -76,6 +76,7 @@ struct pull {
         struct registry_progress prog;
         uint64_t blob_base;             /* bytes_done before the blob in flight */
         struct blob_writer *cur;        /* the blob in flight, for progress */
+        struct registry_layer_progress *cur_layer;      /* its entry in prog.layers, NULL for the config */
         long long last_ns;
         bool cancelled;
         struct auth_state *auth;
@@ -220,6 +221,22 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
+_Static_assert(REGISTRY_MAX_LAYERS == MANIFEST_MAX_LAYERS, "a progress entry per layer a manifest may have");
+
+const char *registry_layer_state_name(enum registry_layer_state s)
+{
+        switch (s) {
+        case REG_LAYER_WAITING: return "waiting";
+        case REG_LAYER_DOWNLOADING: return "downloading";
+        case REG_LAYER_VERIFYING: return "verifying";
+        case REG_LAYER_DOWNLOADED: return "downloaded";
+        case REG_LAYER_EXTRACTING: return "extracting";
+        case REG_LAYER_DONE: return "done";
+        case REG_LAYER_EXISTS: return "exists";
+        }
+        return "?";
+}
+
 static void report(struct pull *p, bool force)
 {
         long long t = now_ns();
@@ -227,8 +244,12 @@ static void report(struct pull *p, bool force)
         if (!p->progress || (!force && t - p->last_ns < PROGRESS_EVERY_NS))
                 return;
         p->last_ns = t;
-        if (p->cur)
-                p->prog.bytes_done = p->blob_base + blob_writer_written(p->cur);
+        if (p->cur) {
+                uint64_t w = blob_writer_written(p->cur);
+                p->prog.bytes_done = p->blob_base + w;
+                if (p->cur_layer)
+                        p->cur_layer->bytes_done = w;
+        }
         if (p->progress(&p->prog, p->userdata) != 0)
                 p->cancelled = true;
 }
@@ -662,28 +683,44 @@ out:
 }
 
 /* A blob into the store unless it is there; another pull writing it meanwhile is waited for. */
+static void layer_state(struct pull *p, struct registry_layer_progress *l, enum registry_layer_state st)
+{
+        if (!l)
+                return;
+        l->state = st;
+        if (st == REG_LAYER_DOWNLOADED || st == REG_LAYER_EXISTS)
+                l->bytes_done = l->size;
+        report(p, true);
+}
+
+/* l: the layer's progress entry, NULL for the configuration. */
 static int fetch_blob(struct pull *p, const struct reg_endpoint *ep, const struct descriptor *d, const char *what,
-                      struct err *err)
+                      struct registry_layer_progress *l, struct err *err)
 {
         struct answer a = { .sink = SINK_BLOB };
         _cleanup_free_ char *url = NULL;
         struct blob_writer *w = NULL;
         uint64_t base = p->prog.bytes_done;
+        bool fetched;
         int r;
 
         if (!blob_exists(p->root, d->digest)) {
                 if ((r = blob_writer_open(p->root, d->digest, d->size, &w, err)) < 0)
                         return err_wrap(err, "%s %s", what, d->digest);
         }
+        fetched = w != NULL;
         if (w) {
                 if (asprintf(&url, "%s/v2/%s/blobs/%s", ep->base, p->ref->repository, d->digest) < 0) {
                         blob_writer_free(w);
                         return -ENOMEM;
                 }
                 a.w = p->cur = w;
+                p->cur_layer = l;
                 p->blob_base = base;
+                layer_state(p, l, REG_LAYER_DOWNLOADING);
                 r = request(p, ep, "GET", url, NULL, &a, err);
                 p->cur = NULL;
+                p->cur_layer = NULL;
                 if (r >= 0 && a.status == 404)
                         r = answer_error(ep, &a, ENOENT, BLOB_E_NOTFOUND, NULL, "blob unknown", err);
                 else if (r >= 0 && !is_2xx(a.status))
@@ -693,10 +730,17 @@ static int fetch_blob(struct pull *p, const struct reg_endpoint *ep, const struc
                         blob_writer_free(w);
                         return err_wrap(err, "%s %s", what, d->digest);
                 }
+                if (l)
+                        l->bytes_done = (uint64_t) d->size;
+                layer_state(p, l, REG_LAYER_VERIFYING);
                 if ((r = blob_writer_commit(w, NULL, err)) < 0)
                         return err_wrap(err, "%s %s (%s %s)", what, d->digest, where(ep), ep->host);
         }
         p->prog.bytes_done = p->blob_base = base + (uint64_t) d->size;
+        if (l) {
+                l->state = fetched ? REG_LAYER_DOWNLOADED : REG_LAYER_EXISTS;
+                l->bytes_done = l->size;
+        }
         report(p, true);
         return p->cancelled ? err_set(err, ECANCELED, NULL, "pull cancelled") : 0;
 }
@@ -766,15 +810,23 @@ static int pull_from(struct pull *p, const struct reg_endpoint *ep, struct regis
         for (size_t i = 0; i < m->n_layers; i++)
                 p->prog.bytes_total += (uint64_t) m->layers[i].size;
         p->prog.layers_total = (unsigned) m->n_layers;
+        p->prog.n_layers = m->n_layers;
+        for (size_t i = 0; i < m->n_layers; i++) {
+                struct registry_layer_progress *l = &p->prog.layers[i];
+                snprintf(l->digest, sizeof l->digest, "%s", m->layers[i].digest);
+                l->size = (uint64_t) m->layers[i].size;
+                l->bytes_done = 0;
+                l->state = REG_LAYER_WAITING;
+        }
         report(p, true);
         if (p->cancelled)
                 return err_set(err, ECANCELED, NULL, "pull cancelled");
-        if ((r = fetch_blob(p, ep, &m->config, "config", err)) < 0)
+        if ((r = fetch_blob(p, ep, &m->config, "config", NULL, err)) < 0)
                 return r;
         for (size_t i = 0; i < m->n_layers; i++) {
                 char what[32];
                 snprintf(what, sizeof what, "layer %zu", i);
-                if ((r = fetch_blob(p, ep, &m->layers[i], what, err)) < 0)
+                if ((r = fetch_blob(p, ep, &m->layers[i], what, &p->prog.layers[i], err)) < 0)
                         return r;
                 p->prog.layers_done++;
         }

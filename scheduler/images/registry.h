@@ -39,13 +39,42 @@ struct registry_config {
         long timeout_s;                 /* per request without progress; 0 = 60 */
 };
 
+/* A layer's state in a pull, as docker pull shows it: waiting ("Waiting"), downloading, verifying
+ * ("Verifying Checksum"), downloaded ("Download complete": registry_pull is done with it), extracting and
+ * done ("Pull complete": set by the image store, which unpacks after the pull), exists ("Already exists":
+ * the blob was in the store, nothing fetched). */
+enum registry_layer_state {
+        REG_LAYER_WAITING,
+        REG_LAYER_DOWNLOADING,
+        REG_LAYER_VERIFYING,
+        REG_LAYER_DOWNLOADED,
+        REG_LAYER_EXTRACTING,
+        REG_LAYER_DONE,
+        REG_LAYER_EXISTS,
+};
+/* "waiting", "downloading", ... (the images service's and the CLI's names). */
+const char *registry_layer_state_name(enum registry_layer_state s);
+
+#define REGISTRY_MAX_LAYERS 256         /* = MANIFEST_MAX_LAYERS */
+
+struct registry_layer_progress {
+        char digest[BLOB_DIGEST_MAX];
+        uint64_t size;                  /* the manifest's */
+        uint64_t bytes_done;            /* fetched (size once downloaded, or when it exists) */
+        enum registry_layer_state state;
+};
+
 struct registry_progress {
         uint64_t bytes_done;            /* of the blobs fetched so far, this pull */
         uint64_t bytes_total;           /* of every blob the manifest names (known once it is read) */
         unsigned layers_done, layers_total;
+        /* the image manifest's layers in its order (bottom first); n_layers = layers_total once known */
+        struct registry_layer_progress layers[REGISTRY_MAX_LAYERS];
+        size_t n_layers;
 };
 
-/* Called from the pulling thread now and then; returning non-zero cancels the pull (ECANCELED). */
+/* Called from the pulling thread now and then (and on every layer state change); returning non-zero
+ * cancels the pull (ECANCELED). */
 typedef int (*registry_progress_fn)(const struct registry_progress *p, void *userdata);
 
 struct registry_pull_result {

@@ -856,8 +856,22 @@ int images_lowerdirs(struct images *im, const char *id, char ***ret, struct err 
 
 /* ---- building records ---- */
 
+static void watch_layer(const struct unpack_watch *w, size_t i, enum registry_layer_state st)
+{
+        struct registry_layer_progress *l;
+        if (!w || !w->prog || i >= w->prog->n_layers)
+                return;
+        l = &w->prog->layers[i];
+        if (l->state == REG_LAYER_EXISTS)
+                return;         /* docker's "Already exists" stays */
+        l->state = st;
+        if (w->fn)
+                (void) w->fn(w->prog, w->userdata);
+}
+
 int images_build_record(struct images *im, const char *config_digest, const struct layer_ref *layers, size_t n,
-                        const char *manifest_digest, const char *repo_digest, json_t **ret, struct err *err)
+                        const char *manifest_digest, const char *repo_digest, const struct unpack_watch *watch, json_t **ret,
+                        struct err *err)
 {
         _cleanup_free_ char *buf = NULL;
         _cleanup_free_ char(*diff)[72] = NULL;
@@ -886,10 +900,12 @@ int images_build_record(struct images *im, const char *config_digest, const stru
                         image_config_done(&ic);
                         return err_wrap(err, "layer %zu", i);
                 }
+                watch_layer(watch, i, REG_LAYER_EXTRACTING);
                 if ((r = layer_unpack(im->root, fd, diff[i], NULL, err)) < 0) {
                         image_config_done(&ic);
                         return err_wrap(err, "layer %zu (%s)", i, layers[i].digest);
                 }
+                watch_layer(watch, i, REG_LAYER_DONE);
                 if (fstat(fd, &st) == 0)
                         size += (uint64_t) st.st_size;
                 json_array_append_new(jl, json_pack("{s:s,s:s,s:I}", "diffId", diff[i], "digest", layers[i].digest, "size",
@@ -942,9 +958,19 @@ static bool need_pull(enum pull_policy policy, json_t *rec, const struct image_r
         }
 }
 
+/* Keeps the pull's last progress for the unpacking that follows (unpack_watch). */
+static int keep_progress(const struct registry_progress *p, void *userdata)
+{
+        struct unpack_watch *w = userdata;
+        *w->prog = *p;
+        return w->fn ? w->fn(p, w->userdata) : 0;
+}
+
 static int pull_image(struct images *im, const struct image_ref *ref, const char *canonical, registry_progress_fn progress,
                       void *userdata, struct err *err)
 {
+        _cleanup_free_ struct registry_progress *last = calloc(1, sizeof *last);
+        struct unpack_watch watch = { progress, userdata, last };
         struct registry_pull_result res = { 0 };
         _cleanup_free_ char *buf = NULL;
         _cleanup_free_ struct layer_ref *layers = NULL;
@@ -954,7 +980,9 @@ static int pull_image(struct images *im, const struct image_ref *ref, const char
         size_t len;
         int r;
 
-        if ((r = registry_pull(&im->reg, ref, im->root, progress, userdata, &res, err)) < 0)
+        if (!last)
+                return -ENOMEM;
+        if ((r = registry_pull(&im->reg, ref, im->root, keep_progress, &watch, &res, err)) < 0)
                 return r;
         if ((r = blob_read(im->root, res.manifest_digest, MANIFEST_MAX_BYTES, &buf, &len, err)) < 0 ||
             (r = manifest_parse(buf, len, NULL, &m, err)) < 0)
@@ -972,7 +1000,7 @@ static int pull_image(struct images *im, const struct image_ref *ref, const char
                 memcpy(layers[i].digest, m->layers[i].digest, sizeof layers[i].digest);
                 layers[i].size = m->layers[i].size;
         }
-        r = images_build_record(im, m->config.digest, layers, m->n_layers, res.manifest_digest, res.repo_digest, &rec, err);
+        r = images_build_record(im, m->config.digest, layers, m->n_layers, res.manifest_digest, res.repo_digest, &watch, &rec, err);
         manifest_free(m);
         if (r < 0)
                 return err_wrap(err, "image %s", canonical);

@@ -29,10 +29,19 @@ struct layer_ref {
         int64_t size;
 };
 
+/* A pull's progress carried on through the unpacking: each layer fetched goes extracting, then done. */
+struct unpack_watch {
+        registry_progress_fn fn;        /* may be NULL */
+        void *userdata;
+        struct registry_progress *prog; /* the pull's last progress, updated here */
+};
+
 /* A record from a configuration blob and layer blobs already in the blob store: the configuration
- * parsed, every layer unpacked and checked against its diff id. names (may be NULL) are canonical. */
+ * parsed, every layer unpacked and checked against its diff id. names (may be NULL) are canonical.
+ * watch (NULL for imports) hears of each layer's extraction. */
 int images_build_record(struct images *im, const char *config_digest, const struct layer_ref *layers, size_t n,
-                        const char *manifest_digest, const char *repo_digest, json_t **ret, struct err *err);
+                        const char *manifest_digest, const char *repo_digest, const struct unpack_watch *watch, json_t **ret,
+                        struct err *err);
 /* Add or update records (each with its "names"), a name moving from any other image to it, and
  * write images.json; takes im->mu. */
 int images_commit(struct images *im, json_t *recs, struct err *err);

@@ -113,19 +113,31 @@ static json_t *info_json(const struct image_info *i)
                          "layers", (json_int_t) i->n_layers);
 }
 
+/* The current image's layers, as docker pull shows them: [{digest, size, bytesDone, state}]. */
+static json_t *layers_json(const struct registry_progress *p)
+{
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < p->n_layers; i++) {
+                const struct registry_layer_progress *l = &p->layers[i];
+                json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:s}", "digest", l->digest, "size", (json_int_t) l->size,
+                                                   "bytesDone", (json_int_t) l->bytes_done, "state",
+                                                   registry_layer_state_name(l->state)));
+        }
+        return a;
+}
+
 static void list_one(struct img_job *job, void *userdata)
 {
         struct list_ctx *l = userdata;
-        struct registry_progress p;
-        json_t *o, *names = json_array(), *images = json_array();
+        _cleanup_free_ struct registry_progress *p = calloc(1, sizeof *p);   /* ~25 KiB: not on the loop's stack */
+        json_t *o, *names, *images;
         size_t cur;
         bool done = img_job_finished(l->j, job);
-        if (l->only && strcmp(l->only, job->id) != 0) {
-                json_decref(names);
-                json_decref(images);
+        if ((l->only && strcmp(l->only, job->id) != 0) || !p)
                 return;
-        }
-        img_job_progress(l->j, job, &cur, &p);
+        names = json_array();
+        images = json_array();
+        img_job_progress(l->j, job, &cur, p);
         for (size_t i = 0; i < job->n; i++)
                 json_array_append_new(names, json_string(job->names[i]));
         if (done && job->r >= 0) {
@@ -138,8 +150,10 @@ static void list_one(struct img_job *job, void *userdata)
         o = json_pack("{s:s, s:s, s:o, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:o}", "pullId", job->id, "kind",
                       job->kind == IMG_JOB_IMPORT ? "import" : "pull", "names", names, "status",
                       !done ? "IN_PROGRESS" : job->r < 0 ? "FAILED" : "COMPLETE", "startedAt", job->started_at, "current",
-                      (json_int_t) cur, "layersDone", (json_int_t) p.layers_done, "layersTotal", (json_int_t) p.layers_total,
-                      "bytesDone", (json_int_t) p.bytes_done, "bytesTotal", (json_int_t) p.bytes_total, "images", images);
+                      (json_int_t) cur, "layersDone", (json_int_t) p->layers_done, "layersTotal", (json_int_t) p->layers_total,
+                      "bytesDone", (json_int_t) p->bytes_done, "bytesTotal", (json_int_t) p->bytes_total, "images", images);
+        if (o && job->kind != IMG_JOB_IMPORT)
+                json_object_set_new(o, "layers", layers_json(p));
         if (job->task_id[0])
                 json_object_set_new(o, "taskId", json_string(job->task_id));
         if (done) {

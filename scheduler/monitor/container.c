@@ -18,6 +18,7 @@
 #include "ecsbox/cleanup.h"
 #include "ecsbox/fsutil.h"
 #include "ecsbox/log.h"
+#include "etcfiles.h"
 #include "monitor.h"
 
 #define CHILD_STACK (256 * 1024)
@@ -129,6 +130,39 @@ static void enter_root(int efd, const char *root)
                 child_fail(efd, "chdir '/': %s", strerror(errno));
 }
 
+/* The monitor's per-container file src on ROOT/etc/NAME, in the container's own mount namespace. In an
+ * overlay root a missing mount point (or a symlink, such as systemd's stub-resolv.conf) is replaced by an
+ * empty file in the container's upper layer; in the host's root the file must already exist: nothing on
+ * the host's filesystem is created or changed, only covered inside the container. */
+static void bind_etc(int efd, const char *root, const char *src, const char *name)
+{
+        char dst[4096];
+        struct stat st;
+
+        if (!src)
+                return;
+        snprintf(dst, sizeof dst, "%s/etc", root);
+        if (*root && mkdir(dst, 0755) < 0 && errno != EEXIST)
+                child_fail(efd, "create '%s': %s", dst, strerror(errno));
+        snprintf(dst, sizeof dst, "%s/etc/%s", root, name);
+        if (*root) {
+                int fd, l = lstat(dst, &st);
+                if (l < 0 && errno != ENOENT)
+                        child_fail(efd, "stat '%s': %s", dst, strerror(errno));
+                if (l == 0 && S_ISREG(st.st_mode))
+                        goto bind;
+                if (l == 0 && unlink(dst) < 0)
+                        child_fail(efd, "replace '%s': %s", dst, strerror(errno));
+                fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (fd < 0)
+                        child_fail(efd, "create mount point '%s': %s", dst, strerror(errno));
+                close(fd);
+        }
+bind:
+        if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+                child_fail(efd, "bind-mount '%s' on '%s': %s", src, dst, strerror(errno));
+}
+
 /* An image's layers: overlayfs with the container's own upper directory, writable as Docker's root
  * (read-only with readonlyRootFilesystem); mounted here, in the container's mount namespace, so it
  * goes away with the container's last process. */
@@ -140,6 +174,8 @@ static void setup_overlay_rootfs(int efd, const struct container *c)
         if (rootfs_mount_overlay(c->spec, &c->overlay, msg, sizeof msg) < 0)
                 child_fail(efd, "%s", msg);
         setup_mounts(efd, root);
+        bind_etc(efd, root, c->etc_resolv, "resolv.conf");
+        bind_etc(efd, root, c->etc_hosts, "hosts");
         if (c->spec->readonly_root &&
             mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
                 child_fail(efd, "bind-mount root '%s': %s", root, strerror(errno));
@@ -261,8 +297,12 @@ static int child_main(void *arg)
         (void) syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
         if (c->overlay.merged)
                 setup_overlay_rootfs(efd, c);
-        else if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                child_fail(efd, "mount proc on /proc: %s", strerror(errno));
+        else {
+                if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        child_fail(efd, "mount proc on /proc: %s", strerror(errno));
+                bind_etc(efd, "", c->etc_resolv, "resolv.conf");
+                bind_etc(efd, "", c->etc_hosts, "hosts");
+        }
         mask_proc(efd);
         /* Docker creates a missing working directory in a writable root. */
         if (c->overlay.merged && !cs->readonly_root && (r = mkdir_p(wd, 0755)) < 0)
@@ -315,6 +355,55 @@ static int prepare_overlay(struct monitor *m, struct container *c, struct err *e
         return 0;
 }
 
+static int write_etc(const char *dir, const char *name, const char *text, char **ret, struct err *err)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+        if (!text)
+                return 0;
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = write_file_atomic(path, text, strlen(text), 0644)) < 0)
+                return err_set(err, -r, NULL, "write '%s': %s", path, strerror(-r));
+        free(*ret);
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
+/* The container's resolv.conf and hosts (etcfiles.c) as files in DIR/etc/NAME, bound in by the child.
+ * The host's own files are only read. */
+static int prepare_etc(struct monitor *m, struct container *c, const char *hostname, struct err *err)
+{
+        static char resolv[65536], upstream[65536], hosts[65536];
+        struct etc_host_files host = { 0 };
+        _cleanup_free_ char *dir = NULL;
+        struct etc_files f = { 0 };
+        int r;
+
+        if (!m->spec->network_mode)
+                return 0;
+        if (read_file_small("/etc/resolv.conf", resolv, sizeof resolv) >= 0)
+                host.resolv = resolv;
+        if (read_file_small("/run/systemd/resolve/resolv.conf", upstream, sizeof upstream) >= 0)
+                host.resolv_upstream = upstream;
+        if (read_file_small("/etc/hosts", hosts, sizeof hosts) >= 0)
+                host.hosts = hosts;
+        if ((r = etc_files_build(m->spec, c->spec, hostname, &host, &f)) < 0)
+                return err_set(err, -r, NULL, "resolv.conf and hosts: %s", strerror(-r));
+        if (!f.resolv && !f.hosts)
+                return 0;
+        if (asprintf(&dir, "%s/etc/%s", m->spec->dir, c->spec->name) < 0) {
+                etc_files_done(&f);
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        }
+        if ((r = mkdir_p(dir, 0755)) < 0)
+                err_set(err, -r, NULL, "create '%s': %s", dir, strerror(-r));
+        else if ((r = write_etc(dir, "resolv.conf", f.resolv, &c->etc_resolv, err)) >= 0)
+                r = write_etc(dir, "hosts", f.hosts, &c->etc_hosts, err);
+        etc_files_done(&f);
+        return r;
+}
+
 static int prepare(struct monitor *m, struct container *c, char *hostname, size_t hlen, struct err *err)
 {
         const struct container_spec *cs = c->spec;
@@ -326,11 +415,13 @@ static int prepare(struct monitor *m, struct container *c, char *hostname, size_
         }
         if ((r = resolve_user(c, &c->user, err)) < 0)
                 return err_wrap(err, "user '%s'", cs->user ? cs->user : "root");
-        snprintf(hostname, hlen, "%s", m->spec->hostname ? m->spec->hostname : c->runtime_id);
-        if (!m->spec->hostname && strlen(hostname) > 12)
+        snprintf(hostname, hlen, "%s", cs->hostname ?: m->spec->hostname ?: c->runtime_id);
+        if (!cs->hostname && !m->spec->hostname && strlen(hostname) > 12)
                 hostname[12] = '\0';    /* as Docker: the short container id */
         if (!(c->env = container_env(cs, hostname, c->user.home)))
                 return err_set(err, ENOMEM, NULL, "out of memory");
+        if ((r = prepare_etc(m, c, hostname, err)) < 0)
+                return r;
         return cgroup_setup(m, c);
 }
 
@@ -401,6 +492,9 @@ void container_free_runtime(struct container *c)
                 free(*e);
         free(c->env);
         free(c->rootfs);
+        free(c->etc_resolv);
+        free(c->etc_hosts);
+        c->etc_resolv = c->etc_hosts = NULL;
         rootfs_paths_done(&c->overlay);
         free(c->reason);
         free(c->cg.mem_dir);

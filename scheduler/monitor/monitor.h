@@ -44,6 +44,7 @@ struct container {
         char **env;                     /* the child's environment, owned */
         char *rootfs;                   /* the root to pivot into (image directory or overlay merged), NULL for "host" */
         struct rootfs_paths overlay;    /* set when the spec gives rootfs.lowerdirs */
+        char *etc_resolv, *etc_hosts;   /* DIR/etc/NAME/{resolv.conf,hosts} to bind on /etc/..., or NULL (etcfiles.h) */
         bool ever_healthy;              /* a check passed once (dependsOn HEALTHY) */
 
         /* stop sequence */

@@ -63,6 +63,15 @@ struct task_spec *spec_free(struct task_spec *s)
                         free(c->deps[d].name);
                 free(c->deps);
                 strv_free(c->health.argv);
+                free(c->hostname);
+                strv_free(c->dns_servers);
+                strv_free(c->dns_search);
+                strv_free(c->links);
+                for (size_t h = 0; h < c->n_extra_hosts; h++) {
+                        free(c->extra_hosts[h].host);
+                        free(c->extra_hosts[h].ip);
+                }
+                free(c->extra_hosts);
         }
         free(s->containers);
         free(s->task_id);
@@ -72,6 +81,11 @@ struct task_spec *spec_free(struct task_spec *s)
         free(s->notify_socket);
         free(s->hostname);
         free(s->cgroup_parent);
+        free(s->network_mode);
+        strv_free(s->dns_servers);
+        strv_free(s->dns_search);
+        free(s->private_ip);
+        free(s->private_dns_name);
         free(s);
         return NULL;
 }
@@ -267,6 +281,87 @@ static int strv_append_json(json_t *arr, const char *what, char ***v, size_t *n,
                 (*v)[++*n] = NULL;
         }
         (*v)[*n] = NULL;
+        return 0;
+}
+
+/* A word that goes into resolv.conf or hosts: 1-255 printable characters without spaces, so that no
+ * value can add a line of its own. */
+static bool ns_word_valid(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > 255)
+                return false;
+        for (; *s; s++)
+                if ((unsigned char) *s <= ' ' || *s == 0x7f || *s == '#' || *s == ';')
+                        return false;
+        return true;
+}
+
+/* An optional list of such words (dnsServers, dnsSearchDomains, dnsSearch) into *ret (NULL when absent). */
+static int parse_ns_list(json_t *obj, const char *key, const char *who, char ***ret, struct err *err)
+{
+        json_t *arr = NULL;
+        size_t n = 0;
+        int r;
+        if ((r = json_get_array(obj, key, false, &arr, err)) < 0)
+                return who ? err_wrap(err, "container %s", who) : r;
+        if (!arr)
+                return 0;
+        if (!(*ret = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        if ((r = strv_append_json(arr, key, ret, &n, err)) < 0)
+                return who && r != -ENOMEM ? err_wrap(err, "container %s", who) : r;
+        for (size_t i = 0; i < n; i++)
+                if (!ns_word_valid((*ret)[i]))
+                        return err_set(err, EINVAL, SPEC_ERR, "%s%s%s%s[%zu] '%s' must be 1-255 characters without spaces",
+                                       who ? "container " : "", who ? who : "", who ? ": " : "", key, i, (*ret)[i]);
+        return 0;
+}
+
+static int parse_hostname(json_t *obj, const char *who, char **ret, struct err *err)
+{
+        const char *v = NULL;
+        if (json_get_string(obj, "hostname", false, &v, err) < 0)
+                return who ? err_wrap(err, "container %s", who) : -EINVAL;
+        if (!v)
+                return 0;
+        if (!v[0] || strlen(v) > 64 || !ns_word_valid(v))
+                return err_set(err, EINVAL, SPEC_ERR, "%s%shostname '%s' must be 1-64 characters without spaces",
+                               who ? who : "", who ? ": " : "", v);
+        return (*ret = strdup(v)) ? 0 : -ENOMEM;
+}
+
+/* hostname, dnsServers, dnsSearchDomains, extraHosts [{hostname, ipAddress}] of a container definition. */
+static int parse_container_dns(json_t *c, struct container_spec *cs, struct err *err)
+{
+        json_t *arr = NULL, *e;
+        size_t i;
+        int r;
+        if ((r = parse_hostname(c, cs->name, &cs->hostname, err)) < 0 ||
+            (r = parse_ns_list(c, "dnsServers", cs->name, &cs->dns_servers, err)) < 0 ||
+            (r = parse_ns_list(c, "dnsSearchDomains", cs->name, &cs->dns_search, err)) < 0 ||
+            (r = parse_ns_list(c, "links", cs->name, &cs->links, err)) < 0)
+                return r;
+        if ((r = json_get_array(c, "extraHosts", false, &arr, err)) < 0)
+                return err_wrap(err, "container %s", cs->name);
+        if (!arr || json_array_size(arr) == 0)
+                return 0;
+        if (!(cs->extra_hosts = calloc(json_array_size(arr), sizeof *cs->extra_hosts)))
+                return -ENOMEM;
+        json_array_foreach(arr, i, e) {
+                const char *h = NULL, *ip = NULL;
+                if (!json_is_object(e) || json_get_string(e, "hostname", true, &h, err) < 0 ||
+                    json_get_string(e, "ipAddress", true, &ip, err) < 0)
+                        return err_set(err, EINVAL, SPEC_ERR, "container %s: extraHosts[%zu] needs hostname and ipAddress strings",
+                                       cs->name, i);
+                if (!ns_word_valid(h) || !ns_word_valid(ip))
+                        return err_set(err, EINVAL, SPEC_ERR,
+                                       "container %s: extraHosts[%zu] '%s' '%s' must be 1-255 characters without spaces", cs->name, i,
+                                       h, ip);
+                if (!(cs->extra_hosts[i].host = strdup(h)) || !(cs->extra_hosts[i].ip = strdup(ip)))
+                        return -ENOMEM;
+                cs->n_extra_hosts++;
+        }
         return 0;
 }
 
@@ -533,7 +628,8 @@ static int parse_container(json_t *c, size_t idx, struct container_spec *cs, str
         if (json_get_int(c, "startTimeout", false, 0, 86400, &v, err) < 0)
                 return err_wrap(err, "container %s", name);
         cs->start_timeout = (int) v;
-        if ((r = parse_deps(c, cs, err)) < 0 || (r = parse_health(c, cs, err)) < 0 || (r = parse_caps(c, cs, err)) < 0)
+        if ((r = parse_deps(c, cs, err)) < 0 || (r = parse_health(c, cs, err)) < 0 || (r = parse_caps(c, cs, err)) < 0 ||
+            (r = parse_container_dns(c, cs, err)) < 0)
                 return r;
         return 0;
 }
@@ -611,15 +707,8 @@ static int parse_task_strings(json_t *root, struct task_spec *s, struct err *err
         if (s->notify_socket && strlen(s->notify_socket) >= 108)
                 return err_set(err, ENAMETOOLONG, SPEC_ERR, "notifySocket '%s' is longer than a socket path may be",
                                s->notify_socket);
-        v = NULL;
-        if (json_get_string(root, "hostname", false, &v, err) < 0)
-                return -EINVAL;
-        if (v) {
-                if (!v[0] || strlen(v) > 64)
-                        return err_set(err, EINVAL, SPEC_ERR, "hostname '%s' must be 1-64 characters", v);
-                if (!(s->hostname = strdup(v)))
-                        return -ENOMEM;
-        }
+        if ((r = parse_hostname(root, NULL, &s->hostname, err)) < 0)
+                return r;
         v = NULL;
         if (json_get_string(root, "cgroupParent", false, &v, err) < 0)
                 return -EINVAL;
@@ -633,6 +722,43 @@ static int parse_task_strings(json_t *root, struct task_spec *s, struct err *err
         return 0;
 }
 
+/* networkMode, dnsServers, dnsSearch, privateIp, privateDnsName: the task's name service. */
+static int parse_task_dns(json_t *root, struct task_spec *s, struct err *err)
+{
+        static const char *const modes[] = { "awsvpc", "bridge", "host", "none" };
+        const char *v = NULL;
+        int r;
+        if (json_get_string(root, "networkMode", false, &v, err) < 0)
+                return -EINVAL;
+        if (v && *v) {
+                size_t i;
+                for (i = 0; i < ELEMENTSOF(modes) && strcmp(v, modes[i]) != 0; i++)
+                        ;
+                if (i == ELEMENTSOF(modes))
+                        return err_set(err, EINVAL, SPEC_ERR, "networkMode '%s' must be awsvpc, bridge, host or none", v);
+                if (!(s->network_mode = strdup(v)))
+                        return -ENOMEM;
+        }
+        if ((r = parse_ns_list(root, "dnsServers", NULL, &s->dns_servers, err)) < 0 ||
+            (r = parse_ns_list(root, "dnsSearch", NULL, &s->dns_search, err)) < 0)
+                return r;
+        v = NULL;
+        if (json_get_string(root, "privateIp", false, &v, err) < 0)
+                return -EINVAL;
+        if (v && !ns_word_valid(v))
+                return err_set(err, EINVAL, SPEC_ERR, "privateIp '%s' must be an address", v);
+        if (v && !(s->private_ip = strdup(v)))
+                return -ENOMEM;
+        v = NULL;
+        if (json_get_string(root, "privateDnsName", false, &v, err) < 0)
+                return -EINVAL;
+        if (v && !ns_word_valid(v))
+                return err_set(err, EINVAL, SPEC_ERR, "privateDnsName '%s' must be 1-255 characters without spaces", v);
+        if (v && !(s->private_dns_name = strdup(v)))
+                return -ENOMEM;
+        return 0;
+}
+
 static int parse_task(json_t *root, struct task_spec *s, struct err *err)
 {
         json_t *arr = NULL, *c;
@@ -641,7 +767,7 @@ static int parse_task(json_t *root, struct task_spec *s, struct err *err)
 
         if (!json_is_object(root))
                 return err_set(err, EINVAL, SPEC_ERR, "the spec must be a JSON object");
-        if ((r = parse_task_strings(root, s, err)) < 0)
+        if ((r = parse_task_strings(root, s, err)) < 0 || (r = parse_task_dns(root, s, err)) < 0)
                 return r;
         if (json_get_array(root, "containers", true, &arr, err) < 0)
                 return -EINVAL;

@@ -35,6 +35,12 @@ struct health_spec {
         int interval, timeout, retries, start_period;   /* seconds */
 };
 
+/* An extraHosts entry. */
+struct host_entry {
+        char *host;
+        char *ip;
+};
+
 struct container_spec {
         char *name;
         char *image;                    /* the image's name (a label; its layers are lowerdirs), or "host" */
@@ -55,6 +61,13 @@ struct container_spec {
         size_t n_deps;
         struct health_spec health;
         uint64_t caps;                  /* bit n = capability n, after add/drop */
+        /* name service (bridge, host; refused for awsvpc by RegisterTaskDefinition) */
+        char *hostname;                 /* hostname; NULL = the task's, else the short container id */
+        char **dns_servers;             /* dnsServers, NULL-terminated, or NULL */
+        char **dns_search;              /* dnsSearchDomains, NULL-terminated, or NULL */
+        struct host_entry *extra_hosts; /* extraHosts */
+        size_t n_extra_hosts;
+        char **links;                   /* links "name[:alias]" (bridge), NULL-terminated, or NULL */
 };
 
 struct task_spec {
@@ -65,6 +78,12 @@ struct task_spec {
         char *notify_socket;            /* may be NULL */
         char *hostname;                 /* may be NULL */
         char *cgroup_parent;            /* relative to the monitor's own cgroup; NULL = "ecsbox-<taskId>" */
+        /* name service: what each container's /etc/resolv.conf and /etc/hosts get (etcfiles.h) */
+        char *network_mode;             /* networkMode; NULL = leave every container's files alone */
+        char **dns_servers;             /* dnsServers: the ENI's DHCP servers (awsvpc), NULL-terminated, or NULL */
+        char **dns_search;              /* dnsSearch: the ENI's search list (awsvpc), NULL-terminated, or NULL */
+        char *private_ip;               /* privateIp: the task's address (awsvpc, bridge), or NULL */
+        char *private_dns_name;         /* privateDnsName: the ENI's name (awsvpc), or NULL */
         struct container_spec *containers;
         size_t n_containers;
 };

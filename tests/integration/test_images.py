@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from ocireg import MT_OCI_CONFIG, MT_OCI_MANIFEST, MT_OCI_TAR, Layout, Registry, sha256, tar_layer
+from ocireg import (MT_OCI_CONFIG, MT_OCI_MANIFEST, MT_OCI_TAR, Front, Layout, Registry, busybox_layers, in_netns, push_all,
+                    sha256, tar_layer)
 from sandbox import CLI, Ecsboxd, Netd, wait_for
 from test_ecsboxd import eni_of, fetch, open_port_80
 
@@ -202,9 +203,11 @@ def test_pull_from_registry_and_unknown_image(sb, images, reg):
     assert t["containers"][0]["reason"] == t["stoppedReason"]
     assert t["pullStartedAt"] <= t["pullStoppedAt"] and "startedAt" not in t
 
-    # the CLI's pull, quiet without a terminal; and its failure
+    # the CLI's pull without a terminal: a plain line per layer state (docker pull's), nothing on stderr;
+    # and its failure
     p = cli(ecs, "pull", f"{reg.host}/test/busybox:v1")
     assert p.stdout.splitlines()[-1] == image and p.stderr == "", p
+    assert all(": " in ln for ln in p.stdout.splitlines()[:-2]), p.stdout
     p = cli(ecs, "pull", bad, check=False)
     assert p.returncode != 0 and "test/nope" in p.stderr and "ManifestNotFound" in p.stderr, p.stderr
 
@@ -301,3 +304,52 @@ def test_kill9_during_a_task_pull_then_restart(sb, images, reg):
     assert [f for f in os.listdir(tmpdir) if not f.startswith("lock-")] == []
     names = [x for i in ecs.images_call("ListImages")["images"] for x in i["names"]]
     assert names == ["127.0.0.1:5100/test/big:1"]
+
+
+def test_pull_progress_per_layer(sb, images, reg):
+    """ListPulls shows each layer of the image being pulled (digest, size, bytesDone, state) while it
+    streams in through a slow front: the big layer downloading with its bytes growing while the one
+    after it waits, then every layer done with all its bytes; a second image sharing the base layer
+    finds it already there ("exists"). `ecsbox image pull` prints a docker-pull-like line per layer."""
+    base = busybox_layers()[0]
+    big = tar_layer([("big", "file", os.urandom(6 << 20), 0o644)])
+    lay = Layout(os.path.join(sb.tmp, "layout"))
+    desc, _ = lay.image([big, base], compressions=["tar", "gzip"])
+    lay.tag(desc, "v1")
+    in_netns(sb.pid, push_all, reg.url, "test/two", lay, desc, "v1")
+    want = json.loads(lay.blobs[desc["digest"]])["layers"]
+    Front(sb, 5100, reg.url, blobs="slow", rate=4 << 20)
+    n = Netd(sb)
+    ecs = Ecsboxd(sb, None, extra_args=["--insecure-registry", "127.0.0.1:5100"])
+    ecs.netd = n
+
+    pull_id = ecs.images_call("PullImage", name="127.0.0.1:5100/test/two:v1")["pullId"]
+    seen = []
+    def done():
+        p = ecs.images_call("ListPulls", pullId=pull_id)["pulls"][0]
+        seen.append(p)
+        return p if p["status"] != "IN_PROGRESS" else None
+    final = wait_for(done, 60, interval=0.05, what="the pull")
+    assert final["status"] == "COMPLETE", final
+    assert [(l["digest"], l["size"]) for l in final["layers"]] == [(w["digest"], w["size"]) for w in want]
+    assert all(l["state"] == "done" and l["bytesDone"] == l["size"] for l in final["layers"]), final["layers"]
+    # while the big layer streamed: its bytes grew, within its size, and the base layer waited behind it
+    streaming = [p["layers"] for p in seen if p.get("layers") and p["layers"][0]["state"] == "downloading"]
+    assert len(streaming) >= 3, [p.get("layers") for p in seen]
+    got = [ls[0]["bytesDone"] for ls in streaming]
+    assert got == sorted(got) and 0 <= got[0] < got[-1] < want[0]["size"], got
+    assert all(ls[1]["state"] == "waiting" and ls[1]["bytesDone"] == 0 for ls in streaming)
+    states = {l["state"] for p in seen for l in p.get("layers", [])}
+    assert {"waiting", "downloading", "done"} <= states, states
+    assert states <= {"waiting", "downloading", "verifying", "downloaded", "extracting", "done", "exists"}, states
+
+    # a second image on the same base: that layer is already in the store
+    small = tar_layer([("etc", "dir", None, 0o755), ("etc/two", "file", b"two\n", 0o644)])
+    desc2, _ = lay.image([base, small], compressions=["gzip", "gzip"])
+    lay.tag(desc2, "v2")
+    in_netns(sb.pid, push_all, reg.url, "test/two", lay, desc2, "v2")
+    p = ecs.sb.run([CLI, "image", "pull", "127.0.0.1:5100/test/two:v2"], timeout=120)
+    ids = [l["digest"].split(":")[1][:12] for l in json.loads(lay.blobs[desc2["digest"]])["layers"]]
+    lines = p.stdout.splitlines()
+    assert f"{ids[0]}: Already exists" in lines and f"{ids[1]}: Pull complete" in lines, p.stdout
+    assert lines[-1] == "127.0.0.1:5100/test/two:v2" and p.stderr == "", p

@@ -173,6 +173,10 @@ def set_members(sb, netns, group_id):
     return {e for item in out["nftables"] if "set" in item for e in item["set"].get("elem", [])}
 
 
+# the rules that let Amazon DNS (the VPC resolver's two addresses, UDP and TCP) pass unfiltered
+DNS_RULES = 4
+
+
 def rule_count(sb, netns, chain):
     # nft 1.0.6 aborts listing anything of the table once tflags holds multi-bit flags (fin|ack, after
     # TCP traffic; flow-logs.md 4): empty that set first, the witness only needs the rules
@@ -203,7 +207,14 @@ def test_layout_and_default_group(sb, netd):
     assert "type filter hook output priority filter; policy drop;" in t
     task_in = re.search(r"chain task_in \{(.*?)\n\t\}", t, re.S).group(1)
     lines = [l.strip() for l in task_in.strip().splitlines()[1:]]
-    assert lines[0] == 'iif "lo" accept' and lines[1] == "meta nfproto ipv6 drop"
+    assert lines[0] == 'iif "lo" accept'
+    # Amazon DNS passes unfiltered and unmetered: replies from the VPC resolver's two addresses
+    assert lines[1:5] == [f"meta l4proto . ip saddr . th sport {p} . {a} . 53 accept"
+                          for a in ("10.0.0.2", "169.254.169.253") for p in ("udp", "tcp")], lines[1:5]
+    task_out = re.search(r"chain task_out \{(.*?)\n\t\}", t, re.S).group(1)
+    assert "meta l4proto . ip daddr . th dport udp . 10.0.0.2 . 53 accept" in task_out
+    del lines[1:5]
+    assert lines[1] == "meta nfproto ipv6 drop"
     assert lines[2].startswith("tcp flags fin,syn,rst update @tflags")
     assert lines[3] == "ct state established,related goto allow_in" and lines[4] == "ct state invalid goto deny_in"
     # CIDR rules: three lookups in the interval sets; the default group names itself as a peer for
@@ -325,7 +336,7 @@ def test_source_group_follows_members(sb, netd):
     assert probe(sb, "other", d["PrivateIpAddress"], 5432) is None
     # a rule change that drops the last rule naming app removes its sets and its rule from db's table
     netd.ok("RevokeSecurityGroupIngress", GroupId=db, IpPermissions=[perm("tcp", 5432, group=app)])
-    assert rule_count(sb, "db", "task_in") == 9
+    assert rule_count(sb, "db", "task_in") == 9 + DNS_RULES
     assert nft(sb, "db", "list", "set", "inet", "ecsbox", "m_" + app[3:], check=False).returncode != 0
     assert probe(sb, "app2", d["PrivateIpAddress"], 5432) is None
 
@@ -339,7 +350,7 @@ def test_rules_are_set_lookups_whatever_their_number(sb, netd):
     perms += [perm("udp", 2000, 2100 + i, cidr=f"172.16.{i}.0/24") for i in range(100)]
     perms += [perm("icmp", 8, -1, cidr="192.168.0.0/16"), perm("47", cidr="10.0.0.0/8")]
     allow_in(netd, g, *perms)
-    assert rule_count(sb, "t", "task_in") == before == 9
+    assert rule_count(sb, "t", "task_in") == before == 9 + DNS_RULES
     assert set_elems(sb, "t", "sg_in_port").count("tcp .") == 150
     assert "gre . 10.0.0.0/8" in set_elems(sb, "t", "sg_in_proto")
     # overlapping rules are merged into disjoint elements the kernel accepts
@@ -480,7 +491,7 @@ def test_task_cannot_change_its_table(sb, netd):
     p = sb.run(["ip", "netns", "exec", "t", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                 "--inh-caps=-all", "nft", "flush", "table", "inet", "ecsbox"], check=False)
     assert p.returncode != 0 and "Operation not permitted" in p.stderr
-    assert rule_count(sb, "t", "task_in") == 10     # 9 + the default group's member rule
+    assert rule_count(sb, "t", "task_in") == 10 + DNS_RULES     # 9 + the default group's member rule
 
 
 def neigh_mac(sb, netns, ip):
@@ -552,7 +563,7 @@ def test_restart_repairs_tables(sb, netd):
     vpc_ns = "ebx-" + vpc["VpcId"]
     nft(sb, vpc_ns, "delete", "table", "bridge", "ecsbox")
     netd.start()
-    assert rule_count(sb, "a", "task_in") == 10 and rule_count(sb, "b", "task_in") == 10
+    assert rule_count(sb, "a", "task_in") == 10 + DNS_RULES and rule_count(sb, "b", "task_in") == 10 + DNS_RULES
     assert probe(sb, None, a["PrivateIpAddress"]) is None
     assert ping(sb, "b", a["PrivateIpAddress"])
     assert set_members(sb, "c", dflt) == {a["PrivateIpAddress"], b["PrivateIpAddress"], c["PrivateIpAddress"]}
@@ -602,7 +613,7 @@ def test_membership_change_refused_by_a_peer_fails_and_rolls_back(sb, netd):
     assert "Error" in got and "Operation not permitted" in got["Error"]["Message"]
     e = netd.ok("DescribeNetworkInterfaces", NetworkInterfaceIds=[a["NetworkInterfaceId"]])["NetworkInterfaces"][0]
     assert [g["GroupId"] for g in e["Groups"]] == [dflt]
-    assert set_members(sb, "a", dflt) == both and rule_count(sb, "a", "task_in") == 10
+    assert set_members(sb, "a", dflt) == both and rule_count(sb, "a", "task_in") == 10 + DNS_RULES
     got = netd.call("DeleteTaskNetwork", NetworkInterfaceId=a["NetworkInterfaceId"])
     assert "Error" in got and "Operation not permitted" in got["Error"]["Message"]
     assert netd.ok("DescribeNetworkInterfaces", NetworkInterfaceIds=[a["NetworkInterfaceId"]])["NetworkInterfaces"]

@@ -17,6 +17,7 @@
 #include "../../scheduler/images/regauth.h"
 #include "../../scheduler/images/regendpoint.h"
 #include "../../scheduler/images/regproto.h"
+#include "../../scheduler/images/registry.h"
 
 /* ---- WWW-Authenticate ---- */
 
@@ -366,6 +367,16 @@ static void test_endpoints(void **state)
         image_ref_done(&r);
 }
 
+/* The names ListPulls and the CLI use for a layer's states (docs/images.md). */
+static void test_layer_state_names(void **state)
+{
+        static const char *const want[] = { "waiting", "downloading", "verifying", "downloaded", "extracting", "done", "exists" };
+        (void) state;
+        for (int s = REG_LAYER_WAITING; s <= REG_LAYER_EXISTS; s++)
+                assert_string_equal(registry_layer_state_name((enum registry_layer_state) s), want[s]);
+        assert_string_equal(registry_layer_state_name((enum registry_layer_state) 99), "?");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -374,7 +385,7 @@ int main(void)
                 cmocka_unit_test(test_token_parse), cmocka_unit_test(test_error_parse),
                 cmocka_unit_test(test_b64decode), cmocka_unit_test(test_auths_lookup),
                 cmocka_unit_test(test_auths_bad), cmocka_unit_test(test_auths_file),
-                cmocka_unit_test(test_endpoints),
+                cmocka_unit_test(test_endpoints), cmocka_unit_test(test_layer_state_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
