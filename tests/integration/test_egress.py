@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sandbox import Netd, wait_for
+from sandbox import Ecsboxd, Netd, wait_for
 
 INET_IP = "198.18.0.2"
 
@@ -357,3 +357,62 @@ def test_ecs_task_in_the_default_vpc_gets_out(ecs, internet):
     assert r["failures"] == [], r
     t = ecs.wait_task(r["tasks"][0]["taskArn"], "STOPPED", timeout=60)
     assert t["containers"][0].get("exitCode") == 0, t["containers"][0]
+
+
+@pytest.fixture
+def api(sb):
+    n = Netd(sb)
+    d = Ecsboxd(sb, None)
+    d.netd = n
+    yield d
+
+
+def test_aws_cli_over_the_query_protocol(api, internet):
+    """Debian's unmodified aws CLI against ecsboxd's Query endpoint: the gateway and route table calls reach
+    netd and answer in EC2's shapes; the route it makes takes a subnet out."""
+    aws = api.aws
+    vid = aws("ec2", "create-vpc", "--cidr-block", "10.66.0.0/16")["Vpc"]["VpcId"]
+    pub = aws("ec2", "create-subnet", "--vpc-id", vid, "--cidr-block", "10.66.1.0/24")["Subnet"]["SubnetId"]
+    igw = aws("ec2", "create-internet-gateway")["InternetGateway"]
+    assert igw["InternetGatewayId"].startswith("igw-") and igw.get("Attachments", []) == []
+    aws("ec2", "attach-internet-gateway", "--internet-gateway-id", igw["InternetGatewayId"], "--vpc-id", vid)
+    got = aws("ec2", "describe-internet-gateways", "--filters", f"Name=attachment.vpc-id,Values={vid}")["InternetGateways"]
+    assert got[0]["Attachments"] == [{"VpcId": vid, "State": "available"}], got
+    rtb = aws("ec2", "create-route-table", "--vpc-id", vid)["RouteTable"]["RouteTableId"]
+    assert aws("ec2", "create-route", "--route-table-id", rtb, "--destination-cidr-block", "0.0.0.0/0",
+               "--gateway-id", igw["InternetGatewayId"])["Return"] is True
+    assoc = aws("ec2", "associate-route-table", "--route-table-id", rtb, "--subnet-id", pub)
+    assert assoc["AssociationId"].startswith("rtbassoc-") and assoc["AssociationState"]["State"] == "associated"
+    t = api.netd.ok("CreateTaskNetwork", SubnetId=pub, Netns="q")["NetworkInterface"]
+    assert reaches(api.sb, "q")
+    tables = aws("ec2", "describe-route-tables", "--filters", f"Name=vpc-id,Values={vid}")["RouteTables"]
+    routes = {r["DestinationCidrBlock"]: r for x in tables for r in x["Routes"]}
+    assert routes["0.0.0.0/0"]["State"] == "active" and routes["10.66.0.0/16"]["GatewayId"] == "local", routes
+    assert sorted(a.get("Main") for x in tables for a in x["Associations"]) == [False, True]
+    nat = aws("ec2", "create-nat-gateway", "--subnet-id", pub)["NatGateway"]
+    assert nat["State"] == "available" and nat["SubnetId"] == pub
+    got = aws("ec2", "describe-nat-gateways", "--filter", f"Name=subnet-id,Values={pub}")["NatGateways"]
+    assert [n["NatGatewayId"] for n in got] == [nat["NatGatewayId"]]
+    aws("ec2", "replace-route", "--route-table-id", rtb, "--destination-cidr-block", "0.0.0.0/0",
+        "--nat-gateway-id", nat["NatGatewayId"])
+    err = aws_err(api, "ec2", "create-route", "--route-table-id", rtb, "--destination-cidr-block", "0.0.0.0/0",
+                  "--gateway-id", igw["InternetGatewayId"])
+    assert "RouteAlreadyExists" in err, err
+    aws("ec2", "delete-route", "--route-table-id", rtb, "--destination-cidr-block", "0.0.0.0/0")
+    assert fails_fast(api.sb, "q")
+    assert "DependencyViolation" in aws_err(api, "ec2", "delete-internet-gateway", "--internet-gateway-id",
+                                            igw["InternetGatewayId"])
+    assert "InvalidRouteTableID.NotFound" in aws_err(api, "ec2", "delete-route-table", "--route-table-id",
+                                                     "rtb-0123456789abcdef0")
+    aws("ec2", "disassociate-route-table", "--association-id", assoc["AssociationId"])
+    aws("ec2", "delete-route-table", "--route-table-id", rtb)
+    assert aws("ec2", "delete-nat-gateway", "--nat-gateway-id", nat["NatGatewayId"])["NatGatewayId"] == nat["NatGatewayId"]
+    aws("ec2", "detach-internet-gateway", "--internet-gateway-id", igw["InternetGatewayId"], "--vpc-id", vid)
+    aws("ec2", "delete-internet-gateway", "--internet-gateway-id", igw["InternetGatewayId"])
+    assert t["PrivateIpAddress"].startswith("10.66.1.")
+
+
+def aws_err(api, *args):
+    p = api.aws(*args, check=False)
+    assert p.returncode != 0, p.stdout
+    return p.stderr
