@@ -28,6 +28,7 @@
 #include "flowlog.h"
 #include "kernel/knet.h"
 #include "netd.h"
+#include "egress.h"
 #include "reconcile.h"
 #include "req.h"
 #include "sg_enforce.h"
@@ -267,6 +268,11 @@ static int ensure_defaults(struct netd *d, struct err *err)
                         json_decref(vpc);
                         return err_wrap(err, "create the default subnet in %s", az);
                 }
+        }
+        /* public subnets, as on AWS: an internet gateway and 0.0.0.0/0 to it in the main table */
+        if ((r = egress_default_vpc(d, json_string_value(json_object_get(vpc, "VpcId")), err)) < 0) {
+                json_decref(vpc);
+                return err_wrap(err, "make the default VPC public");
         }
         log_info("msg=\"created the default VPC\" vpc=%s cidr=%s", json_string_value(json_object_get(vpc, "VpcId")), vq.cidr_s);
         json_decref(vpc);
