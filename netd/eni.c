@@ -11,6 +11,7 @@
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
 #include "ecsbox/timeutil.h"
+#include "dns/dns.h"
 #include "eni.h"
 #include "eni_req.h"
 #include "flowlog.h"
@@ -62,18 +63,15 @@ static void dns_name(struct netd *d, const char *ip, char *buf, size_t len)
 void eni_task_dns(struct netd *d, const char *vpc_id, json_t *o)
 {
         _cleanup_json_ json_t *vpc = NULL;
-        char key[KEY_MAX], ip[IP4_STR_MAX], search[64];
-        struct cidr4 c;
+        char key[KEY_MAX], ip[IP4_STR_MAX], search[96];
 
         key_fmt(key, "vpc", vpc_id ?: "");
-        if (store_get(d->store, key, &vpc, NULL) < 0 || cidr4_parse(rec_str(vpc, "CidrBlock") ?: "", &c) < 0)
+        if (store_get(d->store, key, &vpc, NULL) < 0)
                 return;
-        /* AmazonProvidedDNS at the VPC's base + 2, the DHCP options' domain-name as the search list */
-        ip4_format(c.addr + 2, ip);
-        if (strcmp(d->region, "us-east-1") == 0)
-                snprintf(search, sizeof search, "ec2.internal");
-        else
-                snprintf(search, sizeof search, "%s.compute.internal", d->region);
+        /* AmazonProvidedDNS at the VPC's base + 2, the DHCP options' domain-name as the search list. As on
+         * AWS the DHCP options name it whatever enableDnsSupport says (off, it answers nothing). */
+        ip4_format(dns_vpc_resolver_ip(vpc), ip);
+        dns_domain(d, search, sizeof search);
         json_object_set_new(o, "DnsServers", json_pack("[s]", ip));
         json_object_set_new(o, "DnsSearch", json_pack("[s]", search));
 }

@@ -239,3 +239,40 @@ def test_security_groups_do_not_filter_amazon_dns(sb, vpcdns):
     # only port 53: anything else to the resolver address is still the group's to decide
     p = sb.run(["ip", "netns", "exec", "t0", "ping", "-c", "1", "-W", "1", res], check=False)
     assert p.returncode != 0
+
+
+def test_tasks_resolve_through_the_vpc_resolver(sb):
+    """End to end through ecsboxd: an awsvpc task's resolv.conf names the VPC resolver, which answers the
+    neighbour's name and PTR and forwards outside names; getfqdn is instant."""
+    from sandbox import Ecsboxd
+    internet(sb)
+    netd = Netd(sb, extra_args=["--dns-upstream", UPSTREAM])
+    ecs = Ecsboxd(sb, None)
+    ecs.netd = netd
+
+    def run(family, command):
+        ecs.call("RegisterTaskDefinition", family=family, networkMode="awsvpc", containerDefinitions=[
+            {"name": "c", "image": "host", "memory": 64, "stopTimeout": 2, "command": ["sh", "-c", command]}])
+        r = ecs.call("RunTask", taskDefinition=family)
+        assert r["failures"] == [], r
+        t = ecs.wait_task(r["tasks"][0]["taskArn"])
+        att = [a for a in t["attachments"] if a["type"] == "ElasticNetworkInterface"][0]
+        return t["taskArn"], {d["name"]: d["value"] for d in att["details"]}
+
+    _, first = run("dns-a", "sleep 60")
+    script = (f"getent hosts {first['privateDnsName']}; echo ---; "
+              "/usr/bin/python3 -c 'import socket, sys, time; t = time.monotonic(); "
+              f"print(socket.gethostbyaddr(\"{first['privateIPv4Address']}\")[0]); "
+              "print(socket.gethostbyname(\"www.example.test\")); f = socket.getfqdn(); "
+              "print(f, int((time.monotonic() - t) * 1000))'; echo ---END; sleep 60")
+    arn, second = run("dns-b", script)
+
+    def out():
+        lines = [e["line"].rstrip("\n") for e in ecs.call("GetTaskLogs", task=arn).get("events", [])]
+        return lines if "---END" in lines else None
+    lines = wait_for(out, 20, what="the task's output")
+    assert lines[0].split() == [first["privateIPv4Address"], first["privateDnsName"]], lines
+    ptr, outside, fq = lines[2], lines[3], lines[4].split()
+    assert ptr == first["privateDnsName"], lines
+    assert outside == "198.18.0.80", lines
+    assert fq[0] == second["privateDnsName"] and int(fq[1]) < 1000, lines
