@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../logs/logs.h"
 #include "../query/query.h"
 #include "ecsbox/cleanup.h"
 #include "ecsbox/log.h"
@@ -132,7 +133,7 @@ static int authenticate(struct http_server *srv, struct MHD_Connection *conn, co
                 snprintf(r->region, sizeof r->region, "%s", res.region);
                 return 0;
         }
-        if (strcmp(service, ECS_SIGNING_NAME) != 0)
+        if (strcmp(service, ECS_SIGNING_NAME) != 0 && strcmp(service, LOGS_SIGNING_NAME) != 0)
                 query_auth_error(ar, status, e.code, e.msg);
         else
                 api_error(ar, status, e.code[0] ? e.code : "InternalFailure", e.msg);
@@ -202,7 +203,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 query_handle(srv->s, r->buf ? r->buf : "", r->len, q, r->too_large, &ar);
                 return reply(conn, &ar);
         }
-        if (!r->too_large && authenticate(srv, conn, url, method, ECS_SIGNING_NAME, r, &ar) < 0)
+        /* CloudWatch Logs requests are signed for "logs" (logs/logs.h) */
+        if (!r->too_large && authenticate(srv, conn, url, method,
+                                          logs_signing_name(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target")) ?: ECS_SIGNING_NAME,
+                                          r, &ar) < 0)
                 return reply(conn, &ar);
         api_handle(srv->s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"), r->buf ? r->buf : "", r->len,
                    r->region[0] ? r->region : NULL, r->too_large, &ar);
