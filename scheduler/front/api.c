@@ -184,8 +184,8 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         if (too_large) {
                 char msg[200];
                 snprintf(msg, sizeof msg, "The request body exceeds the limit of %d bytes; nothing was done",
-                         SCHED_BODY_MAX);
-                error_answer(ret, 400, E_CLIENT, msg);
+                         logs_target ? LOGS_BODY_MAX : SCHED_BODY_MAX);
+                error_answer(ret, 400, logs_target ? "InvalidParameterException" : E_CLIENT, msg);
                 log_warning("request=%s op=%.64s status=400 msg=\"request body over the size limit\"", ret->request_id, op);
                 return;
         }

@@ -378,10 +378,15 @@ int logs_dispatch(struct api_ctx *c, const char *op, json_t *req, json_t **ret, 
 int logs_open(struct sched *s, long long max_bytes, struct err *err)
 {
         char path[SCHED_PATH_MAX + 16];
+        int r;
         if (!s->state_dir[0])
                 return logstore_open(NULL, max_bytes, &s->logs, err);
         snprintf(path, sizeof path, "%s/logs.db", s->state_dir);
-        return logstore_open(path, max_bytes, &s->logs, err);
+        if ((r = logstore_open(path, max_bytes, &s->logs, err)) < 0)
+                return r;
+        /* what expired or overflowed while ecsboxd was down goes before the first read */
+        logs_prune(s);
+        return 0;
 }
 
 void logs_close(struct sched *s)

@@ -10,6 +10,8 @@
 #define LOGS_TARGET_PREFIX "Logs_20140328."
 #define LOGS_SIGNING_NAME "logs"
 #define LOGS_MAX_BYTES_DEFAULT (1LL << 30)      /* --logs-max-bytes */
+/* A request body may hold a full PutLogEvents batch (1 MiB of messages) with its JSON escaping. */
+#define LOGS_BODY_MAX (8 * 1024 * 1024)
 
 struct api_ctx;
 struct sched;
