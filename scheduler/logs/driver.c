@@ -201,7 +201,7 @@ static int tail_one(const char *task, const char *container, const char *path, c
         _cleanup_close_ int fd = -1;
         char stream[LOGS_NAME_MAX + 1];
         struct err err = { 0 };
-        size_t used = 0, start = 0;
+        size_t used = 0, start = 0, want;
         struct stat st;
         ssize_t got;
         int r;
@@ -230,10 +230,11 @@ static int tail_one(const char *task, const char *container, const char *path, c
                         (void) logstore_tail_del(s->logs, task, NULL);
                 return 0;
         }
-        buf = malloc(READ_MAX);
+        want = st.st_size - offset < READ_MAX ? (size_t) (st.st_size - offset) : READ_MAX;
+        buf = malloc(want);
         if (!buf)
                 return 0;
-        got = pread(fd, buf, READ_MAX, (off_t) offset);
+        got = pread(fd, buf, want, (off_t) offset);
         if (got <= 0)
                 return 0;
         for (size_t i = 0; i < (size_t) got; i++) {
@@ -245,7 +246,7 @@ static int tail_one(const char *task, const char *container, const char *path, c
                 used = start;
         }
         /* a stopped task's last line may lack its newline: it is still a line */
-        if (!err.msg[0] && !active && (size_t) got < READ_MAX && used < (size_t) got) {
+        if (!err.msg[0] && !active && (off_t) (offset + got) >= st.st_size && used < (size_t) got) {
                 (void) batch_add(s, t->b, buf + used, (size_t) got - used, group, stream, &err);
                 used = (size_t) got;
         }
