@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "ecsbox/json.h"
+#include "../../scheduler/ecs/taskdef.h"
 #include "../../scheduler/logs/filter.h"
 #include "../../scheduler/logs/logs_req.h"
 #include "../../scheduler/logs/logstore.h"
@@ -362,13 +363,51 @@ static void test_store(void **state)
         logstore_close(ls);
 }
 
+/* RegisterTaskDefinition's awslogs checks, with ECS's texts. */
+static void td_awslogs(const char *opts, const char *want)
+{
+        char text[1024];
+        _cleanup_json_ json_t *req = NULL, *td = NULL;
+        struct err err = { 0 };
+        int r;
+        snprintf(text, sizeof text,
+                 "{\"family\":\"f\",\"containerDefinitions\":[{\"name\":\"c\",\"image\":\"busybox\",\"memory\":32,"
+                 "\"logConfiguration\":{\"logDriver\":\"awslogs\",\"options\":%s}}]}", opts);
+        req = parse(text);
+        r = taskdef_build(req, &td, &err);
+        if (!want) {
+                if (r < 0)
+                        fail_msg("%s: refused: %s", opts, err.msg);
+                return;
+        }
+        if (r >= 0)
+                fail_msg("%s: accepted", opts);
+        assert_string_equal(err.code, "ClientException");
+        if (strcmp(err.msg, want) != 0)
+                fail_msg("%s: got '%s', want '%s'", opts, err.msg, want);
+}
+
+static void test_taskdef_awslogs(void **state)
+{
+        td_awslogs("{\"awslogs-group\":\"g\",\"awslogs-region\":\"us-east-1\",\"awslogs-stream-prefix\":\"p\","
+                   "\"awslogs-create-group\":\"true\",\"mode\":\"non-blocking\",\"max-buffer-size\":\"25m\"}", NULL);
+        td_awslogs("{\"awslogs-region\":\"us-east-1\"}", "Log driver awslogs requires options: awslogs-group");
+        td_awslogs("{}", "Log driver awslogs requires options: awslogs-region, awslogs-group");
+        td_awslogs("{\"awslogs-group\":\"\",\"awslogs-region\":\"us-east-1\"}",
+                   "Log driver awslogs option 'awslogs-group' should not be null or empty.");
+        td_awslogs("{\"awslogs-group\":\"g\",\"awslogs-region\":\"us-east-1\",\"awslogs-create-group\":\"false\"}",
+                   "Log driver awslogs option 'awslogs-create-group' should only be set to 'true', else omit option.");
+        td_awslogs("{\"awslogs-group\":\"g\",\"awslogs-region\":\"us-east-1\",\"log_key\":\"log\"}",
+                   "Log driver awslogs disallows options: log_key");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_filter_terms),       cmocka_unit_test(test_filter_json),   cmocka_unit_test(test_filter_space),
                 cmocka_unit_test(test_names_and_retention), cmocka_unit_test(test_group_arg),     cmocka_unit_test(test_tokens),
                 cmocka_unit_test(test_put_decode),         cmocka_unit_test(test_put_classify),  cmocka_unit_test(test_get_and_filter_decode),
-                cmocka_unit_test(test_store),
+                cmocka_unit_test(test_store),              cmocka_unit_test(test_taskdef_awslogs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
