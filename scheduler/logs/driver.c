@@ -41,7 +41,9 @@ static void stream_name(json_t *opts, const char *cname, const char *task_id, ch
 
 static int ensure_stream(struct logstore *ls, const char *group, const char *stream, struct err *err)
 {
-        int r = logstore_stream_create(ls, group, stream, logs_now_ms(), err);
+        int r = logs_stream_name_check(stream, err);
+        if (r == 0)
+                r = logstore_stream_create(ls, group, stream, logs_now_ms(), err);
         if (r == -EEXIST) {
                 err_clear(err);
                 return 0;
@@ -63,7 +65,9 @@ int logs_task_start(struct sched *s, const char *task_id, const char *dir, json_
                 int r;
                 if (strcmp(jstr(lc, "logDriver") ?: "", "awslogs") != 0 || !group)
                         continue;
-                r = logstore_group_get(s->logs, group, NULL, NULL, &err);
+                r = logs_group_name_check(group, &err);
+                if (r == 0)
+                        r = logstore_group_get(s->logs, group, NULL, NULL, &err);
                 if (r == -ENOENT && strcmp(opt(opts, "awslogs-create-group") ?: "false", "true") == 0) {
                         err_clear(&err);
                         r = logstore_group_create(s->logs, group, logs_now_ms(), NULL, &err);

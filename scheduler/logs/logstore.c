@@ -116,7 +116,7 @@ long long logstore_bytes(struct logstore *ls)
 int logstore_group_create(struct logstore *ls, const char *name, long long now_ms, json_t *tags, struct err *err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        _cleanup_free_ char *txt = json_dumps(tags ? tags : json_object(), JSON_COMPACT);
+        _cleanup_free_ char *txt = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
         int rc, r;
         if ((r = prep(ls, "INSERT INTO groups (name, created, tags) VALUES (?, ?, ?)", &st, err)) < 0)
                 return r;
@@ -464,7 +464,7 @@ int logstore_get(struct logstore *ls, const struct log_get_in *in, json_t **ret,
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_json_ json_t *out = json_array();
-        bool fwd = in->have_pos ? in->forward : in->forward;
+        bool fwd = in->forward;
         long long sid, bytes = 0;
         struct log_pos pos = in->pos;
         int r;
