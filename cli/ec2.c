@@ -21,14 +21,17 @@ static const char *const ec2_verbs[] = {
         "authorize-security-group-ingress", "authorize-security-group-egress", "revoke-security-group-ingress",
         "revoke-security-group-egress", "modify-network-interface-attribute", "create-flow-logs",
         "describe-flow-logs", "delete-flow-logs", "get-flow-logs",
-        "modify-vpc-attribute", "describe-vpc-attribute", NULL,
+        "modify-vpc-attribute", "describe-vpc-attribute", "create-internet-gateway", "attach-internet-gateway",
+        "detach-internet-gateway", "delete-internet-gateway", "describe-internet-gateways", "create-nat-gateway",
+        "describe-nat-gateways", "delete-nat-gateway", "create-route-table", "delete-route-table", "describe-route-tables",
+        "create-route", "replace-route", "delete-route", "associate-route-table", "disassociate-route-table", NULL,
 };
 
 /* --filters; flags that take several values (aws list parameters); the rest one value. */
 static enum flag_kind ec2_kind(const char *flag)
 {
         size_t n = strlen(flag);
-        if (!strcmp(flag, "filters"))
+        if (!strcmp(flag, "filters") || !strcmp(flag, "filter"))   /* describe-nat-gateways: --filter */
                 return FLAG_FILTERS;
         if ((n > 4 && strcmp(flag + n - 4, "-ids") == 0) || strcmp(flag, "groups") == 0 || strcmp(flag, "group-names") == 0)
                 return FLAG_LIST;

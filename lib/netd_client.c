@@ -100,8 +100,26 @@ static int send_line(int fd, const char *path, const char *action, const char *l
 }
 
 /* Reads until the first newline; *ret_buf (NUL-terminated, owned by the caller) and *ret_len up to it. */
+/* fds passed with the answer (SCM_RIGHTS): the first kept in *ret_fd (when asked and none yet), the rest closed. */
+static void take_fds(struct msghdr *mh, int *ret_fd)
+{
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < n; i++) {
+                        int f;
+                        memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof f);
+                        if (ret_fd && *ret_fd < 0)
+                                *ret_fd = f;
+                        else
+                                close(f);
+                }
+        }
+}
+
 static int recv_line(int fd, const char *path, const char *action, uint64_t deadline, char **ret_buf, size_t *ret_len,
-                     struct err *err)
+                     int *ret_fd, struct err *err)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = 0;
@@ -121,7 +139,15 @@ static int recv_line(int fd, const char *path, const char *action, uint64_t dead
                         buf = nb;
                         cap = ncap;
                 }
-                got = recv(fd, buf + len, cap - len - 1, 0);
+                union {
+                        char b[CMSG_SPACE(4 * sizeof(int))];
+                        struct cmsghdr align;
+                } u;
+                struct iovec iov = { buf + len, cap - len - 1 };
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b };
+                got = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+                if (got >= 0)
+                        take_fds(&mh, ret_fd);
                 if (got < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -145,6 +171,11 @@ static int recv_line(int fd, const char *path, const char *action, uint64_t dead
 
 int netd_client_call(const char *path, json_t *req, int timeout_ms, json_t **ret_answer, struct err *err)
 {
+        return netd_client_call_fd(path, req, timeout_ms, ret_answer, NULL, err);
+}
+
+int netd_client_call_fd(const char *path, json_t *req, int timeout_ms, json_t **ret_answer, int *ret_fd, struct err *err)
+{
         const char *action = json_string_value(json_object_get(req, "Action")) ?: "?";
         uint64_t deadline = timeout_ms > 0 ? now_mono_ms() + (uint64_t) timeout_ms : NO_DEADLINE;
         _cleanup_free_ char *line = json_dumps(req, JSON_COMPACT), *answer = NULL;
@@ -158,9 +189,18 @@ int netd_client_call(const char *path, json_t *req, int timeout_ms, json_t **ret
                 return err_set(err, ENOMEM, NULL, "netd %s: cannot encode the request", action);
         if ((r = sock_connect(path, action, deadline, &fd, err)) < 0 ||
             (r = send_line(fd, path, action, line, deadline, err)) < 0 ||
-            (r = recv_line(fd, path, action, deadline, &answer, &len, err)) < 0)
+            (r = recv_line(fd, path, action, deadline, &answer, &len, ret_fd, err)) < 0) {
+                if (ret_fd && *ret_fd >= 0) {
+                        close(*ret_fd);
+                        *ret_fd = -1;
+                }
                 return r;
+        }
         doc = json_loadb(answer, len, 0, &jerr);
+        if (!doc && ret_fd && *ret_fd >= 0) {
+                close(*ret_fd);
+                *ret_fd = -1;
+        }
         if (!doc)
                 return err_set(err, EPROTO, NULL, "netd %s: malformed answer from '%s': %s (line %d, column %d)", action, path,
                                jerr.text, jerr.line, jerr.column);

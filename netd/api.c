@@ -8,8 +8,12 @@
 #include "dns/dns.h"
 #include "eni.h"
 #include "flowlog.h"
+#include "metadata.h"
+#include "igw.h"
+#include "natgw.h"
 #include "netd.h"
 #include "req.h"
+#include "routetable.h"
 #include "sg.h"
 #include "subnet.h"
 #include "tasknet.h"
@@ -52,6 +56,23 @@ static const struct {
         { "PutDnsRecords", op_put_dns_records },
         { "DeleteDnsRecords", op_delete_dns_records },
         { "ListDnsRecords", op_list_dns_records },
+        { "OpenMetadataListener", op_open_metadata_listener },
+        { "CreateInternetGateway", op_create_internet_gateway },
+        { "AttachInternetGateway", op_attach_internet_gateway },
+        { "DetachInternetGateway", op_detach_internet_gateway },
+        { "DeleteInternetGateway", op_delete_internet_gateway },
+        { "DescribeInternetGateways", op_describe_internet_gateways },
+        { "CreateNatGateway", op_create_nat_gateway },
+        { "DescribeNatGateways", op_describe_nat_gateways },
+        { "DeleteNatGateway", op_delete_nat_gateway },
+        { "CreateRouteTable", op_create_route_table },
+        { "DeleteRouteTable", op_delete_route_table },
+        { "DescribeRouteTables", op_describe_route_tables },
+        { "CreateRoute", op_create_route },
+        { "ReplaceRoute", op_replace_route },
+        { "DeleteRoute", op_delete_route },
+        { "AssociateRouteTable", op_associate_route_table },
+        { "DisassociateRouteTable", op_disassociate_route_table },
 };
 
 int netd_dispatch(struct netd *d, json_t *req, json_t **ret, struct err *err)

@@ -7,6 +7,7 @@
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
+#include "egress.h"
 #include "eni.h"
 #include "intent.h"
 #include "netd.h"
@@ -72,6 +73,7 @@ static const struct {
         { "CreateTaskNetwork", eni_intent_replay },
         { "DetachNetworkInterface", eni_intent_replay },
         { "DeleteTaskNetwork", eni_intent_replay },
+        { "EgressApply", egress_intent_replay },
 };
 
 static int replay_intent(struct netd *d, const char *ikey, json_t *intent, struct err *err)

@@ -28,6 +28,7 @@
 #include "flowlog.h"
 #include "kernel/knet.h"
 #include "netd.h"
+#include "egress.h"
 #include "reconcile.h"
 #include "req.h"
 #include "sg_enforce.h"
@@ -56,15 +57,47 @@ static struct conn *conn_free(struct conn *c)
         return NULL;
 }
 
+/* The answer line; an fd an operation hands over (member ebxFd, not sent as JSON) goes with its first
+ * byte as SCM_RIGHTS, then is closed here. */
 static int send_doc(struct conn *c, json_t *doc)
 {
-        _cleanup_free_ char *txt = json_dumps(doc, JSON_COMPACT);
-        int r;
-        if (!txt)
+        json_t *fdj = json_object_get(doc, "ebxFd");
+        int pass = json_is_integer(fdj) ? (int) json_integer_value(fdj) : -1, r;
+        _cleanup_free_ char *js = NULL, *txt = NULL;
+        size_t off = 0, len;
+        if (pass >= 0)
+                json_object_del(doc, "ebxFd");
+        js = json_dumps(doc, JSON_COMPACT);
+        if (!js || asprintf(&txt, "%s\n", js) < 0) {
+                txt = NULL;
+                if (pass >= 0)
+                        close(pass);
                 return -ENOMEM;
-        r = write_all(c->fd, txt, strlen(txt));   /* waits for room on the non-blocking socket */
-        if (r >= 0)
-                r = write_all(c->fd, "\n", 1);
+        }
+        len = strlen(txt);
+        if (pass >= 0) {
+                union {
+                        char buf[CMSG_SPACE(sizeof(int))];
+                        struct cmsghdr align;
+                } u;
+                struct iovec iov = { txt, len };
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+                ssize_t n;
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+                do
+                        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+                while (n < 0 && errno == EINTR);
+                close(pass);
+                if (n < 0)
+                        return -errno;
+                off = (size_t) n;
+        }
+        /* waits for room on the non-blocking socket */
+        r = off < len ? write_all(c->fd, txt + off, len - off) : 0;
         return r;
 }
 
@@ -235,6 +268,11 @@ static int ensure_defaults(struct netd *d, struct err *err)
                         json_decref(vpc);
                         return err_wrap(err, "create the default subnet in %s", az);
                 }
+        }
+        /* public subnets, as on AWS: an internet gateway and 0.0.0.0/0 to it in the main table */
+        if ((r = egress_default_vpc(d, json_string_value(json_object_get(vpc, "VpcId")), err)) < 0) {
+                json_decref(vpc);
+                return err_wrap(err, "make the default VPC public");
         }
         log_info("msg=\"created the default VPC\" vpc=%s cidr=%s", json_string_value(json_object_get(vpc, "VpcId")), vq.cidr_s);
         json_decref(vpc);

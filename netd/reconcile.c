@@ -8,6 +8,7 @@
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
+#include "egress.h"
 #include "eni.h"
 #include "intent.h"
 #include "ipam.h"
@@ -218,6 +219,8 @@ int netd_reconcile(struct netd *d, struct err *err)
                 return -EIO;
         repaired += r;
         repaired += unowned_sweep(d, host_links, vpc_ns);
+        /* route tables and gateways: the VPC routers' policy routing and the host's masquerade */
+        repaired += egress_reconcile(d);
         /* bridge and none task networks, after the instance ENIs they hang on */
         if ((r = tasknet_reconcile(d, &e)) < 0)
                 log_error("msg=\"cannot reconcile task networks\" err=\"%s\"", e.msg);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "describe.h"
+#include "egress.h"
 #include "ecsbox/ids.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
@@ -165,6 +166,7 @@ int subnet_create(struct netd *d, const struct subnet_create_req *q, bool defaul
         if ((r = intent_finish(d, key, s, ikey, err)) < 0)
                 return r;
         log_info("op=CreateSubnet subnet=%s vpc=%s cidr=%s az=%s bridge=%s", id, vpc_id, cidr_s, az, bridge);
+        egress_subnet_changed(d, vpc_id, NULL);
         *ret_subnet = TAKE_PTR(s);
         return 0;
 }
@@ -242,6 +244,8 @@ int op_delete_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err)
         if (scan.n > 0)
                 return err_set(err, EBUSY, "DependencyViolation",
                                "The subnet '%s' has dependencies and cannot be deleted: %d network interface(s) remain", id, scan.n);
+        if ((r = egress_subnet_dependencies(d, id, err)) < 0)
+                return r;
         if ((r = vpc_load(d, json_string_value(json_object_get(s, "VpcId")), &vpc, err)) < 0)
                 return r;
         key_fmt(key, "subnet", id);
@@ -255,6 +259,7 @@ int op_delete_subnet(struct netd *d, json_t *req, json_t **ret, struct err *err)
         if ((r = intent_finish(d, key, NULL, ikey, err)) < 0)
                 return r;
         log_info("op=DeleteSubnet subnet=%s", id);
+        egress_subnet_changed(d, rec_str(s, "VpcId"), id);
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;
 }

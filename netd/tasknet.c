@@ -249,6 +249,16 @@ static json_t *tasknet_shape(struct netd *d, json_t *tn)
                 json_object_set_new(o, "MacAddress", json_string(rec_str(tn, "MacAddress")));
                 json_object_set_new(o, "HostIp", json_string(rec_str(tn, "HostIp") ?: ""));
                 json_object_set_new(o, "NetworkBindings", b);
+                {
+                        /* the instance's VPC: where its tasks reach the VPC resolver and the metadata endpoint */
+                        _cleanup_json_ json_t *ieni = NULL;
+                        struct err e = { 0 };
+                        if (instance_load(d, rec_str(tn, "InstanceNetns") ?: "", &ieni, &e) == 0 && rec_str(ieni, "VpcId")) {
+                                json_object_set_new(o, "VpcId", json_string(rec_str(ieni, "VpcId")));
+                                /* the instance's own resolv.conf names its VPC's resolver, as on EC2 */
+                                eni_task_dns(d, rec_str(ieni, "VpcId"), o);
+                        }
+                }
         } else
                 json_decref(b);
         if (json_object_get(tn, "Metadata"))

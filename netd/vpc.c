@@ -10,6 +10,7 @@
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
+#include "egress.h"
 #include "intent.h"
 #include "kernel/knet.h"
 #include "netd.h"
@@ -169,6 +170,10 @@ int vpc_create(struct netd *d, const struct vpc_create_req *q, bool is_default, 
         struct err e2 = { 0 };
         if (dns_vpc_sync(d, vpc, &e2) < 0)
                 log_warning("msg=\"VPC resolver not started\" vpc=%s err=\"%s\"", rec_str(vpc, "VpcId"), e2.msg);
+        /* its main route table; when that fails, egress_reconcile makes it at the next start */
+        err_clear(&e2);
+        if (egress_vpc_created(d, vpc, &e2) < 0)
+                log_warning("msg=\"main route table not made, ignoring\" vpc=%s err=\"%s\"", rec_str(vpc, "VpcId"), e2.msg);
         log_info("op=CreateVpc vpc=%s cidr=%s netns=%s host_route=%s", rec_str(vpc, "VpcId"), cidr_s, kv.netns,
                  scan->overlap ? "no" : "yes");
         *ret_vpc = TAKE_PTR(vpc);
@@ -260,6 +265,8 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
                 return err_set(err, EBUSY, "DependencyViolation",
                                "The vpc '%s' has dependencies and cannot be deleted: %d subnet(s), %d network interface(s), %d security group(s) remain",
                                id, s.subnets, s.enis, s.sgs);
+        if ((r = egress_vpc_dependencies(d, id, err)) < 0)
+                return r;
         key_fmt(key, "vpc", id);
         intent = json_pack("{s:s, s:s}", "Op", "DeleteVpc", "VpcId", id);
         json_object_set_new(vpc, "State", json_string("deleting"));
@@ -284,6 +291,7 @@ int op_delete_vpc(struct netd *d, json_t *req, json_t **ret, struct err *err)
                 store_rollback(d->store);
                 return r;
         }
+        egress_vpc_deleted(d, id);
         log_info("op=DeleteVpc vpc=%s", id);
         *ret = json_pack("{s:b}", "Return", 1);
         return 0;

@@ -1,5 +1,5 @@
-/* loop.c: ecsboxd's loop: the 1 s tick (tasks, services, default network, pruning), the
- * deferred turn after kicks (queued tasks, a service pass), SIGCHLD and the monitors'
+/* loop.c: ecsboxd's loop: the 1 s tick (tasks, services, Cloud Map DNS pushes, default network,
+ * pruning), the deferred turn after kicks (queued tasks, a service pass), SIGCHLD and the monitors'
  * notifications. Nothing else drives the tasks, services and instances. */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include "logs/logs.h"
 #include "loop.h"
 #include "netd_client.h"
+#include "sd/sd.h"
 #include "sched.h"
 
 #define TICK_USEC 1000000ULL
@@ -51,11 +52,13 @@ static int on_tick(sd_event_source *es, uint64_t usec, void *userdata)
         }
         tasks_refresh(s);
         services_tick(s);
+        sd_dns_tick(s);
         logs_tick(s);
         if (now - s->last_prune > PRUNE_INTERVAL) {
                 s->last_prune = now;
                 tasks_prune(s);
                 instance_release_pending(s);
+                sd_operations_prune(s);
                 logs_prune(s);
         }
         /* a time source is one-shot: re-arm it for the next tick */

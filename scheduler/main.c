@@ -16,6 +16,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "tmds/tmds.h"
 #include "ecsbox/cleanup.h"
 #include "ecsbox/log.h"
 #include "ecsbox/fsutil.h"
@@ -113,6 +114,9 @@ static void usage(FILE *f)
                    "  --account-id ID     12-digit account id for ARNs (default 000000000000)\n"
                    "  --stopped-retention SECONDS  how long STOPPED tasks stay describable (default 3600)\n"
                    "  --logs-max-bytes BYTES       cap on the CloudWatch Logs events kept, oldest dropped first (default 1 GiB)\n"
+                   "  --credentials FILE  the API keys, shared-credentials format (default STATE/credentials)\n"
+                   "  --task-role-credentials FILE  keys handed to tasks for their taskRoleArn: profiles named\n"
+                   "                      by role ARN or role name (default STATE/task-role-credentials)\n"
                    "  --log-level LEVEL   error, warning, notice, info (default) or debug\n"
                    "  -h, --help          this text\n");
 }
@@ -145,6 +149,7 @@ struct options {
         enum pull_policy policy;
         const char *listen_addr;
         const char *credentials;        /* NULL: STATE_DIR/credentials */
+        const char *task_role_creds;    /* NULL: STATE_DIR/task-role-credentials */
         double retention;
         long long logs_max_bytes;       /* --logs-max-bytes */
         char monitor[SCHED_PATH_MAX];
@@ -175,6 +180,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
                 { "log-level", required_argument, NULL, 'l' },   { "stopped-retention", required_argument, NULL, 'S' },
                 { "logs-max-bytes", required_argument, NULL, 'B' },
                 { "credentials", required_argument, NULL, 'C' }, { "help", no_argument, NULL, 'h' },
+                { "task-role-credentials", required_argument, NULL, 'T' },
                 { "registry-mirror", required_argument, NULL, 'M' }, { "insecure-registry", required_argument, NULL, 'I' },
                 { "registry-auth-file", required_argument, NULL, 'A' }, { "image-pull-behavior", required_argument, NULL, 'P' },
                 { 0 },
@@ -192,6 +198,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
                 case 'r': o->run_dir = optarg; break;
                 case 'L': opt->listen_addr = optarg; break;
                 case 'C': opt->credentials = optarg; break;
+                case 'T': opt->task_role_creds = optarg; break;
                 case 'n': o->netd_sock = optarg; break;
                 case 'i': o->image_store = optarg; break;
                 case 'm': o->monitor_bin = optarg; break;
@@ -376,6 +383,8 @@ int main(int argc, char **argv)
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 goto out;
         }
+        if (opt.task_role_creds)
+                snprintf(s.task_role_credentials, sizeof s.task_role_credentials, "%s", opt.task_role_creds);
         snprintf(cred_path, sizeof cred_path, "%s", opt.credentials ? opt.credentials : "");
         if (!opt.credentials)
                 snprintf(cred_path, sizeof cred_path, "%s/credentials", s.state_dir);
@@ -389,6 +398,7 @@ int main(int argc, char **argv)
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 goto out;
         }
+        (void) tmds_recover(&s);
         if (drop_privileges(&err) < 0) {
                 log_error("msg=\"cannot drop privileges\" err=\"%s\"", err.msg);
                 goto out;

@@ -8,6 +8,7 @@
 #include <systemd/sd-event.h>
 
 #include "query/model.h"
+#include "tmds/tmds.h"
 #include "ecsbox/fsutil.h"
 #include "ecsbox/store.h"
 #include "sched.h"
@@ -33,6 +34,8 @@ int sched_init(struct sched *s, const struct sched_options *o, struct err *err)
         else
                 snprintf(s->image_store, sizeof s->image_store, "%s/images", s->state_dir);
         snprintf(s->tasks_dir, sizeof s->tasks_dir, "%s/tasks", s->state_dir[0] ? s->state_dir : "/tmp/ecsboxd-test");
+        snprintf(s->task_role_credentials, sizeof s->task_role_credentials, "%s/task-role-credentials",
+                 s->state_dir[0] ? s->state_dir : "/tmp/ecsboxd-test");
         snprintf(s->notify_path, sizeof s->notify_path, "%s/ecsboxd-notify.sock", s->run_dir);
         copy(s->region, sizeof s->region, o->region, "us-east-1");
         copy(s->account, sizeof s->account, o->account, "000000000000");
@@ -60,6 +63,7 @@ int sched_init(struct sched *s, const struct sched_options *o, struct err *err)
 
 void sched_done(struct sched *s)
 {
+        tmds_free(s);
         s->store = store_close(s->store);
         if (s->ec2_model) {
                 query_model_free(s->ec2_model);
@@ -70,6 +74,8 @@ void sched_done(struct sched *s)
         json_decref(s->active);
         json_decref(s->steady);
         json_decref(s->children);
+        json_decref(s->sd_dirty);
+        s->sd_dirty = NULL;
         s->todo = s->active = s->steady = s->children = NULL;
 }
 

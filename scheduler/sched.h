@@ -14,6 +14,7 @@
 
 struct auth;
 struct query_model;
+struct tmds;
 struct images;
 struct img_jobs;
 struct logstore;
@@ -42,6 +43,8 @@ struct sched {
         netd_call_fn netd_call;              /* set before sched_init (main: netd_socket_call) */
         struct auth *auth;                   /* the API keys (front/auth.c); main's, set before serving */
         struct query_model *ec2_model;       /* query/: botocore's EC2 model, parsed at first use */
+        struct tmds *tmds;                   /* tmds/: the metadata endpoint's servers, made at first use */
+        char task_role_credentials[SCHED_PATH_MAX];  /* role ARN or name -> keys (shared-credentials format) */
         void *test_data;                     /* for unit-test stubs */
 
         /* images (scheduler/images/, imgsvc/): main's, NULL in unit tests (only "host" runs then) */
@@ -68,6 +71,10 @@ struct sched {
         /* services (ecs/service.c) */
         bool services_due;                   /* a service's task changed: run the service scheduler soon */
         double services_last;                /* when the last pass over the services ran */
+
+        /* Cloud Map DNS (sd/dns.c): what netd has yet to take */
+        json_t *sd_dirty;                    /* "zone:ns-…", "svc:srv-…", "unzone:VPC:NAME" -> attempts */
+        double sd_last_all;                  /* when every zone and RRset was last marked for a push */
 
         /* the default network (netd_client.c) */
         bool net_defaults_ok;                /* default VPC/subnet known */

@@ -15,3 +15,6 @@
  * netd's own errors mean. Returns 0, or < 0 (-errno) with err naming the action, the socket path and the
  * cause; a socket that cannot be reached says "network daemon unreachable at 'PATH'". Nothing is logged. */
 int netd_client_call(const char *path, json_t *req, int timeout_ms, json_t **ret_answer, struct err *err);
+/* The same, and *ret_fd (set to -1 by the caller) gets an fd netd passed with its answer (SCM_RIGHTS,
+ * close-on-exec), or stays -1; any other fd passed is closed. */
+int netd_client_call_fd(const char *path, json_t *req, int timeout_ms, json_t **ret_answer, int *ret_fd, struct err *err);

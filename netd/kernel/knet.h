@@ -115,5 +115,8 @@ int knet_link_delete(struct knet *k, const char *netns, const char *ifname, stru
  * and one listening TCP socket bound to each address's port 53 (non-blocking, O_CLOEXEC; port 53 made
  * unprivileged in that netns). udp[i]/tcp[i] are the caller's; all -1 on failure. */
 int knet_dns_listen(struct knet *k, const char *netns, const uint32_t *ips, size_t n, int *udp, int *tcp, struct err *err);
+/* One listening TCP socket (non-blocking, O_CLOEXEC) bound to ip:port inside the VPC netns, the address put
+ * on its lo first (idempotent): the task metadata endpoint's socket, handed to ecsboxd. */
+int knet_vpc_tcp_listen(struct knet *k, const char *netns, uint32_t ip, uint16_t port, int *ret_fd, struct err *err);
 /* Remove those addresses again (the resolver turned off); a missing netns or address is fine. */
 int knet_dns_unlisten(struct knet *k, const char *netns, const uint32_t *ips, size_t n, struct err *err);

@@ -84,6 +84,54 @@ int knet_dns_listen(struct knet *k, const char *netns, const uint32_t *ips, size
         return 0;
 }
 
+struct tcp_open_ctx {
+        const char *where;
+        uint32_t ip;
+        uint16_t port;
+        int fd;
+};
+
+static int tcp_open(void *ud, struct err *err)
+{
+        struct tcp_open_ctx *c = ud;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->port), .sin_addr.s_addr = htonl(c->ip) };
+        _cleanup_close_ int fd = -1;
+        char ips[IP4_STR_MAX];
+        int one = 1, r;
+        ip4_format(c->ip, ips);
+        if ((r = sysctl_write("net.ipv4.ip_unprivileged_port_start", "53", false, c->where, err)) < 0)
+                return r;
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return err_set(err, errno, NULL, "socket in %s: %s", c->where, strerror(errno));
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return err_set(err, errno, NULL, "bind %s:%u/tcp in %s: %s", ips, c->port, c->where, strerror(errno));
+        if (listen(fd, SOMAXCONN) < 0)
+                return err_set(err, errno, NULL, "listen on %s:%u in %s: %s", ips, c->port, c->where, strerror(errno));
+        c->fd = TAKE_FD(fd);
+        return 0;
+}
+
+int knet_vpc_tcp_listen(struct knet *k, const char *netns, uint32_t ip, uint16_t port, int *ret_fd, struct err *err)
+{
+        char path[PATH_MAX], where[NAME_MAX + 16];
+        struct tcp_open_ctx c = { where, ip, port, -1 };
+        struct knet_ns *ns;
+        struct nlc_batch b;
+        int r;
+
+        if ((r = knet_path(k, netns, path, sizeof path, err)) < 0 || (r = knet_ns_get(k, netns, &ns, err)) < 0)
+                return r;
+        snprintf(where, sizeof where, "netns '%s'", netns);
+        nlc_batch_init(&b, ns->rt, 0);
+        rt_put_addr4(&b, LO_INDEX, "lo", ip, 32, true);
+        if ((r = nlc_batch_run(&b, err)) < 0 || (r = netns_run(path, where, tcp_open, &c, NULL, err)) < 0)
+                return r;
+        *ret_fd = c.fd;
+        return 0;
+}
+
 int knet_dns_unlisten(struct knet *k, const char *netns, const uint32_t *ips, size_t n, struct err *err)
 {
         struct knet_ns *ns;

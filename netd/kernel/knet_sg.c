@@ -501,27 +501,34 @@ static void group_rules_put(struct nft_batch *b, const char *chain, const struct
         }
 }
 
-/* Amazon DNS traffic is not filtered by security groups nor captured by flow logs: UDP and TCP to port 53
- * of the VPC resolver's two addresses (from it on the way in), accepted before any meter. Four rules:
- *   meta l4proto . ip daddr . th dport == { udp|tcp . ADDR . 53 } accept   (ip saddr . th sport in task_in) */
-static void dns_exempt_rules(struct nft_batch *b, const char *task, bool in, uint32_t dns_ip)
+/* Amazon DNS traffic and the task metadata endpoint are not filtered by security groups nor captured by
+ * flow logs: UDP and TCP port 53 of the VPC resolver's two addresses and TCP port 80 of 169.254.170.2 (and
+ * their replies on the way in), accepted before any meter. Five rules:
+ *   meta l4proto . ip daddr . th dport == { udp|tcp . ADDR . PORT } accept   (ip saddr . th sport in task_in) */
+static void linklocal_exempt_rules(struct nft_batch *b, const char *task, bool in, uint32_t dns_ip)
 {
-        static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
-        const uint32_t addrs[] = { dns_ip, 0xa9fea9fdu /* 169.254.169.253 */ };
-        for (size_t a = 0; a < ELEMENTSOF(addrs); a++)
-                for (size_t p = 0; p < ELEMENTSOF(protos); p++) {
-                        uint8_t key[12] = { protos[p] };
-                        struct nftnl_rule *r = nft_rule_new(NFPROTO_INET, KNET_SG_TABLE, task);
-                        be32_at(key + 4, addrs[a]);
-                        be16_at(key + 8, 53);
-                        nx_ipv4_only(r);
-                        nx_meta(r, NFT_META_L4PROTO, NX_R32(0));
-                        nx_payload(r, NFT_PAYLOAD_NETWORK_HEADER, in ? 12 : 16, 4, NX_R32(1));
-                        nx_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, in ? 0 : 2, 2, NX_R32(2));
-                        nx_cmp(r, NX_R32(0), NFT_CMP_EQ, key, sizeof key);
-                        nx_verdict(r, NF_ACCEPT, NULL);
-                        nft_put_rule(b, r);
-                }
+        const struct {
+                uint32_t ip;
+                uint8_t proto;
+                uint16_t port;
+        } ok[] = {
+                { dns_ip, IPPROTO_UDP, 53 }, { dns_ip, IPPROTO_TCP, 53 },
+                { 0xa9fea9fdu /* 169.254.169.253 */, IPPROTO_UDP, 53 }, { 0xa9fea9fdu, IPPROTO_TCP, 53 },
+                { 0xa9feaa02u /* 169.254.170.2 */, IPPROTO_TCP, 80 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                uint8_t key[12] = { ok[i].proto };
+                struct nftnl_rule *r = nft_rule_new(NFPROTO_INET, KNET_SG_TABLE, task);
+                be32_at(key + 4, ok[i].ip);
+                be16_at(key + 8, ok[i].port);
+                nx_ipv4_only(r);
+                nx_meta(r, NFT_META_L4PROTO, NX_R32(0));
+                nx_payload(r, NFT_PAYLOAD_NETWORK_HEADER, in ? 12 : 16, 4, NX_R32(1));
+                nx_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, in ? 0 : 2, 2, NX_R32(2));
+                nx_cmp(r, NX_R32(0), NFT_CMP_EQ, key, sizeof key);
+                nx_verdict(r, NF_ACCEPT, NULL);
+                nft_put_rule(b, r);
+        }
 }
 
 /* chain task_<d>: lo, IPv6, tcp flags meter, conntrack state, the CIDR lookups, the peer groups, else deny. */
@@ -542,7 +549,7 @@ static void task_chain_rules(struct nft_batch *b, const struct knet_sg_task *t, 
         nx_verdict(r, NF_ACCEPT, NULL);
         nft_put_rule(b, r);
         if (t->dns_ip)
-                dns_exempt_rules(b, task, in, t->dns_ip);
+                linklocal_exempt_rules(b, task, in, t->dns_ip);
         /* meta nfproto ipv6 drop: until IPv6 sets exist */
         r = nft_rule_new(NFPROTO_INET, KNET_SG_TABLE, task);
         nx_meta(r, NFT_META_NFPROTO, NFT_REG_1);

@@ -22,8 +22,9 @@ struct knet_sg_task {
         const struct sg_dir_elems *in;   /* CIDR rules: peers allowed in (source addresses) */
         const struct sg_dir_elems *out;  /* CIDR rules: peers allowed out (destination addresses) */
         const struct sg_peer_groups *groups;  /* groups named as peers: members and what they may */
-        uint32_t dns_ip;                 /* the VPC resolver (base+2): DNS to it and to 169.254.169.253 passes
-                                          * unfiltered and uncounted, as Amazon DNS traffic on AWS; 0: none */
+        uint32_t dns_ip;                 /* the VPC resolver (base+2): DNS to it and to 169.254.169.253, and the
+                                          * metadata endpoint 169.254.170.2:80, pass unfiltered and uncounted, as
+                                          * on AWS; 0: none of that */
 };
 
 /* Replace both tables of the task netns with fresh ones in one transaction (a missing table is

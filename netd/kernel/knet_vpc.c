@@ -33,6 +33,9 @@ static int vpc_setup(void *ud, struct err *err)
                 /* subnets and the uplink are all one router's interfaces: no reverse-path drops */
                 { "net.ipv4.conf.all.rp_filter", "0", false },
                 { "net.ipv4.conf.default.rp_filter", "0", false },
+                /* "no way out" answered at once to every task (egress: a subnet without a route to a
+                 * gateway): destination unreachable out of the rate mask (6168 less bit 3) */
+                { "net.ipv4.icmp_ratemask", "6160", true },
                 /* bridged frames skip the ip hooks (1 in every new netns) */
                 { "net.bridge.bridge-nf-call-iptables", "0", true },
                 /* before any link is made: no IPv6 on bridges, ports, parents */

@@ -29,6 +29,7 @@
 #include "ecsbox/timeutil.h"
 #include "../logs/logs.h"
 #include "../netd_client.h"
+#include "../tmds/tmds.h"
 #include "../sched.h"
 #include "arn.h"
 #include "instance.h"
@@ -307,6 +308,14 @@ static int provision_awsvpc(struct adv *a)
         else
                 private_dns_name(region_of(a, region, sizeof region), ip, dns, sizeof dns);
         json_object_set_new(adv_ebx(a), "eniId", json_string(jstr(eni, "NetworkInterfaceId") ?: ""));
+        if (jstr(eni, "VpcId")) {
+                struct err e2 = { 0 };
+                json_object_set_new(adv_ebx(a), "vpcId", json_string(jstr(eni, "VpcId")));
+                /* the task's metadata endpoint; without it the task still runs (its variables answer nothing) */
+                if (tmds_vpc_ensure(s, jstr(eni, "VpcId"), &e2) < 0)
+                        log_warning("task=%s msg=\"task metadata endpoint not served\" vpc=%s err=\"%s\"", adv_tid(a),
+                                    jstr(eni, "VpcId"), e2.msg);
+        }
         json_object_set_new(adv_ebx(a), "privateIp", json_string(ip));
         /* what the ENI's DHCP options give the task's resolv.conf, hosts and hostname (docs/taskdns.md) */
         json_object_set_new(adv_ebx(a), "privateDnsName", json_string(dns));
@@ -372,6 +381,19 @@ static int provision_netns(struct adv *a, const char *mode)
                 json_object_set_new(adv_ebx(a), "privateIp", json_string(jstr(tn, "PrivateIpAddress") ?: ""));
                 json_object_set_new(adv_ebx(a), "hostIp", json_string(jstr(tn, "HostIp") ?: ""));
                 json_object_set_new(adv_ebx(a), "mac", json_string(jstr(tn, "MacAddress") ?: ""));
+                if (jstr(tn, "VpcId")) {
+                        /* the instance's VPC serves the task's metadata endpoint, reached through the instance */
+                        struct err e2 = { 0 };
+                        json_object_set_new(adv_ebx(a), "vpcId", json_string(jstr(tn, "VpcId")));
+                        /* the instance's resolvers, which Docker copies into a bridge container (docs/taskdns.md) */
+                        if (json_is_array(json_object_get(tn, "DnsServers")))
+                                json_object_set(adv_ebx(a), "dnsServers", json_object_get(tn, "DnsServers"));
+                        if (json_is_array(json_object_get(tn, "DnsSearch")))
+                                json_object_set(adv_ebx(a), "dnsSearch", json_object_get(tn, "DnsSearch"));
+                        if (tmds_vpc_ensure(s, jstr(tn, "VpcId"), &e2) < 0)
+                                log_warning("task=%s msg=\"task metadata endpoint not served\" vpc=%s err=\"%s\"", adv_tid(a),
+                                            jstr(tn, "VpcId"), e2.msg);
+                }
                 json_array_foreach(json_object_get(adv_ebx(a), "containers"), i, c) {
                         json_t *out = json_array(), *rc = NULL, *x;
                         json_array_foreach(json_object_get(c, "portMappings"), k, pm) {
@@ -422,6 +444,12 @@ static json_t *spec_build(struct adv *a, const char *dir)
                 env_put(env, "ECSBOX_TASK_ID", adv_tid(a));
                 env_put(env, "ECSBOX_TASK_ARN", jstr(a->rec, "taskArn") ?: "");
                 env_put(env, "AWS_EXECUTION_ENV", strcmp(jstr(a->rec, "launchType") ?: "", "FARGATE") == 0 ? "AWS_ECS_FARGATE" : "AWS_ECS_EC2");
+        }
+        /* the metadata endpoint is reachable from awsvpc and bridge tasks (169.254.170.2 in their or their
+         * instance's VPC, docs/task-metadata.md) */
+        if (jstr(adv_ebx(a), "vpcId")) {
+                char region[32];
+                (void) tmds_task_env(adv_tid(a), adv_ebx(a), containers, region_of(a, region, sizeof region));
         }
         spec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "taskId", adv_tid(a), "taskArn",
                          jstr(a->rec, "taskArn") ?: "", "clusterArn", jstr(a->rec, "clusterArn") ?: "", "taskDefinitionArn",

@@ -325,6 +325,11 @@ static json_t *task_new(struct run *run, json_t *inst, const char *subnet_id, co
                 json_object_set_new(ebx, "subnetId", json_string(subnet_id));
         if (jstr(run->td, "pidMode"))
                 json_object_set_new(ebx, "pidMode", json_string(jstr(run->td, "pidMode")));
+        /* the role the task's credentials endpoint answers for: the override's, else the definition's */
+        if (jstr(run->overrides_echo, "taskRoleArn"))
+                json_object_set_new(ebx, "taskRoleArn", json_string(jstr(run->overrides_echo, "taskRoleArn")));
+        else if (jstr(run->td, "taskRoleArn"))
+                json_object_set_new(ebx, "taskRoleArn", json_string(jstr(run->td, "taskRoleArn")));
         if (jstr(run->td, "ipcMode"))
                 json_object_set_new(ebx, "ipcMode", json_string(jstr(run->td, "ipcMode")));
         if (run->groups)

@@ -1,6 +1,6 @@
 /* service_req.c: CreateService and UpdateService decoded: member types and ranges, the values
  * ECS accepts, deploymentConfiguration, placement and networkConfiguration, with ECS's codes and
- * messages. What needs the cluster, the task definition or the service's record is service.c's. */
+ * messages, serviceRegistries typed. What needs the cluster, the task definition or the service's record is service.c's. */
 #include <errno.h>
 #include <string.h>
 
@@ -37,6 +37,33 @@ static int placement_check(json_t *req, bool daemon, struct err *err)
             (r = task_placement_decode(pcs, pss, daemon, &p, err)) < 0)
                 return r;
         task_placement_done(&p);
+        return 0;
+}
+
+/* serviceRegistries: at most one {registryArn*, port, containerName, containerPort}, typed here; the
+ * registry itself and the task definition are checked by sd/ecs.c. NULL when absent. */
+static int registries_decode(json_t *req, json_t **ret, struct err *err)
+{
+        json_t *a = NULL, *reg;
+        size_t i;
+        int r;
+        if ((r = req_array(req, NULL, "serviceRegistries", false, &a, err)) <= 0)
+                return r;
+        if (json_array_size(a) > 1)
+                return err_set(err, EINVAL, E_PARAM, "Only one service registry is supported per service: serviceRegistries has %zu.",
+                               json_array_size(a));
+        json_array_foreach(a, i, reg) {
+                const char *arn = NULL, *cname = NULL;
+                long long port = 0;
+                if (!json_is_object(reg))
+                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter serviceRegistries[%zu]: expected a structure", i);
+                if ((r = req_str(reg, "serviceRegistries", "registryArn", true, &arn, err)) < 0 ||
+                    (r = req_int(reg, "serviceRegistries", "port", false, 0, 65535, &port, err)) < 0 ||
+                    (r = req_str(reg, "serviceRegistries", "containerName", false, &cname, err)) < 0 ||
+                    (r = req_int(reg, "serviceRegistries", "containerPort", false, 0, 65535, &port, err)) < 0)
+                        return r;
+        }
+        *ret = a;
         return 0;
 }
 
@@ -87,7 +114,7 @@ int service_create_decode(json_t *req, struct service_create_in *ret, struct err
         in.daemon = strcmp(in.strategy, "DAEMON") == 0;
         in.has_grace = json_object_get(req, "healthCheckGracePeriodSeconds") != NULL;
         if ((r = deploy_config_decode(req, &in.deploy, err)) < 0 || (r = placement_check(req, in.daemon, err)) < 0 ||
-            (r = task_network_decode(req, &in.net, err)) < 0)
+            (r = task_network_decode(req, &in.net, err)) < 0 || (r = registries_decode(req, &in.registries, err)) < 0)
                 return r;
         in.constraints = json_object_get(req, "placementConstraints");
         in.strategies = json_object_get(req, "placementStrategy");
@@ -110,7 +137,7 @@ int service_update_decode(json_t *req, struct service_update_in *ret, struct err
             (r = req_int(req, NULL, "healthCheckGracePeriodSeconds", false, 0, 2147483647, &in.grace, err)) < 0 ||
             (r = req_bool(req, NULL, "forceNewDeployment", false, &in.force, err)) < 0 ||
             (r = deploy_config_decode(req, &in.deploy, err)) < 0 || (r = placement_check(req, false, err)) < 0 ||
-            (r = task_network_decode(req, &in.net, err)) < 0)
+            (r = task_network_decode(req, &in.net, err)) < 0 || (r = registries_decode(req, &in.registries, err)) < 0)
                 return r;
         in.has_grace = json_object_get(req, "healthCheckGracePeriodSeconds") != NULL;
         in.constraints = json_object_get(req, "placementConstraints");

@@ -18,6 +18,7 @@
 #include "../ecs/taskdef.h"
 #include "../imgsvc/api.h"
 #include "../logs/logs.h"
+#include "../sd/api.h"
 #include "../sched.h"
 #include "api.h"
 
@@ -58,6 +59,15 @@ static const struct {
         { "DescribeServices", op_describe_services },
         { "ListServices", op_list_services },
 };
+
+const char *api_signing_name(const char *target)
+{
+        if (target && strncmp(target, SD_TARGET_PREFIX, strlen(SD_TARGET_PREFIX)) == 0)
+                return SD_SIGNING_NAME;
+        if (logs_signing_name(target))
+                return LOGS_SIGNING_NAME;
+        return ECS_SIGNING_NAME;
+}
 
 bool api_auth_region(const char *auth, char *buf, size_t size)
 {
@@ -154,7 +164,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         _cleanup_json_ json_t *req = NULL, *out = NULL;
         const char *op;
         struct timespec t0, t1;
-        bool images_target = false, logs_target = false;
+        bool images_target = false, sd_target = false, logs_target = false;
         int r;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -167,8 +177,10 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         if (target && strncmp(target, IMGSVC_TARGET_PREFIX, strlen(IMGSVC_TARGET_PREFIX)) == 0 &&
             target[strlen(IMGSVC_TARGET_PREFIX)])
                 images_target = true;
+        else if (target && strncmp(target, SD_TARGET_PREFIX, strlen(SD_TARGET_PREFIX)) == 0 && target[strlen(SD_TARGET_PREFIX)])
+                sd_target = true;   /* Cloud Map (servicediscovery), same endpoint */
         else if (logs_signing_name(target) && target[strlen(LOGS_TARGET_PREFIX)])
-                logs_target = true;
+                logs_target = true; /* CloudWatch Logs, same endpoint */
         else if (!target || strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) != 0 || !target[strlen(TARGET_PREFIX)]) {
                 char msg[300];
                 if (target)
@@ -180,7 +192,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
                 log_debug("request=%s status=400 code=%s", ret->request_id, E_UNKNOWN_OP);
                 return;
         }
-        op = target + strlen(images_target ? IMGSVC_TARGET_PREFIX : logs_target ? LOGS_TARGET_PREFIX : TARGET_PREFIX);
+        op = target + strlen(images_target ? IMGSVC_TARGET_PREFIX : sd_target ? SD_TARGET_PREFIX : logs_target ? LOGS_TARGET_PREFIX : TARGET_PREFIX);
         if (too_large) {
                 char msg[200];
                 snprintf(msg, sizeof msg, "The request body exceeds the limit of %d bytes; nothing was done",
@@ -192,7 +204,9 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         r = parse_body(body, len, &req, &err);
         if (r >= 0)
                 r = images_target ? imgsvc_dispatch(&c, op, req, &out, &err)
-                    : logs_target ? logs_dispatch(&c, op, req, &out, &err) : api_dispatch(&c, op, req, &out, &err);
+                    : sd_target   ? sd_dispatch(&c, op, req, &out, &err)
+                    : logs_target ? logs_dispatch(&c, op, req, &out, &err)
+                                  : api_dispatch(&c, op, req, &out, &err);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r < 0) {
                 if (!err.code[0] || strcmp(err.code, E_SERVER) == 0 || strncmp(err.code, "netd:", 5) == 0) {

@@ -26,6 +26,9 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
                 bool too_large, struct api_response *ret);
 /* An error answer (a new request id) of type with msg, for refusals before api_handle. */
 void api_error(struct api_response *ret, int status, const char *type, const char *msg);
+/* The SigV4 signing name a request for target must be scoped to: "servicediscovery" for Cloud Map
+ * (Route53AutoNaming_v20170314.*), else "ecs" (ECS and the images service). */
+const char *api_signing_name(const char *target);
 /* The region in "AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/ecs/aws4_request, ..." or false. */
 bool api_auth_region(const char *authorization, char *buf, size_t size);
 /* Runs an operation on a parsed request (used by api_handle and unit tests). */

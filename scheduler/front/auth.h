@@ -28,7 +28,7 @@ void auth_close(struct auth *a);
 /* One request as the front saw it. */
 struct auth_request {
         const struct sigv4_msg *msg;   /* method, raw path and query, every header, the body */
-        const char *service;           /* the signing name this endpoint answers for: "ecs" */
+        const char *service;           /* the signing name the request must carry: "ecs" or "servicediscovery" */
         double now;                    /* seconds since the epoch */
 };
 

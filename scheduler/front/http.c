@@ -35,6 +35,8 @@ struct http_server {
         struct MHD_Daemon *d;
         sd_event_source *io, *timer;
         bool unix_socket;        /* root peers may call unsigned, as on Docker's socket */
+        http_get_fn get;         /* a plain server (the task metadata endpoint): GET only, no signature */
+        void *get_ud;
         char what[SCHED_PATH_MAX + 16];
 };
 
@@ -112,7 +114,7 @@ static bool root_peer(struct MHD_Connection *conn)
 /* 0 when the request may go on (r->region gets the signer's region); else ar holds the refusal, with
  * AWS's error type and HTTP status. Root on the Unix socket needs no signature. */
 static int authenticate(struct http_server *srv, struct MHD_Connection *conn, const char *url, const char *method,
-                        const char *service, struct http_req *r, struct api_response *ar)
+                        const char *service, bool query_protocol, struct http_req *r, struct api_response *ar)
 {
         const char *authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         _cleanup_free_ char *query = NULL;
@@ -133,7 +135,7 @@ static int authenticate(struct http_server *srv, struct MHD_Connection *conn, co
                 snprintf(r->region, sizeof r->region, "%s", res.region);
                 return 0;
         }
-        if (strcmp(service, ECS_SIGNING_NAME) != 0 && strcmp(service, LOGS_SIGNING_NAME) != 0)
+        if (query_protocol)
                 query_auth_error(ar, status, e.code, e.msg);
         else
                 api_error(ar, status, e.code[0] ? e.code : "InternalFailure", e.msg);
@@ -148,6 +150,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct http_req *r = *con_cls;
         struct api_response ar;
 
+        if (srv->get) {
+                /* the metadata endpoint: every request is a GET answered at once; bodies are ignored */
+                if (!r) {
+                        *con_cls = calloc(1, sizeof(struct http_req));
+                        return *con_cls ? MHD_YES : MHD_NO;
+                }
+                if (*upload_data_size > 0) {
+                        *upload_data_size = 0;
+                        return MHD_YES;
+                }
+                memset(&ar, 0, sizeof ar);
+                (void) uuid_new(ar.request_id);
+                srv->get(srv->get_ud, method, url, &ar);
+                return reply(conn, &ar);
+        }
         if (!r) {
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 r = calloc(1, sizeof *r);
@@ -200,15 +217,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 const char *svc;
                 MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
                 svc = query_signing_name(r->buf ? r->buf : "", r->len, q);
-                if (!r->too_large && authenticate(srv, conn, url, method, svc ? svc : "ec2", r, &ar) < 0)
+                if (!r->too_large && authenticate(srv, conn, url, method, svc ? svc : "ec2", true, r, &ar) < 0)
                         return reply(conn, &ar);
                 query_handle(srv->s, r->buf ? r->buf : "", r->len, q, r->too_large, &ar);
                 return reply(conn, &ar);
         }
-        /* CloudWatch Logs requests are signed for "logs" (logs/logs.h) */
-        if (!r->too_large && authenticate(srv, conn, url, method,
-                                          logs_signing_name(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target")) ?: ECS_SIGNING_NAME,
-                                          r, &ar) < 0)
+        /* JSON 1.1 (ECS, images, Cloud Map, CloudWatch Logs): signed for the service its X-Amz-Target names */
+        if (!r->too_large &&
+            authenticate(srv, conn, url, method, api_signing_name(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target")),
+                         false, r, &ar) < 0)
                 return reply(conn, &ar);
         api_handle(srv->s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"), r->buf ? r->buf : "", r->len,
                    r->region[0] ? r->region : NULL, r->too_large, &ar);
@@ -390,6 +407,17 @@ int unix_listen(const char *path, int type, mode_t mode, struct err *err)
         if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
                 return err_set(err, errno, NULL, "listen on '%s': %s", path, strerror(errno));
         return TAKE_FD(fd);
+}
+
+int http_start_get(struct sched *s, sd_event *ev, int lfd, const char *what, http_get_fn fn, void *ud, struct http_server **ret,
+                   struct err *err)
+{
+        int r = server_start(s, ev, lfd, what, false, ret, err);
+        if (r >= 0) {
+                (*ret)->get = fn;
+                (*ret)->get_ud = ud;
+        }
+        return r;
 }
 
 int http_start_tcp(struct sched *s, sd_event *ev, const char *addr, struct http_server **ret, struct err *err)

@@ -9,6 +9,15 @@
 struct sched;
 
 struct http_server;
+struct api_response;
+
+/* A plain server's handler: the whole answer for method and url (status, body, content_type). */
+typedef void (*http_get_fn)(void *ud, const char *method, const char *url, struct api_response *ret);
+
+/* Serve lfd (a listening socket, owned from here on, closed on failure too) with fn: no signature, no
+ * body; the task metadata endpoint. */
+int http_start_get(struct sched *s, sd_event *ev, int lfd, const char *what, http_get_fn fn, void *ud, struct http_server **ret,
+                   struct err *err);
 
 /* Listen on "IP:PORT" ("[v6]:PORT" too). */
 int http_start_tcp(struct sched *s, sd_event *ev, const char *addr, struct http_server **ret, struct err *err);

@@ -292,8 +292,16 @@ int etc_files_build(const struct task_spec *ts, const struct container_spec *cs,
                 if (r == 0 && (cs->n_extra_hosts || cs->lowerdirs))
                         r = (f.hosts = hosts_docker(cs, host && host->hosts ? host->hosts : docker_default_hosts, NULL, NULL))
                                     ? 0 : -ENOMEM;
+        } else if (strcmp(mode, "bridge") == 0 && has_any(ts->dns_servers)) {
+                /* a bridge task on a container instance: Docker copies the instance's resolv.conf, which names
+                 * the instance VPC's resolver (ts->dns_servers); dnsServers/dnsSearchDomains replace its parts */
+                r = (f.resolv = resolv_conf_format((const char *const *) (has_any(cs->dns_servers) ? cs->dns_servers : ts->dns_servers),
+                                                   (const char *const *) (has_any(cs->dns_search) ? cs->dns_search : ts->dns_search),
+                                                   NULL)) ? 0 : -ENOMEM;
+                if (r == 0)
+                        r = (f.hosts = hosts_docker(cs, docker_default_hosts, ts->private_ip, hostname)) ? 0 : -ENOMEM;
         } else {
-                /* bridge, none, and an awsvpc task whose network answer named no servers */
+                /* bridge without an instance VPC, none, and an awsvpc task whose network answer named no servers */
                 bool own_ip = strcmp(mode, "none") != 0;
                 r = (f.resolv = resolv_docker(cs, host, true)) ? 0 : -ENOMEM;
                 if (r == 0)

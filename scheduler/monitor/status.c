@@ -43,7 +43,7 @@ static json_t *string_or_null(const char *s)
 
 static json_t *container_json(const struct container *c)
 {
-        return json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:s, s:o, s:o, s:o}",
+        return json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
                          "name", c->spec->name,
                          "image", c->spec->image,
                          "runtimeId", c->runtime_id,
@@ -54,7 +54,10 @@ static json_t *container_json(const struct container *c)
                          "healthStatus", health_name(c->health),
                          "startedAt", time_or_null(c->started_at),
                          "finishedAt", time_or_null(c->finished_at),
-                         "limits", string_or_null(c->cg.limits));
+                         "limits", string_or_null(c->cg.limits),
+                         /* where the metadata endpoint's stats read the container's usage */
+                         "memoryCgroup", string_or_null(c->cg.mem_dir),
+                         "cpuCgroup", string_or_null(c->cg.cpu_dir));
 }
 
 static json_t *status_json(const struct monitor *m)

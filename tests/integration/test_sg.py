@@ -173,8 +173,9 @@ def set_members(sb, netns, group_id):
     return {e for item in out["nftables"] if "set" in item for e in item["set"].get("elem", [])}
 
 
-# the rules that let Amazon DNS (the VPC resolver's two addresses, UDP and TCP) pass unfiltered
-DNS_RULES = 4
+# the rules that let Amazon DNS (the VPC resolver's two addresses, UDP and TCP) and the task metadata
+# endpoint (169.254.170.2:80) pass unfiltered
+DNS_RULES = 5
 
 
 def rule_count(sb, netns, chain):
@@ -209,11 +210,12 @@ def test_layout_and_default_group(sb, netd):
     lines = [l.strip() for l in task_in.strip().splitlines()[1:]]
     assert lines[0] == 'iif "lo" accept'
     # Amazon DNS passes unfiltered and unmetered: replies from the VPC resolver's two addresses
-    assert lines[1:5] == [f"meta l4proto . ip saddr . th sport {p} . {a} . 53 accept"
-                          for a in ("10.0.0.2", "169.254.169.253") for p in ("udp", "tcp")], lines[1:5]
+    assert lines[1:6] == [f"meta l4proto . ip saddr . th sport {p} . {a} . 53 accept"
+                          for a in ("10.0.0.2", "169.254.169.253") for p in ("udp", "tcp")] + [
+        "meta l4proto . ip saddr . th sport tcp . 169.254.170.2 . 80 accept"], lines[1:6]
     task_out = re.search(r"chain task_out \{(.*?)\n\t\}", t, re.S).group(1)
     assert "meta l4proto . ip daddr . th dport udp . 10.0.0.2 . 53 accept" in task_out
-    del lines[1:5]
+    del lines[1:6]
     assert lines[1] == "meta nfproto ipv6 drop"
     assert lines[2].startswith("tcp flags fin,syn,rst update @tflags")
     assert lines[3] == "ct state established,related goto allow_in" and lines[4] == "ct state invalid goto deny_in"
