@@ -27,6 +27,8 @@ struct logstore {
         long long max_bytes;
 };
 
+static int prune_cap(struct logstore *ls, struct err *err);
+
 static void finalizep(sqlite3_stmt **st)
 {
         if (*st)
@@ -445,6 +447,15 @@ int logstore_put(struct logstore *ls, const char *group, const char *stream, con
             (r = exec(ls, "COMMIT", err)) < 0)
                 goto fail;
         ls->bytes += total;
+        /* over the cap: the oldest go now rather than at the next pruning pass, so that a burst
+         * cannot outgrow the cap by a minute of writes */
+        if (ls->bytes > ls->max_bytes && (r = exec(ls, "BEGIN", err)) == 0) {
+                if ((r = prune_cap(ls, err)) < 0) {
+                        (void) exec(ls, "ROLLBACK", NULL);
+                        return r;
+                }
+                return exec(ls, "COMMIT", err);
+        }
         return 0;
 fail:
         (void) exec(ls, "ROLLBACK", NULL);

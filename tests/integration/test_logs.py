@@ -413,3 +413,32 @@ def test_restart_keeps_events_and_applies_retention(ecs):
     g = logs(ecs, "DescribeLogGroups", logGroupNamePrefix="keep")["logGroups"][0]
     assert g["retentionInDays"] == 1
     ecs.call("StopTask", task=arn)
+
+
+def test_byte_cap_drops_the_oldest(ecs):
+    """--logs-max-bytes bounds what is kept, counted as AWS counts (message + 26 bytes): over it, the
+    oldest events go first, across groups; storedBytes follows."""
+    ecs.stop()
+    ecs.extra = ["--logs-max-bytes", "5000"]
+    ecs.start()
+    for g in ("old", "new"):
+        logs(ecs, "CreateLogGroup", logGroupName=g)
+        logs(ecs, "CreateLogStream", logGroupName=g, logStreamName="s")
+    t = now_ms() - 60000
+    # 40 events of 74 + 26 = 100 bytes each: 4,000 bytes, all kept
+    logs(ecs, "PutLogEvents", logGroupName="old", logStreamName="s",
+         logEvents=[{"timestamp": t + i, "message": "o%03d" % i + "x" * 70} for i in range(40)])
+    g = {x["logGroupName"]: x for x in logs(ecs, "DescribeLogGroups")["logGroups"]}
+    assert g["old"]["storedBytes"] == 4000
+    # 20 more in another group: 6,000 > 5,000, so the 10 oldest of "old" go
+    logs(ecs, "PutLogEvents", logGroupName="new", logStreamName="s",
+         logEvents=[{"timestamp": t + 100 + i, "message": "n%03d" % i + "x" * 70} for i in range(20)])
+    old = [e["message"][:4] for e in logs(ecs, "GetLogEvents", logGroupName="old", logStreamName="s", startFromHead=True)["events"]]
+    assert old == ["o%03d" % i for i in range(10, 40)]
+    assert len(logs(ecs, "GetLogEvents", logGroupName="new", logStreamName="s")["events"]) == 20
+    g = {x["logGroupName"]: x for x in logs(ecs, "DescribeLogGroups")["logGroups"]}
+    assert g["old"]["storedBytes"] == 3000 and g["new"]["storedBytes"] == 2000
+    # the same after a restart
+    ecs.stop()
+    ecs.start()
+    assert len(logs(ecs, "FilterLogEvents", logGroupName="old")["events"]) == 30

@@ -341,8 +341,9 @@ static void test_store(void **state)
                 assert_string_equal(jstr(json_array_get(page, 2), "message"), "3");
                 assert_true(first.ts == 1001 && last.ts == 1003);
         }
-        /* over the cap: the oldest go first */
+        /* over the cap: the oldest go first, at once */
         assert_int_equal(logstore_put(ls, "a", "s", ev + 4, 3, 2000, &err), 0);
+        assert_int_equal(logstore_bytes(ls), 5 * 27);
         assert_int_equal(logstore_prune(ls, 3000, &err), 0);
         assert_int_equal(logstore_bytes(ls), 5 * 27);
         json_decref(events);
