@@ -442,3 +442,21 @@ def test_byte_cap_drops_the_oldest(ecs):
     ecs.stop()
     ecs.start()
     assert len(logs(ecs, "FilterLogEvents", logGroupName="old")["events"]) == 30
+
+
+def test_awslogs_long_lines_and_bad_utf8(ecs):
+    """As Docker's driver: a line over 262,118 bytes becomes several events, empty lines none, bytes
+    that are not UTF-8 U+FFFD; a last line without a newline still arrives once the task stopped."""
+    ecs.aws("logs", "create-log-group", "--log-group-name", "odd")
+    cmd = ("head -c 300000 /dev/zero | tr '\\0' a; echo; echo; printf 'bad \\377 byte\\n'; "
+           "printf 'caf\\303\\251\\n'; printf 'no newline'")
+    arn = run1(ecs, awslogs_td("odd", "odd", command=cmd))
+    tid = arn.rsplit("/", 1)[1]
+    ecs.wait_task(arn, "STOPPED", timeout=60)
+
+    def events():
+        ev = logs(ecs, "GetLogEvents", logGroupName="odd", logStreamName=f"app/web/{tid}", startFromHead=True)["events"]
+        return ev if len(ev) >= 5 else None
+    ev = [e["message"] for e in wait_for(events, 20, interval=0.3, what="five events")]
+    assert [len(m) for m in ev[:2]] == [262118, 300000 - 262118] and set(ev[0] + ev[1]) == {"a"}
+    assert ev[2:] == ["bad \ufffd byte", "caf\u00e9", "no newline"]
