@@ -498,7 +498,7 @@ static void spawn(struct adv *a)
         if (adv_save(a) < 0)
                 return;
         /* awslogs: the group and stream exist before the container starts, as Docker's driver wants */
-        if (logs_task_start(s, adv_tid(a), dir, json_object_get(adv_ebx(a), "containers"), reason, sizeof reason) < 0) {
+        if (logs_task_start(s, adv_tid(a), a->key, dir, json_object_get(adv_ebx(a), "containers"), reason, sizeof reason) < 0) {
                 adv_fail_start(a, reason);
                 return;
         }

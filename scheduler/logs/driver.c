@@ -51,7 +51,7 @@ static int ensure_stream(struct logstore *ls, const char *group, const char *str
         return r;
 }
 
-int logs_task_start(struct sched *s, const char *task_id, const char *dir, json_t *defs, char *reason, size_t size)
+int logs_task_start(struct sched *s, const char *task_id, const char *key, const char *dir, json_t *defs, char *reason, size_t size)
 {
         json_t *d;
         size_t i;
@@ -87,7 +87,7 @@ int logs_task_start(struct sched *s, const char *task_id, const char *dir, json_
                         return r;
                 }
                 snprintf(path, sizeof path, "%s/logs/%s.log", dir, cname);
-                if ((r = logstore_tail_add(s->logs, task_id, cname, path, group, stream, &err)) < 0) {
+                if ((r = logstore_tail_add(s->logs, &(struct log_tail) { task_id, cname, path, group, stream, key, 0 }, &err)) < 0) {
                         snprintf(reason, size, "CannotStartContainerError: awslogs: %s", err.msg);
                         return r;
                 }
@@ -179,15 +179,18 @@ static int batch_add(struct sched *s, struct batch *b, const char *line, size_t 
         return 0;
 }
 
-/* The record of an active task (borrowed from the store's cache), or NULL. */
-static json_t *active_task(struct sched *s, const char *task_id)
+/* The runtime id of a container (the stream's name without a prefix), "" while it has none. */
+static void runtime_id(struct sched *s, const struct log_tail *t, char *buf, size_t size)
 {
-        const char *key = jstr(s->active, task_id);
-        json_t *rec = NULL;
+        json_t *rec = NULL, *c;
         struct err err = { 0 };
-        if (!key || store_peek(s->store, key, &rec, &err) < 0)
-                return NULL;
-        return rec;
+        size_t i;
+        buf[0] = '\0';
+        if (store_peek(s->store, t->key, &rec, &err) < 0)
+                return;
+        json_array_foreach(json_object_get(rec, "containers"), i, c)
+                if (strcmp(jstr(c, "name") ?: "", t->container) == 0 && jstr(c, "runtimeId"))
+                        snprintf(buf, size, "%s", jstr(c, "runtimeId"));
 }
 
 struct tick_ctx {
@@ -195,12 +198,11 @@ struct tick_ctx {
         struct batch *b;
 };
 
-static int tail_one(const char *task, const char *container, const char *path, const char *group, const char *stream_in,
-                    long long offset, void *userdata)
+static int tail_one(const struct log_tail *t, void *userdata)
 {
-        struct tick_ctx *t = userdata;
-        struct sched *s = t->s;
-        bool active = json_object_get(s->active, task) != NULL;
+        struct tick_ctx *x = userdata;
+        struct sched *s = x->s;
+        bool active = json_object_get(s->active, t->task) != NULL, named = false;
         _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -1;
         char stream[LOGS_NAME_MAX + 1];
@@ -210,59 +212,58 @@ static int tail_one(const char *task, const char *container, const char *path, c
         ssize_t got;
         int r;
 
-        snprintf(stream, sizeof stream, "%s", stream_in);
+        snprintf(stream, sizeof stream, "%s", t->stream);
         if (!stream[0]) {
-                json_t *rec = active_task(s, task), *c;
-                size_t i;
-                json_array_foreach(json_object_get(rec, "containers"), i, c)
-                        if (strcmp(jstr(c, "name") ?: "", container) == 0 && jstr(c, "runtimeId"))
-                                snprintf(stream, sizeof stream, "%s", jstr(c, "runtimeId"));
+                runtime_id(s, t, stream, sizeof stream);
                 if (!stream[0]) {
                         if (!active)
-                                (void) logstore_tail_del(s->logs, task, NULL);
+                                (void) logstore_tail_del(s->logs, t->task, t->container, NULL);
                         return 0;       /* not started yet */
                 }
-                if (ensure_stream(s->logs, group, stream, &err) < 0) {
-                        log_warning("task=%s container=%s group=%s msg=\"awslogs: cannot create the stream, ignoring\" err=\"%s\"", task,
-                                    container, group, err.msg);
+                if (ensure_stream(s->logs, t->group, stream, &err) < 0) {
+                        log_warning("task=%s container=%s group=%s msg=\"awslogs: cannot create the stream, ignoring\" err=\"%s\"", t->task,
+                                    t->container, t->group, err.msg);
                         return 0;
                 }
+                named = true;
         }
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= offset) {
+        fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= t->offset) {
                 if (!active)
-                        (void) logstore_tail_del(s->logs, task, NULL);
+                        (void) logstore_tail_del(s->logs, t->task, t->container, NULL);
+                else if (named)
+                        (void) logstore_tail_set(s->logs, t->task, t->container, t->offset, stream, NULL);
                 return 0;
         }
-        want = st.st_size - offset < READ_MAX ? (size_t) (st.st_size - offset) : READ_MAX;
+        want = st.st_size - t->offset < READ_MAX ? (size_t) (st.st_size - t->offset) : READ_MAX;
         buf = malloc(want);
         if (!buf)
                 return 0;
-        got = pread(fd, buf, want, (off_t) offset);
+        got = pread(fd, buf, want, (off_t) t->offset);
         if (got <= 0)
                 return 0;
         for (size_t i = 0; i < (size_t) got; i++) {
                 if (buf[i] != '\n' && i - start < LINE_MAX_BYTES)
                         continue;
-                if ((r = batch_add(s, t->b, buf + start, i - start, group, stream, &err)) < 0)
+                if ((r = batch_add(s, x->b, buf + start, i - start, t->group, stream, &err)) < 0)
                         break;
                 start = buf[i] == '\n' ? i + 1 : i;
                 used = start;
         }
         /* a stopped task's last line may lack its newline: it is still a line */
-        if (!err.msg[0] && !active && (off_t) (offset + got) >= st.st_size && used < (size_t) got) {
-                (void) batch_add(s, t->b, buf + used, (size_t) got - used, group, stream, &err);
+        if (!err.msg[0] && !active && (off_t) (t->offset + got) >= st.st_size && used < (size_t) got) {
+                (void) batch_add(s, x->b, buf + used, (size_t) got - used, t->group, stream, &err);
                 used = (size_t) got;
         }
-        if (!err.msg[0] && t->b->n)
-                (void) batch_flush(s, t->b, group, stream, &err);
-        batch_clear(t->b);
+        if (!err.msg[0] && x->b->n)
+                (void) batch_flush(s, x->b, t->group, stream, &err);
+        batch_clear(x->b);
         if (err.msg[0])
-                log_warning("task=%s container=%s group=%s stream=%s msg=\"awslogs: lines dropped\" err=\"%s\"", task, container, group,
-                            stream, err.msg);
+                log_warning("task=%s container=%s group=%s stream=%s msg=\"awslogs: lines dropped\" err=\"%s\"", t->task, t->container,
+                            t->group, stream, err.msg);
         /* lines that could not be stored are skipped (Docker's non-blocking mode drops them too) */
-        if ((r = logstore_tail_set(s->logs, task, container, offset + (long long) used, &err)) < 0)
-                log_warning("task=%s msg=\"awslogs: cannot record the offset\" err=\"%s\"", task, err.msg);
+        if ((r = logstore_tail_set(s->logs, t->task, t->container, t->offset + (long long) used, named ? stream : NULL, &err)) < 0)
+                log_warning("task=%s msg=\"awslogs: cannot record the offset\" err=\"%s\"", t->task, err.msg);
         return 0;
 }
 

@@ -29,9 +29,9 @@ const char *logs_signing_name(const char *target);
 int logs_dispatch(struct api_ctx *c, const char *op, json_t *req, json_t **ret, struct err *err);
 
 /* driver.c. Before a task's monitor starts: for each awslogs container of defs (the container
- * definitions), the group (created with awslogs-create-group "true") and stream, and a tail of
+ * definitions; key: the task's record in the state store, where the runtime ids appear), the group (created with awslogs-create-group "true") and stream, and a tail of
  * dir/logs/NAME.log. On a missing group: -ENOENT and ECS's stoppedReason in reason. */
-int logs_task_start(struct sched *s, const char *task_id, const char *dir, json_t *defs, char *reason, size_t size);
+int logs_task_start(struct sched *s, const char *task_id, const char *key, const char *dir, json_t *defs, char *reason, size_t size);
 /* The loop's tick: new whole lines of every tailed file become events (read time as timestamp);
  * the tails of tasks no longer active are read to the end and dropped. */
 void logs_tick(struct sched *s);

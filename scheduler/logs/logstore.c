@@ -48,7 +48,7 @@ static const char schema[] =
         "CREATE INDEX IF NOT EXISTS events_stream ON events (stream, ts, id);"
         "CREATE INDEX IF NOT EXISTS events_grp ON events (grp, ts, id);"
         "CREATE TABLE IF NOT EXISTS tails (task TEXT NOT NULL, container TEXT NOT NULL, path TEXT NOT NULL,"
-        "  grp TEXT NOT NULL, stream TEXT NOT NULL, off INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (task, container));";
+        "  grp TEXT NOT NULL, stream TEXT NOT NULL, rkey TEXT NOT NULL, off INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (task, container));";
 
 static int db_err(struct logstore *ls, int rc, const char *what, struct err *err)
 {
@@ -633,18 +633,19 @@ int logstore_prune(struct logstore *ls, long long now_ms, struct err *err)
         return exec(ls, "COMMIT", err);
 }
 
-int logstore_tail_add(struct logstore *ls, const char *task, const char *container, const char *path, const char *group,
-                      const char *stream, struct err *err)
+int logstore_tail_add(struct logstore *ls, const struct log_tail *t, struct err *err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
-        if ((r = prep(ls, "INSERT OR IGNORE INTO tails (task, container, path, grp, stream) VALUES (?, ?, ?, ?, ?)", &st, err)) < 0)
+        if ((r = prep(ls, "INSERT OR IGNORE INTO tails (task, container, path, grp, stream, rkey) VALUES (?, ?, ?, ?, ?, ?)", &st,
+                      err)) < 0)
                 return r;
-        sqlite3_bind_text(st, 1, task, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, container, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, group, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, stream, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 1, t->task, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, t->container, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, t->path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, t->group, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, t->stream, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, t->key, -1, SQLITE_TRANSIENT);
         return step_done(ls, st, "add tail", err);
 }
 
@@ -656,42 +657,49 @@ int logstore_tail_list(struct logstore *ls, logstore_tail_cb cb, void *userdata,
         size_t i;
         int r;
         /* read all first: the callback writes to the same tables */
-        if ((r = prep(ls, "SELECT task, container, path, grp, stream, off FROM tails ORDER BY task, container", &st, err)) < 0)
+        if ((r = prep(ls, "SELECT task, container, path, grp, stream, rkey, off FROM tails ORDER BY task, container", &st, err)) < 0)
                 return r;
         while (sqlite3_step(st) == SQLITE_ROW)
-                json_array_append_new(rows, json_pack("[s,s,s,s,s,I]", (const char *) sqlite3_column_text(st, 0),
+                json_array_append_new(rows, json_pack("[s,s,s,s,s,s,I]", (const char *) sqlite3_column_text(st, 0),
                                                       (const char *) sqlite3_column_text(st, 1), (const char *) sqlite3_column_text(st, 2),
                                                       (const char *) sqlite3_column_text(st, 3), (const char *) sqlite3_column_text(st, 4),
-                                                      (json_int_t) sqlite3_column_int64(st, 5)));
+                                                      (const char *) sqlite3_column_text(st, 5), (json_int_t) sqlite3_column_int64(st, 6)));
         sqlite3_finalize(TAKE_PTR(st));
         json_array_foreach(rows, i, row) {
-                r = cb(json_string_value(json_array_get(row, 0)), json_string_value(json_array_get(row, 1)),
-                       json_string_value(json_array_get(row, 2)), json_string_value(json_array_get(row, 3)),
-                       json_string_value(json_array_get(row, 4)), json_integer_value(json_array_get(row, 5)), userdata);
-                if (r < 0)
+                struct log_tail t = {
+                        json_string_value(json_array_get(row, 0)), json_string_value(json_array_get(row, 1)),
+                        json_string_value(json_array_get(row, 2)), json_string_value(json_array_get(row, 3)),
+                        json_string_value(json_array_get(row, 4)), json_string_value(json_array_get(row, 5)),
+                        json_integer_value(json_array_get(row, 6)),
+                };
+                if ((r = cb(&t, userdata)) < 0)
                         return r;
         }
         return 0;
 }
 
-int logstore_tail_set(struct logstore *ls, const char *task, const char *container, long long offset, struct err *err)
+int logstore_tail_set(struct logstore *ls, const char *task, const char *container, long long offset, const char *stream,
+                      struct err *err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
-        if ((r = prep(ls, "UPDATE tails SET off = ? WHERE task = ? AND container = ?", &st, err)) < 0)
+        if ((r = prep(ls, "UPDATE tails SET off = ?1, stream = coalesce(?4, stream) WHERE task = ?2 AND container = ?3", &st, err)) < 0)
                 return r;
         sqlite3_bind_int64(st, 1, offset);
         sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, container, -1, SQLITE_TRANSIENT);
+        if (stream)
+                sqlite3_bind_text(st, 4, stream, -1, SQLITE_TRANSIENT);
         return step_done(ls, st, "update tail", err);
 }
 
-int logstore_tail_del(struct logstore *ls, const char *task, struct err *err)
+int logstore_tail_del(struct logstore *ls, const char *task, const char *container, struct err *err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
-        if ((r = prep(ls, "DELETE FROM tails WHERE task = ?", &st, err)) < 0)
+        if ((r = prep(ls, "DELETE FROM tails WHERE task = ? AND container = ?", &st, err)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, task, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, container, -1, SQLITE_TRANSIENT);
         return step_done(ls, st, "delete tail", err);
 }

@@ -84,10 +84,16 @@ int logstore_filter(struct logstore *ls, const struct log_filter_in *in, json_t 
 int logstore_prune(struct logstore *ls, long long now_ms, struct err *err);
 
 /* awslogs tails (driver.c): one file of a container, where its lines go and how far it was read. */
-int logstore_tail_add(struct logstore *ls, const char *task, const char *container, const char *path, const char *group,
-                      const char *stream, struct err *err);
-typedef int (*logstore_tail_cb)(const char *task, const char *container, const char *path, const char *group,
-                                const char *stream, long long offset, void *userdata);
+struct log_tail {
+        const char *task, *container, *path, *group;
+        const char *stream;             /* "" until known (no prefix: the container's runtime id) */
+        const char *key;                /* the task's record in the state store */
+        long long offset;
+};
+int logstore_tail_add(struct logstore *ls, const struct log_tail *t, struct err *err);
+typedef int (*logstore_tail_cb)(const struct log_tail *t, void *userdata);
 int logstore_tail_list(struct logstore *ls, logstore_tail_cb cb, void *userdata, struct err *err);
-int logstore_tail_set(struct logstore *ls, const char *task, const char *container, long long offset, struct err *err);
-int logstore_tail_del(struct logstore *ls, const char *task, struct err *err);
+/* Records how far the file was read and, when stream is not NULL, the stream's name. */
+int logstore_tail_set(struct logstore *ls, const char *task, const char *container, long long offset, const char *stream,
+                      struct err *err);
+int logstore_tail_del(struct logstore *ls, const char *task, const char *container, struct err *err);

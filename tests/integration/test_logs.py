@@ -340,10 +340,11 @@ def test_awslogs_create_group_and_missing_group(ecs):
 
 
 def test_awslogs_without_prefix_uses_the_container_id(ecs):
-    """Without awslogs-stream-prefix the stream is named after the container's runtime id, as on EC2."""
+    """Without awslogs-stream-prefix the stream is named after the container's runtime id, as on EC2,
+    even for a container that is gone before ecsboxd's next look."""
     ecs.aws("logs", "create-log-group", "--log-group-name", "np")
-    arn = run1(ecs, awslogs_td("np", "np", prefix=None, command="echo hello; sleep 30"))
-    t = ecs.wait_task(arn, timeout=60)
+    arn = run1(ecs, awslogs_td("np", "np", prefix=None, command="echo hello"))
+    t = ecs.wait_task(arn, "STOPPED", timeout=60)
     rid = t["containers"][0]["runtimeId"]
 
     def streams():
@@ -353,7 +354,22 @@ def test_awslogs_without_prefix_uses_the_container_id(ecs):
     assert [s["logStreamName"] for s in st] == [rid]
     wait_for(lambda: [e["message"] for e in logs(ecs, "GetLogEvents", logGroupName="np", logStreamName=rid)["events"]] == ["hello"],
              20, interval=0.3, what="hello")
-    ecs.call("StopTask", task=arn)
+
+
+def test_awslogs_two_containers(ecs):
+    """Each awslogs container of a task has its own stream; one that ends early does not cut the other's."""
+    ecs.aws("logs", "create-log-group", "--log-group-name", "two")
+    td = awslogs_td("two", "two", prefix="p", command="echo b1; sleep 3; echo b2")
+    first = dict(td["containerDefinitions"][0], name="a", essential=False, command=["sh", "-c", "echo a1"])
+    td["containerDefinitions"].insert(0, first)
+    arn = run1(ecs, td)
+    tid = arn.rsplit("/", 1)[1]
+    ecs.wait_task(arn, "STOPPED", timeout=60)
+
+    def msgs(c):
+        return [e["message"] for e in logs(ecs, "GetLogEvents", logGroupName="two", logStreamName=f"p/{c}/{tid}")["events"]]
+    wait_for(lambda: msgs("web") == ["b1", "b2"], 20, interval=0.3, what="b1 b2")
+    assert msgs("a") == ["a1"]
 
 
 def test_tail_follow(ecs):
