@@ -364,6 +364,37 @@ static void test_store(void **state)
         logstore_close(ls);
 }
 
+static int collect_tail(const struct log_tail *t, void *userdata)
+{
+        char line[256];
+        snprintf(line, sizeof line, "%s %s %s %s [%s] %s %lld", t->task, t->container, t->path, t->group, t->stream, t->key, t->offset);
+        json_array_append_new(userdata, json_string(line));
+        return 0;
+}
+
+static void test_tails(void **state)
+{
+        struct logstore *ls = NULL;
+        struct err err = { 0 };
+        _cleanup_json_ json_t *rows = json_array(), *rows2 = json_array();
+        assert_int_equal(logstore_open(NULL, 1 << 20, &ls, &err), 0);
+        assert_int_equal(logstore_tail_add(ls, &(struct log_tail) { "t1", "b", "/d/b.log", "g", "", "task/k1", 0 }, &err), 0);
+        assert_int_equal(logstore_tail_add(ls, &(struct log_tail) { "t1", "a", "/d/a.log", "g", "p/a/t1", "task/k1", 0 }, &err), 0);
+        /* a second add (a retried start) keeps the offset */
+        assert_int_equal(logstore_tail_set(ls, "t1", "a", 42, NULL, &err), 0);
+        assert_int_equal(logstore_tail_add(ls, &(struct log_tail) { "t1", "a", "/d/a.log", "g", "p/a/t1", "task/k1", 0 }, &err), 0);
+        assert_int_equal(logstore_tail_set(ls, "t1", "b", 7, "0123abcd", &err), 0);
+        assert_int_equal(logstore_tail_list(ls, collect_tail, rows, &err), 0);
+        assert_int_equal(json_array_size(rows), 2);
+        assert_string_equal(json_string_value(json_array_get(rows, 0)), "t1 a /d/a.log g [p/a/t1] task/k1 42");
+        assert_string_equal(json_string_value(json_array_get(rows, 1)), "t1 b /d/b.log g [0123abcd] task/k1 7");
+        /* one container's tail ends without the other's */
+        assert_int_equal(logstore_tail_del(ls, "t1", "a", &err), 0);
+        assert_int_equal(logstore_tail_list(ls, collect_tail, rows2, &err), 0);
+        assert_int_equal(json_array_size(rows2), 1);
+        logstore_close(ls);
+}
+
 /* RegisterTaskDefinition's awslogs checks, with ECS's texts. */
 static void td_awslogs(const char *opts, const char *want)
 {
@@ -409,6 +440,7 @@ int main(void)
                 cmocka_unit_test(test_names_and_retention), cmocka_unit_test(test_group_arg),     cmocka_unit_test(test_tokens),
                 cmocka_unit_test(test_put_decode),         cmocka_unit_test(test_put_classify),  cmocka_unit_test(test_get_and_filter_decode),
                 cmocka_unit_test(test_store),              cmocka_unit_test(test_taskdef_awslogs),
+                cmocka_unit_test(test_tails),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
