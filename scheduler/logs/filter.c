@@ -1,7 +1,7 @@
 /* filter.c: CloudWatch Logs filter patterns, parsed once per FilterLogEvents call and matched
  * against each event. Supported (docs/logs.md): case-sensitive terms (all must match), "quoted
  * phrases", ?term (any of them), -term (none of them); JSON { $.a.b[0] op value } with = != < >
- * <= >=, && and || (no parentheses), * wildcards in strings, IS TRUE/FALSE/NULL, NOT EXISTS;
+ * <= >=, && and || with parentheses, * wildcards in strings, IS TRUE/FALSE/NULL, NOT EXISTS;
  * space-delimited [name, name op value, ...] with one ellipsis. */
 #include <errno.h>
 #include <fnmatch.h>
@@ -16,6 +16,7 @@
 #define CONDS_MAX 16
 #define FIELDS_MAX 32
 #define TOKEN_MAX 256
+#define DEPTH_MAX 16                    /* nested parentheses in a JSON pattern */
 
 enum kind { F_ALL, F_TERMS, F_JSON, F_SPACE };
 enum op { OP_EQ, OP_NE, OP_LT, OP_GT, OP_LE, OP_GE, OP_TRUE, OP_FALSE, OP_NULL, OP_NOT_EXISTS, OP_NONE };
@@ -31,7 +32,13 @@ struct cond {
         bool numeric;
         double num;
         char str[TOKEN_MAX];
-        bool or_next;                   /* joined to the next condition by || (else &&) */
+};
+
+/* A JSON pattern's expression: conditions under && and || nodes, with parentheses. */
+enum node_kind { N_COND, N_AND, N_OR };
+struct node {
+        enum node_kind kind;
+        int a, b;                       /* N_COND: a is the condition; else the two operands */
 };
 
 struct log_filter {
@@ -39,6 +46,8 @@ struct log_filter {
         size_t n;
         struct term terms[TERMS_MAX];
         struct cond conds[CONDS_MAX];
+        struct node nodes[2 * CONDS_MAX];
+        int n_nodes, root;
         /* space-delimited: field names in order, "..." for the ellipsis, and which cond applies */
         char fields[FIELDS_MAX][TOKEN_MAX];
         int field_cond[FIELDS_MAX];
@@ -157,41 +166,102 @@ static const char *parse_cond_rest(const char *p, const char *stop, struct cond 
         return p;
 }
 
+static int new_node(struct log_filter *f, enum node_kind kind, int a, int b)
+{
+        if (f->n_nodes == (int) (sizeof f->nodes / sizeof f->nodes[0]))
+                return -1;
+        f->nodes[f->n_nodes] = (struct node) { kind, a, b };
+        return f->n_nodes++;
+}
+
+struct jparse {
+        struct log_filter *f;
+        const char *p, *why;
+        int depth;
+};
+
+static int parse_or(struct jparse *j);
+
+/* ( expr ) or $.selector op value */
+static int parse_primary(struct jparse *j)
+{
+        struct log_filter *f = j->f;
+        struct cond *c;
+        size_t n = 0;
+        j->p = skip_ws(j->p);
+        if (*j->p == '(') {
+                int e;
+                if (++j->depth > DEPTH_MAX)
+                        return j->why = "parentheses nested too deep", -1;
+                j->p++;
+                if ((e = parse_or(j)) < 0)
+                        return -1;
+                j->p = skip_ws(j->p);
+                if (*j->p != ')')
+                        return j->why = "expected )", -1;
+                j->p++;
+                j->depth--;
+                return e;
+        }
+        if (f->n == CONDS_MAX)
+                return j->why = "too many conditions", -1;
+        c = &f->conds[f->n];
+        if (*j->p != '$')
+                return j->why = "a JSON condition starts with a $ selector", -1;
+        for (j->p++; *j->p == '.' || *j->p == '[' || *j->p == ']' || *j->p == '_' || *j->p == '-' || *j->p == '*' ||
+                     (*j->p >= '0' && *j->p <= '9') || (*j->p >= 'a' && *j->p <= 'z') || (*j->p >= 'A' && *j->p <= 'Z');
+             j->p++) {
+                if (n + 1 >= TOKEN_MAX)
+                        return j->why = "selector too long", -1;
+                c->sel[n++] = *j->p;
+        }
+        c->sel[n] = '\0';
+        if (!(j->p = parse_cond_rest(j->p, "&|)}", c)))
+                return j->why = "expected an operator and a value after the selector", -1;
+        return new_node(f, N_COND, (int) f->n++, 0);
+}
+
+static int parse_and(struct jparse *j)
+{
+        int l = parse_primary(j), r;
+        while (l >= 0) {
+                j->p = skip_ws(j->p);
+                if (strncmp(j->p, "&&", 2) != 0)
+                        break;
+                j->p += 2;
+                if ((r = parse_primary(j)) < 0 || (l = new_node(j->f, N_AND, l, r)) < 0)
+                        return j->why = j->why ? j->why : "too many conditions", -1;
+        }
+        return l;
+}
+
+/* && binds tighter than ||, as AWS evaluates them */
+static int parse_or(struct jparse *j)
+{
+        int l = parse_and(j), r;
+        while (l >= 0) {
+                j->p = skip_ws(j->p);
+                if (strncmp(j->p, "||", 2) != 0)
+                        break;
+                j->p += 2;
+                if ((r = parse_and(j)) < 0 || (l = new_node(j->f, N_OR, l, r)) < 0)
+                        return j->why = j->why ? j->why : "too many conditions", -1;
+        }
+        return l;
+}
+
 static int parse_json(struct log_filter *f, const char *pattern, const char *p, struct err *err)
 {
+        struct jparse j = { f, p, NULL, 0 };
         f->kind = F_JSON;
-        for (;;) {
-                struct cond *c;
-                size_t n = 0;
-                p = skip_ws(p);
-                if (f->n == CONDS_MAX)
-                        return bad(err, pattern, "too many conditions");
-                c = &f->conds[f->n];
-                if (*p != '$')
-                        return bad(err, pattern, "a JSON condition starts with a $ selector");
-                for (p++; *p == '.' || *p == '[' || *p == ']' || *p == '_' || *p == '-' || *p == '*' ||
-                          (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
-                     p++) {
-                        if (n + 1 >= TOKEN_MAX)
-                                return bad(err, pattern, "selector too long");
-                        c->sel[n++] = *p;
-                }
-                c->sel[n] = '\0';
-                if (!(p = parse_cond_rest(p, "&|}", c)))
-                        return bad(err, pattern, "expected an operator and a value after the selector");
-                f->n++;
-                p = skip_ws(p);
-                if (strncmp(p, "&&", 2) == 0 || strncmp(p, "||", 2) == 0) {
-                        c->or_next = *p == '|';
-                        p += 2;
-                        continue;
-                }
-                if (*p != '}')
-                        return bad(err, pattern, "expected &&, || or }");
-                if (*skip_ws(p + 1))
-                        return bad(err, pattern, "text after the closing }");
-                return 0;
-        }
+        if ((f->root = parse_or(&j)) < 0)
+                return bad(err, pattern, j.why ? j.why : "too many conditions");
+        j.p = skip_ws(j.p);
+        if (*j.p != '}')
+                return bad(err, pattern, "expected &&, || or }");
+        if (*skip_ws(j.p + 1))
+                return bad(err, pattern, "text after the closing }");
+        return 0;
 }
 
 static int parse_space(struct log_filter *f, const char *pattern, const char *p, struct err *err)
@@ -376,33 +446,21 @@ static bool cond_json(const struct cond *c, json_t *doc)
         return c->op == OP_NE;
 }
 
-/* Conditions joined by && and ||, && binding tighter (as AWS evaluates them). */
-static bool eval(const struct log_filter *f, const bool *res)
+static bool eval_node(const struct log_filter *f, int i, json_t *doc)
 {
-        bool acc = true;
-        for (size_t i = 0; i < f->n; i++) {
-                acc = acc && res[i];
-                if (f->conds[i].or_next || i + 1 == f->n) {
-                        if (acc)
-                                return true;
-                        acc = true;
-                }
+        const struct node *n = &f->nodes[i];
+        switch (n->kind) {
+        case N_COND: return cond_json(&f->conds[n->a], doc);
+        case N_AND: return eval_node(f, n->a, doc) && eval_node(f, n->b, doc);
+        case N_OR: return eval_node(f, n->a, doc) || eval_node(f, n->b, doc);
         }
         return false;
 }
 
 static bool match_json(const struct log_filter *f, const char *msg, size_t len)
 {
-        bool res[CONDS_MAX];
         json_t *doc = json_loadb(msg, len, JSON_DECODE_ANY, NULL);
-        bool ok;
-        if (!json_is_object(doc) && !json_is_array(doc)) {
-                json_decref(doc);
-                return false;
-        }
-        for (size_t i = 0; i < f->n; i++)
-                res[i] = cond_json(&f->conds[i], doc);
-        ok = eval(f, res);
+        bool ok = (json_is_object(doc) || json_is_array(doc)) && eval_node(f, f->root, doc);
         json_decref(doc);
         return ok;
 }
@@ -448,7 +506,10 @@ static bool match_space(const struct log_filter *f, const char *msg, size_t len)
                 at = i < ell ? i : n - (f->n_fields - i);
                 res[ci] = cond_text(&f->conds[ci], fields[at]);
         }
-        return f->n == 0 || eval(f, res);
+        for (size_t i = 0; i < f->n; i++)
+                if (!res[i])
+                        return false;
+        return true;
 }
 
 bool log_filter_match(const struct log_filter *f, const char *msg, size_t len)

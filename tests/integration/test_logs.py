@@ -203,6 +203,7 @@ def test_filter_log_events_patterns(ecs):
     assert f("{ $.code >= 200 && $.user.id = 7 }") == ['{"level": "error", "code": 500, "user": {"id": 7}}']
     assert f('{ $.level = "err*" || $.code = 200 }') == ['{"level": "error", "code": 500, "user": {"id": 7}}',
                                                           '{"level": "info", "code": 200}']
+    assert f('{ ($.code = 200 || $.code = 500) && $.level = "info" }') == ['{"level": "info", "code": 200}']
     assert f("[ip, user, verb, path, status = 404, bytes]") == ["10.0.0.9 bob POST /api 404 12"]
     assert f("[ip, user = alice, ...]") == ["127.0.0.1 alice GET /index.html 200 1234"]
     assert f("[..., status >= 200, bytes]") == ["127.0.0.1 alice GET /index.html 200 1234", "10.0.0.9 bob POST /api 404 12"]

@@ -88,6 +88,14 @@ static void test_filter_json(void **state)
         /* && binds tighter than || */
         assert_true(m("{ $.code = 1 && $.code = 2 || $.code = 500 }", doc));
         assert_false(m("{ $.code = 500 && $.code = 2 || $.code = 1 }", doc));
+        /* parentheses, as in AWS's CloudTrail examples */
+        assert_true(m("{ ($.code = 1 || $.code = 500) && $.level = error }", doc));
+        assert_false(m("{ $.code = 500 && ($.code = 2 || $.code = 1) }", doc));
+        assert_true(m("{ ((($.user.id = 7))) }", doc));
+        assert_true(m("{($.level=error)&&($.ok IS FALSE)}", doc));
+        bad_pattern("{ ($.a = 1 }");
+        bad_pattern("{ $.a = 1) }");
+        bad_pattern("{ (((((((((((((((((($.a = 1)))))))))))))))))) }");
         bad_pattern("{ $.a = }");
         bad_pattern("{ level = 1 }");
         bad_pattern("{ $.a = 1");
