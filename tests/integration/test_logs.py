@@ -98,7 +98,7 @@ def test_groups_streams_and_errors_with_the_cli(ecs):
     assert "The specified log stream does not exist." in e
     ecs.aws("logs", "delete-log-group", "--log-group-name", "/ecs/web")
     assert "ResourceNotFoundException" in aws_err(ecs, "logs", "describe-log-streams", "--log-group-name", "/ecs/web")
-    # a signed request for another service's name is refused (the CLI signs for "logs")
+    # operations outside the subset
     assert "UnknownOperationException" == logs_err(ecs, "StartLiveTail", logGroupIdentifiers=["x"]).type
 
 
@@ -256,6 +256,18 @@ t = int(time.time() * 1000)
 for k in range(3):
     l.put_log_events(logGroupName="b3", logStreamName="s",
                      logEvents=[{"timestamp": t + k * 100 + i, "message": "m%d" % (k * 100 + i)} for i in range(100)])
+# a Logs request signed for another service ("ecs") is refused, as AWS does
+import urllib.request, urllib.error
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+req = AWSRequest(method="POST", url="http://127.0.0.1:5080/", data=b"{}",
+                 headers={"X-Amz-Target": "Logs_20140328.DescribeLogGroups", "Content-Type": "application/x-amz-json-1.1"})
+SigV4Auth(boto3.Session(profile_name="ecsbox").get_credentials(), "ecs", "us-east-1").add_auth(req)
+try:
+    urllib.request.urlopen(urllib.request.Request(req.url, data=req.body, headers=dict(req.headers.items()), method="POST"))
+    out["wrong_service"] = "accepted"
+except urllib.error.HTTPError as e:
+    out["wrong_service"] = [e.code, json.loads(e.read())["__type"]]
 pg = l.get_paginator("filter_log_events")
 out["n"] = sum(len(p["events"]) for p in pg.paginate(logGroupName="b3", PaginationConfig={"PageSize": 70}))
 out["pages"] = sum(1 for p in pg.paginate(logGroupName="b3", PaginationConfig={"PageSize": 70}))
@@ -268,6 +280,7 @@ print(json.dumps(out))
     assert out["nf"] == "The specified log group does not exist."
     assert out["tags"] == {"team": "a", "env": "dev"} and out["tags2"] == {"env": "dev"}
     assert out["n"] == 300 and out["pages"] >= 5
+    assert out["wrong_service"] == [403, "InvalidSignatureException"]
 
 
 def awslogs_td(family, group, lines=None, prefix="app", create=None, command=None):
