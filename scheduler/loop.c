@@ -15,6 +15,7 @@
 #include "ecs/instance.h"
 #include "ecs/lifecycle.h"
 #include "ecs/service.h"
+#include "ecs/taskdef.h"
 #include "front/http.h"
 #include "logs/logs.h"
 #include "loop.h"
@@ -59,6 +60,7 @@ static int on_tick(sd_event_source *es, uint64_t usec, void *userdata)
                 tasks_prune(s);
                 instance_release_pending(s);
                 sd_operations_prune(s);
+                taskdefs_sweep(s);
                 logs_prune(s);
         }
         /* a time source is one-shot: re-arm it for the next tick */

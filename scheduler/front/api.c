@@ -7,6 +7,7 @@
 
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "../ecs/account.h"
 #include "../ecs/attributes.h"
 #include "../ecs/cluster.h"
 #include "../ecs/ecs.h"
@@ -14,7 +15,9 @@
 #include "../ecs/runtask.h"
 #include "../ecs/service.h"
 #include "../ecs/starttask.h"
+#include "../ecs/tags.h"
 #include "../ecs/task.h"
+#include "../ecs/task_protect.h"
 #include "../ecs/taskdef.h"
 #include "../imgsvc/api.h"
 #include "../logs/logs.h"
@@ -58,6 +61,19 @@ static const struct {
         { "DeleteService", op_delete_service },
         { "DescribeServices", op_describe_services },
         { "ListServices", op_list_services },
+        /* tags, account settings, cluster updates, task definition deletion, task protection */
+        { "TagResource", op_tag_resource },
+        { "UntagResource", op_untag_resource },
+        { "ListTagsForResource", op_list_tags_for_resource },
+        { "PutAccountSetting", op_put_account_setting },
+        { "PutAccountSettingDefault", op_put_account_setting_default },
+        { "DeleteAccountSetting", op_delete_account_setting },
+        { "ListAccountSettings", op_list_account_settings },
+        { "UpdateCluster", op_update_cluster },
+        { "UpdateClusterSettings", op_update_cluster_settings },
+        { "DeleteTaskDefinitions", op_delete_task_definitions },
+        { "GetTaskProtection", op_get_task_protection },
+        { "UpdateTaskProtection", op_update_task_protection },
 };
 
 const char *api_signing_name(const char *target)
