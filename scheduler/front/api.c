@@ -20,6 +20,7 @@
 #include "../ecs/task_protect.h"
 #include "../ecs/taskdef.h"
 #include "../imgsvc/api.h"
+#include "../logs/logs.h"
 #include "../sd/api.h"
 #include "../sched.h"
 #include "api.h"
@@ -79,6 +80,8 @@ const char *api_signing_name(const char *target)
 {
         if (target && strncmp(target, SD_TARGET_PREFIX, strlen(SD_TARGET_PREFIX)) == 0)
                 return SD_SIGNING_NAME;
+        if (logs_signing_name(target))
+                return LOGS_SIGNING_NAME;
         return ECS_SIGNING_NAME;
 }
 
@@ -177,7 +180,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         _cleanup_json_ json_t *req = NULL, *out = NULL;
         const char *op;
         struct timespec t0, t1;
-        bool images_target = false, sd_target = false;
+        bool images_target = false, sd_target = false, logs_target = false;
         int r;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -192,6 +195,8 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
                 images_target = true;
         else if (target && strncmp(target, SD_TARGET_PREFIX, strlen(SD_TARGET_PREFIX)) == 0 && target[strlen(SD_TARGET_PREFIX)])
                 sd_target = true;   /* Cloud Map (servicediscovery), same endpoint */
+        else if (logs_signing_name(target) && target[strlen(LOGS_TARGET_PREFIX)])
+                logs_target = true; /* CloudWatch Logs, same endpoint */
         else if (!target || strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) != 0 || !target[strlen(TARGET_PREFIX)]) {
                 char msg[300];
                 if (target)
@@ -203,12 +208,12 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
                 log_debug("request=%s status=400 code=%s", ret->request_id, E_UNKNOWN_OP);
                 return;
         }
-        op = target + strlen(images_target ? IMGSVC_TARGET_PREFIX : sd_target ? SD_TARGET_PREFIX : TARGET_PREFIX);
+        op = target + strlen(images_target ? IMGSVC_TARGET_PREFIX : sd_target ? SD_TARGET_PREFIX : logs_target ? LOGS_TARGET_PREFIX : TARGET_PREFIX);
         if (too_large) {
                 char msg[200];
                 snprintf(msg, sizeof msg, "The request body exceeds the limit of %d bytes; nothing was done",
-                         SCHED_BODY_MAX);
-                error_answer(ret, 400, E_CLIENT, msg);
+                         logs_target ? LOGS_BODY_MAX : SCHED_BODY_MAX);
+                error_answer(ret, 400, logs_target ? "InvalidParameterException" : E_CLIENT, msg);
                 log_warning("request=%s op=%.64s status=400 msg=\"request body over the size limit\"", ret->request_id, op);
                 return;
         }
@@ -216,6 +221,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         if (r >= 0)
                 r = images_target ? imgsvc_dispatch(&c, op, req, &out, &err)
                     : sd_target   ? sd_dispatch(&c, op, req, &out, &err)
+                    : logs_target ? logs_dispatch(&c, op, req, &out, &err)
                                   : api_dispatch(&c, op, req, &out, &err);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r < 0) {

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../logs/logs.h"
 #include "../query/query.h"
 #include "ecsbox/cleanup.h"
 #include "ecsbox/log.h"
@@ -46,7 +47,7 @@ struct http_server {
 
 struct http_req {
         char *buf;
-        size_t len, cap;
+        size_t len, cap, max;           /* max: SCHED_BODY_MAX, or LOGS_BODY_MAX for a Logs request */
         bool too_large;
         char region[SIGV4_SCOPE_PART_MAX + 1];   /* the signer's region, "" = the daemon's */
 };
@@ -169,9 +170,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r = calloc(1, sizeof *r);
                 if (!r)
                         return MHD_NO;
+                r->max = logs_signing_name(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target")) ? LOGS_BODY_MAX
+                                                                                                                 : SCHED_BODY_MAX;
                 /* A body over the limit is read and dropped, then refused whole, so that
                  * the client gets the answer rather than a reset connection. */
-                if (cl && strtoull(cl, NULL, 10) > SCHED_BODY_MAX)
+                if (cl && strtoull(cl, NULL, 10) > r->max)
                         r->too_large = true;
                 *con_cls = r;
                 return MHD_YES;
@@ -179,7 +182,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (*upload_data_size > 0) {
                 size_t n = *upload_data_size;
                 /* Past the limit the rest of the body is read and dropped, then refused whole. */
-                if (!r->too_large && r->len + n > SCHED_BODY_MAX)
+                if (!r->too_large && r->len + n > r->max)
                         r->too_large = true;
                 if (!r->too_large) {
                         if (r->len + n + 1 > r->cap) {
@@ -219,7 +222,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 query_handle(srv->s, r->buf ? r->buf : "", r->len, q, r->too_large, &ar);
                 return reply(conn, &ar);
         }
-        /* JSON 1.1 (ECS, images, Cloud Map): signed for the service its X-Amz-Target names */
+        /* JSON 1.1 (ECS, images, Cloud Map, CloudWatch Logs): signed for the service its X-Amz-Target names */
         if (!r->too_large &&
             authenticate(srv, conn, url, method, api_signing_name(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target")),
                          false, r, &ar) < 0)
