@@ -41,6 +41,7 @@ struct http_server {
 };
 
 #define HTTP_HEADERS_MAX 64
+#define HTTP_GET_BODY_MAX 65536       /* a plain server's request body (the metadata endpoint's PUTs) */
 /* Open connections per server. libmicrohttpd's default (FD_SETSIZE - 4) reset the 1000th client of a
  * burst (tests/load/load.py clients 1000); main raises RLIMIT_NOFILE to 65536. */
 #define HTTP_CONNECTIONS_MAX 16384
@@ -151,18 +152,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct api_response ar;
 
         if (srv->get) {
-                /* the metadata endpoint: every request is a GET answered at once; bodies are ignored */
+                /* the metadata endpoint: answered once the (small) body is in; no signature */
                 if (!r) {
                         *con_cls = calloc(1, sizeof(struct http_req));
                         return *con_cls ? MHD_YES : MHD_NO;
                 }
                 if (*upload_data_size > 0) {
+                        size_t n = *upload_data_size;
+                        if (r->len + n > HTTP_GET_BODY_MAX)
+                                r->too_large = true;
+                        else {
+                                char *nb = realloc(r->buf, r->len + n + 1);
+                                if (!nb)
+                                        return MHD_NO;
+                                r->buf = nb;
+                                memcpy(r->buf + r->len, upload_data, n);
+                                r->len += n;
+                                r->buf[r->len] = '\0';
+                        }
                         *upload_data_size = 0;
                         return MHD_YES;
                 }
                 memset(&ar, 0, sizeof ar);
                 (void) uuid_new(ar.request_id);
-                srv->get(srv->get_ud, method, url, &ar);
+                srv->get(srv->get_ud, method, url, r->too_large ? NULL : (r->buf ? r->buf : ""), r->too_large ? 0 : r->len, &ar);
                 return reply(conn, &ar);
         }
         if (!r) {
