@@ -21,7 +21,7 @@
 #include "nftexpr.h"
 
 #define LO_INDEX 1
-#define NFT_TYPE_INTEGER 4
+#define NFT_TYPE_MARK 19           /* host-endian 32 bits: how nft shows a numgen index */
 #define NFT_TYPE_IPV4_ADDR 7
 #define NFT_TYPE_INET_PROTO 12
 #define NFT_TYPE_INET_SERVICE 13
@@ -68,7 +68,7 @@ static void put_target_map(struct nft_batch *b, const char *name, uint32_t id)
         struct nftnl_set *s = nft_set_new(NFPROTO_IPV4, LB_NFT_TABLE, name, id);
         if (s) {
                 nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
-                nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, NFT_TYPE_INTEGER);
+                nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, NFT_TYPE_MARK);
                 nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 4);
                 nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, (NFT_TYPE_IPV4_ADDR << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE);
                 nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 8);

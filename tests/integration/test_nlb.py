@@ -83,7 +83,7 @@ def states(netd, tg=TG_ID):
     return {ip: h["State"] for ip, h in health(netd, tg).items()}
 
 
-def setup(sb, netd):
+def make_nlb(sb, netd):
     vpc = netd.ok("CreateVpc", CidrBlock="10.60.0.0/16")["Vpc"]
     s1 = netd.ok("CreateSubnet", VpcId=vpc["VpcId"], CidrBlock="10.60.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]
     s2 = netd.ok("CreateSubnet", VpcId=vpc["VpcId"], CidrBlock="10.60.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]
@@ -105,7 +105,7 @@ def setup(sb, netd):
 
 
 def test_nlb_spreads_checks_drains_udp_and_survives_restart(sb, netd):
-    vpc, s1, s2, sg, targets, lb = setup(sb, netd)
+    vpc, s1, s2, sg, targets, lb = make_nlb(sb, netd)
     names = {ip: n for n, ip in targets.items()}
     # one address per subnet, an ENI each, as DescribeNetworkInterfaces shows them
     assert [a["SubnetId"] for a in lb["Addresses"]] == [s1["SubnetId"], s2["SubnetId"]]
