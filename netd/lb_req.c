@@ -180,8 +180,10 @@ static int hc_decode(json_t *hc, bool http_traffic, struct lb_health_check *ret,
         if (hc) {
                 if (!json_is_object(hc))
                         return err_set(err, EINVAL, JERR_INVALID, "HealthCheck must be an object");
+                if ((r = hc_port(hc, &h.port, err)) < 0)
+                        return r;
                 if ((r = json_check_keys(hc, keys, err)) < 0 || (r = json_get_string(hc, "Protocol", false, &proto, err)) < 0 ||
-                    (r = hc_port(hc, &h.port, err)) < 0 || (r = json_get_string(hc, "Path", false, &h.path, err)) < 0 ||
+                    (r = json_get_string(hc, "Path", false, &h.path, err)) < 0 ||
                     (r = json_get_string(hc, "Matcher", false, &h.matcher, err)) < 0)
                         return err_wrap(err, "HealthCheck");
                 if (proto && strcmp(proto, "TCP") != 0 && strcmp(proto, "HTTP") != 0)
