@@ -271,6 +271,13 @@ static int lb_teardown(struct netd *d, json_t *lb, const char *ikey, struct err 
         json_t *l, *a;
         int r;
 
+        char key[KEY_MAX];
+
+        /* recorded as deleting first: lb_apply leaves it out from now on */
+        json_object_set_new(lb, "State", json_string("deleting"));
+        key_fmt(key, "lbnet", lb_id);
+        if ((r = store_put(d->store, key, lb, err)) < 0)
+                return r;
         lb_addr_list(lb, addrs, &n);
         if ((r = lb_apply(d, rec_str(lb, "VpcId"), err)) < 0)
                 return r;

@@ -13,6 +13,8 @@ TG_ID = "00000000000000a1"
 UTG_ID = "00000000000000a2"
 L_ID = "0000000000000b01"
 UL_ID = "0000000000000b02"
+HC = {"Protocol": "TCP", "Port": "traffic-port", "IntervalSeconds": 1, "TimeoutSeconds": 1,
+      "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
 
 SERVER = r"""
 import socket, sys, threading
@@ -96,10 +98,8 @@ def make_nlb(sb, netd):
     task(netd, s2, "cli")
     lb = netd.ok("CreateLoadBalancerNetwork", LoadBalancerId=LB_ID, Name="web", Type="network", Scheme="internal",
                  VpcId=vpc["VpcId"], SubnetIds=[s1["SubnetId"], s2["SubnetId"]], SecurityGroups=[sg])["LoadBalancerNetwork"]
-    hc = {"Protocol": "TCP", "Port": "traffic-port", "IntervalSeconds": 1, "TimeoutSeconds": 1,
-          "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
     netd.ok("PutTargetGroup", TargetGroupId=TG_ID, VpcId=vpc["VpcId"], Protocol="TCP", Port=8000,
-            DeregistrationDelaySeconds=4, HealthCheck=hc)
+            DeregistrationDelaySeconds=4, HealthCheck=HC)
     netd.ok("RegisterTargets", TargetGroupId=TG_ID, Targets=[{"Id": ip, "Port": 8000} for ip in targets.values()])
     return vpc, s1, s2, sg, targets, lb
 
@@ -142,7 +142,6 @@ def test_nlb_spreads_checks_drains_udp_and_survives_restart(sb, netd):
 
     # t2 dies: unhealthy within interval x threshold (+ a tick), and no new connection goes to it
     t0 = time.monotonic()
-    sb.run(["ip", "netns", "pids", "t2"]).stdout.split()
     for pid in sb.run(["ip", "netns", "pids", "t2"]).stdout.split():
         sb.run(["kill", pid], check=False)
     wait_for(lambda: states(netd)[targets["t2"]] == "unhealthy", 10, what="t2 unhealthy")
@@ -158,6 +157,16 @@ def test_nlb_spreads_checks_drains_udp_and_survives_restart(sb, netd):
     got = connect(sb, lb_ip, 80, 30)
     assert got["fail"] == 0 and set(got["answers"]) == {"t1"}, got
     wait_for(lambda: targets["t3"] not in health(netd), 15, what="t3 drained")
+
+    # PreserveClientIp: t1 (another subnet than the client's) sees the client's own address
+    cli_ip = netd.ok("DescribeNetworkInterfaces", Filters=[{"Name": "attachment.netns", "Values": ["cli"]}])["NetworkInterfaces"][0]["PrivateIpAddress"]
+    netd.ok("PutTargetGroup", TargetGroupId=TG_ID, VpcId=vpc["VpcId"], Protocol="TCP", Port=8000, PreserveClientIp=True,
+            DeregistrationDelaySeconds=4, HealthCheck=HC)
+    got = connect(sb, lb_ip, 80, 10)
+    assert got["fail"] == 0 and set(got["answers"]) == {"t1"} and got["peers"] == [cli_ip], got
+    netd.ok("PutTargetGroup", TargetGroupId=TG_ID, VpcId=vpc["VpcId"], Protocol="TCP", Port=8000, DeregistrationDelaySeconds=4, HealthCheck=HC)
+    got = connect(sb, lb_ip, 80, 10)
+    assert got["fail"] == 0 and got["peers"] == [lb_ip], got
 
     # UDP: a listener of its own, health checked over TCP 8000
     netd.ok("PutTargetGroup", TargetGroupId=UTG_ID, VpcId=vpc["VpcId"], Protocol="UDP", Port=8001, DeregistrationDelaySeconds=0,
