@@ -31,7 +31,7 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 LIB_PKGS := jansson sqlite3 libcrypto
-NETD_PKGS := $(LIB_PKGS) libmnl libnftnl libnl-3.0 libnl-route-3.0 libcap libsystemd ldns
+NETD_PKGS := $(LIB_PKGS) libmnl libnftnl libnl-3.0 libnl-route-3.0 libcap libsystemd ldns libcurl
 SCHED_PKGS := $(LIB_PKGS) libmicrohttpd libcap libsystemd libcurl libarchive libzstd libxml-2.0
 MON_PKGS := $(LIB_PKGS) libcap
 CLI_PKGS := $(LIB_PKGS) libcurl

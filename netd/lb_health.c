@@ -1,5 +1,7 @@
-/* lb_health.c: target health checks (non-blocking TCP connects from the VPC netns) on a one-second
- * tick of netd's sd-event loop, and the end of draining. */
+/* lb_health.c: target health checks on a one-second tick of netd's sd-event loop: non-blocking TCP
+ * connects from the VPC netns, HTTP GETs through libcurl's multi interface (its sockets made in the VPC
+ * netns, driven by the same loop); and the end of draining. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -35,6 +37,10 @@ struct probe {
         sd_event_source *io;
         uint64_t deadline;
         bool seen;                      /* still registered at the last tick */
+        CURL *easy;                     /* an HTTP check under way */
+        char netns[64];                 /* where the HTTP check's socket is made, from src */
+        uint32_t src;
+        char matcher[64];
 };
 
 struct lb_health_state {
@@ -43,10 +49,17 @@ struct lb_health_state {
         sd_event_source *tick;
         struct probe *probes;
         json_t *due;                    /* TargetGroupId -> the next check (CLOCK_MONOTONIC usec) */
+        CURLM *multi;                   /* HTTP checks */
+        sd_event_source *curl_timer;
 };
 
 static void probe_close(struct probe *p)
 {
+        if (p->easy) {
+                curl_multi_remove_handle(p->st->multi, p->easy);
+                curl_easy_cleanup(p->easy);
+                p->easy = NULL;
+        }
         p->io = sd_event_source_disable_unref(p->io);
         if (p->fd >= 0)
                 close(p->fd);
@@ -54,7 +67,7 @@ static void probe_close(struct probe *p)
 }
 
 /* The check's result: the record's state moved by lb_sel.c; a change stored and applied. */
-static void probe_done(struct probe *p, bool ok, bool timed_out)
+static void probe_done(struct probe *p, bool ok, int why)
 {
         struct netd *d = p->st->d;
         _cleanup_json_ json_t *tg = NULL;
@@ -82,7 +95,7 @@ static void probe_done(struct probe *p, bool ok, bool timed_out)
         h.ok_run = p->ok_run;
         h.fail_run = p->fail_run;
         json_t *hc = json_object_get(tg, "HealthCheck");
-        bool changed = lb_health_step(&h, ok, timed_out, (int) jint(hc, "HealthyThresholdCount", 5), (int) jint(hc, "UnhealthyThresholdCount", 2));
+        bool changed = lb_health_step(&h, ok, why, (int) jint(hc, "HealthyThresholdCount", 5), (int) jint(hc, "UnhealthyThresholdCount", 2));
         p->ok_run = h.ok_run;
         p->fail_run = h.fail_run;
         if (!changed)
@@ -108,7 +121,7 @@ static int on_probe_io(sd_event_source *s, int fd, uint32_t revents, void *userd
         (void) revents;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
                 soerr = errno;
-        probe_done(p, soerr == 0, soerr == ETIMEDOUT);
+        probe_done(p, soerr == 0, soerr == ETIMEDOUT ? LB_R_TIMEOUT : LB_R_FAILED);
         return 0;
 }
 
@@ -124,15 +137,163 @@ static void probe_start(struct probe *p, const char *netns, uint32_t src, uint64
         p->fd = fd;
         p->deadline = now + (uint64_t) timeout_s * USEC;
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0) {
-                probe_done(p, true, false);
+                probe_done(p, true, LB_R_NONE);
                 return;
         }
         if (errno != EINPROGRESS) {
-                probe_done(p, false, false);
+                probe_done(p, false, LB_R_FAILED);
                 return;
         }
         if (sd_event_add_io(p->st->ev, &p->io, fd, EPOLLOUT, on_probe_io, p) < 0)
                 probe_close(p);
+}
+
+
+/* ---- HTTP checks: libcurl's multi interface on the event loop ---- */
+
+static void curl_done(struct lb_health_state *st)
+{
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(st->multi, &left))) {
+                struct probe *p = NULL;
+                long code = 0;
+                CURLcode res;
+                if (m->msg != CURLMSG_DONE)
+                        continue;
+                res = m->data.result;
+                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **) &p);
+                curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+                if (!p)
+                        continue;
+                if (res == CURLE_OK)
+                        probe_done(p, lb_matcher_match(p->matcher, code), LB_R_MISMATCH);
+                else {
+                        log_debug("msg=\"HTTP health check failed\" tg=%s err=\"%s\"", p->tg, curl_easy_strerror(res));
+                        probe_done(p, false, res == CURLE_OPERATION_TIMEDOUT ? LB_R_TIMEOUT : LB_R_FAILED);
+                }
+        }
+}
+
+static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct lb_health_state *st = userdata;
+        int action = 0, running = 0;
+        (void) s;
+        if (revents & EPOLLIN)
+                action |= CURL_CSELECT_IN;
+        if (revents & EPOLLOUT)
+                action |= CURL_CSELECT_OUT;
+        if (revents & (EPOLLERR | EPOLLHUP))
+                action |= CURL_CSELECT_ERR;
+        (void) curl_multi_socket_action(st->multi, fd, action, &running);
+        curl_done(st);
+        return 0;
+}
+
+static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct lb_health_state *st = userdata;
+        int running = 0;
+        (void) s;
+        (void) usec;
+        (void) curl_multi_socket_action(st->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        curl_done(st);
+        return 0;
+}
+
+/* libcurl says which sockets to watch for what; the io source rides on the socket (curl_multi_assign). */
+static int curl_sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+        struct lb_health_state *st = userp;
+        sd_event_source *src = socketp;
+        uint32_t ev = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+        (void) e;
+        if (what == CURL_POLL_REMOVE) {
+                if (src) {
+                        sd_event_source_disable_unref(src);
+                        curl_multi_assign(st->multi, fd, NULL);
+                }
+                return 0;
+        }
+        if (!src) {
+                if (sd_event_add_io(st->ev, &src, fd, ev, on_curl_io, st) < 0)
+                        return -1;
+                curl_multi_assign(st->multi, fd, src);
+                return 0;
+        }
+        return sd_event_source_set_io_events(src, ev) < 0 ? -1 : 0;
+}
+
+static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+        struct lb_health_state *st = userp;
+        uint64_t now = 0;
+        (void) m;
+        if (timeout_ms < 0)
+                return st->curl_timer ? (sd_event_source_set_enabled(st->curl_timer, SD_EVENT_OFF) < 0 ? -1 : 0) : 0;
+        (void) sd_event_now(st->ev, CLOCK_MONOTONIC, &now);
+        now += (uint64_t) timeout_ms * 1000;
+        if (!st->curl_timer)
+                return sd_event_add_time(st->ev, &st->curl_timer, CLOCK_MONOTONIC, now, 1000, on_curl_timer, st) < 0 ? -1 : 0;
+        if (sd_event_source_set_time(st->curl_timer, now) < 0 || sd_event_source_set_enabled(st->curl_timer, SD_EVENT_ONESHOT) < 0)
+                return -1;
+        return 0;
+}
+
+/* The check's socket made inside the VPC netns, bound to the LB's address, as the TCP checks' are. */
+static curl_socket_t curl_open_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+        struct probe *p = clientp;
+        struct err e = { 0 };
+        int fd = -1;
+        if (purpose != CURLSOCKTYPE_IPCXN || addr->family != AF_INET)
+                return CURL_SOCKET_BAD;
+        if (knet_lb_probe_socket(p->st->d->knet, p->netns, p->src, &fd, &e) < 0) {
+                log_warning("msg=\"cannot make health check socket, ignoring\" tg=%s err=\"%s\"", p->tg, e.msg);
+                return CURL_SOCKET_BAD;
+        }
+        return fd;
+}
+
+static size_t curl_discard(char *ptr, size_t size, size_t n, void *ud)
+{
+        (void) ptr;
+        (void) ud;
+        return size * n;
+}
+
+/* GET http://target:port/path under the timeout; no connection reuse: every check connects anew. */
+static void probe_start_http(struct probe *p, const char *netns, uint32_t src, const char *path, const char *matcher, int timeout_s)
+{
+        char ips[IP4_STR_MAX], url[1200];
+        CURL *e = curl_easy_init();
+        ip4_format(p->ip, ips);
+        snprintf(url, sizeof url, "http://%s:%u%s", ips, p->check_port, path);
+        snprintf(p->netns, sizeof p->netns, "%s", netns);
+        snprintf(p->matcher, sizeof p->matcher, "%s", matcher);
+        p->src = src;
+        if (!e) {
+                log_warning("msg=\"cannot make HTTP health check, ignoring\" tg=%s err=\"out of memory\"", p->tg);
+                return;
+        }
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, p);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) timeout_s * 1000);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_USERAGENT, "ELB-HealthChecker/2.0");
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, curl_open_cb);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, p);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_discard);
+        if (curl_multi_add_handle(p->st->multi, e) != CURLM_OK) {
+                curl_easy_cleanup(e);
+                return;
+        }
+        p->easy = e;
+        p->fd = -2;     /* under way: the socket is libcurl's */
 }
 
 static struct probe *probe_get(struct lb_health_state *st, const char *tg, uint32_t ip, uint16_t port)
@@ -194,7 +355,12 @@ static void group_tick(struct lb_health_state *st, json_t *tg, uint64_t now)
                     !(p = probe_get(st, id, ip, (uint16_t) jint(t, "Port", 0))))
                         continue;
                 p->check_port = (uint16_t) (jint(hc, "Port", 0) ? jint(hc, "Port", 0) : jint(t, "Port", 0));
-                if (p->fd < 0)
+                if (p->fd != -1)
+                        continue;
+                if (!strcmp(rec_str(hc, "Protocol") ?: "TCP", "HTTP"))
+                        probe_start_http(p, netns, src, rec_str(hc, "Path") ?: "/", rec_str(hc, "Matcher") ?: "200-399",
+                                         (int) jint(hc, "TimeoutSeconds", 6));
+                else
                         probe_start(p, netns, src, now, (int) jint(hc, "TimeoutSeconds", 10));
         }
 mark:
@@ -233,8 +399,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
                         free(p);
                         continue;
                 }
-                if (p->fd >= 0 && now >= p->deadline)
-                        probe_done(p, false, true);
+                if (p->fd >= 0 && !p->easy && now >= p->deadline)
+                        probe_done(p, false, LB_R_TIMEOUT);
                 pp = &p->next;
         }
         (void) sd_event_source_set_time(s, now + TICK_USEC);
@@ -253,9 +419,19 @@ int lb_health_start(struct netd *d, void *ev, struct err *err)
         }
         st->d = d;
         st->ev = ev;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(st->multi = curl_multi_init())) {
+                json_decref(st->due);
+                free(st);
+                return err_set(err, ENOMEM, NULL, "health checks: libcurl multi handle: out of memory");
+        }
+        curl_multi_setopt(st->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
+        curl_multi_setopt(st->multi, CURLMOPT_SOCKETDATA, st);
+        curl_multi_setopt(st->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+        curl_multi_setopt(st->multi, CURLMOPT_TIMERDATA, st);
         if ((r = sd_event_now(ev, CLOCK_MONOTONIC, &now)) < 0 ||
             (r = sd_event_add_time(ev, &st->tick, CLOCK_MONOTONIC, now + TICK_USEC, 100000, on_tick, st)) < 0 ||
             (r = sd_event_source_set_enabled(st->tick, SD_EVENT_ON)) < 0) {
+                curl_multi_cleanup(st->multi);
                 json_decref(st->due);
                 free(st);
                 return err_set(err, -r, NULL, "health checks: timer: %s", strerror(-r));
@@ -276,6 +452,8 @@ void lb_health_stop(struct netd *d)
                 free(p);
         }
         sd_event_source_disable_unref(st->tick);
+        curl_multi_cleanup(st->multi);
+        sd_event_source_disable_unref(st->curl_timer);
         json_decref(st->due);
         free(st);
         d->lbh = NULL;

@@ -1,4 +1,5 @@
 /* lb_sel.c: a target's health state machine and the targets the DNAT map holds. Pure. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "lb_sel.h"
@@ -48,7 +49,7 @@ void lb_health_init(struct lb_health *h)
         *h = (struct lb_health) { LB_S_INITIAL, LB_R_INITIAL, 0, 0 };
 }
 
-bool lb_health_step(struct lb_health *h, bool ok, bool timed_out, int healthy, int unhealthy)
+bool lb_health_step(struct lb_health *h, bool ok, int why, int healthy, int unhealthy)
 {
         int state = h->state, reason = h->reason;
         if (h->state == LB_S_DRAINING || h->state == LB_S_UNUSED)
@@ -65,7 +66,7 @@ bool lb_health_step(struct lb_health *h, bool ok, bool timed_out, int healthy, i
                 h->ok_run = 0;
                 if (h->fail_run >= unhealthy) {
                         h->state = LB_S_UNHEALTHY;
-                        h->reason = timed_out ? LB_R_TIMEOUT : LB_R_FAILED;
+                        h->reason = why == LB_R_TIMEOUT || why == LB_R_MISMATCH ? why : LB_R_FAILED;
                 }
         }
         return h->state != state || h->reason != reason;
@@ -83,4 +84,26 @@ size_t lb_select(const int *st, size_t n, size_t *ret_idx)
                 if (st[i] != LB_S_DRAINING)
                         ret_idx[k++] = i;
         return k;
+}
+
+bool lb_matcher_match(const char *m, long code)
+{
+        const char *p = m;
+        while (p && *p) {
+                char *end;
+                long lo = strtol(p, &end, 10), hi = lo;
+                if (end == p)
+                        return false;
+                p = end;
+                if (*p == '-') {
+                        hi = strtol(p + 1, &end, 10);
+                        p = end;
+                }
+                if (code >= lo && code <= hi)
+                        return true;
+                if (*p != ',')
+                        return false;
+                p++;
+        }
+        return false;
 }

@@ -25,10 +25,14 @@ struct lb_health {
 
 /* A registered target starts initial (Elb.InitialHealthChecking). */
 void lb_health_init(struct lb_health *h);
-/* One check result (ok; else timed_out or refused/failed). A target goes healthy after `healthy`
- * successes in a row, unhealthy after `unhealthy` failures in a row, from initial as from the other
- * state. Draining and unused targets do not change. Returns true when state or reason changed. */
-bool lb_health_step(struct lb_health *h, bool ok, bool timed_out, int healthy, int unhealthy);
+/* One check result: ok, else why it failed (LB_R_TIMEOUT, LB_R_FAILED, LB_R_MISMATCH). A target goes
+ * healthy after `healthy` successes in a row, unhealthy after `unhealthy` failures in a row (the
+ * reason: the last failure's), from initial as from the other state. Draining and unused targets do
+ * not change. Returns true when state or reason changed. */
+bool lb_health_step(struct lb_health *h, bool ok, int why, int healthy, int unhealthy);
+
+/* An HTTP status against an ELB Matcher ("200", "200,202", "200-399"; lb_req.c checked its form). */
+bool lb_matcher_match(const char *matcher, long code);
 
 /* The targets to forward to: the healthy ones; when none is healthy every target that is not
  * draining (fail open, as ELB does). Writes their indexes into ret_idx (room for n) in order, returns

@@ -1,7 +1,7 @@
 """Network load balancer data plane end to end, against netd's socket: LB addresses served by the VPC
 router, DNAT through table ip ecsbox_lb to healthy targets, health checks, draining, UDP, a restart.
 Targets are task networks (CreateTaskNetwork) running a tiny Python server that answers its own name
-on TCP 8000 and UDP 8001; a client task network makes the connections. Traffic stays in the sandbox."""
+on TCP 8000 and UDP 8001 (and HTTP on 8080: 200 for /health, 404 else); a client task network makes the connections. Traffic stays in the sandbox."""
 import collections
 import json
 import time
@@ -17,8 +17,16 @@ HC = {"Protocol": "TCP", "Port": "traffic-port", "IntervalSeconds": 1, "TimeoutS
       "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
 
 SERVER = r"""
-import socket, sys, threading
+import http.server, socket, sys, threading
 name = sys.argv[1].encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+        self.wfile.write(name)
+    def log_message(self, *a):
+        pass
+threading.Thread(target=http.server.HTTPServer(("0.0.0.0", 8080), H).serve_forever, daemon=True).start()
 def udp():
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.bind(("0.0.0.0", 8001))
@@ -200,6 +208,30 @@ def test_nlb_spreads_checks_drains_udp_and_survives_restart(sb, netd):
     assert set(h["State"] for h in health(netd).values()) == {"unused"}
     netd.ok("DeleteTargetGroup", TargetGroupId=TG_ID)
     assert netd.err("DescribeTargetHealth", TargetGroupId=TG_ID) == "TargetGroupNotFound"
+
+
+def test_nlb_http_health_checks(sb, netd):
+    vpc, s1, s2, sg, targets, lb = make_nlb(sb, netd)
+    hc = {"Protocol": "HTTP", "Port": "8080", "Path": "/health", "Matcher": "200", "IntervalSeconds": 1, "TimeoutSeconds": 1,
+          "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
+    netd.ok("PutTargetGroup", TargetGroupId=TG_ID, VpcId=vpc["VpcId"], Protocol="TCP", Port=8000, HealthCheck=hc)
+    netd.ok("PutListener", LoadBalancerId=LB_ID, ListenerId=L_ID, Protocol="TCP", Port=80, TargetGroupId=TG_ID)
+    wait_for(lambda: set(states(netd).values()) == {"healthy"}, 20, what="3 healthy targets (HTTP)")
+    assert netd.ok("DescribeTargetHealth", TargetGroupId=TG_ID)["TargetHealthDescriptions"][0]["HealthCheckPort"] == "8080"
+    # a path that answers 404: the matcher fails them all
+    netd.ok("PutTargetGroup", TargetGroupId=TG_ID, VpcId=vpc["VpcId"], Protocol="TCP", Port=8000, HealthCheck=dict(hc, Path="/nope"))
+    wait_for(lambda: set(states(netd).values()) == {"unhealthy"}, 20, what="3 unhealthy targets (404)")
+    assert {h["Reason"] for h in health(netd).values()} == {"Target.ResponseCodeMismatch"}
+    # none healthy: every target takes connections (fail open)
+    got = connect(sb, lb["Addresses"][0]["PrivateIpv4Address"], 80, 30)
+    assert got["fail"] == 0 and set(got["answers"]) == {"t1", "t2", "t3"}, got
+    netd.ok("PutTargetGroup", TargetGroupId=TG_ID, VpcId=vpc["VpcId"], Protocol="TCP", Port=8000, HealthCheck=dict(hc, Matcher="200-499"))
+    wait_for(lambda: set(states(netd).values()) == {"healthy"}, 20, what="healthy again (404 in the matcher)")
+    # a target whose HTTP server is gone: refused, Target.FailedHealthChecks
+    for pid in sb.run(["ip", "netns", "pids", "t1"]).stdout.split():
+        sb.run(["kill", pid], check=False)
+    wait_for(lambda: states(netd)[targets["t1"]] == "unhealthy", 10, what="t1 unhealthy")
+    assert health(netd)[targets["t1"]]["Reason"] == "Target.FailedHealthChecks"
 
 
 def test_nlb_errors(sb, netd):

@@ -276,36 +276,36 @@ static void test_health(void **state)
         assert_int_equal(h.state, LB_S_INITIAL);
         assert_string_equal(lb_reason_name(h.reason), "Elb.InitialHealthChecking");
         /* initial -> healthy after 3 successes in a row, a failure in between starts over */
-        assert_false(lb_health_step(&h, true, false, 3, 2));
-        assert_false(lb_health_step(&h, false, false, 3, 2));
-        assert_false(lb_health_step(&h, true, false, 3, 2));
-        assert_false(lb_health_step(&h, true, false, 3, 2));
-        assert_true(lb_health_step(&h, true, false, 3, 2));
+        assert_false(lb_health_step(&h, true, LB_R_FAILED, 3, 2));
+        assert_false(lb_health_step(&h, false, LB_R_FAILED, 3, 2));
+        assert_false(lb_health_step(&h, true, LB_R_FAILED, 3, 2));
+        assert_false(lb_health_step(&h, true, LB_R_FAILED, 3, 2));
+        assert_true(lb_health_step(&h, true, LB_R_FAILED, 3, 2));
         assert_int_equal(h.state, LB_S_HEALTHY);
         assert_null(lb_reason_name(h.reason));
         /* healthy -> unhealthy after 2 failures; the reason says timeout or failure */
-        assert_false(lb_health_step(&h, false, true, 3, 2));
-        assert_true(lb_health_step(&h, false, true, 3, 2));
+        assert_false(lb_health_step(&h, false, LB_R_TIMEOUT, 3, 2));
+        assert_true(lb_health_step(&h, false, LB_R_TIMEOUT, 3, 2));
         assert_int_equal(h.state, LB_S_UNHEALTHY);
         assert_string_equal(lb_reason_name(h.reason), "Target.Timeout");
-        assert_true(lb_health_step(&h, false, false, 3, 2));
+        assert_true(lb_health_step(&h, false, LB_R_FAILED, 3, 2));
         assert_string_equal(lb_reason_name(h.reason), "Target.FailedHealthChecks");
-        assert_false(lb_health_step(&h, false, false, 3, 2));
+        assert_false(lb_health_step(&h, false, LB_R_FAILED, 3, 2));
         /* back after 3 successes */
-        assert_false(lb_health_step(&h, true, false, 3, 2));
-        assert_false(lb_health_step(&h, true, false, 3, 2));
-        assert_true(lb_health_step(&h, true, false, 3, 2));
+        assert_false(lb_health_step(&h, true, LB_R_FAILED, 3, 2));
+        assert_false(lb_health_step(&h, true, LB_R_FAILED, 3, 2));
+        assert_true(lb_health_step(&h, true, LB_R_FAILED, 3, 2));
         assert_int_equal(h.state, LB_S_HEALTHY);
         /* initial -> unhealthy too */
         lb_health_init(&h);
-        assert_true(lb_health_step(&h, false, false, 5, 1));
+        assert_true(lb_health_step(&h, false, LB_R_FAILED, 5, 1));
         assert_int_equal(h.state, LB_S_UNHEALTHY);
         /* draining and unused do not move */
         h.state = LB_S_DRAINING;
-        assert_false(lb_health_step(&h, true, false, 1, 1));
+        assert_false(lb_health_step(&h, true, LB_R_FAILED, 1, 1));
         assert_int_equal(h.state, LB_S_DRAINING);
         h.state = LB_S_UNUSED;
-        assert_false(lb_health_step(&h, false, false, 1, 1));
+        assert_false(lb_health_step(&h, false, LB_R_FAILED, 1, 1));
         /* names both ways */
         for (int s = LB_S_INITIAL; s <= LB_S_UNUSED; s++)
                 assert_int_equal(lb_state_parse(lb_state_name(s)), s);
@@ -314,6 +314,26 @@ static void test_health(void **state)
         assert_int_equal(lb_state_parse("bogus"), -1);
         assert_int_equal(lb_reason_parse(NULL), LB_R_NONE);
         assert_string_equal(lb_reason_text(LB_R_FAILED), "Health checks failed");
+        /* a wrong HTTP status */
+        lb_health_init(&h);
+        assert_true(lb_health_step(&h, false, LB_R_MISMATCH, 2, 1));
+        assert_string_equal(lb_reason_name(h.reason), "Target.ResponseCodeMismatch");
+}
+
+static void test_matcher(void **state)
+{
+        (void) state;
+        assert_true(lb_matcher_match("200", 200));
+        assert_false(lb_matcher_match("200", 201));
+        assert_true(lb_matcher_match("200-399", 302));
+        assert_true(lb_matcher_match("200-399", 399));
+        assert_false(lb_matcher_match("200-399", 400));
+        assert_false(lb_matcher_match("200-399", 199));
+        assert_true(lb_matcher_match("200,202-204", 203));
+        assert_true(lb_matcher_match("200,202-204", 200));
+        assert_false(lb_matcher_match("200,202-204", 201));
+        assert_false(lb_matcher_match("", 200));
+        assert_false(lb_matcher_match(NULL, 200));
 }
 
 static void test_select(void **state)
@@ -345,6 +365,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_net),          cmocka_unit_test(test_tg),     cmocka_unit_test(test_targets),
                 cmocka_unit_test(test_listener_and_ids), cmocka_unit_test(test_health), cmocka_unit_test(test_select),
+                cmocka_unit_test(test_matcher),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
