@@ -143,7 +143,7 @@ integration: all
 # the registry client).
 ASAN_INTEGRATION_TESTS := tests/integration/test_auth.py tests/integration/test_netd.py \
 	tests/integration/test_sg.py tests/integration/test_netd_bridge.py tests/integration/test_ecsboxd.py \
-	tests/integration/test_registry.py
+	tests/integration/test_registry.py tests/integration/test_nlb.py
 check: deps all unit integration
 	$(MAKE) BUILD=build-asan ASAN=1 all unit integration INTEGRATION_TESTS="$(ASAN_INTEGRATION_TESTS)"
 

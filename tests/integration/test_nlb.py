@@ -196,6 +196,15 @@ def test_nlb_spreads_checks_drains_udp_and_survives_restart(sb, netd):
     assert states(netd)[targets["t1"]] == "healthy"
     got = connect(sb, lb_ip, 80, 20)
     assert got["fail"] == 0 and set(got["answers"]) == {"t1"}, got
+    # the table and an address removed behind netd's back while it is down: start-up puts them back
+    netd.stop()
+    vpc_ns = "ebx-" + vpc["VpcId"]
+    sb.run(["ip", "netns", "exec", vpc_ns, "nft", "delete", "table", "ip", "ecsbox_lb"])
+    sb.run(["ip", "-n", vpc_ns, "addr", "del", lb_ip + "/32", "dev", "lo"])
+    assert connect(sb, lb_ip, 80, 2)["fail"] == 2
+    netd.start()
+    got = connect(sb, lb_ip, 80, 20)
+    assert got["fail"] == 0 and set(got["answers"]) == {"t1"}, got
     ruleset = sb.run(["nft", "list", "table", "ip", "ecsbox_lb"], check=False)
     assert ruleset.returncode != 0 or "numgen inc" in ruleset.stdout
 
