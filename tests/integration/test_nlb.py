@@ -2,8 +2,8 @@
 router, DNAT through table ip ecsbox_lb to healthy targets, health checks, draining, UDP, a restart.
 Targets are task networks (CreateTaskNetwork) running a tiny Python server that answers its own name
 on TCP 8000 and UDP 8001 (and HTTP on 8080: 200 for /health, 404 else); a client task network makes the connections. Traffic stays in the sandbox."""
-import collections
 import json
+import os
 import time
 
 from sandbox import wait_for
@@ -138,12 +138,23 @@ def test_nlb_spreads_checks_drains_udp_and_survives_restart(sb, netd):
     wait_for(lambda: set(states(netd).values()) == {"healthy"}, 20, what="3 healthy targets")
 
     lb_ip = lb["Addresses"][0]["PrivateIpv4Address"]
+    # t1's flow log shows the connections coming from the LB's address
+    t1_eni = netd.ok("DescribeNetworkInterfaces", Filters=[{"Name": "attachment.netns", "Values": ["t1"]}])["NetworkInterfaces"][0]
+    fl_dir = os.path.join(sb.tmp, "fl")
+    os.makedirs(fl_dir, exist_ok=True)
+    netd.ok("CreateFlowLogs", ResourceType="NetworkInterface", ResourceIds=[t1_eni["NetworkInterfaceId"]], TrafficType="ALL",
+            LogDestinationType="file", LogDestination=fl_dir, MaxAggregationInterval=1,
+            LogFormat="${srcaddr} ${dstaddr} ${dstport} ${action}")
     got = connect(sb, lb_ip, 80, 300)
     assert got["fail"] == 0, got
     assert set(got["answers"]) == {"t1", "t2", "t3"}, got
     assert all(c >= 60 for c in got["answers"].values()), got
     # the targets see the LB's address (SNAT), not the client's
     assert got["peers"] == [lb_ip] or set(got["peers"]) <= {a["PrivateIpv4Address"] for a in lb["Addresses"]}, got
+    def flow_lines():
+        out = netd.ok("GetFlowLogs", NetworkInterfaceId=t1_eni["NetworkInterfaceId"])["FlowLogRecords"]
+        return [line for f in out for line in f["Records"]]
+    wait_for(lambda: f"{lb_ip} {targets['t1']} 8000 ACCEPT" in flow_lines(), 15, what="t1's flow log record from the LB")
     # the other address of the LB forwards too
     got = connect(sb, lb["Addresses"][1]["PrivateIpv4Address"], 80, 30)
     assert got["fail"] == 0 and set(got["answers"]) == {"t1", "t2", "t3"}, got
