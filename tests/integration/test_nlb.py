@@ -1,7 +1,8 @@
 """Network load balancer data plane end to end, against netd's socket: LB addresses served by the VPC
 router, DNAT through table ip ecsbox_lb to healthy targets, health checks, draining, UDP, a restart.
 Targets are task networks (CreateTaskNetwork) running a tiny Python server that answers its own name
-on TCP 8000 and UDP 8001 (and HTTP on 8080: 200 for /health, 404 else); a client task network makes the connections. Traffic stays in the sandbox."""
+on TCP 8000 and UDP 8001 (HTTP on 8080: 200 for /health, 404 else; on 8002 its name for every
+message of a connection kept open); a client task network makes the connections. Traffic stays in the sandbox."""
 import json
 import os
 import time
@@ -13,6 +14,8 @@ TG_ID = "00000000000000a1"
 UTG_ID = "00000000000000a2"
 L_ID = "0000000000000b01"
 UL_ID = "0000000000000b02"
+ETG_ID = "00000000000000a3"
+EL_ID = "0000000000000b03"
 HC = {"Protocol": "TCP", "Port": "traffic-port", "IntervalSeconds": 1, "TimeoutSeconds": 1,
       "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
 
@@ -27,6 +30,17 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 threading.Thread(target=http.server.HTTPServer(("0.0.0.0", 8080), H).serve_forever, daemon=True).start()
+def echo():
+    e = socket.socket()
+    e.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    e.bind(("0.0.0.0", 8002))
+    e.listen(16)
+    def one(c):
+        while c.recv(100):
+            c.sendall(name + b"\n")
+    while True:
+        threading.Thread(target=one, args=(e.accept()[0],), daemon=True).start()
+threading.Thread(target=echo, daemon=True).start()
 def udp():
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.bind(("0.0.0.0", 8001))
@@ -68,6 +82,19 @@ for i in range(n):
     except OSError:
         fail += 1
 print(json.dumps({"answers": answers, "peers": sorted(peers), "fail": fail}))
+"""
+
+
+# one connection kept open: a message, the answer printed, a wait for the file GO, another message
+LONG = r"""
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(b"1")
+print(s.recv(100).decode().strip(), flush=True)
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+s.sendall(b"2")
+print(s.recv(100).decode().strip(), flush=True)
 """
 
 
@@ -247,6 +274,26 @@ def test_nlb_http_health_checks(sb, netd):
     assert got["fail"] == 0 and set(got["answers"]) == {"t1", "t2", "t3"}, got
     netd.ok("PutTargetGroup", TargetGroupId=TG_ID, VpcId=vpc["VpcId"], Protocol="TCP", Port=8000, HealthCheck=dict(hc, Matcher="200-499"))
     wait_for(lambda: set(states(netd).values()) == {"healthy"}, 20, what="healthy again (404 in the matcher)")
+    # a connection established through the LB keeps its target through a table change (draining)
+    netd.ok("PutTargetGroup", TargetGroupId=ETG_ID, VpcId=vpc["VpcId"], Protocol="TCP", Port=8002, DeregistrationDelaySeconds=30,
+            HealthCheck=HC)
+    netd.ok("RegisterTargets", TargetGroupId=ETG_ID, Targets=[{"Id": targets["t1"]}, {"Id": targets["t2"]}])
+    netd.ok("PutListener", LoadBalancerId=LB_ID, ListenerId=EL_ID, Protocol="TCP", Port=82, TargetGroupId=ETG_ID)
+    wait_for(lambda: set(states(netd, ETG_ID).values()) == {"healthy"}, 20, what="echo targets healthy")
+    out, go = os.path.join(sb.tmp, "long.out"), os.path.join(sb.tmp, "long.go")
+    lb_ip = lb["Addresses"][0]["PrivateIpv4Address"]
+    long = sb.spawn(["ip", "netns", "exec", "cli", "/usr/bin/python3", "-c", LONG, lb_ip, "82", go], log=out)
+    first = wait_for(lambda: open(out).read().split()[:1], 10, what="the long connection's first answer")[0]
+    netd.ok("DeregisterTargets", TargetGroupId=ETG_ID, Targets=[{"Id": targets[first]}])
+    assert health(netd, ETG_ID)[targets[first]]["State"] == "draining"
+    open(go, "w").close()
+    long.wait(timeout=20)
+    assert open(out).read().split() == [first, first]
+    other = ({"t1", "t2"} - {first}).pop()
+    # new connections go to the other one only
+    for _ in range(4):
+        p = sb.run(["ip", "netns", "exec", "cli", "/usr/bin/python3", "-c", LONG, lb_ip, "82", go])
+        assert p.stdout.split() == [other, other], p.stdout
     # a target whose HTTP server is gone: refused, Target.FailedHealthChecks
     for pid in sb.run(["ip", "netns", "pids", "t1"]).stdout.split():
         sb.run(["kill", pid], check=False)
