@@ -2,7 +2,9 @@
  * connects from the VPC netns, HTTP GETs through libcurl's multi interface (its sockets made in the VPC
  * netns, driven by the same loop); and the end of draining. */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +410,45 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+
+/* The fds open now, as a bitmap of the first FDS_MAX. */
+#define FDS_MAX 4096
+static void fds_open(uint8_t map[FDS_MAX / 8])
+{
+        DIR *dir = opendir("/proc/self/fd");
+        struct dirent *de;
+        memset(map, 0, FDS_MAX / 8);
+        if (!dir)
+                return;
+        while ((de = readdir(dir))) {
+                int fd = atoi(de->d_name);
+                /* not the listing's own fd: it is closed again, and the next socket may get its number */
+                if (de->d_name[0] != '.' && fd >= 0 && fd < FDS_MAX && fd != dirfd(dir))
+                        map[fd / 8] |= (uint8_t) (1u << (fd % 8));
+        }
+        closedir(dir);
+}
+
+/* curl_multi_init() opens its wakeup socketpair without SOCK_CLOEXEC (libcurl 8.x): every fd it made
+ * gets FD_CLOEXEC at once, before anything could fork. */
+static CURLM *multi_new_cloexec(void)
+{
+        _cleanup_free_ uint8_t *before = calloc(1, FDS_MAX / 8), *after = calloc(1, FDS_MAX / 8);
+        CURLM *m;
+        if (!before || !after)
+                return NULL;
+        fds_open(before);
+        m = curl_multi_init();
+        fds_open(after);
+        for (int fd = 3; fd < FDS_MAX; fd++)
+                if ((after[fd / 8] & ~before[fd / 8]) & (1u << (fd % 8))) {
+                        int fl = fcntl(fd, F_GETFD);
+                        if (fl >= 0 && !(fl & FD_CLOEXEC))
+                                (void) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+                }
+        return m;
+}
+
 int lb_health_start(struct netd *d, void *ev, struct err *err)
 {
         struct lb_health_state *st = calloc(1, sizeof *st);
@@ -419,7 +460,7 @@ int lb_health_start(struct netd *d, void *ev, struct err *err)
         }
         st->d = d;
         st->ev = ev;
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(st->multi = curl_multi_init())) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(st->multi = multi_new_cloexec())) {
                 json_decref(st->due);
                 free(st);
                 return err_set(err, ENOMEM, NULL, "health checks: libcurl multi handle: out of memory");
