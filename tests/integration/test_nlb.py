@@ -360,3 +360,36 @@ def test_nlb_errors(sb, netd):
     e = netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"][0]
     assert e["InterfaceType"] == "load_balancer" and e["Description"] == f"ELB app/app/{LB_ID}"
     assert e["PrivateIpAddress"] == alb["Addresses"][0]["PrivateIpv4Address"]
+
+
+def test_nlb_interrupted_operations_repaired_at_start(sb, netd):
+    """An intent left by a crash (written into netd's store while it is down, as a kill -9 between the
+    intent and its end would leave it): an interrupted delete is finished, an interrupted create rolled back."""
+    import sqlite3
+    vpc = netd.ok("CreateVpc", CidrBlock="10.63.0.0/16")["Vpc"]
+    s1 = netd.ok("CreateSubnet", VpcId=vpc["VpcId"], CidrBlock="10.63.1.0/24")["Subnet"]
+    a = netd.ok("CreateLoadBalancerNetwork", LoadBalancerId="00000000000000e1", Name="a", VpcId=vpc["VpcId"],
+                SubnetIds=[s1["SubnetId"]])["LoadBalancerNetwork"]
+    b = netd.ok("CreateLoadBalancerNetwork", LoadBalancerId="00000000000000e2", Name="b", VpcId=vpc["VpcId"],
+                SubnetIds=[s1["SubnetId"]])["LoadBalancerNetwork"]
+    c = netd.ok("CreateLoadBalancerNetwork", LoadBalancerId="00000000000000e3", Name="c", VpcId=vpc["VpcId"],
+                SubnetIds=[s1["SubnetId"]])["LoadBalancerNetwork"]
+    netd.stop()
+    db = sqlite3.connect(os.path.join(sb.state, "netd.db"))
+    db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("intent/0000000000000001",
+               json.dumps({"Op": "DeleteLoadBalancerNetwork", "LoadBalancerId": "00000000000000e1"})))
+    db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("intent/0000000000000002",
+               json.dumps({"Op": "CreateLoadBalancerNetwork", "LoadBalancerId": "00000000000000e2"})))
+    db.commit()
+    db.close()
+    netd.start()
+    left = netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"]
+    assert [e["NetworkInterfaceId"] for e in left] == [c["Addresses"][0]["NetworkInterfaceId"]]
+    lo = sb.run(["ip", "-n", "ebx-" + vpc["VpcId"], "-j", "addr", "show", "lo"]).stdout
+    assert c["Addresses"][0]["PrivateIpv4Address"] in lo
+    for gone in (a, b):
+        assert gone["Addresses"][0]["PrivateIpv4Address"] not in lo
+    log = open(netd.log).read()
+    assert "op=DeleteLoadBalancerNetwork" in log and "action=finished" in log and "action=rolled back" in log
+    netd.ok("DeleteLoadBalancerNetwork", LoadBalancerId="00000000000000e3")
+    assert netd.ok("DescribeNetworkInterfaces")["NetworkInterfaces"] == []
