@@ -93,7 +93,7 @@ int secret_ref_parse(const char *value_from, struct secret_ref *ret, struct err 
                                 break;
                         f[n++] = p + 1;
                 }
-        if (n < 6)
+        if (n < 6 || (strncmp(f[2], "ssm:", 4) != 0 && strncmp(f[2], "secretsmanager:", 15) != 0))
                 return err_set(err, EINVAL, SM_E_PARAM, "invalid valueFrom '%s': not an ARN of Secrets Manager or SSM", value_from);
         if (strncmp(f[2], "ssm:", 4) == 0) {
                 if (n != 6 || !ssm_name_from_arn_resource(f[5], r.id, sizeof r.id))

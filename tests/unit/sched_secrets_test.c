@@ -1,0 +1,146 @@
+/* sched_secrets_test.c: the secrets services' pure parts: a container secret's valueFrom (Secrets Manager
+ * ARNs with json-key/version-stage/version-id, SSM ARNs and names), a JSON secret's key, names, SSM ARNs
+ * and paging tokens. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../scheduler/secrets/secrets_req.h"
+
+#define SM_ARN "arn:aws:secretsmanager:us-east-1:000000000000:secret:db/pass-AbCdEf"
+
+static struct secret_ref ref(const char *v)
+{
+        struct secret_ref r;
+        struct err err = { 0 };
+        if (secret_ref_parse(v, &r, &err) < 0)
+                fail_msg("valueFrom '%s' refused: %s", v, err.msg);
+        return r;
+}
+
+static void bad_ref(const char *v, const char *part)
+{
+        struct secret_ref r;
+        struct err err = { 0 };
+        if (secret_ref_parse(v, &r, &err) >= 0)
+                fail_msg("valueFrom '%s' accepted", v);
+        if (!strstr(err.msg, part))
+                fail_msg("valueFrom '%s': message '%s' lacks '%s'", v, err.msg, part);
+}
+
+static void test_value_from_sm(void **state)
+{
+        struct secret_ref r = ref(SM_ARN);
+        assert_true(r.sm);
+        assert_string_equal(r.id, SM_ARN);
+        assert_string_equal(r.json_key, "");
+        r = ref(SM_ARN ":password::");
+        assert_true(r.sm);
+        assert_string_equal(r.id, SM_ARN);
+        assert_string_equal(r.json_key, "password");
+        assert_string_equal(r.stage, "");
+        assert_string_equal(r.version_id, "");
+        r = ref(SM_ARN ":user:AWSPREVIOUS:");
+        assert_string_equal(r.json_key, "user");
+        assert_string_equal(r.stage, "AWSPREVIOUS");
+        r = ref(SM_ARN "::" ":0123-v");
+        assert_string_equal(r.json_key, "");
+        assert_string_equal(r.version_id, "0123-v");
+        bad_ref(SM_ARN ":onlykey", "invalid ARN format for the AWS Secrets Manager secret");
+        bad_ref(SM_ARN ":a:b:c:d", "invalid ARN format");
+        bad_ref("arn:aws:secretsmanager:us-east-1:000000000000:notsecret:x", "invalid ARN format");
+        bad_ref("arn:aws:secretsmanager:us-east-1:000000000000:secret:", "invalid ARN format");
+        bad_ref("arn:aws:s3:::bucket", "not an ARN of Secrets Manager or SSM");
+        bad_ref("", "valueFrom");
+}
+
+static void test_value_from_ssm(void **state)
+{
+        struct secret_ref r = ref("arn:aws:ssm:us-east-1:000000000000:parameter/app/db/host");
+        assert_false(r.sm);
+        assert_string_equal(r.id, "/app/db/host");
+        r = ref("arn:aws:ssm:us-east-1:000000000000:parameter/plain");
+        assert_string_equal(r.id, "plain");
+        r = ref("/app/x");
+        assert_false(r.sm);
+        assert_string_equal(r.id, "/app/x");
+        r = ref("name-only");
+        assert_string_equal(r.id, "name-only");
+        bad_ref("arn:aws:ssm:us-east-1:000000000000:document/x", "parameter/NAME");
+        bad_ref("arn:aws:ssm:us-east-1:000000000000:parameter/", "parameter/NAME");
+}
+
+static void test_json_key(void **state)
+{
+        char *v = NULL;
+        struct err err = { 0 };
+        assert_int_equal(secret_json_key("{\"u\":\"me\",\"n\":5,\"o\":{\"a\":[1]}}", "u", &v, &err), 0);
+        assert_string_equal(v, "me");
+        free(v);
+        assert_int_equal(secret_json_key("{\"u\":\"me\",\"n\":5,\"o\":{\"a\":[1]}}", "n", &v, &err), 0);
+        assert_string_equal(v, "5");
+        free(v);
+        assert_int_equal(secret_json_key("{\"o\":{\"a\":[1]}}", "o", &v, &err), 0);
+        assert_string_equal(v, "{\"a\":[1]}");
+        free(v);
+        assert_int_equal(secret_json_key("{\"u\":1}", "x", &v, &err), -ENOENT);
+        assert_string_equal(err.msg, "retrieved secret from Secrets Manager did not contain json key x");
+        assert_int_equal(secret_json_key("not json", "x", &v, &err), -ENOENT);
+        assert_int_equal(secret_json_key("[1,2]", "x", &v, &err), -ENOENT);
+}
+
+static void test_names(void **state)
+{
+        struct err err = { 0 };
+        char buf[64];
+        assert_int_equal(sm_name_check("db/pass_1+=.@-", &err), 0);
+        assert_true(sm_name_check("", &err) < 0);
+        assert_true(sm_name_check("sp ace", &err) < 0);
+        assert_string_equal(err.code, "InvalidParameterException");
+        assert_int_equal(ssm_name_check("/a/b.c-d_e", &err), 0);
+        assert_int_equal(ssm_name_check("plain", &err), 0);
+        assert_true(ssm_name_check("a/b", &err) < 0);
+        assert_string_equal(err.code, "ValidationException");
+        assert_true(ssm_name_check("/aws/x", &err) < 0);
+        assert_true(ssm_name_check("SSMx", &err) < 0);
+        assert_true(ssm_name_check("/a//b", &err) < 0);
+        assert_true(ssm_name_check("/a/", &err) < 0);
+        assert_true(ssm_name_check("/a b", &err) < 0);
+        ssm_arn("eu-west-1", "123", "/a/b", buf, sizeof buf);
+        assert_string_equal(buf, "arn:aws:ssm:eu-west-1:123:parameter/a/b");
+        ssm_arn("eu-west-1", "123", "x", buf, sizeof buf);
+        assert_string_equal(buf, "arn:aws:ssm:eu-west-1:123:parameter/x");
+        assert_true(ssm_name_from_arn_resource("parameter/a/b", buf, sizeof buf));
+        assert_string_equal(buf, "/a/b");
+        assert_false(ssm_name_from_arn_resource("parameterx", buf, sizeof buf));
+}
+
+static void test_tokens(void **state)
+{
+        struct err err = { 0 };
+        long long off = -1;
+        assert_int_equal(secrets_token_parse(NULL, "X", &off, &err), 0);
+        assert_int_equal(off, 0);
+        assert_int_equal(secrets_token_parse("o/12", "X", &off, &err), 0);
+        assert_int_equal(off, 12);
+        assert_true(secrets_token_parse("o/", "X", &off, &err) < 0);
+        assert_true(secrets_token_parse("o/-1", "X", &off, &err) < 0);
+        assert_true(secrets_token_parse("zz", "ValidationException", &off, &err) < 0);
+        assert_string_equal(err.code, "ValidationException");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_value_from_sm), cmocka_unit_test(test_value_from_ssm), cmocka_unit_test(test_json_key),
+                cmocka_unit_test(test_names),         cmocka_unit_test(test_tokens),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
