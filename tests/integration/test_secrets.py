@@ -204,6 +204,10 @@ def test_task_gets_secrets_as_environment(ecs):
     specs = [os.path.join(d, "spec.json") for d, _, f in os.walk(ecs.state) if "spec.json" in f and d.endswith(tid)]
     assert len(specs) == 1 and os.stat(specs[0]).st_mode & 0o777 == 0o600
     assert "pw-new7" in open(specs[0]).read()
+    assert os.stat(ecs.state).st_mode & 0o777 == 0o700
+    for f in ("ecsboxd.db", "ecsboxd.db-wal"):
+        if os.path.exists(os.path.join(ecs.state, f)):
+            assert os.stat(os.path.join(ecs.state, f)).st_mode & 0o777 == 0o600, f
     log = open(ecs.log).read()
     for v in ("tok-x1y2", "pw-new7", "pw-9f3k", "ak-secure-5"):
         assert v not in log
