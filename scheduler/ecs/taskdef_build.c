@@ -193,6 +193,24 @@ static int check_environment(json_t *out, const char *path, const char *cname, s
         return 0;
 }
 
+/* repositoryCredentials: {credentialsParameter} (a Secrets Manager secret read for the image pull). */
+static int check_repository_credentials(json_t *out, const char *path, const char *cname, struct err *err)
+{
+        json_t *rc = NULL;
+        const char *param = NULL;
+        char p[300];
+        int r;
+        if ((r = req_object(out, path, "repositoryCredentials", false, &rc, err)) <= 0)
+                return r;
+        snprintf(p, sizeof p, "%s.repositoryCredentials", path);
+        if ((r = req_str(rc, p, "credentialsParameter", false, &param, err)) < 0)
+                return r;
+        if (!param || !*param)
+                return err_set(err, EINVAL, E_CLIENT,
+                               "Invalid setting for container '%s'. repositoryCredentials.credentialsParameter should not be null or empty.", cname);
+        return 0;
+}
+
 /* secrets: [{name, valueFrom}], both required (the values are read when a task starts, docs/secrets.md). */
 static int check_secrets(json_t *out, const char *path, const char *cname, struct err *err)
 {
@@ -216,7 +234,7 @@ static int check_secrets(json_t *out, const char *path, const char *cname, struc
                         return err_set(err, EINVAL, E_CLIENT,
                                        "Invalid setting for container '%s'. Secret valueFrom should not be null or empty (%s.valueFrom).", cname, p);
         }
-        return 0;
+        return check_repository_credentials(out, path, cname, err);
 }
 
 static int check_health(json_t *out, const char *path, const char *cname, struct err *err)

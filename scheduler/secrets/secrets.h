@@ -32,3 +32,6 @@ int ssm_value_get(struct sched *s, const char *name, char **ret, struct err *err
 /* task.c: each container's secrets [{name, valueFrom}] of containers (the monitor's spec) put into its
  * environment. On a failure: <0 and ECS's stoppedReason in reason. */
 int secrets_task_env(struct sched *s, json_t *containers, char *reason, size_t size);
+/* A container's repositoryCredentials.credentialsParameter (a secret holding {"username", "password"}):
+ * *ret_user and *ret_pass malloc'ed. On a failure: <0 and the agent's stoppedReason in reason. */
+int secrets_registry_auth(struct sched *s, const char *secret_id, char **ret_user, char **ret_pass, char *reason, size_t size);

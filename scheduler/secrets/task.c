@@ -84,3 +84,39 @@ int secrets_task_env(struct sched *s, json_t *containers, char *reason, size_t s
         }
         return 0;
 }
+
+int secrets_registry_auth(struct sched *s, const char *secret_id, char **ret_user, char **ret_pass, char *reason, size_t size)
+{
+        _cleanup_free_ char *raw = NULL;
+        _cleanup_json_ json_t *doc = NULL;
+        struct err err = { 0 };
+        const char *user, *pass;
+        int r;
+        if ((r = sm_value_get(s, secret_id, NULL, NULL, &raw, &err)) < 0) {
+                snprintf(reason, size, PREFIX "asm fetching secret from the service for %s: %s: %s", secret_id,
+                         err.code[0] ? err.code : "InternalServiceError", err.msg);
+                return r;
+        }
+        doc = json_loads(raw, 0, NULL);
+        if (!json_is_object(doc)) {
+                snprintf(reason, size, PREFIX "asm fetching authorization data: unable to unmarshal secret value, invalid schema");
+                return -EINVAL;
+        }
+        user = jstr(doc, "username");
+        pass = jstr(doc, "password");
+        if (!user || !*user) {
+                snprintf(reason, size, PREFIX "asm fetching username: AuthorizationData is malformed, empty field");
+                return -EINVAL;
+        }
+        if (!pass || !*pass) {
+                snprintf(reason, size, PREFIX "asm fetching password: AuthorizationData is malformed, empty field");
+                return -EINVAL;
+        }
+        if (!(*ret_user = strdup(user)) || !(*ret_pass = strdup(pass))) {
+                free(*ret_user);
+                *ret_user = NULL;
+                snprintf(reason, size, PREFIX "out of memory");
+                return -ENOMEM;
+        }
+        return 0;
+}
