@@ -255,3 +255,48 @@ def test_ecsbox_secret_cli(ecs):
     p = cli("get", "cli/one", check=False)
     assert p.returncode == 254 and "ResourceNotFoundException" in p.stderr
     assert cli("bogus", check=False).returncode == 252
+
+
+def test_repository_credentials_for_the_pull(sb, images):
+    """repositoryCredentials.credentialsParameter: the secret's username/password authenticate the pull of
+    that container's image (a registry behind a token front that wants them); without it the pull is
+    refused; a missing secret stops the task with the agent's reason."""
+    from ocireg import Front, Registry
+    from sandbox import Ecsboxd, Netd
+    from test_images import skopeo
+    reg = Registry(sb, 5000)
+    skopeo(sb, f"oci-archive:{os.path.join(images, 'busybox.tar')}", f"{reg.host}/test/busybox:v1")
+    front = Front(sb, 5100, reg.url, auth="bearer", creds=("bob", "pw-reg"), blobs="proxy")
+    n = Netd(sb)
+    ecs = Ecsboxd(sb, None, extra_args=["--insecure-registry", "127.0.0.1:5100", "--insecure-registry", reg.host])
+    ecs.netd = n
+    image = "127.0.0.1:5100/test/busybox:v1"
+
+    def td(family, creds=None):
+        c = {"name": "app", "image": image, "memory": 32, "essential": True, "command": ["sh", "-c", "echo pulled-ok; echo ---END"]}
+        if creds:
+            c["repositoryCredentials"] = {"credentialsParameter": creds}
+        return {"family": family, "networkMode": "awsvpc", "executionRoleArn": ROLE, "containerDefinitions": [c]}
+
+    t = ecs.wait_task(run1(ecs, td("anon")), "STOPPED", timeout=90)
+    assert t["stoppedReason"].startswith("CannotPullContainerError: ") and "denied" in t["stoppedReason"].lower(), t["stoppedReason"]
+
+    arn_nf = "arn:aws:secretsmanager:us-east-1:000000000000:secret:reg-XXXXXX"
+    t = ecs.wait_task(run1(ecs, td("nf", arn_nf)), "STOPPED", timeout=60)
+    assert t["stoppedReason"] == (
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
+        f"asm fetching secret from the service for {arn_nf}: ResourceNotFoundException: Secrets Manager can't find the specified secret.")
+    bad = ecs.aws("secretsmanager", "create-secret", "--name", "reg-bad", "--secret-string", '{"username": "bob"}')["ARN"]
+    t = ecs.wait_task(run1(ecs, td("bad", bad)), "STOPPED", timeout=60)
+    assert t["stoppedReason"].endswith("asm fetching password: AuthorizationData is malformed, empty field")
+
+    good = ecs.aws("secretsmanager", "create-secret", "--name", "reg", "--secret-string",
+                   json.dumps({"username": "bob", "password": "pw-reg"}))["ARN"]
+    arn = run1(ecs, td("auth", good))
+    assert task_lines(ecs, arn) == ["pulled-ok"]
+    t = ecs.wait_task(arn, "STOPPED", timeout=60)
+    assert t["containers"][0].get("exitCode") == 0, t
+    assert any(authz.startswith("Basic ") for _, authz in front.token_requests), front.token_requests
+    assert "pw-reg" not in json.dumps(ecs.call("DescribeTasks", tasks=[arn])) and "pw-reg" not in open(ecs.log).read()
+    front.stop()
+    reg.stop()
