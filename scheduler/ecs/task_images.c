@@ -281,7 +281,10 @@ void task_images_apply(struct adv *a, json_t *containers)
                 m = json_object_get(img, "merged");
                 set_or_del(c, "entryPoint", json_object_get(m, "entryPoint"));
                 set_or_del(c, "command", json_object_get(m, "command"));
-                set_or_del(c, "environment", json_object_get(m, "environment"));
+                /* a copy: the spec's variables are added to it, and must not reach the task record */
+                json_object_del(c, "environment");
+                if (json_object_get(m, "environment"))
+                        json_object_set_new(c, "environment", json_deep_copy(json_object_get(m, "environment")));
                 set_or_del(c, "workingDirectory", json_object_get(m, "workingDirectory"));
                 set_or_del(c, "user", json_object_get(m, "user"));
                 set_or_del(c, "stopSignal", json_object_get(m, "stopSignal"));

@@ -14,6 +14,7 @@
 #include "ecsbox/timeutil.h"
 #include "../front/req.h"
 #include "../sched.h"
+#include "seal.h"
 #include "secrets.h"
 #include "secrets_req.h"
 #include "sm.h"
@@ -25,6 +26,51 @@
 static void sm_key(char buf[SM_KEY_MAX], const char *name)
 {
         snprintf(buf, SM_KEY_MAX, SM_KEY_PREFIX "%s", name);
+}
+
+/* A version's value (SecretString or SecretBinary member), unsealed; *ret NULL when the member is absent. */
+static int value_open(struct sched *s, json_t *rec, json_t *v, const char *member, char **ret, struct err *err)
+{
+        unsigned char key[SEAL_KEY_BYTES];
+        char aad[SM_KEY_MAX];
+        const char *sealed = jstr(v, member);
+        int r;
+        *ret = NULL;
+        if (!sealed)
+                return 0;
+        if ((r = seal_key(s, key, err)) < 0)
+                return r;
+        sm_key(aad, jstr(rec, "Name") ?: "");
+        r = seal_decrypt(key, aad, sealed, ret, err);
+        explicit_bzero(key, sizeof key);
+        return r;
+}
+
+static int value_seal(struct sched *s, json_t *rec, json_t *v, const char *member, const char *plain, struct err *err)
+{
+        unsigned char key[SEAL_KEY_BYTES];
+        char aad[SM_KEY_MAX];
+        _cleanup_free_ char *sealed = NULL;
+        int r;
+        if (!plain)
+                return 0;
+        if ((r = seal_key(s, key, err)) < 0)
+                return r;
+        sm_key(aad, jstr(rec, "Name") ?: "");
+        r = seal_encrypt(key, aad, plain, &sealed, err);
+        explicit_bzero(key, sizeof key);
+        if (r < 0)
+                return r;
+        json_object_set_new(v, member, json_string(sealed));
+        return 0;
+}
+
+static void free_secret(char *p)
+{
+        if (p) {
+                explicit_bzero(p, strlen(p));
+                free(p);
+        }
 }
 
 struct arn_walk {
@@ -97,7 +143,7 @@ static void drop_stage(json_t *v, const char *stage)
 
 /* A new version (the value of req) becomes AWSCURRENT; the old current one AWSPREVIOUS; versions left
  * without labels are dropped. */
-static int version_add(json_t *rec, json_t *req, double now, char vid_out[UUID_STR_MAX + 64], struct err *err)
+static int version_add(struct sched *s, json_t *rec, json_t *req, double now, char vid_out[UUID_STR_MAX + 64], struct err *err)
 {
         const char *str = NULL, *bin = NULL, *token = NULL;
         json_t *versions = json_object_get(rec, "Versions"), *v, *nv;
@@ -126,7 +172,16 @@ static int version_add(json_t *rec, json_t *req, double now, char vid_out[UUID_S
         }
         if ((v = jfind(versions, "VersionId", vid))) {
                 /* a retried request: the same value is the same version */
-                if (strcmp(jstr(v, "SecretString") ?: "", str ?: "") == 0 && strcmp(jstr(v, "SecretBinary") ?: "", bin ?: "") == 0) {
+                char *os = NULL, *ob = NULL;
+                bool same;
+                if ((r = value_open(s, rec, v, "SecretString", &os, err)) < 0 || (r = value_open(s, rec, v, "SecretBinary", &ob, err)) < 0) {
+                        free_secret(os);
+                        return r;
+                }
+                same = strcmp(os ?: "", str ?: "") == 0 && strcmp(ob ?: "", bin ?: "") == 0 && !os == !str;
+                free_secret(os);
+                free_secret(ob);
+                if (same) {
                         snprintf(vid_out, UUID_STR_MAX + 64, "%s", vid);
                         return 1;
                 }
@@ -145,8 +200,10 @@ static int version_add(json_t *rec, json_t *req, double now, char vid_out[UUID_S
         nv = json_pack("{s:s, s:[s], s:o}", "VersionId", vid, "VersionStages", "AWSCURRENT", "CreatedDate", jtime(now));
         if (!nv)
                 return err_set(err, ENOMEM, NULL, "out of memory");
-        json_set(nv, "SecretString", str ? json_string(str) : NULL);
-        json_set(nv, "SecretBinary", bin ? json_string(bin) : NULL);
+        if ((r = value_seal(s, rec, nv, "SecretString", str, err)) < 0 || (r = value_seal(s, rec, nv, "SecretBinary", bin, err)) < 0) {
+                json_decref(nv);
+                return r;
+        }
         json_array_append_new(versions, nv);
         json_object_set_new(rec, "LastChangedDate", jtime(now));
         snprintf(vid_out, UUID_STR_MAX + 64, "%s", vid);
@@ -200,7 +257,7 @@ static int op_create_secret(struct api_ctx *c, json_t *req, json_t **ret, struct
                 return err_set(err, ENOMEM, NULL, "out of memory");
         json_set(rec, "Description", desc ? json_string(desc) : NULL);
         json_set(rec, "Tags", tags ? json_deep_copy(tags) : NULL);
-        if ((r = version_add(rec, req, now, vid, err)) < 0 || (r = save(c->s, rec, err)) < 0)
+        if ((r = version_add(c->s, rec, req, now, vid, err)) < 0 || (r = save(c->s, rec, err)) < 0)
                 return r;
         *ret = json_pack("{s:s, s:s}", "ARN", arn, "Name", name);
         json_set(*ret, "VersionId", vid[0] ? json_string(vid) : NULL);
@@ -231,7 +288,7 @@ static int op_put_secret_value(struct api_ctx *c, json_t *req, json_t **ret, str
                 return r;
         if (!json_object_get(req, "SecretString") && !json_object_get(req, "SecretBinary"))
                 return err_set(err, EINVAL, SM_E_PARAM, "You must provide either SecretString or SecretBinary.");
-        if ((r = version_add(rec, req, now_epoch(), vid, err)) < 0 || (r = save(c->s, rec, err)) < 0)
+        if ((r = version_add(c->s, rec, req, now_epoch(), vid, err)) < 0 || (r = save(c->s, rec, err)) < 0)
                 return r;
         *ret = json_pack("{s:s, s:s, s:s, s:[s]}", "ARN", jstr(rec, "ARN"), "Name", jstr(rec, "Name"), "VersionId", vid, "VersionStages",
                          "AWSCURRENT");
@@ -263,14 +320,14 @@ int sm_value_get(struct sched *s, const char *id, const char *stage, const char 
 {
         _cleanup_json_ json_t *rec = NULL, *req = json_pack("{s:s}", "SecretId", id ? id : "");
         json_t *v;
-        const char *val;
         int r;
         if ((r = live(s, req, &rec, err)) < 0)
                 return r;
         if (!(v = version_pick(rec, stage && *stage ? stage : NULL, vid && *vid ? vid : NULL, err)))
                 return -ENOENT;
-        val = jstr(v, "SecretString") ?: jstr(v, "SecretBinary") ?: "";
-        if (!(*ret = strdup(val)))
+        if ((r = value_open(s, rec, v, jstr(v, "SecretString") ? "SecretString" : "SecretBinary", ret, err)) < 0)
+                return r;
+        if (!*ret && !(*ret = strdup("")))
                 return err_set(err, ENOMEM, NULL, "out of memory");
         return 0;
 }
@@ -288,8 +345,19 @@ static int op_get_secret_value(struct api_ctx *c, json_t *req, json_t **ret, str
                 return -ENOENT;
         *ret = json_pack("{s:s, s:s, s:s, s:O, s:O}", "ARN", jstr(rec, "ARN"), "Name", jstr(rec, "Name"), "VersionId", jstr(v, "VersionId"),
                          "VersionStages", json_object_get(v, "VersionStages"), "CreatedDate", json_object_get(v, "CreatedDate"));
-        json_set(*ret, "SecretString", jstr(v, "SecretString") ? json_string(jstr(v, "SecretString")) : NULL);
-        json_set(*ret, "SecretBinary", jstr(v, "SecretBinary") ? json_string(jstr(v, "SecretBinary")) : NULL);
+        {
+                char *str = NULL, *bin = NULL;
+                if ((r = value_open(c->s, rec, v, "SecretString", &str, err)) < 0 || (r = value_open(c->s, rec, v, "SecretBinary", &bin, err)) < 0) {
+                        free_secret(str);
+                        json_decref(*ret);
+                        *ret = NULL;
+                        return r;
+                }
+                json_set(*ret, "SecretString", str ? json_string(str) : NULL);
+                json_set(*ret, "SecretBinary", bin ? json_string(bin) : NULL);
+                free_secret(str);
+                free_secret(bin);
+        }
         json_object_set_new(rec, "LastAccessedDate", jtime((double) ((long long) now_epoch() / 86400 * 86400)));
         (void) save(c->s, rec, err);
         err_clear(err);

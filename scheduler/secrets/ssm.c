@@ -13,6 +13,7 @@
 #include "ecsbox/timeutil.h"
 #include "../front/req.h"
 #include "../sched.h"
+#include "seal.h"
 #include "secrets.h"
 #include "secrets_req.h"
 #include "sm.h"
@@ -41,6 +42,28 @@ static const char *plain_name(const char *name, char buf[SSM_NAME_MAX + 2])
         return name;
 }
 
+/* The record's Value sealed (put) or opened (read) in place; rec is owned by the caller. */
+static int value_crypt(struct sched *s, json_t *rec, bool seal, struct err *err)
+{
+        unsigned char key[SEAL_KEY_BYTES];
+        char aad[SSM_KEY_MAX];
+        char *out = NULL;
+        int r;
+        if (!jstr(rec, "Value"))
+                return 0;
+        if ((r = seal_key(s, key, err)) < 0)
+                return r;
+        ssm_key(aad, jstr(rec, "Name") ?: "");
+        r = seal ? seal_encrypt(key, aad, jstr(rec, "Value"), &out, err) : seal_decrypt(key, aad, jstr(rec, "Value"), &out, err);
+        explicit_bzero(key, sizeof key);
+        if (r < 0)
+                return r;
+        json_object_set_new(rec, "Value", json_string(out));
+        explicit_bzero(out, strlen(out));
+        free(out);
+        return 0;
+}
+
 static int ssm_get_rec(struct sched *s, const char *name, json_t **ret, struct err *err)
 {
         char key[SSM_KEY_MAX], buf[SSM_NAME_MAX + 2];
@@ -52,6 +75,10 @@ static int ssm_get_rec(struct sched *s, const char *name, json_t **ret, struct e
         r = store_get(s->store, key, ret, err);
         if (r == -ENOENT)
                 return err_set(err, ENOENT, SSM_E_NF, "Parameter %s not found.", name);
+        if (r >= 0 && (r = value_crypt(s, *ret, false, err)) < 0) {
+                json_decref(*ret);
+                *ret = NULL;
+        }
         return r;
 }
 
@@ -135,7 +162,7 @@ static int op_put_parameter(struct api_ctx *c, json_t *req, json_t **ret, struct
         if (!rec)
                 return err_set(err, ENOMEM, NULL, "out of memory");
         json_set(rec, "Description", desc ? json_string(desc) : NULL);
-        if ((r = store_put(c->s->store, key, rec, err)) < 0)
+        if ((r = value_crypt(c->s, rec, true, err)) < 0 || (r = store_put(c->s->store, key, rec, err)) < 0)
                 return r;
         *ret = json_pack("{s:I, s:s}", "Version", (json_int_t) version, "Tier", "Standard");
         log_info("msg=\"parameter put\" parameter=%s version=%lld", name, version);
@@ -202,6 +229,7 @@ static int op_get_parameters(struct api_ctx *c, json_t *req, json_t **ret, struc
 
 struct path_walk {
         struct api_ctx *c;
+        struct err *err;
         const char *path;     /* with its trailing '/' */
         bool recursive, decrypt, meta;
         json_t *all;
@@ -224,8 +252,15 @@ static int path_one(const char *key, json_t *v, void *userdata)
                 json_object_set_new(m, "Tier", json_string("Standard"));
                 json_object_set_new(m, "Policies", json_array());
                 json_array_append_new(w->all, m);
-        } else
-                json_array_append_new(w->all, param_shape(w->c, v, w->decrypt));
+        } else {
+                _cleanup_json_ json_t *open_rec = json_deep_copy(v);
+                int r;
+                if (!open_rec)
+                        return err_set(w->err, ENOMEM, NULL, "out of memory");
+                if ((r = value_crypt(w->c->s, open_rec, false, w->err)) < 0)
+                        return r;
+                json_array_append_new(w->all, param_shape(w->c, open_rec, w->decrypt));
+        }
         return 0;
 }
 
@@ -254,7 +289,7 @@ static int page_out(json_t *req, json_t *all, long long max_max, long long dflt,
 static int op_get_parameters_by_path(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *all = json_array();
-        struct path_walk w = { .c = c, .all = all };
+        struct path_walk w = { .c = c, .err = err, .all = all };
         const char *path = NULL;
         char pfx[SSM_NAME_MAX + 2];
         int r;
@@ -274,7 +309,7 @@ static int op_get_parameters_by_path(struct api_ctx *c, json_t *req, json_t **re
 static int op_describe_parameters(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *all = json_array();
-        struct path_walk w = { .c = c, .all = all, .meta = true };
+        struct path_walk w = { .c = c, .err = err, .all = all, .meta = true };
         int r;
         /* Filters and ParameterFilters are not applied: every parameter is described */
         if ((r = store_list(c->s->store, SSM_KEY_PREFIX, path_one, &w, err)) < 0)

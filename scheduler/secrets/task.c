@@ -71,10 +71,14 @@ int secrets_task_env(struct sched *s, json_t *containers, char *reason, size_t s
                 json_t *env = json_object_get(c, "environment");
                 if (!json_array_size(json_object_get(c, "secrets")))
                         continue;
-                if (!json_is_array(env)) {
-                        env = json_array();
-                        json_object_set_new(c, "environment", env);
+                /* a copy of its own: the array may be shared with the task record (the image's merged
+                 * configuration), where the values must not go */
+                env = json_is_array(env) ? json_deep_copy(env) : json_array();
+                if (!env) {
+                        snprintf(reason, size, PREFIX "out of memory");
+                        return -ENOMEM;
                 }
+                json_object_set_new(c, "environment", env);
                 json_array_foreach(json_object_get(c, "secrets"), k, sec) {
                         _cleanup_free_ char *v = NULL;
                         if ((r = resolve(s, jstr(sec, "valueFrom") ?: "", &v, reason, size)) < 0)

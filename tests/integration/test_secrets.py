@@ -212,6 +212,14 @@ def test_task_gets_secrets_as_environment(ecs):
     log = open(ecs.log).read()
     for v in ("tok-x1y2", "pw-new7", "pw-9f3k", "ak-secure-5"):
         assert v not in log
+    # sealed at rest with AES-256-GCM under STATE_DIR/secrets.key
+    key = os.path.join(ecs.state, "secrets.key")
+    assert os.stat(key).st_mode & 0o777 == 0o600 and os.path.getsize(key) == 32
+    for f in ("ecsboxd.db", "ecsboxd.db-wal"):
+        p = os.path.join(ecs.state, f)
+        data = open(p, "rb").read() if os.path.exists(p) else b""
+        for v in (b"tok-x1y2", b"pw-new7", b"pw-9f3k", b"ak-secure-5", b"u.example"):
+            assert v not in data, (f, v)
 
 
 def test_missing_secret_stops_the_task(ecs):

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../../scheduler/secrets/seal.h"
 #include "../../scheduler/secrets/secrets_req.h"
 
 #define SM_ARN "arn:aws:secretsmanager:us-east-1:000000000000:secret:db/pass-AbCdEf"
@@ -136,11 +137,44 @@ static void test_tokens(void **state)
         assert_string_equal(err.code, "ValidationException");
 }
 
+static void test_seal(void **state)
+{
+        unsigned char key[SEAL_KEY_BYTES], other[SEAL_KEY_BYTES];
+        struct err err = { 0 };
+        char *sealed = NULL, *sealed2 = NULL, *plain = NULL;
+        memset(key, 7, sizeof key);
+        memset(other, 8, sizeof other);
+        assert_int_equal(seal_encrypt(key, "secrets/sm/a", "hunter2", &sealed, &err), 0);
+        assert_true(strncmp(sealed, SEAL_PREFIX, strlen(SEAL_PREFIX)) == 0);
+        assert_null(strstr(sealed, "hunter2"));
+        assert_int_equal(seal_encrypt(key, "secrets/sm/a", "hunter2", &sealed2, &err), 0);
+        assert_string_not_equal(sealed, sealed2);       /* a fresh IV each time */
+        assert_int_equal(seal_decrypt(key, "secrets/sm/a", sealed, &plain, &err), 0);
+        assert_string_equal(plain, "hunter2");
+        free(plain);
+        plain = NULL;
+        assert_int_equal(seal_decrypt(key, "secrets/sm/b", sealed, &plain, &err), -EBADMSG);   /* another record */
+        assert_int_equal(seal_decrypt(other, "secrets/sm/a", sealed, &plain, &err), -EBADMSG); /* another key */
+        sealed[strlen(sealed) - 3] = sealed[strlen(sealed) - 3] == 'A' ? 'B' : 'A';
+        assert_int_equal(seal_decrypt(key, "secrets/sm/a", sealed, &plain, &err), -EBADMSG);   /* changed */
+        assert_int_equal(seal_decrypt(key, "secrets/sm/a", SEAL_PREFIX "!!", &plain, &err), -EBADMSG);
+        assert_int_equal(seal_decrypt(key, "x", "plain old", &plain, &err), 0);               /* written before sealing */
+        assert_string_equal(plain, "plain old");
+        free(plain);
+        free(sealed);
+        assert_int_equal(seal_encrypt(key, "k", "", &sealed, &err), 0);
+        assert_int_equal(seal_decrypt(key, "k", sealed, &plain, &err), 0);
+        assert_string_equal(plain, "");
+        free(plain);
+        free(sealed);
+        free(sealed2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_value_from_sm), cmocka_unit_test(test_value_from_ssm), cmocka_unit_test(test_json_key),
-                cmocka_unit_test(test_names),         cmocka_unit_test(test_tokens),
+                cmocka_unit_test(test_names),         cmocka_unit_test(test_tokens),         cmocka_unit_test(test_seal),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
