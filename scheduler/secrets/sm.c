@@ -1,6 +1,6 @@
 /* sm.c: the Secrets Manager subset (secrets/sm/NAME): CreateSecret, PutSecretValue, GetSecretValue,
  * DescribeSecret, ListSecrets, DeleteSecret, RestoreSecret. A record keeps the secret's versions,
- * each with its value and staging labels (AWSCURRENT, AWSPREVIOUS). */
+ * each with its value (sealed at rest, seal.h) and staging labels (AWSCURRENT, AWSPREVIOUS). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* ssm.c: the SSM Parameter Store subset (secrets/ssm/NAME): PutParameter, GetParameter, GetParameters,
- * GetParametersByPath, DeleteParameter, DeleteParameters, DescribeParameters. SecureString values are
- * kept as given (docs/secrets.md); without WithDecryption their Value is an opaque stand-in. */
+ * GetParametersByPath, DeleteParameter, DeleteParameters, DescribeParameters. Values are sealed at rest
+ * (seal.h); without WithDecryption a SecureString's Value is an opaque stand-in. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
