@@ -264,6 +264,9 @@ def test_ecsbox_secret_cli(ecs):
     p = cli("get", "cli/one", check=False)
     assert p.returncode == 254 and "ResourceNotFoundException" in p.stderr
     assert cli("bogus", check=False).returncode == 252
+    # over TCP the CLI signs for secretsmanager (the credentials file ecsboxd made)
+    tcp = ecs.sb.run([CLI, "--endpoint", "http://127.0.0.1:5080", "secret", "get", "cli/two"], env=ecs.ENV, check=False)
+    assert tcp.returncode == 0 and tcp.stdout == "x\n", tcp.stderr
 
 
 def test_repository_credentials_for_the_pull(sb, images):
