@@ -1,4 +1,4 @@
-/* sm.h, ssm.h's twin: the operation tables of sm.c and ssm.c (api.c picks one by the target's prefix). */
+/* sm.h: the operation tables of sm.c (Secrets Manager) and ssm.c (SSM); api.c picks one by the target's prefix. */
 #pragma once
 
 #include <jansson.h>
