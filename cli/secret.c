@@ -1,6 +1,7 @@
 /* secret.c: `ecsbox secret put|get|ls|rm`, thin wrappers of ecsboxd's Secrets Manager subset
  * (secretsmanager.CreateSecret/PutSecretValue, GetSecretValue, ListSecrets, DeleteSecret). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ecsbox/json.h"
@@ -19,7 +20,8 @@ static int call(const char *endpoint, const char *op, json_t *req, json_t **ret)
 
 void secret_usage(FILE *f)
 {
-        fprintf(f, "Usage: ecsbox secret put NAME VALUE   (creates the secret, or a new AWSCURRENT version)\n"
+        fprintf(f, "Usage: ecsbox secret put NAME VALUE   (creates the secret, or a new AWSCURRENT version;\n"
+                   "                                      VALUE - reads it from stdin, one final newline dropped)\n"
                    "       ecsbox secret get NAME         (its current value)\n"
                    "       ecsbox secret ls\n"
                    "       ecsbox secret rm NAME          (at once, without a recovery window)\n");
@@ -92,11 +94,40 @@ static int rm(const char *endpoint, const char *name)
         return call(endpoint, "DeleteSecret", req, &ans);
 }
 
+#define VALUE_MAX 65536
+
+/* The value from stdin (for "-": not on the command line, where ps shows it); NULL when too long. */
+static char *read_value(void)
+{
+        char *buf = malloc(VALUE_MAX + 2);
+        size_t n = 0, k;
+        if (!buf)
+                return NULL;
+        while (n <= VALUE_MAX && (k = fread(buf + n, 1, VALUE_MAX + 1 - n, stdin)) > 0)
+                n += k;
+        if (n > VALUE_MAX) {
+                free(buf);
+                return NULL;
+        }
+        if (n && buf[n - 1] == '\n')
+                n--;
+        buf[n] = '\0';
+        return buf;
+}
+
 int cli_secret(const char *endpoint, int argc, char **argv)
 {
         if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "help"))) {
                 secret_usage(stdout);
                 return 0;
+        }
+        if (argc == 3 && !strcmp(argv[0], "put") && !strcmp(argv[2], "-")) {
+                _cleanup_free_ char *v = read_value();
+                if (!v) {
+                        fprintf(stderr, "ecsbox: the secret value on stdin must be at most %d bytes\n", VALUE_MAX);
+                        return EXIT_USAGE;
+                }
+                return put(endpoint, argv[1], v);
         }
         if (argc == 3 && !strcmp(argv[0], "put"))
                 return put(endpoint, argv[1], argv[2]);

@@ -258,6 +258,9 @@ def test_ecsbox_secret_cli(ecs):
     assert cli("put", "cli/one", "second").stdout.strip() == arn
     assert cli("get", "cli/one").stdout == "second\n"
     cli("put", "cli/two", "x")
+    ecs.sb.run([CLI, "--endpoint", ecs.sock, "secret", "put", "cli/stdin", "-"], input="from stdin\n")
+    assert cli("get", "cli/stdin").stdout == "from stdin\n"
+    cli("rm", "cli/stdin")
     ls = cli("ls").stdout.splitlines()
     assert ls[0].split() == ["NAME", "ARN"] and [ln.split()[0] for ln in ls[1:]] == ["cli/one", "cli/two"]
     cli("rm", "cli/one")
