@@ -153,3 +153,73 @@ int secrets_token_parse(const char *tok, const char *code, long long *ret, struc
 bad:
         return err_set(err, EINVAL, code, "Invalid NextToken '%.100s'.", tok);
 }
+
+static const char *const filter_keys[] = { "description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all", NULL };
+
+int sm_filters_check(json_t *filters, struct err *err)
+{
+        json_t *f, *v;
+        size_t i, k;
+        if (!filters)
+                return 0;
+        if (!json_is_array(filters) || json_array_size(filters) > 10)
+                return err_set(err, EINVAL, SM_E_PARAM, "Filters must be a list of at most 10 filters.");
+        json_array_foreach(filters, i, f) {
+                const char *key = jstr(f, "Key");
+                json_t *values = json_object_get(f, "Values");
+                bool known = false;
+                for (const char *const *p = filter_keys; key && *p; p++)
+                        known |= strcmp(key, *p) == 0;
+                if (!known)
+                        return err_set(err, EINVAL, SM_E_PARAM, "Invalid filter key '%.100s': expected one of description, name, tag-key, tag-value, primary-region, owning-service, all.",
+                                       key ? key : "");
+                if (!json_is_array(values) || json_array_size(values) < 1 || json_array_size(values) > 10)
+                        return err_set(err, EINVAL, SM_E_PARAM, "Filter '%s' needs 1 to 10 Values.", key);
+                json_array_foreach(values, k, v)
+                        if (!json_is_string(v) || json_string_length(v) > 512)
+                                return err_set(err, EINVAL, SM_E_PARAM, "Filter '%s': each value is a string of at most 512 characters.", key);
+        }
+        return 0;
+}
+
+static bool prefix(const char *s, const char *p, bool nocase)
+{
+        return s && (nocase ? strncasecmp(s, p, strlen(p)) : strncmp(s, p, strlen(p))) == 0;
+}
+
+/* Whether one attribute of the secret that key names starts with want. */
+static bool attr_match(json_t *secret, const char *key, const char *want)
+{
+        json_t *t;
+        size_t i;
+        bool all = strcmp(key, "all") == 0;
+        if ((all || !strcmp(key, "name")) && prefix(jstr(secret, "Name"), want, all))
+                return true;
+        if ((all || !strcmp(key, "description")) && prefix(jstr(secret, "Description"), want, true))
+                return true;
+        json_array_foreach(json_object_get(secret, "Tags"), i, t) {
+                if ((all || !strcmp(key, "tag-key")) && prefix(jstr(t, "Key"), want, all))
+                        return true;
+                if ((all || !strcmp(key, "tag-value")) && prefix(jstr(t, "Value"), want, all))
+                        return true;
+        }
+        return false;
+}
+
+bool sm_filters_match(json_t *filters, json_t *secret)
+{
+        json_t *f, *v;
+        size_t i, k;
+        json_array_foreach(filters, i, f) {
+                bool any = false;
+                json_array_foreach(json_object_get(f, "Values"), k, v) {
+                        const char *want = json_string_value(v);
+                        bool neg = want[0] == '!';
+                        if (attr_match(secret, jstr(f, "Key"), want + neg) != neg)
+                                any = true;
+                }
+                if (!any)
+                        return false;
+        }
+        return true;
+}

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "ecsbox/err.h"
 
 #define SM_E_NF "ResourceNotFoundException"
@@ -43,6 +45,13 @@ int secret_json_key(const char *text, const char *key, char **ret, struct err *e
 void ssm_arn(const char *region, const char *account, const char *name, char *buf, size_t size);
 /* "parameter/a/b" -> "/a/b", "parameter/x" -> "x"; false when rest does not start with "parameter/". */
 bool ssm_name_from_arn_resource(const char *res, char *buf, size_t size);
+
+/* ListSecrets' Filters [{Key, Values}]: keys description | name | tag-key | tag-value | primary-region |
+ * owning-service | all, 1-10 values each. */
+int sm_filters_check(json_t *filters, struct err *err);
+/* Whether a secret (its DescribeSecret shape) passes every filter: each a prefix match of one of its values
+ * (description and all case-insensitive), "!v" negated; primary-region and owning-service match nothing. */
+bool sm_filters_match(json_t *filters, json_t *secret);
 
 /* Offsets as paging tokens: "o/N". */
 int secrets_token_parse(const char *tok, const char *code, long long *ret, struct err *err);

@@ -391,22 +391,28 @@ static int op_describe_secret(struct api_ctx *c, json_t *req, json_t **ret, stru
 
 struct list_walk {
         json_t *all;
+        json_t *filters;
         bool deleted;
 };
 
 static int list_one(const char *key, json_t *v, void *userdata)
 {
         struct list_walk *w = userdata;
+        json_t *shape;
         if (!w->deleted && json_object_get(v, "DeletedDate"))
                 return 0;
-        json_array_append_new(w->all, describe_shape(v));
+        shape = describe_shape(v);
+        if (w->filters && !sm_filters_match(w->filters, shape))
+                json_decref(shape);
+        else
+                json_array_append_new(w->all, shape);
         return 0;
 }
 
 static int op_list_secrets(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *all = json_array();
-        struct list_walk w = { all, false };
+        struct list_walk w = { all, json_object_get(req, "Filters"), false };
         const char *tok = NULL;
         long long max = 100, off = 0;
         json_t *page;
@@ -414,6 +420,7 @@ static int op_list_secrets(struct api_ctx *c, json_t *req, json_t **ret, struct 
         if ((r = param(req_int(req, NULL, "MaxResults", false, 1, 100, &max, err), err)) < 0 ||
             (r = param(req_str(req, NULL, "NextToken", false, &tok, err), err)) < 0 ||
             (r = param(req_bool(req, NULL, "IncludePlannedDeletion", false, &w.deleted, err), err)) < 0 ||
+            (r = sm_filters_check(w.filters, err)) < 0 ||
             (r = secrets_token_parse(tok, SM_E_PARAM, &off, err)) < 0 || (r = store_list(c->s->store, SM_KEY_PREFIX, list_one, &w, err)) < 0)
                 return r;
         page = json_array();

@@ -52,6 +52,10 @@ def test_secretsmanager_with_the_cli(ecs):
         ecs.aws("secretsmanager", "create-secret", "--name", f"many{i}", "--secret-string", str(i))
     names = [s["Name"] for s in ecs.aws("secretsmanager", "list-secrets", "--page-size", "2")["SecretList"]]
     assert names == ["db/pass"] + [f"many{i}" for i in range(5)]
+    f = ecs.aws("secretsmanager", "list-secrets", "--filters", "Key=name,Values=many", "Key=name,Values=!many4")["SecretList"]
+    assert [s["Name"] for s in f] == [f"many{i}" for i in range(4)]
+    assert [s["Name"] for s in ecs.aws("secretsmanager", "list-secrets", "--filters", "Key=tag-key,Values=te")["SecretList"]] == ["db/pass"]
+    assert "(InvalidParameterException)" in aws_err(ecs, "secretsmanager", "list-secrets", "--filters", "Key=colour,Values=x")
 
     dl = ecs.aws("secretsmanager", "delete-secret", "--secret-id", "many0", "--recovery-window-in-days", "7")
     assert dl["Name"] == "many0" and "DeletionDate" in dl

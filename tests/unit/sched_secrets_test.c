@@ -137,6 +137,54 @@ static void test_tokens(void **state)
         assert_string_equal(err.code, "ValidationException");
 }
 
+static json_t *j(const char *text)
+{
+        json_error_t jerr;
+        json_t *v = json_loads(text, 0, &jerr);
+        if (!v)
+                fail_msg("bad test JSON %s: %s", text, jerr.text);
+        return v;
+}
+
+static bool fm(const char *filters, json_t *secret)
+{
+        json_t *f = j(filters);
+        struct err err = { 0 };
+        bool ok;
+        if (sm_filters_check(f, &err) < 0)
+                fail_msg("filters %s refused: %s", filters, err.msg);
+        ok = sm_filters_match(f, secret);
+        json_decref(f);
+        return ok;
+}
+
+static void test_filters(void **state)
+{
+        json_t *s = j("{\"Name\":\"prod/db\",\"Description\":\"The Database\",\"Tags\":[{\"Key\":\"team\",\"Value\":\"Blue\"}]}");
+        json_t *bad;
+        struct err err = { 0 };
+        assert_true(fm("[{\"Key\":\"name\",\"Values\":[\"prod/\"]}]", s));
+        assert_false(fm("[{\"Key\":\"name\",\"Values\":[\"Prod/\"]}]", s));      /* case-sensitive */
+        assert_false(fm("[{\"Key\":\"name\",\"Values\":[\"db\"]}]", s));         /* a prefix */
+        assert_true(fm("[{\"Key\":\"name\",\"Values\":[\"x\",\"prod\"]}]", s)); /* any value */
+        assert_true(fm("[{\"Key\":\"name\",\"Values\":[\"!dev\"]}]", s));
+        assert_false(fm("[{\"Key\":\"name\",\"Values\":[\"!prod\"]}]", s));
+        assert_true(fm("[{\"Key\":\"description\",\"Values\":[\"the data\"]}]", s));
+        assert_true(fm("[{\"Key\":\"tag-key\",\"Values\":[\"te\"]}]", s));
+        assert_false(fm("[{\"Key\":\"tag-value\",\"Values\":[\"blue\"]}]", s));
+        assert_true(fm("[{\"Key\":\"all\",\"Values\":[\"blue\"]}]", s));
+        assert_false(fm("[{\"Key\":\"name\",\"Values\":[\"prod\"]},{\"Key\":\"tag-key\",\"Values\":[\"env\"]}]", s)); /* every filter */
+        assert_false(fm("[{\"Key\":\"primary-region\",\"Values\":[\"us\"]}]", s));
+        bad = j("[{\"Key\":\"colour\",\"Values\":[\"x\"]}]");
+        assert_true(sm_filters_check(bad, &err) < 0);
+        assert_string_equal(err.code, "InvalidParameterException");
+        json_decref(bad);
+        bad = j("[{\"Key\":\"name\",\"Values\":[]}]");
+        assert_true(sm_filters_check(bad, &err) < 0);
+        json_decref(bad);
+        json_decref(s);
+}
+
 static void test_seal(void **state)
 {
         unsigned char key[SEAL_KEY_BYTES], other[SEAL_KEY_BYTES];
@@ -175,6 +223,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_value_from_sm), cmocka_unit_test(test_value_from_ssm), cmocka_unit_test(test_json_key),
                 cmocka_unit_test(test_names),         cmocka_unit_test(test_tokens),         cmocka_unit_test(test_seal),
+                cmocka_unit_test(test_filters),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
