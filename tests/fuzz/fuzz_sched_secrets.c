@@ -1,6 +1,6 @@
 /* fuzz_sched_secrets.c: libFuzzer target for the secrets decoders: the input as a container secret's
- * valueFrom, as secret and parameter names, as a paging token, as a JSON secret with a key, and as a
- * sealed value (which must never open under a fixed key unless it was sealed with it). */
+ * valueFrom, as secret and parameter names, as a paging token, as a JSON secret with a key, as
+ * ListSecrets Filters (checked, then matched against a fixed secret), and as a sealed value (which must never open under a fixed key unless it was sealed with it). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (secret_json_key(text, "k", &v, &e) == 0)
                 free(v);
         v = NULL;
+        {
+                json_t *filters = json_loads(text, 0, NULL);
+                json_t *secret = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "Name", "prod/db", "Description", "d", "Tags", "Key", "k", "Value", "v");
+                if (filters && secret && sm_filters_check(filters, &e) == 0)
+                        (void) sm_filters_match(filters, secret);
+                json_decref(filters);
+                json_decref(secret);
+        }
         if (seal_decrypt(key, "aad", text, &v, &e) == 0) {
                 /* only a value without the prefix comes back (as it is) */
                 if (strncmp(text, SEAL_PREFIX, strlen(SEAL_PREFIX)) == 0 || strcmp(v, text) != 0)
