@@ -223,3 +223,72 @@ bool sm_filters_match(json_t *filters, json_t *secret)
         }
         return true;
 }
+
+int ssm_filters_check(json_t *filters, struct err *err)
+{
+        json_t *f, *v;
+        size_t i, k;
+        if (!filters)
+                return 0;
+        if (!json_is_array(filters))
+                return err_set(err, EINVAL, SSM_E_VALIDATION, "ParameterFilters must be a list.");
+        json_array_foreach(filters, i, f) {
+                const char *key = jstr(f, "Key") ?: "", *opt = jstr(f, "Option");
+                json_t *values = json_object_get(f, "Values");
+                bool name = !strcmp(key, "Name"), path = !strcmp(key, "Path");
+                if (!name && !path && strcmp(key, "Type") && strcmp(key, "Tier") && strcmp(key, "DataType"))
+                        return err_set(err, EINVAL, SSM_E_VALIDATION,
+                                       "The parameter filter key '%.100s' is not supported by ecsbox (Name, Type, Tier, DataType, Path).", key);
+                if (opt && !(name && (!strcmp(opt, "Equals") || !strcmp(opt, "BeginsWith") || !strcmp(opt, "Contains"))) &&
+                    !(path && (!strcmp(opt, "OneLevel") || !strcmp(opt, "Recursive"))) && !(!name && !path && !strcmp(opt, "Equals")))
+                        return err_set(err, EINVAL, SSM_E_VALIDATION, "The parameter filter option '%.100s' is not valid for key %s.", opt, key);
+                if (values && (!json_is_array(values) || json_array_size(values) > 50))
+                        return err_set(err, EINVAL, SSM_E_VALIDATION, "The parameter filter %s takes at most 50 values.", key);
+                if (!json_array_size(values) && !path)
+                        return err_set(err, EINVAL, SSM_E_VALIDATION, "The parameter filter %s needs values.", key);
+                json_array_foreach(values, k, v)
+                        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 1024)
+                                return err_set(err, EINVAL, SSM_E_VALIDATION, "The parameter filter %s: each value is a string of 1 to 1024 characters.",
+                                               key);
+        }
+        return 0;
+}
+
+/* name under path ("/a" or "/a/"; "/" the root): directly (OneLevel) or at any depth (Recursive). */
+static bool path_match(const char *name, const char *path, bool recursive)
+{
+        size_t n = strlen(path);
+        const char *rest;
+        if (n && path[n - 1] == '/')
+                n--;
+        if (strncmp(name, path, n) != 0 || name[n] != '/')
+                return false;
+        rest = name + n + 1;
+        return *rest && (recursive || !strchr(rest, '/'));
+}
+
+bool ssm_filters_match(json_t *filters, json_t *param)
+{
+        json_t *f, *v;
+        size_t i, k;
+        json_array_foreach(filters, i, f) {
+                const char *key = jstr(f, "Key") ?: "", *opt = jstr(f, "Option") ?: "", *name = jstr(param, "Name") ?: "";
+                bool any = false;
+                if (!strcmp(key, "Path") && !json_array_size(json_object_get(f, "Values")))
+                        any = path_match(name, "/", !strcmp(opt, "Recursive"));
+                json_array_foreach(json_object_get(f, "Values"), k, v) {
+                        const char *want = json_string_value(v);
+                        if (!strcmp(key, "Name"))
+                                any |= !strcmp(opt, "BeginsWith") ? strncmp(name, want, strlen(want)) == 0
+                                       : !strcmp(opt, "Contains") ? strstr(name, want) != NULL
+                                                                  : strcmp(name, want) == 0;
+                        else if (!strcmp(key, "Path"))
+                                any |= path_match(name, want, !strcmp(opt, "Recursive"));
+                        else
+                                any |= strcmp(jstr(param, key) ?: (!strcmp(key, "Tier") ? "Standard" : !strcmp(key, "DataType") ? "text" : ""), want) == 0;
+                }
+                if (!any)
+                        return false;
+        }
+        return true;
+}

@@ -53,5 +53,11 @@ int sm_filters_check(json_t *filters, struct err *err);
  * (description and all case-insensitive), "!v" negated; primary-region and owning-service match nothing. */
 bool sm_filters_match(json_t *filters, json_t *secret);
 
+/* DescribeParameters' ParameterFilters [{Key, Option, Values}]: Name (Equals | BeginsWith | Contains),
+ * Type and Tier and DataType (Equals), Path (OneLevel | Recursive); other keys ValidationException. */
+int ssm_filters_check(json_t *filters, struct err *err);
+/* Whether a parameter record (Name, Type) passes every filter (any of a filter's values). */
+bool ssm_filters_match(json_t *filters, json_t *param);
+
 /* Offsets as paging tokens: "o/N". */
 int secrets_token_parse(const char *tok, const char *code, long long *ret, struct err *err);

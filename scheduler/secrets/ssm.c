@@ -230,6 +230,7 @@ static int op_get_parameters(struct api_ctx *c, json_t *req, json_t **ret, struc
 struct path_walk {
         struct api_ctx *c;
         struct err *err;
+        json_t *filters;
         const char *path;     /* with its trailing '/' */
         bool recursive, decrypt, meta;
         json_t *all;
@@ -239,6 +240,8 @@ static int path_one(const char *key, json_t *v, void *userdata)
 {
         struct path_walk *w = userdata;
         const char *name = jstr(v, "Name") ?: "";
+        if (w->filters && !ssm_filters_match(w->filters, v))
+                return 0;
         if (w->path) {
                 if (strncmp(name, w->path, strlen(w->path)) != 0)
                         return 0;
@@ -289,13 +292,15 @@ static int page_out(json_t *req, json_t *all, long long max_max, long long dflt,
 static int op_get_parameters_by_path(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *all = json_array();
-        struct path_walk w = { .c = c, .err = err, .all = all };
+        struct path_walk w = { .c = c, .err = err, .filters = json_object_get(req, "ParameterFilters"), .all = all };
         const char *path = NULL;
         char pfx[SSM_NAME_MAX + 2];
         int r;
         if ((r = param(req_str(req, NULL, "Path", true, &path, err), err)) < 0 ||
             (r = param(req_bool(req, NULL, "Recursive", false, &w.recursive, err), err)) < 0 ||
             (r = param(req_bool(req, NULL, "WithDecryption", false, &w.decrypt, err), err)) < 0)
+                return r;
+        if ((r = ssm_filters_check(w.filters, err)) < 0)
                 return r;
         if (path[0] != '/' || strlen(path) > SSM_NAME_MAX)
                 return err_set(err, EINVAL, SSM_E_VALIDATION, "The parameter path '%.200s' must begin with a forward slash (/).", path);
@@ -309,10 +314,11 @@ static int op_get_parameters_by_path(struct api_ctx *c, json_t *req, json_t **re
 static int op_describe_parameters(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         _cleanup_json_ json_t *all = json_array();
-        struct path_walk w = { .c = c, .err = err, .all = all, .meta = true };
+        struct path_walk w = { .c = c, .err = err, .filters = json_object_get(req, "ParameterFilters"), .all = all, .meta = true };
         int r;
-        /* Filters and ParameterFilters are not applied: every parameter is described */
-        if ((r = store_list(c->s->store, SSM_KEY_PREFIX, path_one, &w, err)) < 0)
+        if (json_object_get(req, "Filters"))
+                return err_set(err, EINVAL, SSM_E_VALIDATION, "The legacy Filters are not supported by ecsbox: use ParameterFilters.");
+        if ((r = ssm_filters_check(w.filters, err)) < 0 || (r = store_list(c->s->store, SSM_KEY_PREFIX, path_one, &w, err)) < 0)
                 return r;
         return page_out(req, all, 50, 50, ret, err);
 }

@@ -99,6 +99,11 @@ def test_ssm_parameters_with_the_cli(ecs):
     assert {p["Name"]: p["Value"] for p in deep}["/app/db/pass"] == "hunter2"
     meta = ecs.aws("ssm", "describe-parameters")["Parameters"]
     assert len(meta) == 4 and all("Value" not in m for m in meta)
+    sec = ecs.aws("ssm", "describe-parameters", "--parameter-filters", "Key=Type,Values=SecureString")["Parameters"]
+    assert [m["Name"] for m in sec] == ["/app/db/pass"]
+    under = ecs.aws("ssm", "describe-parameters", "--parameter-filters", "Key=Path,Option=Recursive,Values=/app")["Parameters"]
+    assert sorted(m["Name"] for m in under) == ["/app/db/host", "/app/db/pass", "/app/list"]
+    assert "(ValidationException)" in aws_err(ecs, "ssm", "describe-parameters", "--parameter-filters", "Key=Label,Values=x")
     assert "(ValidationException)" in aws_err(ecs, "ssm", "put-parameter", "--name", "/x", "--value", "v", "--type", "Bogus")
     assert "(ValidationException)" in aws_err(ecs, "ssm", "put-parameter", "--name", "/aws/x", "--value", "v", "--type", "String")
     ecs.aws("ssm", "delete-parameter", "--name", "plain")

@@ -185,6 +185,45 @@ static void test_filters(void **state)
         json_decref(s);
 }
 
+static bool pf(const char *filters, const char *name, const char *type)
+{
+        json_t *f = j(filters), *p = json_pack("{s:s, s:s}", "Name", name, "Type", type);
+        struct err err = { 0 };
+        bool ok;
+        if (ssm_filters_check(f, &err) < 0)
+                fail_msg("parameter filters %s refused: %s", filters, err.msg);
+        ok = ssm_filters_match(f, p);
+        json_decref(f);
+        json_decref(p);
+        return ok;
+}
+
+static void test_parameter_filters(void **state)
+{
+        json_t *bad;
+        struct err err = { 0 };
+        assert_true(pf("[{\"Key\":\"Name\",\"Values\":[\"/a/b\"]}]", "/a/b", "String"));
+        assert_false(pf("[{\"Key\":\"Name\",\"Values\":[\"/a\"]}]", "/a/b", "String"));
+        assert_true(pf("[{\"Key\":\"Name\",\"Option\":\"BeginsWith\",\"Values\":[\"/a\"]}]", "/a/b", "String"));
+        assert_true(pf("[{\"Key\":\"Name\",\"Option\":\"Contains\",\"Values\":[\"b\"]}]", "/a/b", "String"));
+        assert_true(pf("[{\"Key\":\"Type\",\"Values\":[\"String\",\"SecureString\"]}]", "x", "SecureString"));
+        assert_false(pf("[{\"Key\":\"Type\",\"Values\":[\"StringList\"]}]", "x", "String"));
+        assert_true(pf("[{\"Key\":\"Path\",\"Values\":[\"/a\"]}]", "/a/b", "String"));
+        assert_false(pf("[{\"Key\":\"Path\",\"Values\":[\"/a\"]}]", "/a/b/c", "String"));
+        assert_true(pf("[{\"Key\":\"Path\",\"Option\":\"Recursive\",\"Values\":[\"/a/\"]}]", "/a/b/c", "String"));
+        assert_false(pf("[{\"Key\":\"Path\",\"Option\":\"Recursive\",\"Values\":[\"/a\"]}]", "/ab/c", "String"));
+        assert_true(pf("[{\"Key\":\"Path\",\"Values\":[\"/\"]}]", "/top", "String"));
+        assert_false(pf("[{\"Key\":\"Path\",\"Values\":[\"/\"]}]", "plain", "String"));
+        assert_true(pf("[{\"Key\":\"Tier\",\"Values\":[\"Standard\"]}]", "x", "String"));
+        bad = j("[{\"Key\":\"KeyId\",\"Values\":[\"k\"]}]");
+        assert_true(ssm_filters_check(bad, &err) < 0);
+        assert_string_equal(err.code, "ValidationException");
+        json_decref(bad);
+        bad = j("[{\"Key\":\"Type\",\"Option\":\"BeginsWith\",\"Values\":[\"S\"]}]");
+        assert_true(ssm_filters_check(bad, &err) < 0);
+        json_decref(bad);
+}
+
 static void test_seal(void **state)
 {
         unsigned char key[SEAL_KEY_BYTES], other[SEAL_KEY_BYTES];
@@ -223,7 +262,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_value_from_sm), cmocka_unit_test(test_value_from_ssm), cmocka_unit_test(test_json_key),
                 cmocka_unit_test(test_names),         cmocka_unit_test(test_tokens),         cmocka_unit_test(test_seal),
-                cmocka_unit_test(test_filters),
+                cmocka_unit_test(test_filters),       cmocka_unit_test(test_parameter_filters),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
