@@ -1,6 +1,6 @@
 /* fuzz_sched_secrets.c: libFuzzer target for the secrets decoders: the input as a container secret's
  * valueFrom, as secret and parameter names, as a paging token, as a JSON secret with a key, as
- * ListSecrets Filters (checked, then matched against a fixed secret), and as a sealed value (which must never open under a fixed key unless it was sealed with it). */
+ * ListSecrets Filters and SSM ParameterFilters (checked, then matched against a fixed record), and as a sealed value (which must never open under a fixed key unless it was sealed with it). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 json_t *secret = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "Name", "prod/db", "Description", "d", "Tags", "Key", "k", "Value", "v");
                 if (filters && secret && sm_filters_check(filters, &e) == 0)
                         (void) sm_filters_match(filters, secret);
+                if (filters && secret && ssm_filters_check(filters, &e) == 0)
+                        (void) ssm_filters_match(filters, secret);
                 json_decref(filters);
                 json_decref(secret);
         }
