@@ -150,6 +150,7 @@ void ec2_usage(FILE *f)
                    "       ecsbox [--endpoint URL|SOCKET] ecs VERB [--flag VALUE ...]   (ecsbox ecs help)\n"
                    "       ecsbox [--endpoint URL|SOCKET] ps [--cluster NAME] [-a]\n"
                    "       ecsbox [--endpoint URL|SOCKET] image pull|import|ls|rm|prune ...   (ecsbox image help)\n"
+                   "       ecsbox [--endpoint URL|SOCKET] secret put|get|ls|rm ...   (ecsbox secret help)\n"
                    "       ecsbox [--socket PATH] netd-request   (one JSON request on stdin)\n"
                    "ec2 verbs:");
         for (const char *const *v = ec2_verbs; *v; v++)

@@ -1,4 +1,4 @@
-/* main.c: the ecsbox command line: global options, then `ec2` (netd), `ecs` and `ps` (ecsboxd), `netd-request`. */
+/* main.c: the ecsbox command line: global options, then `ec2` (netd), `ecs`, `image`, `secret` and `ps` (ecsboxd), `netd-request`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "exitcode.h"
 #include "image.h"
 #include "ps.h"
+#include "secret.h"
 
 int main(int argc, char **argv)
 {
@@ -41,8 +42,10 @@ int main(int argc, char **argv)
                 return cli_ecs(endpoint, sock, argc - i - 1, argv + i + 1);
         if (!strcmp(argv[i], "image"))
                 return cli_image(endpoint, argc - i - 1, argv + i + 1);
+        if (!strcmp(argv[i], "secret"))
+                return cli_secret(endpoint, argc - i - 1, argv + i + 1);
         if (!strcmp(argv[i], "ps"))
                 return cli_ps(endpoint, argc - i - 1, argv + i + 1);
-        fprintf(stderr, "ecsbox: unknown command '%s' (ec2, ecs, image, ps, netd-request)\n", argv[i]);
+        fprintf(stderr, "ecsbox: unknown command '%s' (ec2, ecs, image, secret, ps, netd-request)\n", argv[i]);
         return EXIT_USAGE;
 }

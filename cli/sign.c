@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ecsbox/cleanup.h"
@@ -73,6 +74,25 @@ static int add_header(struct curl_slist **headers, const char *name, const char 
         return 0;
 }
 
+/* The SigV4 service of the request's X-Amz-Target, as ecsboxd wants it (docs/ecsboxd.md). */
+static const char *service_of(const struct sigv4_header *hs, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                const char *v = hs[i].value;
+                if (strcasecmp(hs[i].name, "X-Amz-Target") != 0 || !v)
+                        continue;
+                while (*v == ' ')
+                        v++;
+                if (strncmp(v, "secretsmanager.", 15) == 0)
+                        return "secretsmanager";
+                if (strncmp(v, "AmazonSSM.", 10) == 0)
+                        return "ssm";
+                if (strncmp(v, "Logs_20140328.", 14) == 0)
+                        return "logs";
+        }
+        return "ecs";
+}
+
 static int sign_with(const struct cred_key *k, const char *region, const char *url, struct curl_slist **headers,
                      const char *body, size_t body_len)
 {
@@ -92,7 +112,7 @@ static int sign_with(const struct cred_key *k, const char *region, const char *u
                 return -1;
         n = split_headers(*headers, hs, copies);
         struct sigv4_msg m = { "POST", path, NULL, hs, n, body, body_len };
-        if (sigv4_sign(&m, k->akid, k->secret, region, "ecs", amz_date, &auth, &e) < 0)
+        if (sigv4_sign(&m, k->akid, k->secret, region, service_of(hs, n), amz_date, &auth, &e) < 0)
                 fprintf(stderr, "ecsbox: cannot sign the request: %s\n", e.msg);
         else
                 r = add_header(headers, "Authorization", auth);

@@ -1,9 +1,11 @@
 /* sched.c: struct sched, the manager: its directories and defaults, the state database; init and done. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-event.h>
 
@@ -16,6 +18,22 @@
 static void copy(char *dst, size_t size, const char *src, const char *dflt)
 {
         snprintf(dst, size, "%s", src && *src ? src : dflt);
+}
+
+/* The state database holds secrets and parameters as given (docs/secrets.md): owner only, made so before
+ * SQLite opens it (its -wal and -shm files take the database's mode). */
+static void db_private(const char *db)
+{
+        char side[SCHED_PATH_MAX + 32];
+        int fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+                (void) fchmod(fd, 0600);
+                (void) close(fd);
+        }
+        snprintf(side, sizeof side, "%s-wal", db);
+        (void) chmod(side, 0600);
+        snprintf(side, sizeof side, "%s-shm", db);
+        (void) chmod(side, 0600);
 }
 
 int sched_init(struct sched *s, const struct sched_options *o, struct err *err)
@@ -56,6 +74,7 @@ int sched_init(struct sched *s, const struct sched_options *o, struct err *err)
                 if ((r = mkdir_p(s->tasks_dir, 0700)) < 0)
                         return err_set(err, -r, NULL, "create task directory '%s': %s", s->tasks_dir, strerror(-r));
                 snprintf(db, sizeof db, "%s/ecsboxd.db", s->state_dir);
+                db_private(db);
         } else
                 snprintf(db, sizeof db, ":memory:");
         return store_open(db, &s->store, err);

@@ -29,6 +29,7 @@
 #include "ecsbox/timeutil.h"
 #include "../logs/logs.h"
 #include "../netd_client.h"
+#include "../secrets/secrets.h"
 #include "../tmds/tmds.h"
 #include "../sched.h"
 #include "arn.h"
@@ -505,6 +506,11 @@ static void spawn(struct adv *a)
         spec = spec_build(a, dir);
         if (!spec) {
                 adv_fail_start(a, "CannotStartContainerError: out of memory building the monitor spec");
+                return;
+        }
+        /* container secrets: into the spec's environment only (spec.json is 0600), never the task record */
+        if (secrets_task_env(s, json_object_get(spec, "containers"), reason, sizeof reason) < 0) {
+                adv_fail_start(a, reason);
                 return;
         }
         if (launch_monitor(s, spec, dir, &pid, &err) < 0) {

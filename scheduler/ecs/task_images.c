@@ -15,6 +15,7 @@
 #include "../images/images.h"
 #include "../imgsvc/jobs.h"
 #include "../sched.h"
+#include "../secrets/secrets.h"
 #include "lifecycle_internal.h"
 #include "task_images.h"
 
@@ -149,6 +150,42 @@ static int lease(struct adv *a, json_t *ids)
         return 0;
 }
 
+/* The credentialsParameter of the first container of image with repositoryCredentials, or NULL. */
+static const char *creds_param(struct adv *a, const char *image)
+{
+        json_t *d;
+        size_t i;
+        json_array_foreach(json_object_get(adv_ebx(a), "containers"), i, d)
+                if (strcmp(jstr(d, "image") ?: "", image) == 0 && jstr(json_object_get(d, "repositoryCredentials"), "credentialsParameter"))
+                        return jstr(json_object_get(d, "repositoryCredentials"), "credentialsParameter");
+        return NULL;
+}
+
+/* The registry credentials of each image (repositoryCredentials, read from Secrets Manager), users[i]
+ * NULL for the auth file's. On a failure the task stops with the agent's reason. */
+static int pull_creds(struct adv *a, const char *const *v, size_t n, char **users, char **passes)
+{
+        char reason[ERR_MSG_MAX + 600];
+        for (size_t i = 0; i < n; i++) {
+                const char *param = creds_param(a, v[i]);
+                if (param && secrets_registry_auth(a->s, param, &users[i], &passes[i], reason, sizeof reason) < 0) {
+                        adv_fail_start(a, reason);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+static void creds_free(char **users, char **passes, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(users[i]);
+                if (passes[i])
+                        explicit_bzero(passes[i], strlen(passes[i]));
+                free(passes[i]);
+        }
+}
+
 int task_images_step(struct adv *a)
 {
         struct sched *s = a->s;
@@ -159,6 +196,7 @@ int task_images_step(struct adv *a)
         struct err err = { 0 };
         json_t *e;
         size_t i, n = 0;
+        int r;
 
         if (json_object_get(adv_ebx(a), "images"))
                 return 1;
@@ -180,7 +218,17 @@ int task_images_step(struct adv *a)
                         if (n < SCHED_MAX_IMAGES)
                                 v[n++] = json_string_value(e);
                 v[n] = NULL;
-                if (img_jobs_pull(s->img_jobs, adv_tid(a), v, n, (enum pull_policy) s->pull_policy, &job, &err) < 0) {
+                {
+                        char *users[SCHED_MAX_IMAGES + 1] = { 0 }, *passes[SCHED_MAX_IMAGES + 1] = { 0 };
+                        if (pull_creds(a, v, n, users, passes) < 0) {
+                                creds_free(users, passes, n);
+                                return -1;
+                        }
+                        r = img_jobs_pull_auth(s->img_jobs, adv_tid(a), v, (const char *const *) users, (const char *const *) passes, n,
+                                               (enum pull_policy) s->pull_policy, &job, &err);
+                        creds_free(users, passes, n);
+                }
+                if (r < 0) {
                         snprintf(reason, sizeof reason, "CannotPullContainerError: %s", err.msg);
                         adv_fail_start(a, reason);
                         return -1;
@@ -233,7 +281,10 @@ void task_images_apply(struct adv *a, json_t *containers)
                 m = json_object_get(img, "merged");
                 set_or_del(c, "entryPoint", json_object_get(m, "entryPoint"));
                 set_or_del(c, "command", json_object_get(m, "command"));
-                set_or_del(c, "environment", json_object_get(m, "environment"));
+                /* a copy: the spec's variables are added to it, and must not reach the task record */
+                json_object_del(c, "environment");
+                if (json_object_get(m, "environment"))
+                        json_object_set_new(c, "environment", json_deep_copy(json_object_get(m, "environment")));
                 set_or_del(c, "workingDirectory", json_object_get(m, "workingDirectory"));
                 set_or_del(c, "user", json_object_get(m, "user"));
                 set_or_del(c, "stopSignal", json_object_get(m, "stopSignal"));

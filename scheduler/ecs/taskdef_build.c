@@ -193,6 +193,50 @@ static int check_environment(json_t *out, const char *path, const char *cname, s
         return 0;
 }
 
+/* repositoryCredentials: {credentialsParameter} (a Secrets Manager secret read for the image pull). */
+static int check_repository_credentials(json_t *out, const char *path, const char *cname, struct err *err)
+{
+        json_t *rc = NULL;
+        const char *param = NULL;
+        char p[300];
+        int r;
+        if ((r = req_object(out, path, "repositoryCredentials", false, &rc, err)) <= 0)
+                return r;
+        snprintf(p, sizeof p, "%s.repositoryCredentials", path);
+        if ((r = req_str(rc, p, "credentialsParameter", false, &param, err)) < 0)
+                return r;
+        if (!param || !*param)
+                return err_set(err, EINVAL, E_CLIENT,
+                               "Invalid setting for container '%s'. repositoryCredentials.credentialsParameter should not be null or empty.", cname);
+        return 0;
+}
+
+/* secrets: [{name, valueFrom}], both required (the values are read when a task starts, docs/secrets.md). */
+static int check_secrets(json_t *out, const char *path, const char *cname, struct err *err)
+{
+        json_t *list = NULL, *e;
+        size_t i;
+        int r;
+        if ((r = req_array(out, path, "secrets", false, &list, err)) < 0)
+                return r;
+        json_array_foreach(list, i, e) {
+                char p[300];
+                const char *n = NULL, *v = NULL;
+                snprintf(p, sizeof p, "%s.secrets[%zu]", path, i);
+                if (!json_is_object(e))
+                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s: expected a structure", p);
+                if ((r = req_str(e, p, "name", false, &n, err)) < 0 || (r = req_str(e, p, "valueFrom", false, &v, err)) < 0)
+                        return r;
+                if (!n || !*n)
+                        return err_set(err, EINVAL, E_CLIENT, "Invalid setting for container '%s'. Secret names should not be null or empty (%s.name).",
+                                       cname, p);
+                if (!v || !*v)
+                        return err_set(err, EINVAL, E_CLIENT,
+                                       "Invalid setting for container '%s'. Secret valueFrom should not be null or empty (%s.valueFrom).", cname, p);
+        }
+        return check_repository_credentials(out, path, cname, err);
+}
+
 static int check_health(json_t *out, const char *path, const char *cname, struct err *err)
 {
         json_t *hc = NULL, *cmd = NULL;
@@ -416,7 +460,8 @@ static int check_container(json_t *out, size_t idx, const char *mode, json_t *se
             (r = req_str(out, path, "workingDirectory", false, &s, err)) < 0 || (r = req_str(out, path, "user", false, &s, err)) < 0 ||
             (r = req_int(out, path, "stopTimeout", false, 2, 120, &v, err)) < 0 ||
             (r = req_int(out, path, "startTimeout", false, 2, 600, &v, err)) < 0 ||
-            (r = check_environment(out, path, name, err)) < 0 || (r = check_port_mappings(out, path, name, mode, seen_ports, err)) < 0 ||
+            (r = check_environment(out, path, name, err)) < 0 || (r = check_secrets(out, path, name, err)) < 0 ||
+            (r = check_port_mappings(out, path, name, mode, seen_ports, err)) < 0 ||
             (r = check_health(out, path, name, err)) < 0)
                 return r;
         ci->health = r > 0;
@@ -735,6 +780,10 @@ static int check_containers(struct td_build *b, struct err *err)
         }
         if (!any_essential)
                 return err_set(err, EINVAL, E_CLIENT, "Task definition must have at least one essential container.");
+        json_array_foreach(defs, i, cd)
+                if (json_array_size(json_object_get(cd, "secrets")) && !json_string_length(json_object_get(b->out, "executionRoleArn")))
+                        return err_set(err, EINVAL, E_CLIENT,
+                                       "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.");
         if (b->tcpu && sum_cpu > b->tcpu)
                 return err_set(err, EINVAL, E_CLIENT,
                                "The sum of all container 'cpu' values (%ld) cannot be greater than the value of the task 'cpu' (%ld).",

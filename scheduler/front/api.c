@@ -23,6 +23,7 @@
 #include "../imgsvc/api.h"
 #include "../logs/logs.h"
 #include "../sd/api.h"
+#include "../secrets/secrets.h"
 #include "../sched.h"
 #include "api.h"
 
@@ -84,6 +85,8 @@ const char *api_signing_name(const char *target)
                 return SD_SIGNING_NAME;
         if (logs_signing_name(target))
                 return LOGS_SIGNING_NAME;
+        if (secrets_signing_name(target))
+                return secrets_signing_name(target);
         return ECS_SIGNING_NAME;
 }
 
@@ -182,7 +185,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
         _cleanup_json_ json_t *req = NULL, *out = NULL;
         const char *op;
         struct timespec t0, t1;
-        bool images_target = false, sd_target = false, logs_target = false;
+        bool images_target = false, sd_target = false, logs_target = false, secrets_target = false;
         int r;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -199,6 +202,8 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
                 sd_target = true;   /* Cloud Map (servicediscovery), same endpoint */
         else if (logs_signing_name(target) && target[strlen(LOGS_TARGET_PREFIX)])
                 logs_target = true; /* CloudWatch Logs, same endpoint */
+        else if (secrets_signing_name(target))
+                secrets_target = true; /* Secrets Manager and SSM Parameter Store, same endpoint */
         else if (!target || strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) != 0 || !target[strlen(TARGET_PREFIX)]) {
                 char msg[300];
                 if (target)
@@ -210,7 +215,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
                 log_debug("request=%s status=400 code=%s", ret->request_id, E_UNKNOWN_OP);
                 return;
         }
-        op = target + strlen(images_target ? IMGSVC_TARGET_PREFIX : sd_target ? SD_TARGET_PREFIX : logs_target ? LOGS_TARGET_PREFIX : TARGET_PREFIX);
+        op = secrets_target ? target : target + strlen(images_target ? IMGSVC_TARGET_PREFIX : sd_target ? SD_TARGET_PREFIX : logs_target ? LOGS_TARGET_PREFIX : TARGET_PREFIX);
         if (too_large) {
                 char msg[200];
                 snprintf(msg, sizeof msg, "The request body exceeds the limit of %d bytes; nothing was done",
@@ -224,6 +229,7 @@ void api_handle(struct sched *s, const char *target, const char *body, size_t le
                 r = images_target ? imgsvc_dispatch(&c, op, req, &out, &err)
                     : sd_target   ? sd_dispatch(&c, op, req, &out, &err)
                     : logs_target ? logs_dispatch(&c, op, req, &out, &err)
+                    : secrets_target ? secrets_dispatch(&c, op, req, &out, &err)
                                   : api_dispatch(&c, op, req, &out, &err);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r < 0) {

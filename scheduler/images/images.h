@@ -81,6 +81,10 @@ struct images *images_close(struct images *im);
  * Errors: the REG_E_ and BLOB_E_ codes, IMAGES_E_LAYER; the message names the image. */
 int images_ensure(struct images *im, const char *name, enum pull_policy policy, registry_progress_fn progress,
                   void *userdata, struct image_info **ret, bool *ret_pulled, struct err *err);
+/* The same with credentials for the image's registry (user non-NULL; a container's repositoryCredentials)
+ * instead of the auth file's. A pull of the same name already running is shared, whatever its credentials. */
+int images_ensure_auth(struct images *im, const char *name, enum pull_policy policy, const char *user, const char *pass,
+                       registry_progress_fn progress, void *userdata, struct image_info **ret, bool *ret_pulled, struct err *err);
 
 /* Import a docker-save archive (the manifest.json layout, or the OCI layout Docker 25 writes) or an
  * OCI image layout (a directory or a tar of one). name overrides or adds the name (for an archive

@@ -472,6 +472,14 @@ static int load_creds(struct pull *p, const struct reg_endpoint *ep, struct auth
 
         if (as->creds_loaded)
                 return 0;
+        if (p->cfg->user && !ep->mirror) {
+                if (!(as->creds.user = strdup(p->cfg->user)) || !(as->creds.pass = strdup(p->cfg->pass ? p->cfg->pass : ""))) {
+                        reg_creds_done(&as->creds);
+                        return err_set(err, ENOMEM, NULL, "out of memory");
+                }
+                as->creds_loaded = as->have_creds = true;
+                return 0;
+        }
         r = regauth_lookup(p->cfg->auth_file, ep->mirror ? ep->host : p->ref->registry, &as->creds, err);
         if (r < 0)
                 return r;

@@ -35,6 +35,9 @@ struct registry_config {
          * ("127.0.0.1:5000"); NULL-terminated, or NULL. localhost and 127.0.0.0/8 are not implied. */
         const char *const *insecure;
         const char *auth_file;          /* a Docker config.json; NULL: $DOCKER_CONFIG/config.json, else ~/.docker/config.json */
+        /* Credentials for the registry itself (a container's repositoryCredentials), used instead of the
+         * auth file's (never sent to a mirror); NULL: the auth file. */
+        const char *user, *pass;
         const char *ca_file;            /* extra CA bundle for TLS, or NULL: the system's */
         long timeout_s;                 /* per request without progress; 0 = 60 */
 };

@@ -966,9 +966,10 @@ static int keep_progress(const struct registry_progress *p, void *userdata)
         return w->fn ? w->fn(p, w->userdata) : 0;
 }
 
-static int pull_image(struct images *im, const struct image_ref *ref, const char *canonical, registry_progress_fn progress,
-                      void *userdata, struct err *err)
+static int pull_image(struct images *im, const struct image_ref *ref, const char *canonical, const char *user, const char *pass,
+                      registry_progress_fn progress, void *userdata, struct err *err)
 {
+        struct registry_config cfg = im->reg;
         _cleanup_free_ struct registry_progress *last = calloc(1, sizeof *last);
         struct unpack_watch watch = { progress, userdata, last };
         struct registry_pull_result res = { 0 };
@@ -982,7 +983,11 @@ static int pull_image(struct images *im, const struct image_ref *ref, const char
 
         if (!last)
                 return -ENOMEM;
-        if ((r = registry_pull(&im->reg, ref, im->root, keep_progress, &watch, &res, err)) < 0)
+        if (user) {
+                cfg.user = user;
+                cfg.pass = pass;
+        }
+        if ((r = registry_pull(&cfg, ref, im->root, keep_progress, &watch, &res, err)) < 0)
                 return r;
         if ((r = blob_read(im->root, res.manifest_digest, MANIFEST_MAX_BYTES, &buf, &len, err)) < 0 ||
             (r = manifest_parse(buf, len, NULL, &m, err)) < 0)
@@ -1013,6 +1018,12 @@ static int pull_image(struct images *im, const struct image_ref *ref, const char
 
 int images_ensure(struct images *im, const char *name, enum pull_policy policy, registry_progress_fn progress, void *userdata,
                   struct image_info **ret, bool *ret_pulled, struct err *err)
+{
+        return images_ensure_auth(im, name, policy, NULL, NULL, progress, userdata, ret, ret_pulled, err);
+}
+
+int images_ensure_auth(struct images *im, const char *name, enum pull_policy policy, const char *user, const char *pass,
+                       registry_progress_fn progress, void *userdata, struct image_info **ret, bool *ret_pulled, struct err *err)
 {
         _cleanup_free_ char *canonical = NULL;
         struct image_ref ref;
@@ -1056,7 +1067,7 @@ int images_ensure(struct images *im, const char *name, enum pull_policy policy, 
                 pthread_mutex_unlock(&im->mu);
 
                 pthread_rwlock_rdlock(&im->gc);
-                p->r = pull_image(im, &ref, canonical, progress, userdata, &p->err);
+                p->r = pull_image(im, &ref, canonical, user, pass, progress, userdata, &p->err);
                 pthread_rwlock_unlock(&im->gc);
 
                 pthread_mutex_lock(&im->mu);

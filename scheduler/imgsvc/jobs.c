@@ -45,7 +45,15 @@ static struct img_job *job_free(struct img_job *job)
                 free(job->names[i]);
                 if (job->infos)
                         image_info_free(job->infos[i]);
+                if (job->users)
+                        free(job->users[i]);
+                if (job->passes && job->passes[i]) {
+                        explicit_bzero(job->passes[i], strlen(job->passes[i]));
+                        free(job->passes[i]);
+                }
         }
+        free(job->users);
+        free(job->passes);
         free(job->names);
         free(job->infos);
         free(job->import_name);
@@ -80,8 +88,9 @@ static void *worker(void *arg)
                         job->current = i;
                         job->progress = (struct registry_progress) { 0 };
                         pthread_mutex_unlock(&w->j->mu);
-                        r = images_ensure(w->j->s->images, job->names[i], job->policy, on_progress, w, &job->infos[i],
-                                          &pulled, &job->err);
+                        r = images_ensure_auth(w->j->s->images, job->names[i], job->policy, job->users ? job->users[i] : NULL,
+                                               job->passes ? job->passes[i] : NULL, on_progress, w, &job->infos[i], &pulled,
+                                               &job->err);
                         if (r < 0)
                                 job->failed = i;
                         job->any_pulled |= pulled;
@@ -210,8 +219,33 @@ static int job_start(struct img_jobs *j, struct img_job *job, struct img_job **r
 int img_jobs_pull(struct img_jobs *j, const char *task_id, const char *const *names, size_t n, enum pull_policy policy,
                   struct img_job **ret, struct err *err)
 {
+        return img_jobs_pull_auth(j, task_id, names, NULL, NULL, n, policy, ret, err);
+}
+
+static char *strdup_or_null(const char *s, bool *oom)
+{
+        char *d = s ? strdup(s) : NULL;
+        if (s && !d)
+                *oom = true;
+        return d;
+}
+
+int img_jobs_pull_auth(struct img_jobs *j, const char *task_id, const char *const *names, const char *const *users,
+                       const char *const *passes, size_t n, enum pull_policy policy, struct img_job **ret, struct err *err)
+{
         struct img_job *job = calloc(1, sizeof *job);
-        if (!job || !(job->names = calloc(n + 1, sizeof(char *))) || !(job->infos = calloc(n + 1, sizeof *job->infos))) {
+        bool oom = false;
+        if (!job || !(job->names = calloc(n + 1, sizeof(char *))) || !(job->infos = calloc(n + 1, sizeof *job->infos)) ||
+            (users && (!(job->users = calloc(n + 1, sizeof(char *))) || !(job->passes = calloc(n + 1, sizeof(char *)))))) {
+                job_free(job);
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        }
+        for (size_t i = 0; users && i < n; i++) {
+                job->users[i] = strdup_or_null(users[i], &oom);
+                job->passes[i] = strdup_or_null(users[i] ? (passes && passes[i] ? passes[i] : "") : NULL, &oom);
+        }
+        if (oom) {
+                job->n = n;
                 job_free(job);
                 return err_set(err, ENOMEM, NULL, "out of memory");
         }
@@ -220,6 +254,7 @@ int img_jobs_pull(struct img_jobs *j, const char *task_id, const char *const *na
         snprintf(job->task_id, sizeof job->task_id, "%s", task_id ? task_id : "");
         for (size_t i = 0; i < n; i++, job->n++)
                 if (!(job->names[i] = strdup(names[i]))) {
+                        job->n = n;     /* the credentials of every name go too */
                         job_free(job);
                         return err_set(err, ENOMEM, NULL, "out of memory");
                 }

@@ -22,6 +22,7 @@ struct img_job {
         enum img_job_kind kind;
         char task_id[40];               /* "" for an API job */
         char **names;                   /* pull: the image names; import: names[0] is the path */
+        char **users, **passes;         /* pull: per name, the registry credentials to use (NULL entries: the auth file's), or NULL */
         size_t n;
         char *import_name;              /* import: the name to give, or NULL */
         enum pull_policy policy;
@@ -58,6 +59,9 @@ struct img_jobs *img_jobs_free(struct img_jobs *j);
 /* Starts a pull of names (copied) for task_id ("" or NULL: an API job). */
 int img_jobs_pull(struct img_jobs *j, const char *task_id, const char *const *names, size_t n, enum pull_policy policy,
                   struct img_job **ret, struct err *err);
+/* The same with credentials per name (users[i] NULL: the auth file's); users and passes may be NULL. */
+int img_jobs_pull_auth(struct img_jobs *j, const char *task_id, const char *const *names, const char *const *users,
+                       const char *const *passes, size_t n, enum pull_policy policy, struct img_job **ret, struct err *err);
 int img_jobs_import(struct img_jobs *j, const char *path, const char *name, struct img_job **ret, struct err *err);
 
 /* The task's job, or NULL. */
