@@ -117,11 +117,14 @@ static int lb_provision(struct sched *s, json_t *lb, struct err *err)
 {
         json_t *ebx = json_object_get(lb, "ebx"), *az, *a;
         _cleanup_json_ json_t *q = NULL, *ans = NULL;
+        json_t *sgs = json_object_get(lb, "SecurityGroups");
         size_t i, j;
         int r;
+        if (!sgs)
+                sgs = json_object_get(ebx, "groups");
         q = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "Action", "CreateLoadBalancerNetwork", "LoadBalancerId", jstr(ebx, "id"),
                       "Name", jstr(lb, "LoadBalancerName"), "Type", jstr(lb, "Type"), "Scheme", jstr(lb, "Scheme"), "VpcId", jstr(lb, "VpcId"),
-                      "SubnetIds", json_object_get(ebx, "subnets"), "SecurityGroups", json_object_get(lb, "SecurityGroups"));
+                      "SubnetIds", json_object_get(ebx, "subnets"), "SecurityGroups", sgs);
         if (!q)
                 return err_set(err, ENOMEM, NULL, "out of memory");
         r = elb_netd(s, q, &ans, err);
@@ -255,6 +258,8 @@ int elb_op_create_load_balancer(struct api_ctx *c, json_t *req, json_t **ret, st
                        "LoadBalancerName", name, "Scheme", scheme, "VpcId", vpc, "State", "Code", "provisioning", "Type", type,
                        "AvailabilityZones", azs, "SecurityGroups", groups, "IpAddressType", ipt, "ebx", "id", id, "subnets", subnet_ids, "tags",
                        tags ? json_incref(tags) : json_array());
+        if (lb)
+                json_object_set(json_object_get(lb, "ebx"), "groups", groups);
         if (!lb)
                 return err_set(err, ENOMEM, NULL, "out of memory");
         if (network && json_array_size(groups) == 0)

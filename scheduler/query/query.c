@@ -218,7 +218,7 @@ static void elbv2_handle(struct sched *s, const char *op, json_t *params, struct
             xmlTextWriterStartElement(w, BAD_CAST result) < 0 ? -EIO : 0;
         if (r == 0)
                 r = query_model_output(m, out, ans, w, &err);
-        if (r == 0 && (xmlTextWriterFullEndElement(w) < 0 || xmlTextWriterStartElement(w, BAD_CAST "ResponseMetadata") < 0 ||
+        if (r == 0 && (xmlTextWriterEndElement(w) < 0 || xmlTextWriterStartElement(w, BAD_CAST "ResponseMetadata") < 0 ||
                        xmlTextWriterWriteElement(w, BAD_CAST "RequestId", BAD_CAST ret->request_id) < 0 ||
                        xmlTextWriterEndElement(w) < 0 || xmlTextWriterEndElement(w) < 0 || xmlTextWriterEndDocument(w) < 0))
                 r = -EIO;
