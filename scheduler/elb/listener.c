@@ -14,7 +14,7 @@
 int elb_action_tgs_check(struct sched *s, json_t *lb, json_t *tgs, const char *proto, json_t **ret_recs, struct err *err)
 {
         bool network = elb_lb_network(lb);
-        _cleanup_json_ json_t *recs = json_array(), *lbs = NULL;
+        _cleanup_json_ json_t *recs = json_array();
         json_t *v;
         size_t i;
         int r;
