@@ -221,7 +221,7 @@ static json_t *health(const char *state, const char *reason, const char *desc)
 
 int elb_op_describe_target_health(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
-        _cleanup_json_ json_t *tg = NULL, *want = NULL, *lbs = NULL, *ans = NULL, *out = json_array(), *q = NULL;
+        _cleanup_json_ json_t *tg = NULL, *want = NULL, *ans = NULL, *out = json_array(), *q = NULL;
         json_t *list, *t;
         size_t i;
         int r, pushed;
