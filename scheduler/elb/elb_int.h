@@ -67,6 +67,9 @@ int elb_op_deregister_targets(struct api_ctx *c, json_t *req, json_t **ret, stru
 int elb_op_describe_target_health(struct api_ctx *c, json_t *req, json_t **ret, struct err *err);
 /* netd's PutTargetGroup and RegisterTargets (every target) for a target group a network listener uses. */
 int elb_tg_push(struct sched *s, json_t *tg, struct err *err);
+/* Adds and removes targets ([{Id, Port}], ip targets) of a group, and tells netd when a network
+ * listener uses it (ECS services' loadBalancers, elb/ecs.c). */
+int elb_targets_apply(struct sched *s, const char *tg_arn, json_t *add, json_t *del, struct err *err);
 /* netd's DeleteTargetGroup for a group no network listener uses any more. */
 int elb_tg_unpush(struct sched *s, json_t *tg, struct err *err);
 /* listener.c */

@@ -199,6 +199,42 @@ static int targets_change(struct api_ctx *c, json_t *req, bool reg, json_t **ret
         return 0;
 }
 
+int elb_targets_apply(struct sched *s, const char *tg_arn, json_t *add, json_t *del, struct err *err)
+{
+        _cleanup_json_ json_t *tg = NULL;
+        char key[ELB_KEY_MAX];
+        json_t *list, *t;
+        size_t i;
+        ssize_t at;
+        int r, pushed;
+        if ((r = elb_get(s, ELB_TG, tg_arn, &tg, key, err)) < 0)
+                return r;
+        list = json_object_get(json_object_get(tg, "ebx"), "targets");
+        json_array_foreach(add, i, t)
+                if (target_find(list, t) < 0)
+                        json_array_append(list, t);
+        json_array_foreach(del, i, t)
+                if ((at = target_find(list, t)) >= 0)
+                        json_array_remove(list, (size_t) at);
+        if ((r = store_put(s->store, key, tg, err)) < 0)
+                return r;
+        if ((pushed = tg_pushed(s, tg, err)) <= 0)
+                return pushed;
+        for (int reg = 1; reg >= 0; reg--) {
+                json_t *which = reg ? add : del;
+                _cleanup_json_ json_t *q = NULL;
+                if (!json_array_size(which))
+                        continue;
+                q = json_pack("{s:s, s:s, s:o}", "Action", reg ? "RegisterTargets" : "DeregisterTargets", "TargetGroupId",
+                              jstr(json_object_get(tg, "ebx"), "id"), "Targets", netd_targets(s, tg, which));
+                if (!q)
+                        return err_set(err, ENOMEM, NULL, "out of memory");
+                if ((r = elb_netd(s, q, NULL, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int elb_op_register_targets(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
 {
         return targets_change(c, req, true, ret, err);
