@@ -367,3 +367,59 @@ def test_raw_xml_details(api):
     # EC2's DescribeTags is not ELBv2's: the Version decides
     ec2 = api.aws("ec2", "describe-vpcs", "--vpc-ids", vid)["Vpcs"]
     assert ec2[0]["VpcId"] == vid
+
+
+def service_targets(ecs, tga):
+    th = ecs.aws("elbv2", "describe-target-health", "--target-group-arn", tga)["TargetHealthDescriptions"]
+    return sorted((t["Target"]["Id"], t["Target"]["Port"]) for t in th)
+
+
+def running_ips(ecs, name="web"):
+    arns = ecs.call("ListTasks", serviceName=name)["taskArns"]
+    out = []
+    if arns:
+        for t in ecs.call("DescribeTasks", tasks=arns)["tasks"]:
+            if t["lastStatus"] == "RUNNING" and t["desiredStatus"] == "RUNNING":
+                d = {x["name"]: x["value"] for x in t["attachments"][0]["details"]}
+                out.append(d["privateIPv4Address"])
+    return sorted(out)
+
+
+def test_ecs_service_load_balancers_follow_the_tasks(ecs):
+    """An ECS service's loadBalancers: its awsvpc tasks become ip targets while RUNNING, and leave the
+    group when they stop (scale-in, deletion)."""
+    from sandbox import wait_for
+    from test_ecsboxd import web_td
+    vpc = ecs.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    tga = ecs.aws("elbv2", "create-target-group", "--name", "svc", "--protocol", "TCP", "--port", "80", "--vpc-id", vpc,
+                  "--target-type", "ip")["TargetGroups"][0]["TargetGroupArn"]
+    inst = ecs.aws("elbv2", "create-target-group", "--name", "inst", "--protocol", "TCP", "--port", "80", "--vpc-id", vpc,
+                   "--target-type", "instance")["TargetGroups"][0]["TargetGroupArn"]
+    ecs.call("RegisterTaskDefinition", **web_td())
+    lbs = [{"targetGroupArn": tga, "containerName": "web", "containerPort": 80}]
+
+    def bad(**kw):
+        req = dict(serviceName="x", taskDefinition="web", desiredCount=1)
+        req.update(kw)
+        return ecs.err("CreateService", **req)
+    e = bad(loadBalancers=[dict(lbs[0], containerPort=81)])
+    assert e.type == "InvalidParameterException" and "container port 81" in e.message, e.message
+    e = bad(loadBalancers=[dict(lbs[0], containerName="nope")])
+    assert e.type == "InvalidParameterException", e.message
+    e = bad(loadBalancers=[dict(lbs[0], targetGroupArn=inst)])
+    assert e.type == "InvalidParameterException" and "ip target groups" in e.message, e.message
+    e = bad(loadBalancers=[dict(lbs[0], targetGroupArn=tga[:-1] + ("0" if tga[-1] != "0" else "1"))])
+    assert e.type == "InvalidParameterException" and "does not exist" in e.message, e.message
+
+    s = ecs.call("CreateService", serviceName="web", taskDefinition="web", desiredCount=3, loadBalancers=lbs)["service"]
+    assert s["loadBalancers"] == lbs
+
+    def follows(n):
+        ips = running_ips(ecs)
+        return len(ips) == n and service_targets(ecs, tga) == [(ip, 80) for ip in ips]
+    wait_for(lambda: follows(3), 120, interval=0.5, what="3 tasks registered as targets")
+    ecs.call("UpdateService", service="web", desiredCount=1)
+    wait_for(lambda: follows(1), 120, interval=0.5, what="scale-in deregisters")
+    ecs.call("UpdateService", service="web", desiredCount=0)
+    ecs.call("DeleteService", service="web")
+    wait_for(lambda: service_targets(ecs, tga) == [], 120, interval=0.5, what="deletion deregisters")
