@@ -423,3 +423,75 @@ def test_ecs_service_load_balancers_follow_the_tasks(ecs):
     ecs.call("UpdateService", service="web", desiredCount=0)
     ecs.call("DeleteService", service="web")
     wait_for(lambda: service_targets(ecs, tga) == [], 120, interval=0.5, what="deletion deregisters")
+
+
+def netd_has_lb(ecs):
+    doc = ecs.netd.call("DescribeTargetHealth", TargetGroupId="0000000000000000")
+    return not ("Error" in doc and doc["Error"]["Code"] == "InvalidAction")
+
+
+def test_nlb_in_front_of_three_tasks(ecs):
+    """An internal NLB (aws CLI) in front of an ECS service of 3 awsvpc httpd tasks (loadBalancers): it
+    turns active with netd's addresses, the targets turn healthy, and a client task reaches every task
+    through the LB's address; deregistered targets drain."""
+    from sandbox import wait_for
+    from test_ecsboxd import eni_netns, open_port_80, task_id, web_td
+    if not netd_has_lb(ecs):
+        pytest.skip("this netd has no load-balancer data plane (CreateLoadBalancerNetwork ...)")
+    open_port_80(ecs)
+    vpc = ecs.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    subnets = ecs.aws("ec2", "describe-subnets", "--filters", f"Name=vpc-id,Values={vpc}")["Subnets"]
+    one_per_az = {}
+    for s in subnets:
+        one_per_az.setdefault(s["AvailabilityZone"], s["SubnetId"])
+    lb = ecs.aws("elbv2", "create-load-balancer", "--name", "front", "--type", "network", "--scheme", "internal",
+                 "--subnets", *one_per_az.values())["LoadBalancers"][0]
+    arn = lb["LoadBalancerArn"]
+
+    def active():
+        got = ecs.aws("elbv2", "describe-load-balancers", "--load-balancer-arns", arn)["LoadBalancers"][0]
+        return got if got["State"]["Code"] == "active" else None
+    lb = wait_for(active, 30, interval=0.5, what="load balancer active")
+    addrs = [a["PrivateIPv4Address"] for z in lb["AvailabilityZones"] for a in z["LoadBalancerAddresses"]]
+    assert addrs and all(a.startswith("172.31.") for a in addrs), lb
+    enis = ecs.aws("ec2", "describe-network-interfaces", "--filters", f"Name=vpc-id,Values={vpc}")["NetworkInterfaces"]
+    assert any(e.get("InterfaceType") == "network_load_balancer" for e in enis), enis
+    tga = ecs.aws("elbv2", "create-target-group", "--name", "front", "--protocol", "TCP", "--port", "80", "--vpc-id", vpc,
+                  "--target-type", "ip", "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "2",
+                  "--healthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
+    ecs.aws("elbv2", "modify-target-group-attributes", "--target-group-arn", tga, "--attributes",
+            "Key=deregistration_delay.timeout_seconds,Value=2")
+    ecs.aws("elbv2", "create-listener", "--load-balancer-arn", arn, "--protocol", "TCP", "--port", "80",
+            "--default-actions", f"Type=forward,TargetGroupArn={tga}")
+    ecs.call("RegisterTaskDefinition", **web_td())
+    ecs.call("RegisterTaskDefinition", **web_td(family="client", containerDefinitions=[
+        {"name": "c", "image": "busybox", "essential": True, "command": ["sleep", "600"], "stopTimeout": 1}]))
+    ecs.call("CreateService", serviceName="web", taskDefinition="web", desiredCount=3,
+             loadBalancers=[{"targetGroupArn": tga, "containerName": "web", "containerPort": 80}])
+
+    def healthy():
+        th = ecs.aws("elbv2", "describe-target-health", "--target-group-arn", tga)["TargetHealthDescriptions"]
+        return th if len(th) == 3 and all(t["TargetHealth"]["State"] == "healthy" for t in th) else None
+    wait_for(healthy, 120, interval=1, what="3 healthy targets")
+    ids = {task_id(a) for a in ecs.call("ListTasks", serviceName="web")["taskArns"]}
+    client = ecs.call("RunTask", taskDefinition="client")["tasks"][0]
+    client = ecs.wait_task(client["taskArn"], timeout=60)
+    netns = eni_netns(ecs, client)
+    seen = set()
+    for _ in range(40):
+        p = ecs.sb.run(["ip", "netns", "exec", netns, "curl", "-sS", "--max-time", "3", f"http://{addrs[0]}/"], check=False)
+        if p.returncode == 0:
+            seen.add(p.stdout.strip())
+        if seen == ids:
+            break
+    assert seen == ids, (seen, ids)
+    # scale in: the target leaves (draining, then gone)
+    ecs.call("UpdateService", service="web", desiredCount=2)
+    wait_for(lambda: len(ecs.aws("elbv2", "describe-target-health", "--target-group-arn", tga)["TargetHealthDescriptions"]) == 2,
+             120, interval=1, what="scale-in deregisters a target")
+    ecs.call("UpdateService", service="web", desiredCount=0)
+    ecs.call("DeleteService", service="web")
+    ecs.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", arn)
+    wait_for(lambda: not any(e.get("InterfaceType") == "network_load_balancer" for e in ecs.aws(
+        "ec2", "describe-network-interfaces", "--filters", f"Name=vpc-id,Values={vpc}")["NetworkInterfaces"]),
+        30, interval=0.5, what="the LB's ENIs gone")
