@@ -465,7 +465,7 @@ def test_nlb_in_front_of_three_tasks(ecs):
             "--default-actions", f"Type=forward,TargetGroupArn={tga}")
     ecs.call("RegisterTaskDefinition", **web_td())
     ecs.call("RegisterTaskDefinition", **web_td(family="client", containerDefinitions=[
-        {"name": "c", "image": "busybox", "essential": True, "command": ["sleep", "600"], "stopTimeout": 1}]))
+        {"name": "c", "image": "busybox", "essential": True, "command": ["sleep", "600"], "stopTimeout": 2}]))
     ecs.call("CreateService", serviceName="web", taskDefinition="web", desiredCount=3,
              loadBalancers=[{"targetGroupArn": tga, "containerName": "web", "containerPort": 80}])
 
