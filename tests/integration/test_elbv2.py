@@ -283,6 +283,8 @@ out["same_az"] = err(elb.create_load_balancer, Name="x", Subnets=["{a}", "{a}"],
 out["bad_sg"] = err(elb.create_load_balancer, Name="x", Subnets=["{a}"], SecurityGroups=["sg-0123456789abcdef0"])
 out["bad_arn"] = err(elb.describe_load_balancers, LoadBalancerArns=["arn:aws:ec2:us-east-1:1:vpc/x"])
 out["no_listener_key"] = err(elb.describe_listeners)
+out["alb_sg"] = elb.create_load_balancer(Name="dflt", Subnets=["{a}", "{b}"])["LoadBalancers"][0]["SecurityGroups"]
+out["default_sg"] = [g["GroupId"] for g in ec2.describe_security_groups(Filters=[{{"Name": "vpc-id", "Values": ["{vid}"]}}, {{"Name": "group-name", "Values": ["default"]}}])["SecurityGroups"]]
 out["mapping"] = elb.create_load_balancer(Name="mapped", SubnetMappings=[{{"SubnetId": "{a}"}}], Type="network")["LoadBalancers"][0]["AvailabilityZones"]
 for i in range(5):
     elb.create_target_group(Name=f"tg-{{i}}", Protocol="UDP", Port=53 + i, VpcId="{vid}", TargetType="ip")
@@ -317,6 +319,7 @@ out["tg_missing_delete"] = elb.delete_target_group(TargetGroupArn=tga[:-1] + ("0
     assert out["same_az"]["code"] in ("ValidationError", "InvalidConfigurationRequest")
     assert out["bad_sg"]["code"] == "InvalidSecurityGroup"
     assert [z["SubnetId"] for z in out["mapping"]] == [a]
+    assert len(out["default_sg"]) == 1 and out["alb_sg"] == out["default_sg"], out
     assert [len(p) for p in out["pages"]] == [2, 2, 1] and len({n for p in out["pages"] for n in p}) == 5
     assert out["paginator"] == 5
     assert out["tg_udp"]["HealthCheckProtocol"] == "TCP" and "Matcher" not in out["tg_udp"] and "HealthCheckPath" not in out["tg_udp"]
