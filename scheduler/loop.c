@@ -15,7 +15,9 @@
 #include "ecs/instance.h"
 #include "ecs/lifecycle.h"
 #include "ecs/service.h"
+#include "ecs/taskdef.h"
 #include "front/http.h"
+#include "logs/logs.h"
 #include "loop.h"
 #include "netd_client.h"
 #include "sd/sd.h"
@@ -52,11 +54,14 @@ static int on_tick(sd_event_source *es, uint64_t usec, void *userdata)
         tasks_refresh(s);
         services_tick(s);
         sd_dns_tick(s);
+        logs_tick(s);
         if (now - s->last_prune > PRUNE_INTERVAL) {
                 s->last_prune = now;
                 tasks_prune(s);
                 instance_release_pending(s);
                 sd_operations_prune(s);
+                taskdefs_sweep(s);
+                logs_prune(s);
         }
         /* a time source is one-shot: re-arm it for the next tick */
         (void) sd_event_source_set_time(es, usec + TICK_USEC);

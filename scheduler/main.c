@@ -26,6 +26,7 @@
 #include "front/http.h"
 #include "images/images.h"
 #include "imgsvc/jobs.h"
+#include "logs/logs.h"
 #include "loop.h"
 #include "netd_client.h"
 #include "sched.h"
@@ -112,6 +113,7 @@ static void usage(FILE *f)
                    "  --region NAME       region for ARNs when a request names none (default us-east-1)\n"
                    "  --account-id ID     12-digit account id for ARNs (default 000000000000)\n"
                    "  --stopped-retention SECONDS  how long STOPPED tasks stay describable (default 3600)\n"
+                   "  --logs-max-bytes BYTES       cap on the CloudWatch Logs events kept, oldest dropped first (default 1 GiB)\n"
                    "  --credentials FILE  the API keys, shared-credentials format (default STATE/credentials)\n"
                    "  --task-role-credentials FILE  keys handed to tasks for their taskRoleArn: profiles named\n"
                    "                      by role ARN or role name (default STATE/task-role-credentials)\n"
@@ -149,6 +151,7 @@ struct options {
         const char *credentials;        /* NULL: STATE_DIR/credentials */
         const char *task_role_creds;    /* NULL: STATE_DIR/task-role-credentials */
         double retention;
+        long long logs_max_bytes;       /* --logs-max-bytes */
         char monitor[SCHED_PATH_MAX];
 };
 
@@ -175,6 +178,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
                 { "image-store", required_argument, NULL, 'i' }, { "monitor", required_argument, NULL, 'm' },
                 { "region", required_argument, NULL, 'R' },      { "account-id", required_argument, NULL, 'a' },
                 { "log-level", required_argument, NULL, 'l' },   { "stopped-retention", required_argument, NULL, 'S' },
+                { "logs-max-bytes", required_argument, NULL, 'B' },
                 { "credentials", required_argument, NULL, 'C' }, { "help", no_argument, NULL, 'h' },
                 { "task-role-credentials", required_argument, NULL, 'T' },
                 { "registry-mirror", required_argument, NULL, 'M' }, { "insecure-registry", required_argument, NULL, 'I' },
@@ -211,6 +215,16 @@ static int parse_options(int argc, char **argv, struct options *opt)
                         opt->retention = strtod(optarg, &end);
                         if (*end || opt->retention < 1) {
                                 fprintf(stderr, "ecsboxd: --stopped-retention must be a number of seconds >= 1, got '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                }
+                case 'B': {
+                        char *end;
+                        errno = 0;
+                        opt->logs_max_bytes = strtoll(optarg, &end, 10);
+                        if (*end || errno || opt->logs_max_bytes < 1) {
+                                fprintf(stderr, "ecsboxd: --logs-max-bytes must be a number of bytes >= 1, got '%s'\n", optarg);
                                 return 2;
                         }
                         break;
@@ -318,6 +332,8 @@ static int startup(struct sched *s, struct options *opt, sd_event **ret_ev, stru
         *ret_ev = ev;
         if ((r = images_start(s, opt, ev, err)) < 0)
                 return err_wrap(err, "start-up: image store '%s'", s->image_store);
+        if ((r = logs_open(s, opt->logs_max_bytes, err)) < 0)
+                return err_wrap(err, "start-up: logs store");
         if ((r = signals_setup(ev, err)) < 0 || (r = loop_init(s, (struct sd_event *) ev, err)) < 0)
                 return r;
         /* Best effort: netd may start after us; the tick keeps trying. */
@@ -334,7 +350,8 @@ static int startup(struct sched *s, struct options *opt, sd_event **ret_ev, stru
 int main(int argc, char **argv)
 {
         struct options opt = { .o = { .state_dir = "/var/lib/ecsbox", .run_dir = "/run/ecsbox" },
-                               .listen_addr = "127.0.0.1:5080", .retention = 3600 };
+                               .listen_addr = "127.0.0.1:5080", .retention = 3600,
+                               .logs_max_bytes = LOGS_MAX_BYTES_DEFAULT };
         struct sched s = { .netd_call = netd_socket_call, .notify_fd = -1 };
         char api_sock[SCHED_PATH_MAX + 32] = "";
         struct http_server *tcp = NULL, *unx = NULL;
@@ -400,6 +417,7 @@ out:
         s.img_jobs = img_jobs_free(s.img_jobs);
         s.images = images_close(s.images);
         sd_event_unref(ev);
+        logs_close(&s);
         sched_done(&s);
         auth_close(&auth);
         return rc;

@@ -17,6 +17,7 @@ struct query_model;
 struct tmds;
 struct images;
 struct img_jobs;
+struct logstore;
 struct sched;
 struct sd_event;
 struct sd_event_source;
@@ -51,6 +52,8 @@ struct sched {
         struct images *images;
         struct img_jobs *img_jobs;           /* pulls and imports in worker threads */
         int pull_policy;                     /* enum pull_policy (images.h), --image-pull-behavior */
+
+        struct logstore *logs;               /* CloudWatch Logs (logs/): main's, NULL when not opened */
 
         /* the loop (loop.c); ev and defer_src are NULL in unit tests: no asynchronous work */
         struct sd_event *ev;

@@ -159,6 +159,28 @@ static void push(struct reply *a, ldns_pkt_section sec, const char *name, bool o
         }
 }
 
+/* The hot path: an A record owned by the question's name, built from its parts (no text RR to parse). */
+static void push_a(struct reply *a, uint32_t ttl, const char *ip)
+{
+        ldns_rr *rr = ldns_rr_new_frm_type(LDNS_RR_TYPE_A);
+        ldns_rdf *o = a->qowner ? ldns_rdf_clone(a->qowner) : NULL, *d = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_A, ip);
+        if (!rr || !o || !d) {
+                ldns_rr_free(rr);
+                ldns_rdf_deep_free(o);
+                ldns_rdf_deep_free(d);
+                a->failed = true;
+                return;
+        }
+        ldns_rr_set_owner(rr, o);
+        ldns_rr_set_ttl(rr, ttl);
+        ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+        ldns_rdf_deep_free(ldns_rr_set_rdf(rr, d, 0));
+        if (!ldns_pkt_push_rr(a->p, LDNS_SECTION_ANSWER, rr)) {
+                ldns_rr_free(rr);
+                a->failed = true;
+        }
+}
+
 static void push_soa(struct reply *a, const char *zone)
 {
         char rdata[600];
@@ -252,8 +274,13 @@ static bool push_rrset(struct reply *a, const char *name, const char *type, json
                 idx[i - 1] = idx[j];
                 idx[j] = t;
         }
-        for (size_t i = 0; i < k; i++)
-                push(a, LDNS_SECTION_ANSWER, name, true, ttl, type, json_string_value(json_array_get(recs, idx[i])) ?: "");
+        for (size_t i = 0; i < k; i++) {
+                const char *rd = json_string_value(json_array_get(recs, idx[i])) ?: "";
+                if (!strcmp(type, "A"))
+                        push_a(a, ttl, rd);
+                else
+                        push(a, LDNS_SECTION_ANSWER, name, true, ttl, type, rd);
+        }
         return true;
 }
 
@@ -313,7 +340,7 @@ static bool answer_local(const struct dns_view *v, struct reply *a, const char *
                         r = 0;
                         if (qtype == LDNS_RR_TYPE_A || qtype == LDNS_RR_TYPE_ANY) {
                                 ip4_format(ip, buf);
-                                push(a, LDNS_SECTION_ANSWER, name, true, DNS_LOCAL_TTL, "A", buf);
+                                push_a(a, DNS_LOCAL_TTL, buf);
                                 r = 1;
                         }
                 } else if (strcmp(name, zone) == 0)
@@ -444,6 +471,12 @@ enum dns_verdict dns_answer(const struct dns_view *v, const uint8_t *q, size_t q
         if (ldns_wire2pkt(&p, q, qlen) != LDNS_STATUS_OK)
                 return rcode_only(q, qlen, NULL, NULL, LDNS_RCODE_FORMERR, ret, ret_len);
         qrr = ldns_rr_list_rr(ldns_pkt_question(p), 0);
+        if (max_len == 0) {
+                /* UDP: what the client takes, from the packet parsed here once */
+                max_len = 512;
+                if (ldns_pkt_edns(p) && ldns_pkt_edns_udp_size(p) > 512)
+                        max_len = ldns_pkt_edns_udp_size(p) < EDNS_SIZE ? ldns_pkt_edns_udp_size(p) : EDNS_SIZE;
+        }
         if (ldns_pkt_get_opcode(p) != LDNS_PACKET_QUERY)
                 verdict = rcode_only(q, qlen, p, qrr, LDNS_RCODE_NOTIMPL, ret, ret_len);
         else if (ldns_pkt_qdcount(p) != 1 || !qrr || rdf_name(ldns_rr_owner(qrr), name) < 0)

@@ -32,7 +32,8 @@ enum dns_verdict {
 };
 
 /* The answer to the query q (one message, without TCP's length prefix). max_len: the largest answer the
- * client takes (UDP: 512, or its EDNS size up to 1232; TCP: 65535); a longer one is sent truncated (TC).
+ * client takes (TCP: 65535; 0: a UDP client's, 512 or its EDNS size up to 1232, read from q); a longer one
+ * is sent truncated (TC).
  * *ret is malloc'd. */
 enum dns_verdict dns_answer(const struct dns_view *v, const uint8_t *q, size_t qlen, size_t max_len, uint8_t **ret,
                             size_t *ret_len);

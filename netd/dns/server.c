@@ -247,7 +247,7 @@ static int udp_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *) &cl.peer, &sl);
                 if (n < 0)
                         break;
-                answer_or_forward(v, &cl, buf, (size_t) n, dns_udp_limit(buf, (size_t) n), NULL);
+                answer_or_forward(v, &cl, buf, (size_t) n, 0, NULL);
         }
         return 0;
 }

@@ -147,3 +147,76 @@ void failure_missing(json_t *failures, const char *ref, const char *built_arn)
         json_array_append_new(failures, json_pack("{s:s, s:s}", "arn", strncmp(ref, "arn:", 4) == 0 ? ref : built_arn, "reason",
                                                   "MISSING"));
 }
+
+/* Splits "a/b" (two = true) or "a" into name-valid parts. */
+static bool arn_path_split(const char *s, bool two, char first[NAME_MAX_ECS + 1], char second[NAME_MAX_ECS + 1])
+{
+        const char *slash = strchr(s, '/');
+        size_t n;
+        if (!two) {
+                if (slash || !name_valid(s))
+                        return false;
+                snprintf(first, NAME_MAX_ECS + 1, "%s", s);
+                return true;
+        }
+        if (!slash || strchr(slash + 1, '/'))
+                return false;
+        n = (size_t) (slash - s);
+        if (n < 1 || n > NAME_MAX_ECS)
+                return false;
+        memcpy(first, s, n);
+        first[n] = '\0';
+        snprintf(second, NAME_MAX_ECS + 1, "%s", slash + 1);
+        return name_valid(first) && name_valid(second);
+}
+
+int arn_resource_parse(const char *arn, struct arn_resource *ret, struct err *err)
+{
+        struct arn_resource r = { 0 };
+        char a[NAME_MAX_ECS + 1], b[NAME_MAX_ECS + 1];
+        const char *p, *region, *acct, *res;
+        size_t n;
+        if (!arn || strncmp(arn, "arn:aws:ecs:", 12) != 0 || strlen(arn) >= ARN_MAX)
+                goto invalid;
+        region = arn + 12;
+        if (!(p = strchr(region, ':')) || (n = (size_t) (p - region)) < 1 || n >= sizeof r.region)
+                goto invalid;
+        memcpy(r.region, region, n);
+        acct = p + 1;
+        if (!(p = strchr(acct, ':')) || (n = (size_t) (p - acct)) != 12)
+                goto invalid;
+        memcpy(r.account, acct, n);
+        for (size_t i = 0; i < 12; i++)
+                if (r.account[i] < '0' || r.account[i] > '9')
+                        goto invalid;
+        res = p + 1;
+        if (strncmp(res, "cluster/", 8) == 0 && arn_path_split(res + 8, false, a, NULL)) {
+                r.kind = ARN_KIND_CLUSTER;
+                snprintf(r.cluster, sizeof r.cluster, "%s", a);
+                snprintf(r.key, sizeof r.key, "cluster/%s", a);
+        } else if (strncmp(res, "service/", 8) == 0 && arn_path_split(res + 8, true, a, b)) {
+                r.kind = ARN_KIND_SERVICE;
+                snprintf(r.cluster, sizeof r.cluster, "%s", a);
+                snprintf(r.key, sizeof r.key, "service/%s/%s", a, b);
+        } else if (strncmp(res, "task/", 5) == 0 && arn_path_split(res + 5, true, a, b) && hex32_valid(b)) {
+                r.kind = ARN_KIND_TASK;
+                snprintf(r.cluster, sizeof r.cluster, "%s", a);
+                snprintf(r.key, sizeof r.key, "task/%s/%s", a, b);
+        } else if (strncmp(res, "container-instance/", 19) == 0 && arn_path_split(res + 19, true, a, b) && hex32_valid(b)) {
+                r.kind = ARN_KIND_INSTANCE;
+                snprintf(r.cluster, sizeof r.cluster, "%s", a);
+                snprintf(r.key, sizeof r.key, "instance/%s/%s", a, b);
+        } else if (strncmp(res, "task-definition/", 16) == 0) {
+                struct err e = { 0 };
+                long rev = 0;
+                if (taskdef_ref_parse(arn, a, &rev, &e) < 0 || rev < 1)
+                        goto invalid;
+                r.kind = ARN_KIND_TASKDEF;
+                snprintf(r.key, sizeof r.key, "taskdef/%s/%08ld", a, rev);
+        } else
+                goto invalid;
+        *ret = r;
+        return 0;
+invalid:
+        return err_set(err, EINVAL, E_PARAM, "The ARN provided is invalid.");
+}

@@ -28,3 +28,16 @@ void failure_missing(json_t *failures, const char *ref, const char *built_arn);
 void private_dns_name(const char *region, const char *ip, char *buf, size_t size);
 /* Parses "family", "family:rev" or a task-definition ARN; rev 0 when absent. */
 int taskdef_ref_parse(const char *ref, char family[NAME_MAX_ECS + 1], long *ret_rev, struct err *err);
+
+/* The taggable resources an ECS ARN names, and their record keys. */
+enum arn_kind { ARN_KIND_CLUSTER, ARN_KIND_SERVICE, ARN_KIND_TASK, ARN_KIND_TASKDEF, ARN_KIND_INSTANCE };
+struct arn_resource {
+        enum arn_kind kind;
+        char region[32], account[16];
+        char cluster[NAME_MAX_ECS + 1];      /* the cluster (itself, or the one holding it); "" for a task definition */
+        char key[ARN_MAX + 32];              /* the store key of its record */
+};
+/* Parses arn:aws:ecs:REGION:ACCOUNT:{cluster/N, service/C/N, task/C/ID, task-definition/F:REV,
+ * container-instance/C/ID} (the long format). Pure. InvalidParameterException "The ARN provided is
+ * invalid." for anything else. */
+int arn_resource_parse(const char *arn, struct arn_resource *ret, struct err *err);

@@ -9,6 +9,7 @@
 #include "ecsbox/timeutil.h"
 #include "../front/req.h"
 #include "../sched.h"
+#include "account.h"
 #include "arn.h"
 #include "cluster.h"
 #include "service.h"
@@ -82,7 +83,14 @@ static json_t *cluster_new(const struct api_ctx *c, const char *name, json_t *ta
         if (!rec)
                 return NULL;
         set_or(rec, "tags", tags, json_array());
-        set_or(rec, "settings", settings, json_pack("[{s:s, s:s}]", "name", "containerInsights", "value", "disabled"));
+        if (!settings) {
+                /* A new cluster takes containerInsights from the account setting, as on ECS. */
+                char insights[32] = "disabled";
+                struct err e = { 0 };
+                (void) account_setting_effective(c->s, "containerInsights", insights, sizeof insights, &e);
+                json_object_set_new(rec, "settings", json_pack("[{s:s, s:s}]", "name", "containerInsights", "value", insights));
+        } else
+                json_object_set(rec, "settings", settings);
         set_or(rec, "capacityProviders", cps, json_array());
         set_or(rec, "defaultCapacityProviderStrategy", strategy, json_array());
         if (configuration)
@@ -187,7 +195,8 @@ static int create_cluster_decode(json_t *req, struct create_cluster_in *in, stru
             (r = req_array(req, NULL, "settings", false, &in->settings, err)) < 0 ||
             (r = req_str_list(req, NULL, "capacityProviders", false, 0, &in->capacity_providers, err)) < 0 ||
             (r = req_array(req, NULL, "defaultCapacityProviderStrategy", false, &in->strategy, err)) < 0 ||
-            (r = req_object(req, NULL, "configuration", false, &in->configuration, err)) < 0)
+            (r = req_object(req, NULL, "configuration", false, &in->configuration, err)) < 0 ||
+            (r = cluster_settings_check(in->settings, err)) < 0 || (r = cluster_configuration_check(in->configuration, err)) < 0)
                 return r;
         if (!name_valid(in->name))
                 return err_set(err, EINVAL, E_PARAM,
@@ -321,4 +330,76 @@ int op_delete_cluster(struct api_ctx *c, json_t *req, json_t **ret, struct err *
         log_info("op=DeleteCluster cluster=%s", name);
         *ret = json_pack("{s:o}", "cluster", shape);
         return 0;
+}
+
+/* The settings of rec with each given one replacing the one of the same name. */
+static void settings_merge(json_t *rec, json_t *given)
+{
+        json_t *have = json_object_get(rec, "settings"), *g, *h;
+        size_t i, j;
+        if (!json_is_array(have)) {
+                have = json_array();
+                json_object_set_new(rec, "settings", have);
+        }
+        json_array_foreach(given, i, g) {
+                bool found = false;
+                json_array_foreach(have, j, h)
+                        if (strcmp(jstr(h, "name") ?: "", jstr(g, "name")) == 0) {
+                                json_object_set_new(h, "value", json_string(jstr(g, "value")));
+                                found = true;
+                        }
+                if (!found)
+                        json_array_append_new(have, json_pack("{s:s, s:s}", "name", jstr(g, "name"), "value", jstr(g, "value")));
+        }
+}
+
+/* serviceConnectDefaults as ECS answers it: the namespace's ARN. ecsbox makes no Cloud Map
+ * namespace here: a name gets an ARN with an id derived from the name. */
+static json_t *service_connect_defaults(const struct api_ctx *c, const char *ns)
+{
+        char arn[ARN_MAX + 64];
+        unsigned long long h = 0xcbf29ce484222325ull;
+        if (strncmp(ns, "arn:", 4) == 0)
+                return json_pack("{s:s}", "namespace", ns);
+        for (const char *p = ns; *p; p++) {
+                h ^= (unsigned char) *p;
+                h *= 0x100000001b3ull;
+        }
+        snprintf(arn, sizeof arn, "arn:aws:servicediscovery:%s:%s:namespace/ns-%016llx", c->region, c->s->account, h);
+        return json_pack("{s:s}", "namespace", arn);
+}
+
+static int cluster_update(struct api_ctx *c, json_t *req, bool settings_only, json_t **ret, struct err *err)
+{
+        struct update_cluster_in in;
+        _cleanup_json_ json_t *rec = NULL;
+        char name[NAME_MAX_ECS + 1], key[NAME_MAX_ECS + 16];
+        json_t *shape = NULL;
+        int r;
+        if ((r = update_cluster_decode(req, settings_only, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &rec, name, err)) < 0)
+                return r;
+        if (in.settings)
+                settings_merge(rec, in.settings);
+        if (in.configuration)
+                json_object_set(rec, "configuration", in.configuration);
+        if (in.namespace && !*in.namespace)
+                json_object_del(rec, "serviceConnectDefaults");
+        else if (in.namespace)
+                json_object_set_new(rec, "serviceConnectDefaults", service_connect_defaults(c, in.namespace));
+        cluster_key(key, sizeof key, name);
+        if ((r = store_put(c->s->store, key, rec, err)) < 0 || (r = cluster_shape(c->s, rec, false, &shape, err)) < 0)
+                return r;
+        log_info("op=%s cluster=%s", c->op, name);
+        *ret = json_pack("{s:o}", "cluster", shape);
+        return 0;
+}
+
+int op_update_cluster(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        return cluster_update(c, req, false, ret, err);
+}
+
+int op_update_cluster_settings(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)
+{
+        return cluster_update(c, req, true, ret, err);
 }

@@ -240,6 +240,8 @@ int op_describe_container_instances(struct api_ctx *c, json_t *req, json_t **ret
                         return err_set(err, ENOMEM, NULL, "out of memory");
                 if (!in.tags)
                         json_object_del(shape, "tags");
+                else if (!json_object_get(shape, "tags"))
+                        json_object_set_new(shape, "tags", json_array());
                 json_array_append_new(out, shape);
         }
         *ret = json_pack("{s:O, s:O}", "containerInstances", out, "failures", failures);

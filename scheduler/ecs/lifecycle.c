@@ -27,6 +27,7 @@
 #include "ecsbox/fsutil.h"
 #include "ecsbox/store.h"
 #include "ecsbox/timeutil.h"
+#include "../logs/logs.h"
 #include "../netd_client.h"
 #include "../tmds/tmds.h"
 #include "../sched.h"
@@ -496,6 +497,11 @@ static void spawn(struct adv *a)
         json_object_set_new(adv_ebx(a), "spawn", json_string("spawning"));
         if (adv_save(a) < 0)
                 return;
+        /* awslogs: the group and stream exist before the container starts, as Docker's driver wants */
+        if (logs_task_start(s, adv_tid(a), a->key, dir, json_object_get(adv_ebx(a), "containers"), reason, sizeof reason) < 0) {
+                adv_fail_start(a, reason);
+                return;
+        }
         spec = spec_build(a, dir);
         if (!spec) {
                 adv_fail_start(a, "CannotStartContainerError: out of memory building the monitor spec");

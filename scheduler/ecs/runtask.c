@@ -20,6 +20,7 @@
 #include "placement.h"
 #include "runtask.h"
 #include "task.h"
+#include "tags.h"
 #include "taskdef.h"
 
 #define PORTS_MAX 64            /* static host ports of one task that placement looks at */
@@ -258,6 +259,30 @@ static int resolve_network(struct run *run, struct err *err)
         return lookup_groups(run, err);
 }
 
+/* A new task's tags, as ECS builds them: the tags propagated from the task definition or the
+ * service, the request's own over those, then the managed aws:ecs:* tags. NULL: none. */
+static json_t *task_tags(struct run *run)
+{
+        const struct task_start *in = run->in;
+        _cleanup_json_ json_t *from = NULL, *managed = NULL;
+        json_t *out;
+        if (in->propagate && strcmp(in->propagate, "TASK_DEFINITION") == 0)
+                from = taskdef_tags(run->c->s, jstr(run->td, "taskDefinitionArn"));
+        else if (in->propagate && strcmp(in->propagate, "SERVICE") == 0)
+                from = json_incref(in->service_tags);
+        if (in->managed_tags) {
+                managed = json_pack("[{s:s, s:s}]", "key", "aws:ecs:clusterName", "value", run->cname);
+                if (in->service_name)
+                        json_array_append_new(managed, json_pack("{s:s, s:s}", "key", "aws:ecs:serviceName", "value", in->service_name));
+        }
+        if (!from && !managed)
+                return json_incref(in->tags);
+        out = tags_merge(from, in->tags);
+        if (out && managed)
+                json_array_extend(out, managed);
+        return out;
+}
+
 static json_t *task_new(struct run *run, json_t *inst, const char *subnet_id, const char *az)
 {
         struct api_ctx *c = run->c;
@@ -287,17 +312,16 @@ static json_t *task_new(struct run *run, json_t *inst, const char *subnet_id, co
                 }
                 json_array_append_new(containers, ct);
         }
-        rec = json_pack("{s:s, s:s, s:s, s:o, s:[], s:s, s:s, s:s, s:s, s:O, s:o, s:I, s:s, s:O, s:[{s:s, s:s}], s:b}",
+        json_t *tags = task_tags(run);
+        rec = json_pack("{s:s, s:s, s:s, s:o, s:[], s:s, s:s, s:s, s:s, s:O, s:o, s:I, s:s, s:o, s:[{s:s, s:s}], s:b}",
                         "taskArn", arn, "clusterArn", jstr(run->cluster, "clusterArn"), "taskDefinitionArn",
                         jstr(run->td, "taskDefinitionArn"), "containers", containers, "attachments", "lastStatus", "PROVISIONING",
                         "desiredStatus", "RUNNING", "launchType", run->in->launch, "group", run->group, "overrides", run->overrides_echo,
                         "createdAt", jtime(now_epoch()), "version", (json_int_t) 1, "healthStatus", "UNKNOWN", "tags",
-                        run->in->tags ? run->in->tags : json_array(), "attributes", "name", "ecs.cpu-architecture", "value", "x86_64",
+                        tags ? tags : json_array(), "attributes", "name", "ecs.cpu-architecture", "value", "x86_64",
                         "enableExecuteCommand", 0);
         if (!rec)
                 return NULL;
-        if (!run->in->tags)
-                json_decref(json_object_get(rec, "tags"));
         snprintf(buf, sizeof buf, "%ld", run->cpu);
         json_object_set_new(rec, "cpu", json_string(buf));
         snprintf(buf, sizeof buf, "%ld", run->mem);

@@ -53,6 +53,10 @@ struct task_start {
         const char *started_by;              /* NULL: none */
         const char *group;                   /* NULL: family:FAMILY */
         json_t *tags;                        /* [{key, value}] or NULL */
+        const char *propagate;               /* propagateTags: NULL/NONE, TASK_DEFINITION or SERVICE */
+        bool managed_tags;                   /* enableECSManagedTags: aws:ecs:clusterName (and serviceName) */
+        const char *service_name;            /* a service's task: its name, for the managed tag */
+        json_t *service_tags;                /* a service's task: the service's tags, for propagateTags SERVICE */
         const char *client_token;            /* RunTask's idempotence token or NULL */
         char hash[20];                       /* with client_token: the request's hash (req_hash) */
         json_t *overrides;                   /* checked by task_overrides_check, or NULL */

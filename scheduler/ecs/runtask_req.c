@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "cql.h"
 #include "runtask.h"
+#include "tags.h"
 
 #define AWSVPC_PATH "networkConfiguration.awsvpcConfiguration"
 
@@ -182,7 +183,10 @@ static int run_members_decode(json_t *req, struct task_start *t, struct err *err
             (r = req_str(req, NULL, "launchType", false, &t->launch, err)) < 0 ||
             (r = req_str(req, NULL, "startedBy", false, &t->started_by, err)) < 0 ||
             (r = req_str(req, NULL, "group", false, &t->group, err)) < 0 || (r = req_tags(req, "tags", &t->tags, err)) < 0 ||
-            (r = req_str(req, NULL, "clientToken", false, &t->client_token, err)) < 0)
+            (r = req_str(req, NULL, "clientToken", false, &t->client_token, err)) < 0 ||
+            (r = req_str(req, NULL, "propagateTags", false, &t->propagate, err)) < 0 ||
+            (r = req_bool(req, NULL, "enableECSManagedTags", false, &t->managed_tags, err)) < 0 ||
+            (r = tags_propagate_check(t->propagate, false, err)) < 0)
                 return r;
         t->count = (int) count;
         if (json_array_size(json_object_get(req, "capacityProviderStrategy")) > 0)

@@ -33,6 +33,7 @@
 #include "runtask.h"
 #include "service.h"
 #include "task.h"
+#include "task_protect.h"
 #include "taskdef.h"
 
 #define EVENTS_MAX 100
@@ -74,6 +75,8 @@ static json_t *service_shape(json_t *rec, bool tags)
         json_object_del(out, "ebx");
         if (!tags)
                 json_object_del(out, "tags");
+        else if (!json_object_get(out, "tags"))
+                json_object_set_new(out, "tags", json_array());   /* include TAGS: the list, even empty */
         return out;
 }
 
@@ -116,7 +119,7 @@ static json_t *service_new(struct api_ctx *c, const struct service_create_in *in
                         "deployments", "events", "createdAt", jtime(now_epoch()), "placementConstraints",
                         in->constraints ?: json_array(), "placementStrategy", in->strategies ?: json_array(), "schedulingStrategy",
                         in->strategy, "deploymentController", "type", "ECS", "loadBalancers", "serviceRegistries",
-                        "enableECSManagedTags", 0, "propagateTags", "NONE", "enableExecuteCommand", 0, "createdBy",
+                        "enableECSManagedTags", in->managed_tags, "propagateTags", in->propagate, "enableExecuteCommand", 0, "createdBy",
                         "arn:aws:iam::000000000000:root");
         if (!rec)
                 return NULL;
@@ -213,6 +216,11 @@ static void service_apply_update(const struct service_update_in *in, json_t *rec
                 json_object_set_new(rec, "desiredCount", json_integer(in->desired));
         if (in->has_grace)
                 json_object_set_new(rec, "healthCheckGracePeriodSeconds", json_integer(in->grace));
+        /* As on ECS, new tag settings apply to the tasks started from now on. */
+        if (in->propagate)
+                json_object_set_new(rec, "propagateTags", json_string(in->propagate));
+        if (in->managed_tags >= 0)
+                json_object_set_new(rec, "enableECSManagedTags", json_boolean(in->managed_tags));
         if (in->taskdef && strcmp(jstr(td, "taskDefinitionArn"), jstr(rec, "taskDefinition") ?: "") != 0) {
                 json_object_set_new(rec, "taskDefinition", json_string(jstr(td, "taskDefinitionArn")));
                 changed = true;
@@ -475,6 +483,10 @@ static int deployment_start_req(struct pass *p, json_t *dep, const char *target_
         ret->group = p->group;
         ret->started_by = jstr(dep, "id");
         ret->target_ec2_id = target_ec2_id;
+        ret->propagate = jstr(p->rec, "propagateTags");
+        ret->managed_tags = json_is_true(json_object_get(p->rec, "enableECSManagedTags"));
+        ret->service_name = jstr(p->rec, "serviceName");
+        ret->service_tags = json_object_get(p->rec, "tags");
         if (!ret->taskdef)
                 return err_set(err, EINVAL, E_PARAM, "Missing required parameter: taskDefinition");
         if ((r = task_network_decode(dep, &ret->net, err)) < 0 ||
@@ -590,11 +602,14 @@ static int cmp_stop_order(const void *a, const void *b)
         return tx < ty ? 1 : tx > ty ? -1 : 0;
 }
 
-/* Stops up to n live tasks of deployment dep (unhealthy ones first when only_unhealthy is false). */
+/* Stops up to n live tasks of deployment dep (unhealthy ones first when only_unhealthy is false).
+ * As on ECS, scale-in and deployments leave tasks with scale-in protection alone (until it
+ * expires); a task failing its health checks is replaced all the same (stop_unhealthy). */
 static int stop_some(struct pass *p, const char *dep, int n, bool only_unhealthy, const char *reason)
 {
         json_t *t, **v;
         size_t i, m = 0;
+        double now = now_epoch();
         int done = 0;
         if (n <= 0)
                 return 0;
@@ -602,7 +617,8 @@ static int stop_some(struct pass *p, const char *dep, int n, bool only_unhealthy
         if (!v)
                 return 0;
         json_array_foreach(p->tasks, i, t)
-                if (task_live(t) && strcmp(jstr(t, "startedBy") ?: "", dep) == 0 && (!only_unhealthy || !task_healthy(t)))
+                if (task_live(t) && strcmp(jstr(t, "startedBy") ?: "", dep) == 0 && (!only_unhealthy || !task_healthy(t)) &&
+                    !task_protected(t, now))
                         v[m++] = t;
         qsort(v, m, sizeof *v, cmp_stop_order);
         for (i = 0; i < m && done < n; i++)

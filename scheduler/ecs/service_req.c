@@ -9,6 +9,7 @@
 #include "arn.h"
 #include "cluster.h"
 #include "service_req.h"
+#include "tags.h"
 
 static const char *const create_keys[] = {
         "cluster", "serviceName", "taskDefinition", "desiredCount", "launchType", "networkConfiguration",
@@ -126,7 +127,7 @@ static int create_values_check(json_t *req, const struct service_create_in *in, 
 
 int service_create_decode(json_t *req, struct service_create_in *ret, struct err *err)
 {
-        struct service_create_in in = { .launch = "EC2", .strategy = "REPLICA" };
+        struct service_create_in in = { .launch = "EC2", .strategy = "REPLICA", .propagate = "NONE" };
         int r;
         if ((r = req_check_keys(req, create_keys, err)) < 0)
                 return r;
@@ -137,7 +138,10 @@ int service_create_decode(json_t *req, struct service_create_in *ret, struct err
             (r = req_str(req, NULL, "schedulingStrategy", false, &in.strategy, err)) < 0 ||
             (r = req_int(req, NULL, "desiredCount", false, 0, 5000, &in.desired, err)) < 0 ||
             (r = req_int(req, NULL, "healthCheckGracePeriodSeconds", false, 0, 2147483647, &in.grace, err)) < 0 ||
-            (r = req_tags(req, "tags", &in.tags, err)) < 0 || (r = create_values_check(req, &in, err)) < 0)
+            (r = req_tags(req, "tags", &in.tags, err)) < 0 || (r = create_values_check(req, &in, err)) < 0 ||
+            (r = req_str(req, NULL, "propagateTags", false, &in.propagate, err)) < 0 ||
+            (r = req_bool(req, NULL, "enableECSManagedTags", false, &in.managed_tags, err)) < 0 ||
+            (r = tags_propagate_check(in.propagate, true, err)) < 0)
                 return r;
         in.daemon = strcmp(in.strategy, "DAEMON") == 0;
         in.has_grace = json_object_get(req, "healthCheckGracePeriodSeconds") != NULL;
@@ -155,7 +159,8 @@ int service_create_decode(json_t *req, struct service_create_in *ret, struct err
 
 int service_update_decode(json_t *req, struct service_update_in *ret, struct err *err)
 {
-        struct service_update_in in = { .desired = -1 };
+        struct service_update_in in = { .desired = -1, .managed_tags = -1 };
+        bool managed = false;
         int r;
         if ((r = req_check_keys(req, update_keys, err)) < 0)
                 return r;
@@ -165,10 +170,16 @@ int service_update_decode(json_t *req, struct service_update_in *ret, struct err
             (r = req_int(req, NULL, "desiredCount", false, 0, 5000, &in.desired, err)) < 0 ||
             (r = req_int(req, NULL, "healthCheckGracePeriodSeconds", false, 0, 2147483647, &in.grace, err)) < 0 ||
             (r = req_bool(req, NULL, "forceNewDeployment", false, &in.force, err)) < 0 ||
+            (r = req_str(req, NULL, "propagateTags", false, &in.propagate, err)) < 0 ||
+            (r = tags_propagate_check(in.propagate, true, err)) < 0 ||
             (r = deploy_config_decode(req, &in.deploy, err)) < 0 || (r = placement_check(req, false, err)) < 0 ||
             (r = task_network_decode(req, &in.net, err)) < 0 || (r = registries_decode(req, &in.registries, err)) < 0 ||
             (r = lbs_decode(req, &in.lbs, err)) < 0)
                 return r;
+        if ((r = req_bool(req, NULL, "enableECSManagedTags", false, &managed, err)) < 0)
+                return r;
+        if (r > 0)
+                in.managed_tags = managed;
         in.has_grace = json_object_get(req, "healthCheckGracePeriodSeconds") != NULL;
         in.constraints = json_object_get(req, "placementConstraints");
         in.strategies = json_object_get(req, "placementStrategy");

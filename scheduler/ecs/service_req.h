@@ -17,6 +17,8 @@ struct service_create_in {
         bool has_grace;
         long long grace;                     /* healthCheckGracePeriodSeconds */
         json_t *tags;                        /* or NULL */
+        const char *propagate;               /* propagateTags: NONE, TASK_DEFINITION or SERVICE */
+        bool managed_tags;                   /* enableECSManagedTags */
         struct deploy_config_in deploy;
         json_t *constraints, *strategies;    /* placementConstraints, placementStrategy as given, or NULL */
         struct task_network net;
@@ -33,6 +35,8 @@ struct service_update_in {
         bool has_grace;
         long long grace;
         bool force;                          /* forceNewDeployment */
+        const char *propagate;               /* propagateTags, or NULL: unchanged */
+        int managed_tags;                    /* enableECSManagedTags: 0/1, -1 unchanged */
         struct deploy_config_in deploy;
         json_t *constraints, *strategies;    /* as given, or NULL: unchanged */
         bool has_strategies;                 /* placementStrategy non-empty (refused for DAEMON services) */

@@ -46,6 +46,8 @@ json_t *task_shape(json_t *rec, bool tags)
         json_object_foreach(rec, k, v)
                 if (strcmp(k, "ebx") != 0 && (tags || strcmp(k, "tags") != 0))
                         json_object_set(out, k, v);
+        if (tags && !json_object_get(out, "tags"))
+                json_object_set_new(out, "tags", json_array());   /* include TAGS: the list, even empty */
         return out;
 }
 

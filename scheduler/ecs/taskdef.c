@@ -59,6 +59,15 @@ static int taskdef_record(struct sched *s, const char *ref, json_t **ret, struct
         }
 }
 
+json_t *taskdef_tags(struct sched *s, const char *arn)
+{
+        _cleanup_json_ json_t *rec = NULL;
+        struct err err = { 0 };
+        if (!arn || taskdef_record(s, arn, &rec, &err) < 0)
+                return NULL;
+        return json_incref(json_object_get(rec, "tags"));
+}
+
 int taskdef_get(struct api_ctx *c, const char *ref, json_t **ret, struct err *err)
 {
         json_t *rec = NULL;

@@ -28,6 +28,12 @@ static const char *const log_drivers[] = {
         "json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "awsfirelens", "logentries", NULL,
 };
 
+/* What ECS accepts in an awslogs logConfiguration's options. */
+static const char *const awslogs_options[] = {
+        "awslogs-group", "awslogs-region", "awslogs-stream-prefix", "awslogs-create-group", "awslogs-datetime-format",
+        "awslogs-multiline-pattern", "awslogs-endpoint", "mode", "max-buffer-size", NULL,
+};
+
 static bool one_of(const char *s, const char *const *set)
 {
         for (; *set; set++)
@@ -245,9 +251,19 @@ static int check_log_config(json_t *out, const char *path, const char *cname, st
                         return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter %s.options.%s: expected a string", p, k);
         if (strcmp(driver, "awslogs") == 0) {
                 bool region = json_object_get(opts, "awslogs-region") != NULL, group = json_object_get(opts, "awslogs-group") != NULL;
+                const char *cg = jstr(opts, "awslogs-create-group");
                 if (!region || !group)
                         return err_set(err, EINVAL, E_CLIENT, "Log driver awslogs requires options: %s%s%s",
                                        region ? "" : "awslogs-region", !region && !group ? ", " : "", group ? "" : "awslogs-group");
+                /* ECS's own checks of the awslogs options (docs/logs.md) */
+                if (!*jstr(opts, "awslogs-group"))
+                        return err_set(err, EINVAL, E_CLIENT, "Log driver awslogs option 'awslogs-group' should not be null or empty.");
+                if (cg && strcmp(cg, "true") != 0)
+                        return err_set(err, EINVAL, E_CLIENT,
+                                       "Log driver awslogs option 'awslogs-create-group' should only be set to 'true', else omit option.");
+                json_object_foreach(opts, k, v)
+                        if (!one_of(k, awslogs_options))
+                                return err_set(err, EINVAL, E_CLIENT, "Log driver awslogs disallows options: %s", k);
         }
         return 0;
 }

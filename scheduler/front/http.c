@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../logs/logs.h"
 #include "../query/query.h"
 #include "ecsbox/cleanup.h"
 #include "ecsbox/log.h"
@@ -40,13 +41,14 @@ struct http_server {
 };
 
 #define HTTP_HEADERS_MAX 64
+#define HTTP_GET_BODY_MAX 65536       /* a plain server's request body (the metadata endpoint's PUTs) */
 /* Open connections per server. libmicrohttpd's default (FD_SETSIZE - 4) reset the 1000th client of a
  * burst (tests/load/load.py clients 1000); main raises RLIMIT_NOFILE to 65536. */
 #define HTTP_CONNECTIONS_MAX 16384
 
 struct http_req {
         char *buf;
-        size_t len, cap;
+        size_t len, cap, max;           /* max: SCHED_BODY_MAX, or LOGS_BODY_MAX for a Logs request */
         bool too_large;
         char region[SIGV4_SCOPE_PART_MAX + 1];   /* the signer's region, "" = the daemon's */
 };
@@ -150,18 +152,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct api_response ar;
 
         if (srv->get) {
-                /* the metadata endpoint: every request is a GET answered at once; bodies are ignored */
+                /* the metadata endpoint: answered once the (small) body is in; no signature */
                 if (!r) {
                         *con_cls = calloc(1, sizeof(struct http_req));
                         return *con_cls ? MHD_YES : MHD_NO;
                 }
                 if (*upload_data_size > 0) {
+                        size_t n = *upload_data_size;
+                        if (r->len + n > HTTP_GET_BODY_MAX)
+                                r->too_large = true;
+                        else {
+                                char *nb = realloc(r->buf, r->len + n + 1);
+                                if (!nb)
+                                        return MHD_NO;
+                                r->buf = nb;
+                                memcpy(r->buf + r->len, upload_data, n);
+                                r->len += n;
+                                r->buf[r->len] = '\0';
+                        }
                         *upload_data_size = 0;
                         return MHD_YES;
                 }
                 memset(&ar, 0, sizeof ar);
                 (void) uuid_new(ar.request_id);
-                srv->get(srv->get_ud, method, url, &ar);
+                srv->get(srv->get_ud, method, url, r->too_large ? NULL : (r->buf ? r->buf : ""), r->too_large ? 0 : r->len, &ar);
                 return reply(conn, &ar);
         }
         if (!r) {
@@ -169,9 +183,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r = calloc(1, sizeof *r);
                 if (!r)
                         return MHD_NO;
+                r->max = logs_signing_name(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target")) ? LOGS_BODY_MAX
+                                                                                                                 : SCHED_BODY_MAX;
                 /* A body over the limit is read and dropped, then refused whole, so that
                  * the client gets the answer rather than a reset connection. */
-                if (cl && strtoull(cl, NULL, 10) > SCHED_BODY_MAX)
+                if (cl && strtoull(cl, NULL, 10) > r->max)
                         r->too_large = true;
                 *con_cls = r;
                 return MHD_YES;
@@ -179,7 +195,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (*upload_data_size > 0) {
                 size_t n = *upload_data_size;
                 /* Past the limit the rest of the body is read and dropped, then refused whole. */
-                if (!r->too_large && r->len + n > SCHED_BODY_MAX)
+                if (!r->too_large && r->len + n > r->max)
                         r->too_large = true;
                 if (!r->too_large) {
                         if (r->len + n + 1 > r->cap) {
@@ -219,7 +235,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 query_handle(srv->s, r->buf ? r->buf : "", r->len, q, r->too_large, &ar);
                 return reply(conn, &ar);
         }
-        /* JSON 1.1 (ECS, images, Cloud Map): signed for the service its X-Amz-Target names */
+        /* JSON 1.1 (ECS, images, Cloud Map, CloudWatch Logs): signed for the service its X-Amz-Target names */
         if (!r->too_large &&
             authenticate(srv, conn, url, method, api_signing_name(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target")),
                          false, r, &ar) < 0)

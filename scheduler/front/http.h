@@ -1,6 +1,7 @@
 /* http.h: the HTTP servers of ecsboxd (libmicrohttpd inside the sd-event loop). */
 #pragma once
 
+#include <stddef.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
@@ -11,11 +12,12 @@ struct sched;
 struct http_server;
 struct api_response;
 
-/* A plain server's handler: the whole answer for method and url (status, body, content_type). */
-typedef void (*http_get_fn)(void *ud, const char *method, const char *url, struct api_response *ret);
+/* A plain server's handler: the whole answer for method, url and the request body (NULL: over 64 KiB). */
+typedef void (*http_get_fn)(void *ud, const char *method, const char *url, const char *body, size_t len,
+                            struct api_response *ret);
 
-/* Serve lfd (a listening socket, owned from here on, closed on failure too) with fn: no signature, no
- * body; the task metadata endpoint. */
+/* Serve lfd (a listening socket, owned from here on, closed on failure too) with fn: no signature; the
+ * task metadata endpoint. */
 int http_start_get(struct sched *s, sd_event *ev, int lfd, const char *what, http_get_fn fn, void *ud, struct http_server **ret,
                    struct err *err);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <stdint.h>
 
@@ -156,6 +157,10 @@ int req_tags(json_t *o, const char *key, json_t **ret, struct err *err)
                         return r;
                 if (strlen(k) < 1 || strlen(k) > 128)
                         return err_set(err, EINVAL, E_PARAM, "Tag keys must be 1 to 128 characters long (%s.key)", p);
+                /* ECS reserves the aws: prefix (any case) for the tags it sets itself. */
+                if (strncasecmp(k, "aws:", 4) == 0)
+                        return err_set(err, EINVAL, E_PARAM,
+                                       "Invalid tag key '%.128s' (%s.key): the aws: prefix is reserved for AWS use.", k, p);
                 if (v && strlen(v) > 256)
                         return err_set(err, EINVAL, E_PARAM, "Tag values must be at most 256 characters long (%s.value)", p);
         }

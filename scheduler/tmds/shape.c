@@ -39,6 +39,16 @@ int tmds_path_parse(const char *url, struct tmds_path *ret)
                 ret->version = 2;
                 return ret->route = TMDS_CREDENTIALS;
         }
+        if (!strncmp(url, "/api/", 5)) {
+                p = url + 5;
+                slash = strchr(p, '/');
+                n = slash ? (size_t) (slash - p) : strlen(p);
+                if (!id_ok(p, n, ret->task_id) || !slash || strcmp(slash, "/task-protection/v1/state") != 0)
+                        return TMDS_NONE;
+                memcpy(ret->id, p, n);
+                ret->id[n] = 0;
+                return ret->route = TMDS_TASK_PROTECTION;
+        }
         if (!strncmp(url, "/v4/", 4))
                 ret->version = 4;
         else if (!strncmp(url, "/v3/", 4))

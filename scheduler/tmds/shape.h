@@ -15,6 +15,7 @@ enum tmds_route {
         TMDS_STATS,             /* /v4/ID/stats, /v3/ID/stats */
         TMDS_TASK_STATS,        /* /v4/ID/task/stats, /v3/ID/task/stats */
         TMDS_CREDENTIALS,       /* /v2/credentials/ID */
+        TMDS_TASK_PROTECTION,   /* /api/ID/task-protection/v1/state ($ECS_AGENT_URI) */
 };
 
 struct tmds_path {

@@ -251,7 +251,60 @@ static json_t *stats_answer(struct sched *s, json_t *rec, const char *name)
         return out ? out : json_null();
 }
 
-static void on_get(void *ud, const char *method, const char *url, struct api_response *ret)
+/* $ECS_AGENT_URI/task-protection/v1/state: GET, or PUT {"ProtectionEnabled", "ExpiresInMinutes"}, through
+ * GetTaskProtection / UpdateTaskProtection, answered as the agent does: {"protection": {...}}, else
+ * {"failure": {Arn, Reason, Detail}} or {"error": {Arn, Code, Message}}. */
+static void protection_answer(struct sched *s, json_t *rec, const char *method, const char *body, size_t len,
+                              struct api_response *ret)
+{
+        struct api_ctx c = { .s = s, .op = "TaskProtection" };
+        _cleanup_json_ json_t *req = NULL, *in = NULL, *out = NULL;
+        struct err err = { 0 };
+        const char *arn = jstr(rec, "taskArn") ?: "";
+        json_t *pt, *f;
+        int r;
+        snprintf(c.region, sizeof c.region, "%s", s->region);
+        req = json_pack("{s:s, s:[s]}", "cluster", jstr(rec, "clusterArn") ?: "", "tasks", arn);
+        if (!strcmp(method, "PUT")) {
+                json_error_t jerr;
+                in = body ? json_loadb(body, len, 0, &jerr) : NULL;
+                if (!json_is_object(in) || !json_is_boolean(json_object_get(in, "ProtectionEnabled"))) {
+                        answer(ret, 400, json_pack("{s:{s:s, s:s, s:s}}", "error", "Arn", arn, "Code", "InvalidParameterException",
+                                                   "Message", "Invalid request: ProtectionEnabled (a boolean) is required"));
+                        return;
+                }
+                json_object_set(req, "protectionEnabled", json_object_get(in, "ProtectionEnabled"));
+                if (json_is_integer(json_object_get(in, "ExpiresInMinutes")))
+                        json_object_set(req, "expiresInMinutes", json_object_get(in, "ExpiresInMinutes"));
+                r = api_dispatch(&c, "UpdateTaskProtection", req, &out, &err);
+        } else if (!strcmp(method, "GET"))
+                r = api_dispatch(&c, "GetTaskProtection", req, &out, &err);
+        else {
+                answer(ret, 405, tmds_error("Method not allowed: GET or PUT"));
+                return;
+        }
+        if (r < 0) {
+                answer(ret, 400, json_pack("{s:{s:s, s:s, s:s}}", "error", "Arn", arn, "Code", err.code[0] ? err.code : "ServerException",
+                                           "Message", err.msg));
+                return;
+        }
+        if ((f = json_array_get(json_object_get(out, "failures"), 0))) {
+                answer(ret, 200, json_pack("{s:{s:s, s:s, s:s}}", "failure", "Arn", jstr(f, "arn") ?: arn, "Reason",
+                                           jstr(f, "reason") ?: "", "Detail", jstr(f, "detail") ?: ""));
+                return;
+        }
+        pt = json_array_get(json_object_get(out, "protectedTasks"), 0);
+        json_t *p = json_pack("{s:s, s:b}", "TaskArn", jstr(pt, "taskArn") ?: arn, "ProtectionEnabled",
+                              json_is_true(json_object_get(pt, "protectionEnabled")));
+        if (json_is_number(json_object_get(pt, "expirationDate"))) {
+                char iso[ISO8601_MAX];
+                iso8601_s(json_number_value(json_object_get(pt, "expirationDate")), iso);
+                json_object_set_new(p, "ExpirationDate", json_string(iso));
+        }
+        answer(ret, 200, json_pack("{s:o}", "protection", p));
+}
+
+static void on_get(void *ud, const char *method, const char *url, const char *body, size_t len, struct api_response *ret)
 {
         struct sched *s = ud;
         struct tmds_path p;
@@ -262,19 +315,23 @@ static void on_get(void *ud, const char *method, const char *url, struct api_res
         json_t *c = NULL, *def = NULL, *x;
         size_t i;
 
-        if (strcmp(method, "GET") != 0) {
-                answer(ret, 405, tmds_error("Method not allowed: the task metadata endpoint answers GET"));
-                return;
-        }
         if (tmds_path_parse(url, &p) == TMDS_NONE) {
                 answer(ret, 404, tmds_error("Not found: expected /v4/ID, /v4/ID/task, /v4/ID/taskWithTags, /v4/ID/stats, "
                                             "/v4/ID/task/stats, the same under /v3, or /v2/credentials/ID"));
+                return;
+        }
+        if (strcmp(method, "GET") != 0 && p.route != TMDS_TASK_PROTECTION) {
+                answer(ret, 405, tmds_error("Method not allowed: the task metadata endpoint answers GET"));
                 return;
         }
         if (lookup(s, &p, &rec, &cname) < 0) {
                 answer(ret, p.route == TMDS_CREDENTIALS ? 400 : 404,
                        tmds_error(p.route == TMDS_CREDENTIALS ? "CredentialsV2Request: Credentials not found"
                                                               : "Unable to get task arn from request: the id is not a running container's"));
+                return;
+        }
+        if (p.route == TMDS_TASK_PROTECTION && strcmp(cname, "") != 0) {
+                protection_answer(s, rec, method, body, len, ret);
                 return;
         }
         if (p.route == TMDS_CREDENTIALS || !strcmp(cname, "")) {

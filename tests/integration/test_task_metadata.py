@@ -157,3 +157,50 @@ def test_endpoint_survives_ecsboxd_restart(ecs):
                        check=False)
         return p.stdout.strip() == "app"
     wait_for(ok, 20, what="the endpoint after the restart")
+
+
+PROTECT = r'''
+import json, os, urllib.request, urllib.error
+url = os.environ["ECS_AGENT_URI"] + "/task-protection/v1/state"
+def call(method, body=None):
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return {"status": r.status, "body": json.loads(r.read())}
+    except urllib.error.HTTPError as e:
+        return {"status": e.code, "body": json.loads(e.read() or b"null")}
+out = {"put": call("PUT", {"ProtectionEnabled": True, "ExpiresInMinutes": 30}), "get": call("GET"),
+       "bad": call("PUT", {"ExpiresInMinutes": 5})}
+print("PROTECT " + json.dumps(out))
+'''
+
+
+def test_task_protection_through_the_agent_uri(ecs):
+    """$ECS_AGENT_URI/task-protection/v1/state from inside a service's task, as the agent answers it."""
+    ecs.call("RegisterTaskDefinition", family="prot", networkMode="awsvpc", containerDefinitions=[
+        {"name": "app", "image": "host", "memory": 64, "stopTimeout": 2,
+         "command": ["sh", "-c", "/usr/bin/python3 -c \"$PROTECT\"; sleep 120"],
+         "environment": [{"name": "PROTECT", "value": PROTECT}]}])
+    sn = ecs.netd.ok("DescribeSubnets", Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"][0]
+    ecs.call("CreateService", serviceName="prot", taskDefinition="prot", desiredCount=1,
+             networkConfiguration={"awsvpcConfiguration": {"subnets": [sn["SubnetId"]]}})
+
+    def task():
+        arns = ecs.call("ListTasks", serviceName="prot")["taskArns"]
+        return arns[0] if arns else None
+    arn = wait_for(task, 30, what="the service's task")
+
+    def probe():
+        for e in ecs.call("GetTaskLogs", task=arn).get("events", []):
+            if e["line"].startswith("PROTECT "):
+                return json.loads(e["line"][8:])
+        return None
+    out = wait_for(probe, 40, what="the task's protection probe")
+    put = out["put"]
+    assert put["status"] == 200 and put["body"]["protection"]["ProtectionEnabled"] is True, out
+    assert put["body"]["protection"]["TaskArn"] == arn and put["body"]["protection"]["ExpirationDate"].endswith("Z")
+    assert out["get"]["body"]["protection"]["ProtectionEnabled"] is True
+    assert out["bad"]["status"] == 400 and "error" in out["bad"]["body"], out["bad"]
+    # the API sees the same
+    got = ecs.call("GetTaskProtection", cluster="default", tasks=[arn])["protectedTasks"][0]
+    assert got["protectionEnabled"] is True
