@@ -177,9 +177,9 @@ int elb_op_create_listener(struct api_ctx *c, json_t *req, json_t **ret, struct 
         snprintf(res, sizeof res, "listener/%s/%s/%s/%s", network ? "net" : "app", jstr(lb, "LoadBalancerName"), jstr(json_object_get(lb, "ebx"), "id"),
                  id);
         elb_arn(c, arn, sizeof arn, res);
-        ln = json_pack("{s:s, s:s, s:O, s:s, s:O, s:{s:s, s:s, s:b, s:O, s:O}}", "ListenerArn", arn, "LoadBalancerArn", lb_arn, "Port", port,
+        ln = json_pack("{s:s, s:s, s:O, s:s, s:O, s:{s:s, s:s, s:b, s:O, s:o}}", "ListenerArn", arn, "LoadBalancerArn", lb_arn, "Port", port,
                        "Protocol", proto, "DefaultActions", actions, "ebx", "id", id, "default_rule", rid, "network", network, "tgs", tgs, "tags",
-                       tags ? tags : json_array());
+                       tags ? json_incref(tags) : json_array());
         if (!ln)
                 return err_set(err, ENOMEM, NULL, "out of memory");
         elb_key(ELB_LISTENER, id, key);

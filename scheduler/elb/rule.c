@@ -98,9 +98,9 @@ int elb_op_create_rule(struct api_ctx *c, json_t *req, json_t **ret, struct err 
         /* listener/app/NAME/LBID/LID -> listener-rule/app/NAME/LBID/LID/RID */
         snprintf(res, sizeof res, "listener-rule/%s/%s", strchr(ln_arn, '/') + 1, id);
         elb_arn(c, arn, sizeof arn, res);
-        rule = json_pack("{s:s, s:s, s:O, s:O, s:b, s:{s:s, s:s, s:s, s:O, s:O}}", "RuleArn", arn, "Priority", pbuf, "Conditions", conds, "Actions",
+        rule = json_pack("{s:s, s:s, s:O, s:O, s:b, s:{s:s, s:s, s:s, s:O, s:o}}", "RuleArn", arn, "Priority", pbuf, "Conditions", conds, "Actions",
                          actions, "IsDefault", 0, "ebx", "id", id, "listener", ln_arn, "lb", jstr(ln, "LoadBalancerArn"), "tgs", tgs, "tags",
-                         tags ? tags : json_array());
+                         tags ? json_incref(tags) : json_array());
         if (!rule)
                 return err_set(err, ENOMEM, NULL, "out of memory");
         elb_key(ELB_RULE, id, key);

@@ -157,7 +157,7 @@ int elb_op_create_target_group(struct api_ctx *c, json_t *req, json_t **ret, str
         snprintf(res, sizeof res, "targetgroup/%s/%s", name, id);
         elb_arn(c, arn, sizeof arn, res);
         json_object_set_new(tg, "TargetGroupArn", json_string(arn));
-        json_object_set_new(tg, "ebx", json_pack("{s:s, s:O, s:o, s:[]}", "id", id, "tags", tags ? tags : json_array(), "attributes",
+        json_object_set_new(tg, "ebx", json_pack("{s:s, s:o, s:o, s:[]}", "id", id, "tags", tags ? json_incref(tags) : json_array(), "attributes",
                                                  elb_tg_attributes_default(tg), "targets"));
         if (!json_object_get(tg, "ebx"))
                 return err_set(err, ENOMEM, NULL, "out of memory");
