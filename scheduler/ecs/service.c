@@ -68,6 +68,11 @@ static void svc_event(json_t *rec, const char *fmt, ...)
         log_info("service=%s msg=\"%s\"", jstr(rec, "serviceName") ?: "?", msg);
 }
 
+void service_event_add(json_t *rec, const char *msg)
+{
+        svc_event(rec, "%s", msg);
+}
+
 /* The public Service shape (private members removed); a new object. */
 static json_t *service_shape(json_t *rec, bool tags)
 {

@@ -7,6 +7,7 @@
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
 #include "../ecs/deployment.h"
+#include "../ecs/service.h"
 #include "../sched.h"
 #include "ecs.h"
 #include "elb_int.h"
@@ -135,6 +136,15 @@ void elb_ecs_sync(struct sched *s, const char *key, json_t *rec, json_t *tasks)
                         continue;
                 }
                 all = values_of(v);
+                for (int reg = 1; reg >= 0; reg--) {
+                        char msg[800];
+                        size_t n = json_array_size(reg ? add : del);
+                        if (!n)
+                                continue;
+                        snprintf(msg, sizeof msg, "(service %s) %s %zu targets in (target-group %s)", jstr(rec, "serviceName") ?: "?",
+                                 reg ? "registered" : "deregistered", n, arn);
+                        service_event_add(rec, msg);
+                }
                 log_info("service=%s target_group=%s registered=%zu deregistered=%zu targets=%zu", key, arn, json_array_size(add),
                          json_array_size(del), json_array_size(all));
         }

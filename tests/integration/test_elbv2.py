@@ -421,8 +421,12 @@ def test_ecs_service_load_balancers_follow_the_tasks(ecs):
         ips = running_ips(ecs)
         return len(ips) == n and service_targets(ecs, tga) == [(ip, 80) for ip in ips]
     wait_for(lambda: follows(3), 120, interval=0.5, what="3 tasks registered as targets")
+    events = [e["message"] for e in ecs.call("DescribeServices", services=["web"])["services"][0]["events"]]
+    assert any(m.startswith("(service web) registered ") and f"targets in (target-group {tga})" in m for m in events), events
     ecs.call("UpdateService", service="web", desiredCount=1)
     wait_for(lambda: follows(1), 120, interval=0.5, what="scale-in deregisters")
+    events = [e["message"] for e in ecs.call("DescribeServices", services=["web"])["services"][0]["events"]]
+    assert any(m.startswith("(service web) deregistered ") for m in events), events
     ecs.call("UpdateService", service="web", desiredCount=0)
     ecs.call("DeleteService", service="web")
     wait_for(lambda: service_targets(ecs, tga) == [], 120, interval=0.5, what="deletion deregisters")
