@@ -111,6 +111,36 @@ static int groups_resolve(struct sched *s, json_t *req, const char *vpc, bool ne
         return 0;
 }
 
+/* The DNSName answered by the VPC's resolver: a private zone of that one name with its A records (netd's
+ * PutDnsZone / PutDnsRecords). Best effort: a failure is logged, the load balancer stays active. */
+static void lb_dns_put(struct sched *s, json_t *lb)
+{
+        _cleanup_json_ json_t *zone = NULL, *rr = NULL, *ips = json_array();
+        json_t *az, *a;
+        struct err err = { 0 };
+        size_t i, j;
+        if (!ips)
+                return;
+        json_array_foreach(json_object_get(lb, "AvailabilityZones"), i, az)
+                json_array_foreach(json_object_get(az, "LoadBalancerAddresses"), j, a)
+                        if (jstr(a, "PrivateIPv4Address"))
+                                json_array_append_new(ips, json_string(jstr(a, "PrivateIPv4Address")));
+        zone = json_pack("{s:s, s:s, s:s}", "Action", "PutDnsZone", "VpcId", jstr(lb, "VpcId"), "Name", jstr(lb, "DNSName"));
+        rr = json_pack("{s:s, s:s, s:s, s:s, s:i, s:O}", "Action", "PutDnsRecords", "VpcId", jstr(lb, "VpcId"), "Name", jstr(lb, "DNSName"),
+                       "Type", "A", "Ttl", 60, "Records", ips);
+        if (!zone || !rr || elb_netd(s, zone, NULL, &err) < 0 || elb_netd(s, rr, NULL, &err) < 0)
+                log_warning("load balancer %s: its DNS name %s is not in the VPC resolver: %s", jstr(lb, "LoadBalancerName"), jstr(lb, "DNSName"),
+                            err.msg);
+}
+
+static void lb_dns_delete(struct sched *s, json_t *lb)
+{
+        _cleanup_json_ json_t *q = json_pack("{s:s, s:s, s:s}", "Action", "DeleteDnsZone", "VpcId", jstr(lb, "VpcId"), "Name", jstr(lb, "DNSName"));
+        struct err err = { 0 };
+        if (q && elb_netd(s, q, NULL, &err) < 0)
+                log_warning("load balancer %s: DeleteDnsZone %s: %s", jstr(lb, "LoadBalancerName"), jstr(lb, "DNSName"), err.msg);
+}
+
 /* netd's CreateLoadBalancerNetwork; on an answer the record turns active with its addresses. A netd
  * without the operation or unreachable leaves it provisioning; netd's refusal makes it failed. */
 static int lb_provision(struct sched *s, json_t *lb, struct err *err)
@@ -149,6 +179,7 @@ static int lb_provision(struct sched *s, json_t *lb, struct err *err)
         }
         json_object_set_new(ebx, "addresses", json_incref(addrs));
         json_object_set_new(lb, "State", json_pack("{s:s}", "Code", "active"));
+        lb_dns_put(s, lb);
         return 0;
 }
 
@@ -342,6 +373,8 @@ int elb_op_delete_load_balancer(struct api_ctx *c, json_t *req, json_t **ret, st
         json_array_foreach(lns, i, ln)
                 if (!strcmp(jstr(ln, "LoadBalancerArn") ?: "", arn) && (r = elb_listener_remove(c->s, ln, err)) < 0)
                         return r;
+        if (!strcmp(jstr(json_object_get(lb, "State"), "Code") ?: "", "active"))
+                lb_dns_delete(c->s, lb);
         q = json_pack("{s:s, s:s}", "Action", "DeleteLoadBalancerNetwork", "LoadBalancerId", jstr(json_object_get(lb, "ebx"), "id"));
         if ((r = elb_netd(c->s, q, NULL, err)) < 0)
                 return r;

@@ -484,6 +484,10 @@ def test_nlb_in_front_of_three_tasks(ecs):
     client = ecs.call("RunTask", taskDefinition="client")["tasks"][0]
     client = ecs.wait_task(client["taskArn"], timeout=60)
     netns = eni_netns(ecs, client)
+    # the DNS name is answered by the VPC's resolver
+    from test_dns import dig
+    a = dig(ecs.sb, netns, "172.31.0.2", lb["DNSName"])
+    assert a.get("rcode") == "NOERROR" and sorted(r["data"] for r in a["answer"] if r["type"] == "A") == sorted(addrs), a
     seen = set()
     for _ in range(40):
         p = ecs.sb.run(["ip", "netns", "exec", netns, "curl", "-sS", "--max-time", "3", f"http://{addrs[0]}/"], check=False)
