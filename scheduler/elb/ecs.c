@@ -1,4 +1,5 @@
-/* ecs.c (elb/): ECS services' loadBalancers: the check, and the tasks as ip targets in each service pass. */
+/* ecs.c (elb/): ECS services' loadBalancers: the check, and the tasks as targets in each service pass (awsvpc
+ * tasks as ip targets, bridge and host tasks as instance targets with their host port). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "ecsbox/log.h"
 #include "ecsbox/store.h"
 #include "../ecs/deployment.h"
+#include "../ecs/instance.h"
 #include "../ecs/service.h"
 #include "../sched.h"
 #include "ecs.h"
@@ -29,9 +31,10 @@ int elb_ecs_check(struct sched *s, json_t *lbs, json_t *td, struct err *err)
                 size_t j;
                 if (elb_get(s, ELB_TG, arn, &tg, NULL, &e) < 0)
                         return err_set(err, EINVAL, E_PARAM, "The target group %s does not exist: %s", arn, e.msg);
-                if (strcmp(jstr(tg, "TargetType") ?: "", "ip") || strcmp(mode, "awsvpc"))
+                if (!strcmp(mode, "awsvpc") != !strcmp(jstr(tg, "TargetType") ?: "", "ip") || !strcmp(mode, "none"))
                         return err_set(err, EINVAL, E_PARAM,
-                                       "The target group %s has target type %s: ecsbox registers awsvpc tasks in ip target groups only (task definition network mode %s).",
+                                       "The target group %s with target type %s is incompatible with the awsvpc network mode specified in the task definition."
+                                       " (awsvpc tasks need ip target groups, bridge and host tasks instance ones; this task definition is %s)",
                                        arn, jstr(tg, "TargetType"), mode);
                 c = jfind(json_object_get(td, "containerDefinitions"), "name", cname);
                 if (!c)
@@ -62,19 +65,53 @@ static bool wanted(json_t *t)
         return !has_health_check(t) || strcmp(jstr(t, "healthStatus") ?: "", "HEALTHY") == 0;
 }
 
-/* {"IP:PORT": {Id, Port}} of the service's wanted tasks for one load balancer entry. */
-static json_t *wanted_targets(json_t *lb, json_t *tasks)
+/* The instance target of a bridge or host task: its container instance's EC2 id and the host port of
+ * the container's binding (host mode: the container port). 0 when not known (yet). */
+static int instance_target(struct sched *s, json_t *t, json_t *lb, char id[64], long long *port)
+{
+        _cleanup_json_ json_t *inst = NULL;
+        json_t *ebx = json_object_get(t, "ebx"), *c, *b;
+        long long cport = jint(lb, "containerPort", 0);
+        char key[512];
+        size_t i, k;
+        if (!jstr(ebx, "instanceId"))
+                return 0;
+        instance_key(key, sizeof key, jstr(ebx, "cluster") ?: "default", jstr(ebx, "instanceId"));
+        if (store_get(s->store, key, &inst, NULL) < 0 || !jstr(inst, "ec2InstanceId"))
+                return 0;
+        *port = strcmp(jstr(ebx, "mode") ?: "", "host") == 0 ? cport : -1;
+        json_array_foreach(json_object_get(t, "containers"), i, c)
+                if (strcmp(jstr(c, "name") ?: "", jstr(lb, "containerName") ?: "") == 0)
+                        json_array_foreach(json_object_get(c, "networkBindings"), k, b)
+                                if (jint(b, "containerPort", -2) == cport && jint(b, "hostPort", 0) > 0)
+                                        *port = jint(b, "hostPort", 0);
+        if (*port <= 0)
+                return 0;
+        snprintf(id, 64, "%s", jstr(inst, "ec2InstanceId"));
+        return 1;
+}
+
+/* {"ID:PORT": {Id, Port}} of the service's wanted tasks for one load balancer entry: awsvpc tasks as ip
+ * targets (the ENI address, the container port), bridge and host tasks as instance targets. */
+static json_t *wanted_targets(struct sched *s, json_t *lb, json_t *tasks)
 {
         json_t *out = json_object(), *t;
         size_t i;
         json_array_foreach(tasks, i, t) {
                 json_t *ebx = json_object_get(t, "ebx");
-                const char *ip = jstr(ebx, "privateIp");
-                char k[96];
-                if (!wanted(t) || strcmp(jstr(ebx, "mode") ?: "", "awsvpc") || !ip || !*ip)
+                const char *mode = jstr(ebx, "mode") ?: "bridge";
+                long long port = jint(lb, "containerPort", 0);
+                char id[64], k[96];
+                if (!wanted(t))
                         continue;
-                snprintf(k, sizeof k, "%s:%lld", ip, jint(lb, "containerPort", 0));
-                json_object_set_new(out, k, json_pack("{s:s, s:I}", "Id", ip, "Port", (json_int_t) jint(lb, "containerPort", 0)));
+                if (!strcmp(mode, "awsvpc")) {
+                        if (!jstr(ebx, "privateIp") || !*jstr(ebx, "privateIp"))
+                                continue;
+                        snprintf(id, sizeof id, "%s", jstr(ebx, "privateIp"));
+                } else if (instance_target(s, t, lb, id, &port) <= 0)
+                        continue;
+                snprintf(k, sizeof k, "%s:%lld", id, port);
+                json_object_set_new(out, k, json_pack("{s:s, s:I}", "Id", id, "Port", (json_int_t) port));
         }
         return out;
 }
@@ -99,7 +136,7 @@ void elb_ecs_sync(struct sched *s, const char *key, json_t *rec, json_t *tasks)
         /* what each group should hold */
         json_array_foreach(json_object_get(rec, "loadBalancers"), i, lb) {
                 const char *tga = jstr(lb, "targetGroupArn");
-                json_t *w = wanted_targets(lb, tasks), *cur = json_object_get(now, tga ? tga : "");
+                json_t *w = wanted_targets(s, lb, tasks), *cur = json_object_get(now, tga ? tga : "");
                 if (!tga) {
                         json_decref(w);
                         continue;

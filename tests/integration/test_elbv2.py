@@ -506,3 +506,33 @@ def test_nlb_in_front_of_three_tasks(ecs):
     wait_for(lambda: not any(e.get("InterfaceType") == "network_load_balancer" for e in ecs.aws(
         "ec2", "describe-network-interfaces", "--filters", f"Name=vpc-id,Values={vpc}")["NetworkInterfaces"]),
         30, interval=0.5, what="the LB's ENIs gone")
+
+
+def test_bridge_service_registers_instance_targets(ecs):
+    """A bridge-mode service behind an instance target group: each task is its container instance's EC2 id
+    with the host port Docker-style dynamic mapping gave it."""
+    from sandbox import wait_for
+    from test_ecsboxd import register_instance, web_td
+    inst = register_instance(ecs)
+    vpc = ecs.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    tga = ecs.aws("elbv2", "create-target-group", "--name", "br", "--protocol", "TCP", "--port", "80", "--vpc-id", vpc,
+                  "--target-type", "instance")["TargetGroups"][0]["TargetGroupArn"]
+    ecs.call("RegisterTaskDefinition", **web_td(family="br", mode="bridge"))
+    ecs.call("CreateService", serviceName="br", taskDefinition="br", desiredCount=2,
+             loadBalancers=[{"targetGroupArn": tga, "containerName": "web", "containerPort": 80}])
+
+    def bindings():
+        arns = ecs.call("ListTasks", serviceName="br")["taskArns"]
+        out = []
+        for t in ecs.call("DescribeTasks", tasks=arns)["tasks"] if arns else []:
+            if t["lastStatus"] == "RUNNING":
+                out += [(inst["ec2InstanceId"], b["hostPort"]) for c in t["containers"] for b in c.get("networkBindings", [])]
+        return sorted(out)
+
+    def follows():
+        b = bindings()
+        return len(b) == 2 and service_targets(ecs, tga) == b
+    wait_for(follows, 120, interval=0.5, what="2 bridge tasks registered as instance targets")
+    assert all(p > 0 for _, p in bindings())
+    ecs.call("UpdateService", service="br", desiredCount=0)
+    wait_for(lambda: service_targets(ecs, tga) == [], 120, interval=0.5, what="scale to 0 deregisters")
