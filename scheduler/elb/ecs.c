@@ -163,7 +163,14 @@ void elb_ecs_sync(struct sched *s, const char *key, json_t *rec, json_t *tasks)
                                 json_array_append(del, t);
                 if (!json_array_size(add) && !json_array_size(del))
                         continue;
-                if (elb_targets_apply(s, arn, add, del, &err) < 0) {
+                int r = elb_targets_apply(s, arn, add, del, &err);
+                if (r == -ENOENT) {
+                        /* the group was deleted: nothing to register in or to take out of it */
+                        log_debug("service=%s target_group=%s msg=\"target group not found\"", key, arn);
+                        json_object_set_new(now, arn, json_object());
+                        continue;
+                }
+                if (r < 0) {
                         log_warning("service=%s target_group=%s msg=\"cannot update the targets, will retry\" err=\"%s\"", key, arn, err.msg);
                         /* keep what was registered: the next pass tries again */
                         if (before)
