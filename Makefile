@@ -31,7 +31,7 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 LIB_PKGS := jansson sqlite3 libcrypto
-NETD_PKGS := $(LIB_PKGS) libmnl libnftnl libnl-3.0 libnl-route-3.0 libcap libsystemd ldns
+NETD_PKGS := $(LIB_PKGS) libmnl libnftnl libnl-3.0 libnl-route-3.0 libcap libsystemd ldns libcurl
 SCHED_PKGS := $(LIB_PKGS) libmicrohttpd libcap libsystemd libcurl libarchive libzstd libxml-2.0
 MON_PKGS := $(LIB_PKGS) libcap
 CLI_PKGS := $(LIB_PKGS) libcurl
@@ -143,7 +143,7 @@ integration: all
 # the registry client).
 ASAN_INTEGRATION_TESTS := tests/integration/test_auth.py tests/integration/test_netd.py \
 	tests/integration/test_sg.py tests/integration/test_netd_bridge.py tests/integration/test_ecsboxd.py \
-	tests/integration/test_registry.py
+	tests/integration/test_registry.py tests/integration/test_nlb.py
 check: deps all unit integration
 	$(MAKE) BUILD=build-asan ASAN=1 all unit integration INTEGRATION_TESTS="$(ASAN_INTEGRATION_TESTS)"
 

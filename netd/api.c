@@ -10,6 +10,7 @@
 #include "flowlog.h"
 #include "metadata.h"
 #include "igw.h"
+#include "lb.h"
 #include "natgw.h"
 #include "netd.h"
 #include "req.h"
@@ -73,6 +74,15 @@ static const struct {
         { "DeleteRoute", op_delete_route },
         { "AssociateRouteTable", op_associate_route_table },
         { "DisassociateRouteTable", op_disassociate_route_table },
+        { "CreateLoadBalancerNetwork", op_create_load_balancer_network },
+        { "DeleteLoadBalancerNetwork", op_delete_load_balancer_network },
+        { "PutTargetGroup", op_put_target_group },
+        { "DeleteTargetGroup", op_delete_target_group },
+        { "RegisterTargets", op_register_targets },
+        { "DeregisterTargets", op_deregister_targets },
+        { "DescribeTargetHealth", op_describe_target_health },
+        { "PutListener", op_put_listener },
+        { "DeleteListener", op_delete_listener },
 };
 
 int netd_dispatch(struct netd *d, json_t *req, json_t **ret, struct err *err)

@@ -10,6 +10,7 @@
 #include "egress.h"
 #include "eni.h"
 #include "intent.h"
+#include "lb.h"
 #include "netd.h"
 #include "record.h"
 #include "subnet.h"
@@ -74,6 +75,8 @@ static const struct {
         { "DetachNetworkInterface", eni_intent_replay },
         { "DeleteTaskNetwork", eni_intent_replay },
         { "EgressApply", egress_intent_replay },
+        { "CreateLoadBalancerNetwork", lb_intent_replay },
+        { "DeleteLoadBalancerNetwork", lb_intent_replay },
 };
 
 static int replay_intent(struct netd *d, const char *ikey, json_t *intent, struct err *err)

@@ -29,6 +29,7 @@
 #include "kernel/knet.h"
 #include "netd.h"
 #include "egress.h"
+#include "lb_health.h"
 #include "reconcile.h"
 #include "req.h"
 #include "sg_enforce.h"
@@ -436,12 +437,13 @@ static int serve(struct netd *d, int lfd, const char *db, const char *sock)
                 return r;
         }
         d->event = ev;
-        if ((r = flowlog_start(d, ev, &err)) < 0 || (r = dns_start(d, &err)) < 0) {
+        if ((r = flowlog_start(d, ev, &err)) < 0 || (r = dns_start(d, &err)) < 0 || (r = lb_health_start(d, ev, &err)) < 0) {
                 log_error("msg=\"start-up failed\" err=\"%s\"", err.msg);
                 return r;
         }
         log_info("msg=\"ready\" socket=%s state=%s netns_dir=%s", sock, db, d->netns_dir);
         r = sd_event_loop(ev);
+        lb_health_stop(d);
         dns_stop(d);
         flowlog_stop(d);
         sd_event_source_disable_unref(sweep);

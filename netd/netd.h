@@ -11,6 +11,7 @@ struct store;
 struct knet;
 struct flowlog_state;   /* flowlog.c: the flow logs being collected */
 struct dns_state;       /* dns/server.c: the VPC resolvers and the forwarder */
+struct lb_health_state; /* lb_health.c: the load balancers' health checks */
 
 struct netd {
         struct store *store;
@@ -24,6 +25,7 @@ struct netd {
         void *event;                    /* the sd_event loop once it runs (NULL at start-up): deferred work */
         struct flowlog_state *fl;       /* from flowlog_start() to flowlog_stop(); NULL before */
         struct dns_state *dns;          /* from dns_start() to dns_stop(); NULL before */
+        struct lb_health_state *lbh;    /* from lb_health_start() to lb_health_stop(); NULL before */
         char dns_upstream[256];         /* --dns-upstream, "": the host's resolv.conf */
         gid_t socket_group;             /* the ecsbox group, admitted to the socket besides root; -1: none */
 };

@@ -13,6 +13,7 @@
 #include "intent.h"
 #include "ipam.h"
 #include "kernel/knet.h"
+#include "lb.h"
 #include "netd.h"
 #include "reconcile.h"
 #include "record.h"
@@ -221,6 +222,8 @@ int netd_reconcile(struct netd *d, struct err *err)
         repaired += unowned_sweep(d, host_links, vpc_ns);
         /* route tables and gateways: the VPC routers' policy routing and the host's masquerade */
         repaired += egress_reconcile(d);
+        /* load balancers: their addresses on the VPC routers' lo and table ip ecsbox_lb */
+        (void) lb_reconcile(d);
         /* bridge and none task networks, after the instance ENIs they hang on */
         if ((r = tasknet_reconcile(d, &e)) < 0)
                 log_error("msg=\"cannot reconcile task networks\" err=\"%s\"", e.msg);

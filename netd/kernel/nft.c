@@ -213,6 +213,10 @@ static int elems_fill(struct nftnl_set *s, const struct nft_elem *v, size_t n)
                         nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, v[j].end, v[j].len);
                 if (v[j].dlen)
                         nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, v[j].data, v[j].dlen);
+                if (v[j].chain) {
+                        nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t) NFT_GOTO);
+                        nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, v[j].chain);
+                }
                 nftnl_set_elem_add(s, e);
         }
         return 0;

@@ -63,6 +63,7 @@ struct nft_elem {
         bool has_end;
         uint8_t data[16];
         uint32_t dlen;
+        const char *chain;             /* a verdict map's element: goto this chain (data unused) */
 };
 /* Elements of a set in messages of NFT_ELEMS_PER_MSG: type NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM
  * (a flush when n == 0) or NFT_MSG_DESTROYSETELEM_. */

@@ -164,3 +164,34 @@ void nx_masq(struct nftnl_rule *r)
 {
         nftnl_rule_add_expr(r, x_new("masq"));
 }
+
+void nx_snat4(struct nftnl_rule *r, uint32_t reg_addr)
+{
+        struct nftnl_expr *e = x_new("nat");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_SNAT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, reg_addr);
+        nftnl_rule_add_expr(r, e);
+}
+
+void nx_numgen(struct nftnl_rule *r, bool random, uint32_t modulus, uint32_t dreg)
+{
+        struct nftnl_expr *e = x_new("numgen");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, random ? NFT_NG_RANDOM : NFT_NG_INCREMENTAL);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+        nftnl_rule_add_expr(r, e);
+}
+
+void nx_ct_set32(struct nftnl_rule *r, uint32_t key, uint32_t value)
+{
+        struct nftnl_expr *imm = x_new("immediate"), *e;
+        nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG32_15);
+        nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, &value, sizeof value);
+        nftnl_rule_add_expr(r, imm);
+        e = x_new("ct");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG32_15);
+        nftnl_rule_add_expr(r, e);
+}

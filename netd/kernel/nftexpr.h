@@ -41,3 +41,9 @@ void nx_fib_daddr_type(struct nftnl_rule *r);
 /* dnat to reg_addr (ipv4) : reg_proto */
 void nx_dnat4(struct nftnl_rule *r, uint32_t reg_addr, uint32_t reg_proto);
 void nx_masq(struct nftnl_rule *r);
+/* snat to reg_addr (ipv4), the source port kept */
+void nx_snat4(struct nftnl_rule *r, uint32_t reg_addr);
+/* numgen inc (or random) mod modulus -> dreg */
+void nx_numgen(struct nftnl_rule *r, bool random, uint32_t modulus, uint32_t dreg);
+/* ct key set <value> (a 4-byte key: mark), through register NFT_REG32_15 */
+void nx_ct_set32(struct nftnl_rule *r, uint32_t key, uint32_t value);
