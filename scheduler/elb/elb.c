@@ -215,6 +215,8 @@ int elb_netd_fail(struct err *err)
                 snprintf(err->code, sizeof err->code, "%s", ELB_E_SUBNET);
         else if (!strncmp(c, "InvalidGroup", 12))
                 snprintf(err->code, sizeof err->code, "%s", ELB_E_SG);
+        else if (!strcmp(c, "InvalidTarget") || !strcmp(c, "DuplicateListener"))
+                snprintf(err->code, sizeof err->code, "%s", !strcmp(c, "InvalidTarget") ? ELB_E_TARGET : ELB_E_DUP_LN);
         else
                 snprintf(err->code, sizeof err->code, "%s", ELB_E_CONFIG);
         return err_wrap(err, "netd (%s)", c);

@@ -31,7 +31,7 @@ int elb_action_tgs_check(struct sched *s, json_t *lb, json_t *tgs, const char *p
                 if (strcmp(jstr(tg, "VpcId") ?: "", jstr(lb, "VpcId") ?: ""))
                         return err_set(err, EINVAL, ELB_E_CONFIG, "Target group '%.300s' is in VPC '%s', the load balancer in '%s'", arn, jstr(tg, "VpcId"),
                                        jstr(lb, "VpcId"));
-                if (network && (!elb_proto_network(tp) || (strcmp(tp, "TCP_UDP") && strcmp(tp, proto))))
+                if (network && strcmp(tp, proto))
                         return err_set(err, EINVAL, ELB_E_CONFIG, "Listener protocol '%s' is not compatible with target group protocol '%s' (%.300s)", proto,
                                        tp, arn);
                 if (!network && elb_proto_network(tp))
@@ -61,11 +61,10 @@ int elb_action_tgs_check(struct sched *s, json_t *lb, json_t *tgs, const char *p
 static int proto_check(bool network, const char *proto, struct err *err)
 {
         if (network) {
-                if (!strcmp(proto, "TCP") || !strcmp(proto, "UDP"))
+                if (!strcmp(proto, "TCP") || !strcmp(proto, "UDP") || !strcmp(proto, "TCP_UDP"))
                         return 0;
-                if (!strcmp(proto, "TLS") || !strcmp(proto, "TCP_UDP"))
-                        return err_set(err, EINVAL, ELB_E_PROTO, "Listener protocol '%s' is not supported by ecsbox's network load balancers (TCP and UDP are)",
-                                       proto);
+                if (!strcmp(proto, "TLS"))
+                        return err_set(err, EINVAL, ELB_E_PROTO, "Listener protocol TLS (certificates) is not supported by ecsbox's network load balancers (TCP, UDP, TCP_UDP are)");
                 return err_set(err, EINVAL, ELB_E_PROTO, "Listener protocol '%.16s' is not supported by network load balancers", proto);
         }
         if (!strcmp(proto, "HTTP"))

@@ -58,11 +58,35 @@ static json_t *netd_targets(struct sched *s, json_t *tg, json_t *targets)
         return out;
 }
 
+#define NETD_TARGETS_MAX 256            /* netd's Register/DeregisterTargets take at most this many */
+
+/* netd's RegisterTargets / DeregisterTargets of targets (the group's records, resolved to addresses),
+ * in requests of at most NETD_TARGETS_MAX. */
+static int netd_targets_send(struct sched *s, json_t *tg, const char *action, json_t *targets, struct err *err)
+{
+        _cleanup_json_ json_t *all = netd_targets(s, tg, targets);
+        size_t n = json_array_size(all);
+        int r;
+        if (!all)
+                return err_set(err, ENOMEM, NULL, "out of memory");
+        for (size_t off = 0; off < n; off += NETD_TARGETS_MAX) {
+                _cleanup_json_ json_t *part = json_array(), *q = NULL;
+                for (size_t i = off; i < n && i < off + NETD_TARGETS_MAX; i++)
+                        json_array_append(part, json_array_get(all, i));
+                q = json_pack("{s:s, s:s, s:O}", "Action", action, "TargetGroupId", jstr(json_object_get(tg, "ebx"), "id"), "Targets", part);
+                if (!q)
+                        return err_set(err, ENOMEM, NULL, "out of memory");
+                if ((r = elb_netd(s, q, NULL, err)) <= 0)
+                        return r;
+        }
+        return 0;
+}
+
 int elb_tg_push(struct sched *s, json_t *tg, struct err *err)
 {
         json_t *ebx = json_object_get(tg, "ebx"), *attrs = json_object_get(ebx, "attributes");
         const char *id = jstr(ebx, "id");
-        _cleanup_json_ json_t *put = NULL, *reg = NULL;
+        _cleanup_json_ json_t *put = NULL;
         int r;
         put = json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:I, s:{s:s, s:s, s:s, s:O, s:O, s:O, s:O, s:s}}", "Action", "PutTargetGroup",
                         "TargetGroupId", id, "VpcId", jstr(tg, "VpcId"), "Protocol", jstr(tg, "Protocol"), "Port", json_object_get(tg, "Port"),
@@ -77,14 +101,7 @@ int elb_tg_push(struct sched *s, json_t *tg, struct err *err)
                 return err_set(err, ENOMEM, NULL, "out of memory");
         if ((r = elb_netd(s, put, NULL, err)) <= 0)
                 return r;
-        reg = json_pack("{s:s, s:s, s:o}", "Action", "RegisterTargets", "TargetGroupId", id, "Targets",
-                        netd_targets(s, tg, json_object_get(ebx, "targets")));
-        if (!reg)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        if (json_array_size(json_object_get(reg, "Targets")) == 0)
-                return 0;
-        r = elb_netd(s, reg, NULL, err);
-        return r < 0 ? r : 0;
+        return netd_targets_send(s, tg, "RegisterTargets", json_object_get(ebx, "targets"), err);
 }
 
 int elb_tg_unpush(struct sched *s, json_t *tg, struct err *err)
@@ -162,12 +179,14 @@ static int tg_pushed(struct sched *s, json_t *tg, struct err *err)
 
 static int targets_change(struct api_ctx *c, json_t *req, bool reg, json_t **ret, struct err *err)
 {
-        _cleanup_json_ json_t *tg = NULL, *given = NULL, *q = NULL;
+        _cleanup_json_ json_t *tg = NULL, *given = NULL, *changed = json_array();
         char key[ELB_KEY_MAX];
         json_t *list, *t;
         size_t i;
         ssize_t at;
         int r, pushed;
+        if (!changed)
+                return err_set(err, ENOMEM, NULL, "out of memory");
         if (!jstr(req, "TargetGroupArn"))
                 return err_set(err, EINVAL, ELB_E_VALIDATION, "TargetGroupArn is required");
         if ((r = elb_get(c->s, ELB_TG, jstr(req, "TargetGroupArn"), &tg, key, err)) < 0 ||
@@ -180,6 +199,9 @@ static int targets_change(struct api_ctx *c, json_t *req, bool reg, json_t **ret
                         json_array_append(list, t);
                 else if (!reg && at >= 0)
                         json_array_remove(list, (size_t) at);
+                /* netd hears of every target registered (idempotent) and of those actually removed */
+                if (reg || at >= 0)
+                        json_array_append(changed, t);
         }
         if (json_array_size(list) > TARGETS_MAX)
                 return err_set(err, EINVAL, "TooManyTargets", "A target group takes at most %d targets", TARGETS_MAX);
@@ -187,26 +209,22 @@ static int targets_change(struct api_ctx *c, json_t *req, bool reg, json_t **ret
                 return r;
         if ((pushed = tg_pushed(c->s, tg, err)) < 0)
                 return pushed;
-        if (pushed) {
-                q = json_pack("{s:s, s:s, s:o}", "Action", reg ? "RegisterTargets" : "DeregisterTargets", "TargetGroupId",
-                              jstr(json_object_get(tg, "ebx"), "id"), "Targets", netd_targets(c->s, tg, given));
-                if (!q)
-                        return err_set(err, ENOMEM, NULL, "out of memory");
-                if (json_array_size(json_object_get(q, "Targets")) && (r = elb_netd(c->s, q, NULL, err)) < 0)
-                        return r;
-        }
+        if (pushed && (r = netd_targets_send(c->s, tg, reg ? "RegisterTargets" : "DeregisterTargets", changed, err)) < 0)
+                return r;
         *ret = json_object();
         return 0;
 }
 
 int elb_targets_apply(struct sched *s, const char *tg_arn, json_t *add, json_t *del, struct err *err)
 {
-        _cleanup_json_ json_t *tg = NULL;
+        _cleanup_json_ json_t *tg = NULL, *removed = json_array();
         char key[ELB_KEY_MAX];
         json_t *list, *t;
         size_t i;
         ssize_t at;
         int r, pushed;
+        if (!removed)
+                return err_set(err, ENOMEM, NULL, "out of memory");
         if ((r = elb_get(s, ELB_TG, tg_arn, &tg, key, err)) < 0)
                 return r;
         list = json_object_get(json_object_get(tg, "ebx"), "targets");
@@ -214,25 +232,18 @@ int elb_targets_apply(struct sched *s, const char *tg_arn, json_t *add, json_t *
                 if (target_find(list, t) < 0)
                         json_array_append(list, t);
         json_array_foreach(del, i, t)
-                if ((at = target_find(list, t)) >= 0)
+                if ((at = target_find(list, t)) >= 0) {
                         json_array_remove(list, (size_t) at);
+                        json_array_append(removed, t);
+                }
         if ((r = store_put(s->store, key, tg, err)) < 0)
                 return r;
         if ((pushed = tg_pushed(s, tg, err)) <= 0)
                 return pushed;
-        for (int reg = 1; reg >= 0; reg--) {
-                json_t *which = reg ? add : del;
-                _cleanup_json_ json_t *q = NULL;
-                if (!json_array_size(which))
-                        continue;
-                q = json_pack("{s:s, s:s, s:o}", "Action", reg ? "RegisterTargets" : "DeregisterTargets", "TargetGroupId",
-                              jstr(json_object_get(tg, "ebx"), "id"), "Targets", netd_targets(s, tg, which));
-                if (!q)
-                        return err_set(err, ENOMEM, NULL, "out of memory");
-                if ((r = elb_netd(s, q, NULL, err)) < 0)
-                        return r;
-        }
-        return 0;
+        if ((r = netd_targets_send(s, tg, "RegisterTargets", add, err)) < 0)
+                return r;
+        /* netd refuses to deregister what it does not have: only what was there */
+        return netd_targets_send(s, tg, "DeregisterTargets", removed, err);
 }
 
 int elb_op_register_targets(struct api_ctx *c, json_t *req, json_t **ret, struct err *err)

@@ -138,6 +138,8 @@ def test_load_balancers_target_groups_listeners_through_the_aws_cli(api):
     assert same["ListenerArn"] == ln["ListenerArn"]
     api.aws("elbv2", "delete-target-group", "--target-group-arn", tg2)
     assert "ResourceInUse" in aws_err(api, "elbv2", "delete-target-group", "--target-group-arn", tga)
+    # deregistering a target that is not registered succeeds, also once netd has the group
+    api.aws("elbv2", "deregister-targets", "--target-group-arn", tga, "--targets", "Id=10.9.9.9")
     assert [x["ListenerArn"] for x in api.aws("elbv2", "describe-listeners", "--load-balancer-arn", arn)["Listeners"]] == [lna]
     # attributes
     attrs = {x["Key"]: x["Value"] for x in api.aws("elbv2", "describe-target-group-attributes", "--target-group-arn", tga)["Attributes"]}
