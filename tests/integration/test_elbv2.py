@@ -538,3 +538,58 @@ def test_bridge_service_registers_instance_targets(ecs):
     assert all(p > 0 for _, p in bindings())
     ecs.call("UpdateService", service="br", desiredCount=0)
     wait_for(lambda: service_targets(ecs, tga) == [], 120, interval=0.5, what="scale to 0 deregisters")
+
+
+def test_nlb_in_front_of_a_bridge_service(ecs):
+    """A bridge-mode service with dynamic host ports behind an NLB (instance target group): the client task
+    reaches both tasks through the LB's address."""
+    from sandbox import wait_for
+    from test_ecsboxd import eni_netns, register_instance, task_id, web_td
+    if not netd_has_lb(ecs):
+        pytest.skip("this netd has no load-balancer data plane")
+    for sg in ecs.netd.ok("DescribeSecurityGroups")["SecurityGroups"]:
+        ecs.netd.call("AuthorizeSecurityGroupIngress", GroupId=sg["GroupId"], IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 1, "ToPort": 65535, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    register_instance(ecs)
+    vpc = ecs.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    subnet = ecs.aws("ec2", "describe-subnets", "--filters", f"Name=vpc-id,Values={vpc}")["Subnets"][0]["SubnetId"]
+    lb = ecs.aws("elbv2", "create-load-balancer", "--name", "br", "--type", "network", "--scheme", "internal",
+                 "--subnets", subnet)["LoadBalancers"][0]
+    arn = lb["LoadBalancerArn"]
+    lb = wait_for(lambda: (lambda x: x if x["State"]["Code"] == "active" else None)(
+        ecs.aws("elbv2", "describe-load-balancers", "--load-balancer-arns", arn)["LoadBalancers"][0]), 30, interval=0.5,
+        what="load balancer active")
+    addr = lb["AvailabilityZones"][0]["LoadBalancerAddresses"][0]["PrivateIPv4Address"]
+    tga = ecs.aws("elbv2", "create-target-group", "--name", "br", "--protocol", "TCP", "--port", "80", "--vpc-id", vpc,
+                  "--target-type", "instance", "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "2",
+                  "--healthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
+    # instance groups preserve the client's address by default (as ELB); the replies of a target to a client
+    # of the VPC would then bypass the router (netd's constraint): turn it off for clients inside the VPC
+    attrs = {a["Key"]: a["Value"] for a in ecs.aws("elbv2", "describe-target-group-attributes", "--target-group-arn", tga)["Attributes"]}
+    assert attrs["preserve_client_ip.enabled"] == "true"
+    ecs.aws("elbv2", "modify-target-group-attributes", "--target-group-arn", tga, "--attributes",
+            "Key=preserve_client_ip.enabled,Value=false")
+    ecs.aws("elbv2", "create-listener", "--load-balancer-arn", arn, "--protocol", "TCP", "--port", "80",
+            "--default-actions", f"Type=forward,TargetGroupArn={tga}")
+    ecs.call("RegisterTaskDefinition", **web_td(family="br", mode="bridge"))
+    ecs.call("RegisterTaskDefinition", **web_td(family="client", containerDefinitions=[
+        {"name": "c", "image": "busybox", "essential": True, "command": ["sleep", "600"], "stopTimeout": 2}]))
+    ecs.call("CreateService", serviceName="br", taskDefinition="br", desiredCount=2,
+             loadBalancers=[{"targetGroupArn": tga, "containerName": "web", "containerPort": 80}])
+
+    def healthy():
+        th = ecs.aws("elbv2", "describe-target-health", "--target-group-arn", tga)["TargetHealthDescriptions"]
+        return th if len(th) == 2 and all(t["TargetHealth"]["State"] == "healthy" for t in th) else None
+    th = wait_for(healthy, 120, interval=1, what="2 healthy instance targets")
+    assert all(t["Target"]["Id"].startswith("i-") and t["Target"]["Port"] > 0 for t in th), th
+    ids = {task_id(a) for a in ecs.call("ListTasks", serviceName="br")["taskArns"]}
+    client = ecs.wait_task(ecs.call("RunTask", taskDefinition="client")["tasks"][0]["taskArn"], timeout=60)
+    netns = eni_netns(ecs, client)
+    seen = set()
+    for _ in range(40):
+        p = ecs.sb.run(["ip", "netns", "exec", netns, "curl", "-sS", "--max-time", "3", f"http://{addr}/"], check=False)
+        if p.returncode == 0:
+            seen.add(p.stdout.strip())
+        if seen == ids:
+            break
+    assert seen == ids, (seen, ids, p.stderr, th, addr)
