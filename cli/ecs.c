@@ -9,6 +9,7 @@
 #include "ecsbox/json.h"
 #include "ecsboxd.h"
 #include "events.h"
+#include "exec.h"
 #include "exitcode.h"
 #include "flags.h"
 #include "logs.h"
@@ -32,7 +33,7 @@ static const char *const int_flags[] = {
 };
 /* Boolean switches (aws: "--force", "--no-force"). */
 static const char *const bool_flags[] = {
-        "force", "enable-execute-command", "enable-ecs-managed-tags", "force-new-deployment", NULL,
+        "force", "enable-execute-command", "enable-ecs-managed-tags", "force-new-deployment", "interactive", NULL,
 };
 
 static bool in(const char *const *set, const char *s)
@@ -126,6 +127,8 @@ static void ecs_usage(FILE *f)
                    "       ecsbox [--endpoint URL|SOCKET] ecs logs --task ID [--container NAME] [--cluster C] [--follow]\n"
                    "       ecsbox [--endpoint URL|SOCKET] ecs flow-logs --task ID [--cluster C] [--flow-log-id fl-...] [--follow]\n"
                    "       ecsbox [--endpoint URL|SOCKET] ecs events --service NAME [--cluster C] [--follow]\n"
+                   "       ecsbox [--endpoint URL|SOCKET] ecs execute-command --task ID [--container NAME] --command CMD\n"
+                   "                                     [--interactive] (as root: the command runs in the container)\n"
                    "       ecsbox [--endpoint URL|SOCKET] ps [--cluster C] [-a]\n"
                    "VERB is any aws ecs verb ecsboxd implements (create-cluster, register-task-definition, run-task,\n"
                    "describe-tasks, list-tasks, stop-task, register-container-instance, ...). Flags are the aws ones;\n"
@@ -157,5 +160,7 @@ int cli_ecs(const char *endpoint, const char *netd_sock, int argc, char **argv)
                 return EXIT_USAGE;
         if (own_command(verb))
                 return own_run(endpoint, netd_sock, verb, req, switches & 1);
+        if (!strcmp(verb, "execute-command"))
+                return cli_exec(endpoint, req);
         return api_call(endpoint, verb, req);
 }

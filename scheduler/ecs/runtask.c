@@ -319,7 +319,7 @@ static json_t *task_new(struct run *run, json_t *inst, const char *subnet_id, co
                         "desiredStatus", "RUNNING", "launchType", run->in->launch, "group", run->group, "overrides", run->overrides_echo,
                         "createdAt", jtime(now_epoch()), "version", (json_int_t) 1, "healthStatus", "UNKNOWN", "tags",
                         tags ? tags : json_array(), "attributes", "name", "ecs.cpu-architecture", "value", "x86_64",
-                        "enableExecuteCommand", 0);
+                        "enableExecuteCommand", run->in->exec);
         if (!rec)
                 return NULL;
         snprintf(buf, sizeof buf, "%ld", run->cpu);

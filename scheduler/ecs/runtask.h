@@ -55,6 +55,7 @@ struct task_start {
         json_t *tags;                        /* [{key, value}] or NULL */
         const char *propagate;               /* propagateTags: NULL/NONE, TASK_DEFINITION or SERVICE */
         bool managed_tags;                   /* enableECSManagedTags: aws:ecs:clusterName (and serviceName) */
+        bool exec;                           /* enableExecuteCommand: ExecuteCommand may enter its containers */
         const char *service_name;            /* a service's task: its name, for the managed tag */
         json_t *service_tags;                /* a service's task: the service's tags, for propagateTags SERVICE */
         const char *client_token;            /* RunTask's idempotence token or NULL */

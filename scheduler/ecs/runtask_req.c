@@ -186,6 +186,7 @@ static int run_members_decode(json_t *req, struct task_start *t, struct err *err
             (r = req_str(req, NULL, "clientToken", false, &t->client_token, err)) < 0 ||
             (r = req_str(req, NULL, "propagateTags", false, &t->propagate, err)) < 0 ||
             (r = req_bool(req, NULL, "enableECSManagedTags", false, &t->managed_tags, err)) < 0 ||
+            (r = req_bool(req, NULL, "enableExecuteCommand", false, &t->exec, err)) < 0 ||
             (r = tags_propagate_check(t->propagate, false, err)) < 0)
                 return r;
         t->count = (int) count;

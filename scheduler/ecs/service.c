@@ -124,7 +124,7 @@ static json_t *service_new(struct api_ctx *c, const struct service_create_in *in
                         "deployments", "events", "createdAt", jtime(now_epoch()), "placementConstraints",
                         in->constraints ?: json_array(), "placementStrategy", in->strategies ?: json_array(), "schedulingStrategy",
                         in->strategy, "deploymentController", "type", "ECS", "loadBalancers", "serviceRegistries",
-                        "enableECSManagedTags", in->managed_tags, "propagateTags", in->propagate, "enableExecuteCommand", 0, "createdBy",
+                        "enableECSManagedTags", in->managed_tags, "propagateTags", in->propagate, "enableExecuteCommand", in->exec, "createdBy",
                         "arn:aws:iam::000000000000:root");
         if (!rec)
                 return NULL;
@@ -226,6 +226,8 @@ static void service_apply_update(const struct service_update_in *in, json_t *rec
                 json_object_set_new(rec, "propagateTags", json_string(in->propagate));
         if (in->managed_tags >= 0)
                 json_object_set_new(rec, "enableECSManagedTags", json_boolean(in->managed_tags));
+        if (in->exec >= 0)
+                json_object_set_new(rec, "enableExecuteCommand", json_boolean(in->exec));
         if (in->taskdef && strcmp(jstr(td, "taskDefinitionArn"), jstr(rec, "taskDefinition") ?: "") != 0) {
                 json_object_set_new(rec, "taskDefinition", json_string(jstr(td, "taskDefinitionArn")));
                 changed = true;
@@ -490,6 +492,7 @@ static int deployment_start_req(struct pass *p, json_t *dep, const char *target_
         ret->target_ec2_id = target_ec2_id;
         ret->propagate = jstr(p->rec, "propagateTags");
         ret->managed_tags = json_is_true(json_object_get(p->rec, "enableECSManagedTags"));
+        ret->exec = json_is_true(json_object_get(p->rec, "enableExecuteCommand"));
         ret->service_name = jstr(p->rec, "serviceName");
         ret->service_tags = json_object_get(p->rec, "tags");
         if (!ret->taskdef)

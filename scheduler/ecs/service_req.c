@@ -141,6 +141,7 @@ int service_create_decode(json_t *req, struct service_create_in *ret, struct err
             (r = req_tags(req, "tags", &in.tags, err)) < 0 || (r = create_values_check(req, &in, err)) < 0 ||
             (r = req_str(req, NULL, "propagateTags", false, &in.propagate, err)) < 0 ||
             (r = req_bool(req, NULL, "enableECSManagedTags", false, &in.managed_tags, err)) < 0 ||
+            (r = req_bool(req, NULL, "enableExecuteCommand", false, &in.exec, err)) < 0 ||
             (r = tags_propagate_check(in.propagate, true, err)) < 0)
                 return r;
         in.daemon = strcmp(in.strategy, "DAEMON") == 0;
@@ -159,7 +160,7 @@ int service_create_decode(json_t *req, struct service_create_in *ret, struct err
 
 int service_update_decode(json_t *req, struct service_update_in *ret, struct err *err)
 {
-        struct service_update_in in = { .desired = -1, .managed_tags = -1 };
+        struct service_update_in in = { .desired = -1, .managed_tags = -1, .exec = -1 };
         bool managed = false;
         int r;
         if ((r = req_check_keys(req, update_keys, err)) < 0)
@@ -180,6 +181,10 @@ int service_update_decode(json_t *req, struct service_update_in *ret, struct err
                 return r;
         if (r > 0)
                 in.managed_tags = managed;
+        if ((r = req_bool(req, NULL, "enableExecuteCommand", false, &managed, err)) < 0)
+                return r;
+        if (r > 0)
+                in.exec = managed;
         in.has_grace = json_object_get(req, "healthCheckGracePeriodSeconds") != NULL;
         in.constraints = json_object_get(req, "placementConstraints");
         in.strategies = json_object_get(req, "placementStrategy");

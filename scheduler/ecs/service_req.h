@@ -19,6 +19,7 @@ struct service_create_in {
         json_t *tags;                        /* or NULL */
         const char *propagate;               /* propagateTags: NONE, TASK_DEFINITION or SERVICE */
         bool managed_tags;                   /* enableECSManagedTags */
+        bool exec;                           /* enableExecuteCommand: the service's tasks may be entered */
         struct deploy_config_in deploy;
         json_t *constraints, *strategies;    /* placementConstraints, placementStrategy as given, or NULL */
         struct task_network net;
@@ -37,6 +38,7 @@ struct service_update_in {
         bool force;                          /* forceNewDeployment */
         const char *propagate;               /* propagateTags, or NULL: unchanged */
         int managed_tags;                    /* enableECSManagedTags: 0/1, -1 unchanged */
+        int exec;                            /* enableExecuteCommand: 0/1, -1 unchanged */
         struct deploy_config_in deploy;
         json_t *constraints, *strategies;    /* as given, or NULL: unchanged */
         bool has_strategies;                 /* placementStrategy non-empty (refused for DAEMON services) */

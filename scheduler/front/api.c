@@ -11,6 +11,7 @@
 #include "../ecs/attributes.h"
 #include "../ecs/cluster.h"
 #include "../ecs/ecs.h"
+#include "../ecs/exec.h"
 #include "../ecs/instance.h"
 #include "../ecs/runtask.h"
 #include "../ecs/service.h"
@@ -53,6 +54,7 @@ static const struct {
         { "RunTask", op_run_task },
         { "StartTask", op_start_task },
         { "StopTask", op_stop_task },
+        { "ExecuteCommand", op_execute_command },
         { "DescribeTasks", op_describe_tasks },
         { "ListTasks", op_list_tasks },
         { "GetTaskLogs", op_get_task_logs }, /* ecsbox extension for the CLI */

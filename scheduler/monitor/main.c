@@ -19,7 +19,10 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "Usage: ecsbox-monitor --spec FILE [--foreground] [--log-level LEVEL]\n"
-                "Run one ecsbox task: start its containers, reap them, write DIR/status.json.\n\n"
+                "       ecsbox-monitor --spec FILE --exec CONTAINER -- COMMAND [ARG...]\n"
+                "Run one ecsbox task: start its containers, reap them, write DIR/status.json.\n"
+                "With --exec: run COMMAND in that running container (ECS Exec), with this process's stdio;\n"
+                "its exit status is the command's.\n\n"
                 "  --spec FILE        the task spec (JSON, see docs/monitor.md)\n"
                 "  --foreground       do not daemonise; exit when the task is STOPPED\n"
                 "  --log-level LEVEL  error, warning, notice, info (default) or debug\n"
@@ -104,9 +107,10 @@ int main(int argc, char **argv)
         static const struct option opts[] = { { "spec", required_argument, NULL, 's' },
                                                { "foreground", no_argument, NULL, 'f' },
                                                { "log-level", required_argument, NULL, 'l' },
+                                               { "exec", required_argument, NULL, 'x' },
                                                { "help", no_argument, NULL, 'h' },
                                                {} };
-        const char *spec_path = NULL;
+        const char *spec_path = NULL, *exec_container = NULL;
         bool foreground = false;
         struct task_spec *spec = NULL;
         struct monitor m;
@@ -116,6 +120,24 @@ int main(int argc, char **argv)
         int c, r, ready_fd = -1;
 
         log_set_ident("ecsbox-monitor");
+        /* --exec runs in the foreground of a terminal: its signals are left alone */
+        for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+                if (!strcmp(argv[i], "--exec") || !strncmp(argv[i], "--exec=", 7))
+                        exec_container = "";
+        if (exec_container) {
+                while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1)
+                        switch (c) {
+                        case 's': spec_path = optarg; break;
+                        case 'x': exec_container = optarg; break;
+                        case 'l': break;
+                        default: usage(stderr); return 2;
+                        }
+                if (!spec_path || !*exec_container || optind >= argc) {
+                        usage(stderr);
+                        return 2;
+                }
+                return monitor_exec(spec_path, exec_container, argv + optind);
+        }
         /* Blocked from the start (the event loop reads them from a signalfd): a SIGTERM sent as soon as
          * monitor.pid exists waits for the loop instead of killing the monitor. */
         sigemptyset(&mask);

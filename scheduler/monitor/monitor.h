@@ -122,6 +122,9 @@ int container_enter_privileges(const struct container_spec *cs, const struct use
 char **container_env(const struct container_spec *cs, const char *hostname, const char *home);
 /* In a child before exec (container or health check): every signal back to its default, none blocked. */
 void container_reset_signals(void);
+
+/* exec.c: `--exec`: argv (NULL-terminated) in the running container of the spec's task; the exit status. */
+int monitor_exec(const char *spec_path, const char *container, char **argv);
 /* Join the container's cgroups (from a child, before exec). */
 int cgroup_join_self(const struct container *c);
 void container_free_runtime(struct container *c);
