@@ -89,6 +89,11 @@ void sched_done(struct sched *s)
                 free(s->ec2_model);
                 s->ec2_model = NULL;
         }
+        if (s->elbv2_model) {
+                query_model_free(s->elbv2_model);
+                free(s->elbv2_model);
+                s->elbv2_model = NULL;
+        }
         json_decref(s->todo);
         json_decref(s->active);
         json_decref(s->steady);

@@ -43,6 +43,7 @@ struct sched {
         netd_call_fn netd_call;              /* set before sched_init (main: netd_socket_call) */
         struct auth *auth;                   /* the API keys (front/auth.c); main's, set before serving */
         struct query_model *ec2_model;       /* query/: botocore's EC2 model, parsed at first use */
+        struct query_model *elbv2_model;     /* query/: botocore's ELBv2 model, parsed at first use */
         struct tmds *tmds;                   /* tmds/: the metadata endpoint's servers, made at first use */
         char task_role_credentials[SCHED_PATH_MAX];  /* role ARN or name -> keys (shared-credentials format) */
         void *test_data;                     /* for unit-test stubs */

@@ -21,6 +21,7 @@
 #include "ecsbox/timeutil.h"
 #include "../front/req.h"
 #include "../sched.h"
+#include "../elb/ecs.h"
 #include "../sd/ecs.h"
 #include "arn.h"
 #include "cluster.h"
@@ -65,6 +66,11 @@ static void svc_event(json_t *rec, const char *fmt, ...)
         while (json_array_size(events) > EVENTS_MAX)
                 json_array_remove(events, json_array_size(events) - 1);
         log_info("service=%s msg=\"%s\"", jstr(rec, "serviceName") ?: "?", msg);
+}
+
+void service_event_add(json_t *rec, const char *msg)
+{
+        svc_event(rec, "%s", msg);
 }
 
 /* The public Service shape (private members removed); a new object. */
@@ -130,6 +136,8 @@ static json_t *service_new(struct api_ctx *c, const struct service_create_in *in
         json_set(rec, "networkConfiguration", json_incref(in->net.config));
         if (in->registries)
                 json_object_set(rec, "serviceRegistries", in->registries);
+        if (in->lbs)
+                json_object_set(rec, "loadBalancers", in->lbs);
         if (in->has_grace)
                 json_object_set_new(rec, "healthCheckGracePeriodSeconds", json_integer(in->grace));
         if (in->tags)
@@ -151,7 +159,7 @@ int op_create_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *
         if ((r = service_create_decode(req, &in, err)) < 0 || (r = cluster_get(c, in.cluster, &cl, cname, err)) < 0 ||
             (r = deploy_config_resolve(&in.deploy, in.daemon, NULL, &dc, err)) < 0 ||
             (r = service_taskdef(c, in.taskdef, &in.net, &td, err)) < 0 ||
-            (r = sd_ecs_registries_check(c->s, in.registries, td, err)) < 0)
+            (r = sd_ecs_registries_check(c->s, in.registries, td, err)) < 0 || (r = elb_ecs_check(c->s, in.lbs, td, err)) < 0)
                 return r;
         r = service_load(c->s, cname, in.name, &old, key, err);
         if (r < 0 && r != -ENOENT)
@@ -228,6 +236,7 @@ static void service_apply_update(const struct service_update_in *in, json_t *rec
         changed |= member_update(rec, "placementConstraints", in->constraints);
         changed |= member_update(rec, "placementStrategy", in->strategies);
         changed |= member_update(rec, "serviceRegistries", in->registries);
+        changed |= member_update(rec, "loadBalancers", in->lbs);
         prim = deployment_primary(rec);
         if (changed || in->force || !prim)
                 redeploy(rec, cname);
@@ -269,6 +278,12 @@ int op_update_service(struct api_ctx *c, json_t *req, json_t **ret, struct err *
                 if (!td && (r = service_taskdef(c, jstr(rec, "taskDefinition"), &in.net, &td, err)) < 0)
                         return r;
                 if ((r = sd_ecs_registries_check(c->s, in.registries, td, err)) < 0)
+                        return r;
+        }
+        if (json_array_size(in.lbs) > 0) {
+                if (!td && (r = service_taskdef(c, jstr(rec, "taskDefinition"), &in.net, &td, err)) < 0)
+                        return r;
+                if ((r = elb_ecs_check(c->s, in.lbs, td, err)) < 0)
                         return r;
         }
         service_apply_update(&in, rec, td, dc, daemon, cname);
@@ -958,6 +973,8 @@ static void service_pass(struct sched *s, const char *key)
         pass_events(&p);
         /* Cloud Map instances follow the tasks (serviceRegistries) */
         sd_ecs_sync(s, key, rec, tasks);
+        /* and the target groups of loadBalancers */
+        elb_ecs_sync(s, key, rec, tasks);
         if (!json_equal(rec, orig) && store_put(s->store, key, rec, &err) < 0)
                 log_error("service=%s msg=\"cannot record service\" err=\"%s\"", p.name, err.msg);
 }

@@ -19,3 +19,6 @@ void services_tick(struct sched *s);
 int services_count(struct sched *s, const char *cluster, struct err *err);
 /* Asks for a pass on a coming loop turn (a service changed, or one of its tasks did). */
 void services_kick(struct sched *s);
+/* Adds an event (newest first, the list capped) to a service record: for the modules that follow a
+ * service's tasks in its pass (elb/ecs.c). */
+void service_event_add(json_t *rec, const char *msg);

@@ -68,6 +68,36 @@ static int registries_decode(json_t *req, json_t **ret, struct err *err)
         return 0;
 }
 
+/* loadBalancers: at most 5 {targetGroupArn*, containerName*, containerPort*} (a classic loadBalancerName
+ * is refused), typed here; the target groups and the task definition are checked by elb/ecs.c. */
+static int lbs_decode(json_t *req, json_t **ret, struct err *err)
+{
+        json_t *a = NULL, *lb;
+        size_t i;
+        int r;
+        if ((r = req_array(req, NULL, "loadBalancers", false, &a, err)) <= 0)
+                return r;
+        if (json_array_size(a) > 5)
+                return err_set(err, EINVAL, E_PARAM, "At most 5 load balancers (target groups) are supported per service: loadBalancers has %zu.",
+                               json_array_size(a));
+        json_array_foreach(a, i, lb) {
+                const char *arn = NULL, *cname = NULL, *lbname = NULL;
+                long long port = 0;
+                if (!json_is_object(lb))
+                        return err_set(err, EINVAL, E_SERIAL, "Invalid type for parameter loadBalancers[%zu]: expected a structure", i);
+                if ((r = req_str(lb, "loadBalancers", "loadBalancerName", false, &lbname, err)) < 0)
+                        return r;
+                if (lbname)
+                        return err_set(err, EINVAL, E_PARAM, "Classic load balancers (loadBalancerName) are not supported by ecsbox: use targetGroupArn.");
+                if ((r = req_str(lb, "loadBalancers", "targetGroupArn", true, &arn, err)) < 0 ||
+                    (r = req_str(lb, "loadBalancers", "containerName", true, &cname, err)) < 0 ||
+                    (r = req_int(lb, "loadBalancers", "containerPort", true, 1, 65535, &port, err)) < 0)
+                        return r;
+        }
+        *ret = a;
+        return 0;
+}
+
 /* The members whose values ECS restricts. */
 static int create_values_check(json_t *req, const struct service_create_in *in, struct err *err)
 {
@@ -92,8 +122,6 @@ static int create_values_check(json_t *req, const struct service_create_in *in, 
                 return err_set(err, EINVAL, E_PARAM, "Missing required parameter: taskDefinition (ecsbox has no external deployment controller).");
         if (strcmp(in->strategy, "DAEMON") != 0 && !json_object_get(req, "desiredCount"))
                 return err_set(err, EINVAL, E_PARAM, "Missing required parameter: desiredCount (required for the REPLICA scheduling strategy).");
-        if (json_array_size(json_object_get(req, "loadBalancers")) > 0)
-                return err_set(err, EINVAL, E_PARAM, "loadBalancers are not supported by ecsbox.");
         return 0;
 }
 
@@ -119,7 +147,8 @@ int service_create_decode(json_t *req, struct service_create_in *ret, struct err
         in.daemon = strcmp(in.strategy, "DAEMON") == 0;
         in.has_grace = json_object_get(req, "healthCheckGracePeriodSeconds") != NULL;
         if ((r = deploy_config_decode(req, &in.deploy, err)) < 0 || (r = placement_check(req, in.daemon, err)) < 0 ||
-            (r = task_network_decode(req, &in.net, err)) < 0 || (r = registries_decode(req, &in.registries, err)) < 0)
+            (r = task_network_decode(req, &in.net, err)) < 0 || (r = registries_decode(req, &in.registries, err)) < 0 ||
+            (r = lbs_decode(req, &in.lbs, err)) < 0)
                 return r;
         in.constraints = json_object_get(req, "placementConstraints");
         in.strategies = json_object_get(req, "placementStrategy");
@@ -145,7 +174,8 @@ int service_update_decode(json_t *req, struct service_update_in *ret, struct err
             (r = req_str(req, NULL, "propagateTags", false, &in.propagate, err)) < 0 ||
             (r = tags_propagate_check(in.propagate, true, err)) < 0 ||
             (r = deploy_config_decode(req, &in.deploy, err)) < 0 || (r = placement_check(req, false, err)) < 0 ||
-            (r = task_network_decode(req, &in.net, err)) < 0 || (r = registries_decode(req, &in.registries, err)) < 0)
+            (r = task_network_decode(req, &in.net, err)) < 0 || (r = registries_decode(req, &in.registries, err)) < 0 ||
+            (r = lbs_decode(req, &in.lbs, err)) < 0)
                 return r;
         if ((r = req_bool(req, NULL, "enableECSManagedTags", false, &managed, err)) < 0)
                 return r;

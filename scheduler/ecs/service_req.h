@@ -24,6 +24,7 @@ struct service_create_in {
         json_t *constraints, *strategies;    /* placementConstraints, placementStrategy as given, or NULL */
         struct task_network net;
         json_t *registries;                  /* serviceRegistries (at most one), or NULL */
+        json_t *lbs;                         /* loadBalancers [{targetGroupArn, containerName, containerPort}], or NULL */
         char hash[20];                       /* the request without clientToken: CreateService is idempotent */
 };
 int service_create_decode(json_t *req, struct service_create_in *ret, struct err *err);
@@ -43,5 +44,6 @@ struct service_update_in {
         bool has_strategies;                 /* placementStrategy non-empty (refused for DAEMON services) */
         struct task_network net;             /* net.config NULL: unchanged */
         json_t *registries;                  /* serviceRegistries, or NULL: unchanged ([] removes) */
+        json_t *lbs;                         /* loadBalancers, or NULL: unchanged ([] removes) */
 };
 int service_update_decode(json_t *req, struct service_update_in *ret, struct err *err);

@@ -1,4 +1,6 @@
-/* model.c: the Query protocol over botocore's shapes: form parameters in, XML out (EC2 flavour). */
+/* model.c: the Query protocol over botocore's shapes: form parameters in, XML out, in both flavours: EC2's
+ * (Name.N, lowerCamel locationName, <item>) and the plain Query protocol's of ELBv2 (Name.member.N,
+ * Name.entry.N.key/value, UpperCamel member names, <member>). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@ int query_model_load(const char *json_text, struct query_model *ret, struct err 
         }
         ret->doc = doc;
         ret->version = json_string_value(json_object_get(doc, "version"));
+        ret->query = !strcmp(json_string_value(json_object_get(doc, "protocol")) ?: "", "query");
         return 0;
 }
 
@@ -31,9 +34,14 @@ void query_model_free(struct query_model *m)
         m->doc = NULL;
 }
 
+const char *query_model_result_wrapper(const struct query_model *m, const char *op)
+{
+        return json_string_value(json_object_get(json_object_get(json_object_get(m->doc, "operations"), op), "resultWrapper"));
+}
+
 bool query_model_op(const struct query_model *m, const char *op, const char **ret_input, const char **ret_output)
 {
-        json_t *o = json_object_get(json_object_get(m->doc, "operations"), op);
+        json_t *o = json_object_get(json_object_get(m->doc, "operations"), op ? op : "");
         if (!o)
                 return false;
         *ret_input = json_string_value(json_object_get(o, "input"));
@@ -53,12 +61,15 @@ static const char *type_of(json_t *shape)
 
 /* ---- in: the EC2 serializer's names ---- */
 
-/* queryName, else locationName with its first letter upper-cased, else the member name. */
-static void ec2_wire_name(const char *member, json_t *ref, char *buf, size_t len)
+/* EC2: queryName, else locationName with its first letter upper-cased, else the member name.
+ * Query: locationName, else the member name, unchanged. */
+static void wire_name(const struct query_model *m, const char *member, json_t *ref, char *buf, size_t len)
 {
         const char *q = json_string_value(json_object_get(ref, "queryName"));
         const char *l = json_string_value(json_object_get(ref, "locationName"));
-        if (q)
+        if (m->query)
+                snprintf(buf, len, "%s", l ? l : member);
+        else if (q)
                 snprintf(buf, len, "%s", q);
         else if (l) {
                 snprintf(buf, len, "%s", l);
@@ -113,7 +124,7 @@ static int struct_in(const struct query_model *m, json_t *shape, const char *pre
                 json_t *ref = json_array_get(pair, 1), *v = NULL;
                 char wire[128], key[512];
                 int r;
-                ec2_wire_name(name, ref, wire, sizeof wire);
+                wire_name(m, name, ref, wire, sizeof wire);
                 if (prefix)
                         snprintf(key, sizeof key, "%s.%s", prefix, wire);
                 else
@@ -137,6 +148,39 @@ static int struct_in(const struct query_model *m, json_t *shape, const char *pre
         return 1;
 }
 
+/* A map: Name.entry.N.key / Name.entry.N.value (Query), Name.N.key / .value (EC2). Keys are strings. */
+static int map_in(const struct query_model *m, json_t *shape, const char *key, json_t *params, int depth, json_t **ret,
+                  struct err *err)
+{
+        json_t *vshape = shape_of(m, json_string_value(json_object_get(json_object_get(shape, "value"), "shape")));
+        json_t *out = NULL;
+        int r;
+        if (depth > DEPTH_MAX)
+                return 0;
+        for (int n = 1; n <= LIST_MAX; n++) {
+                char kkey[600], vkey[600];
+                json_t *k, *v = NULL;
+                snprintf(kkey, sizeof kkey, m->query ? "%s.entry.%d.key" : "%s.%d.key", key, n);
+                snprintf(vkey, sizeof vkey, m->query ? "%s.entry.%d.value" : "%s.%d.value", key, n);
+                if (!(k = json_object_get(params, kkey)))
+                        break;
+                if ((r = value_in(m, vshape, vkey, params, depth + 1, &v, err)) < 0) {
+                        json_decref(out);
+                        return r;
+                }
+                if (!out && !(out = json_object())) {
+                        json_decref(v);
+                        return err_set(err, ENOMEM, NULL, "out of memory");
+                }
+                json_object_set_new(out, json_string_value(k) ?: "", r ? v : json_string(""));
+                json_object_del(params, kkey);
+        }
+        if (!out)
+                return 0;
+        *ret = out;
+        return 1;
+}
+
 static int value_in(const struct query_model *m, json_t *shape, const char *key, json_t *params, int depth, json_t **ret,
                     struct err *err)
 {
@@ -146,11 +190,18 @@ static int value_in(const struct query_model *m, json_t *shape, const char *key,
                 return struct_in(m, shape, key, params, depth, ret, err);
         if (!strcmp(t, "list")) {
                 json_t *mshape = shape_of(m, json_string_value(json_object_get(json_object_get(shape, "member"), "shape")));
-                json_t *out = NULL;
+                json_t *out = NULL, *empty;
+                if (m->query && (empty = json_object_get(params, key)) && !strcmp(json_string_value(empty) ?: "", "")) {
+                        /* Query: an empty list is sent as Name= */
+                        json_object_del(params, key);
+                        if (!(*ret = json_array()))
+                                return err_set(err, ENOMEM, NULL, "out of memory");
+                        return 1;
+                }
                 for (int n = 1; n <= LIST_MAX; n++) {
                         char ikey[600];
                         json_t *v = NULL;
-                        snprintf(ikey, sizeof ikey, "%s.%d", key, n);
+                        snprintf(ikey, sizeof ikey, m->query ? "%s.member.%d" : "%s.%d", key, n);
                         if ((r = value_in(m, mshape, ikey, params, depth + 1, &v, err)) < 0) {
                                 json_decref(out);
                                 return r;
@@ -166,6 +217,8 @@ static int value_in(const struct query_model *m, json_t *shape, const char *key,
                 *ret = out;
                 return 1;
         }
+        if (!strcmp(t, "map"))
+                return map_in(m, shape, key, params, depth, ret, err);
         json_t *v = json_object_get(params, key);
         if (!v)
                 return 0;
@@ -176,6 +229,11 @@ static int value_in(const struct query_model *m, json_t *shape, const char *key,
 }
 
 int query_ec2_input(const struct query_model *m, const char *shape, json_t *params, json_t **ret, struct err *err)
+{
+        return query_model_input(m, shape, params, ret, err);
+}
+
+int query_model_input(const struct query_model *m, const char *shape, json_t *params, json_t **ret, struct err *err)
 {
         json_t *out = NULL;
         int r;
@@ -236,7 +294,7 @@ static int value_out(const struct query_model *m, json_t *shape, const char *ele
         if (!strcmp(t, "list")) {
                 json_t *mref = json_object_get(shape, "member"), *item;
                 json_t *mshape = shape_of(m, json_string_value(json_object_get(mref, "shape")));
-                const char *iname = json_string_value(json_object_get(mref, "locationName")) ?: "item";
+                const char *iname = json_string_value(json_object_get(mref, "locationName")) ?: (m->query ? "member" : "item");
                 size_t i;
                 if (!json_is_array(v))
                         return 0;
@@ -266,6 +324,13 @@ static int value_out(const struct query_model *m, json_t *shape, const char *ele
 
 int query_ec2_output(const struct query_model *m, const char *shape, json_t *doc, xmlTextWriterPtr w, struct err *err)
 {
+        return query_model_output(m, shape, doc, w, err);
+}
+
+int query_model_output(const struct query_model *m, const char *shape, json_t *doc, xmlTextWriterPtr w, struct err *err)
+{
+        if (!shape && m->query)
+                return 0;
         if (!shape) {
                 /* no output in the model: AWS answers <return>true</return> */
                 return w_ok(xmlTextWriterWriteElement(w, BAD_CAST "return", BAD_CAST "true"), err);

@@ -1,5 +1,6 @@
 /* query.c: the Query protocol's edge: Action and Version routed, EC2 requests translated to netd's socket
- * API over botocore's model and answered in EC2's XML, errors as each service writes them. */
+ * API over botocore's model and answered in EC2's XML, ELBv2 requests decoded over botocore's ELBv2 model and
+ * handed to scheduler/elb/, errors as each service writes them. */
 #include <errno.h>
 #include <libxml/xmlwriter.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "ecsbox/cleanup.h"
 #include "ecsbox/json.h"
 #include "ecsbox/log.h"
+#include "../elb/elb.h"
 #include "../netd_client.h"
 #include "../sched.h"
 #include "form.h"
@@ -115,21 +117,118 @@ static int ec2_status(const char *code)
         return 400;
 }
 
-static int ec2_model(struct sched *s, const struct query_model **ret, struct err *err)
+static int model_get(struct query_model **slot, const char *json_text, const struct query_model **ret, struct err *err)
 {
         int r;
-        if (!s->ec2_model) {
+        if (!*slot) {
                 struct query_model *m = calloc(1, sizeof *m);
                 if (!m)
                         return err_set(err, ENOMEM, NULL, "out of memory");
-                if ((r = query_model_load(query_ec2_model_json, m, err)) < 0) {
+                if ((r = query_model_load(json_text, m, err)) < 0) {
                         free(m);
                         return r;
                 }
-                s->ec2_model = m;
+                *slot = m;
         }
-        *ret = s->ec2_model;
+        *ret = *slot;
         return 0;
+}
+
+static int ec2_model(struct sched *s, const struct query_model **ret, struct err *err)
+{
+        return model_get(&s->ec2_model, query_ec2_model_json, ret, err);
+}
+
+/* The status of an ELBv2 error code, as the model gives them (what is not modeled: 400). */
+static int elbv2_status(const char *code)
+{
+        if (!strcmp(code, "InternalFailure") || !strcmp(code, "HealthUnavailable"))
+                return 500;
+        if (!strcmp(code, "ServiceUnavailable"))
+                return 503;
+        if (!strcmp(code, "PriorRequestNotComplete"))
+                return 429;
+        if (!strcmp(code, "AccessDenied"))
+                return 403;
+        return 400;
+}
+
+/* An ELBv2 request: the model turns the parameters into the request of scheduler/elb/, its answer into
+ * <OpResponse><OpResult>…</OpResult><ResponseMetadata><RequestId/></ResponseMetadata></OpResponse>. */
+static void elbv2_handle(struct sched *s, const char *op, json_t *params, struct api_response *ret)
+{
+        const struct query_model *m = NULL;
+        const char *in = NULL, *out = NULL, *wrapper, *left;
+        _cleanup_json_ json_t *req = NULL, *ans = NULL;
+        struct err err = { 0 };
+        json_t *v;
+        int r;
+
+        if (model_get(&s->elbv2_model, query_elbv2_model_json, &m, &err) < 0) {
+                error_answer(ret, true, 500, "InternalFailure", err.msg);
+                return;
+        }
+        if (!query_model_op(m, op, &in, &out)) {
+                char msg[300];
+                snprintf(msg, sizeof msg, "The action %.100s is not valid for this web service.", op);
+                error_answer(ret, true, 400, "InvalidAction", msg);
+                return;
+        }
+        json_object_del(params, "Action");
+        json_object_del(params, "Version");
+        if ((r = query_model_input(m, in, params, &req, &err)) < 0) {
+                error_answer(ret, true, 400, err.code[0] ? "ValidationError" : "InternalFailure", err.msg);
+                return;
+        }
+        json_object_foreach(params, left, v) {
+                char msg[300];
+                snprintf(msg, sizeof msg, "The parameter %.100s is not recognized", left);
+                error_answer(ret, true, 400, "ValidationError", msg);
+                return;
+        }
+        struct api_ctx c = { .s = s, .op = op };
+        snprintf(c.region, sizeof c.region, "%s", s->region);
+        if ((r = elb_handle(&c, op, req, &ans, &err)) < 0) {
+                const char *code = err.code[0] ? err.code : "InternalFailure";
+                if (!err.code[0])
+                        log_error("request=%s op=%s status=500 err=\"%s\"", ret->request_id, op, err.msg);
+                else
+                        log_debug("request=%s op=%s code=%s msg=\"%s\"", ret->request_id, op, code, err.msg);
+                error_answer(ret, true, elbv2_status(code), code, err.msg);
+                return;
+        }
+
+        xmlBufferPtr buf = xmlBufferCreate();
+        xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
+        char root[160], result[160];
+        if (!w) {
+                xmlBufferFree(buf);
+                error_answer(ret, true, 500, "InternalFailure", "out of memory");
+                return;
+        }
+        wrapper = query_model_result_wrapper(m, op);
+        snprintf(root, sizeof root, "%sResponse", op);
+        if (wrapper)
+                snprintf(result, sizeof result, "%s", wrapper);
+        else
+                snprintf(result, sizeof result, "%sResult", op);
+        /* the Result element is written even when empty: botocore needs it */
+        r = xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0 ||
+            xmlTextWriterStartElementNS(w, NULL, BAD_CAST root, BAD_CAST QUERY_ELBV2_XMLNS) < 0 ||
+            xmlTextWriterStartElement(w, BAD_CAST result) < 0 ? -EIO : 0;
+        if (r == 0)
+                r = query_model_output(m, out, ans, w, &err);
+        if (r == 0 && (xmlTextWriterEndElement(w) < 0 || xmlTextWriterStartElement(w, BAD_CAST "ResponseMetadata") < 0 ||
+                       xmlTextWriterWriteElement(w, BAD_CAST "RequestId", BAD_CAST ret->request_id) < 0 ||
+                       xmlTextWriterEndElement(w) < 0 || xmlTextWriterEndElement(w) < 0 || xmlTextWriterEndDocument(w) < 0))
+                r = -EIO;
+        xmlFreeTextWriter(w);
+        if (r < 0)
+                error_answer(ret, true, 500, "InternalFailure", "the answer could not be written");
+        else
+                xml_answer(ret, 200, buf);
+        xmlBufferFree(buf);
+        log_debug("request=%s op=%s status=%d", ret->request_id, op, ret->status);
 }
 
 /* An EC2 request: the model turns the parameters into netd's request, netd's answer into the XML. */
@@ -244,14 +343,11 @@ void query_handle(struct sched *s, const char *body, size_t len, const char *url
         }
         if (strcmp(version, QUERY_EC2_VERSION) == 0)
                 ec2_handle(s, op, params, ret);
-        else if (strcmp(version, QUERY_ELBV2_VERSION) == 0) {
+        else if (strcmp(version, QUERY_ELBV2_VERSION) == 0)
+                elbv2_handle(s, op, params, ret);
+        else {
                 char msg[300];
-                snprintf(msg, sizeof msg, "The action %.100s is not valid for this web service: ecsboxd does not serve Elastic Load Balancing yet.",
-                         op);
-                error_answer(ret, true, 400, "InvalidAction", msg);
-        } else {
-                char msg[300];
-                snprintf(msg, sizeof msg, "The requested version (%.40s) of this service does not exist: ecsboxd serves EC2 " QUERY_EC2_VERSION ".",
+                snprintf(msg, sizeof msg, "The requested version (%.40s) of this service does not exist: ecsboxd serves EC2 " QUERY_EC2_VERSION " and ELBv2 " QUERY_ELBV2_VERSION ".",
                          version);
                 error_answer(ret, false, 400, "NoSuchVersion", msg);
         }

@@ -149,7 +149,7 @@ print(json.dumps(out))
         "unknown_param": "Action=DescribeVpcs&Version=2016-11-15&Bogus=1",
         "bad_int": "Action=DescribeVpcs&Version=2016-11-15&MaxResults=x",
         "no_action": "Version=2016-11-15",
-        "elbv2": ["Action=DescribeLoadBalancers&Version=2015-12-01", "elasticloadbalancing"],
+        "elbv2": ["Action=DescribeSSLPolicies&Version=2015-12-01", "elasticloadbalancing"],
         "elbv2_signed_for_ec2": "Action=DescribeLoadBalancers&Version=2015-12-01",
         "escaped": "Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=cidr&Filter.1.Value.1=172.31.0.0%2F16",
     }

@@ -196,7 +196,11 @@ static void test_create_service(void **state)
         create_fails("{\"serviceName\":\"a\",\"taskDefinition\":\"w\",\"desiredCount\":1,\"deploymentController\":{\"type\":\"CODE_DEPLOY\"}}",
                      E_PARAM, "deploymentController.type 'CODE_DEPLOY'");
         create_fails("{\"serviceName\":\"a\",\"taskDefinition\":\"w\",\"desiredCount\":1,\"loadBalancers\":[{}]}", E_PARAM,
-                     "loadBalancers are not supported");
+                     "targetGroupArn");
+        create_fails("{\"serviceName\":\"a\",\"taskDefinition\":\"w\",\"desiredCount\":1,\"loadBalancers\":[{\"loadBalancerName\":\"x\"}]}", E_PARAM,
+                     "Classic load balancers");
+        create_fails("{\"serviceName\":\"a\",\"taskDefinition\":\"w\",\"desiredCount\":1,\"loadBalancers\":[{\"targetGroupArn\":\"t\",\"containerName\":\"c\",\"containerPort\":0}]}",
+                     E_PARAM, "containerPort");
         create_fails("{\"serviceName\":\"a\",\"taskDefinition\":\"w\",\"schedulingStrategy\":\"DAEMON\",\"placementStrategy\":[{\"type\":\"random\"}]}",
                      E_PARAM, "DAEMON");
         create_fails("{\"serviceName\":\"a\",\"taskDefinition\":\"w\",\"desiredCount\":1,"
