@@ -139,11 +139,12 @@ integration: all
 	ECSBOX_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v $(PYTEST_ARGS) $(INTEGRATION_TESTS)
 
 # make check: every unit and integration test, then the unit tests and a chosen part of the
-# integration tests again under ASan+UBSan (the daemons' front doors, netd's kernel layer, the CLI,
-# the registry client).
+# integration tests again under ASan+UBSan (the daemons' front doors: the APIs, the VPC resolver, the
+# metadata endpoint; netd's kernel layer, the CLI, the registry client).
 ASAN_INTEGRATION_TESTS := tests/integration/test_auth.py tests/integration/test_netd.py \
 	tests/integration/test_sg.py tests/integration/test_netd_bridge.py tests/integration/test_ecsboxd.py \
-	tests/integration/test_registry.py tests/integration/test_nlb.py
+	tests/integration/test_registry.py tests/integration/test_nlb.py tests/integration/test_dns.py \
+	tests/integration/test_query_ec2.py tests/integration/test_task_metadata.py tests/integration/test_exec.py
 check: deps all unit integration
 	$(MAKE) BUILD=build-asan ASAN=1 all unit integration INTEGRATION_TESTS="$(ASAN_INTEGRATION_TESTS)"
 
