@@ -155,7 +155,6 @@ static void test_tags_merge_remove(void **state)
         r = tags_remove(m, keys);
         assert_true(json_equal(r, left));
         assert_int_equal(json_array_size(empty), 0);
-        json_decref(r);
         {
                 struct err err = { 0 };
                 assert_int_equal(tags_propagate_check(NULL, false, &err), 0);
