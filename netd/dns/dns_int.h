@@ -1,7 +1,15 @@
 /* dns_int.h: what the files of netd/dns/ share: the store keys of zones and records. */
 #pragma once
 
+#include <jansson.h>
 #include <stdio.h>
+
+#include "ecsbox/err.h"
+
+struct netd;
+
+/* The VPC's private zone names (records.c): a new array. */
+int dns_zone_names(struct netd *d, const char *vpc_id, json_t **ret, struct err *err);
 
 #define DNS_KEY_MAX 400
 

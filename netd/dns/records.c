@@ -64,17 +64,26 @@ static int zone_list_cb(const char *key, json_t *val, void *ud)
         return 0;
 }
 
-/* The VPC's zone names (a new array) */
-static json_t *zones_of(struct netd *d, const char *vpc_id, struct err *err)
+int dns_zone_names(struct netd *d, const char *vpc_id, json_t **ret, struct err *err)
 {
         char prefix[DNS_KEY_MAX];
         struct zone_list z = { json_array() };
+        int r;
+        if (!z.names)
+                return err_set(err, ENOMEM, NULL, "out of memory");
         dns_key_zone(prefix, vpc_id, NULL);
-        if (!z.names || store_list(d->store, prefix, zone_list_cb, &z, err) < 0) {
+        if ((r = store_list(d->store, prefix, zone_list_cb, &z, err)) < 0) {
                 json_decref(z.names);
-                return NULL;
+                return r;
         }
-        return z.names;
+        *ret = z.names;
+        return 0;
+}
+
+static json_t *zones_of(struct netd *d, const char *vpc_id, struct err *err)
+{
+        json_t *z = NULL;
+        return dns_zone_names(d, vpc_id, &z, err) < 0 ? NULL : z;
 }
 
 /* The zone is not the VPC's own domain or a reverse zone, which the resolver answers itself. */

@@ -309,35 +309,6 @@ static void vpc_unlink(struct dns_state *st, struct dns_vpc *v)
                 }
 }
 
-struct zone_scan {
-        json_t *zones;
-};
-
-static int zone_cb(const char *key, json_t *val, void *ud)
-{
-        struct zone_scan *z = ud;
-        const char *n = json_string_value(json_object_get(val, "Name"));
-        if (n)
-                json_array_append_new(z->zones, json_string(n));
-        return 0;
-}
-
-static int vpc_zones(struct dns_state *st, const char *vpc_id, json_t **ret, struct err *err)
-{
-        char prefix[DNS_KEY_MAX];
-        struct zone_scan z = { json_array() };
-        int r;
-        if (!z.zones)
-                return err_set(err, ENOMEM, NULL, "out of memory");
-        dns_key_zone(prefix, vpc_id, NULL);
-        if ((r = store_list(st->d->store, prefix, zone_cb, &z, err)) < 0) {
-                json_decref(z.zones);
-                return r;
-        }
-        *ret = z.zones;
-        return 0;
-}
-
 static int vpc_open(struct dns_state *st, json_t *vpc, struct dns_vpc **ret, struct err *err)
 {
         struct dns_vpc *v = calloc(1, sizeof *v);
@@ -384,7 +355,7 @@ int dns_vpc_sync(struct netd *d, json_t *vpc, struct err *err)
                 }
                 return 0;
         }
-        if ((r = vpc_zones(st, id, &zones, err)) < 0)
+        if ((r = dns_zone_names(d, id, &zones, err)) < 0)
                 return r;
         if (!v) {
                 if ((r = vpc_open(st, vpc, &v, err)) < 0) {

@@ -19,21 +19,22 @@ struct dns_open_ctx {
         int *udp, *tcp;
 };
 
-static int bound_socket(int type, uint32_t ip, const char *where, int *ret, struct err *err)
+/* A socket of type bound to ip:port in the calling thread's netns (listening for TCP). */
+static int bound_socket(int type, uint32_t ip, uint16_t port, const char *where, int *ret, struct err *err)
 {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(ip) };
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
         _cleanup_close_ int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         char ips[IP4_STR_MAX];
         int one = 1;
         ip4_format(ip, ips);
         if (fd < 0)
-                return err_set(err, errno, NULL, "resolver socket in %s: %s", where, strerror(errno));
+                return err_set(err, errno, NULL, "socket in %s: %s", where, strerror(errno));
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return err_set(err, errno, NULL, "resolver: bind %s:53/%s in %s: %s", ips, type == SOCK_DGRAM ? "udp" : "tcp",
-                               where, strerror(errno));
-        if (type == SOCK_STREAM && listen(fd, 64) < 0)
-                return err_set(err, errno, NULL, "resolver: listen on %s:53 in %s: %s", ips, where, strerror(errno));
+                return err_set(err, errno, NULL, "bind %s:%u/%s in %s: %s", ips, port, type == SOCK_DGRAM ? "udp" : "tcp", where,
+                               strerror(errno));
+        if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
+                return err_set(err, errno, NULL, "listen on %s:%u in %s: %s", ips, port, where, strerror(errno));
         *ret = TAKE_FD(fd);
         return 0;
 }
@@ -47,8 +48,8 @@ static int dns_open(void *ud, struct err *err)
         if ((r = sysctl_write("net.ipv4.ip_unprivileged_port_start", "53", false, c->where, err)) < 0)
                 return r;
         for (size_t i = 0; i < c->n; i++)
-                if ((r = bound_socket(SOCK_DGRAM, c->ips[i], c->where, &c->udp[i], err)) < 0 ||
-                    (r = bound_socket(SOCK_STREAM, c->ips[i], c->where, &c->tcp[i], err)) < 0)
+                if ((r = bound_socket(SOCK_DGRAM, c->ips[i], 53, c->where, &c->udp[i], err)) < 0 ||
+                    (r = bound_socket(SOCK_STREAM, c->ips[i], 53, c->where, &c->tcp[i], err)) < 0)
                         return r;
         return 0;
 }
@@ -94,23 +95,10 @@ struct tcp_open_ctx {
 static int tcp_open(void *ud, struct err *err)
 {
         struct tcp_open_ctx *c = ud;
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->port), .sin_addr.s_addr = htonl(c->ip) };
-        _cleanup_close_ int fd = -1;
-        char ips[IP4_STR_MAX];
-        int one = 1, r;
-        ip4_format(c->ip, ips);
+        int r;
         if ((r = sysctl_write("net.ipv4.ip_unprivileged_port_start", "53", false, c->where, err)) < 0)
                 return r;
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return err_set(err, errno, NULL, "socket in %s: %s", c->where, strerror(errno));
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return err_set(err, errno, NULL, "bind %s:%u/tcp in %s: %s", ips, c->port, c->where, strerror(errno));
-        if (listen(fd, SOMAXCONN) < 0)
-                return err_set(err, errno, NULL, "listen on %s:%u in %s: %s", ips, c->port, c->where, strerror(errno));
-        c->fd = TAKE_FD(fd);
-        return 0;
+        return bound_socket(SOCK_STREAM, c->ip, c->port, c->where, &c->fd, err);
 }
 
 int knet_vpc_tcp_listen(struct knet *k, const char *netns, uint32_t ip, uint16_t port, int *ret_fd, struct err *err)

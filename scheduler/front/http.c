@@ -144,6 +144,38 @@ static int authenticate(struct http_server *srv, struct MHD_Connection *conn, co
         return -1;
 }
 
+/* A plain server's request (the metadata endpoint): answered once the (small) body is in; no signature. */
+static enum MHD_Result plain_request(struct http_server *srv, struct MHD_Connection *conn, const char *url, const char *method,
+                                     const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+        struct http_req *r = *con_cls;
+        struct api_response ar;
+        if (!r) {
+                *con_cls = calloc(1, sizeof(struct http_req));
+                return *con_cls ? MHD_YES : MHD_NO;
+        }
+        if (*upload_data_size > 0) {
+                size_t n = *upload_data_size;
+                if (r->len + n > HTTP_GET_BODY_MAX)
+                        r->too_large = true;
+                else {
+                        char *nb = realloc(r->buf, r->len + n + 1);
+                        if (!nb)
+                                return MHD_NO;
+                        r->buf = nb;
+                        memcpy(r->buf + r->len, upload_data, n);
+                        r->len += n;
+                        r->buf[r->len] = '\0';
+                }
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        memset(&ar, 0, sizeof ar);
+        (void) uuid_new(ar.request_id);
+        srv->get(srv->get_ud, method, url, r->too_large ? NULL : (r->buf ? r->buf : ""), r->too_large ? 0 : r->len, &ar);
+        return reply(conn, &ar);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
@@ -151,33 +183,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct http_req *r = *con_cls;
         struct api_response ar;
 
-        if (srv->get) {
-                /* the metadata endpoint: answered once the (small) body is in; no signature */
-                if (!r) {
-                        *con_cls = calloc(1, sizeof(struct http_req));
-                        return *con_cls ? MHD_YES : MHD_NO;
-                }
-                if (*upload_data_size > 0) {
-                        size_t n = *upload_data_size;
-                        if (r->len + n > HTTP_GET_BODY_MAX)
-                                r->too_large = true;
-                        else {
-                                char *nb = realloc(r->buf, r->len + n + 1);
-                                if (!nb)
-                                        return MHD_NO;
-                                r->buf = nb;
-                                memcpy(r->buf + r->len, upload_data, n);
-                                r->len += n;
-                                r->buf[r->len] = '\0';
-                        }
-                        *upload_data_size = 0;
-                        return MHD_YES;
-                }
-                memset(&ar, 0, sizeof ar);
-                (void) uuid_new(ar.request_id);
-                srv->get(srv->get_ud, method, url, r->too_large ? NULL : (r->buf ? r->buf : ""), r->too_large ? 0 : r->len, &ar);
-                return reply(conn, &ar);
-        }
+        if (srv->get)
+                return plain_request(srv, conn, url, method, upload_data, upload_data_size, con_cls);
         if (!r) {
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 r = calloc(1, sizeof *r);

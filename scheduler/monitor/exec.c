@@ -50,37 +50,14 @@ static int join_cgroup(const char *dir)
         return write_string_file(path, "0");
 }
 
-int monitor_exec(const char *spec_path, const char *container, char **argv)
+/* Into the container of the running process pid: its cgroups, namespaces and root. 0, or 1 with the cause
+ * printed (after a namespace was entered, only _exit may end the process: see monitor_exec). */
+static int enter_container(long pid, const char *mem, const char *cpu)
 {
         static const char *const ns[] = { "ipc", "uts", "net", "pid", "mnt" };
-        struct task_spec *spec = NULL;
-        const struct container_spec *cs = NULL;
-        _cleanup_json_ json_t *st = NULL;
-        struct err err = { 0 };
-        struct user_ids user = { 0 };
-        const char *mem = NULL, *cpu = NULL;
-        char path[64], msg[512], host[256];
-        int fds[ELEMENTSOF(ns)], rootfd, status, r;
-        long pid = 0;
-        pid_t child;
-        char **env;
+        int fds[ELEMENTSOF(ns)], rootfd, r;
+        char path[64];
 
-        if (spec_load(spec_path, &spec, &err) < 0) {
-                fprintf(stderr, "ecsbox-monitor --exec: %s\n", err.msg);
-                return 2;
-        }
-        for (size_t i = 0; i < spec->n_containers; i++)
-                if (!strcmp(spec->containers[i].name, container))
-                        cs = &spec->containers[i];
-        if (!cs) {
-                fprintf(stderr, "ecsbox-monitor --exec: the task has no container '%s'\n", container);
-                return 2;
-        }
-        if ((r = running_container(spec->dir, container, &st, &pid, &mem, &cpu)) < 0) {
-                fprintf(stderr, "ecsbox-monitor --exec: container '%s' %s\n", container,
-                        r == -ESRCH ? "is not RUNNING" : "has no status in the task's directory");
-                return 1;
-        }
         for (size_t i = 0; i < ELEMENTSOF(ns); i++) {
                 snprintf(path, sizeof path, "/proc/%ld/ns/%s", pid, ns[i]);
                 if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -106,6 +83,20 @@ int monitor_exec(const char *spec_path, const char *container, char **argv)
                 fprintf(stderr, "ecsbox-monitor --exec: enter the container's root: %s\n", strerror(errno));
                 _exit(1);
         }
+        return 0;
+}
+
+/* Inside the container: the command as its user, in a child (so that it is in the container's PID
+ * namespace); the command's status, by _exit. */
+static void __attribute__((noreturn)) run_inside(const struct container_spec *cs, char **argv)
+{
+        struct user_ids user = { 0 };
+        struct err err = { 0 };
+        char msg[512], host[256];
+        int status;
+        pid_t child;
+        char **env;
+
         /* the user as the container has it: its own /etc/passwd and /etc/group, now our root's */
         if (user_resolve(cs->user, "/etc/passwd", "/etc/group", &user, &err) < 0) {
                 fprintf(stderr, "ecsbox-monitor --exec: %s\n", err.msg);
@@ -117,7 +108,6 @@ int monitor_exec(const char *spec_path, const char *container, char **argv)
                 fprintf(stderr, "ecsbox-monitor --exec: out of memory\n");
                 _exit(1);
         }
-        /* a child, so that the command is in the container's PID namespace; we pass its status on */
         child = fork();
         if (child < 0) {
                 fprintf(stderr, "ecsbox-monitor --exec: fork: %s\n", strerror(errno));
@@ -145,9 +135,39 @@ int monitor_exec(const char *spec_path, const char *container, char **argv)
         while (waitpid(child, &status, 0) < 0)
                 if (errno != EINTR)
                         _exit(1);
-        spec_free(spec);
         /* _exit: nothing of the process's exit may run in the container's mount namespace, whose /proc does
          * not show this process (LeakSanitizer's exit hook hangs there) */
         fflush(NULL);
         _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+int monitor_exec(const char *spec_path, const char *container, char **argv)
+{
+        struct task_spec *spec = NULL;
+        const struct container_spec *cs = NULL;
+        _cleanup_json_ json_t *st = NULL;
+        struct err err = { 0 };
+        const char *mem = NULL, *cpu = NULL;
+        long pid = 0;
+        int r;
+
+        if (spec_load(spec_path, &spec, &err) < 0) {
+                fprintf(stderr, "ecsbox-monitor --exec: %s\n", err.msg);
+                return 2;
+        }
+        for (size_t i = 0; i < spec->n_containers; i++)
+                if (!strcmp(spec->containers[i].name, container))
+                        cs = &spec->containers[i];
+        if (!cs) {
+                fprintf(stderr, "ecsbox-monitor --exec: the task has no container '%s'\n", container);
+                return 2;
+        }
+        if ((r = running_container(spec->dir, container, &st, &pid, &mem, &cpu)) < 0) {
+                fprintf(stderr, "ecsbox-monitor --exec: container '%s' %s\n", container,
+                        r == -ESRCH ? "is not RUNNING" : "has no status in the task's directory");
+                return 1;
+        }
+        if (enter_container(pid, mem, cpu) != 0)
+                return 1;
+        run_inside(cs, argv);
 }

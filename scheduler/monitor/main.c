@@ -102,6 +102,25 @@ static int write_pid_file(const char *dir)
         return write_file_durable(path, buf, strlen(buf), 0644);
 }
 
+/* ecsbox-monitor --spec FILE --exec CONTAINER -- COMMAND...: monitor_exec's exit status. */
+static int exec_main(int argc, char **argv, const struct option *opts)
+{
+        const char *spec_path = NULL, *container = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1)
+                switch (c) {
+                case 's': spec_path = optarg; break;
+                case 'x': container = optarg; break;
+                case 'l': break;
+                default: usage(stderr); return 2;
+                }
+        if (!spec_path || !container || !*container || optind >= argc) {
+                usage(stderr);
+                return 2;
+        }
+        return monitor_exec(spec_path, container, argv + optind);
+}
+
 int main(int argc, char **argv)
 {
         static const struct option opts[] = { { "spec", required_argument, NULL, 's' },
@@ -110,7 +129,7 @@ int main(int argc, char **argv)
                                                { "exec", required_argument, NULL, 'x' },
                                                { "help", no_argument, NULL, 'h' },
                                                {} };
-        const char *spec_path = NULL, *exec_container = NULL;
+        const char *spec_path = NULL;
         bool foreground = false;
         struct task_spec *spec = NULL;
         struct monitor m;
@@ -123,21 +142,7 @@ int main(int argc, char **argv)
         /* --exec runs in the foreground of a terminal: its signals are left alone */
         for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
                 if (!strcmp(argv[i], "--exec") || !strncmp(argv[i], "--exec=", 7))
-                        exec_container = "";
-        if (exec_container) {
-                while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1)
-                        switch (c) {
-                        case 's': spec_path = optarg; break;
-                        case 'x': exec_container = optarg; break;
-                        case 'l': break;
-                        default: usage(stderr); return 2;
-                        }
-                if (!spec_path || !*exec_container || optind >= argc) {
-                        usage(stderr);
-                        return 2;
-                }
-                return monitor_exec(spec_path, exec_container, argv + optind);
-        }
+                        return exec_main(argc, argv, opts);
         /* Blocked from the start (the event loop reads them from a signalfd): a SIGTERM sent as soon as
          * monitor.pid exists waits for the loop instead of killing the monitor. */
         sigemptyset(&mask);
